@@ -1,0 +1,5 @@
+"""Measuring models: the shared log-likelihood estimator, diagnostics, statistics, figures, reports."""
+
+from .log_likelihood import Estimate, bits_per_dim, elbo, estimate, log_likelihood
+
+__all__ = ["Estimate", "estimate", "log_likelihood", "elbo", "bits_per_dim"]

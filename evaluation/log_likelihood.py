@@ -1,0 +1,208 @@
+"""The shared importance-sampled log-likelihood estimator, per datapoint, for any model/guide pair.
+
+.. math::
+
+    \\log p(x) \\approx \\log \\frac{1}{K} \\sum_{k=1}^{K} \\frac{p(x, z_k)}{q(z_k \\mid x)},
+    \\qquad z_k \\sim q(z \\mid x)
+
+(Burda et al. 2016, eq. 8). The mean of the same log-weights is the ELBO, so
+``elbo <= log_likelihood`` in expectation, and the estimate rises towards log p(x) as K grows.
+For a model without latent sites the single weight is p(x) itself: K = 1 is exact.
+
+Pyro's ``Importance`` and ``vectorized_importance_weights`` sum the weights over the whole
+batch, giving one number per batch rather than per image; this module reads the per-site
+log-probabilities from the traces itself and keeps the data dimension.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyro
+import torch
+
+from pgm.contract import DATA_PLATE, probe, sample_sites, trace_pair
+from pgm.generative_model import GenerativeModel
+
+__all__ = ["Estimate", "estimate", "log_likelihood", "elbo", "bits_per_dim", "log_weights", "resolve_pair"]
+
+_PARTICLE_PLATE = "_pgm_particles"
+
+
+@dataclass
+class Estimate:
+    """Per-datapoint results in nats: ``log_likelihood (N,)``, ``elbo (N,)``, and, when asked,
+    the ``log_weights (K, N)`` behind them (for ESS and PSIS diagnostics)."""
+
+    log_likelihood: torch.Tensor
+    elbo: torch.Tensor
+    num_particles: int
+    log_weights: torch.Tensor | None = None
+
+
+def bits_per_dim(log_likelihood: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
+    """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W."""
+    return -log_likelihood / (num_dims * math.log(2.0))
+
+
+def resolve_pair(model, guide=None) -> tuple[Callable, Callable, GenerativeModel | None]:
+    """Accept a built model (``pgm.build``'s result), or Pyro callables ``model`` and ``guide``
+    (``None``: the empty guide of a fully observed model). Returns the pair and the built
+    model they belong to, if any."""
+    owner = model if isinstance(model, GenerativeModel) else getattr(model, "__self__", None)
+    if not isinstance(owner, GenerativeModel):
+        owner = None
+    if owner is not None and not owner.has_density:
+        raise TypeError(
+            f"model: {type(owner).__name__} defines no density p(x) (a deterministic "
+            "autoencoder has no prior and no likelihood), so its log-likelihood cannot be "
+            "estimated; evaluate a VAE or an autoregressive model instead"
+        )
+    if isinstance(model, GenerativeModel):
+        model, guide = model.model, model.guide if guide is None else guide
+    if not callable(model):
+        raise TypeError(f"model: expected a Pyro callable or a built model; found {type(model).__name__}")
+    if guide is None:
+        guide = _empty_guide
+    if not callable(guide):
+        raise TypeError(f"guide: expected a Pyro callable or None; found {type(guide).__name__}")
+    return model, guide, owner
+
+
+def _empty_guide(*args, **kwargs) -> None:
+    pass
+
+
+def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
+    """The site's scaled, masked log-probability as ``(particles or 1, N or 1)``."""
+    frames = {f.name: f for f in site["cond_indep_stack"] if f.vectorized}
+    if DATA_PLATE not in frames:
+        raise ValueError(
+            f"site {name!r}: expected inside pyro.plate({DATA_PLATE!r}, N) (the contract: every "
+            "per-datapoint site sits in the data plate); found it outside, so its log-probability "
+            "cannot be assigned to single datapoints"
+        )
+    if frames[DATA_PLATE].dim != -1:
+        raise ValueError(f"site {name!r}: expected the data plate at dim -1; found dim {frames[DATA_PLATE].dim}")
+    lp = site["log_prob"]
+    if not torch.is_tensor(lp):
+        lp = torch.as_tensor(lp)
+    while lp.dim() < nesting + 1:
+        lp = lp.unsqueeze(0)
+    if lp.dim() > nesting + 1:
+        raise ValueError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
+    other = tuple(range(1, lp.dim() - 1))
+    return lp.sum(other) if other else lp
+
+
+def _chunk_log_weights(model, guide, x: torch.Tensor, k: int, nesting: int) -> torch.Tensor:
+    """``(k, N)`` log-weights log p(x, z_k) − log q(z_k | x), particles vectorised in one pass."""
+    with pyro.plate(_PARTICLE_PLATE, k, dim=-(nesting + 1)):
+        model_trace, guide_trace = trace_pair(model, guide, x)
+    model_trace.compute_log_prob()
+    guide_trace.compute_log_prob()
+    n = x.shape[0]
+    total = torch.zeros(k, n, device=x.device)
+    observed = False
+    for name, site in sample_sites(model_trace):
+        observed |= bool(site["is_observed"])
+        total = total + _site_log_prob(site, name, nesting)
+    if not observed:
+        raise ValueError("model: expected an observed site (the data observed at 'x'); found none")
+    for name, site in sample_sites(guide_trace):
+        if not site["is_observed"]:
+            total = total - _site_log_prob(site, name, nesting)
+    return total
+
+
+def log_weights(
+    model, guide, x: torch.Tensor, num_particles: int, chunk_size: int, nesting: int
+) -> Iterator[torch.Tensor]:
+    """Yield ``(k, N)`` chunks of log-weights until ``num_particles`` are drawn."""
+    done = 0
+    while done < num_particles:
+        k = min(chunk_size, num_particles - done)
+        yield _chunk_log_weights(model, guide, x, k, nesting)
+        done += k
+
+
+def estimate(
+    model,
+    guide=None,
+    x: torch.Tensor | None = None,
+    num_particles: int = 1000,
+    *,
+    batch_size: int = 256,
+    max_elements: int = 2**15,
+    return_log_weights: bool = False,
+    progress: bool = False,
+) -> Estimate:
+    """Per-datapoint log p(x) and ELBO for a model/guide pair (or a built model).
+
+    :param model: a Pyro model keeping the contract of DESIGN.md, or a built model.
+    :param guide: its guide (``None`` for a fully observed model or a built model).
+    :param x: ``(N, C, H, W)`` (or ``(N, D)``) observations.
+    :param num_particles: K importance samples per datapoint; ignored (1 is exact) when the
+        guide has no latent sites.
+    :param batch_size: datapoints evaluated together.
+    :param max_elements: particles × datapoints per vectorised pass: memory does not grow with K.
+    """
+    if x is None and torch.is_tensor(guide):
+        x, guide = guide, None
+    model_fn, guide_fn, owner = resolve_pair(model, guide)
+    if not torch.is_tensor(x):
+        raise TypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
+    if isinstance(num_particles, bool) or not isinstance(num_particles, int) or num_particles < 1:
+        raise ValueError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
+    if x.dim() < 1 or x.shape[0] == 0:
+        raise ValueError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
+    if owner is not None and hasattr(owner, "check_data"):
+        owner.check_data(x)
+        x = x.to(owner.device).float()
+    nesting, latent = probe(model_fn, guide_fn, x[:batch_size])
+    k_total = num_particles if latent else 1
+    lls, elbos, weights = [], [], []
+    batches = range(0, x.shape[0], batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc=f"log-likelihood (K={k_total})", unit="batch", leave=False)
+    was_training = getattr(owner, "training", None)
+    if owner is not None:
+        owner.eval()
+    try:
+        with torch.no_grad():
+            for start in batches:
+                xb = x[start : start + batch_size]
+                chunk = max(1, min(k_total, max_elements // max(xb.shape[0], 1)))
+                lse, total, kept = [], torch.zeros(xb.shape[0], device=xb.device), []
+                for lw in log_weights(model_fn, guide_fn, xb, k_total, chunk, nesting):
+                    lse.append(torch.logsumexp(lw, 0))
+                    total += lw.sum(0)
+                    if return_log_weights:
+                        kept.append(lw.cpu())
+                lls.append((torch.logsumexp(torch.stack(lse), 0) - math.log(k_total)).cpu())
+                elbos.append((total / k_total).cpu())
+                if return_log_weights:
+                    weights.append(torch.cat(kept, 0))
+    finally:
+        if owner is not None and was_training:
+            owner.train()
+    return Estimate(
+        torch.cat(lls),
+        torch.cat(elbos),
+        k_total,
+        torch.cat(weights, 1) if return_log_weights else None,
+    )
+
+
+def log_likelihood(model, guide=None, x: torch.Tensor | None = None, num_particles: int = 1000, **kwargs) -> torch.Tensor:
+    """Per-datapoint importance-sampled log p(x) in nats, ``(N,)``. See :func:`estimate`."""
+    return estimate(model, guide, x, num_particles, **kwargs).log_likelihood
+
+
+def elbo(model, guide=None, x: torch.Tensor | None = None, num_particles: int = 1, **kwargs) -> torch.Tensor:
+    """Per-datapoint ELBO in nats, ``(N,)``: the mean log-weight over ``num_particles`` draws."""
+    return estimate(model, guide, x, num_particles, **kwargs).elbo

@@ -1,0 +1,121 @@
+"""Run configuration: TOML files with the ``pgm.build`` keys plus training keys, ``--set`` overrides."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any
+
+from pgm.build import TRAINING_KEYS, resolve_model_config
+from pgm.registry import DATASETS
+from pgm.validation import check_bool, check_choice, check_float, check_int
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["TRAINING_DEFAULTS", "load_config", "parse_overrides", "resolve_config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A config file or setting that cannot be used; the message names the key or file."""
+
+
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "data": "digits",
+    "data_dir": "",  # "" means --data-dir / $PGM_DATA_DIR / ~/.pgm/data
+    "download": False,
+    "num_train": 0,  # 0: every training image
+    "epochs": 10,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "seed": 0,
+    "device": "auto",
+    "precision": "fp32",
+    "elbo": "trace",
+    "num_particles": 1,
+    "kl_warmup_epochs": 0,
+    "grad_clip": 0.0,  # 0: no clipping
+    "eval_particles": 100,
+    "checkpoint_every": 1,  # epochs
+    "keep_checkpoints": 3,
+}
+assert set(TRAINING_DEFAULTS) <= TRAINING_KEYS
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a TOML config file; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config: file not found: {path}")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config: {path} is not valid TOML ({err})") from None
+    except (UnicodeDecodeError, OSError) as err:
+        raise ConfigError(f"config: cannot read {path} ({err})") from None
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["lr=0.01", "prior=vamp", "image_shape=[1,8,8]"]`` -> dict; values are TOML literals,
+    or plain strings when they do not parse as one."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"--set: expected key=value; found {pair!r}")
+        key, raw = pair.split("=", 1)
+        key = key.strip()
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        out[key] = value
+    return out
+
+
+def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
+    """Fill defaults and check every key. ``image_shape``/``num_levels`` come from the data when
+    the file leaves them out; when it states them they must agree with the data."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
+    cfg = copy.deepcopy(TRAINING_DEFAULTS)
+    cfg.update(copy.deepcopy(config))
+    DATASETS.check(cfg["data"], "data")
+    for key, found in (("image_shape", image_shape), ("num_levels", num_levels)):
+        if found is None:
+            continue
+        given = cfg.get(key)
+        if given is None:
+            cfg[key] = list(found) if key == "image_shape" else found
+        elif (list(given) if isinstance(given, (list, tuple)) else given) != (
+            list(found) if key == "image_shape" else found
+        ):
+            raise ConfigError(
+                f"{key}: the config says {given!r} but data {cfg['data']!r} has {found!r}"
+            )
+    check_int(cfg["epochs"], "epochs", minimum=1)
+    check_int(cfg["batch_size"], "batch_size", minimum=1)
+    check_float(cfg["lr"], "lr", minimum=0.0, exclusive_minimum=True)
+    check_int(cfg["seed"], "seed", minimum=0)
+    check_choice(cfg["device"], "device", ("auto", "cpu", "cuda"))
+    check_choice(cfg["precision"], "precision", ("fp32", "bf16"))
+    from .elbo import ELBOS
+
+    check_choice(cfg["elbo"], "elbo", ELBOS)
+    check_int(cfg["num_particles"], "num_particles", minimum=1)
+    check_int(cfg["eval_particles"], "eval_particles", minimum=1)
+    check_int(cfg["num_train"], "num_train", minimum=0)
+    check_int(cfg["kl_warmup_epochs"], "kl_warmup_epochs", minimum=0)
+    check_float(cfg["grad_clip"], "grad_clip", minimum=0.0)
+    check_int(cfg["checkpoint_every"], "checkpoint_every", minimum=1)
+    check_int(cfg["keep_checkpoints"], "keep_checkpoints", minimum=1)
+    check_bool(cfg["download"], "download")
+    if not isinstance(cfg["data_dir"], str):
+        raise ConfigError(f"data_dir: expected a path string; found {cfg['data_dir']!r}")
+    model_cfg = resolve_model_config(cfg)
+    cfg.update(model_cfg)
+    cfg["image_shape"] = list(cfg["image_shape"])
+    return cfg

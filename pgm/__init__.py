@@ -1,0 +1,46 @@
+"""pgm: explicit-density generative models for images, written as Pyro programs.
+
+``pgm.build(config)`` builds any registered model; ``pgm.data.load_dataset`` loads data;
+``pgm.list_parts()`` names every registered part.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import autoencoder, guides, likelihoods, priors  # noqa: F401  (registration)
+from .build import MODEL_DEFAULTS, build, resolve_model_config
+from .data import ImageDataset, load_dataset
+from .generative_model import GenerativeModel, check_images
+from .registry import DATASETS, GUIDES, LIKELIHOODS, MODELS, PRIORS, all_registries
+
+# The autoregressive family registers itself when present.
+for _name in ("autoregressive", "completion"):
+    try:
+        importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _err:  # pragma: no cover - only while it is being written
+        if _err.name != f"{__name__}.{_name}":
+            raise
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "build",
+    "resolve_model_config",
+    "MODEL_DEFAULTS",
+    "load_dataset",
+    "ImageDataset",
+    "GenerativeModel",
+    "check_images",
+    "list_parts",
+    "MODELS",
+    "PRIORS",
+    "GUIDES",
+    "LIKELIHOODS",
+    "DATASETS",
+]
+
+
+def list_parts() -> dict[str, dict[str, str]]:
+    """Every registered part, by kind: ``{"models": {name: description}, ...}``."""
+    return {kind: {n: reg.describe(n) for n in sorted(reg)} for kind, reg in all_registries().items()}

@@ -1,0 +1,109 @@
+"""``pgm.build(config)``: any model from the keys a config file uses."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from torch import nn
+
+from .generative_model import GenerativeModel
+from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
+from .validation import check_choice, check_int, check_shape
+
+__all__ = ["MODEL_DEFAULTS", "TRAINING_KEYS", "resolve_model_config", "build", "build_guide", "build_prior", "build_likelihood"]
+
+#: Keys that describe a model, with their defaults (``None``: required).
+MODEL_DEFAULTS: dict[str, Any] = {
+    "model": "vae",
+    "prior": "standard-normal",
+    "guide": "diagonal-normal",
+    "likelihood": "auto",  # bernoulli for K = 2, categorical for K > 2, normal for K = 0
+    "image_shape": None,  # [C, H, W], or [D] for vectors
+    "num_levels": None,  # K levels per pixel; 0 for real-valued data
+    "latent_dim": 16,
+    "network": "mlp",  # encoder/decoder: mlp or conv
+    "hidden_dim": 256,
+    "num_components": 10,  # mixture components / VampPrior pseudo-inputs
+    "num_flows": 2,  # coupling layers of the flow prior, IAF steps of the guide
+    "num_mixtures": 5,  # logistics per pixel in discretized-logistic outputs
+    "num_layers": 5,  # autoregressive networks' layers
+    "hidden_channels": 32,  # autoregressive networks' channels
+    "reconstruction": "auto",  # autoencoder loss: l2 or cross-entropy
+}
+
+#: Keys a config may carry for training and evaluation (read by ``inference``), not by ``build``.
+TRAINING_KEYS = {
+    "data", "data_dir", "epochs", "batch_size", "lr", "seed", "device", "elbo", "num_particles",
+    "kl_warmup_epochs", "grad_clip", "num_train", "eval_particles", "checkpoint_every",
+    "keep_checkpoints", "num_workers", "precision", "download",
+}
+
+_INT_KEYS = {
+    "latent_dim": 1, "hidden_dim": 1, "num_components": 1, "num_flows": 1, "num_mixtures": 1,
+    "num_layers": 1, "hidden_channels": 1,
+}
+
+
+def resolve_model_config(config: dict) -> dict:
+    """Fill defaults and check every model key; unknown keys and names are refused."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config: expected a dict; found {type(config).__name__}")
+    unknown = set(config) - set(MODEL_DEFAULTS) - TRAINING_KEYS
+    if unknown:
+        valid = sorted(set(MODEL_DEFAULTS) | TRAINING_KEYS)
+        raise ValueError(f"config: unknown key(s) {sorted(unknown)}; valid keys: {', '.join(valid)}")
+    cfg = copy.deepcopy(MODEL_DEFAULTS)
+    cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS})
+    for key in ("image_shape", "num_levels"):
+        if cfg[key] is None:
+            raise ValueError(f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing")
+    cfg["image_shape"] = check_shape(cfg["image_shape"], "image_shape")
+    cfg["num_levels"] = check_int(cfg["num_levels"], "num_levels", minimum=0)
+    if cfg["num_levels"] == 1:
+        raise ValueError("num_levels: expected 0 (real-valued) or an integer >= 2; found 1")
+    for key, minimum in _INT_KEYS.items():
+        check_int(cfg[key], key, minimum=minimum)
+    MODELS.check(cfg["model"], "model")
+    PRIORS.check(cfg["prior"], "prior")
+    GUIDES.check(cfg["guide"], "guide")
+    if cfg["likelihood"] == "auto":
+        k = cfg["num_levels"]
+        cfg["likelihood"] = "normal" if k == 0 else "bernoulli" if k == 2 else "categorical"
+    LIKELIHOODS.check(cfg["likelihood"], "likelihood")
+    check_choice(cfg["network"], "network", ("mlp", "conv"))
+    check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
+    if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
+        raise ValueError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
+    return cfg
+
+
+def build_guide(cfg: dict) -> nn.Module:
+    return GUIDES[cfg["guide"]](cfg)
+
+
+def build_prior(cfg: dict, guide: nn.Module) -> nn.Module:
+    return PRIORS[cfg["prior"]](cfg, guide)
+
+
+def build_likelihood(cfg: dict) -> nn.Module:
+    return LIKELIHOODS[cfg["likelihood"]](cfg)
+
+
+def build(config: dict) -> GenerativeModel:
+    """Build a model from config keys (see ``MODEL_DEFAULTS``), e.g.
+    ``build({"model": "vae", "prior": "vamp", "image_shape": [1, 8, 8], "num_levels": 17})``.
+
+    The result has ``.model(x)`` and ``.guide(x)`` (Pyro callables keeping the contract of
+    DESIGN.md) and ``.sample(n) -> (n, C, H, W)``.
+    """
+    cfg = resolve_model_config(config)
+    return MODELS[cfg["model"]](cfg)
+
+
+@MODELS.register("vae", "VAE: any prior x guide x likelihood")
+def _vae(cfg: dict) -> GenerativeModel:
+    from .vae import VAE
+
+    guide = build_guide(cfg)
+    return VAE(build_prior(cfg, guide), guide, build_likelihood(cfg), cfg)

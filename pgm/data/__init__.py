@@ -1,0 +1,36 @@
+"""Datasets: every one yields ``(N, C, H, W)`` integers in ``{0..K-1}`` and states K."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..registry import DATASETS
+from . import digits, npz, torchvision_datasets  # noqa: F401  (registration)
+from .dataset import SPLITS, ImageDataset
+from .digits import load_digits
+from .npz import load_binarized_mnist, load_mnist, resolve_data_dir
+from .torchvision_datasets import load_torchvision
+
+__all__ = [
+    "ImageDataset",
+    "SPLITS",
+    "load_dataset",
+    "load_digits",
+    "load_binarized_mnist",
+    "load_mnist",
+    "load_torchvision",
+    "resolve_data_dir",
+]
+
+
+def load_dataset(
+    name: str,
+    split: str = "train",
+    data_dir: str | Path | None = None,
+    download: bool = False,
+) -> ImageDataset:
+    """Load dataset ``name`` (see ``pgm list``) at ``split`` in ``train``/``valid``/``test``."""
+    DATASETS.check(name, "data")
+    if split not in SPLITS:
+        raise ValueError(f"split: expected one of {', '.join(SPLITS)}; found {split!r}")
+    return DATASETS[name](split, data_dir=data_dir, download=download)

@@ -1,0 +1,89 @@
+"""Guides: amortised approximate posteriors q_phi(z | x), ``forward(x) -> distribution over z``."""
+
+from __future__ import annotations
+
+import pyro.distributions as dist
+import pyro.distributions.transforms as T
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .nn.encoders import make_encoder
+from .registry import GUIDES
+
+__all__ = ["DiagonalNormalGuide", "IAFGuide"]
+
+
+class DiagonalNormalGuide(nn.Module):
+    """q(z | x) = N(z; mu(x), diag sigma(x)^2), sampled by the reparameterisation
+    z = mu(x) + sigma(x) · eps, eps ~ N(0, I) (Kingma & Welling 2014), so the ELBO's gradient
+    flows through the sample.
+
+    :param encoder: ``x: (N, *event_shape) -> (N, F)`` features.
+    """
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, latent_dim: int):
+        super().__init__()
+        self.encoder = encoder
+        self.loc = nn.Linear(feature_dim, latent_dim)
+        self.scale = nn.Linear(feature_dim, latent_dim)
+
+    def base(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dist.Distribution:
+        h = torch.relu(self.encoder(x)) if features is None else features
+        return dist.Normal(self.loc(h), F.softplus(self.scale(h)) + 1e-4).to_event(1)
+
+    def forward(self, x: torch.Tensor) -> dist.Distribution:
+        return self.base(x)
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        """E_q[z] (the code used as a learned feature)."""
+        return self.base(x).mean
+
+
+class IAFGuide(nn.Module):
+    """A diagonal Gaussian pushed through inverse autoregressive flows conditioned on the
+    encoder's features (Kingma et al. 2016): sampling and the density of the drawn sample are
+    both one parallel pass; Pyro caches the pre-image, so no inverse is ever solved.
+    """
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, latent_dim: int, num_flows: int, hidden_dim: int):
+        super().__init__()
+        self.diagonal = DiagonalNormalGuide(encoder, feature_dim, latent_dim)
+        self.flows = nn.ModuleList(
+            T.conditional_affine_autoregressive(latent_dim, feature_dim, hidden_dims=[hidden_dim])
+            for _ in range(num_flows)
+        )
+        # reverse the order between flows so every coordinate gets to depend on every other
+        self.register_buffer("reverse", torch.arange(latent_dim - 1, -1, -1))
+
+    def base(self, x: torch.Tensor) -> dist.Distribution:
+        return self.diagonal.base(x)
+
+    def forward(self, x: torch.Tensor) -> dist.Distribution:
+        h = torch.relu(self.diagonal.encoder(x))
+        transforms: list = []
+        for i, flow in enumerate(self.flows):
+            if i:
+                transforms.append(T.Permute(self.reverse))
+            transforms.append(flow.condition(h))
+        return dist.TransformedDistribution(self.diagonal.base(x, features=h), transforms)
+
+    def mean(self, x: torch.Tensor, num_samples: int = 64) -> torch.Tensor:
+        """E_q[z] by Monte Carlo (the flow has no closed-form mean)."""
+        return self(x).sample((num_samples,)).mean(0)
+
+
+def _encoder(cfg: dict) -> nn.Module:
+    return make_encoder(
+        cfg["network"], cfg["image_shape"], cfg["num_levels"], cfg["hidden_dim"], cfg["hidden_dim"]
+    )
+
+
+@GUIDES.register("diagonal-normal", "amortised diagonal Gaussian q(z|x), reparameterised")
+def _diagonal_normal(cfg: dict) -> nn.Module:
+    return DiagonalNormalGuide(_encoder(cfg), cfg["hidden_dim"], cfg["latent_dim"])
+
+
+@GUIDES.register("iaf", "inverse autoregressive flow on the diagonal Gaussian (Kingma et al. 2016)")
+def _iaf(cfg: dict) -> nn.Module:
+    return IAFGuide(_encoder(cfg), cfg["hidden_dim"], cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"])

@@ -1,0 +1,121 @@
+"""Priors p(z): ``forward() -> distribution`` with event shape ``(latent_dim,)``."""
+
+from __future__ import annotations
+
+import math
+
+import pyro.distributions as dist
+import pyro.distributions.transforms as T
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .registry import PRIORS
+
+__all__ = ["StandardNormalPrior", "DiagonalNormalPrior", "MixturePrior", "VampPrior", "FlowPrior"]
+
+
+class StandardNormalPrior(nn.Module):
+    """p(z) = N(0, I)."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(latent_dim))
+        self.register_buffer("scale", torch.ones(latent_dim))
+
+    def forward(self) -> dist.Distribution:
+        return dist.Normal(self.loc, self.scale).to_event(1)
+
+
+class DiagonalNormalPrior(nn.Module):
+    """p(z) = N(mu, diag sigma^2) with learned mu and sigma."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.loc = nn.Parameter(torch.zeros(latent_dim))
+        self.raw_scale = nn.Parameter(torch.full((latent_dim,), math.log(math.e - 1)))
+
+    def forward(self) -> dist.Distribution:
+        return dist.Normal(self.loc, F.softplus(self.raw_scale)).to_event(1)
+
+
+class MixturePrior(nn.Module):
+    """p(z) = sum_m pi_m N(z; mu_m, diag sigma_m^2), every part learned."""
+
+    def __init__(self, latent_dim: int, num_components: int):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(num_components))
+        self.locs = nn.Parameter(torch.randn(num_components, latent_dim))
+        self.raw_scales = nn.Parameter(torch.zeros(num_components, latent_dim))
+
+    def forward(self) -> dist.Distribution:
+        components = dist.Normal(self.locs, F.softplus(self.raw_scales) + 1e-4).to_event(1)
+        return dist.MixtureSameFamily(dist.Categorical(logits=self.logits), components)
+
+
+class VampPrior(nn.Module):
+    """The VampPrior (Tomczak & Welling 2018): p(z) = (1/M) sum_m q(z | u_m), the guide's own
+    posterior at M learned pseudo-inputs u_m. Components use the guide's diagonal Gaussian (for a
+    flow guide, its base), so the prior's density stays one parallel pass.
+    """
+
+    def __init__(self, guide: nn.Module, event_shape: tuple[int, ...], num_levels: int, num_components: int):
+        super().__init__()
+        # a plain reference, not a submodule: the guide's weights belong to the VAE once
+        self._guide = (guide,)
+        self.num_levels = num_levels
+        # pseudo-inputs live in logit space and are squashed into the data's range [0, K-1]
+        self.pseudo_inputs = nn.Parameter(0.5 * torch.randn(num_components, *event_shape))
+
+    def forward(self) -> dist.Distribution:
+        u = torch.sigmoid(self.pseudo_inputs) * max(self.num_levels - 1, 1)
+        components = self._guide[0].base(u)
+        logits = torch.zeros(self.pseudo_inputs.shape[0], device=u.device)
+        return dist.MixtureSameFamily(dist.Categorical(logits=logits), components)
+
+
+class FlowPrior(nn.Module):
+    """A normalising-flow prior: N(0, I) pushed through affine coupling layers (Dinh et al.
+    2017) with reversals between them; both directions are parallel, so log p(z) is cheap."""
+
+    def __init__(self, latent_dim: int, num_flows: int, hidden_dim: int):
+        super().__init__()
+        if latent_dim < 2:
+            raise ValueError(f"latent_dim: prior 'flow' expects latent_dim >= 2; found {latent_dim}")
+        self.register_buffer("loc", torch.zeros(latent_dim))
+        self.register_buffer("scale", torch.ones(latent_dim))
+        self.register_buffer("reverse", torch.arange(latent_dim - 1, -1, -1))
+        self.couplings = nn.ModuleList(
+            T.affine_coupling(latent_dim, hidden_dims=[hidden_dim]) for _ in range(num_flows)
+        )
+
+    def forward(self) -> dist.Distribution:
+        transforms: list = []
+        for coupling in self.couplings:
+            transforms += [coupling, T.Permute(self.reverse)]
+        return dist.TransformedDistribution(dist.Normal(self.loc, self.scale).to_event(1), transforms)
+
+
+@PRIORS.register("standard-normal", "N(0, I)")
+def _standard(cfg: dict, guide: nn.Module) -> nn.Module:
+    return StandardNormalPrior(cfg["latent_dim"])
+
+
+@PRIORS.register("diagonal-normal", "learned diagonal Gaussian")
+def _diagonal(cfg: dict, guide: nn.Module) -> nn.Module:
+    return DiagonalNormalPrior(cfg["latent_dim"])
+
+
+@PRIORS.register("mixture", "learned mixture of diagonal Gaussians")
+def _mixture(cfg: dict, guide: nn.Module) -> nn.Module:
+    return MixturePrior(cfg["latent_dim"], cfg["num_components"])
+
+
+@PRIORS.register("vamp", "VampPrior: mixture of the guide at learned pseudo-inputs")
+def _vamp(cfg: dict, guide: nn.Module) -> nn.Module:
+    return VampPrior(guide, cfg["image_shape"], cfg["num_levels"], cfg["num_components"])
+
+
+@PRIORS.register("flow", "N(0, I) through affine coupling flows")
+def _flow(cfg: dict, guide: nn.Module) -> nn.Module:
+    return FlowPrior(cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"])

@@ -1,0 +1,77 @@
+"""The variational autoencoder as a Pyro model/guide pair composed of a prior, a guide and a likelihood."""
+
+from __future__ import annotations
+
+import inspect
+
+import pyro
+import torch
+from torch import nn
+
+from .generative_model import GenerativeModel
+
+__all__ = ["VAE"]
+
+
+def _draw(d, cached: bool) -> torch.Tensor:
+    """Sample a likelihood's distribution, passing ``cached`` to autoregressive ones."""
+    if "cached" in inspect.signature(d.sample).parameters:
+        return d.sample(cached=cached)
+    return d.sample()
+
+
+class VAE(GenerativeModel):
+    """A VAE (Kingma & Welling 2014; Rezende et al. 2014):
+
+    .. math:: p(x, z) = p(z)\\, p(x \\mid z), \\qquad q_\\phi(z \\mid x) \\text{ amortised.}
+
+    ``model`` samples ``z`` from the prior and observes ``x`` under the likelihood, inside
+    ``pyro.plate("data", N)``; ``guide`` samples ``z`` from q_phi(z | x). Any prior works with
+    any guide and any likelihood, because each is an ``nn.Module`` whose ``forward`` returns a
+    distribution.
+
+    :param prior: ``forward() -> p(z)``, event shape ``(L,)``.
+    :param guide: ``forward(x) -> q(z | x)``, batch ``(N,)``, event ``(L,)``; stored as
+        ``self.posterior`` (``self.guide`` is the Pyro guide).
+    :param likelihood: ``forward(z) -> p(x | z)``, batch ``z.shape[:-1]``, event ``image_shape``.
+    """
+
+    has_latents = True
+
+    def __init__(self, prior: nn.Module, guide: nn.Module, likelihood: nn.Module, cfg: dict):
+        super().__init__(cfg["image_shape"], cfg["num_levels"], cfg)
+        self.latent_dim = int(cfg["latent_dim"])
+        self.prior = prior
+        self.posterior = guide
+        self.likelihood = likelihood
+
+    def model(self, x: torch.Tensor) -> None:
+        with pyro.plate("data", x.shape[0]):
+            z = pyro.sample("z", self.prior())
+            pyro.sample("x", self.likelihood(z), obs=x)
+
+    def guide(self, x: torch.Tensor) -> None:
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("z", self.posterior(x))
+
+    @torch.no_grad()
+    def sample(self, n: int, cached: bool = True) -> torch.Tensor:
+        """Ancestral sampling: z ~ p(z), x ~ p(x | z). Returns ``(n, *image_shape)``."""
+        z = self.prior().sample((n,))
+        return _draw(self.likelihood(z), cached)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """E_q[z | x], ``(N, L)``: the learned features."""
+        return self.posterior.mean(x)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """E[x | z] (or a sample where the mean is intractable), ``(N, *image_shape)``."""
+        if hasattr(self.likelihood, "mean"):
+            return self.likelihood.mean(z)
+        return _draw(self.likelihood(z), cached=True)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
