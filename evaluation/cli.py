@@ -1,0 +1,289 @@
+"""The ``pgm`` command: train, evaluate, sample, complete, compare, list, suite."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+EPILOG = """examples:
+  pgm suite --out results                       # train and compare the standard set on digits
+  pgm train configs/vae-digits.toml --out runs/vae --set prior=vamp
+  pgm evaluate runs/vae --num-particles 1000
+  pgm sample runs/vae -n 64
+  pgm list                                      # every model, prior, guide, likelihood, dataset
+"""
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot be used."""
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected a positive integer; found {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name}: expected a positive integer; found {value}")
+        return value
+
+    return parse
+
+
+# -- commands --------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from inference import load_config, parse_overrides, train
+
+    if args.resume and args.config is None:
+        config = {}
+    else:
+        config = load_config(args.config)
+    config.update(parse_overrides(args.set))
+    if args.resume and not config:
+        saved = Path(args.out) / "config.json"
+        if saved.is_file():
+            config = json.loads(saved.read_text())
+    if args.distributed:
+        from inference.distributed import train_distributed
+
+        result = train_distributed(config, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress)
+    else:
+        result = train(config, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress)
+    if result is not None and result.metrics:
+        last = result.metrics[-1]
+        print(json.dumps({"run": str(args.out), "epochs": last["epoch"], "train_loss": last["train_loss"], "best_valid_loss": result.best_valid_loss}))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from inference.checkpoint import atomic_write_text
+
+    from .evaluate_run import evaluate_run, summarise
+
+    model, cfg, data, est = evaluate_run(
+        args.run, args.num_particles, args.split, args.data_dir, args.num_images,
+        device=args.device, seed=args.seed, progress=not args.no_progress,
+    )
+    if est is None:
+        raise UsageError(
+            f"run: {args.run} holds a {cfg['model']}, which defines no density p(x); there is no "
+            "log-likelihood to evaluate (use `pgm compare` for its representation quality)"
+        )
+    row = summarise(Path(args.run).name, cfg, est, data.num_dims, model.has_latents)
+    row["split"] = args.split
+    atomic_write_text(Path(args.run) / f"evaluation-{args.split}.json", json.dumps(row, indent=2) + "\n")
+    print(json.dumps(row))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from inference import load_run
+
+    from .images import save_grid
+
+    model, cfg = load_run(args.run, device=args.device)
+    torch.manual_seed(args.seed)
+    x = model.sample(args.n, cached=not args.naive)
+    out = Path(args.out) if args.out else Path(args.run) / "samples.png"
+    save_grid(x, model.num_levels, out)
+    print(json.dumps({"samples": str(out), "n": args.n, "shape": list(x.shape)}))
+    return 0
+
+
+def cmd_complete(args) -> int:
+    import numpy as np
+    import torch
+
+    from inference import load_run
+    from pgm.completion import complete, observed_mask
+    from pgm.data import load_dataset
+
+    from .images import save_grid
+
+    model, cfg = load_run(args.run, device=args.device)
+    source = args.input
+    if source in ("train", "valid", "test"):
+        x = load_dataset(cfg["data"], source, args.data_dir or cfg.get("data_dir") or None).float_images()[: args.n]
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {source!r}")
+        try:
+            loaded = np.load(path, allow_pickle=False)
+            arr = loaded[loaded.files[0]] if hasattr(loaded, "files") else loaded
+        except (ValueError, OSError) as err:
+            raise UsageError(f"--input: {path} is not a readable .npy/.npz file ({err})") from None
+        x = torch.as_tensor(np.asarray(arr)).float()
+        if x.dim() == len(model.event_shape):
+            x = x.unsqueeze(0)
+        x = x[: args.n]
+    model.check_data(x, "--input")
+    mask = observed_mask(args.observed, model.event_shape)
+    torch.manual_seed(args.seed)
+    completed = complete(model, x.to(model.device), mask.to(model.device), num_samples=args.samples)
+    out = Path(args.out) if args.out else Path(args.run) / "completions.png"
+    shown = torch.cat([(x * mask).unsqueeze(1).to(completed.device), completed.reshape(x.shape[0], -1, *model.event_shape)], 1)
+    save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1])
+    print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples}))
+    return 0
+
+
+def cmd_list(args) -> int:
+    import pgm
+    from inference.elbo import ELBOS
+
+    parts = pgm.list_parts()
+    parts["elbos"] = dict(ELBOS)
+    if args.json:
+        print(json.dumps(parts, indent=2))
+        return 0
+    for kind, entries in parts.items():
+        print(f"{kind}:")
+        width = max(map(len, entries), default=0)
+        for name, doc in entries.items():
+            print(f"  {name:<{width}}  {doc}")
+    return 0
+
+
+def cmd_suite(args) -> int:
+    from .suite import run_suite
+
+    results = run_suite(
+        args.out, data=args.data, data_dir=args.data_dir, num_particles=args.num_particles,
+        models=args.models, epochs_scale=args.epochs_scale, device=args.device,
+        progress=not args.no_progress,
+    )
+    _print_table(results)
+    print(f"results: {Path(args.out) / 'results.json'}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare_runs
+
+    results = compare_runs(
+        args.runs, args.out, num_particles=args.num_particles, split=args.split,
+        data_dir=args.data_dir, num_images=args.num_images, seed=args.seed,
+        progress=not args.no_progress,
+    )
+    _print_table(results)
+    return 0
+
+
+def _print_table(results: dict) -> None:
+    rows = results["models"] if isinstance(results, dict) else results
+    print(f"{'model':<22}{'log p(x) nats':>15}{'bits/dim':>10}{'ELBO nats':>12}")
+    for r in sorted(rows, key=lambda r: -r["log_likelihood_nats"]):
+        elbo = "" if r.get("elbo_nats") is None else f"{r['elbo_nats']:.2f}"
+        print(f"{r['model']:<22}{r['log_likelihood_nats']:>15.2f}{r['bits_per_dim']:>10.4f}{elbo:>12}")
+
+
+# -- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pgm",
+        description="Explicit-density generative models for images (VAEs, PixelCNN, PixelRNN) as "
+        "Pyro programs: train, evaluate with one shared importance-sampled log-likelihood "
+        "estimator (nats and bits/dim), sample, and compare.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def common(p, data_dir=True, device=True, progress=True):
+        if data_dir:
+            p.add_argument("--data-dir", default=None, help="folder with .npz / torchvision files (default: $PGM_DATA_DIR or ~/.pgm/data)")
+        if device:
+            p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to run (default: cpu)")
+        if progress:
+            p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("train", help="train a model from a TOML config", description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs). The run folder gets config.json, metrics.jsonl, checkpoints/ and model.safetensors.")
+    p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
+    p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (TOML value), repeatable")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--distributed", action="store_true", help="DistributedDataParallel training under torchrun")
+    common(p, device=False)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="importance-sampled log-likelihood of a run on a split", description="Estimate log p(x) per image with K importance samples from the run's guide (exact for models without latents), report mean nats, bits/dim and the ELBO; writes RUN/evaluation-SPLIT.json.")
+    p.add_argument("run", help="run folder written by `pgm train`")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=1000, help="importance samples K per image (default 1000)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="data split (default test)")
+    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate only the first N images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples")
+    common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("sample", help="draw samples from a run's model into a PNG grid", description="Ancestral samples x ~ p(x) (z ~ p(z) first for latent models); autoregressive models use the cached fast sampler unless --naive.")
+    p.add_argument("run", help="run folder written by `pgm train`")
+    p.add_argument("-n", type=_positive_int("-n"), default=64, help="number of samples (default 64)")
+    p.add_argument("--out", default=None, help="PNG path (default RUN/samples.png)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--naive", action="store_true", help="autoregressive models: recompute the whole network per pixel")
+    common(p, data_dir=False)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("complete", help="complete partly observed images with an autoregressive run", description="Sample the unobserved pixels given the observed ones (the image-completion figure of the PixelRNN paper).")
+    p.add_argument("run", help="run folder of an autoregressive model")
+    p.add_argument("--input", default="test", help="a split name (train/valid/test) or an .npy/.npz file of images (N, C, H, W)")
+    p.add_argument("--observed", default="top-half", help="which pixels are observed: top-half, left-half (default top-half)")
+    p.add_argument("-n", type=_positive_int("-n"), default=8, help="number of images (default 8)")
+    p.add_argument("--samples", type=_positive_int("--samples"), default=4, help="completions per image (default 4)")
+    p.add_argument("--out", default=None, help="PNG path (default RUN/completions.png)")
+    p.add_argument("--seed", type=int, default=0)
+    common(p, progress=False)
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("compare", help="evaluate several runs on the same images and write a report", description="Evaluate every run on the SAME test images with the shared estimator, compare them pairwise, write results.json, report.md, report.html and figures into --out.")
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=1000)
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None)
+    p.add_argument("--seed", type=int, default=0)
+    common(p, device=False)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("list", help="list every registered model, prior, guide, likelihood, dataset")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("suite", help="train and compare the standard set of models (the main job)", description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--data", default="digits", help="dataset (default digits: embedded, no download)")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=500, help="importance samples per test image (default 500)")
+    p.add_argument("--models", nargs="+", default=None, help="only these suite models")
+    p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (e.g. 0.1 for a smoke run)")
+    common(p)
+    p.set_defaults(func=cmd_suite)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from inference.checkpoint import CheckpointError
+    from inference.config import ConfigError
+
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"pgm {args.command}: interrupted; checkpoints written so far are intact (pgm train ... --resume continues)", file=sys.stderr)
+        return 130
+    except (ConfigError, CheckpointError, UsageError, ValueError, TypeError, KeyError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"pgm {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Writing image grids with torchvision's ``make_grid``/``save_image``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torchvision.utils import make_grid, save_image
+
+__all__ = ["to_unit", "image_grid", "save_grid"]
+
+
+def to_unit(x: torch.Tensor, num_levels: int) -> torch.Tensor:
+    """Levels {0..K-1} -> [0, 1] floats for display."""
+    return (x.float() / max(num_levels - 1, 1)).clamp(0, 1)
+
+
+def image_grid(x: torch.Tensor, num_levels: int, nrow: int | None = None) -> torch.Tensor:
+    """``(N, C, H, W)`` levels -> one ``(3, H', W')`` grid image in [0, 1]."""
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(x.shape[0]))))
+    return make_grid(to_unit(x.cpu(), num_levels), nrow=nrow, padding=1, pad_value=0.5)
+
+
+def save_grid(x: torch.Tensor, num_levels: int, path: str | Path, nrow: int | None = None, scale: int = 4) -> Path:
+    """Save images as one PNG grid, each pixel drawn ``scale``× larger (8×8 digits are tiny)."""
+    grid = image_grid(x, num_levels, nrow)
+    if scale > 1:
+        grid = grid.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    save_image(grid, tmp)
+    tmp.replace(path)
+    return path
