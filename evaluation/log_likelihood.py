@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pyro
 import torch
 
-from pgm.contract import DATA_PLATE, probe, sample_sites, trace_pair
+from pgm.contract import probe, sample_sites, trace_pair
 from pgm.generative_model import GenerativeModel
 
 __all__ = ["Estimate", "estimate", "log_likelihood", "elbo", "bits_per_dim", "log_weights", "resolve_pair"]
@@ -76,16 +76,8 @@ def _empty_guide(*args, **kwargs) -> None:
 
 
 def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
-    """The site's scaled, masked log-probability as ``(particles or 1, N or 1)``."""
-    frames = {f.name: f for f in site["cond_indep_stack"] if f.vectorized}
-    if DATA_PLATE not in frames:
-        raise ValueError(
-            f"site {name!r}: expected inside pyro.plate({DATA_PLATE!r}, N) (the contract: every "
-            "per-datapoint site sits in the data plate); found it outside, so its log-probability "
-            "cannot be assigned to single datapoints"
-        )
-    if frames[DATA_PLATE].dim != -1:
-        raise ValueError(f"site {name!r}: expected the data plate at dim -1; found dim {frames[DATA_PLATE].dim}")
+    """The site's scaled, masked log-probability as ``(particles or 1, N or 1)``: every plate
+    dim but the particles' (first) and the data's (last) is summed."""
     lp = site["log_prob"]
     if not torch.is_tensor(lp):
         lp = torch.as_tensor(lp)
@@ -161,7 +153,7 @@ def estimate(
     if owner is not None and hasattr(owner, "check_data"):
         owner.check_data(x)
         x = x.to(owner.device).float()
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size])
+    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True)
     k_total = num_particles if latent else 1
     lls, elbos, weights = [], [], []
     batches = range(0, x.shape[0], batch_size)

@@ -2,8 +2,16 @@
 
 A checkpoint is one file written atomically (temporary file in the same folder, flush,
 fsync, ``os.replace``, fsync of the folder), so a kill at any moment leaves either the old
-file or the new one, never half of one. Loading never unpickles: safetensors stores raw
-tensors, and the JSON metadata is parsed as data.
+file or the new one, never half of one; a kill mid-write leaves only a hidden ``.NAME.*.tmp``
+file, which :func:`remove_stale_temporaries` clears on resume. Loading never unpickles:
+safetensors stores raw tensors, and the JSON metadata is parsed as data. A pickle or
+``torch.save`` file put in a checkpoint's place is refused by name before anything reads it
+as a pickle.
+
+Tests kill the process at precise moments through :func:`kill_point`: with
+``PGM_TEST_KILL_AT=NAME`` set, the process sends itself SIGKILL the first time it reaches the
+point ``NAME`` (``write:FILENAME`` half-way through writing ``FILENAME``, and the trainer's
+``step:N`` and ``after-checkpoint:N``).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +31,9 @@ from safetensors.torch import load_file, save
 
 __all__ = [
     "CheckpointError",
+    "KILL_AT_ENV",
+    "kill_point",
+    "remove_stale_temporaries",
     "atomic_write_bytes",
     "atomic_write_text",
     "save_tensors",
@@ -52,13 +64,54 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, write) -> None:
+#: The environment variable naming the test-only kill point (see :func:`kill_point`).
+KILL_AT_ENV = "PGM_TEST_KILL_AT"
+
+
+def kill_point(name: str) -> None:
+    """SIGKILL this process if ``$PGM_TEST_KILL_AT`` names this point: the tests' way of
+    proving that a kill at that precise moment loses nothing. A no-op otherwise."""
+    if os.environ.get(KILL_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temporary_prefix(name: str) -> str:
+    return f".{name}."
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the hidden temporary files a killed atomic write left in ``folder``; returns them.
+    Only names this module writes (``.NAME.*.tmp``) are touched."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one whole:
+    a temporary file in the same folder, flushed and fsynced, then ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates files 0600; a shared run folder should read like any other file
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            write(f, tmp)
+            half = len(data) // 2
+            f.write(data[:half])
+            f.flush()
+            kill_point(f"write:{path.name}")  # tests: die with the temporary file half written
+            f.write(data[half:])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -67,10 +120,6 @@ def _atomic_write(path: Path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic_write(path, lambda f, _tmp: f.write(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -84,11 +133,33 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
     atomic_write_bytes(path, save(tensors, metadata=meta))
 
 
+def _refuse_pickle(path: Path, head: bytes) -> None:
+    """Refuse, by its first bytes and before any reader sees it, a file that is a pickle
+    (protocol 2+ starts with 0x80) or a ``torch.save`` archive (a zip: ``PK``).
+
+    A safetensors file starts with its header's length (8 bytes, little-endian) and then the
+    JSON header ``{...``; its first byte may well be 0x80 (a header of 128 + 256 n bytes), so
+    a file whose ninth byte opens the JSON header is never taken for a pickle."""
+    if len(head) > 8 and head[8:9] == b"{":
+        return
+    if head[:1] == b"\x80" or head[:2] == b"PK":
+        raise CheckpointError(
+            f"{path}: expected a safetensors file written by pgm; found a pickle or torch.save "
+            "file, refused unread (unpickling can run arbitrary code; pgm never unpickles)"
+        )
+
+
 def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a file written by :func:`save_tensors`; refuse anything else by name."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"{path}: expected a pgm safetensors file; found no such file")
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror or err})") from None
+    _refuse_pickle(path, head)
     try:
         from safetensors import safe_open
 
@@ -96,22 +167,22 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
             meta = f.metadata() or {}
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        with path.open("rb") as f:
-            head = f.read(2)
-        if head[:1] == b"\x80" or head == b"PK":
-            raise CheckpointError(
-                f"{path}: refused: this looks like a pickle or torch.save file, which could run "
-                "code when loaded; pgm reads only safetensors and never unpickles"
-            ) from None
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CheckpointError(
-            f"{path}: not a readable pgm checkpoint (truncated or corrupted?): {err}"
+            f"{path}: expected a complete pgm safetensors file; found an unreadable one "
+            f"(truncated or corrupted? {reason})"
         ) from None
     if meta.get("format") != _FORMAT:
-        raise CheckpointError(f"{path}: not a pgm file (metadata format {meta.get('format')!r}, expected {_FORMAT!r})")
+        raise CheckpointError(
+            f"{path}: expected a file written by pgm (metadata format {_FORMAT!r}); "
+            f"found format {meta.get('format')!r}"
+        )
     try:
         extra = json.loads(meta.get("json", "{}"))
     except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path}: corrupted metadata ({err})") from None
+        raise CheckpointError(f"{path}: expected JSON metadata; found corrupted metadata ({err})") from None
+    if not isinstance(extra, dict):
+        raise CheckpointError(f"{path}: expected a JSON object as metadata; found {type(extra).__name__}")
     return tensors, extra
 
 
@@ -124,7 +195,8 @@ def load_weights(path: Path, module: torch.nn.Module) -> dict[str, Any]:
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:
-        raise CheckpointError(f"{path}: weights do not fit this model ({str(err).splitlines()[0]})") from None
+        found = " ".join(line.strip() for line in str(err).splitlines()[1:3])
+        raise CheckpointError(f"{path}: expected weights of this model; found others ({found})") from None
     return meta
 
 
