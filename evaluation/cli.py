@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,16 +23,26 @@ class UsageError(ValueError):
     """A command-line argument that cannot be used."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported on one line (exit status 2), like every other
+    bad input; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_int(name: str):
+    # argparse prefixes the message with "argument NAME:", so the name is not repeated here
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: expected a positive integer; found {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a positive integer; found {text!r}") from None
         if value < 1:
-            raise argparse.ArgumentTypeError(f"{name}: expected a positive integer; found {value}")
+            raise argparse.ArgumentTypeError(f"expected a positive integer; found {value}")
         return value
 
+    parse.__name__ = name
     return parse
 
 
@@ -39,15 +50,25 @@ def _positive_int(name: str):
 def cmd_train(args) -> int:
     from inference import load_config, parse_overrides, train
 
-    if args.resume and args.config is None:
-        config = {}
-    else:
+    overrides = parse_overrides(args.set)
+    if args.config is not None:
         config = load_config(args.config)
-    config.update(parse_overrides(args.set))
-    if args.resume and not config:
+    elif args.resume:
         saved = Path(args.out) / "config.json"
-        if saved.is_file():
+        if not saved.is_file():
+            raise UsageError(
+                f"config: expected a TOML file, or --resume with a run folder holding config.json; "
+                f"found neither ({saved} does not exist)"
+            )
+        try:
             config = json.loads(saved.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise UsageError(f"--resume: expected JSON in {saved}; found a corrupted file ({err})") from None
+        if not isinstance(config, dict):
+            raise UsageError(f"--resume: expected a JSON object in {saved}; found {type(config).__name__}")
+    else:
+        raise UsageError("config: expected a TOML config file (it may be left out only with --resume); found none")
+    config.update(overrides)
     if args.distributed:
         from inference.distributed import train_distributed
 
@@ -162,6 +183,7 @@ def cmd_suite(args) -> int:
     )
     _print_table(results)
     print(f"results: {Path(args.out) / 'results.json'}")
+    print(f"report: {Path(args.out) / 'report.html'}")
     return 0
 
 
@@ -171,23 +193,47 @@ def cmd_compare(args) -> int:
     results = compare_runs(
         args.runs, args.out, num_particles=args.num_particles, split=args.split,
         data_dir=args.data_dir, num_images=args.num_images, seed=args.seed,
-        progress=not args.no_progress,
+        progress=not args.no_progress, alpha=args.alpha, curve_images=args.curve_images,
+        curve_max_particles=args.curve_max_particles,
     )
     _print_table(results)
+    print(f"report: {Path(args.out) / 'report.html'}")
     return 0
 
 
 def _print_table(results: dict) -> None:
+    """The ranking with intervals and tie groups, the significant comparisons, the warnings."""
     rows = results["models"] if isinstance(results, dict) else results
-    print(f"{'model':<22}{'log p(x) nats':>15}{'bits/dim':>10}{'ELBO nats':>12}")
-    for r in sorted(rows, key=lambda r: -r["log_likelihood_nats"]):
+    rows = sorted(rows, key=lambda r: r.get("rank", 0) or -r["log_likelihood_nats"])
+    print(f"{'rank':<6}{'group':<7}{'model':<22}{'log p(x) nats':>14}{'95% CI':>20}{'bits/dim':>10}{'ELBO nats':>11}{'k-hat':>7}")
+    for r in rows:
+        ci = r.get("ci95")
+        ci_text = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
         elbo = "" if r.get("elbo_nats") is None else f"{r['elbo_nats']:.2f}"
-        print(f"{r['model']:<22}{r['log_likelihood_nats']:>15.2f}{r['bits_per_dim']:>10.4f}{elbo:>12}")
+        khat = "" if r.get("psis_khat") is None else f"{r['psis_khat']:.2f}"
+        print(
+            f"{r.get('rank', ''):<6}{r.get('group', ''):<7}{r['model']:<22}{r['log_likelihood_nats']:>14.2f}"
+            f"{ci_text:>20}{r['bits_per_dim']:>10.4f}{elbo:>11}{khat:>7}"
+        )
+    if not isinstance(results, dict):
+        return
+    comparisons = results.get("comparisons", [])
+    if comparisons:
+        alpha = results.get("method", {}).get("alpha", 0.05)
+        different = [c for c in comparisons if c["significant"]]
+        print(f"{len(different)} of {len(comparisons)} pairwise differences significant (Holm, alpha = {alpha}):")
+        for c in different:
+            print(
+                f"  {c['a']} > {c['b']}: {c['mean_difference_nats']:.2f} nats "
+                f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
+            )
+    for w in results.get("warnings", []):
+        print(f"warning: {w}")
 
 
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pgm",
         description="Explicit-density generative models for images (VAEs, PixelCNN, PixelRNN) as "
         "Pyro programs: train, evaluate with one shared importance-sampled log-likelihood "
@@ -249,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=1000)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--num-images", type=_positive_int("--num-images"), default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and resamples")
+    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the pairwise tests, Holm-adjusted (default 0.05)")
+    p.add_argument("--curve-images", type=int, default=16, help="test images for the estimate-against-K curves (default 16; 0: none)")
+    p.add_argument("--curve-max-particles", type=_positive_int("--curve-max-particles"), default=5000, help="largest K of those curves (default 5000)")
     common(p, device=False)
     p.set_defaults(func=cmd_compare)
 
@@ -268,21 +317,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line. Pyro appends a table of trace shapes to errors raised
+    inside a model; the sentence before it says what went wrong, the table is left out."""
+    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    lines = []
+    for line in str(text).splitlines():
+        if line.strip().startswith("Trace Shapes:"):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return " ".join(lines) or type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``pgm`` command; returns the exit status.
+
+    Bad input (a config, an argument, a file, data) is answered by one line naming the
+    argument, what was expected and what was found, exit status 2, no traceback; a run that
+    fails while training (a non-finite loss) or an operating-system failure gets one line and
+    status 1. ``PGM_DEBUG=1`` shows the traceback instead.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else 2
     from inference.checkpoint import CheckpointError
     from inference.config import ConfigError
+    from inference.trainer import NonFiniteLossError
 
+    bad_input = (
+        ConfigError, CheckpointError, UsageError, ValueError, TypeError, KeyError,
+        NotImplementedError, FileNotFoundError, FileExistsError, PermissionError,
+        NotADirectoryError, IsADirectoryError,
+    )
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print(f"pgm {args.command}: interrupted; checkpoints written so far are intact (pgm train ... --resume continues)", file=sys.stderr)
         return 130
-    except (ConfigError, CheckpointError, UsageError, ValueError, TypeError, KeyError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f"pgm {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except (*bad_input, NonFiniteLossError, OSError) as err:
+        if os.environ.get("PGM_DEBUG"):
+            raise
+        print(f"pgm {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2 if isinstance(err, bad_input) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

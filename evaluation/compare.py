@@ -1,18 +1,342 @@
-"""``pgm compare``: evaluate several runs on the same test images and write the results."""
+"""``pgm compare`` (and the last step of ``pgm suite``): evaluate several runs on the same test
+images and write a statistical report.
+
+Steps, each in the module named after its idea:
+
+1. every density model's per-image log-likelihood and ELBO from the shared estimator
+   (:mod:`.log_likelihood`), on the same images, with the K log-weights kept;
+2. per-model means with bootstrap intervals, every pairwise paired test, Holm's adjustment and
+   a ranking with tie groups (:mod:`.statistics`);
+3. ESS, PSIS k-hat, the estimate against K, rate/distortion and active units (:mod:`.diagnostics`);
+4. the linear probe on latent codes, the autoencoder included (:mod:`.representation`);
+5. figures (:mod:`.figures`), and ``results.json``, ``idata.nc`` (ArviZ), ``report.md`` and
+   ``report.html`` (:mod:`.report`) in the output folder.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from inference.checkpoint import atomic_write_text
+from inference import load_run, read_metrics
+from inference.checkpoint import atomic_write_bytes, atomic_write_text
+from pgm.data import ImageDataset, load_dataset
 
-from .evaluate_run import evaluate_run, summarise
-from .images import save_grid
+from . import diagnostics as diag
+from .evaluate_run import summarise
+from .figures import (
+    FigureFile,
+    activity_plot,
+    completion_figure,
+    forest_plot,
+    interpolation_figure,
+    k_curve_plot,
+    khat_plot,
+    reconstruction_figure,
+    samples_figure,
+    training_curves_plot,
+    traversal_figure,
+)
+from .log_likelihood import Estimate, bits_per_dim, estimate
+from .report import render_html, render_markdown
+from .representation import encode_all, linear_probe
+from .statistics import compare_all, rank_models, summarise_mean
 
-__all__ = ["compare_runs"]
+__all__ = ["compare_runs", "write_inference_data"]
+
+# what distinguishes one VAE of the suite from another, shown next to its name
+# (num_particles here is the training objective's K, not the evaluation's)
+_DETAIL_KEYS = ("prior", "guide", "likelihood", "elbo", "num_particles", "latent_dim")
+
+
+@dataclass
+class _Run:
+    """One run being compared: its display name, folder, model and config, and what the
+    comparison learns about it on the way."""
+
+    name: str
+    path: Path
+    model: torch.nn.Module
+    cfg: dict
+    est: Estimate | None = None
+    row: dict = field(default_factory=dict)
+    khat: np.ndarray | None = None
+    ess: np.ndarray | None = None
+    activity: np.ndarray | None = None
+    test_codes: np.ndarray | None = None
+
+    @property
+    def has_density(self) -> bool:
+        return bool(self.model.has_density)
+
+    @property
+    def has_latents(self) -> bool:
+        return bool(self.model.has_density and self.model.has_latents)
+
+    @property
+    def has_codes(self) -> bool:
+        """VAEs and the autoencoder map x to a code (``encode``/``decode``)."""
+        return (self.model.has_latents or not self.model.has_density) and hasattr(self.model, "encode")
+
+    @property
+    def is_autoregressive(self) -> bool:
+        return self.model.has_density and not self.model.has_latents
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    """Folder names, made unique (``vae``, ``vae#2``) when a run is listed twice or two folders
+    share a name: every row of the report must name one evaluation."""
+    seen: dict[str, int] = {}
+    names = []
+    for p in paths:
+        base = p.name or str(p)
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return names
+
+
+def _load_runs(run_dirs: list[str | Path]) -> list[_Run]:
+    if not run_dirs:
+        raise ValueError("runs: expected at least one run folder; found none")
+    paths = [Path(r) for r in run_dirs]
+    runs = []
+    for name, path in zip(_unique_names(paths), paths, strict=True):
+        model, cfg = load_run(path)
+        runs.append(_Run(name, path, model, cfg))
+    first = runs[0]
+    for r in runs[1:]:
+        mismatch = [
+            k for k in ("data", "image_shape", "num_levels") if r.cfg.get(k) != first.cfg.get(k)
+        ]
+        if mismatch:
+            k = mismatch[0]
+            raise ValueError(
+                f"runs: expected every run to be trained on the same data (the comparison pairs "
+                f"models on the same test images); found {k} = {first.cfg.get(k)!r} for "
+                f"{first.name} and {r.cfg.get(k)!r} for {r.name}"
+            )
+    if not any(r.has_density for r in runs):
+        raise ValueError(
+            "runs: expected at least one model with a density p(x) (a VAE or an autoregressive "
+            "model); found only models without one (autoencoders)"
+        )
+    return runs
+
+
+def _progress(items, desc: str, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, leave=False)
+
+
+def _interval_bits(ci: tuple[float, float] | list[float], num_dims: int) -> list[float]:
+    """bits/dim decreases as log p(x) increases: the interval's ends swap."""
+    return [float(bits_per_dim(ci[1], num_dims)), float(bits_per_dim(ci[0], num_dims))]
+
+
+def _describe(architecture: str, details: dict) -> str:
+    """``vae: vamp prior, iaf guide, categorical, iwae (K=8)`` — what sets a model apart."""
+    parts = [f"{details[k]} {k}" for k in ("prior", "guide") if k in details]
+    parts += [details["likelihood"]] if "likelihood" in details else []
+    if "elbo" in details:
+        k = details.get("num_particles", 1)
+        parts.append(f"{details['elbo']} ELBO" + (f" (K={k})" if k and k > 1 else ""))
+    return f"{architecture}: {', '.join(parts)}" if parts else architecture
+
+
+def _model_row(run: _Run, data: ImageDataset, n_resamples: int, seed: int) -> dict:
+    row = summarise(run.name, run.cfg, run.est, data.num_dims, run.has_latents)
+    details = {k: run.cfg[k] for k in _DETAIL_KEYS if k in run.cfg} if run.has_latents else {}
+    ll = run.est.log_likelihood.double().numpy()
+    s = summarise_mean(ll, n_resamples=n_resamples, seed=seed)
+    row.update(
+        {
+            "details": details,
+            "description": _describe(run.cfg["model"], details),
+            "has_latents": run.has_latents,
+            "standard_error_nats": s.standard_error,
+            "ci95": list(s.ci95),
+            "bits_per_dim_ci95": _interval_bits(s.ci95, data.num_dims),
+            "gap_nats": row["log_likelihood_nats"] - row["elbo_nats"] if run.has_latents else None,
+            "psis_khat": None,
+            "psis_khat_max": None,
+            "psis_khat_unreliable_fraction": None,
+            "ess_mean": None,
+            "ess_min": None,
+            "rate_nats": None,
+            "distortion_nats": None,
+            "active_units": None,
+            "latent_dim": int(run.model.latent_dim) if run.has_latents else None,
+            "status": "ok",
+            "run": str(run.path),
+        }
+    )
+    return row
+
+
+def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[str]) -> None:
+    """ESS and k-hat from the kept weights, rate/distortion, active units; fills ``run.row``."""
+    lw = run.est.log_weights
+    run.khat = diag.psis_khat(lw)
+    run.ess = diag.effective_sample_size(lw)
+    finite = run.khat[np.isfinite(run.khat)]
+    unreliable = float((finite > diag.KHAT_UNRELIABLE).mean()) if finite.size else None
+    torch.manual_seed(seed)
+    rate, distortion = diag.rate_distortion(run.model, x)
+    torch.manual_seed(seed)
+    codes = diag.posterior_mean(run.model, x.to(run.model.device))
+    num_active, run.activity = diag.active_units(codes)
+    run.row.update(
+        {
+            "psis_khat": float(np.median(finite)) if finite.size else None,
+            "psis_khat_max": float(finite.max()) if finite.size else None,
+            "psis_khat_unreliable_fraction": unreliable,
+            "ess_mean": float(run.ess.mean()),
+            "ess_min": float(run.ess.min()),
+            "rate_nats": float(rate.double().mean()),
+            "distortion_nats": float(distortion.double().mean()),
+            "active_units": num_active,
+        }
+    )
+    status = []
+    collapse = diag.collapse_warning(run.name, run.row["rate_nats"], num_active, run.row["latent_dim"])
+    if collapse:
+        warnings.append(collapse)
+        status.append("posterior collapse")
+    elif num_active < run.row["latent_dim"] / 2:
+        inactive = run.row["latent_dim"] - num_active
+        status.append(f"partial collapse ({inactive} units inactive)")
+        warnings.append(
+            f"{run.name}: partial posterior collapse — {inactive} of {run.row['latent_dim']} latent "
+            f"units inactive (Cov_x(E_q[z_u|x]) <= {diag.ACTIVE_UNIT_THRESHOLD}), rate "
+            f"{run.row['rate_nats']:.2f} nats: the model uses few of its latent dimensions"
+        )
+    if unreliable:
+        warnings.append(
+            f"{run.name}: PSIS k-hat > {diag.KHAT_UNRELIABLE} on {100 * unreliable:.1f}% of test "
+            f"images (max {run.row['psis_khat_max']:.2f}): the importance-sampled log-likelihood is "
+            "unreliable there (Vehtari et al. 2024): the weights are heavy-tailed, q(z|x) has lighter "
+            "tails than the posterior or misses part of it, so the estimate converges slowly in K and "
+            "is likely biased low"
+        )
+        status.append("k-hat unreliable")
+    run.row["status"] = "; ".join(status) or "ok"
+
+
+def _representation(runs: list[_Run], cfg: dict, split_data: ImageDataset, data_dir, max_train: int | None, seed: int, progress: bool) -> list[dict]:
+    """Linear probe on raw pixels (the reference) and on each coded model's E_q[z|x]."""
+    coded = [r for r in runs if r.has_codes]
+    if split_data.labels is None or not coded:
+        return []
+    train = load_dataset(cfg["data"], "train", data_dir or cfg.get("data_dir") or None).subset(max_train)
+    if train.labels is None:
+        return []
+    xtr, ytr = train.float_images(), train.labels.numpy()
+    xte, yte = split_data.float_images(), split_data.labels.numpy()
+    rows = [
+        linear_probe("pixels", "raw pixels", xtr.flatten(1).numpy(), ytr, xte.flatten(1).numpy(), yte, seed=seed).as_dict()
+    ]
+    for run in _progress(coded, "linear probe", progress):
+        torch.manual_seed(seed)
+        train_codes = encode_all(run.model, xtr)
+        kind = "E_q[z|x]" if run.model.has_density else "code (encoder output)"
+        rows.append(linear_probe(run.name, kind, train_codes, ytr, run.test_codes, yte, seed=seed).as_dict())
+    return rows
+
+
+def _figures(runs: list[_Run], rows: list[dict], curves: dict, x: torch.Tensor, seed: int, progress: bool) -> list[FigureFile]:
+    figs = [FigureFile("forest.png", "Mean test log-likelihood with 95% BCa intervals (group letters in brackets); crosses: ELBO.", "ranking", forest_plot(rows))]
+    # diagnostics follow the ranking's order, like the tables beside them
+    latent = sorted((r for r in runs if r.has_latents), key=lambda r: r.row["rank"])
+    if curves:
+        figs.append(FigureFile("k-curves.png", "Estimate against the number of importance samples K (±1 sd across disjoint blocks), on a subset of test images; K = 1 is the ELBO.", "importance", k_curve_plot(curves)))
+    if latent:
+        figs.append(FigureFile("khat.png", "PSIS k-hat per test image (dashed: 0.5 and 0.7).", "importance", khat_plot({r.name: r.khat for r in latent})))
+        figs.append(FigureFile("active-units.png", "Activity of each latent unit, sorted (dashed: the 0.01 threshold).", "latent", activity_plot({r.name: r.activity for r in latent})))
+    pairs = min(4, x.shape[0] // 2)
+    for run in _progress(runs, "figures", progress):
+        m, n = run.model, run.name
+        if run.has_density:
+            figs.append(FigureFile(f"samples-{n}.png", f"{n}: 64 samples x ~ p(x).", "samples", samples_figure(m, 64, seed)))
+        if run.has_codes:
+            figs.append(FigureFile(f"reconstructions-{n}.png", f"{n}: test images (top) and reconstructions decode(E_q[z|x]) (bottom).", "reconstructions", reconstruction_figure(m, x[:16])))
+            codes = torch.as_tensor(run.test_codes, dtype=torch.float32)
+            spread = codes.var(0)
+            dims = [int(d) for d in torch.argsort(spread, descending=True)[:8]]
+            low, high = torch.quantile(codes, 0.02, dim=0), torch.quantile(codes, 0.98, dim=0)
+            figs.append(FigureFile(f"traversals-{n}.png", f"{n}: one row per latent unit (the {len(dims)} most variable), swept over its 2%–98% range on the test codes, the others fixed at the first test image's code.", "traversals", traversal_figure(m, x[:1], dims, low, high)))
+            if pairs:
+                figs.append(FigureFile(f"interpolations-{n}.png", f"{n}: linear interpolation between two test images' codes (ends: the images).", "interpolations", interpolation_figure(m, x[:pairs], x[pairs : 2 * pairs])))
+        if run.is_autoregressive:
+            png = completion_figure(m, x[:8], num_samples=4, seed=seed)
+            if png is not None:
+                figs.append(FigureFile(f"completions-{n}.png", f"{n}: top half observed (left), four completions, the original (right).", "completions", png))
+    metrics = {r.name: read_metrics(r.path) for r in runs}
+    if any(metrics.values()):
+        figs.append(FigureFile("training-curves.png", "Training and validation loss per epoch (each run's own objective, nats per image).", "training", training_curves_plot(metrics)))
+    return figs
+
+
+def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs: dict) -> None:
+    """Per-image log-likelihoods and log-weights as an ArviZ ``InferenceData`` in netCDF.
+
+    Groups: ``log_likelihood`` (one variable per density model, dims ``(chain=1, draw=1,
+    image)``: the per-image estimate in nats); ``log_weights`` (one per latent model, dims
+    ``(particle, image)``: log p(x, z_k) − log q(z_k|x); ``az.psislw(lw.T)`` re-derives k-hat);
+    ``diagnostics`` (dims ``(model, image)``: elbo, psis_khat, ess; NaN where undefined);
+    ``observed_data`` (the images and labels)."""
+    import arviz as az
+    import xarray as xr
+
+    dense = [r for r in runs if r.est is not None]
+    ll = xr.Dataset(
+        {r.name: (("chain", "draw", "image"), r.est.log_likelihood.double().numpy()[None, None]) for r in dense},
+        attrs={"units": "nats", "estimator": "importance-sampled log p(x), Burda et al. 2016 eq. 8"},
+    )
+    groups = {"log_likelihood": ll}
+    latent = [r for r in dense if r.has_latents]
+    if latent:
+        groups["log_weights"] = xr.Dataset(
+            {r.name: (("particle", "image"), r.est.log_weights.double().numpy()) for r in latent},
+            attrs={"definition": "log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x)"},
+        )
+    n = data.images.shape[0]
+    nan = np.full(n, np.nan)
+    groups["diagnostics"] = xr.Dataset(
+        {
+            "elbo": (("model", "image"), np.stack([r.est.elbo.double().numpy() if r.has_latents else nan for r in dense])),
+            "psis_khat": (("model", "image"), np.stack([r.khat if r.khat is not None else nan for r in dense])),
+            "ess": (("model", "image"), np.stack([r.ess if r.ess is not None else nan for r in dense])),
+        },
+        coords={"model": [r.name for r in dense]},
+    )
+    observed = {"images": (("image", "channel", "row", "col"), data.images.numpy())}
+    if data.labels is not None:
+        observed["labels"] = (("image",), data.labels.numpy())
+    groups["observed_data"] = xr.Dataset(observed)
+    idata = az.InferenceData(**groups)
+    for g in groups:
+        getattr(idata, g).attrs.update({k: v for k, v in attrs.items() if isinstance(v, str | int | float)})
+    tmp = path.with_name(f".{path.name}.tmp")
+    idata.to_netcdf(str(tmp), engine="h5netcdf")
+    tmp.replace(path)
+
+
+def _versions() -> dict[str, str]:
+    import arviz
+    import pyro
+    import scipy
+    import sklearn
+
+    return {"torch": torch.__version__, "pyro-ppl": pyro.__version__, "arviz": arviz.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__}
 
 
 def compare_runs(
@@ -24,21 +348,148 @@ def compare_runs(
     num_images: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    *,
+    alpha: float = 0.05,
+    n_resamples: int = 9999,
+    curve_images: int = 16,
+    curve_max_particles: int = 5000,
+    representation_train_images: int | None = 10000,
+    log=None,
 ) -> dict:
-    """Evaluate every run on the same images; write ``results.json`` and sample grids to ``out``."""
+    """Evaluate every run on the same images and write the report into ``out``.
+
+    :param run_dirs: run folders written by ``pgm train`` (the same data for all).
+    :param num_particles: K importance samples per image for latent models.
+    :param num_images: evaluate only the first N images of ``split``.
+    :param alpha: family-wise error rate of the pairwise comparisons (Holm).
+    :param n_resamples: bootstrap and sign-flip resamples.
+    :param curve_images: test images for the estimate-against-K curves (0: none).
+    :param curve_max_particles: the largest K of those curves.
+    :param representation_train_images: cap on the training images for the linear probe.
+    :param log: where progress lines go (default: ``tqdm.write``); silent unless ``progress``.
+    :returns: the results (also ``out/results.json``).
+    """
+    if not isinstance(num_particles, int) or isinstance(num_particles, bool) or num_particles < 1:
+        raise ValueError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
+    if not isinstance(curve_max_particles, int) or curve_max_particles < 1:
+        raise ValueError(f"curve_max_particles: expected an integer >= 1; found {curve_max_particles!r}")
+    started = time.perf_counter()
+    if log is None:
+        from tqdm.auto import tqdm
+
+        log = tqdm.write  # prints above a live progress bar instead of through it
+    say = log if progress else (lambda *_: None)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for run in run_dirs:
-        name = Path(run).name
-        model, cfg, data, est = evaluate_run(
-            run, num_particles, split, data_dir, num_images, seed=seed, progress=progress
-        )
-        if est is None:
-            continue
-        rows.append(summarise(name, cfg, est, data.num_dims, model.has_latents))
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    runs = _load_runs(run_dirs)
+    cfg0 = runs[0].cfg
+    data = load_dataset(cfg0["data"], split, data_dir or cfg0.get("data_dir") or None).subset(num_images)
+    x = data.float_images()
+    timing: dict[str, float] = {}
+
+    # 1. the shared estimator on the same images
+    t = time.perf_counter()
+    dense = [r for r in runs if r.has_density]
+    for run in dense:
+        say(f"  log-likelihood: {run.name} (K = {num_particles if run.has_latents else 1}, {len(x)} images)")
         torch.manual_seed(seed)
-        save_grid(model.sample(64), model.num_levels, out / f"samples-{name}.png")
-    results = {"split": split, "models": rows}
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+        run.est = estimate(run.model, None, x, num_particles, return_log_weights=True, progress=progress)
+        run.row = _model_row(run, data, n_resamples, seed)
+    timing["log_likelihood"] = time.perf_counter() - t
+
+    # 2. statistics: best first, so that each comparison's a is the better model
+    t = time.perf_counter()
+    dense.sort(key=lambda r: -r.row["log_likelihood_nats"])
+    lls = {r.name: r.est.log_likelihood.double().numpy() for r in dense}
+    comparisons = compare_all(lls, alpha=alpha, n_resamples=n_resamples, seed=seed)
+    ranking = rank_models([r.name for r in dense], [r.row["log_likelihood_nats"] for r in dense], comparisons)
+    for run, rank in zip(dense, ranking, strict=True):
+        run.row.update({k: rank[k] for k in ("rank", "rank_range", "group")})
+    timing["statistics"] = time.perf_counter() - t
+
+    # 3. diagnostics of the latent models
+    t = time.perf_counter()
+    warnings: list[str] = []
+    curves: dict[str, dict] = {}
+    n_curve = min(curve_images, len(x))
+    for run in _progress([r for r in dense if r.has_latents], "diagnostics", progress):
+        _latent_diagnostics(run, x, seed, warnings)
+        if n_curve:
+            curves[run.name] = diag.estimate_vs_particles(run.model, x[:n_curve], curve_max_particles, seed=seed).as_dict()
+    timing["diagnostics"] = time.perf_counter() - t
+
+    # 4. representation: codes of the test images (kept for the traversal figures), linear probe
+    t = time.perf_counter()
+    for run in runs:
+        if run.has_codes:
+            torch.manual_seed(seed)
+            run.test_codes = encode_all(run.model, x)
+    representation = _representation(runs, cfg0, data, data_dir, representation_train_images, seed, progress)
+    timing["representation"] = time.perf_counter() - t
+
+    rows = [r.row for r in dense]
+    results = {
+        "models": rows,
+        "comparisons": [c.as_dict() for c in comparisons],
+        "ranking": ranking,
+        "representation": representation,
+        "models_without_density": [r.name for r in runs if not r.has_density],
+        "k_curves": curves,
+        "warnings": warnings,
+        "method": {
+            "dataset": data.name,
+            "split": split,
+            "num_images": len(x),
+            "num_dims": int(data.num_dims),
+            "num_levels": int(data.num_levels),
+            "num_particles": num_particles,
+            "seed": seed,
+            "alpha": alpha,
+            "confidence_level": 0.95,
+            "bootstrap": "BCa",
+            "n_resamples": n_resamples,
+            "test": "paired two-sided sign-flip randomisation test of the mean difference",
+            "adjustment": "holm",
+            "num_comparisons": len(comparisons),
+            "khat_unreliable": diag.KHAT_UNRELIABLE,
+            "khat_threshold_for_K": diag.khat_threshold(num_particles) if num_particles >= 11 else diag.KHAT_UNRELIABLE,
+            "curve_images": n_curve,
+            "curve_max_particles": curve_max_particles,
+            "active_unit_threshold": diag.ACTIVE_UNIT_THRESHOLD,
+            "runs": {r.name: {"path": str(r.path), "architecture": r.cfg.get("model"), "seed": r.cfg.get("seed"), "epochs": r.cfg.get("epochs")} for r in runs},
+            "versions": _versions(),
+        },
+    }
+
+    # 5. figures and files
+    t = time.perf_counter()
+    figures = _figures(runs, rows, curves, x, seed, progress)
+    for f in figures:
+        atomic_write_bytes(out / "figures" / f.name, f.png)
+    results["figures"] = [f"figures/{f.name}" for f in figures]
+    timing["figures"] = time.perf_counter() - t
+    t = time.perf_counter()
+    write_inference_data(out / "idata.nc", runs, data, {"dataset": data.name, "split": split, "num_particles": num_particles, "seed": seed})
+    timing["inference_data"] = time.perf_counter() - t
+    results["timing_seconds"] = {k: round(v, 3) for k, v in timing.items()}
+    results["method"]["seconds"] = time.perf_counter() - started
+    results["timing_seconds"]["total"] = round(results["method"]["seconds"], 3)
+    atomic_write_text(out / "results.json", json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
+    results = json.loads((out / "results.json").read_text())
+    atomic_write_text(out / "report.md", render_markdown(results, figures))
+    atomic_write_text(out / "report.html", render_html(results, figures))
+    say(f"  report: {out / 'report.html'} ({results['method']['seconds']:.1f} s)")
     return results
+
+
+def _jsonable(value):
+    """NaN/inf (undefined statistics) as null, numpy scalars as Python numbers, for strict JSON."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

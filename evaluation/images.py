@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import torch
 from torchvision.utils import make_grid, save_image
 
-__all__ = ["to_unit", "image_grid", "save_grid"]
+__all__ = ["to_unit", "image_grid", "grid_png", "save_grid"]
 
 
 def to_unit(x: torch.Tensor, num_levels: int) -> torch.Tensor:
@@ -22,14 +23,23 @@ def image_grid(x: torch.Tensor, num_levels: int, nrow: int | None = None) -> tor
     return make_grid(to_unit(x.cpu(), num_levels), nrow=nrow, padding=1, pad_value=0.5)
 
 
-def save_grid(x: torch.Tensor, num_levels: int, path: str | Path, nrow: int | None = None, scale: int = 4) -> Path:
-    """Save images as one PNG grid, each pixel drawn ``scale``× larger (8×8 digits are tiny)."""
+def grid_png(x: torch.Tensor, num_levels: int, nrow: int | None = None, scale: int = 4) -> bytes:
+    """Images as the bytes of one PNG grid, each pixel drawn ``scale``× larger (8×8 digits are
+    tiny); what :func:`save_grid` writes and what the HTML report embeds."""
     grid = image_grid(x, num_levels, nrow)
     if scale > 1:
         grid = grid.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
+    buffer = io.BytesIO()
+    save_image(grid, buffer, format="png")
+    return buffer.getvalue()
+
+
+def save_grid(x: torch.Tensor, num_levels: int, path: str | Path, nrow: int | None = None, scale: int = 4) -> Path:
+    """Save images as one PNG grid (see :func:`grid_png`), atomically."""
+    data = grid_png(x, num_levels, nrow, scale)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    save_image(grid, tmp)
+    tmp.write_bytes(data)
     tmp.replace(path)
     return path

@@ -26,7 +26,17 @@ import torch
 from pgm.contract import probe, sample_sites, trace_pair
 from pgm.generative_model import GenerativeModel
 
-__all__ = ["Estimate", "estimate", "log_likelihood", "elbo", "bits_per_dim", "log_weights", "resolve_pair"]
+__all__ = [
+    "Estimate",
+    "estimate",
+    "log_likelihood",
+    "elbo",
+    "bits_per_dim",
+    "log_weights",
+    "resolve_pair",
+    "SiteLogProbs",
+    "site_log_probs",
+]
 
 _PARTICLE_PLATE = "_pgm_particles"
 
@@ -89,24 +99,50 @@ def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
     return lp.sum(other) if other else lp
 
 
-def _chunk_log_weights(model, guide, x: torch.Tensor, k: int, nesting: int) -> torch.Tensor:
-    """``(k, N)`` log-weights log p(x, z_k) − log q(z_k | x), particles vectorised in one pass."""
+@dataclass
+class SiteLogProbs:
+    """Per-site log-probabilities of one vectorised draw of ``k`` particles, each ``(k, N)``:
+    the model's observed sites log p(x | z), its latent sites log p(z), and the guide's
+    log q(z | x). Their sum ``observed + prior - guide`` is the log-weight; rate and distortion
+    (Alemi et al. 2018) are ``guide - prior`` and ``-observed``."""
+
+    observed: dict[str, torch.Tensor]
+    prior: dict[str, torch.Tensor]
+    guide: dict[str, torch.Tensor]
+
+    def total(self, part: str) -> torch.Tensor:
+        """The sum over the sites of ``part`` (``observed``, ``prior`` or ``guide``), ``(k, N)``."""
+        return sum(getattr(self, part).values(), self._zeros)
+
+    @property
+    def _zeros(self) -> torch.Tensor:
+        first = next(iter(self.observed.values()))
+        return torch.zeros_like(first)
+
+
+def site_log_probs(model, guide, x: torch.Tensor, k: int, nesting: int) -> SiteLogProbs:
+    """Trace ``k`` particles in one vectorised pass; the per-site ``(k, N)`` log-probabilities."""
     with pyro.plate(_PARTICLE_PLATE, k, dim=-(nesting + 1)):
         model_trace, guide_trace = trace_pair(model, guide, x)
     model_trace.compute_log_prob()
     guide_trace.compute_log_prob()
-    n = x.shape[0]
-    total = torch.zeros(k, n, device=x.device)
-    observed = False
+    shape = (k, x.shape[0])
+    parts: dict[str, dict[str, torch.Tensor]] = {"observed": {}, "prior": {}, "guide": {}}
     for name, site in sample_sites(model_trace):
-        observed |= bool(site["is_observed"])
-        total = total + _site_log_prob(site, name, nesting)
-    if not observed:
+        part = "observed" if site["is_observed"] else "prior"
+        parts[part][name] = _site_log_prob(site, name, nesting).expand(shape)
+    if not parts["observed"]:
         raise ValueError("model: expected an observed site (the data observed at 'x'); found none")
     for name, site in sample_sites(guide_trace):
         if not site["is_observed"]:
-            total = total - _site_log_prob(site, name, nesting)
-    return total
+            parts["guide"][name] = _site_log_prob(site, name, nesting).expand(shape)
+    return SiteLogProbs(**parts)
+
+
+def _chunk_log_weights(model, guide, x: torch.Tensor, k: int, nesting: int) -> torch.Tensor:
+    """``(k, N)`` log-weights log p(x, z_k) − log q(z_k | x), particles vectorised in one pass."""
+    sites = site_log_probs(model, guide, x, k, nesting)
+    return sites.total("observed") + sites.total("prior") - sites.total("guide")
 
 
 def log_weights(
@@ -127,7 +163,7 @@ def estimate(
     num_particles: int = 1000,
     *,
     batch_size: int = 256,
-    max_elements: int = 2**15,
+    max_elements: int = 2**13,
     return_log_weights: bool = False,
     progress: bool = False,
 ) -> Estimate:

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 _FORMAT = "pgm-checkpoint-1"
+_META_KEY = "pgm"
 
 
 class CheckpointError(ValueError):
@@ -127,8 +128,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None) -> None:
-    """Write tensors and JSON-able metadata to one safetensors file, atomically."""
-    meta = {"format": _FORMAT, "json": json.dumps(metadata or {})}
+    """Write tensors and JSON-able metadata to one safetensors file, atomically.
+
+    The metadata is ONE safetensors metadata entry holding sorted JSON: safetensors keeps its
+    metadata in a hash map whose order changes from process to process, so two entries would
+    make equal checkpoints differ byte for byte between a resumed run and an uninterrupted one.
+    """
+    meta = {_META_KEY: json.dumps({"format": _FORMAT, "metadata": metadata or {}}, sort_keys=True)}
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write_bytes(path, save(tensors, metadata=meta))
 
@@ -172,15 +178,22 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
             f"{path}: expected a complete pgm safetensors file; found an unreadable one "
             f"(truncated or corrupted? {reason})"
         ) from None
-    if meta.get("format") != _FORMAT:
-        raise CheckpointError(
-            f"{path}: expected a file written by pgm (metadata format {_FORMAT!r}); "
-            f"found format {meta.get('format')!r}"
-        )
+    # files written before the single-entry layout keep "format" and "json" side by side
+    raw = meta[_META_KEY] if _META_KEY in meta else meta.get("json", "{}")
     try:
-        extra = json.loads(meta.get("json", "{}"))
+        header = json.loads(raw)
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{path}: expected JSON metadata; found corrupted metadata ({err})") from None
+    if _META_KEY in meta:
+        found = header.get("format") if isinstance(header, dict) else None
+        extra = header.get("metadata") if isinstance(header, dict) else None
+    else:
+        found, extra = meta.get("format"), header
+    if found != _FORMAT:
+        raise CheckpointError(
+            f"{path}: expected a file written by pgm (metadata format {_FORMAT!r}); "
+            f"found format {found!r}"
+        )
     if not isinstance(extra, dict):
         raise CheckpointError(f"{path}: expected a JSON object as metadata; found {type(extra).__name__}")
     return tensors, extra

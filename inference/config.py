@@ -49,14 +49,17 @@ def load_config(path: str | Path) -> dict:
     """Read a TOML config file; errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config: file not found: {path}")
+        found = "a folder" if path.is_dir() else "no such file"
+        raise ConfigError(f"config: expected a TOML file; found {found}: {path}")
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config: {path} is not valid TOML ({err})") from None
-    except (UnicodeDecodeError, OSError) as err:
-        raise ConfigError(f"config: cannot read {path} ({err})") from None
+        raise ConfigError(f"config: expected valid TOML in {path}; found a syntax error ({err})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config: expected UTF-8 TOML text in {path}; found undecodable bytes ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise ConfigError(f"config: expected a readable file; found {path} unreadable ({err.strerror or err})") from None
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -68,6 +71,8 @@ def parse_overrides(pairs: list[str]) -> dict:
             raise ConfigError(f"--set: expected key=value; found {pair!r}")
         key, raw = pair.split("=", 1)
         key = key.strip()
+        if not key:
+            raise ConfigError(f"--set: expected a key before '='; found {pair!r}")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
@@ -93,8 +98,9 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
         elif (list(given) if isinstance(given, (list, tuple)) else given) != (
             list(found) if key == "image_shape" else found
         ):
+            found = list(found) if key == "image_shape" else found
             raise ConfigError(
-                f"{key}: the config says {given!r} but data {cfg['data']!r} has {found!r}"
+                f"{key}: expected {found!r} (what data {cfg['data']!r} has); found {given!r} in the config"
             )
     check_int(cfg["epochs"], "epochs", minimum=1)
     check_int(cfg["batch_size"], "batch_size", minimum=1)

@@ -18,19 +18,22 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
     """``(model, config)`` of a run written by ``pgm train``; the model is in eval mode."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise ConfigError(f"run: folder not found: {run}")
+        found = "a file" if run.exists() else "no such folder"
+        raise ConfigError(f"run: expected a run folder written by `pgm train`; found {found}: {run}")
     config_path = run / CONFIG_FILE
     if not config_path.is_file():
-        raise ConfigError(f"run: {run} is not a pgm run (no {CONFIG_FILE}); train one with `pgm train CONFIG --out {run}`")
+        raise ConfigError(f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); found none")
     try:
         cfg = json.loads(config_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"run: {config_path} is corrupted ({err})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"run: expected JSON in {config_path}; found a corrupted file ({err})") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"run: expected a JSON object in {config_path}; found {type(cfg).__name__}")
     weights = run / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(
-            f"run: {run} has no {WEIGHTS_FILE} (training did not finish); continue it with "
-            f"`pgm train CONFIG --out {run} --resume`"
+            f"run: expected {weights}; found none (training did not finish: continue it with "
+            f"`pgm train --out {run} --resume`)"
         )
     model = pgm.build(cfg)
     load_weights(weights, model)

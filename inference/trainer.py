@@ -1,11 +1,21 @@
 """The SVI training loop: ELBO choice, KL warm-up, Adam, seeds, device, validation monitoring,
-progress, per-epoch metrics, atomic checkpoints and exact resume, NaN guard."""
+progress, per-epoch metrics, atomic checkpoints and exact resume, NaN guard.
+
+A run folder is only ever in a state a resume can continue from: ``config.json`` is written
+before training, each checkpoint (``checkpoints/epoch-XXXXX.safetensors``) holds everything
+the next epoch depends on (weights, Adam's state, the best weights so far, the RNG states;
+the data order is a pure function of seed and epoch), and ``metrics.jsonl`` is rewritten from
+the checkpoint on resume, so a kill between a checkpoint and its metrics line loses nothing.
+Every check of the config, the data and the model/guide pair runs before the run folder is
+created, so bad input leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
 import math
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -13,17 +23,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyro
 import torch
 
 import pgm
 from pgm.contract import probe, sample_sites, trace_pair
 from pgm.data import ImageDataset, load_dataset
+from pgm.validation import check_bool, check_int
 
 from .checkpoint import (
+    KILL_AT_ENV,
     CheckpointError,
     atomic_write_text,
     flatten_optimizer_state,
+    kill_point,
     load_tensors,
+    remove_stale_temporaries,
     rng_state,
     save_tensors,
     save_weights,
@@ -79,12 +94,15 @@ def load_data(cfg: dict, data_dir: str | None = None) -> tuple[ImageDataset, Ima
 
 
 def _describe_nonfinite(model, guide, x: torch.Tensor) -> str:
-    """Name the sites whose log-probability is not finite, if any."""
+    """Name the sites whose log-probability (or value) is not finite, if any. Validation is off
+    while tracing, so a distribution built from NaN parameters yields a NaN log-probability at
+    its site instead of an error before the site exists."""
     try:
-        with torch.no_grad():
+        with torch.no_grad(), pyro.validation_enabled(False), torch.random.fork_rng():
             model_trace, guide_trace = trace_pair(model, guide, x)
             bad = []
-            for which, trace in (("model", model_trace), ("guide", guide_trace)):
+            # in the order they ran: the guide first, so the first site named is the earliest
+            for which, trace in (("guide", guide_trace), ("model", model_trace)):
                 trace.compute_log_prob()
                 for name, site in sample_sites(trace):
                     if not torch.isfinite(torch.as_tensor(site["log_prob"])).all():
@@ -93,7 +111,14 @@ def _describe_nonfinite(model, guide, x: torch.Tensor) -> str:
                         bad.append(f"{which} site {name!r} (value)")
         return "; non-finite log-probability at " + ", ".join(bad) if bad else ""
     except Exception as err:  # the model may itself fail on such values
-        return f"; tracing to find the site failed too ({type(err).__name__}: {err})"
+        first = str(err).splitlines()[0] if str(err) else ""
+        return f"; tracing to find the site failed too ({type(err).__name__}: {first})"
+
+
+def _first_line(err: BaseException) -> str:
+    """The sentence of an error that says what went wrong (torch follows it with the values)."""
+    text = str(err).strip()
+    return text.splitlines()[0].rstrip(":") if text else type(err).__name__
 
 
 class Trainer:
@@ -114,9 +139,14 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best_valid_loss = math.inf
+        self.best_epoch = 0  # the epoch whose weights are best_state (0: none yet)
         self.best_state: dict[str, torch.Tensor] | None = None
         self.metrics: list[dict] = []
         self.elbo = None
+        self.checkpoints_written = 0
+        self._checked: tuple[int, int] | None = None
+        # read once: the per-step kill point then costs one comparison (tests only)
+        self._kill_at = os.environ.get(KILL_AT_ENV)
 
     # -- the objective -------------------------------------------------------------------
     def _objective(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
@@ -129,8 +159,54 @@ class Trainer:
             return self.elbo.differentiable_loss(model, guide, x) / x.shape[0]
 
     def _setup(self, x: torch.Tensor) -> None:
-        nesting, _ = probe(self.model.model, self.model.guide, x[:2])
-        self.elbo = make_elbo(self.cfg["elbo"], self.cfg["num_particles"], nesting)
+        # The probe samples the guide; a forked RNG keeps it from shifting the training stream,
+        # so a resumed run (which probes after restoring the RNG) draws what an uninterrupted
+        # one draws.
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            nesting, _ = probe(self.model.model, self.model.guide, x[:2])
+            self._refuse_param_store_sites(x[:2])
+            self.elbo = make_elbo(self.cfg["elbo"], self.cfg["num_particles"], nesting)
+            # An ELBO's first call may take another (fully checked) code path than later ones;
+            # making that call here gives every training step of every process, fresh or
+            # resumed, the same arithmetic, and meets a bad pair before the run folder exists.
+            with torch.no_grad():
+                self._objective(x[:2])
+
+    @torch.no_grad()
+    def _refuse_param_store_sites(self, x: torch.Tensor) -> None:
+        """Refuse ``pyro.param`` sites that are not parameters of the model's modules.
+
+        The optimiser steps ``self.model.parameters()`` and checkpoints hold its
+        ``state_dict``; a tensor living only in Pyro's global param store would silently stay
+        untrained and unsaved (and Pyro's own store files are pickles, which pgm never reads).
+        A ``PyroParam`` of a ``PyroModule`` is a module parameter, so it is accepted.
+        """
+        model_trace, guide_trace = trace_pair(self.model.model, self.model.guide, x)
+        own = {id(p) for p in self.model.parameters()}
+        store = dict(pyro.get_param_store().named_parameters())
+        foreign = sorted(
+            name
+            for trace in (model_trace, guide_trace)
+            for name, site in trace.nodes.items()
+            if site["type"] == "param" and id(store.get(name)) not in own
+        )
+        if foreign:
+            raise TypeError(
+                f"model: expected every learnable tensor to be an nn.Parameter of the model's "
+                f"modules; found pyro.param site(s) {foreign} in Pyro's global param store, which "
+                "pgm's trainer would neither optimise nor checkpoint (make them nn.Parameter or "
+                "PyroParam attributes of the model)"
+            )
+
+    def prepare(self, train_x: torch.Tensor, valid_x: torch.Tensor | None = None) -> None:
+        """Check the data against the model and trace the model/guide pair once (shapes, plates,
+        observed site), consuming no randomness; ``fit`` does this itself when not done."""
+        self.model.check_data(train_x, "train data")
+        if valid_x is not None:
+            self.model.check_data(valid_x, "valid data")
+        self._setup(train_x.to(self.device).float())
+        self._checked = (id(train_x), id(valid_x))
 
     @torch.no_grad()
     def valid_loss(self, x: torch.Tensor, batch_size: int = 1024) -> float:
@@ -164,15 +240,21 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "best_valid_loss": self.best_valid_loss if math.isfinite(self.best_valid_loss) else None,
+            "best_epoch": self.best_epoch,
             "metrics": self.metrics,
             "optimizer": opt_meta,
             "rng": rng_meta,
         }
         save_tensors(self._checkpoint_path(self.epoch), tensors, meta)
+        self.checkpoints_written += 1
+        # Rotate only after the new file is in place: the last `keep_checkpoints` stay, and so
+        # does the best epoch's checkpoint, however old, until a better epoch replaces it.
         folder = self.run_dir / CHECKPOINT_DIR
+        best = self._checkpoint_path(self.best_epoch) if self.best_epoch else None
         old = sorted(folder.glob("epoch-*.safetensors"))[: -self.cfg["keep_checkpoints"]]
         for path in old:
-            path.unlink(missing_ok=True)
+            if path != best:
+                path.unlink(missing_ok=True)
 
     def latest_checkpoint(self) -> Path | None:
         folder = self.run_dir / CHECKPOINT_DIR
@@ -180,7 +262,14 @@ class Trainer:
         return found[-1] if found else None
 
     def load_checkpoint(self, path: Path) -> None:
-        tensors, meta = load_tensors(path, device="cpu")
+        """Restore everything ``save_checkpoint`` wrote; a file that is not a pgm checkpoint of
+        this model is refused by name (never unpickled)."""
+        try:
+            tensors, meta = load_tensors(path, device="cpu")
+        except CheckpointError as err:
+            older = sorted(p.name for p in path.parent.glob("epoch-*.safetensors") if p != path)
+            hint = f"; move it away to resume from {older[-1]}" if older else ""
+            raise CheckpointError(f"{err}{hint}") from None
         try:
             state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
             self.model.load_state_dict(state)
@@ -190,10 +279,15 @@ class Trainer:
             self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
             bv = meta["best_valid_loss"]
             self.best_valid_loss = math.inf if bv is None else float(bv)
+            self.best_epoch = int(meta.get("best_epoch", 0))
             self.metrics = list(meta["metrics"])
             set_rng_state(tensors, meta["rng"])
-        except (KeyError, RuntimeError, ValueError, TypeError) as err:
-            raise CheckpointError(f"{path}: not a pgm training checkpoint for this model ({err})") from None
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
+            found = _first_line(err) if not isinstance(err, KeyError) else f"no entry {err}"
+            raise CheckpointError(
+                f"{path}: expected a pgm training checkpoint of this model; found one that does "
+                f"not fit ({found})"
+            ) from None
 
     def _write_metrics(self) -> None:
         text = "".join(json.dumps(m) + "\n" for m in self.metrics)
@@ -202,13 +296,10 @@ class Trainer:
     # -- the loop -----------------------------------------------------------------------
     def fit(self, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, progress: bool = True) -> FitResult:
         cfg = self.cfg
-        self.model.check_data(train_x, "train data")
-        if valid_x is not None:
-            self.model.check_data(valid_x, "valid data")
+        if self._checked != (id(train_x), id(valid_x)) or self.elbo is None:
+            self.prepare(train_x, valid_x)
         train_x = train_x.to(self.device).float()
         valid_x = None if valid_x is None else valid_x.to(self.device).float()
-        if self.elbo is None:
-            self._setup(train_x)
         n, bs = train_x.shape[0], cfg["batch_size"]
         steps_per_epoch = math.ceil(n / bs)
         warmup_steps = cfg["kl_warmup_epochs"] * steps_per_epoch
@@ -232,7 +323,11 @@ class Trainer:
                 for i in range(steps_per_epoch):
                     xb = train_x[order[i * bs : (i + 1) * bs]]
                     beta = kl_weight(self.step, warmup_steps)
-                    loss = self._objective(xb, beta)
+                    try:
+                        loss = self._objective(xb, beta)
+                    except ValueError as err:
+                        self._guard_invalid(err, xb)
+                        raise
                     self._guard(loss, xb, "loss")
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -241,6 +336,8 @@ class Trainer:
                         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg["grad_clip"])
                     self.optimizer.step()
                     self.step += 1
+                    if self._kill_at:
+                        kill_point(f"step:{self.step}")
                     value = float(loss.detach())
                     total += value * xb.shape[0]
                     bar.update(1)
@@ -259,6 +356,7 @@ class Trainer:
                     record["valid_loss"] = vl
                     if vl < self.best_valid_loss:
                         self.best_valid_loss = vl
+                        self.best_epoch = self.epoch + 1
                         self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                     record["best_valid_loss"] = self.best_valid_loss
                 self.metrics.append(record)
@@ -266,6 +364,8 @@ class Trainer:
                 if self.run_dir is not None:
                     if self.epoch % cfg["checkpoint_every"] == 0 or self.epoch == cfg["epochs"]:
                         self.save_checkpoint()
+                        if self._kill_at:
+                            kill_point(f"after-checkpoint:{self.epoch}")
                     self._write_metrics()
         finally:
             bar.close()
@@ -276,27 +376,108 @@ class Trainer:
         self.model.eval()
         return FitResult(self.model, cfg, self.run_dir, self.metrics, self.best_valid_loss)
 
+    def _guard_invalid(self, err: ValueError, xb: torch.Tensor) -> None:
+        """A distribution refusing its parameters (Pyro/torch validation) mid-training is the
+        same failure as a NaN loss, one step earlier: report it as such, naming the step."""
+        text = str(err)
+        params_finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        if "invalid values" not in text and params_finite:
+            return  # a different mistake (shapes, support of the data): re-raised as it is
+        where = _describe_nonfinite(self.model.model, self.model.guide, xb)
+        weights = "" if params_finite else " (the model's weights are no longer finite)"
+        raise NonFiniteLossError(
+            f"step {self.step + 1} (epoch {self.epoch + 1}): a distribution's parameters are not "
+            f"finite or outside their constraint{weights}: {_first_line(err)}{where}; training "
+            "stopped, the last checkpoint is untouched (try a lower lr or grad_clip)"
+        ) from None
+
     def _guard(self, loss: torch.Tensor, xb: torch.Tensor, what: str) -> None:
         if not torch.isfinite(loss):
             where = _describe_nonfinite(self.model.model, self.model.guide, xb)
             raise NonFiniteLossError(
-                f"step {self.step + 1} (epoch {self.epoch + 1}): the {what} is {float(loss)}{where}; "
+                f"step {self.step + 1} (epoch {self.epoch + 1}): the {what} is {float(loss.detach())}{where}; "
                 "training stopped, the last checkpoint is untouched (try a lower lr or grad_clip)"
             )
 
     def _guard_gradients(self, xb: torch.Tensor) -> None:
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        if grads and not torch.isfinite(torch.stack([g.abs().sum() for g in grads]).sum()):
+        # A plain sum is non-finite exactly when some element is (NaN stays NaN, inf − inf is
+        # NaN), short of finite gradients near 1e38, which are a failure too: one read of each
+        # gradient and no temporaries, where abs() would write a copy of every one first.
+        if grads and not torch.isfinite(torch.stack([g.sum() for g in grads]).sum()):
             names = [n for n, p in self.model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+            named = ", ".join(names[:3]) if names else "the parameters (finite, but summing past float range)"
             where = _describe_nonfinite(self.model.model, self.model.guide, xb)
             raise NonFiniteLossError(
                 f"step {self.step + 1} (epoch {self.epoch + 1}): non-finite gradient for "
-                f"{', '.join(names[:3])}{where}; training stopped, the last checkpoint is untouched"
+                f"{named}{where}; training stopped, the last checkpoint is untouched"
             )
 
 
-def _same_config(saved: dict, given: dict) -> list[str]:
-    return sorted(k for k in set(saved) | set(given) if k != "epochs" and saved.get(k) != given.get(k))
+def _config_differences(saved: dict, given: dict) -> list[str]:
+    """``key (run has A, given B)`` for every key but ``epochs`` (which a resume may extend)."""
+    keys = sorted(k for k in set(saved) | set(given) if k != "epochs" and saved.get(k) != given.get(k))
+    return [f"{k} (run has {saved.get(k)!r}, given {given.get(k)!r})" for k in keys]
+
+
+def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
+    """Check ``run`` before anything is written; True when it holds a run to continue."""
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
+    config_path = run / CONFIG_FILE
+    has_checkpoints = (run / CHECKPOINT_DIR).exists()
+    if not resume:
+        if config_path.exists() or has_checkpoints:
+            raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
+        return False
+    if not config_path.is_file():
+        if has_checkpoints:
+            raise ConfigError(f"--resume: expected {config_path} next to {run / CHECKPOINT_DIR}; found none, so {run} is not a run pgm can continue")
+        return False  # killed before it wrote anything: resuming is starting
+    try:
+        saved = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"--resume: expected JSON in {config_path}; found a corrupted file ({err})") from None
+    if not isinstance(saved, dict):
+        raise ConfigError(f"--resume: expected a JSON object in {config_path}; found {type(saved).__name__}")
+    differ = _config_differences(saved, cfg)
+    if differ:
+        raise ConfigError(f"--resume: expected the run's own config (only epochs may change); found differences in {'; '.join(differ)}")
+    return True
+
+
+def _create_folders(run: Path) -> list[Path]:
+    """Create ``run`` and its missing parents; returns those created (to undo on failure).
+    A path under a regular file, on a read-only or virtual file system, is refused by name."""
+    missing = []
+    folder = run
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+        probe_file = run / f".pgm-write-test.{os.getpid()}.tmp"  # cleared on resume if killed here
+        probe_file.write_bytes(b"")
+        probe_file.unlink()
+    except OSError as err:
+        _remove_created(created)
+        raise ConfigError(
+            f"--out: expected a folder that can be created and written; found {run} refused "
+            f"({err.strerror or type(err).__name__})"
+        ) from None
+    return created
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove folders this call created, deepest first, if they are empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # not empty (someone else wrote there): leave it
 
 
 def train(
@@ -306,46 +487,70 @@ def train(
     data_dir: str | None = None,
     progress: bool = True,
     data: tuple[ImageDataset, ImageDataset] | None = None,
+    trainer_class: type[Trainer] | None = None,
 ) -> FitResult:
     """Train the model a config describes on its data; write the run into ``run_dir``.
 
     ``run_dir`` gets ``config.json`` (the resolved config), ``metrics.jsonl`` (one JSON line per
     epoch), ``checkpoints/`` and, at the end, ``model.safetensors`` (the best weights on the
     valid split). With ``resume=True`` training continues from the last checkpoint and ends
-    with exactly the weights an uninterrupted run would have had.
+    with exactly the weights an uninterrupted run would have had (a folder holding nothing yet,
+    as after a kill at the very start, starts the run).
+
+    Everything is checked (config, data, run folder, the model/guide pair on a batch) before
+    the folder is created; a run that fails before its first checkpoint removes what it wrote.
     """
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
     if data is None:
         data_cfg = {"data": "digits", "num_train": 0, "download": False, **config}
         pgm.DATASETS.check(data_cfg["data"], "data")
+        check_int(data_cfg["num_train"], "num_train", minimum=0)
+        check_bool(data_cfg["download"], "download")
+        if not isinstance(data_cfg.get("data_dir", ""), str):
+            raise ConfigError(f"data_dir: expected a path string; found {data_cfg['data_dir']!r}")
         train_ds, valid_ds = load_data(data_cfg, data_dir)
     else:
+        if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data)):
+            raise TypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
         train_ds, valid_ds = data
     cfg = resolve_config(config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
     run = Path(run_dir) if run_dir is not None else None
-    if run is not None:
-        config_path = run / CONFIG_FILE
-        if resume:
-            if not config_path.is_file():
-                raise ConfigError(f"--resume: {run} holds no run to resume (no {CONFIG_FILE}); drop --resume to start one")
-            saved = json.loads(config_path.read_text())
-            differ = _same_config(saved, cfg)
-            if differ:
-                raise ConfigError(f"--resume: the config differs from the saved run's in {differ}; resume with the same config")
-        elif config_path.exists() or (run / CHECKPOINT_DIR).exists():
-            raise ConfigError(f"--out: {run} already holds a run; pass --resume to continue it, or choose a new folder")
+    resuming = _existing_run(run, cfg, resume) if run is not None else False
     seed_everything(cfg["seed"])
     model = pgm.build(cfg)
-    trainer = Trainer(cfg, model, run)
-    if run is not None:
-        run.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
-        if resume:
+    # a subclass changes how a step is computed, not the run's protocol (distributed.py)
+    trainer = (trainer_class or Trainer)(cfg, model, run)
+    train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
+    trainer.prepare(train_x, valid_x)
+    if run is None:
+        return trainer.fit(train_x, valid_x, progress=progress)
+
+    created = _create_folders(run)
+    written: list[Path] = []
+    try:
+        if resuming:
+            remove_stale_temporaries(run)
+            remove_stale_temporaries(run / CHECKPOINT_DIR)
             latest = trainer.latest_checkpoint()
             if latest is not None:
                 trainer.load_checkpoint(latest)
-    return trainer.fit(train_ds.float_images(), valid_ds.float_images(), progress=progress)
+            # metrics.jsonl may lag the checkpoint (a kill between the two) or lead it (epochs
+            # past the last checkpoint): make it the checkpoint's before anything else happens
+            trainer._write_metrics()
+        else:
+            atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
+            written.append(run / CONFIG_FILE)
+        return trainer.fit(train_x, valid_x, progress=progress)
+    except Exception:
+        # A new run that stopped before its first checkpoint holds nothing worth resuming:
+        # leave the folder as it was found. Once a checkpoint exists, everything stays.
+        if not resuming and trainer.checkpoints_written == 0:
+            for path in (*written, run / METRICS_FILE):
+                path.unlink(missing_ok=True)
+            _remove_created([run / CHECKPOINT_DIR] if (run / CHECKPOINT_DIR).is_dir() else [])
+            _remove_created(created)
+        raise
 
 
 def fit_model(model: pgm.GenerativeModel, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, **settings) -> FitResult:

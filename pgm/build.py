@@ -51,8 +51,14 @@ def resolve_model_config(config: dict) -> dict:
         raise TypeError(f"config: expected a dict; found {type(config).__name__}")
     unknown = set(config) - set(MODEL_DEFAULTS) - TRAINING_KEYS
     if unknown:
+        import difflib
+
         valid = sorted(set(MODEL_DEFAULTS) | TRAINING_KEYS)
-        raise ValueError(f"config: unknown key(s) {sorted(unknown)}; valid keys: {', '.join(valid)}")
+        guesses = [
+            f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(str(key), valid, n=1)) else repr(key)
+            for key in sorted(unknown, key=str)
+        ]
+        raise ValueError(f"config: expected keys among {', '.join(valid)}; found unknown key(s) {', '.join(guesses)}")
     cfg = copy.deepcopy(MODEL_DEFAULTS)
     cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS})
     for key in ("image_shape", "num_levels"):

@@ -87,7 +87,7 @@ def check_observation_shapes(trace: poutine.Trace) -> None:
         expected = tuple(site["fn"].batch_shape + site["fn"].event_shape)
         found = tuple(value.shape)
         tail = expected[len(expected) - len(found) :] if len(found) <= len(expected) else None
-        if tail is None or any(v == 1 and e != 1 for v, e in zip(found, tail)):
+        if tail is None or any(v == 1 and e != 1 for v, e in zip(found, tail, strict=True)):
             raise ValueError(
                 f"site {name!r}: expected an observation of the distribution's shape {expected} "
                 f"(batch_shape + event_shape); found shape {found}, which torch would broadcast "

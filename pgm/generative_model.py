@@ -25,18 +25,32 @@ def check_images(
         raise ValueError(f"{argument}: expected shape {expected}; found {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError(f"{argument}: expected a non-empty batch {expected}; found 0 images")
-    if x.is_floating_point() and not torch.isfinite(x).all():
-        raise ValueError(f"{argument}: expected finite values; found NaN or infinity")
+    if x.is_complex():
+        raise TypeError(f"{argument}: expected real or integer pixel values; found dtype {x.dtype}")
+    if x.is_floating_point():
+        finite = torch.isfinite(x)
+        if not finite.all():
+            where = _first_index(~finite)
+            raise ValueError(
+                f"{argument}: expected finite values; found {x[where].item()} at index {where} "
+                f"({int((~finite).sum())} non-finite values in all)"
+            )
     if num_levels:
         bad = (x < 0) | (x > num_levels - 1)
         if x.is_floating_point():
             bad |= x != torch.round(x)
         if bad.any():
-            value = x[bad].flatten()[0].item()
+            where = _first_index(bad)
             raise ValueError(
                 f"{argument}: expected integer values in {{0, ..., {num_levels - 1}}} "
-                f"({num_levels} levels); found {value!r}"
+                f"({num_levels} levels, the support of the likelihood); found {x[where].item()!r} "
+                f"at index {where}"
             )
+
+
+def _first_index(mask: torch.Tensor) -> tuple[int, ...]:
+    """The index of the first True entry of ``mask``, as a tuple (for error messages)."""
+    return tuple(int(i) for i in mask.nonzero()[0])
 
 
 class GenerativeModel(nn.Module):

@@ -23,6 +23,17 @@ def _pyro_validation():
     pyro.clear_param_store()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module of tiny-model tests (``pytestmark =
+    pytest.mark.usefixtures("one_thread")``): as fast on an idle machine, several times faster
+    on a loaded one, where OpenMP's spinning threads compete for the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The folder holding binarized_mnist.npz and mnist.npz (skips when absent)."""

@@ -79,4 +79,4 @@ def test_suite_writes_results_and_sample_grids(tmp_path, capsys):
     for r in rows:
         assert r["num_dims"] == 64 and r["num_particles"] == 10
         assert r["bits_per_dim"] > 0 and r["elbo_nats"] <= r["log_likelihood_nats"]
-        assert (out / f"samples-{r['model']}.png").is_file()
+        assert (out / "figures" / f"samples-{r['model']}.png").is_file()

@@ -38,14 +38,23 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
     path = resolve_data_dir(data_dir) / filename
     if not path.is_file():
         raise FileNotFoundError(
-            f"data file not found: {path}; expected {_HOW_TO_GET[filename]}. Put it there, or "
-            "point --data-dir / PGM_DATA_DIR at the folder holding it"
+            f"data: expected {path}, {_HOW_TO_GET[filename]}; found no such file (put it there, "
+            "or point --data-dir / PGM_DATA_DIR at the folder holding it)"
         )
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+        # our own handle: np.load leaks the one it opens when the zip archive is corrupted
+        with path.open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if not hasattr(loaded, "files"):  # np.load returns a bare array for a .npy file
+                raise ValueError("a single .npy array, not an .npz archive")
+            with loaded as f:
+                return {k: f[k] for k in f.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
-        raise ValueError(f"data file {path} is not a readable .npz archive ({err})") from None
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(
+            f"data: {path} is not a readable .npz archive: expected a zip of .npy arrays; "
+            f"found a corrupted or different file ({reason})"
+        ) from None
 
 
 def _need(arrays: dict[str, np.ndarray], key: str, filename: str, split: str) -> np.ndarray:
@@ -61,9 +70,14 @@ def load_binarized_mnist(split: str = "train", data_dir: str | Path | None = Non
     name = "binarized_mnist.npz"
     arrays = _open_npz(data_dir, name)
     flat = _need(arrays, split, name, split)
-    if flat.ndim != 2 or flat.shape[1] != 784 or flat.size and flat.max() > 1:
+    if flat.ndim != 2 or flat.shape[1] != 784:
         raise ValueError(
             f"{name}[{split!r}]: expected (N, 784) values in {{0, 1}}; found shape {flat.shape}"
+        )
+    if flat.size and (flat.min() < 0 or flat.max() > 1):
+        raise ValueError(
+            f"{name}[{split!r}]: expected (N, 784) values in {{0, 1}}; found values from "
+            f"{flat.min()} to {flat.max()}"
         )
     x = torch.from_numpy(flat.astype(np.uint8)).view(-1, 1, 28, 28)
     return ImageDataset("binarized-mnist", split, x, 2, None)

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+from .autoregressive_image import AutoregressiveImageDistribution
 from .discretized_logistic import DiscretizedLogisticMixture, discretized_logistic_log_prob
+from .pixel_output import OUTPUTS, params_per_channel, resolve_output
+from .pixelcnn import PixelCNN
+from .pixelrnn import PixelRNN
 
-__all__ = ["DiscretizedLogisticMixture", "discretized_logistic_log_prob"]
+__all__ = [
+    "OUTPUTS",
+    "AutoregressiveImageDistribution",
+    "DiscretizedLogisticMixture",
+    "PixelCNN",
+    "PixelRNN",
+    "discretized_logistic_log_prob",
+    "params_per_channel",
+    "resolve_output",
+]

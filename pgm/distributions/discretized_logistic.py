@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from pyro.distributions import TorchDistribution
@@ -65,7 +67,7 @@ class DiscretizedLogisticMixture(TorchDistribution):
         with Discretized Logistic Mixture Likelihood and Other Modifications." ICLR 2017.
     """
 
-    arg_constraints = {
+    arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {
         "logit_weights": constraints.real,
         "locs": constraints.real,
         "log_scales": constraints.real,
@@ -82,11 +84,17 @@ class DiscretizedLogisticMixture(TorchDistribution):
     ) -> None:
         if int(num_levels) < 2:
             raise ValueError(f"num_levels: expected an integer >= 2; found {num_levels!r}")
-        for name, t in (("logit_weights", logit_weights), ("locs", locs), ("log_scales", log_scales)):
+        for name, t in (
+            ("logit_weights", logit_weights),
+            ("locs", locs),
+            ("log_scales", log_scales),
+        ):
             if not torch.is_tensor(t) or t.dim() < 1:
                 shape = tuple(t.shape) if torch.is_tensor(t) else type(t).__name__
                 raise ValueError(f"{name}: expected a tensor of shape (..., M); found {shape}")
-        self.logit_weights, self.locs, self.log_scales = broadcast_all(logit_weights, locs, log_scales)
+        self.logit_weights, self.locs, self.log_scales = broadcast_all(
+            logit_weights, locs, log_scales
+        )
         self.num_levels = int(num_levels)
         super().__init__(self.locs.shape[:-1], torch.Size(), validate_args=validate_args)
 
@@ -106,7 +114,9 @@ class DiscretizedLogisticMixture(TorchDistribution):
         new.locs = self.locs.expand(shape)
         new.log_scales = self.log_scales.expand(shape)
         new.num_levels = self.num_levels
-        super(DiscretizedLogisticMixture, new).__init__(batch_shape, torch.Size(), validate_args=False)
+        super(DiscretizedLogisticMixture, new).__init__(
+            batch_shape, torch.Size(), validate_args=False
+        )
         new._validate_args = self._validate_args
         return new
 
@@ -142,7 +152,7 @@ class DiscretizedLogisticMixture(TorchDistribution):
         probs = self.level_log_probs().exp()
         return (probs * levels**2).sum(-1) - (probs * levels).sum(-1) ** 2
 
-    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+    def sample(self, sample_shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Exact draws from the K-level table (a categorical draw per batch element)."""
         with torch.no_grad():
             logits = self.level_log_probs()

@@ -1,0 +1,211 @@
+"""The report's figures, each returned as PNG bytes: image grids (samples, reconstructions,
+latent traversals, interpolations, completions) through torchvision's ``make_grid``, and plots
+(forest plot, estimate against K, PSIS k-hat, unit activity, training curves) through
+matplotlib's object API with the Agg canvas (no pyplot state, no display needed)."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .diagnostics import ACTIVE_UNIT_THRESHOLD, KHAT_GOOD, KHAT_UNRELIABLE
+from .images import grid_png
+
+__all__ = [
+    "FigureFile",
+    "activity_plot",
+    "completion_figure",
+    "forest_plot",
+    "interpolation_figure",
+    "k_curve_plot",
+    "khat_plot",
+    "reconstruction_figure",
+    "samples_figure",
+    "training_curves_plot",
+    "traversal_figure",
+]
+
+
+@dataclass
+class FigureFile:
+    """One figure of the report: ``name`` (file name under ``figures/``), ``caption``, the
+    report ``section`` it belongs to, and the PNG bytes."""
+
+    name: str
+    caption: str
+    section: str
+    png: bytes
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+# -- image grids ----------------------------------------------------------------------------
+@torch.no_grad()
+def samples_figure(model, num_samples: int = 64, seed: int = 0) -> bytes:
+    """``num_samples`` ancestral samples x ~ p(x) in a square grid."""
+    torch.manual_seed(seed)
+    return grid_png(model.sample(num_samples).cpu(), model.num_levels)
+
+
+@torch.no_grad()
+def reconstruction_figure(model, x: torch.Tensor) -> bytes:
+    """Originals ``x: (n, C, H, W)`` (top row) above ``decode(encode(x))`` (bottom row)."""
+    x = x.to(model.device).float()
+    recon = model.reconstruct(x).reshape(x.shape)
+    return grid_png(torch.cat([x, recon]).cpu(), model.num_levels, nrow=x.shape[0])
+
+
+@torch.no_grad()
+def traversal_figure(
+    model, x0: torch.Tensor, dims: list[int], low: torch.Tensor, high: torch.Tensor, steps: int = 9
+) -> bytes:
+    """One row per latent dimension in ``dims``: the code of ``x0: (1, C, H, W)`` with that
+    dimension swept from ``low[d]`` to ``high[d]`` (``(L,)`` each), the others held fixed."""
+    z0 = model.encode(x0.to(model.device).float())  # (1, L)
+    rows = []
+    for d in dims:
+        z = z0.repeat(steps, 1)
+        z[:, d] = torch.linspace(float(low[d]), float(high[d]), steps, device=z.device)
+        rows.append(model.decode(z).reshape(steps, *model.event_shape))
+    return grid_png(torch.cat(rows).cpu(), model.num_levels, nrow=steps)
+
+
+@torch.no_grad()
+def interpolation_figure(model, xa: torch.Tensor, xb: torch.Tensor, steps: int = 10) -> bytes:
+    """One row per pair: image a, decodes of (1 − t) z_a + t z_b for t in [0, 1], image b."""
+    xa, xb = xa.to(model.device).float(), xb.to(model.device).float()
+    za, zb = model.encode(xa), model.encode(xb)  # (P, L)
+    t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
+    z = (1 - t) * za[:, None] + t * zb[:, None]  # (P, steps, L)
+    decoded = model.decode(z.reshape(-1, z.shape[-1])).reshape(xa.shape[0], steps, *model.event_shape)
+    shown = torch.cat([xa[:, None], decoded, xb[:, None]], 1)
+    return grid_png(shown.reshape(-1, *model.event_shape).cpu(), model.num_levels, nrow=steps + 2)
+
+
+@torch.no_grad()
+def completion_figure(model, x: torch.Tensor, num_samples: int = 4, observed: str = "top-half", seed: int = 0) -> bytes | None:
+    """One row per image: the observed part, ``num_samples`` completions, the original (the
+    image-completion figure of the PixelRNN paper). ``None`` when ``pgm.completion`` is absent."""
+    try:
+        from pgm.completion import complete, observed_mask
+    except ImportError:
+        return None
+    x = x.to(model.device).float()
+    mask = observed_mask(observed, model.event_shape).to(model.device)
+    torch.manual_seed(seed)
+    # each image repeated: one completion per copy, drawn in one batch
+    repeated = x.repeat_interleave(num_samples, 0)
+    completed = complete(model, repeated, mask).reshape(x.shape[0], num_samples, *model.event_shape)
+    shown = torch.cat([(x * mask)[:, None], completed.to(x.device).float(), x[:, None]], 1)
+    return grid_png(shown.reshape(-1, *model.event_shape).cpu(), model.num_levels, nrow=num_samples + 2)
+
+
+# -- plots ----------------------------------------------------------------------------------
+def forest_plot(rows: list[dict]) -> bytes:
+    """Mean test log-likelihood per model (nats) with its 95% bootstrap interval, best on top;
+    ``rows`` are results.json's model rows in rank order."""
+    fig = _figure(6.4, 0.45 * len(rows) + 1.5)
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    means = np.array([r["log_likelihood_nats"] for r in rows])
+    lo = means - np.array([r["ci95"][0] for r in rows])
+    hi = np.array([r["ci95"][1] for r in rows]) - means
+    ax.errorbar(means, y, xerr=[lo, hi], fmt="o", color="C0", ecolor="C0", capsize=3, label="log p(x), 95% CI")
+    elbo = [(r["elbo_nats"], yy) for r, yy in zip(rows, y, strict=True) if r.get("elbo_nats") is not None]
+    if elbo:
+        ax.plot(*zip(*elbo, strict=True), "x", color="C1", label="ELBO")
+    ax.set_yticks(y, [f"{r['model']} ({r.get('group', '')})" for r in rows])
+    ax.set_xlabel("mean test log-likelihood (nats per image; higher is better)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.margins(y=0.5 / max(len(rows), 1))
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
+    return _png(fig)
+
+
+def k_curve_plot(curves: dict[str, dict]) -> bytes:
+    """The K-particle estimate against K (log axis), ±1 sd across disjoint blocks, per model."""
+    fig = _figure(6.4, 4.0)
+    ax = fig.subplots()
+    for i, (name, c) in enumerate(curves.items()):
+        k, m, s = np.array(c["num_particles"]), np.array(c["mean"]), np.array(c["std"])
+        ax.plot(k, m, "o-", ms=3, color=f"C{i % 10}", label=name)
+        ax.fill_between(k, m - s, m + s, color=f"C{i % 10}", alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("number of importance samples K")
+    ax.set_ylabel("mean log p̂_K(x) on the subset (nats)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _png(fig)
+
+
+def khat_plot(khats: dict[str, np.ndarray]) -> bytes:
+    """Per-image PSIS k-hat of each latent model as a strip, with the 0.5 and 0.7 thresholds."""
+    fig = _figure(6.4, 0.45 * len(khats) + 1.4)
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)
+    for i, k in enumerate(khats.values()):
+        k = np.asarray(k, dtype=float)
+        k = k[np.isfinite(k)]
+        y = len(khats) - 1 - i + rng.uniform(-0.2, 0.2, size=k.size)
+        ax.scatter(k, y, s=4, alpha=0.5, color=["C2" if v <= KHAT_GOOD else "C1" if v <= KHAT_UNRELIABLE else "C3" for v in k])
+    ax.axvline(KHAT_GOOD, color="C1", ls="--", lw=1)
+    ax.axvline(KHAT_UNRELIABLE, color="C3", ls="--", lw=1)
+    ax.set_yticks(np.arange(len(khats))[::-1], list(khats))
+    ax.set_xlabel("PSIS k-hat per test image (> 0.7: unreliable)")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def activity_plot(activities: dict[str, np.ndarray]) -> bytes:
+    """Activity A_u = Cov_x(E_q[z_u|x]) of each latent unit, sorted, per model (log axis)."""
+    fig = _figure(6.4, 3.6)
+    ax = fig.subplots()
+    for i, (name, a) in enumerate(activities.items()):
+        a = np.sort(np.asarray(a, dtype=float))[::-1]
+        ax.plot(np.arange(1, a.size + 1), np.maximum(a, 1e-8), "o-", ms=3, color=f"C{i % 10}", label=name)
+    ax.axhline(ACTIVE_UNIT_THRESHOLD, color="k", ls="--", lw=1, label="active threshold 0.01")
+    ax.set_yscale("log")
+    ax.set_xlabel("latent unit (sorted by activity)")
+    ax.set_ylabel("Cov_x(E_q[z_u | x])")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _png(fig)
+
+
+def training_curves_plot(metrics: dict[str, list[dict]]) -> bytes:
+    """Training and validation loss per epoch (from each run's metrics.jsonl), one panel per
+    run: the losses of different objectives (ELBO, IWAE bound, reconstruction) differ in kind."""
+    names = [n for n, m in metrics.items() if m]
+    cols = min(3, max(1, len(names)))
+    nrows = max(1, math.ceil(len(names) / cols))
+    fig = _figure(3.2 * cols, 2.4 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, cols, squeeze=False)).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        rows = metrics[name]
+        epochs = [r["epoch"] for r in rows]
+        ax.plot(epochs, [r.get("train_loss") for r in rows], label="train")
+        valid = [(r["epoch"], r["valid_loss"]) for r in rows if r.get("valid_loss") is not None]
+        if valid:
+            ax.plot(*zip(*valid, strict=True), label="valid")
+        ax.set_title(name, fontsize="small")
+        ax.set_xlabel("epoch", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    return _png(fig)

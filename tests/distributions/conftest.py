@@ -1,0 +1,88 @@
+"""Fixtures for the distribution tests: every autoregressive architecture, small and randomised."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from pgm.distributions import PixelCNN, PixelRNN
+
+#: name -> (distribution family, make_network options)
+ARCHITECTURES = {
+    "pixelcnn": (PixelCNN, {"gated": False}),
+    "gated-pixelcnn": (PixelCNN, {"gated": True}),
+    "row-lstm": (PixelRNN, {"layer": "row-lstm"}),
+    "diagonal-bilstm": (PixelRNN, {"layer": "diagonal-bilstm"}),
+}
+
+
+def make_distribution(
+    architecture: str,
+    event_shape: tuple[int, int, int],
+    num_levels: int,
+    output: str = "auto",
+    context_shape: tuple[int, ...] | None = None,
+    context: torch.Tensor | None = None,
+    hidden_channels: int = 6,
+    num_layers: int = 2,
+    weight_scale: float = 0.5,
+    dtype: torch.dtype = torch.float64,
+    seed: int = 0,
+):
+    """A small network with random weights of scale ``weight_scale`` (far from uniform) in its
+    distribution. Returns ``(distribution, network)``."""
+    family, options = ARCHITECTURES[architecture]
+    torch.manual_seed(seed)
+    network = family.make_network(
+        event_shape,
+        num_levels,
+        output=output,
+        num_mixtures=2,
+        hidden_channels=hidden_channels,
+        num_layers=num_layers,
+        first_kernel_size=3,
+        context_shape=context_shape,
+        **options,
+    ).to(dtype)
+    with torch.no_grad():
+        for p in network.parameters():
+            p.normal_(0.0, weight_scale)
+    return family(network, event_shape, num_levels, context=context, output=output), network
+
+
+def all_images(
+    event_shape: tuple[int, int, int], num_levels: int, dtype=torch.float64
+) -> torch.Tensor:
+    """Every image of ``event_shape`` with values in ``{0..K-1}``: ``(K^D, C, H, W)``."""
+    size = event_shape[0] * event_shape[1] * event_shape[2]
+    values = list(itertools.product(range(num_levels), repeat=size))
+    return torch.tensor(values, dtype=dtype).reshape(-1, *event_shape)
+
+
+@pytest.fixture(params=list(ARCHITECTURES))
+def architecture(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make() -> callable:
+    """:func:`make_distribution`, for tests (conftest modules are not imported by name)."""
+    return make_distribution
+
+
+@pytest.fixture
+def images() -> callable:
+    """:func:`all_images`."""
+    return all_images
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These tests run many small ops, which two intra-op threads slow down 10-100x on a busy
+    2-core machine; one thread keeps them fast. Restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

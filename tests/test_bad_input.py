@@ -1,0 +1,348 @@
+"""Every bad input is explained: one line naming the argument, what was expected and what was
+found; the CLI exits with status 2 and no traceback, and leaves no partial output behind.
+
+The cases are a table; each runs the CLI in-process (``evaluation.cli.main``), and a few run
+the real console entry point in a subprocess. Python-API cases check the exception's text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import pgm
+from evaluation.cli import main
+from evaluation.log_likelihood import estimate
+from inference import ConfigError, fit_model, load_run, train
+from pgm.data import ImageDataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 16,
+    "epochs": 1,
+    "batch_size": 50,
+    "num_train": 50,
+    "device": "cpu",
+}
+
+
+def toml(settings: dict) -> str:
+    def value(v):
+        if isinstance(v, str):
+            return f'"{v}"'
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return repr(v)
+
+    return "".join(f"{k} = {value(v)}\n" for k, v in settings.items())
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with the hash of its bytes (empty when it does not exist)."""
+    if not folder.exists():
+        return {}
+    if folder.is_file():
+        return {".": hashlib.sha256(folder.read_bytes()).hexdigest()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def trained_run(one_thread, tmp_path_factory) -> Path:
+    """A finished tiny run, copied by the cases that need one."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    train(TINY, run, progress=False)
+    return run
+
+
+class Evil:
+    """Unpickling this creates a folder: the proof, if it ever exists, that a payload ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+# -- the CLI table ---------------------------------------------------------------------------
+@dataclass
+class Case:
+    """A CLI invocation ``argv(tmp)``; ``setup(tmp, run)`` prepares files first; the output must
+    name ``argument`` and contain every string in ``says``; ``guarded`` (relative to tmp) must be
+    the same before and after (a folder that did not exist must still not exist)."""
+
+    id: str
+    argv: Callable[[Path], list[str]]
+    argument: str
+    says: list[str] = field(default_factory=list)
+    setup: Callable[[Path, Path], None] | None = None
+    guarded: str = "out"
+
+
+def _config(tmp: Path, **changes) -> str:
+    settings = {**TINY, **changes}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    path = tmp / "config.toml"
+    path.write_text(toml(settings))
+    return str(path)
+
+
+def _train(tmp: Path, *extra: str, **changes) -> list[str]:
+    return ["train", _config(tmp, **changes), "--out", str(tmp / "out"), "--no-progress", *extra]
+
+
+def _copy_run(tmp: Path, run: Path) -> None:
+    shutil.copytree(run, tmp / "out")
+
+
+def _truncate_weights(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    path = tmp / "out" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _torch_save_weights(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    torch.save({"w": Evil(tmp / "PAYLOAD-RAN")}, tmp / "out" / "model.safetensors")
+
+
+def _pickle_weights(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    (tmp / "out" / "model.safetensors").write_bytes(pickle.dumps(Evil(tmp / "PAYLOAD-RAN"), protocol=2))
+
+
+def _foreign_weights(tmp: Path, run: Path) -> None:
+    from safetensors.torch import save_file
+
+    _copy_run(tmp, run)
+    save_file({"weight": torch.zeros(3)}, str(tmp / "out" / "model.safetensors"))
+
+
+def _corrupt_checkpoint(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    (tmp / "out" / "model.safetensors").unlink()
+    (ckpt,) = sorted((tmp / "out" / "checkpoints").glob("epoch-*.safetensors"))
+    ckpt.write_bytes(ckpt.read_bytes()[: len(ckpt.read_bytes()) // 3])
+
+
+def _torch_save_checkpoint(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    (tmp / "out" / "model.safetensors").unlink()
+    (ckpt,) = sorted((tmp / "out" / "checkpoints").glob("epoch-*.safetensors"))
+    torch.save({"model": Evil(tmp / "PAYLOAD-RAN")}, ckpt)
+
+
+def _data_dir(tmp: Path, content: bytes | None = None, arrays: dict | None = None) -> Path:
+    folder = tmp / "data"
+    folder.mkdir(exist_ok=True)
+    if content is not None:
+        (folder / "binarized_mnist.npz").write_bytes(content)
+    if arrays is not None:
+        np.savez(folder / "binarized_mnist.npz", **arrays)
+    return folder
+
+
+def _bmnist(tmp: Path, **data_dir_kwargs) -> list[str]:
+    folder = _data_dir(tmp, **data_dir_kwargs)
+    return _train(tmp, "--data-dir", str(folder), data="binarized-mnist")
+
+
+CASES = [
+    Case("config-missing", lambda t: ["train", str(t / "nope.toml"), "--out", str(t / "out")], "config", ["expected a TOML file", "no such file"]),
+    Case("config-is-a-folder", lambda t: ["train", str(t), "--out", str(t / "out")], "config", ["expected a TOML file", "a folder"]),
+    Case("config-malformed", lambda t: ["train", str(_write(t / "bad.toml", "model = \n")), "--out", str(t / "out")], "config", ["expected valid TOML", "syntax error"]),
+    Case("config-not-utf8", lambda t: ["train", str(_write(t / "bin.toml", b"\xff\xfe\x00")), "--out", str(t / "out")], "config", ["expected UTF-8", "undecodable"]),
+    Case("config-absent", lambda t: ["train", "--out", str(t / "out")], "config", ["expected a TOML config file", "found none"]),
+    Case("unknown-key", lambda t: _train(t, epoch=3), "config", ["expected keys among", "found unknown key(s) 'epoch' (did you mean 'epochs'?)"]),
+    Case("unknown-model", lambda t: _train(t, model="gan"), "model", ["expected one of", "vae", "found 'gan'"]),
+    Case("unknown-prior", lambda t: _train(t, prior="gaussian"), "prior", ["expected one of", "vamp", "found 'gaussian'"]),
+    Case("unknown-guide", lambda t: _train(t, guide="flow-guide"), "guide", ["expected one of", "diagonal-normal", "found 'flow-guide'"]),
+    Case("unknown-likelihood", lambda t: _train(t, likelihood="poisson"), "likelihood", ["expected one of", "bernoulli", "found 'poisson'"]),
+    Case("unknown-dataset", lambda t: _train(t, data="imagenet"), "data", ["expected one of", "digits", "found 'imagenet'"]),
+    Case("unknown-elbo", lambda t: _train(t, elbo="vimco"), "elbo", ["expected one of", "iwae", "found 'vimco'"]),
+    Case("unknown-device", lambda t: _train(t, device="tpu"), "device", ["expected one of", "cpu", "found 'tpu'"]),
+    Case("batch-size-zero", lambda t: _train(t, batch_size=0), "batch_size", ["expected an integer >= 1", "found 0"]),
+    Case("epochs-many", lambda t: _train(t, epochs="many"), "epochs", ["expected an integer", "found 'many'"]),
+    Case("epochs-float", lambda t: _train(t, epochs=2.5), "epochs", ["expected an integer", "found 2.5"]),
+    Case("epochs-many-set", lambda t: _train(t, "--set", "epochs=many"), "epochs", ["expected an integer", "found 'many'"]),
+    Case("lr-negative", lambda t: _train(t, lr=-0.1), "lr", ["expected a number > 0", "found -0.1"]),
+    Case("num-train-negative", lambda t: _train(t, num_train=-5), "num_train", ["expected an integer >= 0", "found -5"]),
+    Case("latent-dim-zero", lambda t: _train(t, latent_dim=0), "latent_dim", ["expected an integer >= 1", "found 0"]),
+    Case("keep-checkpoints-zero", lambda t: _train(t, keep_checkpoints=0), "keep_checkpoints", ["expected an integer >= 1", "found 0"]),
+    Case("num-particles-zero-config", lambda t: _train(t, num_particles=0), "num_particles", ["expected an integer >= 1", "found 0"]),
+    Case("set-without-equals", lambda t: _train(t, "--set", "lr"), "--set", ["expected key=value", "found 'lr'"]),
+    Case("levels-mismatch", lambda t: _train(t, num_levels=2), "num_levels", ["expected 17", "'digits'", "found 2"]),
+    Case("shape-mismatch", lambda t: _train(t, image_shape=[1, 28, 28]), "image_shape", ["expected [1, 8, 8]", "found [1, 28, 28]"]),
+    Case("npz-missing", lambda t: _bmnist(t), "data", ["expected", "binarized_mnist.npz", "found no such file"]),
+    Case("npz-corrupted", lambda t: _bmnist(t, content=b"PK\x03\x04 this is not a zip archive"), "data", ["is not a readable .npz archive: expected a zip of .npy arrays; found a corrupted"]),
+    Case("npz-wrong-arrays", lambda t: _bmnist(t, arrays={"train": np.zeros((10, 5), np.uint8), "valid": np.zeros((10, 5), np.uint8)}), "binarized_mnist.npz['train']", ["expected (N, 784)", "found shape (10, 5)"]),
+    Case("npz-outside-support", lambda t: _bmnist(t, arrays={"train": np.full((10, 784), 2, np.uint8), "valid": np.zeros((10, 784), np.uint8)}), "binarized_mnist.npz['train']", ["expected (N, 784) values in {0, 1}", "found values from 2 to 2"]),
+    Case("npz-empty-split", lambda t: _bmnist(t, arrays={"train": np.zeros((0, 784), np.uint8), "valid": np.zeros((10, 784), np.uint8)}), "train data", ["expected a non-empty batch (N, 1, 28, 28)", "found 0 images"]),
+    Case("out-under-a-file", lambda t: _train(t, "--out", str(_write(t / "afile", "x") / "run")), "--out", ["expected a folder that can be created", "found"], guarded="afile"),
+    Case("out-is-a-file", lambda t: _train(t, "--out", str(_write(t / "afile", "x"))), "--out", ["expected a folder for the run", "found a file"], guarded="afile"),
+    Case("out-in-proc", lambda t: _train(t, "--out", "/proc/pgm-test-run/run"), "--out", ["expected a folder that can be created", "found /proc/pgm-test-run/run refused"]),
+    Case("out-holds-a-run", lambda t: _train(t), "--out", ["expected a new folder", "already holding a run", "--resume"], setup=_copy_run),
+    Case("resume-other-config", lambda t: _train(t, "--resume", lr=0.5), "--resume", ["expected the run's own config", "lr (run has 0.001, given 0.5)"], setup=_copy_run),
+    Case("resume-nothing-no-config", lambda t: ["train", "--out", str(t / "out"), "--resume"], "config", ["expected a TOML file, or --resume", "found neither"]),
+    Case("resume-truncated-checkpoint", lambda t: _train(t, "--resume", epochs=2), "", ["epoch-00001.safetensors", "expected a complete pgm safetensors file", "truncated"], setup=_corrupt_checkpoint),
+    Case("resume-torch-save-checkpoint", lambda t: _train(t, "--resume", epochs=2), "", ["epoch-00001.safetensors", "found a pickle or torch.save file, refused unread"], setup=_torch_save_checkpoint),
+    Case("evaluate-missing-run", lambda t: ["evaluate", str(t / "out")], "run", ["expected a run folder", "found no such folder"]),
+    Case("evaluate-not-a-run", lambda t: ["evaluate", str(t / "out")], "run", ["expected", "config.json", "found none"], setup=lambda t, r: (t / "out").mkdir()),
+    Case("evaluate-unfinished-run", lambda t: ["evaluate", str(t / "out")], "run", ["expected", "model.safetensors", "found none", "--resume"], setup=lambda t, r: (_copy_run(t, r), (t / "out" / "model.safetensors").unlink())),
+    Case("evaluate-truncated-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected a complete pgm safetensors file", "truncated"], setup=_truncate_weights),
+    Case("evaluate-torch-save-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "found a pickle or torch.save file, refused unread"], setup=_torch_save_weights),
+    Case("sample-pickle-weights", lambda t: ["sample", str(t / "out"), "--out", str(t / "grid.png")], "", ["model.safetensors", "refused unread"], setup=_pickle_weights),
+    Case("evaluate-foreign-safetensors", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected a file written by pgm", "found format None"], setup=_foreign_weights),
+    Case("evaluate-num-particles-zero", lambda t: ["evaluate", str(t / "out"), "--num-particles", "0"], "argument --num-particles/-k", ["expected a positive integer", "found 0"]),
+    Case("evaluate-num-particles-text", lambda t: ["evaluate", str(t / "out"), "-k", "many"], "argument --num-particles/-k", ["expected a positive integer", "found 'many'"]),
+    Case("sample-n-zero", lambda t: ["sample", str(t / "out"), "-n", "0"], "argument -n", ["expected a positive integer", "found 0"]),
+    Case("unknown-split", lambda t: ["evaluate", str(t / "out"), "--split", "dev"], "argument --split", ["invalid choice", "'dev'"]),
+    Case("unknown-command", lambda t: ["fit", str(t / "out")], "argument COMMAND", ["invalid choice", "'fit'"]),
+    Case("complete-missing-input", lambda t: ["complete", str(t / "out"), "--input", str(t / "none.npy"), "--out", str(t / "c.png")], "--input", ["expected a split name", "found"], setup=_copy_run, guarded="c.png"),
+]
+
+
+def _write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_cli_bad_input(case: Case, tmp_path: Path, trained_run: Path, capsys):
+    if case.setup is not None:
+        case.setup(tmp_path, trained_run)
+    argv = case.argv(tmp_path)
+    guarded = tmp_path / case.guarded
+    before = snapshot(guarded)
+    code = main(argv)
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert code == 2, captured.err
+    assert len(lines) == 1, captured.err
+    message = lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert message.startswith("pgm"), message
+    assert f"error: {case.argument}" in message, message
+    assert "expected" in message or "invalid choice" in message, message
+    for text in case.says:
+        assert text in message, message
+    assert snapshot(guarded) == before, f"{guarded} changed"
+    assert not (tmp_path / "PAYLOAD-RAN").exists(), "an unpickled payload ran"
+    assert not list(tmp_path.rglob("*.tmp")), "a temporary file was left behind"
+
+
+def test_cases_cover_the_brief():
+    assert len(CASES) >= 20
+
+
+def test_payload_of_the_test_pickles_is_live(tmp_path):
+    """The refusals above prove something only if the payloads would have run."""
+    marker = tmp_path / "ran"
+    pickle.loads(pickle.dumps(Evil(marker)))
+    assert marker.is_dir()
+
+
+# -- real subprocesses: the console entry point prints one line, no traceback ----------------
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["train", "MISSING.toml", "--out", "OUT"], "pgm train: error: config: expected a TOML file; found no such file"),
+        (["evaluate", "OUT", "--num-particles", "0"], "pgm evaluate: error: argument --num-particles/-k: expected a positive integer; found 0"),
+    ],
+    ids=["missing-config", "num-particles-zero"],
+)
+def test_console_bad_input_subprocess(argv, says, tmp_path):
+    argv = [a.replace("OUT", str(tmp_path / "out")).replace("MISSING", str(tmp_path / "missing")) for a in argv]
+    done = subprocess.run([sys.executable, "-m", "evaluation.cli", *argv], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(says), done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# -- the Python API ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def built() -> pgm.GenerativeModel:
+    return pgm.build({**TINY, "image_shape": [1, 8, 8], "num_levels": 17})
+
+
+def _digits(n: int = 4) -> torch.Tensor:
+    return torch.randint(0, 17, (n, 1, 8, 8)).float()
+
+
+def _nan_images() -> torch.Tensor:
+    x = _digits()
+    x[2, 0, 3, 4] = math.nan
+    return x
+
+
+API_CASES = [
+    ("build-latent-dim-zero", lambda m: pgm.build({**TINY, "image_shape": [1, 8, 8], "num_levels": 17, "latent_dim": 0}), ValueError, "latent_dim", ["expected an integer >= 1", "found 0"]),
+    ("build-latent-dim-text", lambda m: pgm.build({**TINY, "image_shape": [1, 8, 8], "num_levels": 17, "latent_dim": "16"}), ValueError, "latent_dim", ["expected an integer", "found '16'"]),
+    ("build-levels-one", lambda m: pgm.build({"image_shape": [1, 8, 8], "num_levels": 1}), ValueError, "num_levels", ["expected 0 (real-valued) or an integer >= 2", "found 1"]),
+    ("build-shape-bad", lambda m: pgm.build({"image_shape": [8, 8], "num_levels": 2}), ValueError, "image_shape", ["expected [C, H, W]", "found [8, 8]"]),
+    ("build-unknown-prior", lambda m: pgm.build({"image_shape": [1, 8, 8], "num_levels": 2, "prior": "cauchy"}), ValueError, "prior", ["expected one of", "found 'cauchy'"]),
+    ("fit-wrong-shape", lambda m: fit_model(m, torch.zeros(4, 1, 28, 28), epochs=1), ValueError, "train data", ["expected shape (N, 1, 8, 8)", "found (4, 1, 28, 28)"]),
+    ("fit-nan", lambda m: fit_model(m, _nan_images(), epochs=1), ValueError, "train data", ["expected finite values", "found nan at index (2, 0, 3, 4)"]),
+    ("fit-outside-support", lambda m: fit_model(m, _digits().fill_(17.0), epochs=1), ValueError, "train data", ["expected integer values in {0, ..., 16}", "found 17.0"]),
+    ("fit-fractional", lambda m: fit_model(m, _digits() + 0.5, epochs=1), ValueError, "train data", ["expected integer values", "found"]),
+    ("fit-empty-batch", lambda m: fit_model(m, torch.zeros(0, 1, 8, 8), epochs=1), ValueError, "train data", ["expected a non-empty batch", "found 0 images"]),
+    ("fit-valid-nan", lambda m: fit_model(m, _digits(), _nan_images(), epochs=1), ValueError, "valid data", ["expected finite values"]),
+    ("fit-batch-size-zero", lambda m: fit_model(m, _digits(), epochs=1, batch_size=0), ValueError, "batch_size", ["expected an integer >= 1", "found 0"]),
+    ("fit-not-a-tensor", lambda m: fit_model(m, np.zeros((4, 1, 8, 8)), epochs=1), TypeError, "train data", ["expected a torch.Tensor", "found ndarray"]),
+    ("estimate-num-particles-zero", lambda m: estimate(m, _digits(), num_particles=0), ValueError, "num_particles", ["expected an integer >= 1", "found 0"]),
+    ("estimate-wrong-levels", lambda m: estimate(m, _digits().fill_(40.0), num_particles=2), ValueError, "x", ["expected integer values in {0, ..., 16}", "found 40.0"]),
+    ("estimate-empty", lambda m: estimate(m, torch.zeros(0, 1, 8, 8), num_particles=2), ValueError, "x", ["expected a non-empty batch"]),
+    ("train-config-not-a-table", lambda m: train(["model", "vae"]), ConfigError, "config", ["expected a table of settings", "found list"]),
+    ("train-data-not-datasets", lambda m: train(TINY, data=(torch.zeros(1), torch.zeros(1))), TypeError, "data", ["expected a pair (train, valid) of pgm.data.ImageDataset", "found tuple"]),
+    ("load-run-missing", lambda m: load_run("/nonexistent/pgm-run"), ConfigError, "run", ["expected a run folder", "found no such folder"]),
+]
+
+
+@pytest.mark.parametrize("case", API_CASES, ids=[c[0] for c in API_CASES])
+def test_api_bad_input(case, built):
+    _, call, error, argument, says = case
+    with pytest.raises(error) as info:
+        call(built)
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert message.startswith(f"{argument}: expected"), message
+    for text in says:
+        assert text in message, message
+
+
+def test_train_api_checks_data_before_creating_the_run(tmp_path):
+    """A dataset with a NaN (float images through the Python API) is refused before the run
+    folder exists, so nothing is left behind."""
+    images = torch.randint(0, 17, (20, 1, 8, 8)).float()
+    images[5, 0, 1, 1] = math.nan
+    bad = ImageDataset("digits", "train", images, 17)
+    good = ImageDataset("digits", "valid", torch.randint(0, 17, (10, 1, 8, 8), dtype=torch.uint8), 17)
+    with pytest.raises(ValueError, match=r"^train data: expected finite values; found nan at index \(5, 0, 1, 1\)"):
+        train(TINY, tmp_path / "run", data=(bad, good), progress=False)
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,324 @@
+"""Checkpoints without pickle: what is saved comes back exactly, writes are atomic, the best
+checkpoint outlives the rolling window, and anything that is not a pgm safetensors file (a
+pickle, a ``torch.save`` archive, a truncated or foreign file) is refused by name, unread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyro
+import pyro.distributions as dist
+import pytest
+import torch
+from pyro.nn import PyroModule, PyroParam
+from safetensors.torch import save, save_file
+from torch import nn
+
+import pgm
+from inference import CheckpointError, Trainer, fit_model, load_run, train
+from inference import checkpoint as ckpt
+from inference.config import resolve_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 100,
+        "batch_size": 50, "epochs": 2, "lr": 3e-3, "seed": 0, "device": "cpu"}
+
+
+class Evil:
+    """Unpickling this creates a folder: the proof, if it ever exists, that a payload ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def _torch_save(path: Path, marker: Path) -> None:
+    torch.save({"state": Evil(marker)}, path)
+
+
+def _torch_save_legacy(path: Path, marker: Path) -> None:
+    torch.save({"state": Evil(marker)}, path, _use_new_zipfile_serialization=False)
+
+
+def _pickle(protocol: int):
+    def write(path: Path, marker: Path) -> None:
+        path.write_bytes(pickle.dumps(Evil(marker), protocol=protocol))
+
+    return write
+
+
+PAYLOADS = {
+    "torch.save": _torch_save,
+    "torch.save-legacy": _torch_save_legacy,
+    "pickle-0": _pickle(0),
+    "pickle-2": _pickle(2),
+    "pickle-5": _pickle(5),
+}
+
+
+@pytest.fixture(scope="module")
+def run(one_thread, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ckpt") / "run"
+    train(TINY, folder, progress=False)
+    return folder
+
+
+def test_the_payloads_are_live(tmp_path):
+    """The refusals below mean something only because these payloads do run when unpickled."""
+    for name, write in PAYLOADS.items():
+        path, marker = tmp_path / f"{name}.bin", tmp_path / f"{name}-ran"
+        write(path, marker)
+        if name.startswith("torch.save"):
+            torch.load(path, weights_only=False)
+        else:
+            pickle.loads(path.read_bytes())
+        assert marker.is_dir(), name
+
+
+@pytest.mark.parametrize("payload", sorted(PAYLOADS))
+def test_pickles_are_refused_unread_everywhere(payload, tmp_path, run):
+    """In place of a tensor file, of model.safetensors, and of a training checkpoint."""
+    marker = tmp_path / "PAYLOAD-RAN"
+    loose = tmp_path / "loose.safetensors"
+    PAYLOADS[payload](loose, marker)
+    with pytest.raises(CheckpointError, match=re.escape(str(loose))):
+        ckpt.load_tensors(loose)
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    PAYLOADS[payload](copy / "model.safetensors", marker)
+    with pytest.raises(CheckpointError, match=re.escape(str(copy / "model.safetensors"))):
+        load_run(copy)
+
+    (copy / "model.safetensors").unlink()
+    latest = sorted((copy / "checkpoints").glob("epoch-*.safetensors"))[-1]
+    PAYLOADS[payload](latest, marker)
+    with pytest.raises(CheckpointError, match=re.escape(str(latest))) as info:
+        train({**TINY, "epochs": 3}, copy, resume=True, progress=False)
+    assert "move it away to resume from epoch-00001.safetensors" in str(info.value)
+    assert not marker.exists(), "an unpickled payload ran"
+
+
+def test_pickle_and_torch_save_are_named_as_such(tmp_path):
+    path = tmp_path / "weights.safetensors"
+    _torch_save(path, tmp_path / "ran")
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_tensors(path)
+    assert str(info.value) == (
+        f"{path}: expected a safetensors file written by pgm; found a pickle or torch.save file, "
+        "refused unread (unpickling can run arbitrary code; pgm never unpickles)"
+    )
+
+
+@pytest.mark.parametrize("keep", [0, 4, 8, 60, "half", "all-but-one"])
+def test_truncated_files_are_refused_by_name(keep, tmp_path):
+    path = tmp_path / "t.safetensors"
+    ckpt.save_tensors(path, {"w": torch.randn(50, 50)}, {"epoch": 3})
+    data = path.read_bytes()
+    n = {"half": len(data) // 2, "all-but-one": len(data) - 1}.get(keep, keep)
+    path.write_bytes(data[:n])
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(path))}: expected a complete pgm safetensors file; found an unreadable one \(truncated or corrupted\?"):
+        ckpt.load_tensors(path)
+
+
+def test_foreign_and_corrupted_metadata_are_refused(tmp_path):
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match=r"expected a file written by pgm .*; found format 'pt'"):
+        ckpt.load_tensors(foreign)
+    bad_json = tmp_path / "bad.safetensors"
+    bad_json.write_bytes(save({"w": torch.zeros(2)}, metadata={"pgm": "{not json"}))
+    with pytest.raises(CheckpointError, match=r"expected JSON metadata; found corrupted metadata"):
+        ckpt.load_tensors(bad_json)
+    missing = tmp_path / "missing.safetensors"
+    with pytest.raises(CheckpointError, match=r"missing.safetensors: expected a pgm safetensors file; found no such file"):
+        ckpt.load_tensors(missing)
+
+
+def test_metadata_round_trips_and_the_bytes_are_reproducible(tmp_path):
+    """One sorted-JSON metadata entry: the same content gives the same bytes in any process
+    (safetensors' own metadata map has no stable order)."""
+    meta = {"b": [1, 2.5, None], "a": {"z": "text", "y": float("inf")}}
+    tensors = {"x": torch.arange(6.0).reshape(2, 3), "y": torch.tensor([1, 2], dtype=torch.int64)}
+    ckpt.save_tensors(tmp_path / "one.safetensors", tensors, meta)
+    ckpt.save_tensors(tmp_path / "two.safetensors", dict(reversed(tensors.items())), dict(reversed(meta.items())))
+    assert (tmp_path / "one.safetensors").read_bytes() == (tmp_path / "two.safetensors").read_bytes()
+    loaded, back = ckpt.load_tensors(tmp_path / "one.safetensors")
+    assert back == meta and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
+
+
+def test_files_written_with_the_earlier_two_entry_layout_still_load(tmp_path):
+    path = tmp_path / "old.safetensors"
+    path.write_bytes(save({"w": torch.ones(2)}, metadata={"format": "pgm-checkpoint-1", "json": json.dumps({"epoch": 4})}))
+    tensors, meta = ckpt.load_tensors(path)
+    assert meta == {"epoch": 4} and torch.equal(tensors["w"], torch.ones(2))
+
+
+def test_atomic_write_interrupted_mid_file_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "state.bin"
+    ckpt.atomic_write_bytes(path, b"old content")
+
+    def die(name):
+        if name == "write:state.bin":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt, "kill_point", die)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.atomic_write_bytes(path, b"new content that never lands")
+    assert path.read_bytes() == b"old content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.bin"]
+
+
+def test_atomic_files_follow_the_umask_and_stale_temporaries_are_cleared(tmp_path):
+    path = tmp_path / "f.json"
+    ckpt.atomic_write_text(path, "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    (tmp_path / ".f.json.abc123.tmp").write_bytes(b"half")
+    (tmp_path / "keep.tmp").write_bytes(b"not ours: no leading dot")
+    assert [p.name for p in ckpt.remove_stale_temporaries(tmp_path)] == [".f.json.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "keep.tmp"]
+
+
+def _trainer(run_dir: Path | None, **changes) -> Trainer:
+    cfg = resolve_config({**TINY, **changes}, image_shape=[1, 8, 8], num_levels=17)
+    torch.manual_seed(cfg["seed"])
+    return Trainer(cfg, pgm.build(cfg), run_dir)
+
+
+def test_checkpoint_restores_every_piece_of_state(tmp_path):
+    x = torch.randint(0, 17, (100, 1, 8, 8)).float()
+    first = _trainer(tmp_path)
+    first.fit(x, x[:20], progress=False)
+    first.save_checkpoint()
+    random.seed(11)
+    np.random.seed(12)
+    torch.manual_seed(13)
+    expected = (random.random(), np.random.rand(), torch.rand(3))
+    random.seed(11)
+    np.random.seed(12)
+    torch.manual_seed(13)
+    first.save_checkpoint()  # RNG state as of the seeds above
+
+    second = _trainer(tmp_path, seed=5)
+    random.seed(0)
+    second.load_checkpoint(first.latest_checkpoint())
+    found = (random.random(), np.random.rand(), torch.rand(3))
+    assert found[:2] == expected[:2] and torch.equal(found[2], expected[2])
+    assert (second.epoch, second.step, second.best_epoch) == (first.epoch, first.step, first.best_epoch)
+    assert second.best_valid_loss == first.best_valid_loss and second.metrics == first.metrics
+    for (k, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    for k, v in first.best_state.items():
+        assert torch.equal(v, second.best_state[k]), k
+    mine, theirs = first.optimizer.state_dict(), second.optimizer.state_dict()
+    # JSON keeps Adam's betas as a list rather than a tuple: equal as settings
+    assert json.loads(json.dumps(mine["param_groups"])) == json.loads(json.dumps(theirs["param_groups"]))
+    for idx, entry in mine["state"].items():
+        for key, value in entry.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(theirs["state"][idx][key])), (idx, key)
+
+
+def test_best_checkpoint_outlives_the_rolling_window(tmp_path):
+    trainer = _trainer(tmp_path, keep_checkpoints=2)
+
+    def names():
+        return sorted(int(p.name[6:11]) for p in (tmp_path / "checkpoints").glob("epoch-*.safetensors"))
+
+    trainer.best_epoch = 1
+    for epoch in range(1, 6):
+        trainer.epoch = epoch
+        trainer.save_checkpoint()
+    assert names() == [1, 4, 5]
+    trainer.best_epoch, trainer.epoch = 6, 6
+    trainer.save_checkpoint()
+    assert names() == [5, 6]
+
+
+def test_checkpoint_of_another_model_is_refused_by_name(tmp_path):
+    trainer = _trainer(tmp_path)
+    trainer.epoch = 1
+    trainer.save_checkpoint()
+    other = _trainer(tmp_path / "other", hidden_dim=8)
+    path = trainer.latest_checkpoint()
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(path))}: expected a pgm training checkpoint of this model; found one that does not fit"):
+        other.load_checkpoint(path)
+
+
+def test_no_code_path_unpickles():
+    """Static guard: nothing in the package calls a loader that unpickles."""
+    unsafe = re.compile(
+        r"pickle\.loads?\(|torch\.load\((?![^)]*weights_only\s*=\s*True)|param_store\.load\(|"
+        r"get_param_store\(\)\.load\(|\.load_state_dict\(torch\.load|allow_pickle\s*=\s*True|"
+        r"dill\.|joblib\.load"
+    )
+    found = [
+        f"{path.relative_to(REPO)}:{n}"
+        for folder in ("pgm", "inference", "evaluation")
+        for path in (REPO / folder).rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if unsafe.search(line)
+    ]
+    assert found == []
+
+
+# -- Pyro's param store: its entries would be neither trained nor saved, so they are refused ---
+class _ParamStoreModel(pgm.GenerativeModel):
+    """x ~ Normal(loc, scale) per coordinate, with ``scale`` a global ``pyro.param``."""
+
+    def __init__(self):
+        super().__init__((3,), 0)
+        self.loc = nn.Parameter(torch.zeros(3))
+
+    def model(self, x):
+        scale = pyro.param("scale", torch.ones(3), constraint=dist.constraints.positive)
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("x", dist.Normal(self.loc, scale).to_event(1), obs=x)
+
+
+class _Scale(PyroModule):
+    def __init__(self):
+        super().__init__()
+        self.scale = PyroParam(torch.ones(3), constraint=dist.constraints.positive)
+
+
+class _PyroParamModel(_ParamStoreModel):
+    """The same, with ``scale`` a ``PyroParam`` of a ``PyroModule``: a module parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.noise = _Scale()
+
+    def model(self, x):
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("x", dist.Normal(self.loc, self.noise.scale).to_event(1), obs=x)
+
+
+def test_param_store_sites_are_refused():
+    x = torch.randn(20, 3)
+    with pytest.raises(TypeError, match=r"^model: expected every learnable tensor to be an nn.Parameter .*found pyro.param site\(s\) \['scale'\]"):
+        fit_model(_ParamStoreModel(), x, epochs=1, batch_size=10)
+
+
+def test_pyro_params_of_pyro_modules_are_trained_and_checkpointed(tmp_path):
+    model = _PyroParamModel()
+    x = torch.randn(40, 3) * 3.0 + 1.0
+    cfg = resolve_config({"epochs": 30, "batch_size": 20, "lr": 0.05, "device": "cpu", "image_shape": [3], "num_levels": 0})
+    trainer = Trainer(cfg, model, tmp_path)
+    trainer.fit(x, progress=False)
+    assert float(model.noise.scale.detach().mean()) > 1.5  # learned towards the data's scale of 3
+    tensors, _ = ckpt.load_tensors(trainer.latest_checkpoint())
+    assert torch.equal(tensors["model.noise.scale_unconstrained"], model.noise.scale_unconstrained.detach())

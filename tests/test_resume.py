@@ -1,0 +1,265 @@
+"""Exact resume after SIGKILL at any moment: real ``pgm train`` processes are killed at precise
+points (mid-epoch, half-way through writing a checkpoint, between a checkpoint and its metrics
+line, mid-way through the metrics and the final weights) and after a random delay, each
+resumed with ``--resume``; the final ``model.safetensors`` is bitwise identical to an
+uninterrupted run's, and so are the metrics (timing fields aside) and the last checkpoint's
+tensors.
+
+The kill points are the test hook ``PGM_TEST_KILL_AT`` (``inference.checkpoint.kill_point``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from inference import train
+from inference.checkpoint import KILL_AT_ENV, load_tensors
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+REPO = Path(__file__).resolve().parents[1]
+TIMING = {"seconds", "images_per_second"}
+
+# 200 images in batches of 50: 4 steps an epoch, 8 epochs, a checkpoint every epoch, 2 kept.
+CONFIG = """
+data = "digits"
+model = "vae"
+latent_dim = 2
+hidden_dim = 16
+num_train = 200
+batch_size = 50
+epochs = 8
+lr = 3e-3
+seed = 3
+device = "cpu"
+keep_checkpoints = 2
+"""
+
+# A process that imports the CLI once and then forks one child per `pgm` command: each child
+# is `python -m evaluation.cli ARGV` without the seconds of imports, killed for real. Nothing
+# has run in the parent before a fork (no thread pools), so a child computes as a fresh
+# process does; the test checks that by mixing exec'd and forked processes in one chain.
+FORKING_CLI = r"""
+import json, os, sys
+import evaluation.cli, inference.trainer, sklearn.datasets, torch._dynamo  # what `pgm train` imports
+for line in sys.stdin:
+    command = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            os.dup2(2, 1)  # the child's own output must not mix with this protocol
+            os.environ.pop("PGM_TEST_KILL_AT", None)
+            os.environ.update(command["env"])
+            code = evaluation.cli.main(command["argv"])
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    print(json.dumps({"pid": pid}), flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
+"""
+
+
+def _argv(config: Path, run: Path, resume: bool) -> list[str]:
+    return ["train", str(config), "--out", str(run), "--no-progress"] + (["--resume"] if resume else [])
+
+
+def _env(kill_at: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != KILL_AT_ENV}
+    # One thread in every process of the test: these tiny models gain nothing from more, and
+    # OpenMP's spinning threads slow a loaded 2-core machine several times over. The same
+    # setting everywhere also keeps the reference and the resumed runs' arithmetic identical.
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if kill_at:
+        env[KILL_AT_ENV] = kill_at
+    return env
+
+
+class ForkingCLI:
+    """Runs `pgm` commands in forked children of one long-lived, already-imported process."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FORKING_CLI], cwd=REPO, env=_env(None), text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+
+    def start(self, argv: list[str], kill_at: str | None = None) -> int:
+        self.proc.stdin.write(json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())["pid"]
+
+    def wait(self) -> int:
+        line = self.proc.stdout.readline()
+        assert line, self.proc.stderr.read()
+        return json.loads(line)["status"]
+
+    def run(self, argv: list[str], kill_at: str | None = None) -> int:
+        self.start(argv, kill_at)
+        return self.wait()
+
+    def close(self) -> str:
+        """End the parent (closing its stdin ends its loop); returns what it wrote to stderr."""
+        try:
+            _, err = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err
+
+
+def _metrics(run: Path) -> list[dict]:
+    """metrics.jsonl, each line parsed (so a half-written file fails here), timing left out."""
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1)), rows
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def _checkpoints(run: Path) -> list[str]:
+    folder = run / "checkpoints"
+    return sorted(p.name for p in folder.glob("epoch-*.safetensors")) if folder.is_dir() else []
+
+
+def _temporaries(run: Path) -> list[str]:
+    return sorted(p.name for p in run.rglob(".*.tmp"))
+
+
+def test_resume_after_sigkill_at_any_moment_is_bitwise_exact(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    killed = -signal.SIGKILL
+    cli = ForkingCLI()  # imports while the first, exec'd, process runs
+    try:
+        # 1. a real `python -m evaluation.cli train`, killed mid-epoch 2 (global step 6): only
+        #    epoch 1's checkpoint and metrics line exist.
+        done = subprocess.run(
+            [sys.executable, "-m", "evaluation.cli", *_argv(config, run, False)],
+            env=_env("step:6"), cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == killed, done.stderr
+        assert _checkpoints(run) == ["epoch-00001.safetensors"] and len(_metrics(run)) == 1
+
+        # the uninterrupted run
+        started = time.monotonic()
+        assert cli.run(_argv(config, reference, False)) == 0
+        duration = time.monotonic() - started
+
+        # 2. half-way through writing epoch 3's checkpoint: the half file is a hidden
+        #    temporary, the visible checkpoints are whole.
+        assert cli.run(_argv(config, run, True), "write:epoch-00003.safetensors") == killed
+        assert _checkpoints(run) == ["epoch-00001.safetensors", "epoch-00002.safetensors"]
+        assert any(name.startswith(".epoch-00003.safetensors.") for name in _temporaries(run))
+        for name in _checkpoints(run):
+            load_tensors(run / "checkpoints" / name)
+        assert len(_metrics(run)) == 2
+
+        # 3. between epoch 4's checkpoint and its metrics line: metrics lag the checkpoint.
+        assert cli.run(_argv(config, run, True), "after-checkpoint:4") == killed
+        assert _checkpoints(run)[-1] == "epoch-00004.safetensors" and len(_metrics(run)) == 3
+        assert _temporaries(run) == []  # the resume cleared step 2's half file
+
+        # 4. half-way through rewriting metrics.jsonl on resume: the old file stays whole.
+        assert cli.run(_argv(config, run, True), "write:metrics.jsonl") == killed
+        assert len(_metrics(run)) == 3
+
+        # 5. after a random delay (a resume from epoch 4 does about half the work of a run);
+        #    the process may also finish first.
+        delay = random.Random(20240601).uniform(0.0, duration / 2)
+        pid = cli.start(_argv(config, run, True))
+        time.sleep(delay)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        status = cli.wait()
+        assert status in (killed, 0), f"exit {status} after {delay:.3f} s"
+        _metrics(run)
+
+        # 6. half-way through writing the final weights (unless step 5 finished the run).
+        status = cli.run(_argv(config, run, True), "write:model.safetensors")
+        assert status in (killed, 0)
+        if status == killed:
+            assert not (run / "model.safetensors").exists()
+
+        # 7. the last resume finishes.
+        assert cli.run(_argv(config, run, True)) == 0
+    finally:
+        err = cli.close()
+    assert cli.proc.returncode == 0, err
+
+    assert (run / "model.safetensors").read_bytes() == (reference / "model.safetensors").read_bytes()
+    assert _metrics(run) == _metrics(reference) and len(_metrics(run)) == 8
+    assert _checkpoints(run) == _checkpoints(reference)
+    last = _checkpoints(run)[-1]
+    mine, theirs = load_file(run / "checkpoints" / last), load_file(reference / "checkpoints" / last)
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert _temporaries(run) == []
+
+
+TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 100,
+        "batch_size": 50, "epochs": 3, "lr": 3e-3, "seed": 1, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def straight(one_thread, tmp_path_factory) -> bytes:
+    """The final weights of TINY trained without interruption."""
+    run = tmp_path_factory.mktemp("straight") / "run"
+    train(TINY, run, progress=False)
+    return (run / "model.safetensors").read_bytes()
+
+
+def test_resume_extends_epochs_exactly(tmp_path, straight):
+    """Stopping after 2 epochs and resuming to 3 (``epochs`` may change on resume) equals 3."""
+    train({**TINY, "epochs": 2}, tmp_path / "split", progress=False)
+    train(TINY, tmp_path / "split", resume=True, progress=False)
+    assert (tmp_path / "split" / "model.safetensors").read_bytes() == straight
+
+
+def test_resume_of_a_folder_holding_nothing_starts_the_run(tmp_path, straight):
+    """A kill before config.json was written leaves (at most) an empty folder: --resume starts."""
+    (tmp_path / "run").mkdir()
+    result = train(TINY, tmp_path / "run", resume=True, progress=False)
+    assert [m["epoch"] for m in result.metrics] == [1, 2, 3]
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == straight
+
+
+def test_resume_rewrites_metrics_from_the_checkpoint(tmp_path):
+    """metrics.jsonl lines past the last checkpoint (or missing ones) are made the checkpoint's."""
+    run = tmp_path / "run"
+    train({**TINY, "epochs": 2}, run, progress=False)
+    path = run / "metrics.jsonl"
+    path.write_text(path.read_text().splitlines()[0] + "\n")  # as if killed before line 2
+    train(TINY, run, resume=True, progress=False)
+    assert [json.loads(line)["epoch"] for line in path.read_text().splitlines()] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("changes", [{"lr": 0.5}, {"hidden_dim": 8}])
+def test_resume_refuses_another_config_and_leaves_the_run_alone(tmp_path, changes):
+    run = tmp_path / "run"
+    train({**TINY, "epochs": 1}, run, progress=False)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    key = next(iter(changes))
+    with pytest.raises(ValueError, match=rf"^--resume: expected the run's own config .*{key} \(run has"):
+        train({**TINY, **changes}, run, resume=True, progress=False)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
