@@ -29,9 +29,10 @@ from inference.trainer import Trainer
 
 from .timing import binary_images, compare
 
-__all__ = ["run"]
+__all__ = ["run", "hand_written_loss"]
 
 BATCH = 128
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 CONFIG = {
     "model": "vae", "image_shape": [1, 28, 28], "num_levels": 2, "hidden_dim": 400, "latent_dim": 50,
     "network": "mlp", "likelihood": "bernoulli", "elbo": "trace", "batch_size": BATCH, "lr": 1e-3,
@@ -39,25 +40,29 @@ CONFIG = {
 }
 
 
+def hand_written_loss(model, xb: torch.Tensor) -> torch.Tensor:
+    """The negative single-sample ELBO per image, by formula (Kingma & Welling 2014, eq. 10),
+    from the VAE's own networks: what a hand-written PyTorch VAE computes."""
+    posterior, decoder = model.posterior, model.likelihood.decoder
+    h = torch.relu(posterior.encoder(xb))
+    loc, scale = posterior.loc(h), F.softplus(posterior.scale(h)) + 1e-4
+    eps = torch.randn_like(loc)
+    z = loc + scale * eps
+    logits = decoder(z)[..., 0]
+    log_px = -F.binary_cross_entropy_with_logits(logits, xb, reduction="none").flatten(1).sum(1)
+    log_pz = (-0.5 * z**2 - _HALF_LOG_2PI).sum(1)
+    log_qz = (-0.5 * eps**2 - scale.log() - _HALF_LOG_2PI).sum(1)
+    return -(log_px + log_pz - log_qz).sum() / xb.shape[0]
+
+
 def _hand_written_epoch(model, optimizer, x: torch.Tensor, epoch: int) -> float:
-    """One epoch of the textbook VAE loop over the same networks (Kingma & Welling 2014)."""
-    encoder, loc_head, scale_head = model.posterior.encoder, model.posterior.loc, model.posterior.scale
-    decoder = model.likelihood.decoder
-    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    """One epoch of the textbook training loop over the same networks and batches."""
     n = x.shape[0]
     order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch))
     total = 0.0
     for i in range(math.ceil(n / BATCH)):
         xb = x[order[i * BATCH : (i + 1) * BATCH]]
-        h = torch.relu(encoder(xb))
-        loc, scale = loc_head(h), F.softplus(scale_head(h)) + 1e-4
-        eps = torch.randn_like(loc)
-        z = loc + scale * eps
-        logits = decoder(z)[..., 0]
-        log_px = -F.binary_cross_entropy_with_logits(logits, xb, reduction="none").flatten(1).sum(1)
-        log_pz = (-0.5 * z**2 - half_log_2pi).sum(1)
-        log_qz = (-0.5 * eps**2 - scale.log() - half_log_2pi).sum(1)
-        loss = -(log_px + log_pz - log_qz).sum() / xb.shape[0]
+        loss = hand_written_loss(model, xb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -146,11 +146,14 @@ def cmd_complete(args) -> int:
             x = x.unsqueeze(0)
         x = x[: args.n]
     model.check_data(x, "--input")
-    mask = observed_mask(args.observed, model.event_shape)
+    mask = observed_mask(args.observed, model.event_shape).to(model.device)
     torch.manual_seed(args.seed)
-    completed = complete(model, x.to(model.device), mask.to(model.device), num_samples=args.samples)
+    x = x.to(model.device)
+    # each image repeated --samples times: every copy gets its own completion
+    repeated = x.repeat_interleave(args.samples, 0)
+    completed = complete(model, repeated, mask).reshape(x.shape[0], args.samples, *model.event_shape)
     out = Path(args.out) if args.out else Path(args.run) / "completions.png"
-    shown = torch.cat([(x * mask).unsqueeze(1).to(completed.device), completed.reshape(x.shape[0], -1, *model.event_shape)], 1)
+    shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype)], 1)
     save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1])
     print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples}))
     return 0
@@ -174,7 +177,11 @@ def cmd_list(args) -> int:
 
 
 def cmd_suite(args) -> int:
+    import torch
+
     from .suite import run_suite
+
+    torch.set_num_threads(args.threads)
 
     results = run_suite(
         args.out, data=args.data, data_dir=args.data_dir, num_particles=args.num_particles,
@@ -281,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("complete", help="complete partly observed images with an autoregressive run", description="Sample the unobserved pixels given the observed ones (the image-completion figure of the PixelRNN paper).")
     p.add_argument("run", help="run folder of an autoregressive model")
     p.add_argument("--input", default="test", help="a split name (train/valid/test) or an .npy/.npz file of images (N, C, H, W)")
-    p.add_argument("--observed", default="top-half", help="which pixels are observed: top-half, left-half (default top-half)")
+    p.add_argument("--observed", default="top-half", help="which pixels are observed: top-half, bottom-half, left-half, right-half, center (default top-half; exact for top-half, where every observed pixel precedes every missing one in raster order)")
     p.add_argument("-n", type=_positive_int("-n"), default=8, help="number of images (default 8)")
     p.add_argument("--samples", type=_positive_int("--samples"), default=4, help="completions per image (default 4)")
     p.add_argument("--out", default=None, help="PNG path (default RUN/completions.png)")
@@ -312,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=500, help="importance samples per test image (default 500)")
     p.add_argument("--models", nargs="+", default=None, help="only these suite models")
     p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (e.g. 0.1 for a smoke run)")
+    p.add_argument("--threads", type=_positive_int("--threads"), default=1, help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)")
     common(p)
     p.set_defaults(func=cmd_suite)
     return parser

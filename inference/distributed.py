@@ -111,6 +111,8 @@ class DistributedTrainer(Trainer):
         """Whether some parameter gets no gradient from the loss (DDP must then be told, or it
         waits for that gradient forever). Decided once, on a forked RNG, identically on all ranks."""
         params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            return False
         devices = [self.device.index] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             loss = Trainer._objective(self, x)

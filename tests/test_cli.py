@@ -6,9 +6,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
+import pgm
 from evaluation.cli import main
+from inference import load_run
+from pgm.completion import complete, observed_mask
 
 TINY = """
 data = "digits"
@@ -63,10 +68,35 @@ def test_list_names_every_part(capsys):
     assert {"digits", "digits-binary", "binarized-mnist", "mnist", "fashion-mnist", "cifar10"} <= set(parts["datasets"])
 
 
-def test_console_script_help_explains_each_command():
+def test_help_explains_each_command(capsys):
+    done = subprocess.run([sys.executable, "-m", "evaluation.cli", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage: pgm" in done.stdout and "suite" in done.stdout
     for command in ("train", "evaluate", "sample", "suite", "compare", "list", "complete"):
-        done = subprocess.run([sys.executable, "-m", "evaluation.cli", command, "--help"], capture_output=True, text=True)
-        assert done.returncode == 0 and "usage: pgm " + command in done.stdout
+        assert main([command, "--help"]) == 0
+        assert "usage: pgm " + command in capsys.readouterr().out
+
+
+def test_complete_fills_the_bottom_half(tmp_path, capsys):
+    config = tmp_path / "pixelcnn.toml"
+    config.write_text('data = "digits-binary"\nmodel = "pixelcnn"\nhidden_channels = 8\n'
+                      'num_layers = 2\nepochs = 1\nnum_train = 128\ndevice = "cpu"\n')
+    run = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(run), "--no-progress"]) == 0
+    images = pgm.load_dataset("digits-binary", "test").images[:3].numpy()
+    np.save(tmp_path / "in.npy", images)
+    out = tmp_path / "done.png"
+    capsys.readouterr()
+    assert main(["complete", str(run), "--input", str(tmp_path / "in.npy"), "--samples", "2",
+                 "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"completions": str(out), "n": 3, "samples_per_image": 2}
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    model, _ = load_run(run)
+    mask = observed_mask("top-half", model.event_shape)
+    x = torch.from_numpy(images).float()
+    torch.manual_seed(0)
+    filled = complete(model, x, mask)
+    assert torch.equal(filled[:, mask], x[:, mask])  # observed pixels kept exactly
+    assert ((filled == 0) | (filled == 1)).all()
 
 
 def test_suite_writes_results_and_sample_grids(tmp_path, capsys):
