@@ -22,7 +22,7 @@ import pgm
 
 from .timing import CLOCK
 
-__all__ = ["run", "STREAMING_MODELS"]
+__all__ = ["STREAMING_MODELS", "run"]
 
 #: models whose sampler has a cached path, in the order they are timed
 STREAMING_MODELS = ("pixelcnn", "gated-pixelcnn", "row-lstm")
@@ -75,7 +75,8 @@ def run(quick: bool, data_dir: str | None = None, models: tuple[str, ...] | None
         "passed": passed,
         "models": per_model,
         "not_timed": {"diagonal-bilstm": "no cached sampler: each pixel reruns the network on the rows so far"},
-        "setup": f"{SIZE}x{SIZE} binary images, batch {BATCH}, default network sizes, cached: median of 3, naive: 1 run",
+        "setup": f"{SIZE}x{SIZE} binary images, batch {BATCH}, default network sizes, "
+        "cached: median of 3, naive: 1 run",
     }
 
 

@@ -39,7 +39,7 @@ from evaluation.log_likelihood import estimate
 
 from .timing import binary_images, compare
 
-__all__ = ["run", "hand_written_iwae"]
+__all__ = ["hand_written_iwae", "run"]
 
 NUM_IMAGES = 16
 CONFIG = {"model": "vae", "image_shape": [1, 28, 28], "num_levels": 2, "hidden_dim": 400, "latent_dim": 50}

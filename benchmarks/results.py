@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["write_results", "render"]
+__all__ = ["render", "write_results"]
 
 
 def _fmt_time(result: dict, side: str) -> str:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 
 import pyro
-import pyro.infer as infer
 import torch
 import torch.nn.functional as F
+from pyro import infer
 
 import pgm
 from inference.config import resolve_config
@@ -29,7 +29,7 @@ from inference.trainer import Trainer
 
 from .timing import binary_images, compare
 
-__all__ = ["run", "hand_written_loss"]
+__all__ = ["hand_written_loss", "run"]
 
 BATCH = 128
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)

@@ -19,8 +19,8 @@ import sys
 import time
 from contextlib import contextmanager
 
-import pyro.poutine as poutine
 import torch
+from pyro import poutine
 
 import pgm
 from inference.config import resolve_config
@@ -28,7 +28,7 @@ from inference.trainer import Trainer
 
 from .timing import binary_images
 
-__all__ = ["run", "count_sequential_steps"]
+__all__ = ["count_sequential_steps", "run"]
 
 
 @contextmanager

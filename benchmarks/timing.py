@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Timing", "compare", "machine", "binary_images", "CLOCK", "set_clock"]
+__all__ = ["CLOCK", "Timing", "binary_images", "compare", "machine", "set_clock"]
 
 #: "cpu" (process CPU time) or "wall"; set once by the command line.
 CLOCK = "cpu"

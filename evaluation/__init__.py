@@ -2,4 +2,4 @@
 
 from .log_likelihood import Estimate, bits_per_dim, elbo, estimate, log_likelihood
 
-__all__ = ["Estimate", "estimate", "log_likelihood", "elbo", "bits_per_dim"]
+__all__ = ["Estimate", "bits_per_dim", "elbo", "estimate", "log_likelihood"]

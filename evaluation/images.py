@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
-__all__ = ["to_unit", "image_grid", "grid_png", "save_grid"]
+__all__ = ["grid_png", "image_grid", "save_grid", "to_unit"]
 
 
 def to_unit(x: torch.Tensor, num_levels: int) -> torch.Tensor:

@@ -29,13 +29,13 @@ from pgm.generative_model import GenerativeModel
 
 __all__ = [
     "Estimate",
+    "SiteLogProbs",
+    "bits_per_dim",
+    "elbo",
     "estimate",
     "log_likelihood",
-    "elbo",
-    "bits_per_dim",
     "log_weights",
     "resolve_pair",
-    "SiteLogProbs",
     "site_log_probs",
 ]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -12,7 +11,7 @@ from inference import train
 from inference.config import load_config
 from pgm.data import load_dataset
 
-__all__ = ["suite_models", "run_suite"]
+__all__ = ["run_suite", "suite_models"]
 
 
 def suite_models() -> dict[str, dict]:

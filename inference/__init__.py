@@ -7,18 +7,18 @@ from .run import load_run, read_metrics
 from .trainer import FitResult, NonFiniteLossError, Trainer, fit_model, train
 
 __all__ = [
-    "train",
-    "fit_model",
-    "Trainer",
-    "FitResult",
-    "NonFiniteLossError",
     "CheckpointError",
     "ConfigError",
-    "load_config",
-    "parse_overrides",
-    "resolve_config",
-    "make_elbo",
+    "FitResult",
     "ImportanceWeightedELBO",
+    "NonFiniteLossError",
+    "Trainer",
+    "fit_model",
+    "load_config",
     "load_run",
+    "make_elbo",
+    "parse_overrides",
     "read_metrics",
+    "resolve_config",
+    "train",
 ]

@@ -30,19 +30,19 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 __all__ = [
-    "CheckpointError",
     "KILL_AT_ENV",
-    "kill_point",
-    "remove_stale_temporaries",
+    "CheckpointError",
     "atomic_write_bytes",
     "atomic_write_text",
-    "save_tensors",
-    "load_tensors",
-    "save_weights",
-    "load_weights",
-    "rng_state",
-    "set_rng_state",
     "flatten_optimizer_state",
+    "kill_point",
+    "load_tensors",
+    "load_weights",
+    "remove_stale_temporaries",
+    "rng_state",
+    "save_tensors",
+    "save_weights",
+    "set_rng_state",
     "unflatten_optimizer_state",
 ]
 

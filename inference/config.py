@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TRAINING_DEFAULTS", "load_config", "parse_overrides", "resolve_config", "ConfigError"]
+__all__ = ["TRAINING_DEFAULTS", "ConfigError", "load_config", "parse_overrides", "resolve_config"]
 
 
 class ConfigError(ValueError):

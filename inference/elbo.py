@@ -27,8 +27,8 @@ import math
 from collections.abc import Callable
 
 import pyro
-import pyro.infer as infer
 import torch
+from pyro import infer
 from pyro.distributions.util import scale_and_mask
 from pyro.infer.util import get_dependent_plate_dims, torch_sum
 from pyro.poutine.messenger import Messenger

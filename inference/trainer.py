@@ -49,7 +49,7 @@ from .config import ConfigError, resolve_config
 from .elbo import make_elbo
 from .kl_warmup import KLWarmup, kl_weight
 
-__all__ = ["NonFiniteLossError", "Trainer", "FitResult", "train", "resolve_device", "load_data"]
+__all__ = ["FitResult", "NonFiniteLossError", "Trainer", "load_data", "resolve_device", "train"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"

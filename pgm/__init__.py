@@ -25,19 +25,19 @@ for _name in ("autoregressive", "completion"):
 __version__ = "0.1.0"
 
 __all__ = [
-    "build",
-    "resolve_model_config",
-    "MODEL_DEFAULTS",
-    "load_dataset",
-    "ImageDataset",
-    "GenerativeModel",
-    "check_images",
-    "list_parts",
-    "MODELS",
-    "PRIORS",
+    "DATASETS",
     "GUIDES",
     "LIKELIHOODS",
-    "DATASETS",
+    "MODELS",
+    "MODEL_DEFAULTS",
+    "PRIORS",
+    "GenerativeModel",
+    "ImageDataset",
+    "build",
+    "check_images",
+    "list_parts",
+    "load_dataset",
+    "resolve_model_config",
 ]
 
 

@@ -11,7 +11,7 @@ from .generative_model import GenerativeModel
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
 
-__all__ = ["MODEL_DEFAULTS", "TRAINING_KEYS", "resolve_model_config", "build", "build_guide", "build_prior", "build_likelihood"]
+__all__ = ["MODEL_DEFAULTS", "TRAINING_KEYS", "build", "build_guide", "build_likelihood", "build_prior", "resolve_model_config"]
 
 #: Keys that describe a model, with their defaults (``None``: required).
 MODEL_DEFAULTS: dict[str, Any] = {

@@ -8,20 +8,20 @@
 
 from __future__ import annotations
 
-import pyro.poutine as poutine
 import torch
+from pyro import poutine
 from pyro.poutine.util import site_is_subsample
 
 __all__ = [
     "DATA_PLATE",
     "OBSERVED_SITE",
-    "trace_pair",
-    "max_plate_nesting",
-    "latent_sites",
-    "sample_sites",
     "check_data_plate",
     "check_observation_shapes",
+    "latent_sites",
+    "max_plate_nesting",
     "probe",
+    "sample_sites",
+    "trace_pair",
 ]
 
 DATA_PLATE = "data"

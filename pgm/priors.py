@@ -12,7 +12,7 @@ from torch import nn
 
 from .registry import PRIORS
 
-__all__ = ["StandardNormalPrior", "DiagonalNormalPrior", "MixturePrior", "VampPrior", "FlowPrior"]
+__all__ = ["DiagonalNormalPrior", "FlowPrior", "MixturePrior", "StandardNormalPrior", "VampPrior"]
 
 
 class StandardNormalPrior(nn.Module):

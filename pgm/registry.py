@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["Registry", "MODELS", "PRIORS", "GUIDES", "LIKELIHOODS", "DATASETS", "all_registries"]
+__all__ = ["DATASETS", "GUIDES", "LIKELIHOODS", "MODELS", "PRIORS", "Registry", "all_registries"]
 
 
 class Registry:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_int", "check_float", "check_choice", "check_shape", "check_bool"]
+__all__ = ["check_bool", "check_choice", "check_float", "check_int", "check_shape"]
 
 
 def check_int(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:

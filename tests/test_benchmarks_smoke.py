@@ -55,9 +55,11 @@ def test_timing_and_table():
     assert calls.count("a") == calls.count("b") == 1 + 3 * 2
     assert all(len(t.cpu) == len(t.wall) == 3 for t in timings.values())
     results = [
-        {"name": "svi_step", "suite_ms": 1.1, "baseline_ms": 1.0, "ratio": 1.1, "target": "<= 1.10", "passed": True},
+        {"name": "svi_step", "suite_ms": 1.1, "baseline_ms": 1.0, "ratio": 1.1, "target": "<= 1.10",
+         "passed": True},
         {"name": "throughput", "setup": "tiny", "models": {"vae": {
-            "images_per_second": 10.0, "images_per_cpu_second": 12.0, "sequential_steps_per_image": 0, "parameters": 5}}},
+            "images_per_second": 10.0, "images_per_cpu_second": 12.0, "sequential_steps_per_image": 0,
+            "parameters": 5}}},
     ]
     args = argparse.Namespace(quick=True, clock="cpu")
     text = render(results, machine(), args, 1.0)

@@ -74,8 +74,7 @@ def _write_idx(path, array: np.ndarray) -> None:
     magic = {1: 0x801, 3: 0x803}[array.ndim]
     with open(path, "wb") as f:
         f.write(struct.pack(">i", magic))
-        for d in array.shape:
-            f.write(struct.pack(">i", d))
+        f.writelines(struct.pack(">i", d) for d in array.shape)
         f.write(array.astype(np.uint8).tobytes())
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pyro
 import pyro.distributions as dist
-import pyro.infer as infer
 import pytest
 import torch
+from pyro import infer
 from torch import nn
 
 import pgm

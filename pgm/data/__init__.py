@@ -12,11 +12,11 @@ from .npz import load_binarized_mnist, load_mnist, resolve_data_dir
 from .torchvision_datasets import load_torchvision
 
 __all__ = [
-    "ImageDataset",
     "SPLITS",
+    "ImageDataset",
+    "load_binarized_mnist",
     "load_dataset",
     "load_digits",
-    "load_binarized_mnist",
     "load_mnist",
     "load_torchvision",
     "resolve_data_dir",

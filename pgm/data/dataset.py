@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ImageDataset", "SPLITS"]
+__all__ = ["SPLITS", "ImageDataset"]
 
 SPLITS = ("train", "valid", "test")
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["MLPDecoder", "ConvDecoder", "make_decoder"]
+__all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
 
 
 class MLPDecoder(nn.Module):

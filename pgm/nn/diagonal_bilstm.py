@@ -67,8 +67,9 @@ class DiagonalLSTM(nn.Module):
         n, _, height, columns = inputs.shape
         hidden = cell = inputs.new_zeros(n, self.hidden_channels, height)
         outputs = []
-        for k in range(columns):
-            gates = inputs[..., k] + self.state_to_state(F.pad(hidden, (1, 0)))
+        # unbind once (not inputs[..., k] per step): see RowLSTM.forward
+        for column in inputs.unbind(-1):
+            gates = column + self.state_to_state(F.pad(hidden, (1, 0)))
             hidden, cell = lstm_cell(gates, cell)
             outputs.append(hidden)
         return unskew(torch.stack(outputs, dim=-1), x.shape[-1])

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["MLPEncoder", "ConvEncoder", "make_encoder", "scale_pixels"]
+__all__ = ["ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
 
 
 def scale_pixels(x: torch.Tensor, num_levels: int) -> torch.Tensor:

@@ -66,8 +66,10 @@ class RowLSTM(StreamingModule):
         n, _, height, width = inputs.shape
         hidden = cell = inputs.new_zeros(n, self.hidden_channels, width)
         rows = []
-        for i in range(height):
-            hidden, cell = lstm_cell(inputs[:, :, i] + self.state_to_state(hidden), cell)
+        # unbind once: indexing inputs[:, :, i] per step makes each backward step scatter into
+        # a full-size zero tensor, so the backward pass grows quadratically with the height
+        for row in inputs.unbind(2):
+            hidden, cell = lstm_cell(row + self.state_to_state(hidden), cell)
             rows.append(hidden)
         return torch.stack(rows, dim=2)
 
