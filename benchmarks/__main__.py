@@ -20,6 +20,13 @@ from .timing import machine, set_clock
 __all__ = ["main"]
 
 
+def _default_data_dir() -> str | None:
+    if os.environ.get("PGM_DATA_DIR"):
+        return os.environ["PGM_DATA_DIR"]
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return str(shared) if shared.is_dir() else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer rounds and smaller sizes (about 1-2 minutes)")
@@ -29,7 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch intra-op threads (default 1: the ratios measure work per step; 0 keeps torch's default)",
     )
     p.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="the clock ratios are computed on")
-    p.add_argument("--data-dir", default=os.environ.get("PGM_DATA_DIR"), help="folder with binarized_mnist.npz")
+    p.add_argument(
+        "--data-dir",
+        default=_default_data_dir(),
+        help="folder with binarized_mnist.npz (default: $PGM_DATA_DIR, else ../shared/data beside "
+        "the repository when it is there; synthetic images of the same shape otherwise)",
+    )
     p.add_argument("--write-results", metavar="PATH", help="also write the table of results (markdown) here")
     return p
 

@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         if data_dir:
             p.add_argument("--data-dir", default=None, help="folder with .npz / torchvision files (default: $PGM_DATA_DIR or ~/.pgm/data)")
         if device:
-            p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to run (default: cpu)")
+            p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to run (default: auto, the GPU when torch sees one)")
         if progress:
             p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

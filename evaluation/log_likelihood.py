@@ -164,7 +164,7 @@ def estimate(
     num_particles: int = 1000,
     *,
     batch_size: int = 256,
-    max_elements: int = 2**13,
+    max_elements: int = 2**12,
     return_log_weights: bool = False,
     progress: bool = False,
 ) -> Estimate:

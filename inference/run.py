@@ -9,7 +9,7 @@ import pgm
 
 from .checkpoint import CheckpointError, load_weights
 from .config import ConfigError
-from .trainer import CONFIG_FILE, WEIGHTS_FILE
+from .trainer import CONFIG_FILE, WEIGHTS_FILE, resolve_device
 
 __all__ = ["load_run", "read_metrics"]
 
@@ -37,7 +37,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
         )
     model = pgm.build(cfg)
     load_weights(weights, model)
-    return model.to(device).eval(), cfg
+    return model.to(resolve_device(device)).eval(), cfg
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
