@@ -123,15 +123,15 @@ def cmd_complete(args) -> int:
     import torch
 
     from inference import load_run
+    from inference.trainer import config_dataset
     from pgm.completion import complete, observed_mask
-    from pgm.data import load_dataset
 
     from .images import save_grid
 
     model, cfg = load_run(args.run, device=args.device)
     source = args.input
     if source in ("train", "valid", "test"):
-        x = load_dataset(cfg["data"], source, args.data_dir or cfg.get("data_dir") or None).float_images()[: args.n]
+        x = config_dataset(cfg, source, args.data_dir).float_images()[: args.n]
     else:
         path = Path(source)
         if not path.is_file():

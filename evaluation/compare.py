@@ -26,7 +26,8 @@ import torch
 
 from inference import load_run, read_metrics
 from inference.checkpoint import atomic_write_bytes, atomic_write_text
-from pgm.data import ImageDataset, load_dataset
+from inference.trainer import config_dataset
+from pgm.data import ImageDataset
 
 from . import diagnostics as diag
 from .evaluate_run import summarise
@@ -236,7 +237,7 @@ def _representation(runs: list[_Run], cfg: dict, split_data: ImageDataset, data_
     coded = [r for r in runs if r.has_codes]
     if split_data.labels is None or not coded:
         return []
-    train = load_dataset(cfg["data"], "train", data_dir or cfg.get("data_dir") or None).subset(max_train)
+    train = config_dataset(cfg, "train", data_dir).subset(max_train)
     if train.labels is None:
         return []
     xtr, ytr = train.float_images(), train.labels.numpy()
@@ -383,7 +384,7 @@ def compare_runs(
     (out / "figures").mkdir(parents=True, exist_ok=True)
     runs = _load_runs(run_dirs)
     cfg0 = runs[0].cfg
-    data = load_dataset(cfg0["data"], split, data_dir or cfg0.get("data_dir") or None).subset(num_images)
+    data = config_dataset(cfg0, split, data_dir).subset(num_images)
     x = data.float_images()
     timing: dict[str, float] = {}
 

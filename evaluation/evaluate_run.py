@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from inference import load_run
-from pgm.data import load_dataset
+from inference.trainer import config_dataset
 
 from .log_likelihood import Estimate, bits_per_dim, estimate
 
@@ -29,7 +29,7 @@ def evaluate_run(
     model, cfg = load_run(run_dir, device=device)
     if not model.has_density:
         return model, cfg, None, None
-    data = load_dataset(cfg["data"], split, data_dir or cfg.get("data_dir") or None).subset(num_images)
+    data = config_dataset(cfg, split, data_dir).subset(num_images)
     torch.manual_seed(seed)
     est = estimate(
         model, None, data.float_images(), num_particles,

@@ -49,7 +49,15 @@ from .config import ConfigError, resolve_config
 from .elbo import make_elbo
 from .kl_warmup import KLWarmup, kl_weight
 
-__all__ = ["FitResult", "NonFiniteLossError", "Trainer", "load_data", "resolve_device", "train"]
+__all__ = [
+    "FitResult",
+    "NonFiniteLossError",
+    "Trainer",
+    "config_dataset",
+    "load_data",
+    "resolve_device",
+    "train",
+]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -85,12 +93,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def config_dataset(cfg: dict, split: str, data_dir: str | None = None) -> ImageDataset:
+    """Split ``split`` of the dataset a (run's) config names; ``data_dir`` (e.g. ``--data-dir``)
+    wins over the config's own ``data_dir``, which wins over ``$PGM_DATA_DIR``."""
+    return load_dataset(
+        cfg["data"], split, data_dir or cfg.get("data_dir") or None, download=cfg.get("download", False)
+    )
+
+
 def load_data(cfg: dict, data_dir: str | None = None) -> tuple[ImageDataset, ImageDataset]:
     """The train and valid splits named by ``cfg["data"]`` (``num_train`` caps the train split)."""
-    data_dir = data_dir or cfg.get("data_dir") or None
-    train = load_dataset(cfg["data"], "train", data_dir, download=cfg.get("download", False))
-    valid = load_dataset(cfg["data"], "valid", data_dir, download=cfg.get("download", False))
-    return train.subset(cfg.get("num_train") or None), valid
+    train = config_dataset(cfg, "train", data_dir)
+    return train.subset(cfg.get("num_train") or None), config_dataset(cfg, "valid", data_dir)
 
 
 def _describe_nonfinite(model, guide, x: torch.Tensor) -> str:
@@ -154,8 +168,9 @@ class Trainer:
         model, guide = self.model.model, self.model.guide
         if beta < 1.0:
             model, guide = KLWarmup(beta)(model), KLWarmup(beta)(guide)
-        autocast = self.cfg["precision"] == "bf16"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
+        if self.cfg["precision"] != "bf16":  # no autocast context at all on the fp32 hot path
+            return self.elbo.differentiable_loss(model, guide, x) / x.shape[0]
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
             return self.elbo.differentiable_loss(model, guide, x) / x.shape[0]
 
     def _setup(self, x: torch.Tensor) -> None:
