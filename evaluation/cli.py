@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from pgm.errors import PgmError
+
 __all__ = ["build_parser", "main"]
 
 EPILOG = """examples:
@@ -19,7 +21,7 @@ EPILOG = """examples:
 """
 
 
-class UsageError(ValueError):
+class UsageError(PgmError):
     """A command-line argument that cannot be used."""
 
 
@@ -341,24 +343,23 @@ def _one_line(err: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``pgm`` command; returns the exit status.
 
-    Bad input (a config, an argument, a file, data) is answered by one line naming the
-    argument, what was expected and what was found, exit status 2, no traceback; a run that
-    fails while training (a non-finite loss) or an operating-system failure gets one line and
-    status 1. ``PGM_DEBUG=1`` shows the traceback instead.
+    Bad input (a config, an argument, a file, data, a model/guide pair breaking the contract:
+    the project's own :class:`pgm.errors.PgmError`, and a path that does not exist or cannot be
+    written) is answered by one line naming the argument, what was expected and what was
+    found, exit status 2, no traceback; a run that fails while training (a non-finite loss) or
+    another operating-system failure gets one line and status 1. Any other exception is a bug
+    and surfaces as one, with its traceback. ``PGM_DEBUG=1`` shows the traceback always.
     """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse: --help, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else 2
-    from inference.checkpoint import CheckpointError
-    from inference.config import ConfigError
     from inference.trainer import NonFiniteLossError
 
     bad_input = (
-        ConfigError, CheckpointError, UsageError, ValueError, TypeError, KeyError,
-        NotImplementedError, FileNotFoundError, FileExistsError, PermissionError,
-        NotADirectoryError, IsADirectoryError,
+        PgmError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
+        IsADirectoryError,
     )
     try:
         return args.func(args)
@@ -370,7 +371,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pgm {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
-
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -28,6 +28,7 @@ from inference import load_run, read_metrics
 from inference.checkpoint import atomic_write_bytes, atomic_write_text
 from inference.trainer import config_dataset
 from pgm.data import ImageDataset
+from pgm.errors import PgmError
 
 from . import diagnostics as diag
 from .evaluate_run import summarise
@@ -104,7 +105,7 @@ def _unique_names(paths: list[Path]) -> list[str]:
 
 def _load_runs(run_dirs: list[str | Path]) -> list[_Run]:
     if not run_dirs:
-        raise ValueError("runs: expected at least one run folder; found none")
+        raise PgmError("runs: expected at least one run folder; found none")
     paths = [Path(r) for r in run_dirs]
     runs = []
     for name, path in zip(_unique_names(paths), paths, strict=True):
@@ -117,13 +118,13 @@ def _load_runs(run_dirs: list[str | Path]) -> list[_Run]:
         ]
         if mismatch:
             k = mismatch[0]
-            raise ValueError(
+            raise PgmError(
                 f"runs: expected every run to be trained on the same data (the comparison pairs "
                 f"models on the same test images); found {k} = {first.cfg.get(k)!r} for "
                 f"{first.name} and {r.cfg.get(k)!r} for {r.name}"
             )
     if not any(r.has_density for r in runs):
-        raise ValueError(
+        raise PgmError(
             "runs: expected at least one model with a density p(x) (a VAE or an autoregressive "
             "model); found only models without one (autoencoders)"
         )
@@ -371,9 +372,9 @@ def compare_runs(
     :returns: the results (also ``out/results.json``).
     """
     if not isinstance(num_particles, int) or isinstance(num_particles, bool) or num_particles < 1:
-        raise ValueError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
+        raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
     if not isinstance(curve_max_particles, int) or curve_max_particles < 1:
-        raise ValueError(f"curve_max_particles: expected an integer >= 1; found {curve_max_particles!r}")
+        raise PgmError(f"curve_max_particles: expected an integer >= 1; found {curve_max_particles!r}")
     started = time.perf_counter()
     if log is None:
         from tqdm.auto import tqdm

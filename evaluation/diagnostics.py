@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from pgm.contract import probe
+from pgm.errors import PgmError
 
 from .log_likelihood import estimate, resolve_pair, site_log_probs
 
@@ -67,7 +68,7 @@ def _as_weights(log_weights) -> np.ndarray:
     if lw.ndim == 1:
         lw = lw[:, None]
     if lw.ndim != 2 or lw.shape[0] < 1:
-        raise ValueError(f"log_weights: expected shape (K, N); found {lw.shape}")
+        raise PgmError(f"log_weights: expected shape (K, N); found {lw.shape}")
     return lw
 
 
@@ -120,7 +121,7 @@ def psis_khat(log_weights) -> np.ndarray:
 def particle_grid(max_particles: int, num: int = 12) -> list[int]:
     """Log-spaced K from 1 to ``max_particles`` (both included), distinct integers."""
     if max_particles < 1:
-        raise ValueError(f"max_particles: expected an integer >= 1; found {max_particles}")
+        raise PgmError(f"max_particles: expected an integer >= 1; found {max_particles}")
     grid = np.unique(np.round(np.logspace(0, math.log10(max_particles), num)).astype(int))
     return [int(k) for k in grid]
 
@@ -165,7 +166,7 @@ def estimate_vs_particles(
     means, stds = [], []
     for k in grid:
         if not 1 <= k <= total:
-            raise ValueError(f"grid: expected K in [1, {total}]; found {k}")
+            raise PgmError(f"grid: expected K in [1, {total}]; found {k}")
         blocks = total // k
         b = lw[: blocks * k].reshape(blocks, k, -1)
         per_block = (torch.logsumexp(b, 1) - math.log(k)).mean(-1)  # (blocks,)
@@ -190,7 +191,7 @@ def rate_distortion(
         x = x.to(owner.device).float()
     nesting, latent = probe(model_fn, guide_fn, x[:batch_size])
     if not latent:
-        raise ValueError("model: expected a latent-variable model (a guide with latent sites); found none")
+        raise PgmError("model: expected a latent-variable model (a guide with latent sites); found none")
     rates, distortions = [], []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
@@ -220,7 +221,7 @@ def active_units(codes: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) 
     """``(number active, activity per unit (L,))`` from posterior means ``codes: (N, L)``:
     unit u is active when A_u = Cov_x(E_q[z_u | x]) > ``threshold`` (Burda et al. 2016, §5.2)."""
     if codes.dim() != 2 or codes.shape[0] < 2:
-        raise ValueError(f"codes: expected posterior means (N, L) with N >= 2; found {tuple(codes.shape)}")
+        raise PgmError(f"codes: expected posterior means (N, L) with N >= 2; found {tuple(codes.shape)}")
     activity = codes.double().var(0).cpu().numpy()
     return int((activity > threshold).sum()), activity
 

@@ -25,6 +25,7 @@ import pyro
 import torch
 
 from pgm.contract import probe, sample_sites, trace_pair
+from pgm.errors import PgmError, PgmTypeError
 from pgm.generative_model import GenerativeModel
 
 __all__ = [
@@ -66,7 +67,7 @@ def resolve_pair(model, guide=None) -> tuple[Callable, Callable, GenerativeModel
     if not isinstance(owner, GenerativeModel):
         owner = None
     if owner is not None and not owner.has_density:
-        raise TypeError(
+        raise PgmTypeError(
             f"model: {type(owner).__name__} defines no density p(x) (a deterministic "
             "autoencoder has no prior and no likelihood), so its log-likelihood cannot be "
             "estimated; evaluate a VAE or an autoregressive model instead"
@@ -74,11 +75,11 @@ def resolve_pair(model, guide=None) -> tuple[Callable, Callable, GenerativeModel
     if isinstance(model, GenerativeModel):
         model, guide = model.model, model.guide if guide is None else guide
     if not callable(model):
-        raise TypeError(f"model: expected a Pyro callable or a built model; found {type(model).__name__}")
+        raise PgmTypeError(f"model: expected a Pyro callable or a built model; found {type(model).__name__}")
     if guide is None:
         guide = _empty_guide
     if not callable(guide):
-        raise TypeError(f"guide: expected a Pyro callable or None; found {type(guide).__name__}")
+        raise PgmTypeError(f"guide: expected a Pyro callable or None; found {type(guide).__name__}")
     return model, guide, owner
 
 
@@ -95,7 +96,7 @@ def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
     while lp.dim() < nesting + 1:
         lp = lp.unsqueeze(0)
     if lp.dim() > nesting + 1:
-        raise ValueError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
+        raise PgmError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
     other = tuple(range(1, lp.dim() - 1))
     return lp.sum(other) if other else lp
 
@@ -133,7 +134,7 @@ def site_log_probs(model, guide, x: torch.Tensor, k: int, nesting: int) -> SiteL
         part = "observed" if site["is_observed"] else "prior"
         parts[part][name] = _site_log_prob(site, name, nesting).expand(shape)
     if not parts["observed"]:
-        raise ValueError("model: expected an observed site (the data observed at 'x'); found none")
+        raise PgmError("model: expected an observed site (the data observed at 'x'); found none")
     for name, site in sample_sites(guide_trace):
         if not site["is_observed"]:
             parts["guide"][name] = _site_log_prob(site, name, nesting).expand(shape)
@@ -182,11 +183,11 @@ def estimate(
         x, guide = guide, None
     model_fn, guide_fn, owner = resolve_pair(model, guide)
     if not torch.is_tensor(x):
-        raise TypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
+        raise PgmTypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
     if isinstance(num_particles, bool) or not isinstance(num_particles, int) or num_particles < 1:
-        raise ValueError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
+        raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
     if x.dim() < 1 or x.shape[0] == 0:
-        raise ValueError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
+        raise PgmError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
     if owner is not None and hasattr(owner, "check_data"):
         owner.check_data(x)
         x = x.to(owner.device).float()

@@ -10,6 +10,7 @@ from pathlib import Path
 from inference import train
 from inference.config import load_config
 from pgm.data import load_dataset
+from pgm.errors import PgmError
 
 __all__ = ["run_suite", "suite_models"]
 
@@ -41,7 +42,7 @@ def run_suite(
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
     if unknown:
-        raise ValueError(f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}")
+        raise PgmError(f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}")
     train_ds = load_dataset(data, "train", data_dir)
     valid_ds = load_dataset(data, "valid", data_dir)
     runs = []

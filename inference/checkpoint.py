@@ -29,6 +29,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
+from pgm.errors import PgmError
+
 __all__ = [
     "KILL_AT_ENV",
     "CheckpointError",
@@ -50,7 +52,7 @@ _FORMAT = "pgm-checkpoint-1"
 _META_KEY = "pgm"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PgmError):
     """A checkpoint file that is missing, truncated, or not one of ours; names the file."""
 
 

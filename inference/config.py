@@ -16,10 +16,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from pgm.errors import PgmError
+
 __all__ = ["TRAINING_DEFAULTS", "ConfigError", "load_config", "parse_overrides", "resolve_config"]
 
 
-class ConfigError(ValueError):
+class ConfigError(PgmError):
     """A config file or setting that cannot be used; the message names the key or file."""
 
 

@@ -35,6 +35,8 @@ from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 from torch.distributions import kl_divergence
 
+from pgm.errors import PgmError
+
 __all__ = [
     "ELBOS",
     "ImportanceWeightedELBO",
@@ -217,7 +219,7 @@ def make_elbo(name: str, num_particles: int = 1, max_plate_nesting: int | None =
     name = _ALIASES.get(name, name)
     if name not in ELBOS:
         valid = ", ".join(sorted(set(ELBOS) | set(_ALIASES)))
-        raise ValueError(f"elbo: expected one of {valid}; found {name!r}")
+        raise PgmError(f"elbo: expected one of {valid}; found {name!r}")
     vectorize = num_particles > 1
     kwargs = {"num_particles": num_particles, "vectorize_particles": vectorize}
     if max_plate_nesting is not None:

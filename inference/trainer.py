@@ -29,6 +29,7 @@ import torch
 import pgm
 from pgm.contract import probe, sample_sites, trace_pair
 from pgm.data import ImageDataset, load_dataset
+from pgm.errors import PgmTypeError
 from pgm.validation import check_bool, check_int
 
 from .checkpoint import (
@@ -207,7 +208,7 @@ class Trainer:
             if site["type"] == "param" and id(store.get(name)) not in own
         )
         if foreign:
-            raise TypeError(
+            raise PgmTypeError(
                 f"model: expected every learnable tensor to be an nn.Parameter of the model's "
                 f"modules; found pyro.param site(s) {foreign} in Pyro's global param store, which "
                 "pgm's trainer would neither optimise nor checkpoint (make them nn.Parameter or "
@@ -527,7 +528,7 @@ def train(
         train_ds, valid_ds = load_data(data_cfg, data_dir)
     else:
         if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data)):
-            raise TypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
+            raise PgmTypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
         train_ds, valid_ds = data
     cfg = resolve_config(config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
     run = Path(run_dir) if run_dir is not None else None

@@ -6,6 +6,7 @@ import pyro
 import torch
 import torch.nn.functional as F
 
+from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .nn.decoders import make_decoder
 from .nn.encoders import make_encoder
@@ -33,7 +34,7 @@ class Autoencoder(GenerativeModel):
         if self.reconstruction == "auto":
             self.reconstruction = "cross-entropy" if self.num_levels >= 2 else "l2"
         if self.reconstruction == "cross-entropy" and self.num_levels < 2:
-            raise ValueError("reconstruction: 'cross-entropy' needs num_levels >= 2; found 0")
+            raise PgmError("reconstruction: 'cross-entropy' needs num_levels >= 2; found 0")
         k = self.num_levels
         per_dim = 1 if self.reconstruction == "l2" or k == 2 else k
         self.encoder = make_encoder(cfg["network"], self.event_shape, k, cfg["hidden_dim"], self.latent_dim)
@@ -75,7 +76,7 @@ class Autoencoder(GenerativeModel):
         return self.decode(self.encode(x))
 
     def sample(self, n: int, cached: bool = True) -> torch.Tensor:
-        raise TypeError(
+        raise PgmTypeError(
             "autoencoder: a deterministic autoencoder has no prior p(z) and no density p(x), so "
             "it cannot sample; use a VAE (model = 'vae'), or reconstruct(x) / encode(x)"
         )

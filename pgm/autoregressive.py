@@ -15,6 +15,7 @@ from torch import nn
 from .distributions.autoregressive_image import AutoregressiveImageDistribution
 from .distributions.pixelcnn import PixelCNN
 from .distributions.pixelrnn import PixelRNN
+from .errors import PgmError
 from .generative_model import GenerativeModel
 from .nn.autoregressive_network import AutoregressiveNetwork
 from .nn.decoders import make_decoder
@@ -36,7 +37,7 @@ def output_from_config(cfg: dict) -> str:
     """The per-pixel output (see :mod:`pgm.distributions.pixel_output`) of ``cfg["likelihood"]``."""
     likelihood = cfg.get("likelihood", "auto")
     if likelihood not in _OUTPUT_OF_LIKELIHOOD:
-        raise ValueError(
+        raise PgmError(
             f"likelihood: autoregressive models take one of "
             f"{', '.join(sorted(_OUTPUT_OF_LIKELIHOOD))}; found {likelihood!r}"
         )
@@ -46,9 +47,9 @@ def output_from_config(cfg: dict) -> str:
 def _check_images_config(cfg: dict, model: str) -> tuple[tuple[int, int, int], int]:
     shape, levels = tuple(cfg["image_shape"]), int(cfg["num_levels"])
     if len(shape) != 3:
-        raise ValueError(f"image_shape: {model!r} expects [C, H, W]; found {list(shape)}")
+        raise PgmError(f"image_shape: {model!r} expects [C, H, W]; found {list(shape)}")
     if levels < 2:
-        raise ValueError(f"num_levels: {model!r} expects discrete images, K >= 2; found {levels}")
+        raise PgmError(f"num_levels: {model!r} expects discrete images, K >= 2; found {levels}")
     return shape, levels  # type: ignore[return-value]
 
 

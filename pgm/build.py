@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import nn
 
+from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
@@ -48,7 +49,7 @@ _INT_KEYS = {
 def resolve_model_config(config: dict) -> dict:
     """Fill defaults and check every model key; unknown keys and names are refused."""
     if not isinstance(config, dict):
-        raise TypeError(f"config: expected a dict; found {type(config).__name__}")
+        raise PgmTypeError(f"config: expected a dict; found {type(config).__name__}")
     unknown = set(config) - set(MODEL_DEFAULTS) - TRAINING_KEYS
     if unknown:
         import difflib
@@ -58,16 +59,16 @@ def resolve_model_config(config: dict) -> dict:
             f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(str(key), valid, n=1)) else repr(key)
             for key in sorted(unknown, key=str)
         ]
-        raise ValueError(f"config: expected keys among {', '.join(valid)}; found unknown key(s) {', '.join(guesses)}")
+        raise PgmError(f"config: expected keys among {', '.join(valid)}; found unknown key(s) {', '.join(guesses)}")
     cfg = copy.deepcopy(MODEL_DEFAULTS)
     cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS})
     for key in ("image_shape", "num_levels"):
         if cfg[key] is None:
-            raise ValueError(f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing")
+            raise PgmError(f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing")
     cfg["image_shape"] = check_shape(cfg["image_shape"], "image_shape")
     cfg["num_levels"] = check_int(cfg["num_levels"], "num_levels", minimum=0)
     if cfg["num_levels"] == 1:
-        raise ValueError("num_levels: expected 0 (real-valued) or an integer >= 2; found 1")
+        raise PgmError("num_levels: expected 0 (real-valued) or an integer >= 2; found 1")
     for key, minimum in _INT_KEYS.items():
         check_int(cfg[key], key, minimum=minimum)
     MODELS.check(cfg["model"], "model")
@@ -80,7 +81,7 @@ def resolve_model_config(config: dict) -> dict:
     check_choice(cfg["network"], "network", ("mlp", "conv"))
     check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
-        raise ValueError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
+        raise PgmError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
     return cfg
 
 

@@ -12,6 +12,8 @@ import torch
 from pyro import poutine
 from pyro.poutine.util import site_is_subsample
 
+from .errors import PgmError
+
 __all__ = [
     "DATA_PLATE",
     "OBSERVED_SITE",
@@ -67,7 +69,7 @@ def check_data_plate(*traces: poutine.Trace) -> None:
             frames = {f.name: f.dim for f in site["cond_indep_stack"] if f.vectorized}
             if frames.get(DATA_PLATE) != -1:
                 where = "outside it" if DATA_PLATE not in frames else f"at dim {frames[DATA_PLATE]}"
-                raise ValueError(
+                raise PgmError(
                     f"site {name!r}: expected inside pyro.plate({DATA_PLATE!r}, N) at dim -1 (the "
                     "contract: every per-datapoint site sits in the data plate); found it "
                     f"{where}, so its log-probability cannot be assigned to single datapoints"
@@ -88,7 +90,7 @@ def check_observation_shapes(trace: poutine.Trace) -> None:
         found = tuple(value.shape)
         tail = expected[len(expected) - len(found) :] if len(found) <= len(expected) else None
         if tail is None or any(v == 1 and e != 1 for v, e in zip(found, tail, strict=True)):
-            raise ValueError(
+            raise PgmError(
                 f"site {name!r}: expected an observation of the distribution's shape {expected} "
                 f"(batch_shape + event_shape); found shape {found}, which torch would broadcast "
                 "silently into a wrong log-probability (reshape the data or the distribution)"

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import PgmError
 from .nn.decoders import make_decoder
 from .registry import LIKELIHOODS
 
@@ -111,21 +112,21 @@ class NormalLikelihood(_DecodedLikelihood):
 @LIKELIHOODS.register("bernoulli", "per-pixel Bernoulli (K = 2)")
 def _bernoulli(cfg: dict) -> nn.Module:
     if cfg["num_levels"] != 2:
-        raise ValueError(f"likelihood 'bernoulli': expected num_levels = 2; found {cfg['num_levels']}")
+        raise PgmError(f"likelihood 'bernoulli': expected num_levels = 2; found {cfg['num_levels']}")
     return BernoulliLikelihood(cfg)
 
 
 @LIKELIHOODS.register("categorical", "per-pixel K-way softmax")
 def _categorical(cfg: dict) -> nn.Module:
     if cfg["num_levels"] < 2:
-        raise ValueError(f"likelihood 'categorical': expected num_levels >= 2; found {cfg['num_levels']}")
+        raise PgmError(f"likelihood 'categorical': expected num_levels >= 2; found {cfg['num_levels']}")
     return CategoricalLikelihood(cfg)
 
 
 @LIKELIHOODS.register("discretized-logistic", "mixture of discretized logistics (PixelCNN++)")
 def _logistic(cfg: dict) -> nn.Module:
     if cfg["num_levels"] < 2:
-        raise ValueError(
+        raise PgmError(
             f"likelihood 'discretized-logistic': expected num_levels >= 2; found {cfg['num_levels']}"
         )
     return DiscretizedLogisticLikelihood(cfg)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import PgmError
 from .registry import PRIORS
 
 __all__ = ["DiagonalNormalPrior", "FlowPrior", "MixturePrior", "StandardNormalPrior", "VampPrior"]
@@ -81,7 +82,7 @@ class FlowPrior(nn.Module):
     def __init__(self, latent_dim: int, num_flows: int, hidden_dim: int):
         super().__init__()
         if latent_dim < 2:
-            raise ValueError(f"latent_dim: prior 'flow' expects latent_dim >= 2; found {latent_dim}")
+            raise PgmError(f"latent_dim: prior 'flow' expects latent_dim >= 2; found {latent_dim}")
         self.register_buffer("loc", torch.zeros(latent_dim))
         self.register_buffer("scale", torch.ones(latent_dim))
         self.register_buffer("reverse", torch.arange(latent_dim - 1, -1, -1))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .errors import PgmError, UnknownNameError
+
 __all__ = ["DATASETS", "GUIDES", "LIKELIHOODS", "MODELS", "PRIORS", "Registry", "all_registries"]
 
 
@@ -23,7 +25,7 @@ class Registry:
     def register(self, name: str, doc: str | None = None) -> Callable:
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+                raise PgmError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = factory
             text = doc or (factory.__doc__ or "").strip().splitlines()[0:1]
             self._docs[name] = text if isinstance(text, str) else (text[0] if text else "")
@@ -33,7 +35,7 @@ class Registry:
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         if not isinstance(name, str) or name not in self._entries:
-            raise KeyError(
+            raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; expected one of: {', '.join(sorted(self))}"
             )
         return self._entries[name]
@@ -41,7 +43,7 @@ class Registry:
     def check(self, name: Any, argument: str | None = None) -> str:
         """Return ``name`` if registered, else raise ``ValueError`` naming the valid ones."""
         if not isinstance(name, str) or name not in self._entries:
-            raise ValueError(
+            raise PgmError(
                 f"{argument or self.kind}: expected one of "
                 f"{', '.join(sorted(self))}; found {name!r}"
             )

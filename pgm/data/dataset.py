@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import PgmError
+
 __all__ = ["SPLITS", "ImageDataset"]
 
 SPLITS = ("train", "valid", "test")
@@ -24,7 +26,7 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         if self.images.dim() != 4:
-            raise ValueError(
+            raise PgmError(
                 f"{self.name}: images expected shape (N, C, H, W); found {tuple(self.images.shape)}"
             )
 

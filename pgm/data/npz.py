@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import PgmError
 from ..registry import DATASETS
 from .dataset import ImageDataset
 
@@ -46,12 +47,12 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
         with path.open("rb") as handle:
             loaded = np.load(handle, allow_pickle=False)
             if not hasattr(loaded, "files"):  # np.load returns a bare array for a .npy file
-                raise ValueError("a single .npy array, not an .npz archive")
+                raise PgmError("a single .npy array, not an .npz archive")
             with loaded as f:
                 return {k: f[k] for k in f.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(
+        raise PgmError(
             f"data: {path} is not a readable .npz archive: expected a zip of .npy arrays; "
             f"found a corrupted or different file ({reason})"
         ) from None
@@ -59,7 +60,7 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
 
 def _need(arrays: dict[str, np.ndarray], key: str, filename: str, split: str) -> np.ndarray:
     if key not in arrays:
-        raise ValueError(
+        raise PgmError(
             f"split {split!r}: {filename} has no array {key!r} (it has {sorted(arrays)})"
         )
     return arrays[key]
@@ -71,11 +72,11 @@ def load_binarized_mnist(split: str = "train", data_dir: str | Path | None = Non
     arrays = _open_npz(data_dir, name)
     flat = _need(arrays, split, name, split)
     if flat.ndim != 2 or flat.shape[1] != 784:
-        raise ValueError(
+        raise PgmError(
             f"{name}[{split!r}]: expected (N, 784) values in {{0, 1}}; found shape {flat.shape}"
         )
     if flat.size and (flat.min() < 0 or flat.max() > 1):
-        raise ValueError(
+        raise PgmError(
             f"{name}[{split!r}]: expected (N, 784) values in {{0, 1}}; found values from "
             f"{flat.min()} to {flat.max()}"
         )
@@ -93,7 +94,7 @@ def load_mnist(split: str = "train", data_dir: str | Path | None = None) -> Imag
         x, y = _need(arrays, "x_train", name, split), _need(arrays, "y_train", name, split)
         x, y = (x[:-10000], y[:-10000]) if split == "train" else (x[-10000:], y[-10000:])
     if x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise ValueError(f"{name}[{split!r}]: expected (N, 28, 28); found shape {x.shape}")
+        raise PgmError(f"{name}[{split!r}]: expected (N, 28, 28); found shape {x.shape}")
     images = torch.from_numpy(x.astype(np.uint8)).unsqueeze(1)
     return ImageDataset("mnist", split, images, 256, torch.from_numpy(y.astype(np.int64)))
 

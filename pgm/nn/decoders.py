@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ..errors import PgmError
+
 __all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
 
 
@@ -32,7 +34,7 @@ class ConvDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden_dim: int, event_shape: tuple[int, ...], params_per_dim: int):
         super().__init__()
         if len(event_shape) != 3:
-            raise ValueError(f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}")
+            raise PgmError(f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}")
         c, h, w = event_shape
         self.event_shape, self.params_per_dim = tuple(event_shape), params_per_dim
         self.ch = max(hidden_dim // 8, 8)
@@ -57,4 +59,4 @@ def make_decoder(network: str, latent_dim: int, hidden_dim: int, event_shape, pa
         return MLPDecoder(latent_dim, hidden_dim, event_shape, params_per_dim)
     if network == "conv":
         return ConvDecoder(latent_dim, hidden_dim, event_shape, params_per_dim)
-    raise ValueError(f"network: expected one of conv, mlp; found {network!r}")
+    raise PgmError(f"network: expected one of conv, mlp; found {network!r}")

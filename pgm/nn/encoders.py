@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ..errors import PgmError
+
 __all__ = ["ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
 
 
@@ -41,7 +43,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, event_shape: tuple[int, ...], num_levels: int, hidden_dim: int, out_features: int):
         super().__init__()
         if len(event_shape) != 3:
-            raise ValueError(f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}")
+            raise PgmError(f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}")
         c, h, w = event_shape
         self.event_shape, self.num_levels = tuple(event_shape), num_levels
         ch = max(hidden_dim // 8, 8)
@@ -66,4 +68,4 @@ def make_encoder(network: str, event_shape, num_levels: int, hidden_dim: int, ou
         return MLPEncoder(event_shape, num_levels, hidden_dim, out_features)
     if network == "conv":
         return ConvEncoder(event_shape, num_levels, hidden_dim, out_features)
-    raise ValueError(f"network: expected one of conv, mlp; found {network!r}")
+    raise PgmError(f"network: expected one of conv, mlp; found {network!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import PgmError
 from .autoregressive_network import AutoregressiveNetwork, OutputHead
 from .conditioning import add_term
 from .diagonal_bilstm import DiagonalBiLSTM
@@ -53,7 +54,7 @@ class PixelRNNNetwork(AutoregressiveNetwork):
     ) -> None:
         super().__init__(image_channels, out_channels, context_shape)
         if layer not in RECURRENT_LAYERS:
-            raise ValueError(
+            raise PgmError(
                 f"layer: expected one of {', '.join(RECURRENT_LAYERS)}; found {layer!r}"
             )
         c, f = image_channels, hidden_channels

@@ -1,13 +1,13 @@
-"""The torchrun entry point: ``torchrun --nproc_per_node=N -m inference.train CONFIG --out RUN``.
+"""The torchrun entry point: ``torchrun --nproc_per_node=N -m inference.torchrun CONFIG --out RUN``.
 
 Every process runs :func:`inference.distributed.train_distributed` with the same arguments;
 rank 0 writes the run folder and prints the one-line JSON summary ``pgm train`` prints. The
 same command line serves one machine (``--nproc_per_node``) and several (``--nnodes``,
 ``--node_rank``, ``--master_addr``, ``--master_port``: torchrun's own options), e.g.::
 
-    torchrun --nproc_per_node=2 -m inference.train configs/vae-binarized-mnist.toml \\
+    torchrun --nproc_per_node=2 -m inference.torchrun configs/vae-binarized-mnist.toml \\
         --out runs/vae-ddp --data-dir ../shared/data --set epochs=5
-    torchrun --nproc_per_node=2 -m inference.train --out runs/vae-ddp --resume --set epochs=10
+    torchrun --nproc_per_node=2 -m inference.torchrun --out runs/vae-ddp --resume --set epochs=10
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError
+from pgm.errors import PgmError
+
 from .config import ConfigError, load_config, parse_overrides
 from .distributed import train_distributed
 
@@ -26,7 +27,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="torchrun ... -m inference.train",
+        prog="torchrun ... -m inference.torchrun",
         description="Train a pgm model with DistributedDataParallel, one process per device.",
     )
     p.add_argument("config", nargs="?", help="TOML config (optional with --resume: the run's own is used)")
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train_distributed(
             _config(args), args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
         )
-    except (ConfigError, CheckpointError) as err:
+    except PgmError as err:  # bad input (config, checkpoint, data, contract): one line
         print(f"error: {err}", file=sys.stderr)
         return 2
     if result is not None and result.metrics:
