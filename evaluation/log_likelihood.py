@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import pyro
 import torch
+from pyro.distributions.util import scale_and_mask
 
 from pgm.contract import probe, sample_sites, trace_pair
-from pgm.errors import PgmError, PgmTypeError
+from pgm.errors import ContractError, PgmError, PgmTypeError
 from pgm.generative_model import GenerativeModel
 
 __all__ = [
@@ -88,15 +89,17 @@ def _empty_guide(*args, **kwargs) -> None:
 
 
 def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
-    """The site's scaled, masked log-probability as ``(particles or 1, N or 1)``: every plate
-    dim but the particles' (first) and the data's (last) is summed."""
-    lp = site["log_prob"]
+    """The site's masked log-probability as ``(particles or 1, N or 1)``: every plate dim but
+    the particles' (first) and the data's (last) is summed. The scale is left out: the contract
+    check (:func:`pgm.contract.check_unscaled`) has refused every scale but that of a data plate
+    subsampled as ``arange(N)``, which weighs datapoints for an SVI gradient, not for p(x)."""
+    lp = scale_and_mask(site["unscaled_log_prob"], mask=site["mask"])
     if not torch.is_tensor(lp):
         lp = torch.as_tensor(lp)
     while lp.dim() < nesting + 1:
         lp = lp.unsqueeze(0)
     if lp.dim() > nesting + 1:
-        raise PgmError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
+        raise ContractError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
     other = tuple(range(1, lp.dim() - 1))
     return lp.sum(other) if other else lp
 
@@ -134,7 +137,7 @@ def site_log_probs(model, guide, x: torch.Tensor, k: int, nesting: int) -> SiteL
         part = "observed" if site["is_observed"] else "prior"
         parts[part][name] = _site_log_prob(site, name, nesting).expand(shape)
     if not parts["observed"]:
-        raise PgmError("model: expected an observed site (the data observed at 'x'); found none")
+        raise ContractError("model: expected an observed site (the data observed at 'x'); found none")
     for name, site in sample_sites(guide_trace):
         if not site["is_observed"]:
             parts["guide"][name] = _site_log_prob(site, name, nesting).expand(shape)
@@ -191,7 +194,8 @@ def estimate(
     if owner is not None and hasattr(owner, "check_data"):
         owner.check_data(x)
         x = x.to(owner.device).float()
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True)
+    # the contract is checked once per call, on the first batch, not per chunk of particles
+    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide)
     k_total = num_particles if latent else 1
     lls, elbos, weights = [], [], []
     batches = range(0, x.shape[0], batch_size)
