@@ -183,9 +183,8 @@ class Trainer:
             nesting, _ = probe(self.model.model, self.model.guide, x[:2])
             self._refuse_param_store_sites(x[:2])
             self.elbo = make_elbo(self.cfg["elbo"], self.cfg["num_particles"], nesting)
-            # An ELBO's first call may take another (fully checked) code path than later ones;
-            # making that call here gives every training step of every process, fresh or
-            # resumed, the same arithmetic, and meets a bad pair before the run folder exists.
+            # One call of Pyro's objective here meets a bad pair (site mismatch, shapes) before
+            # the run folder exists; the forked RNG keeps it from shifting training's stream.
             with torch.no_grad():
                 self._objective(x[:2])
 
