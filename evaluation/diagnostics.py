@@ -37,7 +37,7 @@ import torch
 from pgm.contract import probe
 from pgm.errors import PgmError
 
-from .log_likelihood import estimate, resolve_pair, site_log_probs
+from .log_likelihood import _empty_guide, estimate, resolve_pair, site_log_probs
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
@@ -189,7 +189,8 @@ def rate_distortion(
     if owner is not None:
         owner.check_data(x)
         x = x.to(owner.device).float()
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size])
+    # the estimator's contract (same sites in model and guide, no scaled site), checked once
+    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide)
     if not latent:
         raise PgmError("model: expected a latent-variable model (a guide with latent sites); found none")
     rates, distortions = [], []
