@@ -138,12 +138,15 @@ def check_unscaled(model_trace: poutine.Trace, guide_trace: poutine.Trace, num_r
                 index = site["value"]
                 whole = torch.arange(num_rows, device=index.device)
                 if index.shape != whole.shape or not torch.equal(index, whole):
+                    shown = index.flatten()[:4].tolist()
+                    preview = str(shown)[:-1] + (", ...]" if index.numel() > 4 else "]")
                     raise ContractError(
                         f"pyro.plate({DATA_PLATE!r}): expected it to cover the batch of "
                         f"{num_rows} datapoints in order (size N, or subsample=torch.arange(N)); "
-                        f"found {index.numel()} subsampled indices, so some datapoints would not "
-                        "be scored (the estimator scores every datapoint; pass the datapoints "
-                        "to score as the batch instead)"
+                        f"found {index.numel()} subsampled indices {preview} of "
+                        f"{getattr(site['fn'], 'size', '?')}, so the scores would not be the "
+                        "batch's datapoints' (the estimator scores every datapoint; pass the "
+                        "datapoints to score as the batch instead)"
                     )
         for name, site in sample_sites(trace):
             for frame in site["cond_indep_stack"]:
