@@ -382,7 +382,8 @@ def compare_runs(
         log = tqdm.write  # prints above a live progress bar instead of through it
     say = log if progress else (lambda *_: None)
     out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise PgmError(f"out: expected a folder for the report; found a file {out}")
     runs = _load_runs(run_dirs)
     cfg0 = runs[0].cfg
     data = config_dataset(cfg0, split, data_dir).subset(num_images)
@@ -466,6 +467,7 @@ def compare_runs(
     # 5. figures and files
     t = time.perf_counter()
     figures = _figures(runs, rows, curves, x, seed, progress)
+    (out / "figures").mkdir(parents=True, exist_ok=True)  # only now: bad input leaves nothing
     for f in figures:
         atomic_write_bytes(out / "figures" / f.name, f.png)
     results["figures"] = [f"figures/{f.name}" for f in figures]

@@ -181,3 +181,11 @@ def test_discretized_logistic_mixture_still_normalises_with_a_tiny_scale():
     torch.testing.assert_close(total, torch.ones(3))
     assert math.isclose(float(d.log_prob(torch.zeros(3))[0].exp()), 0.5 + 0.5 * float(
         discretized_logistic_log_prob(torch.tensor(0.0), torch.tensor(3.6), torch.tensor(-1.0), 5).exp()), rel_tol=1e-5)
+
+
+# -- pgm compare leaves nothing behind on bad input ------------------------------------------
+def test_compare_of_a_missing_run_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["compare", str(tmp_path / "missing"), "--out", str(out), "--no-progress"]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert not out.exists()  # no out/figures/ left behind
