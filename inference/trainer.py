@@ -178,7 +178,17 @@ class Trainer:
         # The probe samples the guide; a forked RNG keeps it from shifting the training stream,
         # so a resumed run (which probes after restoring the RNG) draws what an uninterrupted
         # one draws.
+        # Eval mode too: the checking passes leave module state alone (a BatchNorm's running
+        # statistics), so they change nothing that training or a checkpoint sees.
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            self._check_pair(x, devices)
+        finally:
+            self.model.train(was_training)
+
+    def _check_pair(self, x: torch.Tensor, devices: list[int]) -> None:
         with torch.random.fork_rng(devices=devices):
             nesting, _ = probe(self.model.model, self.model.guide, x[:2])
             self._refuse_param_store_sites(x[:2])

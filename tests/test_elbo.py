@@ -169,3 +169,18 @@ def test_the_trainer_objective_is_pyro_on_a_built_vae():
     expected = infer.Trace_ELBO(max_plate_nesting=1).differentiable_loss(
         KLWarmup(0.5)(model.model), KLWarmup(0.5)(model.guide), x) / 6
     assert torch.equal(found, expected)
+
+
+def test_the_trainer_checks_leave_module_state_alone():
+    """Preparing a run (probe, param-store check, one call of the objective) must not move a
+    BatchNorm's running statistics: resume and an uninterrupted run then see the same state."""
+    from inference.config import resolve_config
+    from inference.trainer import Trainer
+
+    cfg = {"model": "vae", "image_shape": [1, 4, 4], "num_levels": 2, "hidden_dim": 8, "latent_dim": 2}
+    model = pgm.build(cfg)
+    model.posterior.encoder = nn.Sequential(model.posterior.encoder, nn.BatchNorm1d(8))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    Trainer(resolve_config({**cfg, "device": "cpu"}), model).prepare(torch.randint(0, 2, (6, 1, 4, 4)).float())
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before) and model.training
