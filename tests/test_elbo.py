@@ -67,8 +67,11 @@ class Pair(nn.Module):
         with self._plate(x) as idx:
             xb = x[idx].clamp(0, 1) if v == "out-of-support data" else x[idx]
             if v == "auxiliary guide-only site":
-                pyro.sample("aux", dist.Normal(self.u, nn.functional.softplus(self.s)),
-                            infer={"is_auxiliary": True})
+                pyro.sample(
+                    "aux",
+                    dist.Normal(self.u, nn.functional.softplus(self.s)),
+                    infer={"is_auxiliary": True},
+                )
             if v == "non-reparameterised":
                 pyro.sample("z", dist.Bernoulli(logits=self.a * xb + self.b))
             else:
@@ -78,8 +81,16 @@ class Pair(nn.Module):
 
 
 VARIANTS = [
-    "plain", "auxiliary guide-only site", "mask", "nested plates", "subsampling", "poutine.scale",
-    "non-reparameterised", "changing structure", "out-of-support data", "duplicate names",
+    "plain",
+    "auxiliary guide-only site",
+    "mask",
+    "nested plates",
+    "subsampling",
+    "poutine.scale",
+    "non-reparameterised",
+    "changing structure",
+    "out-of-support data",
+    "duplicate names",
 ]
 
 
@@ -106,7 +117,9 @@ def _run(elbo, pair: Pair, step: int, x: torch.Tensor):
         loss.backward()
     except Exception as err:  # compared with what Pyro raises
         return type(err), str(err).splitlines()[0]
-    return loss.detach(), [torch.zeros(()) if p.grad is None else p.grad.clone() for p in pair.parameters()]
+    return loss.detach(), [
+        torch.zeros(()) if p.grad is None else p.grad.clone() for p in pair.parameters()
+    ]
 
 
 def compare_with_pyro(name: str, variant: str) -> list[tuple]:
@@ -154,20 +167,42 @@ def test_pyro_refuses_late_bad_batches_as_it_should():
 
 def test_the_trainer_objective_is_pyro_on_a_built_vae():
     torch.manual_seed(0)
-    model = pgm.build({"model": "vae", "image_shape": [1, 4, 4], "num_levels": 2, "hidden_dim": 8,
-                       "latent_dim": 2})
+    model = pgm.build(
+        {
+            "model": "vae",
+            "image_shape": [1, 4, 4],
+            "num_levels": 2,
+            "hidden_dim": 8,
+            "latent_dim": 2,
+        }
+    )
     from inference.config import resolve_config
     from inference.trainer import Trainer
 
     x = torch.randint(0, 2, (6, 1, 4, 4)).float()
-    trainer = Trainer(resolve_config({"model": "vae", "image_shape": [1, 4, 4], "num_levels": 2,
-                                      "hidden_dim": 8, "latent_dim": 2, "device": "cpu"}), model)
+    trainer = Trainer(
+        resolve_config(
+            {
+                "model": "vae",
+                "image_shape": [1, 4, 4],
+                "num_levels": 2,
+                "hidden_dim": 8,
+                "latent_dim": 2,
+                "device": "cpu",
+            }
+        ),
+        model,
+    )
     trainer.prepare(x)
     torch.manual_seed(3)
     found = trainer._objective(x, beta=0.5)
     torch.manual_seed(3)
-    expected = infer.Trace_ELBO(max_plate_nesting=1).differentiable_loss(
-        KLWarmup(0.5)(model.model), KLWarmup(0.5)(model.guide), x) / 6
+    expected = (
+        infer.Trace_ELBO(max_plate_nesting=1).differentiable_loss(
+            KLWarmup(0.5)(model.model), KLWarmup(0.5)(model.guide), x
+        )
+        / 6
+    )
     assert torch.equal(found, expected)
 
 
@@ -177,10 +212,18 @@ def test_the_trainer_checks_leave_module_state_alone():
     from inference.config import resolve_config
     from inference.trainer import Trainer
 
-    cfg = {"model": "vae", "image_shape": [1, 4, 4], "num_levels": 2, "hidden_dim": 8, "latent_dim": 2}
+    cfg = {
+        "model": "vae",
+        "image_shape": [1, 4, 4],
+        "num_levels": 2,
+        "hidden_dim": 8,
+        "latent_dim": 2,
+    }
     model = pgm.build(cfg)
     model.posterior.encoder = nn.Sequential(model.posterior.encoder, nn.BatchNorm1d(8))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    Trainer(resolve_config({**cfg, "device": "cpu"}), model).prepare(torch.randint(0, 2, (6, 1, 4, 4)).float())
+    Trainer(resolve_config({**cfg, "device": "cpu"}), model).prepare(
+        torch.randint(0, 2, (6, 1, 4, 4)).float()
+    )
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before) and model.training

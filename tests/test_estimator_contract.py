@@ -95,17 +95,36 @@ SUB_RANDOM = _plated(size=60000, subsample=torch.arange(8) + 100)
 # (id, model, guide, expected: None = the exact value, else a fragment of the refusal)
 CASES = [
     ("keeps the contract", model, guide, None),
-    ("guide=None with a latent site", model, None, "found none (guide=None is only for a fully observed"),
-    ("guide samples a site the model lacks", model, guide_with_auxiliary, "site(s) ['u'] that the model does not have"),
+    (
+        "guide=None with a latent site",
+        model,
+        None,
+        "found none (guide=None is only for a fully observed",
+    ),
+    (
+        "guide samples a site the model lacks",
+        model,
+        guide_with_auxiliary,
+        "site(s) ['u'] that the model does not have",
+    ),
     ("guide covers z1 but not z2", model_two_latents, guide_z1_only, "it does not sample ['z2']"),
     ("plate 60000, subsample=arange(8)", *SUB_FULL, None),
     ("plate N, subsample_size=N", *SUB_N, None),
     ("subsample_size=1", *SUB_1, "found 1 subsampled indices ["),
     ("subsample_size=3", *SUB_3, "found 3 subsampled indices ["),
-    ("subsample of other indices", *SUB_RANDOM, "found 8 subsampled indices [100, 101, 102, 103, ...] of 60000"),
+    (
+        "subsample of other indices",
+        *SUB_RANDOM,
+        "found 8 subsampled indices [100, 101, 102, 103, ...] of 60000",
+    ),
     ("poutine.scale(0.5) on the model", poutine.scale(model, scale=0.5), guide, "scaled by 0.5"),
     ("poutine.scale(2) on the guide", model, poutine.scale(guide, scale=2.0), "scaled by 2.0"),
-    ("latent outside the data plate", model_global_latent, guide_global_latent, "found it outside it"),
+    (
+        "latent outside the data plate",
+        model_global_latent,
+        guide_global_latent,
+        "found it outside it",
+    ),
     ("guide observes a site", model, guide_observing, "found observed site(s) ['x'] in the guide"),
 ]
 
@@ -144,7 +163,9 @@ def test_the_contract_is_checked_once_per_call_not_per_chunk():
 
     contract.check_latent_sites = spy
     try:
-        evaluation.log_likelihood(model, counting_guide, X, num_particles=40, batch_size=4, max_elements=8)
+        evaluation.log_likelihood(
+            model, counting_guide, X, num_particles=40, batch_size=4, max_elements=8
+        )
     finally:
         contract.check_latent_sites = original
     assert len(checks) == 1  # one check, though 2 batches x 20 chunks of 2 particles ran

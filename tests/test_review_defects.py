@@ -56,9 +56,13 @@ def test_the_torchrun_module_does_not_shadow_inference_train():
 # -- the CLI maps only the project's own errors -------------------------------------------------
 @pytest.mark.parametrize(
     "error",
-    [PgmError("x: expected A; found B"), ContractError("site 'z': expected A; found B"),
-     PgmTypeError("x: expected a Tensor; found list"), UnknownNameError("unknown model 'q'; expected one of: vae"),
-     FileNotFoundError("no such file: run/config.json")],
+    [
+        PgmError("x: expected A; found B"),
+        ContractError("site 'z': expected A; found B"),
+        PgmTypeError("x: expected a Tensor; found list"),
+        UnknownNameError("unknown model 'q'; expected one of: vae"),
+        FileNotFoundError("no such file: run/config.json"),
+    ],
 )
 def test_the_project_errors_are_one_line_and_exit_2(error, monkeypatch, capsys):
     def fail(args):
@@ -74,9 +78,14 @@ def test_the_project_errors_are_one_line_and_exit_2(error, monkeypatch, capsys):
 
 @pytest.mark.parametrize(
     "bug",
-    [TypeError("unsupported operand type(s) for +: 'int' and 'str'"), AttributeError("no attribute 'x'"),
-     RuntimeError("shape '[32, 1, 8, 8, 17]' is invalid"), ValueError("a ValueError from torch"),
-     KeyError("key"), ZeroDivisionError("division by zero")],
+    [
+        TypeError("unsupported operand type(s) for +: 'int' and 'str'"),
+        AttributeError("no attribute 'x'"),
+        RuntimeError("shape '[32, 1, 8, 8, 17]' is invalid"),
+        ValueError("a ValueError from torch"),
+        KeyError("key"),
+        ZeroDivisionError("division by zero"),
+    ],
 )
 def test_real_bugs_surface_as_bugs(bug, monkeypatch):
     def fail(args):
@@ -93,7 +102,14 @@ def test_the_project_error_types_are_one_hierarchy():
     from inference.checkpoint import CheckpointError
     from inference.config import ConfigError
 
-    for kind in (ContractError, PgmTypeError, UnknownNameError, UsageError, ConfigError, CheckpointError):
+    for kind in (
+        ContractError,
+        PgmTypeError,
+        UnknownNameError,
+        UsageError,
+        ConfigError,
+        CheckpointError,
+    ):
         assert issubclass(kind, PgmError) and issubclass(kind, ValueError)
     assert issubclass(PgmTypeError, TypeError) and issubclass(UnknownNameError, KeyError)
 
@@ -118,7 +134,10 @@ def test_sign_flip_test_refuses_non_finite_differences(bad):
 
 def _comparisons(order: str, significant: set[tuple[str, str]]) -> list[PairedComparison]:
     pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
-    return [PairedComparison(a, b, 1.0, (0.5, 1.5), 0.1, 0.01, 0.01, 0.01, (a, b) in significant) for a, b in pairs]
+    return [
+        PairedComparison(a, b, 1.0, (0.5, 1.5), 0.1, 0.01, 0.01, 0.01, (a, b) in significant)
+        for a, b in pairs
+    ]
 
 
 def _groups(order: str, significant: set[tuple[str, str]]) -> dict[str, str]:
@@ -133,7 +152,11 @@ def _groups(order: str, significant: set[tuple[str, str]]) -> dict[str, str]:
         ("ABC", {("A", "B")}, {"A": "a", "B": "b", "C": "ab"}),  # the case: A~C share a
         ("ABC", set(), {"A": "a", "B": "a", "C": "a"}),
         ("ABC", {("A", "B"), ("A", "C"), ("B", "C")}, {"A": "a", "B": "b", "C": "c"}),
-        ("ABCD", {("A", "C"), ("A", "D"), ("B", "D"), ("C", "D")}, {"A": "a", "B": "ab", "C": "b", "D": "c"}),
+        (
+            "ABCD",
+            {("A", "C"), ("A", "D"), ("B", "D"), ("C", "D")},
+            {"A": "a", "B": "ab", "C": "b", "D": "c"},
+        ),
         ("ABCD", {("A", "D")}, {"A": "a", "B": "ab", "C": "ab", "D": "b"}),
         ("ABCD", {("A", "B"), ("C", "D")}, {"A": "ab", "B": "cd", "C": "ac", "D": "bd"}),
     ],
@@ -175,12 +198,25 @@ def test_discretized_logistic_is_finite_for_tiny_log_scales(log_scale):
 
 
 def test_discretized_logistic_mixture_still_normalises_with_a_tiny_scale():
-    d = DiscretizedLogisticMixture(torch.zeros(3, 2), torch.tensor([[0.2, 3.6]] * 3),
-                                   torch.tensor([[-100.0, -1.0]] * 3), num_levels=5)
+    d = DiscretizedLogisticMixture(
+        torch.zeros(3, 2),
+        torch.tensor([[0.2, 3.6]] * 3),
+        torch.tensor([[-100.0, -1.0]] * 3),
+        num_levels=5,
+    )
     total = d.level_log_probs().exp().sum(-1)
     torch.testing.assert_close(total, torch.ones(3))
-    assert math.isclose(float(d.log_prob(torch.zeros(3))[0].exp()), 0.5 + 0.5 * float(
-        discretized_logistic_log_prob(torch.tensor(0.0), torch.tensor(3.6), torch.tensor(-1.0), 5).exp()), rel_tol=1e-5)
+    assert math.isclose(
+        float(d.log_prob(torch.zeros(3))[0].exp()),
+        0.5
+        + 0.5
+        * float(
+            discretized_logistic_log_prob(
+                torch.tensor(0.0), torch.tensor(3.6), torch.tensor(-1.0), 5
+            ).exp()
+        ),
+        rel_tol=1e-5,
+    )
 
 
 # -- pgm compare leaves nothing behind on bad input ------------------------------------------
