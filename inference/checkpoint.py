@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import tempfile
 from pathlib import Path
@@ -86,13 +87,21 @@ def _temporary_prefix(name: str) -> str:
     return f".{name}."
 
 
+#: The files of a run folder pgm writes atomically (their temporaries are ``.NAME.XXXXXXXX.tmp``,
+#: ``XXXXXXXX`` from :func:`tempfile.mkstemp`), and the write probe of a new run folder.
+_OWN_TEMPORARY = re.compile(
+    r"\.(?:(?:config\.json|metrics\.jsonl|model\.safetensors|epoch-\d+\.safetensors)"
+    r"\.[a-z0-9_]{8}|pgm-write-test\.\d+)\.tmp"
+)
+
+
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Delete the hidden temporary files a killed atomic write left in ``folder``; returns them.
-    Only names this module writes (``.NAME.*.tmp``) are touched."""
+    Only the exact names pgm's own writes use are touched (a user's ``.notes.tmp`` stays)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    stale = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    stale = [p for p in folder.glob(".*.tmp") if _OWN_TEMPORARY.fullmatch(p.name) and p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

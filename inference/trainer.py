@@ -48,6 +48,7 @@ from .checkpoint import (
 from .config import ConfigError, resolve_config
 from .elbo import make_elbo
 from .kl_warmup import KLWarmup, kl_weight
+from .run_lock import RunLock
 
 __all__ = [
     "FitResult",
@@ -441,14 +442,21 @@ def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
         raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
     config_path = run / CONFIG_FILE
     has_checkpoints = (run / CHECKPOINT_DIR).exists()
+    if not resume and (config_path.exists() or has_checkpoints):
+        raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
+    if not config_path.exists():
+        # pgm writes config.json first: any of its other files without it are someone else's
+        others = [n for n in (CHECKPOINT_DIR, METRICS_FILE, WEIGHTS_FILE) if (run / n).exists()]
+        if others:
+            flag = "--resume" if resume else "--out"
+            raise ConfigError(
+                f"{flag}: expected a new folder or a run written by pgm; found {run} holding "
+                f"{', '.join(others)} but no {CONFIG_FILE}, which pgm would overwrite (move them "
+                "away, or choose another folder)"
+            )
+        return False  # new, or killed before it wrote anything: resuming is starting
     if not resume:
-        if config_path.exists() or has_checkpoints:
-            raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
         return False
-    if not config_path.is_file():
-        if has_checkpoints:
-            raise ConfigError(f"--resume: expected {config_path} next to {run / CHECKPOINT_DIR}; found none, so {run} is not a run pgm can continue")
-        return False  # killed before it wrote anything: resuming is starting
     try:
         saved = json.loads(config_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -542,8 +550,17 @@ def train(
         return trainer.fit(train_x, valid_x, progress=progress)
 
     created = _create_folders(run)
-    written: list[Path] = []
     try:
+        lock = RunLock(run)
+    except BaseException:
+        _remove_created(created)
+        raise
+    written: list[Path] = []
+    checked = False
+    try:
+        # again, now that no other process can write here: it may have made the folder a run
+        resuming = _existing_run(run, cfg, resume)
+        checked = True
         if resuming:
             remove_stale_temporaries(run)
             remove_stale_temporaries(run / CHECKPOINT_DIR)
@@ -557,15 +574,19 @@ def train(
             atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
             written.append(run / CONFIG_FILE)
         return trainer.fit(train_x, valid_x, progress=progress)
-    except Exception:
+    except BaseException:  # Ctrl-C too: a config.json alone would block rerunning the command
         # A new run that stopped before its first checkpoint holds nothing worth resuming:
-        # leave the folder as it was found. Once a checkpoint exists, everything stays.
-        if not resuming and trainer.checkpoints_written == 0:
+        # leave the folder as it was found. Once a checkpoint exists, everything stays. Only
+        # files this run wrote are removed (a new run never starts in a folder holding any).
+        if checked and not resuming and trainer.checkpoints_written == 0:
             for path in (*written, run / METRICS_FILE):
                 path.unlink(missing_ok=True)
             _remove_created([run / CHECKPOINT_DIR] if (run / CHECKPOINT_DIR).is_dir() else [])
+            lock.release(remove=lock.created)
             _remove_created(created)
         raise
+    finally:
+        lock.release(remove=lock.created)
 
 
 def fit_model(model: pgm.GenerativeModel, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, **settings) -> FitResult:
