@@ -125,6 +125,7 @@ def cmd_complete(args) -> int:
     from inference import load_run
     from inference.trainer import config_dataset
     from pgm.completion import complete, observed_mask
+    from pgm.data.npz import load_image_array
 
     from .images import save_grid
 
@@ -135,13 +136,10 @@ def cmd_complete(args) -> int:
     else:
         path = Path(source)
         if not path.is_file():
-            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {source!r}")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            arr = loaded[loaded.files[0]] if hasattr(loaded, "files") else loaded
-        except (ValueError, OSError) as err:
-            raise UsageError(f"--input: {path} is not a readable .npy/.npz file ({err})") from None
-        x = torch.as_tensor(np.asarray(arr)).float()
+            found = "a folder" if path.is_dir() else "no such file"
+            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {found}: {source!r}")
+        arr = load_image_array(path, model.num_levels, "--input")
+        x = torch.as_tensor(np.asarray(arr).astype(np.float32))
         if x.dim() == len(model.event_shape):
             x = x.unsqueeze(0)
         x = x[: args.n]

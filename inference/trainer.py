@@ -45,8 +45,10 @@ from .checkpoint import (
     set_rng_state,
     unflatten_optimizer_state,
 )
+from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorted_checkpoints
 from .config import ConfigError, resolve_config
 from .elbo import make_elbo
+from .fingerprint import check_same_run, config_differences, data_identity, fingerprint
 from .kl_warmup import KLWarmup, kl_weight
 from .run_lock import RunLock
 
@@ -159,6 +161,8 @@ class Trainer:
         self.metrics: list[dict] = []
         self.elbo = None
         self.checkpoints_written = 0
+        self.data_identity: dict | None = None  # of the data fit() trains on (set by train())
+        self.recorded: dict = {}  # config and data identity of the checkpoint loaded, if any
         self._checked: tuple[int, int] | None = None
         # read once: the per-step kill point then costs one comparison (tests only)
         self._kill_at = os.environ.get(KILL_AT_ENV)
@@ -260,6 +264,7 @@ class Trainer:
             "metrics": self.metrics,
             "optimizer": opt_meta,
             "rng": rng_meta,
+            **self._identity(),
         }
         save_tensors(self._checkpoint_path(self.epoch), tensors, meta)
         self.checkpoints_written += 1
@@ -267,14 +272,17 @@ class Trainer:
         # does the best epoch's checkpoint, however old, until a better epoch replaces it.
         folder = self.run_dir / CHECKPOINT_DIR
         best = self._checkpoint_path(self.best_epoch) if self.best_epoch else None
-        old = sorted(folder.glob("epoch-*.safetensors"))[: -self.cfg["keep_checkpoints"]]
+        old = sorted_checkpoints(folder)[: -self.cfg["keep_checkpoints"]]
         for path in old:
             if path != best:
                 path.unlink(missing_ok=True)
 
+    def _identity(self) -> dict:
+        """What this run trains: the resolved config, the data's identity, their fingerprint."""
+        return {"config": self.cfg, "data": self.data_identity, "fingerprint": fingerprint(self.cfg, self.data_identity)}
+
     def latest_checkpoint(self) -> Path | None:
-        folder = self.run_dir / CHECKPOINT_DIR
-        found = sorted(folder.glob("epoch-*.safetensors")) if folder.is_dir() else []
+        found = sorted_checkpoints(self.run_dir / CHECKPOINT_DIR)
         return found[-1] if found else None
 
     def load_checkpoint(self, path: Path) -> None:
@@ -283,13 +291,18 @@ class Trainer:
         try:
             tensors, meta = load_tensors(path, device="cpu")
         except CheckpointError as err:
-            older = sorted(p.name for p in path.parent.glob("epoch-*.safetensors") if p != path)
+            older = [p.name for p in sorted_checkpoints(path.parent) if p != path]
             hint = f"; move it away to resume from {older[-1]}" if older else ""
             raise CheckpointError(f"{err}{hint}") from None
+        check_checkpoint_meta(meta, path)
+        if self.data_identity is not None:  # resuming a run: config.json may have been edited
+            check_same_run(meta, self.cfg, self.data_identity, "--resume", path.name)
         try:
             state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
             self.model.load_state_dict(state)
-            self.optimizer.load_state_dict(unflatten_optimizer_state(tensors, meta["optimizer"]))
+            optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
+            check_optimizer_state(optimizer_state, list(self.model.parameters()), path)
+            self.optimizer.load_state_dict(optimizer_state)
             best = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("best.")}
             self.best_state = best or None
             self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
@@ -297,7 +310,10 @@ class Trainer:
             self.best_valid_loss = math.inf if bv is None else float(bv)
             self.best_epoch = int(meta.get("best_epoch", 0))
             self.metrics = list(meta["metrics"])
+            self.recorded = {k: meta.get(k) for k in ("config", "data")}
             set_rng_state(tensors, meta["rng"])
+        except CheckpointError:
+            raise
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
             found = _first_line(err) if not isinstance(err, KeyError) else f"no entry {err}"
             raise CheckpointError(
@@ -388,7 +404,7 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         if self.run_dir is not None:
-            save_weights(self.run_dir / WEIGHTS_FILE, self.model, {"config": cfg})
+            save_weights(self.run_dir / WEIGHTS_FILE, self.model, self._identity())
         self.model.eval()
         return FitResult(self.model, cfg, self.run_dir, self.metrics, self.best_valid_loss)
 
@@ -430,12 +446,6 @@ class Trainer:
             )
 
 
-def _config_differences(saved: dict, given: dict) -> list[str]:
-    """``key (run has A, given B)`` for every key but ``epochs`` (which a resume may extend)."""
-    keys = sorted(k for k in set(saved) | set(given) if k != "epochs" and saved.get(k) != given.get(k))
-    return [f"{k} (run has {saved.get(k)!r}, given {given.get(k)!r})" for k in keys]
-
-
 def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
     """Check ``run`` before anything is written; True when it holds a run to continue."""
     if run.exists() and not run.is_dir():
@@ -463,9 +473,9 @@ def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
         raise ConfigError(f"--resume: expected JSON in {config_path}; found a corrupted file ({err})") from None
     if not isinstance(saved, dict):
         raise ConfigError(f"--resume: expected a JSON object in {config_path}; found {type(saved).__name__}")
-    differ = _config_differences(saved, cfg)
+    differ = config_differences(saved, cfg)
     if differ:
-        raise ConfigError(f"--resume: expected the run's own config (only epochs may change); found differences in {'; '.join(differ)}")
+        raise ConfigError(f"--resume: expected the run's own config (only epochs may grow); found differences in {'; '.join(differ)}")
     return True
 
 
@@ -544,6 +554,8 @@ def train(
     model = pgm.build(cfg)
     # a subclass changes how a step is computed, not the run's protocol (distributed.py)
     trainer = (trainer_class or Trainer)(cfg, model, run)
+    if run is not None:
+        trainer.data_identity = data_identity(train_ds, valid_ds)
     train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
     trainer.prepare(train_x, valid_x)
     if run is None:
@@ -567,6 +579,8 @@ def train(
             latest = trainer.latest_checkpoint()
             if latest is not None:
                 trainer.load_checkpoint(latest)
+            if json.loads((run / CONFIG_FILE).read_text()) != cfg:  # epochs grew: say so
+                atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
             # metrics.jsonl may lag the checkpoint (a kill between the two) or lead it (epochs
             # past the last checkpoint): make it the checkpoint's before anything else happens
             trainer._write_metrics()
