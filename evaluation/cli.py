@@ -336,6 +336,14 @@ def _one_line(err: BaseException) -> str:
     return " ".join(lines) or type(err).__name__
 
 
+_INTERRUPTED = {
+    "train": "checkpoints written so far are intact (pgm train --out RUN --resume continues)",
+    "suite": "finished runs are kept and an unfinished one resumes: run the same command again",
+    "compare": "the report folder holds the previous report (or none); run the command again",
+    "evaluate": "no evaluation file was written",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``pgm`` command; returns the exit status.
 
@@ -361,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print(f"pgm {args.command}: interrupted; checkpoints written so far are intact (pgm train ... --resume continues)", file=sys.stderr)
+        print(f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}", file=sys.stderr)
         return 130
     except (*bad_input, NonFiniteLossError, OSError) as err:
         if os.environ.get("PGM_DEBUG"):

@@ -18,7 +18,8 @@ __all__ = ["check_same_run", "config_differences", "data_identity", "fingerprint
 def _array_sha256(images: torch.Tensor) -> str:
     array = images.detach().cpu().contiguous().numpy()
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(memoryview(array).cast("B"))
+    if array.size:
+        digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()
 
 

@@ -554,10 +554,10 @@ def train(
     model = pgm.build(cfg)
     # a subclass changes how a step is computed, not the run's protocol (distributed.py)
     trainer = (trainer_class or Trainer)(cfg, model, run)
-    if run is not None:
-        trainer.data_identity = data_identity(train_ds, valid_ds)
     train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
     trainer.prepare(train_x, valid_x)
+    if run is not None:
+        trainer.data_identity = data_identity(train_ds, valid_ds)
     if run is None:
         return trainer.fit(train_x, valid_x, progress=progress)
 

@@ -262,7 +262,7 @@ def test_best_checkpoint_outlives_the_rolling_window(tmp_path):
 
 def test_checkpoint_of_another_model_is_refused_by_name(tmp_path):
     trainer = _trainer(tmp_path)
-    trainer.epoch = 1
+    trainer.epoch, trainer.step, trainer.metrics = 1, 1, [{"epoch": 1, "step": 1}]
     trainer.save_checkpoint()
     other = _trainer(tmp_path / "other", hidden_dim=8)
     path = trainer.latest_checkpoint()
