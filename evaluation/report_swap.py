@@ -40,7 +40,13 @@ def _exchange(a: Path, b: Path) -> bool:
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
     return False
@@ -48,7 +54,9 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def _is_pure_report(out: Path) -> bool:
     own = set(REPORT_ENTRIES) | {INCOMPLETE_MARKER}
-    return all(p.name in own or p.name.startswith(".") and p.name.endswith(".tmp") for p in out.iterdir())
+    return all(
+        p.name in own or p.name.startswith(".") and p.name.endswith(".tmp") for p in out.iterdir()
+    )
 
 
 def check_report_folder(out: Path) -> None:
@@ -57,9 +65,13 @@ def check_report_folder(out: Path) -> None:
         raise NotADirectoryError(f"--out: expected a folder for the report; found a file: {out}")
     parent = out if out.is_dir() else next((p for p in out.parents if p.exists()), Path("."))
     if not parent.is_dir():
-        raise NotADirectoryError(f"--out: expected a folder that can be created; found {parent} is a file")
+        raise NotADirectoryError(
+            f"--out: expected a folder that can be created; found {parent} is a file"
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"--out: expected a folder that can be created and written; found {parent} not writable")
+        raise PermissionError(
+            f"--out: expected a folder that can be created and written; found {parent} not writable"
+        )
 
 
 def _remove_stale(out: Path) -> None:
@@ -90,7 +102,11 @@ def write_report(out: str | Path, write: Callable[[Path], None]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
     pure = not out.exists() or _is_pure_report(out)
-    new = (out.parent / f".{out.name}.pgm-new-{os.getpid()}") if pure else (out / f".pgm-report-new-{os.getpid()}")
+    new = (
+        (out.parent / f".{out.name}.pgm-new-{os.getpid()}")
+        if pure
+        else (out / f".pgm-report-new-{os.getpid()}")
+    )
     if new.exists():
         shutil.rmtree(new)
     new.mkdir()

@@ -13,7 +13,12 @@ import torch
 
 from .checkpoint import CheckpointError
 
-__all__ = ["checkpoint_epoch", "check_checkpoint_meta", "check_optimizer_state", "sorted_checkpoints"]
+__all__ = [
+    "checkpoint_epoch",
+    "check_checkpoint_meta",
+    "check_optimizer_state",
+    "sorted_checkpoints",
+]
 
 _NAME = re.compile(r"epoch-(\d+)\.safetensors")
 
@@ -84,7 +89,10 @@ def check_checkpoint_meta(meta: dict, path: Path) -> None:
     if not (
         isinstance(optimizer, dict)
         and isinstance(optimizer.get("param_groups"), list)
-        and all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in optimizer["param_groups"])
+        and all(
+            isinstance(g, dict) and isinstance(g.get("params"), list)
+            for g in optimizer["param_groups"]
+        )
         and isinstance(optimizer.get("plain", {}), dict)
         and all(isinstance(v, dict) for v in optimizer.get("plain", {}).values())
     ):
@@ -92,8 +100,10 @@ def check_checkpoint_meta(meta: dict, path: Path) -> None:
     rng = meta.get("rng")
     if not (
         isinstance(rng, dict)
-        and isinstance(rng.get("python"), list) and len(rng["python"]) == 3
-        and isinstance(rng.get("numpy"), list) and len(rng["numpy"]) == 4
+        and isinstance(rng.get("python"), list)
+        and len(rng["python"]) == 3
+        and isinstance(rng.get("numpy"), list)
+        and len(rng["numpy"]) == 4
     ):
         refuse("'rng'", "{python: [3 items], numpy: [4 items]}", rng)
 
@@ -109,7 +119,9 @@ def check_optimizer_state(state_dict: dict, params: list[torch.nn.Parameter], pa
     order = {index: position for position, index in enumerate(saved)}
     for index, entry in state_dict["state"].items():
         if index not in order:
-            raise CheckpointError(f"{path}: expected optimizer state of the listed parameters; found parameter {index}")
+            raise CheckpointError(
+                f"{path}: expected optimizer state of the listed parameters; found parameter {index}"
+            )
         shape = tuple(params[order[index]].shape)
         for key, value in entry.items():
             if not torch.is_tensor(value):

@@ -29,7 +29,12 @@ def data_identity(train, valid) -> dict[str, Any]:
     digest = hashlib.sha256()
     for ds in (train, valid):
         digest.update(_array_sha256(ds.images).encode())
-    return {"name": train.name, "train": len(train), "valid": len(valid), "sha256": digest.hexdigest()}
+    return {
+        "name": train.name,
+        "train": len(train),
+        "valid": len(valid),
+        "sha256": digest.hexdigest(),
+    }
 
 
 def fingerprint(cfg: dict, data: dict | None) -> str:
@@ -54,7 +59,9 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
     return out
 
 
-def check_same_run(recorded: dict, cfg: dict, data: dict | None, flag: str, where: str, hint: str = "") -> None:
+def check_same_run(
+    recorded: dict, cfg: dict, data: dict | None, flag: str, where: str, hint: str = ""
+) -> None:
     """Refuse, in one line naming the differing keys, a run whose recorded ``config`` / ``data``
     (metadata of a checkpoint or of ``model.safetensors``) is not ``cfg`` / ``data``.
     Metadata written before fingerprints existed carries neither and is not checked."""

@@ -17,8 +17,18 @@ from inference.fingerprint import config_differences
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 8, "num_train": 50,
-        "batch_size": 50, "epochs": 2, "lr": 3e-3, "seed": 1, "device": "cpu"}
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 8,
+    "num_train": 50,
+    "batch_size": 50,
+    "epochs": 2,
+    "lr": 3e-3,
+    "seed": 1,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +64,9 @@ def test_resume_refuses_an_edited_config_json(finished, tmp_path, capsys):
     assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err.startswith("pgm train: error: --resume: expected the run's own config and data (only epochs may grow); found differences with epoch-00002.safetensors in lr (run has 0.003, given 0.5); seed (run has 1, given 99)"), err
+    assert err.startswith(
+        "pgm train: error: --resume: expected the run's own config and data (only epochs may grow); found differences with epoch-00002.safetensors in lr (run has 0.003, given 0.5); seed (run has 1, given 99)"
+    ), err
     assert _files(run) == before
 
 
@@ -81,13 +93,24 @@ def test_resume_refuses_other_data(finished, tmp_path):
     images = train_ds.images.clone()
     images[7, 0, 3, 3] = (images[7, 0, 3, 3] + 1) % 17
     changed = ImageDataset("digits", "train", images, 17, train_ds.labels)
-    with pytest.raises(ConfigError, match=r"found differences with epoch-00002.safetensors in data sha256 \(run has '[0-9a-f]{64}', given '[0-9a-f]{64}'\)$"):
-        train({**TINY, "epochs": 3}, run, resume=True, progress=False, data=(changed, load_dataset("digits", "valid")))
+    with pytest.raises(
+        ConfigError,
+        match=r"found differences with epoch-00002.safetensors in data sha256 \(run has '[0-9a-f]{64}', given '[0-9a-f]{64}'\)$",
+    ):
+        train(
+            {**TINY, "epochs": 3},
+            run,
+            resume=True,
+            progress=False,
+            data=(changed, load_dataset("digits", "valid")),
+        )
     assert _files(run) == before
 
 
 def test_differences_cover_every_key_generically():
-    got = config_differences({"a": 1, "epochs": 2, "new_key": "x"}, {"a": 1, "epochs": 5, "other": 3})
+    got = config_differences(
+        {"a": 1, "epochs": 2, "new_key": "x"}, {"a": 1, "epochs": 5, "other": 3}
+    )
     assert got == ["new_key (run has 'x', given None)", "other (run has None, given 3)"]
 
 
@@ -98,12 +121,27 @@ def test_suite_refuses_to_reuse_a_run_of_another_config(tmp_path):
     from evaluation.suite import suite_models
 
     out = tmp_path / "suite"
-    quiet = {"models": ["autoencoder"], "num_particles": 2, "device": "cpu", "progress": False, "log": lambda *_: None}
+    quiet = {
+        "models": ["autoencoder"],
+        "num_particles": 2,
+        "device": "cpu",
+        "progress": False,
+        "log": lambda *_: None,
+    }
     run_dir = out / "runs" / "autoencoder"
-    cfg = {**suite_models()["autoencoder"], "data": "digits", "device": "cpu", "epochs": 3, "num_train": 64}
+    cfg = {
+        **suite_models()["autoencoder"],
+        "data": "digits",
+        "device": "cpu",
+        "epochs": 3,
+        "num_train": 64,
+    }
     train(cfg, run_dir, progress=False)
     before = _files(run_dir)
-    with pytest.raises(ConfigError, match=r"^--out: expected the run's own config and data .*data \(run has 'digits', given 'digits-binary'\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^--out: expected the run's own config and data .*data \(run has 'digits', given 'digits-binary'\)",
+    ):
         run_suite(out, data="digits-binary", **quiet)
     with pytest.raises(ConfigError, match=r"epochs \(run has 3, given 1; it may only grow\)"):
         run_suite(out, epochs_scale=1 / 40, **quiet)

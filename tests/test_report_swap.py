@@ -25,8 +25,17 @@ from inference.checkpoint import KILL_AT_ENV
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 8, "num_train": 50,
-        "batch_size": 50, "epochs": 1, "seed": 1, "device": "cpu"}
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 8,
+    "num_train": 50,
+    "batch_size": 50,
+    "epochs": 1,
+    "seed": 1,
+    "device": "cpu",
+}
 
 # one process imports the CLI, then forks a child per command (killed for real)
 FORKING = r"""
@@ -52,12 +61,26 @@ for line in sys.stdin:
 
 class Forking:
     def __init__(self):
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen([sys.executable, "-c", FORKING], cwd=REPO, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONPATH": str(REPO),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FORKING],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
 
     def start(self, argv, kill_at=None) -> int:
-        self.proc.stdin.write(json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n")
+        self.proc.stdin.write(
+            json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n"
+        )
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())["pid"]
 
@@ -75,8 +98,11 @@ class Forking:
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _report_state(out: Path, old: dict[str, str], new_seed: int) -> str:
@@ -87,15 +113,35 @@ def _report_state(out: Path, old: dict[str, str], new_seed: int) -> str:
         return "old"
     results = json.loads((out / "results.json").read_text())
     assert results["method"]["seed"] == new_seed, "neither the old report nor the new one"
-    listed = {f"{f}" for f in results["figures"]} | {"results.json", "report.md", "report.html", "idata.nc"}
+    listed = {f"{f}" for f in results["figures"]} | {
+        "results.json",
+        "report.md",
+        "report.html",
+        "idata.nc",
+    }
     assert set(files) == listed, set(files) ^ listed
     assert f"seeded with {new_seed}" in (out / "report.md").read_text()
     return "new"
 
 
 def _compare(run: Path, out: Path, seed: int) -> list[str]:
-    return ["compare", str(run), "--out", str(out), "-k", "2", "--num-images", "40", "--curve-images", "0",
-            "--seed", str(seed), "--no-progress", "--split", "valid"]
+    return [
+        "compare",
+        str(run),
+        "--out",
+        str(out),
+        "-k",
+        "2",
+        "--num-images",
+        "40",
+        "--curve-images",
+        "0",
+        "--seed",
+        str(seed),
+        "--no-progress",
+        "--split",
+        "valid",
+    ]
 
 
 def test_compare_killed_at_any_moment_leaves_the_old_or_the_new_report(tmp_path):
@@ -110,8 +156,13 @@ def test_compare_killed_at_any_moment_leaves_the_old_or_the_new_report(tmp_path)
         started = time.monotonic()
         assert cli.run(_compare(run, tmp_path / "timing", 1)) == 0
         duration = time.monotonic() - started
-        for point in ["write:forest.png", "write:results.json", "write:report.html", "report:before-swap",
-                      "report:after-swap"]:
+        for point in [
+            "write:forest.png",
+            "write:results.json",
+            "write:report.html",
+            "report:before-swap",
+            "report:after-swap",
+        ]:
             assert cli.run(_compare(run, out, 1), point) == killed, point
             states.append((point, _report_state(out, old, 1)))
             strays = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.pgm-")]

@@ -56,24 +56,37 @@ def test_second_process_on_one_run_folder_is_refused_naming_the_holder(tmp_path)
     b.write_text(CONFIG.format(seed=2))
     run = tmp_path / "run"
     first = subprocess.Popen(
-        _pgm("train", str(a), "--out", str(run), "--no-progress"), cwd=REPO, env=_env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        _pgm("train", str(a), "--out", str(run), "--no-progress"),
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         holder = _wait_for_lock(run, first)
         assert holder == first.pid
         config_before = (run / "config.json").read_bytes()
         # a new run, and a resume, of the same folder while the first trains
-        for argv in (["train", str(b), "--out", str(run)], ["train", "--out", str(run), "--resume"]):
+        for argv in (
+            ["train", str(b), "--out", str(run)],
+            ["train", "--out", str(run), "--resume"],
+        ):
             done = subprocess.run(
-                _pgm(*argv, "--no-progress"), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300
+                _pgm(*argv, "--no-progress"),
+                cwd=REPO,
+                env=_env(),
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
             lines = done.stderr.strip().splitlines()
             assert done.returncode == 2 and len(lines) == 1, done.stderr
             if "--resume" in argv:
                 assert f"locked by another process (pid {first.pid}" in lines[0], lines[0]
             else:  # the first already wrote config.json: refused either way, never overwritten
-                assert f"pid {first.pid}" in lines[0] or "already holding a run" in lines[0], lines[0]
+                assert f"pid {first.pid}" in lines[0] or "already holding a run" in lines[0], lines[
+                    0
+                ]
             assert first.poll() is None, "the first process stopped"
         assert (run / "config.json").read_bytes() == config_before
     finally:
@@ -90,13 +103,24 @@ def test_lock_is_exclusive_between_processes_and_named(tmp_path):
     """A child process holds the lock; this one is refused with the child's pid; after the
     child is SIGKILLed the lock is free at once."""
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from inference.run_lock import RunLock; "
-         "lock = RunLock(sys.argv[1]); print('locked', flush=True); time.sleep(600)", str(tmp_path)],
-        cwd=REPO, env=_env(), stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from inference.run_lock import RunLock; "
+            "lock = RunLock(sys.argv[1]); print('locked', flush=True); time.sleep(600)",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout.readline().strip() == "locked"
-        with pytest.raises(RunLockedError, match=rf"^--out: expected a run folder no other process is writing; found .* locked by another process \(pid {child.pid};"):
+        with pytest.raises(
+            RunLockedError,
+            match=rf"^--out: expected a run folder no other process is writing; found .* locked by another process \(pid {child.pid};",
+        ):
             RunLock(tmp_path)
     finally:
         child.send_signal(signal.SIGKILL)
