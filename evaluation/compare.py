@@ -110,6 +110,7 @@ def _load_runs(run_dirs: list[str | Path]) -> list[_Run]:
     runs = []
     for name, path in zip(_unique_names(paths), paths, strict=True):
         model, cfg = load_run(path)
+        read_metrics(path)  # a corrupted metrics.jsonl is refused now, not after the estimates
         runs.append(_Run(name, path, model, cfg))
     first = runs[0]
     for r in runs[1:]:

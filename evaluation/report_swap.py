@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inference.checkpoint import _fsync_dir, kill_point
+from inference.out_path import check_out_path
 
 __all__ = ["INCOMPLETE_MARKER", "REPORT_ENTRIES", "check_report_folder", "write_report"]
 
@@ -61,6 +62,7 @@ def _is_pure_report(out: Path) -> bool:
 
 def check_report_folder(out: Path) -> None:
     """Refuse, before anything is computed or created, an ``--out`` that cannot hold a report."""
+    check_out_path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out: expected a folder for the report; found a file: {out}")
     parent = out if out.is_dir() else next((p for p in out.parents if p.exists()), Path("."))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from importlib import resources
@@ -11,8 +10,9 @@ from pathlib import Path
 
 from inference import train
 from inference.checkpoint import load_tensors
-from inference.config import ConfigError, load_config, resolve_config
+from inference.config import load_config, resolve_config
 from inference.fingerprint import check_same_run, data_identity
+from inference.run_config import read_json_object
 from pgm.data import load_dataset
 
 __all__ = ["run_suite", "suite_models"]
@@ -40,12 +40,8 @@ def _check_finished(run_dir: Path, cfg: dict, train_ds, valid_ds) -> bool:
     return recorded["config"] is None or recorded["config"].get("epochs") == resolved["epochs"]
 
 
-def _saved_config(run_dir: Path) -> dict | None:
-    try:
-        saved = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"--out: expected JSON in {run_dir / 'config.json'}; found a corrupted file ({err})") from None
-    return saved if isinstance(saved, dict) else None
+def _saved_config(run_dir: Path) -> dict:
+    return read_json_object(run_dir / "config.json", "--out")
 
 
 def run_suite(

@@ -168,7 +168,8 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
     """Read a file written by :func:`save_tensors`; refuse anything else by name."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: expected a pgm safetensors file; found no such file")
+        found = "a folder" if path.is_dir() else "no such file"
+        raise CheckpointError(f"{path}: expected a pgm safetensors file; found {found}")
     try:
         with path.open("rb") as f:
             head = f.read(16)
@@ -191,8 +192,9 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
     raw = meta[_META_KEY] if _META_KEY in meta else meta.get("json", "{}")
     try:
         header = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path}: expected JSON metadata; found corrupted metadata ({err})") from None
+    except (json.JSONDecodeError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else err
+        raise CheckpointError(f"{path}: expected JSON metadata; found corrupted metadata ({reason})") from None
     if _META_KEY in meta:
         found = header.get("format") if isinstance(header, dict) else None
         extra = header.get("metadata") if isinstance(header, dict) else None
@@ -213,7 +215,17 @@ def save_weights(path: Path, module: torch.nn.Module, metadata: dict | None = No
 
 
 def load_weights(path: Path, module: torch.nn.Module) -> dict[str, Any]:
+    """Load weights into ``module``; tensors of another dtype than the module's (int8 weights
+    would be cast silently) or with non-finite values are refused, naming the file and tensor."""
     tensors, meta = load_tensors(path, device="cpu")
+    own = module.state_dict()
+    for name, value in tensors.items():
+        if name in own and value.dtype != own[name].dtype:
+            raise CheckpointError(
+                f"{path}: expected tensor {name!r} of dtype {own[name].dtype}; found {value.dtype}"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: expected finite weights; found non-finite values in {name!r}")
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:

@@ -29,6 +29,7 @@ import torch
 import pgm
 from pgm.contract import probe, sample_sites, trace_pair
 from pgm.data import ImageDataset, load_dataset
+from pgm.memory import check_fits, format_bytes, parameter_bytes
 from pgm.validation import check_bool, check_int
 
 from .checkpoint import (
@@ -50,6 +51,8 @@ from .config import ConfigError, resolve_config
 from .elbo import make_elbo
 from .fingerprint import check_same_run, config_differences, data_identity, fingerprint
 from .kl_warmup import KLWarmup, kl_weight
+from .out_path import check_out_path
+from .run_config import read_json_object
 from .run_lock import RunLock
 
 __all__ = [
@@ -452,6 +455,8 @@ def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
         raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
     config_path = run / CONFIG_FILE
     has_checkpoints = (run / CHECKPOINT_DIR).exists()
+    if has_checkpoints and not (run / CHECKPOINT_DIR).is_dir():
+        raise ConfigError(f"--out: expected {run / CHECKPOINT_DIR} to be a folder of checkpoints; found a file")
     if not resume and (config_path.exists() or has_checkpoints):
         raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
     if not config_path.exists():
@@ -467,16 +472,22 @@ def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
         return False  # new, or killed before it wrote anything: resuming is starting
     if not resume:
         return False
-    try:
-        saved = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"--resume: expected JSON in {config_path}; found a corrupted file ({err})") from None
-    if not isinstance(saved, dict):
-        raise ConfigError(f"--resume: expected a JSON object in {config_path}; found {type(saved).__name__}")
+    saved = read_json_object(config_path, "--resume")
     differ = config_differences(saved, cfg)
     if differ:
         raise ConfigError(f"--resume: expected the run's own config (only epochs may grow); found differences in {'; '.join(differ)}")
     return True
+
+
+def _check_memory(cfg: dict, data: ImageDataset) -> None:
+    """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
+    params = parameter_bytes(pgm.build, cfg)
+    sizes = ", ".join(f"{k} = {cfg[k]:,}" for k in ("hidden_dim", "latent_dim") if isinstance(cfg.get(k), int))
+    # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
+    check_fits(6 * params, "hidden_dim/latent_dim", f"a model of {format_bytes(params)} of parameters ({sizes})")
+    # a lower bound: each of the batch's particles holds an image-sized float tensor or more
+    per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
+    check_fits(per_step, "num_particles", f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}")
 
 
 def _create_folders(run: Path) -> list[Path]:
@@ -548,8 +559,9 @@ def train(
             raise TypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
         train_ds, valid_ds = data
     cfg = resolve_config(config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
-    run = Path(run_dir) if run_dir is not None else None
+    run = check_out_path(run_dir) if run_dir is not None else None
     resuming = _existing_run(run, cfg, resume) if run is not None else False
+    _check_memory(cfg, train_ds)
     seed_everything(cfg["seed"])
     model = pgm.build(cfg)
     # a subclass changes how a step is computed, not the run's protocol (distributed.py)

@@ -94,17 +94,19 @@ def check_npy_sizes(path: Path, what: str) -> None:
         need = int(np.prod(shape, dtype=object)) * dtype.itemsize
         if need > stored:
             raise ValueError(
-                f"{what}: expected array {name} of {path} to hold the data its header declares; "
+                f"{what}: expected {f'array {name} of ' if name else ''}{path} to hold the data its header declares; "
                 f"found shape {shape} of {dtype} ({need:,} bytes) in {stored:,} bytes (corrupted?)"
             )
 
     with path.open("rb") as handle:
-        if handle.read(4) != b"PK\x03\x04":
+        if not zipfile.is_zipfile(handle):
             handle.seek(0)
             check("", handle, path.stat().st_size)
             return
         handle.seek(0)
         with zipfile.ZipFile(handle) as archive:
+            if not archive.infolist():
+                raise ValueError(f"{what}: expected an .npz archive of arrays; found {path} holding no arrays")
             for info in archive.infolist():
                 with archive.open(info) as member:
                     check(repr(info.filename.removesuffix(".npy")), member, info.file_size)
