@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(name: str):
+def _positive_int(name: str, maximum: int | None = None):
     # argparse prefixes the message with "argument NAME:", so the name is not repeated here
     def parse(text: str) -> int:
         try:
@@ -42,35 +43,63 @@ def _positive_int(name: str):
             raise argparse.ArgumentTypeError(f"expected a positive integer; found {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"expected a positive integer; found {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected a positive integer <= {maximum:,}; found {value:,}")
         return value
 
     parse.__name__ = name
     return parse
 
 
+def _seed(text: str) -> int:
+    """A seed torch and NumPy accept: an integer in [0, 2^63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed; found {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2^63); found {value}")
+    return value
+
+
+_seed.__name__ = "--seed"
+
+
+def _png_out(out: str | None, default: Path) -> Path:
+    """The PNG path of ``sample``/``complete``, checked before anything runs."""
+    from inference.out_path import check_out_path
+
+    if out is None:
+        return default
+    path = check_out_path(out)
+    if path.is_dir():
+        raise UsageError(f"--out: expected a PNG file path; found a folder: {path}")
+    return path
+
+
+def _write_png(save, out: Path) -> None:
+    from inference.out_path import os_error_text
+
+    try:
+        save()
+    except OSError as err:
+        raise UsageError(f"--out: expected a writable file path; found {out} refused ({os_error_text(err)})") from None
+
+
+def _check_image_memory(count: int, model, argument: str) -> None:
+    """Samples, the grid and the network's activations: about 128 bytes per pixel drawn."""
+    from pgm.memory import check_fits
+
+    dims = math.prod(model.event_shape)
+    check_fits(128 * count * dims, argument, f"{count:,} images of {dims} pixels")
+
+
 # -- commands --------------------------------------------------------------------------------
 def cmd_train(args) -> int:
-    from inference import load_config, parse_overrides, train
+    from inference import train
+    from inference.run_config import train_config
 
-    overrides = parse_overrides(args.set)
-    if args.config is not None:
-        config = load_config(args.config)
-    elif args.resume:
-        saved = Path(args.out) / "config.json"
-        if not saved.is_file():
-            raise UsageError(
-                f"config: expected a TOML file, or --resume with a run folder holding config.json; "
-                f"found neither ({saved} does not exist)"
-            )
-        try:
-            config = json.loads(saved.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise UsageError(f"--resume: expected JSON in {saved}; found a corrupted file ({err})") from None
-        if not isinstance(config, dict):
-            raise UsageError(f"--resume: expected a JSON object in {saved}; found {type(config).__name__}")
-    else:
-        raise UsageError("config: expected a TOML config file (it may be left out only with --resume); found none")
-    config.update(overrides)
+    config = train_config(args.config, args.out, args.resume, args.set)
     if args.distributed:
         from inference.distributed import train_distributed
 
@@ -111,11 +140,12 @@ def cmd_sample(args) -> int:
 
     from .images import save_grid
 
+    out = _png_out(args.out, Path(args.run) / "samples.png")
     model, cfg = load_run(args.run, device=args.device)
+    _check_image_memory(args.n, model, "-n")
     torch.manual_seed(args.seed)
     x = model.sample(args.n, cached=not args.naive)
-    out = Path(args.out) if args.out else Path(args.run) / "samples.png"
-    save_grid(x, model.num_levels, out)
+    _write_png(lambda: save_grid(x, model.num_levels, out), out)
     print(json.dumps({"samples": str(out), "n": args.n, "shape": list(x.shape)}))
     return 0
 
@@ -126,10 +156,14 @@ def cmd_complete(args) -> int:
 
     from inference import load_run
     from inference.trainer import config_dataset
-    from pgm.completion import complete, observed_mask
+    from pgm.completion import MASKS, complete, observed_mask
+    from pgm.data.npz import load_image_array
 
     from .images import save_grid
 
+    if args.observed not in MASKS:
+        raise UsageError(f"--observed: expected one of {', '.join(MASKS)}; found {args.observed!r}")
+    out = _png_out(args.out, Path(args.run) / "completions.png")
     model, cfg = load_run(args.run, device=args.device)
     source = args.input
     if source in ("train", "valid", "test"):
@@ -137,26 +171,23 @@ def cmd_complete(args) -> int:
     else:
         path = Path(source)
         if not path.is_file():
-            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {source!r}")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            arr = loaded[loaded.files[0]] if hasattr(loaded, "files") else loaded
-        except (ValueError, OSError) as err:
-            raise UsageError(f"--input: {path} is not a readable .npy/.npz file ({err})") from None
-        x = torch.as_tensor(np.asarray(arr)).float()
+            found = "a folder" if path.is_dir() else "no such file"
+            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {found}: {source!r}")
+        arr = load_image_array(path, model.num_levels, "--input")
+        x = torch.as_tensor(np.asarray(arr).astype(np.float32))
         if x.dim() == len(model.event_shape):
             x = x.unsqueeze(0)
         x = x[: args.n]
     model.check_data(x, "--input")
+    _check_image_memory(int(x.shape[0]) * args.samples * 2, model, "--samples")
     mask = observed_mask(args.observed, model.event_shape).to(model.device)
     torch.manual_seed(args.seed)
     x = x.to(model.device)
     # each image repeated --samples times: every copy gets its own completion
     repeated = x.repeat_interleave(args.samples, 0)
     completed = complete(model, repeated, mask).reshape(x.shape[0], args.samples, *model.event_shape)
-    out = Path(args.out) if args.out else Path(args.run) / "completions.png"
     shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype)], 1)
-    save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1])
+    _write_png(lambda: save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1]), out)
     print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples}))
     return 0
 
@@ -242,6 +273,8 @@ def _print_table(results: dict) -> None:
 
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from .log_likelihood import MAX_PARTICLES
+
     parser = _Parser(
         prog="pgm",
         description="Explicit-density generative models for images (VAEs, PixelCNN, PixelRNN) as "
@@ -271,10 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="importance-sampled log-likelihood of a run on a split", description="Estimate log p(x) per image with K importance samples from the run's guide (exact for models without latents), report mean nats, bits/dim and the ELBO; writes RUN/evaluation-SPLIT.json.")
     p.add_argument("run", help="run folder written by `pgm train`")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=1000, help="importance samples K per image (default 1000)")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=1000, help="importance samples K per image (default 1000)")
     p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="data split (default test)")
     p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate only the first N images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
     common(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -282,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder written by `pgm train`")
     p.add_argument("-n", type=_positive_int("-n"), default=64, help="number of samples (default 64)")
     p.add_argument("--out", default=None, help="PNG path (default RUN/samples.png)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--naive", action="store_true", help="autoregressive models: recompute the whole network per pixel")
     common(p, data_dir=False)
     p.set_defaults(func=cmd_sample)
@@ -294,17 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_positive_int("-n"), default=8, help="number of images (default 8)")
     p.add_argument("--samples", type=_positive_int("--samples"), default=4, help="completions per image (default 4)")
     p.add_argument("--out", default=None, help="PNG path (default RUN/completions.png)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     common(p, progress=False)
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("compare", help="evaluate several runs on the same images and write a report", description="Evaluate every run on the SAME test images with the shared estimator, compare them pairwise, write results.json, report.md, report.html and figures into --out.")
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=1000)
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=1000)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--num-images", type=_positive_int("--num-images"), default=None)
-    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and resamples")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples and resamples")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the pairwise tests, Holm-adjusted (default 0.05)")
     p.add_argument("--curve-images", type=int, default=16, help="test images for the estimate-against-K curves (default 16; 0: none)")
     p.add_argument("--curve-max-particles", type=_positive_int("--curve-max-particles"), default=5000, help="largest K of those curves (default 5000)")
@@ -318,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("suite", help="train and compare the standard set of models (the main job)", description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--data", default="digits", help="dataset (default digits: embedded, no download)")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=500, help="importance samples per test image (default 500)")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=500, help="importance samples per test image (default 500)")
     p.add_argument("--models", nargs="+", default=None, help="only these suite models")
     p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (e.g. 0.1 for a smoke run)")
     p.add_argument("--threads", type=_positive_int("--threads"), default=1, help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)")
@@ -340,6 +373,14 @@ def _one_line(err: BaseException) -> str:
     return " ".join(lines) or type(err).__name__
 
 
+_INTERRUPTED = {
+    "train": "checkpoints written so far are intact (pgm train --out RUN --resume continues)",
+    "suite": "finished runs are kept and an unfinished one resumes: run the same command again",
+    "compare": "the report folder holds the previous report (or none); run the command again",
+    "evaluate": "no evaluation file was written",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``pgm`` command; returns the exit status.
 
@@ -350,12 +391,16 @@ def main(argv: list[str] | None = None) -> int:
     another operating-system failure gets one line and status 1. Any other exception is a bug
     and surfaces as one, with its traceback. ``PGM_DEBUG=1`` shows the traceback always.
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:  # argparse: --help, or a usage error already printed
-        return stop.code if isinstance(stop.code, int) else 2
-    from inference.trainer import NonFiniteLossError
+    try:  # Ctrl-C while the start-up imports run: one line, no traceback
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as stop:  # argparse: --help, or a usage error already printed
+            return stop.code if isinstance(stop.code, int) else 2
+        from inference.trainer import NonFiniteLossError
+    except KeyboardInterrupt:
+        print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
+        return 130
 
     bad_input = (
         PgmError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
@@ -364,9 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print(f"pgm {args.command}: interrupted; checkpoints written so far are intact (pgm train ... --resume continues)", file=sys.stderr)
+        print(f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}", file=sys.stderr)
         return 130
-    except (*bad_input, NonFiniteLossError, OSError) as err:
+    except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
             raise
         print(f"pgm {args.command}: error: {_one_line(err)}", file=sys.stderr)

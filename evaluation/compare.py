@@ -47,6 +47,7 @@ from .figures import (
 )
 from .log_likelihood import Estimate, bits_per_dim, estimate
 from .report import render_html, render_markdown
+from .report_swap import check_report_folder, write_report
 from .representation import encode_all, linear_probe
 from .statistics import compare_all, rank_models, summarise_mean
 
@@ -110,6 +111,7 @@ def _load_runs(run_dirs: list[str | Path]) -> list[_Run]:
     runs = []
     for name, path in zip(_unique_names(paths), paths, strict=True):
         model, cfg = load_run(path)
+        read_metrics(path)  # a corrupted metrics.jsonl is refused now, not after the estimates
         runs.append(_Run(name, path, model, cfg))
     first = runs[0]
     for r in runs[1:]:
@@ -375,6 +377,10 @@ def compare_runs(
         raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
     if not isinstance(curve_max_particles, int) or curve_max_particles < 1:
         raise PgmError(f"curve_max_particles: expected an integer >= 1; found {curve_max_particles!r}")
+    if isinstance(curve_images, bool) or not isinstance(curve_images, int) or curve_images < 0:
+        raise PgmError(f"--curve-images: expected an integer >= 0; found {curve_images!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise PgmError(f"--alpha: expected a number in (0, 1); found {alpha!r}")
     started = time.perf_counter()
     if log is None:
         from tqdm.auto import tqdm
@@ -382,8 +388,7 @@ def compare_runs(
         log = tqdm.write  # prints above a live progress bar instead of through it
     say = log if progress else (lambda *_: None)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise PgmError(f"out: expected a folder for the report; found a file {out}")
+    check_report_folder(out)  # every input is checked before anything is created
     runs = _load_runs(run_dirs)
     cfg0 = runs[0].cfg
     data = config_dataset(cfg0, split, data_dir).subset(num_images)
@@ -467,21 +472,26 @@ def compare_runs(
     # 5. figures and files
     t = time.perf_counter()
     figures = _figures(runs, rows, curves, x, seed, progress)
-    (out / "figures").mkdir(parents=True, exist_ok=True)  # only now: bad input leaves nothing
-    for f in figures:
-        atomic_write_bytes(out / "figures" / f.name, f.png)
     results["figures"] = [f"figures/{f.name}" for f in figures]
     timing["figures"] = time.perf_counter() - t
-    t = time.perf_counter()
-    write_inference_data(out / "idata.nc", runs, data, {"dataset": data.name, "split": split, "num_particles": num_particles, "seed": seed})
-    timing["inference_data"] = time.perf_counter() - t
-    results["timing_seconds"] = {k: round(v, 3) for k, v in timing.items()}
-    results["method"]["seconds"] = time.perf_counter() - started
-    results["timing_seconds"]["total"] = round(results["method"]["seconds"], 3)
-    atomic_write_text(out / "results.json", json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
-    results = json.loads((out / "results.json").read_text())
-    atomic_write_text(out / "report.md", render_markdown(results, figures))
-    atomic_write_text(out / "report.html", render_html(results, figures))
+
+    def write(folder: Path) -> None:
+        # a fresh folder, swapped in whole for the old report when complete (report_swap.py)
+        nonlocal results
+        t = time.perf_counter()
+        for f in figures:
+            atomic_write_bytes(folder / "figures" / f.name, f.png)
+        write_inference_data(folder / "idata.nc", runs, data, {"dataset": data.name, "split": split, "num_particles": num_particles, "seed": seed})
+        timing["inference_data"] = time.perf_counter() - t
+        results["timing_seconds"] = {k: round(v, 3) for k, v in timing.items()}
+        results["method"]["seconds"] = time.perf_counter() - started
+        results["timing_seconds"]["total"] = round(results["method"]["seconds"], 3)
+        atomic_write_text(folder / "results.json", json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
+        results = json.loads((folder / "results.json").read_text())
+        atomic_write_text(folder / "report.md", render_markdown(results, figures))
+        atomic_write_text(folder / "report.html", render_html(results, figures))
+
+    write_report(out, write)
     say(f"  report: {out / 'report.html'} ({results['method']['seconds']:.1f} s)")
     return results
 

@@ -55,6 +55,11 @@ class Estimate:
     log_weights: torch.Tensor | None = None
 
 
+#: The largest K the estimator accepts (``pgm evaluate -k``): 10^8 importance samples per image
+#: already take hours on a small model; larger requests are refused rather than left running.
+MAX_PARTICLES = 10**8
+_FOLD = 1024  # partial log-sum-exps kept per batch before folding them into one
+
 def bits_per_dim(log_likelihood: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
     """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W."""
     return -log_likelihood / (num_dims * math.log(2.0))
@@ -189,6 +194,11 @@ def estimate(
         raise PgmTypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
     if isinstance(num_particles, bool) or not isinstance(num_particles, int) or num_particles < 1:
         raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
+    if num_particles > MAX_PARTICLES:
+        raise PgmError(
+            f"num_particles: expected an integer <= {MAX_PARTICLES:,} (the estimator's bound: more "
+            f"would run for days); found {num_particles:,}"
+        )
     if x.dim() < 1 or x.shape[0] == 0:
         raise PgmError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
     if owner is not None and hasattr(owner, "check_data"):
@@ -218,6 +228,8 @@ def estimate(
                 lse, total, kept = [], torch.zeros(xb.shape[0], device=xb.device), []
                 for lw in log_weights(model_fn, guide_fn, xb, k_total, chunk, nesting):
                     lse.append(torch.logsumexp(lw, 0))
+                    if len(lse) == _FOLD:  # memory flat in K: fold the partial sums
+                        lse = [torch.logsumexp(torch.stack(lse), 0)]
                     total += lw.sum(0)
                     if return_log_weights:
                         kept.append(lw.cpu())

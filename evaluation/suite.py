@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 from importlib import resources
 from pathlib import Path
 
 from inference import train
-from inference.config import load_config
+from inference.checkpoint import load_tensors
+from inference.config import load_config, resolve_config
+from inference.fingerprint import check_same_run, data_identity
+from inference.run_config import read_json_object
 from pgm.data import load_dataset
 from pgm.errors import PgmError
 
@@ -20,6 +24,25 @@ def suite_models() -> dict[str, dict]:
     path = resources.files("evaluation") / "suite.toml"
     with resources.as_file(path) as p:
         return load_config(p)["models"]
+
+
+def _check_finished(run_dir: Path, cfg: dict, train_ds, valid_ds) -> bool:
+    """Whether the finished run in ``run_dir`` is what the suite asks for now (True), or the
+    same run with fewer epochs, to be resumed (False); another config or other data (another
+    ``--epochs-scale`` that shrinks it, ``--data``...) is refused, naming the differing keys."""
+    resolved = resolve_config(cfg, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
+    weights = run_dir / "model.safetensors"
+    _, meta = load_tensors(weights)
+    recorded = meta if isinstance(meta.get("config"), dict) else {"config": _saved_config(run_dir)}
+    check_same_run(
+        recorded, resolved, data_identity(train_ds, valid_ds), "--out", str(weights),
+        f" (remove {run_dir} to train it again, or choose another --out)",
+    )
+    return recorded["config"] is None or recorded["config"].get("epochs") == resolved["epochs"]
+
+
+def _saved_config(run_dir: Path) -> dict:
+    return read_json_object(run_dir / "config.json", "--out")
 
 
 def run_suite(
@@ -38,6 +61,8 @@ def run_suite(
     from .compare import compare_runs
 
     out = Path(out)
+    if isinstance(epochs_scale, bool) or not isinstance(epochs_scale, int | float) or not (0 < epochs_scale < math.inf):
+        raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
     table = suite_models()
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
@@ -55,7 +80,7 @@ def run_suite(
         run_dir = out / "runs" / name
         resume = (run_dir / "config.json").exists()
         t0 = time.perf_counter()
-        if resume and (run_dir / "model.safetensors").exists():
+        if resume and (run_dir / "model.safetensors").exists() and _check_finished(run_dir, cfg, train_ds, valid_ds):
             log(f"[{i}/{len(chosen)}] {name}: already trained in {run_dir}, kept")
         else:
             log(f"[{i}/{len(chosen)}] {name}: training {cfg['epochs']} epochs on {data}")

@@ -107,7 +107,9 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     check_int(cfg["epochs"], "epochs", minimum=1)
     check_int(cfg["batch_size"], "batch_size", minimum=1)
     check_float(cfg["lr"], "lr", minimum=0.0, exclusive_minimum=True)
-    check_int(cfg["seed"], "seed", minimum=0)
+    check_int(cfg["seed"], "seed", minimum=0, maximum=2**63 - 1)
+    if "num_workers" in cfg:
+        check_int(cfg["num_workers"], "num_workers", minimum=0)
     check_choice(cfg["device"], "device", ("auto", "cpu", "cuda"))
     check_choice(cfg["precision"], "precision", ("fp32", "bf16"))
     from .elbo import ELBOS

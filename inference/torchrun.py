@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from pathlib import Path
 
 from pgm.errors import PgmError
 
-from .config import ConfigError, load_config, parse_overrides
 from .distributed import train_distributed
+from .run_config import train_config
 
 __all__ = ["build_parser", "main"]
 
@@ -39,26 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config(args) -> dict:
-    """The config file plus ``--set``; on ``--resume`` without a file, the run's saved config."""
-    config = load_config(args.config) if args.config is not None else {}
-    if args.config is None and not args.resume:
-        raise ConfigError("config: expected a TOML file (only --resume may leave it out)")
-    config.update(parse_overrides(args.set))
-    saved = Path(args.out) / "config.json"
-    if args.config is None and saved.is_file():
-        config = {**json.loads(saved.read_text()), **parse_overrides(args.set)}
-    return config
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # the same config reading and checks as `pgm train` (inference/run_config.py)
+        config = train_config(args.config, args.out, args.resume, args.set)
         result = train_distributed(
-            _config(args), args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
+            config, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
         )
     except PgmError as err:  # bad input (config, checkpoint, data, contract): one line
-        print(f"error: {err}", file=sys.stderr)
+        if os.environ.get("PGM_DEBUG"):
+            raise
+        print(f"inference.torchrun: error: {_one_line(err)}", file=sys.stderr)
         return 2
     if result is not None and result.metrics:
         last = result.metrics[-1]
@@ -66,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
                    "best_valid_loss": result.best_valid_loss}
         print(json.dumps(summary))
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines) or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import pgm
 from pgm.contract import probe, sample_sites, trace_pair
 from pgm.data import ImageDataset, load_dataset
 from pgm.errors import PgmTypeError
+from pgm.memory import check_fits, format_bytes, parameter_bytes
 from pgm.validation import check_bool, check_int
 
 from .checkpoint import (
@@ -46,9 +47,14 @@ from .checkpoint import (
     set_rng_state,
     unflatten_optimizer_state,
 )
+from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorted_checkpoints
 from .config import ConfigError, resolve_config
 from .elbo import make_elbo
+from .fingerprint import check_same_run, config_differences, data_identity, fingerprint
 from .kl_warmup import KLWarmup, kl_weight
+from .out_path import check_out_path
+from .run_config import read_json_object
+from .run_lock import RunLock
 
 __all__ = [
     "FitResult",
@@ -159,6 +165,8 @@ class Trainer:
         self.metrics: list[dict] = []
         self.elbo = None
         self.checkpoints_written = 0
+        self.data_identity: dict | None = None  # of the data fit() trains on (set by train())
+        self.recorded: dict = {}  # config and data identity of the checkpoint loaded, if any
         self._checked: tuple[int, int] | None = None
         # read once: the per-step kill point then costs one comparison (tests only)
         self._kill_at = os.environ.get(KILL_AT_ENV)
@@ -269,6 +277,7 @@ class Trainer:
             "metrics": self.metrics,
             "optimizer": opt_meta,
             "rng": rng_meta,
+            **self._identity(),
         }
         save_tensors(self._checkpoint_path(self.epoch), tensors, meta)
         self.checkpoints_written += 1
@@ -276,14 +285,17 @@ class Trainer:
         # does the best epoch's checkpoint, however old, until a better epoch replaces it.
         folder = self.run_dir / CHECKPOINT_DIR
         best = self._checkpoint_path(self.best_epoch) if self.best_epoch else None
-        old = sorted(folder.glob("epoch-*.safetensors"))[: -self.cfg["keep_checkpoints"]]
+        old = sorted_checkpoints(folder)[: -self.cfg["keep_checkpoints"]]
         for path in old:
             if path != best:
                 path.unlink(missing_ok=True)
 
+    def _identity(self) -> dict:
+        """What this run trains: the resolved config, the data's identity, their fingerprint."""
+        return {"config": self.cfg, "data": self.data_identity, "fingerprint": fingerprint(self.cfg, self.data_identity)}
+
     def latest_checkpoint(self) -> Path | None:
-        folder = self.run_dir / CHECKPOINT_DIR
-        found = sorted(folder.glob("epoch-*.safetensors")) if folder.is_dir() else []
+        found = sorted_checkpoints(self.run_dir / CHECKPOINT_DIR)
         return found[-1] if found else None
 
     def load_checkpoint(self, path: Path) -> None:
@@ -292,13 +304,18 @@ class Trainer:
         try:
             tensors, meta = load_tensors(path, device="cpu")
         except CheckpointError as err:
-            older = sorted(p.name for p in path.parent.glob("epoch-*.safetensors") if p != path)
+            older = [p.name for p in sorted_checkpoints(path.parent) if p != path]
             hint = f"; move it away to resume from {older[-1]}" if older else ""
             raise CheckpointError(f"{err}{hint}") from None
+        check_checkpoint_meta(meta, path)
+        if self.data_identity is not None:  # resuming a run: config.json may have been edited
+            check_same_run(meta, self.cfg, self.data_identity, "--resume", path.name)
         try:
             state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
             self.model.load_state_dict(state)
-            self.optimizer.load_state_dict(unflatten_optimizer_state(tensors, meta["optimizer"]))
+            optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
+            check_optimizer_state(optimizer_state, list(self.model.parameters()), path)
+            self.optimizer.load_state_dict(optimizer_state)
             best = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("best.")}
             self.best_state = best or None
             self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
@@ -306,7 +323,10 @@ class Trainer:
             self.best_valid_loss = math.inf if bv is None else float(bv)
             self.best_epoch = int(meta.get("best_epoch", 0))
             self.metrics = list(meta["metrics"])
+            self.recorded = {k: meta.get(k) for k in ("config", "data")}
             set_rng_state(tensors, meta["rng"])
+        except CheckpointError:
+            raise
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
             found = _first_line(err) if not isinstance(err, KeyError) else f"no entry {err}"
             raise CheckpointError(
@@ -397,7 +417,7 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         if self.run_dir is not None:
-            save_weights(self.run_dir / WEIGHTS_FILE, self.model, {"config": cfg})
+            save_weights(self.run_dir / WEIGHTS_FILE, self.model, self._identity())
         self.model.eval()
         return FitResult(self.model, cfg, self.run_dir, self.metrics, self.best_valid_loss)
 
@@ -439,36 +459,45 @@ class Trainer:
             )
 
 
-def _config_differences(saved: dict, given: dict) -> list[str]:
-    """``key (run has A, given B)`` for every key but ``epochs`` (which a resume may extend)."""
-    keys = sorted(k for k in set(saved) | set(given) if k != "epochs" and saved.get(k) != given.get(k))
-    return [f"{k} (run has {saved.get(k)!r}, given {given.get(k)!r})" for k in keys]
-
-
 def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
     """Check ``run`` before anything is written; True when it holds a run to continue."""
     if run.exists() and not run.is_dir():
         raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
     config_path = run / CONFIG_FILE
     has_checkpoints = (run / CHECKPOINT_DIR).exists()
+    if has_checkpoints and not (run / CHECKPOINT_DIR).is_dir():
+        raise ConfigError(f"--out: expected {run / CHECKPOINT_DIR} to be a folder of checkpoints; found a file")
+    if not resume and (config_path.exists() or has_checkpoints):
+        raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
+    if not config_path.exists():
+        # pgm writes config.json first: any of its other files without it are someone else's
+        others = [n for n in (CHECKPOINT_DIR, METRICS_FILE, WEIGHTS_FILE) if (run / n).exists()]
+        if others:
+            flag = "--resume" if resume else "--out"
+            raise ConfigError(
+                f"{flag}: expected a new folder or a run written by pgm; found {run} holding "
+                f"{', '.join(others)} but no {CONFIG_FILE}, which pgm would overwrite (move them "
+                "away, or choose another folder)"
+            )
+        return False  # new, or killed before it wrote anything: resuming is starting
     if not resume:
-        if config_path.exists() or has_checkpoints:
-            raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
         return False
-    if not config_path.is_file():
-        if has_checkpoints:
-            raise ConfigError(f"--resume: expected {config_path} next to {run / CHECKPOINT_DIR}; found none, so {run} is not a run pgm can continue")
-        return False  # killed before it wrote anything: resuming is starting
-    try:
-        saved = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"--resume: expected JSON in {config_path}; found a corrupted file ({err})") from None
-    if not isinstance(saved, dict):
-        raise ConfigError(f"--resume: expected a JSON object in {config_path}; found {type(saved).__name__}")
-    differ = _config_differences(saved, cfg)
+    saved = read_json_object(config_path, "--resume")
+    differ = config_differences(saved, cfg)
     if differ:
-        raise ConfigError(f"--resume: expected the run's own config (only epochs may change); found differences in {'; '.join(differ)}")
+        raise ConfigError(f"--resume: expected the run's own config (only epochs may grow); found differences in {'; '.join(differ)}")
     return True
+
+
+def _check_memory(cfg: dict, data: ImageDataset) -> None:
+    """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
+    params = parameter_bytes(pgm.build, cfg)
+    sizes = ", ".join(f"{k} = {cfg[k]:,}" for k in ("hidden_dim", "latent_dim") if isinstance(cfg.get(k), int))
+    # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
+    check_fits(6 * params, "hidden_dim/latent_dim", f"a model of {format_bytes(params)} of parameters ({sizes})")
+    # a lower bound: each of the batch's particles holds an image-sized float tensor or more
+    per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
+    check_fits(per_step, "num_particles", f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}")
 
 
 def _create_folders(run: Path) -> list[Path]:
@@ -540,26 +569,40 @@ def train(
             raise PgmTypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
         train_ds, valid_ds = data
     cfg = resolve_config(config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
-    run = Path(run_dir) if run_dir is not None else None
+    run = check_out_path(run_dir) if run_dir is not None else None
     resuming = _existing_run(run, cfg, resume) if run is not None else False
+    _check_memory(cfg, train_ds)
     seed_everything(cfg["seed"])
     model = pgm.build(cfg)
     # a subclass changes how a step is computed, not the run's protocol (distributed.py)
     trainer = (trainer_class or Trainer)(cfg, model, run)
     train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
     trainer.prepare(train_x, valid_x)
+    if run is not None:
+        trainer.data_identity = data_identity(train_ds, valid_ds)
     if run is None:
         return trainer.fit(train_x, valid_x, progress=progress)
 
     created = _create_folders(run)
-    written: list[Path] = []
     try:
+        lock = RunLock(run)
+    except BaseException:
+        _remove_created(created)
+        raise
+    written: list[Path] = []
+    checked = False
+    try:
+        # again, now that no other process can write here: it may have made the folder a run
+        resuming = _existing_run(run, cfg, resume)
+        checked = True
         if resuming:
             remove_stale_temporaries(run)
             remove_stale_temporaries(run / CHECKPOINT_DIR)
             latest = trainer.latest_checkpoint()
             if latest is not None:
                 trainer.load_checkpoint(latest)
+            if json.loads((run / CONFIG_FILE).read_text()) != cfg:  # epochs grew: say so
+                atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
             # metrics.jsonl may lag the checkpoint (a kill between the two) or lead it (epochs
             # past the last checkpoint): make it the checkpoint's before anything else happens
             trainer._write_metrics()
@@ -567,15 +610,19 @@ def train(
             atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
             written.append(run / CONFIG_FILE)
         return trainer.fit(train_x, valid_x, progress=progress)
-    except Exception:
+    except BaseException:  # Ctrl-C too: a config.json alone would block rerunning the command
         # A new run that stopped before its first checkpoint holds nothing worth resuming:
-        # leave the folder as it was found. Once a checkpoint exists, everything stays.
-        if not resuming and trainer.checkpoints_written == 0:
+        # leave the folder as it was found. Once a checkpoint exists, everything stays. Only
+        # files this run wrote are removed (a new run never starts in a folder holding any).
+        if checked and not resuming and trainer.checkpoints_written == 0:
             for path in (*written, run / METRICS_FILE):
                 path.unlink(missing_ok=True)
             _remove_created([run / CHECKPOINT_DIR] if (run / CHECKPOINT_DIR).is_dir() else [])
+            lock.release(remove=lock.created)
             _remove_created(created)
         raise
+    finally:
+        lock.release(remove=lock.created)
 
 
 def fit_model(model: pgm.GenerativeModel, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, **settings) -> FitResult:

@@ -25,6 +25,8 @@ def check_float(
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise PgmError(f"{name}: expected a number; found {value!r}")
+    if value in (float("inf"), float("-inf")):
+        raise PgmError(f"{name}: expected a finite number; found {value!r}")
     if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
         op = ">" if exclusive_minimum else ">="
         raise PgmError(f"{name}: expected a number {op} {minimum}; found {value!r}")
