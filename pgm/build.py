@@ -52,6 +52,7 @@ TRAINING_KEYS = {
     "data", "data_dir", "epochs", "batch_size", "lr", "seed", "device", "elbo", "num_particles",
     "kl_warmup_epochs", "grad_clip", "num_train", "eval_particles", "checkpoint_every",
     "keep_checkpoints", "num_workers", "precision", "download",
+    "lr_schedule", "lr_decay", "lr_step_epochs", "adam_betas", "adam_eps", "early_stopping_patience",
 }
 
 _INT_KEYS = {
