@@ -50,13 +50,8 @@ def stated_architecture(path: Path) -> dict[str, list[int]]:
 
 def linear_widths(module: nn.Module) -> list[int]:
     """[in, out of each layer...] of the Linear layers in order; a gated layer counts once."""
-    layers = [
-        m.h if isinstance(m, GatedDense) else m
-        for m in module.modules()
-        if isinstance(m, (nn.Linear, GatedDense))
-    ]
-    seen = {id(m.gate) for m in module.modules() if isinstance(m, GatedDense)}
-    layers = [m for m in layers if id(m) not in seen]
+    gates = {id(m.gate) for m in module.modules() if isinstance(m, GatedDense)}
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear) and id(m) not in gates]
     widths = [layers[0].in_features]
     for a, b in zip(layers[:-1], layers[1:], strict=True):
         assert a.out_features == b.in_features, f"layers do not chain: {a} then {b}"
