@@ -418,7 +418,8 @@ class Trainer:
                     spent = time.perf_counter() - began
                     if max_epochs is not None and self.epoch >= max_epochs:
                         stopped = "max-epochs"
-                    elif time_budget is not None and spent + seconds > time_budget:
+                    elif time_budget is not None and spent + (time.perf_counter() - started) > time_budget:
+                        # the next epoch, as long as this one (validation included), would overrun
                         stopped = "time-budget"
                 if self.run_dir is not None:
                     last = self.epoch == cfg["epochs"] or stopped is not None
