@@ -146,6 +146,14 @@ def _evaluation_split(cfg: dict, data_dir: str | None):
     return config_dataset(cfg, "valid", data_dir), "valid", note
 
 
+def _recent_gain(curve: list, window: int = 10) -> float | None:
+    """Mean change per epoch of the last ``window`` points of ``[[epoch, nats], ...]``."""
+    tail = curve[-window:]
+    if len(tail) < 2:
+        return None
+    return (tail[-1][1] - tail[0][1]) / (tail[-1][0] - tail[0][0])
+
+
 def _device_name(device) -> str:
     import torch
 
@@ -243,6 +251,9 @@ def reproduce_row(
         "device": _device_name(next(model.parameters()).device),
         "device_class": recipe.device_class,
         "valid_curve": curve,
+        # how far from a plateau: the validation curve's mean gain per epoch over its last
+        # (up to) 10 epochs, in nats (positive: still improving)
+        "recent_gain_per_epoch": _recent_gain(curve),
         "curve_quantity": "validation -ELBO" if model.has_latents else "validation log-likelihood",
     }
     atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")
@@ -313,6 +324,7 @@ def _table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
         "95% CI",
         "gap",
         "epochs (run / recipe)",
+        "gain/epoch (last 10)",
         "train time",
         "device",
         "status",
@@ -328,6 +340,7 @@ def _table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
                 format_value(r["ci95"], ".2f"),
                 format_value(r["gap_nats"], "+.2f"),
                 f"{r['epochs_run']} / {r['recipe_epochs']}",
+                format_value(r.get("recent_gain_per_epoch"), "+.3f"),
                 f"{r['train_seconds'] / 60:.1f} min",
                 r["device"],
                 _status(r),
@@ -349,6 +362,10 @@ def _notes(rows: list[dict]) -> list[str]:
         "Measured: mean log p(x) per image by importance sampling with K samples "
         "(exact for models without latents), 95% bootstrap interval over images."
     )
+    notes.append(
+        "Gain/epoch: the validation curve's mean change per epoch over its last 10 epochs "
+        "(nats; near 0: at a plateau; positive: still improving)."
+    )
     if any(r["cut_short"] for r in rows):
         notes.append(
             "Rows marked 'cut short' stopped at a session budget, not at the recipe's "
@@ -365,7 +382,7 @@ def render_markdown(rows: list[dict]) -> str:
     out.append("")
     out.append("| " + " | ".join(header) + " |")
     out.append(
-        "|" + "|".join("---" if i in (0, 1, 8, 9) else "---:" for i in range(len(header))) + "|"
+        "|" + "|".join("---" if i in (0, 1, 9, 10) else "---:" for i in range(len(header))) + "|"
     )
     out += ["| " + " | ".join(cells) + " |" for cells in body]
     out.append("")
@@ -399,7 +416,7 @@ def render_html(rows: list[dict], figures: list) -> str:
         out.append(
             "<tr>"
             + "".join(
-                f"<td{text_class if i in (0, 1, 8, 9) else ''}>{html.escape(c)}</td>"
+                f"<td{text_class if i in (0, 1, 9, 10) else ''}>{html.escape(c)}</td>"
                 for i, c in enumerate(cells)
             )
             + "</tr>"

@@ -162,6 +162,8 @@ def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys):
         and len(first["valid_curve"]) == 2
     )
     assert [r["row"] for r in table] == rows  # the other row stays in the table
+    (_, v1), (_, v2) = first["valid_curve"]
+    assert first["recent_gain_per_epoch"] == pytest.approx(v2 - v1)  # the plateau indicator
     lines = (out / "vae-vampprior-paper" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["kl_weight"] for line in lines] == [
         0.01,
