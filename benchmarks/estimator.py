@@ -55,7 +55,7 @@ def default_chunk(num_images: int, num_particles: int) -> int:
 def hand_written_iwae(model, x: torch.Tensor, num_particles: int, chunk: int) -> torch.Tensor:
     """Per-datapoint importance-weighted log p(x), ``(N,)``: the textbook loop."""
     posterior, decoder = model.posterior, model.likelihood.decoder
-    h = torch.relu(posterior.encoder(x))
+    h = posterior.encoder(x)  # the last hidden layer, already activated
     loc, scale = posterior.loc(h), F.softplus(posterior.scale(h)) + 1e-4
     flat = x.flatten(1)
     half_log_2pi = 0.5 * math.log(2 * math.pi)

@@ -49,7 +49,7 @@ def hand_written_loss(model, xb: torch.Tensor) -> torch.Tensor:
     """The negative single-sample ELBO per image, by formula (Kingma & Welling 2014, eq. 10),
     from the VAE's own networks: what a hand-written PyTorch VAE computes."""
     posterior, decoder = model.posterior, model.likelihood.decoder
-    h = torch.relu(posterior.encoder(xb))
+    h = posterior.encoder(xb)  # the last hidden layer, already activated
     loc, scale = posterior.loc(h), F.softplus(posterior.scale(h)) + 1e-4
     eps = torch.randn_like(loc)
     z = loc + scale * eps

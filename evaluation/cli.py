@@ -1,4 +1,4 @@
-"""The ``pgm`` command: train, evaluate, sample, complete, compare, list, suite."""
+"""The ``pgm`` command: train, evaluate, sample, complete, compare, list, suite, reproduce."""
 
 from __future__ import annotations
 
@@ -357,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int("--threads"), default=1, help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)")
     common(p)
     p.set_defaults(func=cmd_suite)
+
+    from .reproduce import add_parser as add_reproduce_parser
+
+    add_reproduce_parser(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributions.diagonal_normal_mixture import DiagonalNormalMixture
 from .errors import PgmError
 from .registry import PRIORS
 
@@ -70,9 +71,10 @@ class VampPrior(nn.Module):
 
     def forward(self) -> dist.Distribution:
         u = torch.sigmoid(self.pseudo_inputs) * max(self.num_levels - 1, 1)
-        components = self._guide[0].base(u)
-        logits = torch.zeros(self.pseudo_inputs.shape[0], device=u.device)
-        return dist.MixtureSameFamily(dist.Categorical(logits=logits), components)
+        components = self._guide[0].base(u).base_dist  # Normal, batch (M, L)
+        # the mixture's density is two matrix products: K importance samples x M components
+        # never materialise a (K, N, M, L) tensor (pgm.distributions.diagonal_normal_mixture)
+        return DiagonalNormalMixture(components.loc, components.scale)
 
 
 class FlowPrior(nn.Module):

@@ -35,10 +35,12 @@ def test_hand_written_step_computes_the_suites_loss():
 def test_hand_written_iwae_agrees_with_the_estimator():
     model = pgm.build(TINY).eval()
     x = torch.randint(0, 2, (4, 1, 8, 8)).float()
-    suite = estimate(model, x=x, num_particles=2000).log_likelihood
-    hand = hand_written_iwae(model, x, 2000, chunk=300)
+    suite = estimate(model, x=x, num_particles=20_000).log_likelihood
+    hand = hand_written_iwae(model, x, 20_000, chunk=3000)
     assert hand.shape == suite.shape == (4,)
-    assert torch.allclose(hand, suite, atol=0.3)  # two independent K = 2000 estimates
+    # two independent K = 20,000 estimates (seed 0): an untrained guide is a poor proposal, so
+    # K is large enough for their Monte Carlo error to sit well inside 0.3 nats
+    assert torch.allclose(hand, suite, atol=0.3)
 
 
 def test_sequential_steps_are_counted():

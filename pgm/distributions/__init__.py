@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .autoregressive_image import AutoregressiveImageDistribution
+from .diagonal_normal_mixture import DiagonalNormalMixture
 from .discretized_logistic import DiscretizedLogisticMixture, discretized_logistic_log_prob
 from .pixel_output import OUTPUTS, params_per_channel, resolve_output
 from .pixelcnn import PixelCNN
@@ -11,6 +12,7 @@ from .pixelrnn import PixelRNN
 __all__ = [
     "OUTPUTS",
     "AutoregressiveImageDistribution",
+    "DiagonalNormalMixture",
     "DiscretizedLogisticMixture",
     "PixelCNN",
     "PixelRNN",
