@@ -88,7 +88,7 @@ def test_pixel_steps_equal_the_full_pass(name, context_shape):
                 for j in range(4):
                     for _ in range(3):  # the sampler asks once per channel
                         torch.testing.assert_close(step(x, i, j), full[:, :, i, j])
-    assert network.supports_streaming == (name != "diagonal-bilstm")
+    assert network.supports_streaming
 
 
 def test_context_shape_is_checked():
