@@ -31,12 +31,18 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "epochs": 10,
     "batch_size": 64,
     "lr": 1e-3,
+    "lr_schedule": "constant",  # constant, step, exponential, iwae (inference/schedules.py)
+    "lr_decay": 0.5,  # step: factor every lr_step_epochs; exponential: factor every epoch
+    "lr_step_epochs": 10,
+    "adam_betas": [0.9, 0.999],
+    "adam_eps": 1e-8,
+    "early_stopping_patience": 0,  # look-ahead in epochs on the valid loss; 0: off
     "seed": 0,
     "device": "auto",
     "precision": "fp32",
     "elbo": "trace",
     "num_particles": 1,
-    "kl_warmup_epochs": 0,
+    "kl_warmup_epochs": 0,  # beta rises linearly over these epochs (Tomczak & Welling 2018)
     "grad_clip": 0.0,  # 0: no clipping
     "eval_particles": 100,
     "checkpoint_every": 1,  # epochs
@@ -115,6 +121,22 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     check_int(cfg["eval_particles"], "eval_particles", minimum=1)
     check_int(cfg["num_train"], "num_train", minimum=0)
     check_int(cfg["kl_warmup_epochs"], "kl_warmup_epochs", minimum=0)
+    from .schedules import LR_SCHEDULES
+
+    check_choice(cfg["lr_schedule"], "lr_schedule", LR_SCHEDULES)
+    check_float(cfg["lr_decay"], "lr_decay", minimum=0.0, exclusive_minimum=True)
+    if cfg["lr_decay"] > 1:
+        raise ConfigError(f"lr_decay: expected a factor in (0, 1]; found {cfg['lr_decay']!r}")
+    check_int(cfg["lr_step_epochs"], "lr_step_epochs", minimum=1)
+    betas = cfg["adam_betas"]
+    if not (
+        isinstance(betas, (list, tuple)) and len(betas) == 2
+        and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
+    ):
+        raise ConfigError(f"adam_betas: expected [beta1, beta2] with each in [0, 1); found {betas!r}")
+    cfg["adam_betas"] = [float(b) for b in betas]
+    check_float(cfg["adam_eps"], "adam_eps", minimum=0.0, exclusive_minimum=True)
+    check_int(cfg["early_stopping_patience"], "early_stopping_patience", minimum=0)
     check_float(cfg["grad_clip"], "grad_clip", minimum=0.0)
     check_int(cfg["checkpoint_every"], "checkpoint_every", minimum=1)
     check_int(cfg["keep_checkpoints"], "keep_checkpoints", minimum=1)

@@ -157,9 +157,9 @@ class DistributedTrainer(Trainer):
         return loss + (report[0] / self.world_size - loss.detach())
 
     # -- state --------------------------------------------------------------------------------
-    def fit(self, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, progress: bool = True) -> FitResult:
+    def fit(self, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, progress: bool = True, **limits) -> FitResult:
         self._adopt_rank0_checkpoint()
-        return super().fit(train_x, valid_x, progress=progress and self.rank == 0)
+        return super().fit(train_x, valid_x, progress=progress and self.rank == 0, **limits)
 
     def _adopt_rank0_checkpoint(self) -> None:
         """Every rank continues from the checkpoint rank 0 resumed from (if any): rank 0 sends

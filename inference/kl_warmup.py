@@ -23,8 +23,10 @@ class KLWarmup(Messenger):
             msg["scale"] = self.beta * msg["scale"]
 
 
-def kl_weight(step: int, warmup_steps: int) -> float:
-    """Linear warm-up: beta rises from 0 to 1 over ``warmup_steps`` optimiser steps."""
-    if warmup_steps <= 0:
+def kl_weight(epoch: int, warmup_epochs: int) -> float:
+    """Linear warm-up over epochs: beta = min(1, (epoch + 1) / warmup_epochs) for the 0-based
+    ``epoch``, held for the whole epoch — 1/100, 2/100, ..., 1 with 100 warm-up epochs, as in
+    Tomczak & Welling (2018), Sec. 5 (beta = epoch / warmup with epochs counted from 1)."""
+    if warmup_epochs <= 0:
         return 1.0
-    return min(1.0, (step + 1) / warmup_steps)
+    return min(1.0, (epoch + 1) / warmup_epochs)

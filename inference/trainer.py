@@ -46,8 +46,10 @@ from .checkpoint import (
     unflatten_optimizer_state,
 )
 from .config import ConfigError, resolve_config
+from .early_stopping import should_stop
 from .elbo import make_elbo
 from .kl_warmup import KLWarmup, kl_weight
+from .schedules import learning_rate
 
 __all__ = [
     "FitResult",
@@ -77,6 +79,10 @@ class FitResult:
     run_dir: Path | None
     metrics: list[dict] = field(default_factory=list)
     best_valid_loss: float = math.inf
+    #: why training ended before ``config["epochs"]``: ``"early-stopping"`` (the recipe's own
+    #: end), ``"max-epochs"`` or ``"time-budget"`` (a session limit: ``--resume`` carries on);
+    #: None when every epoch ran
+    stopped: str | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -149,12 +155,18 @@ class Trainer:
         self.device = resolve_device(cfg["device"])
         self.model = model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg["lr"])
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(),
+            lr=learning_rate(cfg, 0),
+            betas=tuple(cfg.get("adam_betas", (0.9, 0.999))),
+            eps=cfg.get("adam_eps", 1e-8),
+        )
         self.epoch = 0
         self.step = 0
         self.best_valid_loss = math.inf
         self.best_epoch = 0  # the epoch whose weights are best_state (0: none yet)
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.stopped_early = False  # early stopping ended the run (saved in checkpoints)
         self.metrics: list[dict] = []
         self.elbo = None
         self.checkpoints_written = 0
@@ -256,6 +268,7 @@ class Trainer:
             "step": self.step,
             "best_valid_loss": self.best_valid_loss if math.isfinite(self.best_valid_loss) else None,
             "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
             "metrics": self.metrics,
             "optimizer": opt_meta,
             "rng": rng_meta,
@@ -295,6 +308,7 @@ class Trainer:
             bv = meta["best_valid_loss"]
             self.best_valid_loss = math.inf if bv is None else float(bv)
             self.best_epoch = int(meta.get("best_epoch", 0))
+            self.stopped_early = bool(meta.get("stopped_early", False))
             self.metrics = list(meta["metrics"])
             set_rng_state(tensors, meta["rng"])
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
@@ -309,15 +323,30 @@ class Trainer:
         atomic_write_text(self.run_dir / METRICS_FILE, text)
 
     # -- the loop -----------------------------------------------------------------------
-    def fit(self, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, progress: bool = True) -> FitResult:
+    def fit(
+        self,
+        train_x: torch.Tensor,
+        valid_x: torch.Tensor | None = None,
+        progress: bool = True,
+        max_epochs: int | None = None,
+        time_budget: float | None = None,
+    ) -> FitResult:
+        """Train from ``self.epoch`` to ``cfg["epochs"]``, or until early stopping
+        (``early_stopping_patience`` epochs without a better valid loss). ``max_epochs`` (a
+        total, counted from the run's start) and ``time_budget`` (seconds of this call) are
+        session limits: training stops at an epoch boundary, after a checkpoint, as soon as
+        the next epoch would pass one (the budget judged by the last epoch's duration), and
+        ``FitResult.stopped`` says which; the run then resumes exactly."""
         cfg = self.cfg
+        began = time.perf_counter()
+        stopped: str | None = "early-stopping" if self.stopped_early else None
         if self._checked != (id(train_x), id(valid_x)) or self.elbo is None:
             self.prepare(train_x, valid_x)
         train_x = train_x.to(self.device).float()
         valid_x = None if valid_x is None else valid_x.to(self.device).float()
         n, bs = train_x.shape[0], cfg["batch_size"]
         steps_per_epoch = math.ceil(n / bs)
-        warmup_steps = cfg["kl_warmup_epochs"] * steps_per_epoch
+        patience = cfg.get("early_stopping_patience", 0)
         from tqdm.auto import tqdm
 
         bar = tqdm(
@@ -330,14 +359,20 @@ class Trainer:
         )
         self.model.train()
         try:
-            while self.epoch < cfg["epochs"]:
+            while self.epoch < cfg["epochs"] and stopped is None:
+                if max_epochs is not None and self.epoch >= max_epochs:
+                    stopped = "max-epochs"
+                    break
                 started, total = time.perf_counter(), 0.0
+                lr = learning_rate(cfg, self.epoch)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                beta = kl_weight(self.epoch, cfg["kl_warmup_epochs"])
                 # the data order is a pure function of (seed, epoch): nothing to save for it
                 order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"] * 100_003 + self.epoch))
                 order = order.to(self.device)
                 for i in range(steps_per_epoch):
                     xb = train_x[order[i * bs : (i + 1) * bs]]
-                    beta = kl_weight(self.step, warmup_steps)
                     try:
                         loss = self._objective(xb, beta)
                     except ValueError as err:
@@ -362,7 +397,8 @@ class Trainer:
                     "epoch": self.epoch + 1,
                     "step": self.step,
                     "train_loss": total / n,
-                    "kl_weight": kl_weight(self.step - 1, warmup_steps),
+                    "kl_weight": beta,
+                    "lr": lr,
                     "seconds": seconds,
                     "images_per_second": n / seconds if seconds > 0 else None,
                 }
@@ -376,8 +412,17 @@ class Trainer:
                     record["best_valid_loss"] = self.best_valid_loss
                 self.metrics.append(record)
                 self.epoch += 1
+                if valid_x is not None and should_stop(self.epoch, self.best_epoch, patience):
+                    self.stopped_early, stopped = True, "early-stopping"
+                elif self.epoch < cfg["epochs"]:
+                    spent = time.perf_counter() - began
+                    if max_epochs is not None and self.epoch >= max_epochs:
+                        stopped = "max-epochs"
+                    elif time_budget is not None and spent + seconds > time_budget:
+                        stopped = "time-budget"
                 if self.run_dir is not None:
-                    if self.epoch % cfg["checkpoint_every"] == 0 or self.epoch == cfg["epochs"]:
+                    last = self.epoch == cfg["epochs"] or stopped is not None
+                    if self.epoch % cfg["checkpoint_every"] == 0 or last:
                         self.save_checkpoint()
                         if self._kill_at:
                             kill_point(f"after-checkpoint:{self.epoch}")
@@ -389,7 +434,7 @@ class Trainer:
         if self.run_dir is not None:
             save_weights(self.run_dir / WEIGHTS_FILE, self.model, {"config": cfg})
         self.model.eval()
-        return FitResult(self.model, cfg, self.run_dir, self.metrics, self.best_valid_loss)
+        return FitResult(self.model, cfg, self.run_dir, self.metrics, self.best_valid_loss, stopped)
 
     def _guard_invalid(self, err: ValueError, xb: torch.Tensor) -> None:
         """A distribution refusing its parameters (Pyro/torch validation) mid-training is the
@@ -430,7 +475,13 @@ class Trainer:
 
 
 def _config_differences(saved: dict, given: dict) -> list[str]:
-    """``key (run has A, given B)`` for every key but ``epochs`` (which a resume may extend)."""
+    """``key (run has A, given B)`` for every key but ``epochs`` (which a resume may extend); a
+    key the run's config predates counts as its default."""
+    from pgm.build import MODEL_DEFAULTS
+
+    from .config import TRAINING_DEFAULTS
+
+    saved = {**TRAINING_DEFAULTS, **MODEL_DEFAULTS, **saved}
     keys = sorted(k for k in set(saved) | set(given) if k != "epochs" and saved.get(k) != given.get(k))
     return [f"{k} (run has {saved.get(k)!r}, given {given.get(k)!r})" for k in keys]
 
@@ -503,8 +554,14 @@ def train(
     progress: bool = True,
     data: tuple[ImageDataset, ImageDataset] | None = None,
     trainer_class: type[Trainer] | None = None,
+    max_epochs: int | None = None,
+    time_budget: float | None = None,
 ) -> FitResult:
     """Train the model a config describes on its data; write the run into ``run_dir``.
+
+    ``max_epochs`` (epochs in all) and ``time_budget`` (seconds) limit this call only; a run
+    they cut short ends at an epoch boundary with a checkpoint and its best weights so far, and
+    ``resume=True`` continues it (see :meth:`Trainer.fit`).
 
     ``run_dir`` gets ``config.json`` (the resolved config), ``metrics.jsonl`` (one JSON line per
     epoch), ``checkpoints/`` and, at the end, ``model.safetensors`` (the best weights on the
@@ -538,8 +595,9 @@ def train(
     trainer = (trainer_class or Trainer)(cfg, model, run)
     train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
     trainer.prepare(train_x, valid_x)
+    limits = {"max_epochs": max_epochs, "time_budget": time_budget}
     if run is None:
-        return trainer.fit(train_x, valid_x, progress=progress)
+        return trainer.fit(train_x, valid_x, progress=progress, **limits)
 
     created = _create_folders(run)
     written: list[Path] = []
@@ -556,7 +614,7 @@ def train(
         else:
             atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
             written.append(run / CONFIG_FILE)
-        return trainer.fit(train_x, valid_x, progress=progress)
+        return trainer.fit(train_x, valid_x, progress=progress, **limits)
     except Exception:
         # A new run that stopped before its first checkpoint holds nothing worth resuming:
         # leave the folder as it was found. Once a checkpoint exists, everything stays.

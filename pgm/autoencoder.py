@@ -6,6 +6,7 @@ import pyro
 import torch
 import torch.nn.functional as F
 
+from .build import decoder_hidden_dims, encoder_hidden_dims
 from .generative_model import GenerativeModel
 from .nn.decoders import make_decoder
 from .nn.encoders import make_encoder
@@ -36,8 +37,9 @@ class Autoencoder(GenerativeModel):
             raise ValueError("reconstruction: 'cross-entropy' needs num_levels >= 2; found 0")
         k = self.num_levels
         per_dim = 1 if self.reconstruction == "l2" or k == 2 else k
-        self.encoder = make_encoder(cfg["network"], self.event_shape, k, cfg["hidden_dim"], self.latent_dim)
-        self.decoder = make_decoder(cfg["network"], self.latent_dim, cfg["hidden_dim"], self.event_shape, per_dim)
+        act = cfg.get("activation", "relu")
+        self.encoder = make_encoder(cfg["network"], self.event_shape, k, encoder_hidden_dims(cfg), self.latent_dim, act)
+        self.decoder = make_decoder(cfg["network"], self.latent_dim, decoder_hidden_dims(cfg), self.event_shape, per_dim, act)
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:
         return x / (self.num_levels - 1) if self.num_levels >= 2 else x

@@ -12,6 +12,7 @@ import pyro
 import torch
 from torch import nn
 
+from .build import decoder_hidden_dims
 from .distributions.autoregressive_image import AutoregressiveImageDistribution
 from .distributions.pixelcnn import PixelCNN
 from .distributions.pixelrnn import PixelRNN
@@ -166,7 +167,8 @@ class PixelCNNLikelihood(nn.Module):
         self.output = output_from_config(cfg)
         channels, height, width = shape
         self.decoder = make_decoder(
-            cfg["network"], cfg["latent_dim"], cfg["hidden_dim"], shape, context_channels
+            cfg["network"], cfg["latent_dim"], decoder_hidden_dims(cfg), shape, context_channels,
+            cfg.get("activation", "relu"),
         )
         self.context_shape = (channels * context_channels, height, width)
         self.network = PixelCNN.make_network(

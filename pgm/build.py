@@ -8,10 +8,22 @@ from typing import Any
 from torch import nn
 
 from .generative_model import GenerativeModel
+from .nn.encoders import NETWORKS
+from .nn.mlp import ACTIVATIONS
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
 
-__all__ = ["MODEL_DEFAULTS", "TRAINING_KEYS", "build", "build_guide", "build_likelihood", "build_prior", "resolve_model_config"]
+__all__ = [
+    "MODEL_DEFAULTS",
+    "TRAINING_KEYS",
+    "build",
+    "build_guide",
+    "build_likelihood",
+    "build_prior",
+    "decoder_hidden_dims",
+    "encoder_hidden_dims",
+    "resolve_model_config",
+]
 
 #: Keys that describe a model, with their defaults (``None``: required).
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -23,8 +35,11 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "num_levels": None,  # K levels per pixel; 0 for real-valued data
     "latent_dim": 16,
     "latent_dim_top": None,  # hvae: size of the top layer z2 (None: latent_dim)
-    "network": "mlp",  # encoder/decoder: mlp or conv
-    "hidden_dim": 256,
+    "network": "mlp",  # encoder/decoder: mlp, gated-mlp or conv
+    "hidden_dim": 256,  # width of each hidden layer (and of flows' hidden layers)
+    "hidden_layers": 2,  # encoder/decoder hidden layers of width hidden_dim
+    "hidden_dims": None,  # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
+    "activation": "relu",  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
     "num_components": 10,  # mixture components / VampPrior pseudo-inputs
     "num_flows": 2,  # coupling layers of the flow prior, IAF steps of the guide
     "num_mixtures": 5,  # logistics per pixel in discretized-logistic outputs
@@ -38,10 +53,12 @@ TRAINING_KEYS = {
     "data", "data_dir", "epochs", "batch_size", "lr", "seed", "device", "elbo", "num_particles",
     "kl_warmup_epochs", "grad_clip", "num_train", "eval_particles", "checkpoint_every",
     "keep_checkpoints", "num_workers", "precision", "download",
+    "lr_schedule", "lr_decay", "lr_step_epochs", "adam_betas", "adam_eps", "early_stopping_patience",
 }
 
 _INT_KEYS = {
-    "latent_dim": 1, "latent_dim_top": 1, "hidden_dim": 1, "num_components": 1, "num_flows": 1, "num_mixtures": 1,
+    "latent_dim": 1, "latent_dim_top": 1, "hidden_dim": 1, "hidden_layers": 1, "num_components": 1,
+    "num_flows": 1, "num_mixtures": 1,
     "num_layers": 1, "hidden_channels": 1,
 }
 
@@ -80,11 +97,31 @@ def resolve_model_config(config: dict) -> dict:
         k = cfg["num_levels"]
         cfg["likelihood"] = "normal" if k == 0 else "bernoulli" if k == 2 else "categorical"
     LIKELIHOODS.check(cfg["likelihood"], "likelihood")
-    check_choice(cfg["network"], "network", ("mlp", "conv"))
+    check_choice(cfg["network"], "network", NETWORKS)
+    check_choice(cfg["activation"], "activation", ACTIVATIONS)
+    dims = cfg["hidden_dims"]
+    if dims is not None and not (
+        isinstance(dims, (list, tuple)) and dims
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
+    ):
+        raise ValueError(f"hidden_dims: expected a non-empty list of positive integers (e.g. [300, 300]); found {dims!r}")
     check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
         raise ValueError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
     return cfg
+
+
+def encoder_hidden_dims(cfg: dict) -> list[int]:
+    """The encoder's hidden widths, from the pixels inwards: ``hidden_dims`` when given, else
+    ``hidden_layers`` layers of ``hidden_dim``. E.g. 784-400-400-50 is ``[400, 400]``."""
+    if cfg.get("hidden_dims") is not None:
+        return list(cfg["hidden_dims"])
+    return [cfg["hidden_dim"]] * cfg.get("hidden_layers", 2)
+
+
+def decoder_hidden_dims(cfg: dict) -> list[int]:
+    """The decoder's hidden widths, from the latent code outwards: the encoder's, mirrored."""
+    return encoder_hidden_dims(cfg)[::-1]
 
 
 def build_guide(cfg: dict) -> nn.Module:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .build import encoder_hidden_dims
 from .nn.encoders import make_encoder
 from .registry import GUIDES
 
@@ -19,7 +20,8 @@ class DiagonalNormalGuide(nn.Module):
     z = mu(x) + sigma(x) · eps, eps ~ N(0, I) (Kingma & Welling 2014), so the ELBO's gradient
     flows through the sample.
 
-    :param encoder: ``x: (N, *event_shape) -> (N, F)`` features.
+    :param encoder: ``x: (N, *event_shape) -> (N, F)`` features (its last hidden layer, already
+        activated); the heads ``loc`` and ``scale`` are linear maps F -> L on top of it.
     """
 
     def __init__(self, encoder: nn.Module, feature_dim: int, latent_dim: int):
@@ -29,7 +31,7 @@ class DiagonalNormalGuide(nn.Module):
         self.scale = nn.Linear(feature_dim, latent_dim)
 
     def base(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dist.Distribution:
-        h = torch.relu(self.encoder(x)) if features is None else features
+        h = self.encoder(x) if features is None else features
         return dist.Normal(self.loc(h), F.softplus(self.scale(h)) + 1e-4).to_event(1)
 
     def forward(self, x: torch.Tensor) -> dist.Distribution:
@@ -60,7 +62,7 @@ class IAFGuide(nn.Module):
         return self.diagonal.base(x)
 
     def forward(self, x: torch.Tensor) -> dist.Distribution:
-        h = torch.relu(self.diagonal.encoder(x))
+        h = self.diagonal.encoder(x)
         transforms: list = []
         for i, flow in enumerate(self.flows):
             if i:
@@ -75,15 +77,18 @@ class IAFGuide(nn.Module):
 
 def _encoder(cfg: dict) -> nn.Module:
     return make_encoder(
-        cfg["network"], cfg["image_shape"], cfg["num_levels"], cfg["hidden_dim"], cfg["hidden_dim"]
+        cfg["network"], cfg["image_shape"], cfg["num_levels"], encoder_hidden_dims(cfg),
+        activation=cfg.get("activation", "relu"),
     )
 
 
 @GUIDES.register("diagonal-normal", "amortised diagonal Gaussian q(z|x), reparameterised")
 def _diagonal_normal(cfg: dict) -> nn.Module:
-    return DiagonalNormalGuide(_encoder(cfg), cfg["hidden_dim"], cfg["latent_dim"])
+    encoder = _encoder(cfg)
+    return DiagonalNormalGuide(encoder, encoder.out_features, cfg["latent_dim"])
 
 
 @GUIDES.register("iaf", "inverse autoregressive flow on the diagonal Gaussian (Kingma et al. 2016)")
 def _iaf(cfg: dict) -> nn.Module:
-    return IAFGuide(_encoder(cfg), cfg["hidden_dim"], cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"])
+    encoder = _encoder(cfg)
+    return IAFGuide(encoder, encoder.out_features, cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"])

@@ -27,6 +27,7 @@ from torch import nn
 
 from .generative_model import GenerativeModel
 from .nn.encoders import make_encoder
+from .nn.mlp import MLP_NETWORKS, make_mlp
 from .registry import MODELS
 from .vae import VAE, _draw
 
@@ -38,11 +39,6 @@ def join_codes(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     (the particle dims of one may be missing from the other)."""
     batch = torch.broadcast_shapes(z1.shape[:-1], z2.shape[:-1])
     return torch.cat([z1.expand(*batch, -1), z2.expand(*batch, -1)], dim=-1)
-
-
-def _dense(in_features: int, out_features: int) -> nn.Module:
-    """One hidden layer of the vector-to-vector networks: linear, then ReLU."""
-    return nn.Sequential(nn.Linear(in_features, out_features), nn.ReLU())
 
 
 class ConditionalNormal(nn.Module):
@@ -192,21 +188,38 @@ def _level_config(cfg: dict, latent_dim: int) -> dict:
 
 
 def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
-    """The HVAE of a resolved config: ``guide`` and ``prior`` (any registered) on z2,
-    ``likelihood`` (any registered) on the code (z1, z2); ``network`` for the encoders of x and
-    the decoder; ``hidden_dim`` units in every layer of the z-to-z networks."""
-    from .build import build_guide, build_likelihood, build_prior
+    """The HVAE of a resolved config, with the paper's layers (Tomczak & Welling 2018, code of
+    section 3.2), H the last encoder width (``hidden_dims[-1]``, else ``hidden_dim``):
 
-    l1, l2, hidden = int(cfg["latent_dim"]), int(cfg["latent_dim_top"]), int(cfg["hidden_dim"])
+    - q(z2 | x): the registered ``guide`` built for z2 (the encoder ``network``, all its layers);
+    - q(z1 | x, z2): one encoder layer on x (for ``conv``: the convolutions and one dense layer),
+      one dense layer of H on z2, one joint dense layer of H on both, then the Gaussian heads;
+    - p(z1 | z2): two dense layers of H, then the heads;
+    - p(z2): the registered ``prior`` built for z2 (``vamp``: q(z2 | u) at pseudo-inputs u);
+    - p(x | z1, z2): the registered ``likelihood`` built for the code (z1, z2), so its decoder's
+      first layer reads both (the paper has a dense layer per input, then a joint one).
+
+    Dense layers are gated for ``network = "gated-mlp"``, else linear + ``activation``.
+    """
+    from .build import build_guide, build_likelihood, build_prior, encoder_hidden_dims
+
+    l1, l2 = int(cfg["latent_dim"]), int(cfg["latent_dim_top"])
+    dims = encoder_hidden_dims(cfg)
+    width, activation = dims[-1], cfg.get("activation", "relu")
+    dense = cfg["network"] if cfg["network"] in MLP_NETWORKS else "mlp"
     top = build_guide(_level_config(cfg, l2))
-    encoder = make_encoder(cfg["network"], cfg["image_shape"], cfg["num_levels"], hidden, hidden)
+    x_tower = make_encoder(
+        cfg["network"], cfg["image_shape"], cfg["num_levels"], [width], activation=activation
+    )
     bottom = ConditionalNormal(
-        [nn.Sequential(encoder, nn.ReLU()), _dense(l2, hidden)],
-        _dense(2 * hidden, hidden),
-        hidden,
+        [x_tower, make_mlp(dense, l2, [width], activation=activation)],
+        make_mlp(dense, x_tower.out_features + width, [width], activation=activation),
+        width,
         l1,
     )
-    conditional_prior = ConditionalNormal([_dense(l2, hidden)], _dense(hidden, hidden), hidden, l1)
+    conditional_prior = ConditionalNormal(
+        [make_mlp(dense, l2, [width, width], activation=activation)], nn.Identity(), width, l1
+    )
     return HierarchicalVAE(
         build_prior(_level_config(cfg, l2), top),
         TwoLayerPosterior(top, bottom),

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .build import decoder_hidden_dims
 from .nn.decoders import make_decoder
 from .registry import LIKELIHOODS
 
@@ -30,8 +31,8 @@ class _DecodedLikelihood(nn.Module):
         self.event_shape = tuple(cfg["image_shape"])
         self.num_levels = cfg["num_levels"]
         self.decoder = make_decoder(
-            cfg["network"], cfg["latent_dim"], cfg["hidden_dim"], self.event_shape,
-            params_per_dim or self.params_per_dim,
+            cfg["network"], cfg["latent_dim"], decoder_hidden_dims(cfg), self.event_shape,
+            params_per_dim or self.params_per_dim, cfg.get("activation", "relu"),
         )
 
     def forward(self, z: torch.Tensor) -> dist.Distribution:

@@ -162,7 +162,7 @@ def test_hvae_trains_on_digits_and_its_estimate_is_finite():
     assert model.reconstruct(x[:5]).shape == (5, 1, 8, 8)
 
 
-@pytest.mark.parametrize("network", ["mlp", "conv"])
+@pytest.mark.parametrize("network", ["mlp", "gated-mlp", "conv"])
 def test_pixel_hvae_with_vamp_prior_builds_steps_and_samples(network):
     x = pgm.load_dataset("digits-binary", "train").float_images()[:16]
     torch.manual_seed(0)

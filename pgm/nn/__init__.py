@@ -1,13 +1,17 @@
-"""Networks only: masked convolutions, the PixelCNN, gated PixelCNN and PixelRNN networks, and
+"""Networks only: MLPs (plain and gated), encoders and decoders, masked convolutions, the PixelCNN, gated PixelCNN and PixelRNN networks, and
 their streaming (cached) evaluation. A network never knows it is inside a distribution."""
 
 from __future__ import annotations
 
 from .autoregressive_network import AutoregressiveNetwork, OutputHead, PixelStep
 from .conditioning import ContextProjection
+from .decoders import make_decoder
 from .diagonal_bilstm import DiagonalBiLSTM, DiagonalLSTM, skew, unskew
+from .encoders import make_encoder
+from .gated_mlp import GatedDense, GatedMLP
 from .gated_pixelcnn import GatedPixelCNNNetwork
 from .masked_conv import MaskedConv2d, causal_mask, channel_groups
+from .mlp import MLP, make_mlp
 from .pixelcnn import PixelCNNNetwork
 from .pixelrnn import PixelRNNNetwork
 from .row_lstm import RowLSTM
@@ -18,7 +22,10 @@ __all__ = [
     "ContextProjection",
     "DiagonalBiLSTM",
     "DiagonalLSTM",
+    "GatedDense",
+    "GatedMLP",
     "GatedPixelCNNNetwork",
+    "MLP",
     "MaskedConv2d",
     "OutputHead",
     "PixelCNNNetwork",
@@ -29,6 +36,9 @@ __all__ = [
     "StreamingModule",
     "causal_mask",
     "channel_groups",
+    "make_decoder",
+    "make_encoder",
+    "make_mlp",
     "open_stream",
     "skew",
     "unskew",

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from .mlp import ACTIVATIONS, make_mlp
 
 __all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
 
 
 class MLPDecoder(nn.Module):
-    """Two hidden ReLU layers: ``(..., L) -> (..., *event_shape, params_per_dim)``."""
+    """Exactly the hidden layers ``hidden_dims`` (plain ``mlp`` with ``activation``, or
+    ``gated-mlp``), then a linear output layer:
+    ``(..., L) -> (..., *event_shape, params_per_dim)``. ``hidden_dims = [400]`` with L = 50 and
+    784 pixels is the 50-400-784 decoder."""
 
-    def __init__(self, latent_dim: int, hidden_dim: int, event_shape: tuple[int, ...], params_per_dim: int):
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden_dims: Sequence[int],
+        event_shape: tuple[int, ...],
+        params_per_dim: int,
+        activation: str = "relu",
+        network: str = "mlp",
+    ):
         super().__init__()
         self.event_shape, self.params_per_dim = tuple(event_shape), params_per_dim
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, math.prod(event_shape) * params_per_dim),
+        self.net = make_mlp(
+            network, latent_dim, hidden_dims, math.prod(event_shape) * params_per_dim, activation
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -27,34 +40,63 @@ class MLPDecoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Linear to a (H/4, W/4) map, two ×2 transposed convolutions, crop, 1×1 output."""
+    """Linear to a (H/4, W/4) map with ``2 * max(hidden_dims[-1] // 8, 8)`` channels, two ×2
+    transposed convolutions, crop, 1×1 output."""
 
-    def __init__(self, latent_dim: int, hidden_dim: int, event_shape: tuple[int, ...], params_per_dim: int):
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden_dims: Sequence[int],
+        event_shape: tuple[int, ...],
+        params_per_dim: int,
+        activation: str = "relu",
+    ):
         super().__init__()
         if len(event_shape) != 3:
-            raise ValueError(f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}")
+            raise ValueError(
+                f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}"
+            )
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
+            )
         c, h, w = event_shape
+        act = ACTIVATIONS[activation]
         self.event_shape, self.params_per_dim = tuple(event_shape), params_per_dim
-        self.ch = max(hidden_dim // 8, 8)
+        self.ch = max(hidden_dims[-1] // 8, 8)
         self.hh, self.ww = (h + 3) // 4, (w + 3) // 4
-        self.fc = nn.Sequential(nn.Linear(latent_dim, 2 * self.ch * self.hh * self.ww), nn.ReLU())
+        self.fc = nn.Sequential(nn.Linear(latent_dim, 2 * self.ch * self.hh * self.ww), act())
         self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(2 * self.ch, self.ch, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(self.ch, self.ch, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(2 * self.ch, self.ch, 4, stride=2, padding=1),
+            act(),
+            nn.ConvTranspose2d(self.ch, self.ch, 4, stride=2, padding=1),
+            act(),
             nn.Conv2d(self.ch, c * params_per_dim, 1),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         batch = z.shape[:-1]
         c, h, w = self.event_shape
-        out = self.deconv(self.fc(z.reshape(-1, z.shape[-1])).view(-1, 2 * self.ch, self.hh, self.ww))
+        out = self.deconv(
+            self.fc(z.reshape(-1, z.shape[-1])).view(-1, 2 * self.ch, self.hh, self.ww)
+        )
         out = out[..., :h, :w].reshape(-1, c, self.params_per_dim, h, w).permute(0, 1, 3, 4, 2)
         return out.reshape(*batch, c, h, w, self.params_per_dim)
 
 
-def make_decoder(network: str, latent_dim: int, hidden_dim: int, event_shape, params_per_dim: int) -> nn.Module:
-    if network == "mlp":
-        return MLPDecoder(latent_dim, hidden_dim, event_shape, params_per_dim)
+def make_decoder(
+    network: str,
+    latent_dim: int,
+    hidden_dims: int | Sequence[int],
+    event_shape,
+    params_per_dim: int,
+    activation: str = "relu",
+) -> nn.Module:
+    """The decoder ``network`` names (``mlp``, ``gated-mlp`` or ``conv``); ``hidden_dims`` are
+    listed from the latent side to the pixels (an int ``h`` means ``[h]``)."""
+    dims = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
+    if network in ("mlp", "gated-mlp"):
+        return MLPDecoder(latent_dim, dims, event_shape, params_per_dim, activation, network)
     if network == "conv":
-        return ConvDecoder(latent_dim, hidden_dim, event_shape, params_per_dim)
-    raise ValueError(f"network: expected one of conv, mlp; found {network!r}")
+        return ConvDecoder(latent_dim, dims, event_shape, params_per_dim, activation)
+    raise ValueError(f"network: expected one of conv, gated-mlp, mlp; found {network!r}")

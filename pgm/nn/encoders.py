@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
+from .mlp import ACTIVATIONS, make_mlp
+
+__all__ = ["NETWORKS", "ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
+
+#: The encoder/decoder networks a config may name.
+NETWORKS = ("conv", "gated-mlp", "mlp")
 
 
 def scale_pixels(x: torch.Tensor, num_levels: int) -> torch.Tensor:
@@ -18,16 +24,27 @@ def scale_pixels(x: torch.Tensor, num_levels: int) -> torch.Tensor:
 
 
 class MLPEncoder(nn.Module):
-    """Flatten, then two hidden ReLU layers: ``(..., *event_shape) -> (..., out_features)``."""
+    """Flatten, then exactly the layers ``hidden_dims`` (plain ``mlp`` with ``activation``, or
+    ``gated-mlp``), then a linear layer to ``out_features`` when it is given:
+    ``(..., *event_shape) -> (..., out_features or hidden_dims[-1])``.
 
-    def __init__(self, event_shape: tuple[int, ...], num_levels: int, hidden_dim: int, out_features: int):
+    The guide's heads read the last hidden layer directly, so ``hidden_dims = [400]`` with 50
+    latents is the 784-400-50 encoder.
+    """
+
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        num_levels: int,
+        hidden_dims: Sequence[int],
+        out_features: int | None = None,
+        activation: str = "relu",
+        network: str = "mlp",
+    ):
         super().__init__()
         self.event_shape, self.num_levels = tuple(event_shape), num_levels
-        d = math.prod(event_shape)
-        self.net = nn.Sequential(
-            nn.Linear(d, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, out_features),
-        )
+        self.net = make_mlp(network, math.prod(event_shape), hidden_dims, out_features, activation)
+        self.out_features = self.net.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[: x.dim() - len(self.event_shape)]
@@ -36,24 +53,45 @@ class MLPEncoder(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """Two stride-2 convolutions then a linear layer: ``(..., C, H, W) -> (..., out_features)``."""
+    """Two stride-2 convolutions (``max(hidden_dims[0] // 8, 8)`` and twice that many channels),
+    then a linear layer of width ``hidden_dims[-1]`` with ``activation``, then a linear layer to
+    ``out_features`` when it is given: ``(..., C, H, W) -> (..., out_features or hidden_dims[-1])``.
+    """
 
-    def __init__(self, event_shape: tuple[int, ...], num_levels: int, hidden_dim: int, out_features: int):
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        num_levels: int,
+        hidden_dims: Sequence[int],
+        out_features: int | None = None,
+        activation: str = "relu",
+    ):
         super().__init__()
         if len(event_shape) != 3:
-            raise ValueError(f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}")
+            raise ValueError(
+                f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}"
+            )
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
+            )
         c, h, w = event_shape
+        act = ACTIVATIONS[activation]
         self.event_shape, self.num_levels = tuple(event_shape), num_levels
-        ch = max(hidden_dim // 8, 8)
+        ch = max(hidden_dims[0] // 8, 8)
+        width = hidden_dims[-1]
         self.conv = nn.Sequential(
-            nn.Conv2d(c, ch, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c, ch, 3, stride=2, padding=1),
+            act(),
+            nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1),
+            act(),
         )
         hh, ww = (h + 3) // 4, (w + 3) // 4
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(2 * ch * hh * ww, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, out_features),
-        )
+        layers: list[nn.Module] = [nn.Flatten(), nn.Linear(2 * ch * hh * ww, width), act()]
+        if out_features is not None:
+            layers.append(nn.Linear(width, out_features))
+        self.head = nn.Sequential(*layers)
+        self.out_features = width if out_features is None else out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[:-3]
@@ -61,9 +99,20 @@ class ConvEncoder(nn.Module):
         return self.head(self.conv(h)).reshape(*batch, -1)
 
 
-def make_encoder(network: str, event_shape, num_levels: int, hidden_dim: int, out_features: int) -> nn.Module:
-    if network == "mlp":
-        return MLPEncoder(event_shape, num_levels, hidden_dim, out_features)
+def make_encoder(
+    network: str,
+    event_shape,
+    num_levels: int,
+    hidden_dims: int | Sequence[int],
+    out_features: int | None = None,
+    activation: str = "relu",
+) -> nn.Module:
+    """The encoder ``network`` names (``mlp``, ``gated-mlp`` or ``conv``) with hidden layers of
+    widths ``hidden_dims`` (an int ``h`` means ``[h]``). Without ``out_features`` it ends at the
+    last hidden layer (a guide puts its heads there); the result has ``.out_features``."""
+    dims = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
+    if network in ("mlp", "gated-mlp"):
+        return MLPEncoder(event_shape, num_levels, dims, out_features, activation, network)
     if network == "conv":
-        return ConvEncoder(event_shape, num_levels, hidden_dim, out_features)
-    raise ValueError(f"network: expected one of conv, mlp; found {network!r}")
+        return ConvEncoder(event_shape, num_levels, dims, out_features, activation)
+    raise ValueError(f"network: expected one of {', '.join(NETWORKS)}; found {network!r}")

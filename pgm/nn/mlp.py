@@ -1,0 +1,70 @@
+"""Multilayer perceptrons whose layers are exactly the widths they are given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .gated_mlp import GatedMLP
+
+__all__ = ["ACTIVATIONS", "MLP", "MLP_NETWORKS", "make_mlp"]
+
+#: The hidden layers' non-linearity, by the name configs use (IWAE uses tanh).
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+#: Network names that build an MLP (``make_mlp``).
+MLP_NETWORKS = ("gated-mlp", "mlp")
+
+
+class MLP(nn.Module):
+    """Linear -> activation for each width in ``hidden_dims``, then (when ``out_features`` is
+    given) one linear layer with no activation after it:
+    ``(..., in_features) -> (..., out_features or hidden_dims[-1])``.
+
+    ``MLP(784, [400])`` is 784-400 (one hidden layer), so a guide's heads on top make the
+    784-400-50 encoder a config names; nothing is added between the layers listed.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_dims: Sequence[int],
+        out_features: int | None = None,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
+            )
+        widths = [in_features, *hidden_dims]
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
+        if out_features is not None:
+            layers.append(nn.Linear(widths[-1], out_features))
+        self.net = nn.Sequential(*layers)
+        self.in_features = in_features
+        self.out_features = widths[-1] if out_features is None else out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def make_mlp(
+    network: str,
+    in_features: int,
+    hidden_dims: Sequence[int],
+    out_features: int | None = None,
+    activation: str = "relu",
+) -> nn.Module:
+    """An ``mlp`` (``activation`` between layers) or a ``gated-mlp`` (gates are the
+    non-linearity; ``activation`` is not used): ``(..., in_features) -> (..., out_features)``,
+    where ``out_features`` defaults to the last hidden width. The result has ``.out_features``."""
+    if network == "mlp":
+        return MLP(in_features, hidden_dims, out_features, activation)
+    if network == "gated-mlp":
+        return GatedMLP(in_features, hidden_dims, out_features)
+    raise ValueError(f"network: expected one of {', '.join(MLP_NETWORKS)}; found {network!r}")
