@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import autoencoder, guides, likelihoods, priors  # noqa: F401  (registration)
+from . import autoencoder, guides, hvae, likelihoods, priors  # noqa: F401  (registration)
 from .build import MODEL_DEFAULTS, build, resolve_model_config
 from .data import ImageDataset, load_dataset
 from .generative_model import GenerativeModel, check_images

@@ -35,6 +35,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "image_shape": None,  # [C, H, W], or [D] for vectors
     "num_levels": None,  # K levels per pixel; 0 for real-valued data
     "latent_dim": 16,
+    "latent_dim_top": None,  # hvae: size of the top layer z2 (None: latent_dim)
     "network": "mlp",  # encoder/decoder: mlp, gated-mlp or conv
     "hidden_dim": 256,  # width of each hidden layer (and of flows' hidden layers)
     "hidden_layers": 2,  # encoder/decoder hidden layers of width hidden_dim
@@ -57,7 +58,8 @@ TRAINING_KEYS = {
 }
 
 _INT_KEYS = {
-    "latent_dim": 1, "hidden_dim": 1, "hidden_layers": 1, "num_components": 1, "num_flows": 1, "num_mixtures": 1,
+    "latent_dim": 1, "latent_dim_top": 1, "hidden_dim": 1, "hidden_layers": 1, "num_components": 1,
+    "num_flows": 1, "num_mixtures": 1,
     "num_layers": 1, "hidden_channels": 1,
 }
 
@@ -85,6 +87,8 @@ def resolve_model_config(config: dict) -> dict:
     cfg["num_levels"] = check_int(cfg["num_levels"], "num_levels", minimum=0)
     if cfg["num_levels"] == 1:
         raise PgmError("num_levels: expected 0 (real-valued) or an integer >= 2; found 1")
+    if cfg["latent_dim_top"] is None:
+        cfg["latent_dim_top"] = cfg["latent_dim"]
     for key, minimum in _INT_KEYS.items():
         check_int(cfg[key], key, minimum=minimum)
     MODELS.check(cfg["model"], "model")

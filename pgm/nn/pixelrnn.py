@@ -31,8 +31,8 @@ class PixelRNNNetwork(AutoregressiveNetwork):
     ``h = h + MaskedConv2d(F, F, 1, "B")(layer(h + cond))``; the output head.
 
     :param layer: ``"row-lstm"`` (streams pixel by pixel for fast sampling, carrying its state
-        from row to row) or ``"diagonal-bilstm"`` (whole context in one layer; samples by
-        recomputing rows ``0..i``).
+        from row to row) or ``"diagonal-bilstm"`` (whole context in one layer; streams pixel by
+        pixel too, sweeping the right-to-left direction once per finished row).
     :param kernel_size: the Row LSTM's k (the Diagonal BiLSTM's kernels are fixed, 1×1 and 2×1).
     Others as :class:`pgm.nn.pixelcnn.PixelCNNNetwork`.
 
@@ -59,7 +59,7 @@ class PixelRNNNetwork(AutoregressiveNetwork):
             )
         c, f = image_channels, hidden_channels
         self.layer = layer
-        self.supports_streaming = layer == "row-lstm"
+        self.supports_streaming = True
         self.input_conv = MaskedConv2d(c, f, first_kernel_size, "A", c)
         if layer == "row-lstm":
             self.recurrent = nn.ModuleList(RowLSTM(f, f, kernel_size, c) for _ in range(num_layers))
@@ -70,7 +70,7 @@ class PixelRNNNetwork(AutoregressiveNetwork):
         self.conditioning = self._conditioning_for([f] * num_layers)
 
     def _forward(self, x: torch.Tensor, terms: list) -> torch.Tensor:
-        # whole maps in a full pass, one pixel (N, ·) in a Row LSTM stream
+        # whole maps in a full pass, one pixel (N, ·) in a stream
         h = self.input_conv(x)
         for recurrent, residual, term in zip(self.recurrent, self.residuals, terms, strict=True):
             h = h + residual(recurrent(add_term(h, term)))
