@@ -1,7 +1,10 @@
 """pgm: explicit-density generative models for images, written as Pyro programs.
 
 ``pgm.build(config)`` builds any registered model; ``pgm.data.load_dataset`` loads data;
-``pgm.list_parts()`` names every registered part.
+``pgm.list_parts()`` names every registered part. A user's own parts join through the same
+registries (``pgm.PRIORS.register(...)``, ``pgm.register_model(...)``) from plug-ins
+(``pgm.load_plugins``, the ``plugins`` config key, ``--plugin``, the ``pgm.plugins`` entry
+points); ``pgm.plain_model`` wraps a hand-written Pyro ``model``/``guide`` pair.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from . import autoencoder, guides, likelihoods, priors  # noqa: F401  (registrat
 from .build import MODEL_DEFAULTS, build, resolve_model_config
 from .data import ImageDataset, load_dataset
 from .generative_model import GenerativeModel, check_images
+from .plain_model import PlainModel, SamplingUnavailable, plain_model, register_model
+from .plugins import PluginError, PluginWarning, use_plugins
 from .registry import DATASETS, GUIDES, LIKELIHOODS, MODELS, PRIORS, all_registries
 
 # The autoregressive family registers itself when present.
@@ -33,12 +38,24 @@ __all__ = [
     "PRIORS",
     "GenerativeModel",
     "ImageDataset",
+    "PlainModel",
+    "PluginError",
+    "PluginWarning",
+    "SamplingUnavailable",
     "build",
     "check_images",
     "list_parts",
     "load_dataset",
+    "load_plugins",
+    "plain_model",
+    "register_model",
     "resolve_model_config",
 ]
+
+
+def load_plugins(*plugins: str) -> list[dict]:
+    """Import plug-ins (module names or ``.py`` paths), each once; their records."""
+    return use_plugins(list(plugins), "plugins")
 
 
 def list_parts() -> dict[str, dict[str, str]]:

@@ -8,6 +8,8 @@ from typing import Any
 from torch import nn
 
 from .generative_model import GenerativeModel
+from .plain_model import MODEL_KEYS
+from .plugins import plugin_records, use_plugins
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
 
@@ -37,6 +39,7 @@ TRAINING_KEYS = {
     "data", "data_dir", "epochs", "batch_size", "lr", "seed", "device", "elbo", "num_particles",
     "kl_warmup_epochs", "grad_clip", "num_train", "eval_particles", "checkpoint_every",
     "keep_checkpoints", "num_workers", "precision", "download",
+    "plugins",  # plug-in modules or .py files (pgm.plugins); a run saves their records here
 }
 
 _INT_KEYS = {
@@ -46,21 +49,26 @@ _INT_KEYS = {
 
 
 def resolve_model_config(config: dict) -> dict:
-    """Fill defaults and check every model key; unknown keys and names are refused."""
+    """Fill defaults and check every model key; unknown keys and names are refused. The
+    config's ``plugins`` are loaded first (their names then count as registered), and the
+    result's ``plugins`` holds the records of every plug-in the config needs (if any)."""
     if not isinstance(config, dict):
         raise TypeError(f"config: expected a dict; found {type(config).__name__}")
-    unknown = set(config) - set(MODEL_DEFAULTS) - TRAINING_KEYS
+    named = use_plugins(config.get("plugins"))
+    own_keys = MODEL_KEYS.get(config.get("model", MODEL_DEFAULTS["model"]), {})
+    unknown = set(config) - set(MODEL_DEFAULTS) - TRAINING_KEYS - set(own_keys)
     if unknown:
         import difflib
 
-        valid = sorted(set(MODEL_DEFAULTS) | TRAINING_KEYS)
+        valid = sorted(set(MODEL_DEFAULTS) | TRAINING_KEYS | set(own_keys))
         guesses = [
             f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(str(key), valid, n=1)) else repr(key)
             for key in sorted(unknown, key=str)
         ]
         raise ValueError(f"config: expected keys among {', '.join(valid)}; found unknown key(s) {', '.join(guesses)}")
     cfg = copy.deepcopy(MODEL_DEFAULTS)
-    cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS})
+    cfg.update(copy.deepcopy(own_keys))
+    cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS or k in own_keys})
     for key in ("image_shape", "num_levels"):
         if cfg[key] is None:
             raise ValueError(f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing")
@@ -81,6 +89,9 @@ def resolve_model_config(config: dict) -> dict:
     check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
         raise ValueError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
+    records = plugin_records({**config, **cfg}, named)
+    if records:
+        cfg["plugins"] = records
     return cfg
 
 
