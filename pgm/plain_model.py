@@ -52,18 +52,28 @@ class PlainModel(GenerativeModel):
         encode: Callable | None = None,
         decode: Callable | None = None,
     ):
-        for name, value in (("model", model), ("guide", guide), ("sample", sample), ("encode", encode), ("decode", decode)):
+        for name, value in (
+            ("model", model),
+            ("guide", guide),
+            ("sample", sample),
+            ("encode", encode),
+            ("decode", decode),
+        ):
             if value is not None and not isinstance(value, bool) and not callable(value):
                 raise TypeError(f"{name}: expected a callable; found {type(value).__name__}")
         if not callable(model):
-            raise TypeError(f"model: expected a Pyro callable model(x); found {type(model).__name__}")
+            raise TypeError(
+                f"model: expected a Pyro callable model(x); found {type(model).__name__}"
+            )
         if not isinstance(network, nn.Module):
             raise TypeError(
                 f"module: expected the nn.Module holding the pair's parameters; found {type(network).__name__}"
             )
         for key in ("image_shape", "num_levels"):
             if config.get(key) is None:
-                raise ValueError(f"{key}: required for a plain model (the data's shape and levels); found nothing")
+                raise ValueError(
+                    f"{key}: required for a plain model (the data's shape and levels); found nothing"
+                )
         super().__init__(config["image_shape"], config["num_levels"], config)
         self.network = network
         self._model, self._guide, self._sample = model, guide, sample
@@ -108,7 +118,9 @@ class PlainModel(GenerativeModel):
     def sample(self, n: int, cached: bool = True) -> torch.Tensor:
         """``n`` draws x ~ p(x), ``(n, *image_shape)`` (``cached`` is for autoregressive models)."""
         if self._sample is False:
-            raise SamplingUnavailable(f"model {self.config.get('model', 'plain')!r}: gives no sample(n) (built with sample=False)")
+            raise SamplingUnavailable(
+                f"model {self.config.get('model', 'plain')!r}: gives no sample(n) (built with sample=False)"
+            )
         if callable(self._sample) and not isinstance(self._sample, bool):
             return self._sample(n)
         placeholder = torch.zeros(n, *self.event_shape, device=self.device)
@@ -181,7 +193,9 @@ def _as_model(result: Any, cfg: dict, name: str) -> GenerativeModel:
     )
 
 
-def register_model(name: str, doc: str | None = None, config: dict[str, Any] | None = None) -> Callable:
+def register_model(
+    name: str, doc: str | None = None, config: dict[str, Any] | None = None
+) -> Callable:
     """Register a model built from plain Pyro: the factory gets the resolved config (``dict``:
     ``image_shape``, ``num_levels``, ``latent_dim``, ``hidden_dim``, ... and the keys of
     ``config``, this model's own settings with their defaults) and returns

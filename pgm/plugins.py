@@ -260,7 +260,9 @@ def _load_record(record: dict, argument: str) -> dict[str, Any]:
             if record.get("entry_point"):
                 load_entry_points()
             if module not in sys.modules and record.get("entry_point"):
-                raise PluginError(f"the installed package providing {record['entry_point']!r} is missing")
+                raise PluginError(
+                    f"the installed package providing {record['entry_point']!r} is missing"
+                )
             current = {"plugin": None, **_module_record(_load_module(module))}
     except PluginError as err:
         reason = str(err).split(": ", 1)[-1]
@@ -269,7 +271,12 @@ def _load_record(record: dict, argument: str) -> dict[str, Any]:
             f"loaded here: {reason} (install it, or pass --plugin PATH)"
         ) from None
     changed = (module, record.get("sha256"), current.get("sha256"))
-    if record.get("sha256") and current.get("sha256") and changed[1] != changed[2] and changed not in _WARNED:
+    if (
+        record.get("sha256")
+        and current.get("sha256")
+        and changed[1] != changed[2]
+        and changed not in _WARNED
+    ):
         _WARNED.add(changed)  # once per process, however many times the run's config is read
         warnings.warn(
             f"plug-in {module!r}: {current['file']} changed since the run was trained (sha256 "
@@ -281,14 +288,16 @@ def _load_record(record: dict, argument: str) -> dict[str, Any]:
     return current
 
 
-def use_plugins(items: Any, argument: str = "plugins", base: str | Path | None = None) -> list[dict]:
+def use_plugins(
+    items: Any, argument: str = "plugins", base: str | Path | None = None
+) -> list[dict]:
     """Load every plug-in of a config's ``plugins`` value: names and paths as a user writes
     them, or the records a run saved. Returns their records, in order, without repeats."""
     if items is None:
         return []
     if isinstance(items, (str, dict)) or not isinstance(items, (list, tuple)):
         raise PluginError(
-            f"{argument}: expected a list of module names or .py paths (e.g. [\"my_models\"]); "
+            f'{argument}: expected a list of module names or .py paths (e.g. ["my_models"]); '
             f"found {items!r}"
         )
     records: list[dict] = []
@@ -303,7 +312,13 @@ def use_plugins(items: Any, argument: str = "plugins", base: str | Path | None =
 
 
 #: The config keys naming registered parts, with the registry each is looked up in.
-_NAMED_PARTS = {"model": "models", "prior": "priors", "guide": "guides", "likelihood": "likelihoods", "data": "datasets"}
+_NAMED_PARTS = {
+    "model": "models",
+    "prior": "priors",
+    "guide": "guides",
+    "likelihood": "likelihoods",
+    "data": "datasets",
+}
 
 
 def plugin_records(config: dict, records: list[dict] | None = None) -> list[dict]:

@@ -24,7 +24,7 @@ from pgm import plugins
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 # a plug-in file: a prior (the same decorator as pgm/priors.py) and a plain pair
-PLUGIN = '''
+PLUGIN = """
 import pyro
 import pyro.distributions as dist
 import torch
@@ -66,7 +66,7 @@ def _pixels(cfg):
             pyro.sample("x", probs, obs=x.reshape(*x.shape[:-3], d))
 
     return pgm.plain_model(model, None, net, cfg, sample=False)
-'''
+"""
 
 
 @pytest.fixture
@@ -98,7 +98,9 @@ def test_config_key_loads_a_plugin_and_the_run_records_it(tmp_path, plugin_file)
 
 
 def test_bad_plugin_names_are_refused_in_one_line(tmp_path):
-    with pytest.raises(pgm.PluginError, match=r"^plugins: expected .*no module named 'no_such_plugin_xyz'"):
+    with pytest.raises(
+        pgm.PluginError, match=r"^plugins: expected .*no module named 'no_such_plugin_xyz'"
+    ):
         pgm.build({"plugins": ["no_such_plugin_xyz"], "image_shape": [1, 8, 8], "num_levels": 17})
     with pytest.raises(pgm.PluginError, match=r"^plugins: expected a list"):
         pgm.build({"plugins": "my_models", "image_shape": [1, 8, 8], "num_levels": 17})
@@ -109,7 +111,9 @@ def test_bad_plugin_names_are_refused_in_one_line(tmp_path):
 def test_failed_import_takes_back_its_registrations(tmp_path):
     tag = f"t{uuid.uuid4().hex[:8]}"
     path = tmp_path / f"broken_{tag}.py"
-    path.write_text(f"import pgm\npgm.DATASETS.register('{tag}-data')(lambda *a, **k: None)\n1 / 0\n")
+    path.write_text(
+        f"import pgm\npgm.DATASETS.register('{tag}-data')(lambda *a, **k: None)\n1 / 0\n"
+    )
     with pytest.raises(ZeroDivisionError):  # the plug-in's own bug surfaces as itself
         pgm.load_plugins(str(path))
     assert f"{tag}-data" not in pgm.DATASETS
@@ -137,7 +141,9 @@ def test_entry_point_plugins_load_lazily_and_are_recorded(tmp_path, monkeypatch)
     with pytest.warns(pgm.PluginWarning, match=f"broken = no_such_module_{tag}"):
         assert f"{tag}-ep-prior" in pgm.PRIORS  # the first lookup loads the entry points
     assert module in plugins._ENTRY_POINTS
-    cfg = pgm.resolve_model_config({"prior": f"{tag}-ep-prior", "image_shape": [1, 8, 8], "num_levels": 17})
+    cfg = pgm.resolve_model_config(
+        {"prior": f"{tag}-ep-prior", "image_shape": [1, 8, 8], "num_levels": 17}
+    )
     (record,) = cfg["plugins"]
     assert record["module"] == module and record["entry_point"] == f"demo = {module}"
     assert record["distribution"] == f"pgm-ep-{tag}" and record["version"] == "0.3"
@@ -149,9 +155,13 @@ def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_f
     built-in; it cannot sample, which the report notes in one line and `pgm sample` refuses."""
     path, tag = plugin_file
     conf = tmp_path / "pixels.toml"
-    conf.write_text(f'model = "{tag}-pixels"\nepochs = 1\nnum_train = 128\nlr = 0.1\ndevice = "cpu"\n')
+    conf.write_text(
+        f'model = "{tag}-pixels"\nepochs = 1\nnum_train = 128\nlr = 0.1\ndevice = "cpu"\n'
+    )
     run = tmp_path / "pixels"
-    assert main(["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]) == 0
+    assert (
+        main(["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]) == 0
+    )
     saved = json.loads((run / "config.json").read_text())
     assert [r["module"] for r in saved["plugins"]] == [path.stem]
     # the run loads its plug-in itself: no --plugin needed from here on
@@ -164,11 +174,30 @@ def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_f
 
     vae = tmp_path / "vae"
     vconf = tmp_path / "vae.toml"
-    vconf.write_text('latent_dim = 2\nhidden_dim = 16\nepochs = 1\nnum_train = 128\ndevice = "cpu"\n')
+    vconf.write_text(
+        'latent_dim = 2\nhidden_dim = 16\nepochs = 1\nnum_train = 128\ndevice = "cpu"\n'
+    )
     assert main(["train", str(vconf), "--out", str(vae), "--no-progress"]) == 0
     out = tmp_path / "cmp"
-    assert main(["compare", str(run), str(vae), "--out", str(out), "-k", "4", "--num-images", "16",
-                 "--curve-images", "0", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(run),
+                str(vae),
+                "--out",
+                str(out),
+                "-k",
+                "4",
+                "--num-images",
+                "16",
+                "--curve-images",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     assert {r["model"] for r in results["models"]} == {"pixels", "vae"}
     assert sorted(r["rank"] for r in results["models"]) == [1, 2]
@@ -178,12 +207,16 @@ def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_f
     assert (out / "figures" / "samples-vae.png").is_file()
 
 
-def test_missing_plugin_is_refused_in_one_line_and_a_changed_one_warns(tmp_path, plugin_file, capsys):
+def test_missing_plugin_is_refused_in_one_line_and_a_changed_one_warns(
+    tmp_path, plugin_file, capsys
+):
     path, tag = plugin_file
     conf = tmp_path / "c.toml"
     conf.write_text(f'model = "{tag}-pixels"\nepochs = 1\nnum_train = 64\ndevice = "cpu"\n')
     run = tmp_path / "run"
-    assert main(["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]) == 0
+    assert (
+        main(["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]) == 0
+    )
     capsys.readouterr()
     config_path = run / "config.json"
     cfg = json.loads(config_path.read_text())
@@ -208,15 +241,53 @@ def test_example_plugin_ranks_with_the_suite(tmp_path, capsys):
     """examples/: the plain-Pyro Student-t VAE trained from its TOML (plug-in named by the
     config key), then `pgm suite --add` compares it with the standard set's VAE."""
     run = tmp_path / "student-t-vae"
-    assert main(["train", str(EXAMPLES / "student_t_vae.toml"), "--out", str(run),
-                 "--set", "epochs=1", "--set", "num_train=128", "--set", "hidden_dim=32",
-                 "--set", "latent_dim=4", "--set", "device='cpu'", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(EXAMPLES / "student_t_vae.toml"),
+                "--out",
+                str(run),
+                "--set",
+                "epochs=1",
+                "--set",
+                "num_train=128",
+                "--set",
+                "hidden_dim=32",
+                "--set",
+                "latent_dim=4",
+                "--set",
+                "device='cpu'",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     (record,) = json.loads((run / "config.json").read_text())["plugins"]
     assert record["module"] == "student_t_vae" and record["version"] == "0.1"
     assert record["sha256"] == _sha256(EXAMPLES / "student_t_vae.py")
     out = tmp_path / "suite"
-    assert main(["suite", "--out", str(out), "--models", "vae", "--epochs-scale", "0.025",
-                 "--num-particles", "4", "--add", str(run), "--device", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "suite",
+                "--out",
+                str(out),
+                "--models",
+                "vae",
+                "--epochs-scale",
+                "0.025",
+                "--num-particles",
+                "4",
+                "--add",
+                str(run),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     rows = {r["model"]: r for r in results["models"]}
@@ -236,7 +307,9 @@ def test_minimal_pair_example_matches_the_exact_likelihood(capsys):
     training moves the guide to the exact posterior (a = 1/2, s^2 = 1/2) within 0.1."""
     example = runpy.run_path(str(EXAMPLES / "minimal_pair.py"))
     found = example["main"](num_particles=20_000, epochs=40)
-    assert found["exact"] == pytest.approx(float(example["exact_log_likelihood"](example["POINTS"]).mean()))
+    assert found["exact"] == pytest.approx(
+        float(example["exact_log_likelihood"](example["POINTS"]).mean())
+    )
     assert abs(found["estimate"] - found["exact"]) < 0.01
     assert abs(found["a"] - 0.5) < 0.1 and abs(found["s2"] - 0.5) < 0.1
     assert "exact" in capsys.readouterr().out
