@@ -17,7 +17,16 @@ from .data import ImageDataset, load_dataset
 from .generative_model import GenerativeModel, check_images
 from .plain_model import PlainModel, SamplingUnavailable, plain_model, register_model
 from .plugins import PluginError, PluginWarning, use_plugins
-from .registry import DATASETS, GUIDES, LIKELIHOODS, MODELS, PRIORS, all_registries
+from .registry import (
+    DATASETS,
+    DECODERS,
+    ENCODERS,
+    GUIDES,
+    LIKELIHOODS,
+    MODELS,
+    PRIORS,
+    all_registries,
+)
 
 # The autoregressive family registers itself when present.
 for _name in ("autoregressive", "completion"):
@@ -31,6 +40,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DATASETS",
+    "DECODERS",
+    "ENCODERS",
     "GUIDES",
     "LIKELIHOODS",
     "MODELS",

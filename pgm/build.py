@@ -10,7 +10,7 @@ from torch import nn
 from .generative_model import GenerativeModel
 from .plain_model import MODEL_KEYS
 from .plugins import plugin_records, use_plugins
-from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
+from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
 
 __all__ = ["MODEL_DEFAULTS", "TRAINING_KEYS", "build", "build_guide", "build_likelihood", "build_prior", "resolve_model_config"]
@@ -24,7 +24,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "image_shape": None,  # [C, H, W], or [D] for vectors
     "num_levels": None,  # K levels per pixel; 0 for real-valued data
     "latent_dim": 16,
-    "network": "mlp",  # encoder/decoder: mlp or conv
+    "network": "mlp",  # encoder/decoder: mlp or conv (pgm.ENCODERS / pgm.DECODERS)
     "hidden_dim": 256,
     "num_components": 10,  # mixture components / VampPrior pseudo-inputs
     "num_flows": 2,  # coupling layers of the flow prior, IAF steps of the guide
@@ -85,7 +85,8 @@ def resolve_model_config(config: dict) -> dict:
         k = cfg["num_levels"]
         cfg["likelihood"] = "normal" if k == 0 else "bernoulli" if k == 2 else "categorical"
     LIKELIHOODS.check(cfg["likelihood"], "likelihood")
-    check_choice(cfg["network"], "network", ("mlp", "conv"))
+    ENCODERS.check(cfg["network"], "network")
+    DECODERS.check(cfg["network"], "network")
     check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
         raise ValueError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")

@@ -311,13 +311,14 @@ def use_plugins(
     return records
 
 
-#: The config keys naming registered parts, with the registry each is looked up in.
+#: The config keys naming registered parts, with the registries each is looked up in.
 _NAMED_PARTS = {
-    "model": "models",
-    "prior": "priors",
-    "guide": "guides",
-    "likelihood": "likelihoods",
-    "data": "datasets",
+    "model": ("models",),
+    "prior": ("priors",),
+    "guide": ("guides",),
+    "likelihood": ("likelihoods",),
+    "data": ("datasets",),
+    "network": ("encoders", "decoders"),
 }
 
 
@@ -327,16 +328,24 @@ def plugin_records(config: dict, records: list[dict] | None = None) -> list[dict
     uses (an installed entry point's, say), as records for its config.json."""
     records = list(use_plugins(config.get("plugins")) if records is None else records)
     registries = all_registries()
-    for key, kind in _NAMED_PARTS.items():
+    for key, kinds in _NAMED_PARTS.items():
         name = config.get(key)
-        if not isinstance(name, str) or name not in registries[kind]:
-            continue
-        origin = registries[kind].origin(name)
-        if not origin or origin == "pgm" or origin.startswith("pgm."):
-            continue
-        if any(origin == r["module"] or origin.startswith(r["module"] + ".") for r in records):
-            continue
-        module = sys.modules.get(origin)
-        if module is not None:
-            records.append({"plugin": None, **_module_record(module)})
+        origins = [
+            registries[k].origin(name)
+            for k in kinds
+            if isinstance(name, str) and name in registries[k]
+        ]
+        for origin in origins:
+            _add_origin(records, origin)
     return records
+
+
+def _add_origin(records: list[dict], origin: str) -> None:
+    """Append the record of the plug-in module ``origin`` unless it is pgm's or already there."""
+    if not origin or origin == "pgm" or origin.startswith("pgm."):
+        return
+    if any(origin == r["module"] or origin.startswith(r["module"] + ".") for r in records):
+        return
+    module = sys.modules.get(origin)
+    if module is not None:
+        records.append({"plugin": None, **_module_record(module)})

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["DATASETS", "GUIDES", "LIKELIHOODS", "MODELS", "PRIORS", "Registry", "all_registries"]
+__all__ = [
+    "DATASETS",
+    "DECODERS",
+    "ENCODERS",
+    "GUIDES",
+    "LIKELIHOODS",
+    "MODELS",
+    "PRIORS",
+    "Registry",
+    "all_registries",
+]
 
 
 class Registry:
@@ -93,6 +103,11 @@ PRIORS = Registry("prior")
 GUIDES = Registry("guide")
 LIKELIHOODS = Registry("likelihood")
 DATASETS = Registry("dataset")
+#: Networks, by the name of the config key ``network``: an encoder ``(event_shape, num_levels,
+#: hidden_dim, out_features) -> nn.Module`` and a decoder ``(latent_dim, hidden_dim,
+#: event_shape, params_per_dim) -> nn.Module`` registered under the same name.
+ENCODERS = Registry("encoder")
+DECODERS = Registry("decoder")
 
 
 def all_registries() -> dict[str, Registry]:
@@ -102,4 +117,6 @@ def all_registries() -> dict[str, Registry]:
         "guides": GUIDES,
         "likelihoods": LIKELIHOODS,
         "datasets": DATASETS,
+        "encoders": ENCODERS,
+        "decoders": DECODERS,
     }

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 import pgm
+import pgm.nn.decoders
 
 __version__ = "2.5"
 
@@ -47,6 +48,19 @@ class LaplacePrior(nn.Module):
 @pgm.PRIORS.register("{tag}-laplace", "Laplace(0, 1) prior from a plug-in")
 def _laplace(cfg, guide):
     return LaplacePrior(cfg["latent_dim"])
+
+
+class SmallEncoder(nn.Module):  # a network: an encoder and a decoder under one name
+    def __init__(self, event_shape, num_levels, hidden_dim, out_features):
+        super().__init__()
+        self.linear = nn.Linear(64, out_features)
+
+    def forward(self, x):
+        return self.linear(x.reshape(*x.shape[:-3], 64) / 16)
+
+
+pgm.ENCODERS.register("{tag}-net")(SmallEncoder)
+pgm.DECODERS.register("{tag}-net")(pgm.nn.decoders.MLPDecoder)
 
 
 class Net(nn.Module):
@@ -85,7 +99,9 @@ def _sha256(path) -> str:
 def test_config_key_loads_a_plugin_and_the_run_records_it(tmp_path, plugin_file):
     path, tag = plugin_file
     toml = tmp_path / "conf.toml"
-    toml.write_text(f'plugins = ["{path.name}"]\nprior = "{tag}-laplace"\nlatent_dim = 3\n')
+    toml.write_text(
+        f'plugins = ["{path.name}"]\nprior = "{tag}-laplace"\nnetwork = "{tag}-net"\nlatent_dim = 3\n'
+    )
     config = load_config(toml)  # the relative path is read from the TOML file's folder
     assert config["plugins"] == [str(path.resolve())]
     cfg = resolve_config(config, image_shape=[1, 8, 8], num_levels=17)
@@ -94,6 +110,7 @@ def test_config_key_loads_a_plugin_and_the_run_records_it(tmp_path, plugin_file)
     assert record["sha256"] == _sha256(path) and record["plugin"] == str(path.resolve())
     model = pgm.build(cfg)  # a VAE whose prior comes from the plug-in
     assert type(model.prior).__name__ == "LaplacePrior"
+    assert type(model.posterior.encoder).__name__ == "SmallEncoder"  # a plug-in network
     assert pgm.PRIORS.origin(f"{tag}-laplace") == path.stem
 
 

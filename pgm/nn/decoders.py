@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ..registry import DECODERS
+
 __all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
 
 
@@ -52,9 +54,10 @@ class ConvDecoder(nn.Module):
         return out.reshape(*batch, c, h, w, self.params_per_dim)
 
 
+DECODERS.register("mlp", "two hidden ReLU layers to every pixel's parameters")(MLPDecoder)
+DECODERS.register("conv", "linear map, two x2 transposed convolutions, 1x1 output")(ConvDecoder)
+
+
 def make_decoder(network: str, latent_dim: int, hidden_dim: int, event_shape, params_per_dim: int) -> nn.Module:
-    if network == "mlp":
-        return MLPDecoder(latent_dim, hidden_dim, event_shape, params_per_dim)
-    if network == "conv":
-        return ConvDecoder(latent_dim, hidden_dim, event_shape, params_per_dim)
-    raise ValueError(f"network: expected one of conv, mlp; found {network!r}")
+    """The decoder registered as ``network`` (``pgm.DECODERS``; plug-ins add their own)."""
+    return DECODERS[DECODERS.check(network, "network")](latent_dim, hidden_dim, event_shape, params_per_dim)

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ..registry import ENCODERS
+
 __all__ = ["ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
 
 
@@ -61,9 +63,10 @@ class ConvEncoder(nn.Module):
         return self.head(self.conv(h)).reshape(*batch, -1)
 
 
+ENCODERS.register("mlp", "two hidden ReLU layers on the flattened image")(MLPEncoder)
+ENCODERS.register("conv", "two stride-2 convolutions, then a linear layer")(ConvEncoder)
+
+
 def make_encoder(network: str, event_shape, num_levels: int, hidden_dim: int, out_features: int) -> nn.Module:
-    if network == "mlp":
-        return MLPEncoder(event_shape, num_levels, hidden_dim, out_features)
-    if network == "conv":
-        return ConvEncoder(event_shape, num_levels, hidden_dim, out_features)
-    raise ValueError(f"network: expected one of conv, mlp; found {network!r}")
+    """The encoder registered as ``network`` (``pgm.ENCODERS``; plug-ins add their own)."""
+    return ENCODERS[ENCODERS.check(network, "network")](event_shape, num_levels, hidden_dim, out_features)
