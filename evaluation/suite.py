@@ -10,6 +10,7 @@ from pathlib import Path
 from inference import train
 from inference.config import load_config
 from pgm.data import load_dataset
+from pgm.errors import PgmError
 
 __all__ = ["run_suite", "suite_models"]
 
@@ -43,7 +44,7 @@ def run_suite(
     extra = [Path(r) for r in extra_runs or []]
     missing = [str(r) for r in extra if not (r / "config.json").is_file()]
     if missing:
-        raise ValueError(f"--add: expected run folders written by `pgm train`; found no config.json in {', '.join(missing)}")
+        raise PgmError(f"--add: expected run folders written by `pgm train`; found no config.json in {', '.join(missing)}")
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
     if unknown:

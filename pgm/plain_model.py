@@ -11,6 +11,7 @@ from pyro import poutine
 from torch import nn
 
 from .contract import OBSERVED_SITE, latent_sites
+from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .registry import MODELS
 
@@ -20,7 +21,7 @@ __all__ = ["MODEL_KEYS", "PlainModel", "SamplingUnavailable", "plain_model", "re
 MODEL_KEYS: dict[str, dict[str, Any]] = {}
 
 
-class SamplingUnavailable(NotImplementedError):
+class SamplingUnavailable(PgmError, NotImplementedError):
     """A model that gives no ``sample(n)``: figures leave its samples out, ``pgm sample``
     refuses it in one line."""
 
@@ -60,18 +61,18 @@ class PlainModel(GenerativeModel):
             ("decode", decode),
         ):
             if value is not None and not isinstance(value, bool) and not callable(value):
-                raise TypeError(f"{name}: expected a callable; found {type(value).__name__}")
+                raise PgmTypeError(f"{name}: expected a callable; found {type(value).__name__}")
         if not callable(model):
-            raise TypeError(
+            raise PgmTypeError(
                 f"model: expected a Pyro callable model(x); found {type(model).__name__}"
             )
         if not isinstance(network, nn.Module):
-            raise TypeError(
+            raise PgmTypeError(
                 f"module: expected the nn.Module holding the pair's parameters; found {type(network).__name__}"
             )
         for key in ("image_shape", "num_levels"):
             if config.get(key) is None:
-                raise ValueError(
+                raise PgmError(
                     f"{key}: required for a plain model (the data's shape and levels); found nothing"
                 )
         super().__init__(config["image_shape"], config["num_levels"], config)
@@ -186,7 +187,7 @@ def _as_model(result: Any, cfg: dict, name: str) -> GenerativeModel:
         return plain_model(*result, config=cfg)
     if isinstance(result, nn.Module) and callable(getattr(result, "model", None)):
         return plain_model(result, config=cfg)
-    raise TypeError(
+    raise PgmTypeError(
         f"model {name!r}: expected its factory to return a (model, guide, module) triple, an "
         "nn.Module with model and guide methods, or a pgm.GenerativeModel; found "
         f"{type(result).__name__}"

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .errors import PgmError
 from .registry import all_registries
 
 __all__ = [
@@ -48,7 +49,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "pgm.plugins"
 
 
-class PluginError(ValueError):
+class PluginError(PgmError):
     """A plug-in that cannot be loaded: the message names it, and what was found instead."""
 
 
