@@ -125,6 +125,18 @@ def test_bad_plugin_names_are_refused_in_one_line(tmp_path):
         pgm.load_plugins(str(tmp_path / "missing.py"))
 
 
+def test_suite_add_refuses_a_folder_without_a_run(tmp_path, capsys):
+    missing = tmp_path / "not-a-run"
+    argv = ["suite", "--out", str(tmp_path / "s"), "--models", "vae", "--add", str(missing)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"pgm suite: error: --add: expected run folders written by `pgm train`; found no config.json in {missing}"
+    )
+    assert not (tmp_path / "s").exists()  # refused before anything was trained or written
+
+
 def test_failed_import_takes_back_its_registrations(tmp_path):
     tag = f"t{uuid.uuid4().hex[:8]}"
     path = tmp_path / f"broken_{tag}.py"
@@ -181,6 +193,9 @@ def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_f
     )
     saved = json.loads((run / "config.json").read_text())
     assert [r["module"] for r in saved["plugins"]] == [path.stem]
+    # resuming reads the records back and finds the same plug-in: no config difference
+    assert main(["train", "--out", str(run), "--resume", "--set", "epochs=2", "--no-progress"]) == 0
+    assert json.loads((run / "config.json").read_text())["plugins"] == saved["plugins"]
     # the run loads its plug-in itself: no --plugin needed from here on
     assert main(["evaluate", str(run), "--num-images", "20", "--no-progress"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
