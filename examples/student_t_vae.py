@@ -32,15 +32,26 @@ class StudentTVAE(nn.Module):
         is what ``pgm.data`` gives (``float_images()``), not values in [0, 1].
     """
 
-    def __init__(self, image_shape, num_levels: int, latent_dim: int = 16, hidden_dim: int = 256, df: float = 4.0):
+    def __init__(
+        self,
+        image_shape,
+        num_levels: int,
+        latent_dim: int = 16,
+        hidden_dim: int = 256,
+        df: float = 4.0,
+    ):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.total_count = num_levels - 1
         self.latent_dim = latent_dim
         self.df = float(df)
         d = math.prod(self.image_shape)
-        self.encoder = nn.Sequential(nn.Linear(d, hidden_dim), nn.Softplus(), nn.Linear(hidden_dim, 2 * latent_dim))
-        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.Softplus(), nn.Linear(hidden_dim, d))
+        self.encoder = nn.Sequential(
+            nn.Linear(d, hidden_dim), nn.Softplus(), nn.Linear(hidden_dim, 2 * latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim), nn.Softplus(), nn.Linear(hidden_dim, d)
+        )
         self.register_buffer("zero", torch.zeros(latent_dim))  # follows the module to its device
 
     def logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -55,8 +66,12 @@ class StudentTVAE(nn.Module):
     def model(self, x: torch.Tensor) -> None:
         with pyro.plate("data", x.shape[0]):
             prior = dist.StudentT(self.df, self.zero, torch.ones_like(self.zero)).to_event(1)
-            z = pyro.sample("z", prior)  # (N, L), or (K, N, L) inside the estimator's particle plate
-            likelihood = dist.Binomial(self.total_count, logits=self.logits(z)).to_event(len(self.image_shape))
+            z = pyro.sample(
+                "z", prior
+            )  # (N, L), or (K, N, L) inside the estimator's particle plate
+            likelihood = dist.Binomial(self.total_count, logits=self.logits(z)).to_event(
+                len(self.image_shape)
+            )
             pyro.sample("x", likelihood, obs=x)
 
     def guide(self, x: torch.Tensor) -> None:
@@ -82,4 +97,6 @@ class StudentTVAE(nn.Module):
 )
 def student_t_vae(cfg: dict) -> StudentTVAE:
     """``cfg``: the resolved config (image_shape, num_levels, latent_dim, hidden_dim, df)."""
-    return StudentTVAE(cfg["image_shape"], cfg["num_levels"], cfg["latent_dim"], cfg["hidden_dim"], cfg["df"])
+    return StudentTVAE(
+        cfg["image_shape"], cfg["num_levels"], cfg["latent_dim"], cfg["hidden_dim"], cfg["df"]
+    )
