@@ -22,6 +22,7 @@ gives a :class:`PluginWarning`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -98,7 +99,13 @@ def _version(module: ModuleType) -> str | None:
     version = getattr(module, "__version__", None)
     if isinstance(version, str):
         return version
-    top = module.__name__.split(".")[0]
+    return _distribution_version(module.__name__.split(".")[0])
+
+
+@functools.cache
+def _distribution_version(top: str) -> str | None:
+    """The version of the installed distribution providing package ``top`` (scanning every
+    installed distribution once per name: a config is resolved several times per command)."""
     try:
         dists = importlib.metadata.packages_distributions().get(top, [])
         return importlib.metadata.version(dists[0]) if dists else None

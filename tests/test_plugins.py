@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import runpy
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -20,6 +21,8 @@ from evaluation.cli import main
 from inference import load_run
 from inference.config import load_config, resolve_config
 from pgm import plugins
+from pgm.plain_model import MODEL_KEYS
+from pgm.registry import all_registries
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -81,6 +84,33 @@ def _pixels(cfg):
 
     return pgm.plain_model(model, None, net, cfg, sample=False)
 """
+
+
+@pytest.fixture(autouse=True)
+def _forget_plugins():
+    """Each test's plug-ins leave the (process-wide) registries as they were, so tests that
+    enumerate every registered part see only the built-ins."""
+    registries = all_registries()
+    before = {kind: set(reg._entries) for kind, reg in registries.items()}
+    loaded, entry_points, keys = (
+        dict(plugins._LOADED),
+        dict(plugins._ENTRY_POINTS),
+        dict(MODEL_KEYS),
+    )
+    yield
+    for kind, reg in registries.items():
+        for name in set(reg._entries) - before[kind]:
+            reg.unregister(name)
+    added = {m.__name__ for m in plugins._LOADED.values()} - {m.__name__ for m in loaded.values()}
+    for name in added | (set(plugins._ENTRY_POINTS) - set(entry_points)):
+        sys.modules.pop(name, None)
+    for table, saved in (
+        (plugins._LOADED, loaded),
+        (plugins._ENTRY_POINTS, entry_points),
+        (MODEL_KEYS, keys),
+    ):
+        table.clear()
+        table.update(saved)
 
 
 @pytest.fixture
