@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from pgm.errors import PgmError
@@ -100,6 +101,8 @@ def cmd_train(args) -> int:
     from inference.run_config import train_config
 
     config = train_config(args.config, args.out, args.resume, args.set)
+    if args.plugin:  # recorded in the run's config.json: later commands load them themselves
+        config["plugins"] = [*(config.get("plugins") or []), *args.plugin]
     if args.distributed:
         from inference.distributed import train_distributed
 
@@ -219,7 +222,7 @@ def cmd_suite(args) -> int:
     results = run_suite(
         args.out, data=args.data, data_dir=args.data_dir, num_particles=args.num_particles,
         models=args.models, epochs_scale=args.epochs_scale, device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress, extra_runs=args.add,
     )
     _print_table(results)
     print(f"results: {Path(args.out) / 'results.json'}")
@@ -286,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def common(p, data_dir=True, device=True, progress=True):
+        p.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE", help="import a plug-in first (a module name or a .py file) whose parts and models register with pgm's decorators; repeatable (train records it in the run)")
         if data_dir:
             p.add_argument("--data-dir", default=None, help="folder with .npz / torchvision files (default: $PGM_DATA_DIR or ~/.pgm/data)")
         if device:
@@ -346,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list every registered model, prior, guide, likelihood, dataset")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    common(p, data_dir=False, device=False, progress=False)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("suite", help="train and compare the standard set of models (the main job)", description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.")
@@ -353,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="digits", help="dataset (default digits: embedded, no download)")
     p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=500, help="importance samples per test image (default 500)")
     p.add_argument("--models", nargs="+", default=None, help="only these suite models")
+    p.add_argument("--add", nargs="+", default=[], metavar="RUN", help="already-trained runs (a plug-in model, say) compared alongside the suite's models")
     p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (e.g. 0.1 for a smoke run)")
     p.add_argument("--threads", type=_positive_int("--threads"), default=1, help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)")
     common(p)
@@ -402,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as stop:  # argparse: --help, or a usage error already printed
             return stop.code if isinstance(stop.code, int) else 2
         from inference.trainer import NonFiniteLossError
+        from pgm.plugins import PluginWarning, use_plugins
     except KeyboardInterrupt:
         print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
         return 130
@@ -410,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         PgmError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
         IsADirectoryError,
     )
+    shown = warnings.formatwarning  # a plug-in's warning is one line, like every other message
+    warnings.formatwarning = lambda m, c, *a, **k: f"pgm {args.command}: warning: {m}\n" if issubclass(c, PluginWarning) else shown(m, c, *a, **k)
     try:
+        use_plugins(getattr(args, "plugin", None), "--plugin")
         return args.func(args)
     except KeyboardInterrupt:
         print(f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}", file=sys.stderr)
@@ -420,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pgm {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
+    finally:
+        warnings.formatwarning = shown
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -29,6 +29,7 @@ from inference.checkpoint import atomic_write_bytes, atomic_write_text
 from inference.trainer import config_dataset
 from pgm.data import ImageDataset
 from pgm.errors import PgmError
+from pgm.plain_model import PlainModel, SamplingUnavailable
 
 from . import diagnostics as diag
 from .evaluate_run import summarise
@@ -89,7 +90,12 @@ class _Run:
 
     @property
     def is_autoregressive(self) -> bool:
-        return self.model.has_density and not self.model.has_latents
+        """Fully observed with an autoregressive ``distribution()`` (what completion needs)."""
+        return self.model.has_density and not self.model.has_latents and callable(getattr(self.model, "distribution", None))
+
+    @property
+    def can_sample(self) -> bool:
+        return self.model.has_density and getattr(self.model, "can_sample", True)
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
@@ -159,6 +165,9 @@ def _describe(architecture: str, details: dict) -> str:
 def _model_row(run: _Run, data: ImageDataset, n_resamples: int, seed: int) -> dict:
     row = summarise(run.name, run.cfg, run.est, data.num_dims, run.has_latents)
     details = {k: run.cfg[k] for k in _DETAIL_KEYS if k in run.cfg} if run.has_latents else {}
+    if isinstance(run.model, PlainModel):  # a hand-written pair: the VAE part keys do not apply
+        details = {k: v for k, v in details.items() if k not in ("prior", "guide", "likelihood")}
+        details["latent_dim"] = run.model.latent_dim
     ll = run.est.log_likelihood.double().numpy()
     s = summarise_mean(ll, n_resamples=n_resamples, seed=seed)
     row.update(
@@ -256,7 +265,8 @@ def _representation(runs: list[_Run], cfg: dict, split_data: ImageDataset, data_
     return rows
 
 
-def _figures(runs: list[_Run], rows: list[dict], curves: dict, x: torch.Tensor, seed: int, progress: bool) -> list[FigureFile]:
+def _figures(runs: list[_Run], rows: list[dict], curves: dict, x: torch.Tensor, seed: int, progress: bool, notes: list[str]) -> list[FigureFile]:
+    """The report's figures; a capability a (plug-in) model lacks adds one line to ``notes``."""
     figs = [FigureFile("forest.png", "Mean test log-likelihood with 95% BCa intervals (group letters in brackets); crosses: ELBO.", "ranking", forest_plot(rows))]
     # diagnostics follow the ranking's order, like the tables beside them
     latent = sorted((r for r in runs if r.has_latents), key=lambda r: r.row["rank"])
@@ -268,8 +278,13 @@ def _figures(runs: list[_Run], rows: list[dict], curves: dict, x: torch.Tensor, 
     pairs = min(4, x.shape[0] // 2)
     for run in _progress(runs, "figures", progress):
         m, n = run.model, run.name
-        if run.has_density:
-            figs.append(FigureFile(f"samples-{n}.png", f"{n}: 64 samples x ~ p(x).", "samples", samples_figure(m, 64, seed)))
+        if run.can_sample:
+            try:
+                figs.append(FigureFile(f"samples-{n}.png", f"{n}: 64 samples x ~ p(x).", "samples", samples_figure(m, 64, seed)))
+            except SamplingUnavailable as err:
+                notes.append(f"{n}: no sample grid ({err})")
+        elif run.has_density:
+            notes.append(f"{n}: no sample grid (the model gives no sample(n))")
         if run.has_codes:
             figs.append(FigureFile(f"reconstructions-{n}.png", f"{n}: test images (top) and reconstructions decode(E_q[z|x]) (bottom).", "reconstructions", reconstruction_figure(m, x[:16])))
             codes = torch.as_tensor(run.test_codes, dtype=torch.float32)
@@ -444,6 +459,7 @@ def compare_runs(
         "models_without_density": [r.name for r in runs if not r.has_density],
         "k_curves": curves,
         "warnings": warnings,
+        "notes": [],
         "method": {
             "dataset": data.name,
             "split": split,
@@ -464,14 +480,14 @@ def compare_runs(
             "curve_images": n_curve,
             "curve_max_particles": curve_max_particles,
             "active_unit_threshold": diag.ACTIVE_UNIT_THRESHOLD,
-            "runs": {r.name: {"path": str(r.path), "architecture": r.cfg.get("model"), "seed": r.cfg.get("seed"), "epochs": r.cfg.get("epochs")} for r in runs},
+            "runs": {r.name: {"path": str(r.path), "architecture": r.cfg.get("model"), "seed": r.cfg.get("seed"), "epochs": r.cfg.get("epochs"), "plugins": _plugin_names(r.cfg)} for r in runs},
             "versions": _versions(),
         },
     }
 
     # 5. figures and files
     t = time.perf_counter()
-    figures = _figures(runs, rows, curves, x, seed, progress)
+    figures = _figures(runs, rows, curves, x, seed, progress, results["notes"])
     results["figures"] = [f"figures/{f.name}" for f in figures]
     timing["figures"] = time.perf_counter() - t
 
@@ -494,6 +510,12 @@ def compare_runs(
     write_report(out, write)
     say(f"  report: {out / 'report.html'} ({results['method']['seconds']:.1f} s)")
     return results
+
+
+def _plugin_names(cfg: dict) -> list[str]:
+    """The plug-in modules a run needs (with their versions), from its config's records."""
+    records = [r for r in cfg.get("plugins") or [] if isinstance(r, dict)]
+    return [r["module"] + (f" {r['version']}" if r.get("version") else "") for r in records]
 
 
 def _jsonable(value):

@@ -207,7 +207,10 @@ def posterior_mean(model, x: torch.Tensor, num_samples: int = 1000, batch_size: 
     """E_q[z | x], ``(N, L)``: exact where the guide's distribution has a mean, else Monte Carlo
     over ``num_samples`` draws. Many draws matter here: with q near N(0, 1) the Monte Carlo mean
     of S draws varies by 1/S across images, which alone would cross the 0.01 activity threshold
-    at S < 100 and make a collapsed unit look active."""
+    at S < 100 and make a collapsed unit look active. A model without ``posterior`` (a plain
+    Pyro pair) gets the Monte Carlo mean of its guide's latent sites, flattened and joined."""
+    if getattr(model, "posterior", None) is None:
+        return _guide_mean(model, x, num_samples, batch_size)
     out = []
     for start in range(0, x.shape[0], batch_size):
         q = model.posterior(x[start : start + batch_size])
@@ -215,6 +218,34 @@ def posterior_mean(model, x: torch.Tensor, num_samples: int = 1000, batch_size: 
             out.append(q.mean)
         except NotImplementedError:
             out.append(q.sample((num_samples,)).mean(0))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def _guide_mean(model, x: torch.Tensor, num_samples: int, batch_size: int) -> torch.Tensor:
+    """E_q[z | x] ``(N, L)`` over ``num_samples`` vectorised draws of any guide keeping the
+    contract (an outer particle plate; latent sites in the data plate at dim -1)."""
+    import pyro
+    from pyro import poutine
+
+    from pgm.contract import latent_sites
+
+    model_fn, guide_fn, owner = resolve_pair(model)
+    if owner is not None:
+        x = x.to(owner.device).float()
+    nesting, _ = probe(model_fn, guide_fn, x[:2])
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start : start + batch_size]
+        with pyro.plate("_pgm_particles", num_samples, dim=-(nesting + 1)):
+            trace = poutine.trace(guide_fn).get_trace(xb)
+        means = []
+        for name in latent_sites(trace):
+            value = trace.nodes[name]["value"]
+            event = trace.nodes[name]["fn"].event_shape
+            value = value.expand(num_samples, *value.shape[value.dim() - nesting - len(event) :])
+            means.append(value.float().mean(0).reshape(xb.shape[0], -1))
+        out.append(torch.cat(means, -1))
     return torch.cat(out)
 
 

@@ -325,6 +325,8 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
         out.append('<div class="warn"><strong>Warnings</strong><ul>')
         out += [f"<li>{html.escape(w)}</li>" for w in results["warnings"]]
         out.append("</ul></div>")
+    if results.get("notes"):
+        out.append("<p><strong>Notes</strong></p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in results["notes"]) + "</ul>")
     for section, title in SECTIONS:
         figs = _html_figures(figures, section)
         if section == "method":
@@ -374,6 +376,8 @@ def render_markdown(results: dict, figures: Sequence[FigureFile], figure_dir: st
         out.append("**Warnings**\n")
         out += [f"- {w}" for w in results["warnings"]]
         out.append("")
+    if results.get("notes"):
+        out += ["**Notes**\n", *[f"- {n}" for n in results["notes"]], ""]
     for section, title in SECTIONS:
         figs = [f for f in figures if f.section == section]
         if section == "method":

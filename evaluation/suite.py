@@ -55,8 +55,10 @@ def run_suite(
     device: str = "auto",
     progress: bool = True,
     log=print,
+    extra_runs: list[str | Path] | None = None,
 ) -> dict:
-    """Train each suite model on ``data`` into ``out/runs/<name>``, then compare them on the
+    """Train each suite model on ``data`` into ``out/runs/<name>``, then compare them, and the
+    already-trained ``extra_runs`` (a plug-in model, say; trained on the same data), on the
     test split; returns the results (also in ``out/results.json``)."""
     from .compare import compare_runs
 
@@ -64,6 +66,10 @@ def run_suite(
     if isinstance(epochs_scale, bool) or not isinstance(epochs_scale, int | float) or not (0 < epochs_scale < math.inf):
         raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
     table = suite_models()
+    extra = [Path(r) for r in extra_runs or []]
+    missing = [str(r) for r in extra if not (r / "config.json").is_file()]
+    if missing:
+        raise PgmError(f"--add: expected run folders written by `pgm train`; found no config.json in {', '.join(missing)}")
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
     if unknown:
@@ -88,4 +94,4 @@ def run_suite(
             log(f"    done in {time.perf_counter() - t0:.1f} s")
         runs.append(run_dir)
     log(f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; evaluating on the test split")
-    return compare_runs(runs, out, num_particles=num_particles, data_dir=data_dir, progress=progress)
+    return compare_runs([*runs, *extra], out, num_particles=num_particles, data_dir=data_dir, progress=progress)

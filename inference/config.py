@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pgm.build import TRAINING_KEYS, resolve_model_config
+from pgm.plugins import normalise_spec, use_plugins
 from pgm.registry import DATASETS
 from pgm.validation import check_bool, check_choice, check_float, check_int
 
@@ -54,8 +55,21 @@ assert set(TRAINING_DEFAULTS) <= TRAINING_KEYS
 
 
 def load_config(path: str | Path) -> dict:
-    """Read a TOML config file; errors name the file."""
+    """Read a TOML config file; errors name the file. Relative ``.py`` paths in its ``plugins``
+    are read from the file's folder."""
     path = Path(path)
+    config = _read_toml(path)
+    plugins = config.get("plugins")
+    if isinstance(plugins, list):
+        config["plugins"] = [
+            normalise_spec(p, f"plugins (in {path})", base=path.parent) if isinstance(p, str) else p
+            for p in plugins
+        ]
+    return config
+
+
+def _read_toml(path: Path) -> dict:
+    """The parsed TOML file; errors name the file."""
     if not path.is_file():
         found = "a folder" if path.is_dir() else "no such file"
         raise ConfigError(f"config: expected a TOML file; found {found}: {path}")
@@ -96,6 +110,7 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
     cfg = copy.deepcopy(TRAINING_DEFAULTS)
     cfg.update(copy.deepcopy(config))
+    use_plugins(cfg.get("plugins"))  # before any name is looked up
     DATASETS.check(cfg["data"], "data")
     for key, found in (("image_shape", image_shape), ("num_levels", num_levels)):
         if found is None:

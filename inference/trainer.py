@@ -31,6 +31,7 @@ from pgm.contract import probe, sample_sites, trace_pair
 from pgm.data import ImageDataset, load_dataset
 from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
+from pgm.plugins import use_plugins
 from pgm.validation import check_bool, check_int
 
 from .checkpoint import (
@@ -608,6 +609,7 @@ def train(
     """
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
+    use_plugins(config.get("plugins"))  # a plug-in may provide the dataset
     if data is None:
         data_cfg = {"data": "digits", "num_train": 0, "download": False, **config}
         pgm.DATASETS.check(data_cfg["data"], "data")

@@ -9,9 +9,10 @@ from torch import nn
 
 from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
-from .nn.encoders import NETWORKS
 from .nn.mlp import ACTIVATIONS
-from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
+from .plain_model import MODEL_KEYS
+from .plugins import plugin_records, use_plugins
+from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
 
 __all__ = [
@@ -36,7 +37,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "num_levels": None,  # K levels per pixel; 0 for real-valued data
     "latent_dim": 16,
     "latent_dim_top": None,  # hvae: size of the top layer z2 (None: latent_dim)
-    "network": "mlp",  # encoder/decoder: mlp, gated-mlp or conv
+    "network": "mlp",  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
     "hidden_dim": 256,  # width of each hidden layer (and of flows' hidden layers)
     "hidden_layers": 2,  # encoder/decoder hidden layers of width hidden_dim
     "hidden_dims": None,  # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
@@ -55,6 +56,7 @@ TRAINING_KEYS = {
     "kl_warmup_epochs", "grad_clip", "num_train", "eval_particles", "checkpoint_every",
     "keep_checkpoints", "num_workers", "precision", "download",
     "lr_schedule", "lr_decay", "lr_step_epochs", "adam_betas", "adam_eps", "early_stopping_patience",
+    "plugins",  # plug-in modules or .py files (pgm.plugins); a run saves their records here
 }
 
 _INT_KEYS = {
@@ -65,21 +67,26 @@ _INT_KEYS = {
 
 
 def resolve_model_config(config: dict) -> dict:
-    """Fill defaults and check every model key; unknown keys and names are refused."""
+    """Fill defaults and check every model key; unknown keys and names are refused. The
+    config's ``plugins`` are loaded first (their names then count as registered), and the
+    result's ``plugins`` holds the records of every plug-in the config needs (if any)."""
     if not isinstance(config, dict):
         raise PgmTypeError(f"config: expected a dict; found {type(config).__name__}")
-    unknown = set(config) - set(MODEL_DEFAULTS) - TRAINING_KEYS
+    named = use_plugins(config.get("plugins"))
+    own_keys = MODEL_KEYS.get(config.get("model", MODEL_DEFAULTS["model"]), {})
+    unknown = set(config) - set(MODEL_DEFAULTS) - TRAINING_KEYS - set(own_keys)
     if unknown:
         import difflib
 
-        valid = sorted(set(MODEL_DEFAULTS) | TRAINING_KEYS)
+        valid = sorted(set(MODEL_DEFAULTS) | TRAINING_KEYS | set(own_keys))
         guesses = [
             f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(str(key), valid, n=1)) else repr(key)
             for key in sorted(unknown, key=str)
         ]
         raise PgmError(f"config: expected keys among {', '.join(valid)}; found unknown key(s) {', '.join(guesses)}")
     cfg = copy.deepcopy(MODEL_DEFAULTS)
-    cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS})
+    cfg.update(copy.deepcopy(own_keys))
+    cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS or k in own_keys})
     for key in ("image_shape", "num_levels"):
         if cfg[key] is None:
             raise PgmError(f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing")
@@ -98,7 +105,8 @@ def resolve_model_config(config: dict) -> dict:
         k = cfg["num_levels"]
         cfg["likelihood"] = "normal" if k == 0 else "bernoulli" if k == 2 else "categorical"
     LIKELIHOODS.check(cfg["likelihood"], "likelihood")
-    check_choice(cfg["network"], "network", NETWORKS)
+    ENCODERS.check(cfg["network"], "network")
+    DECODERS.check(cfg["network"], "network")
     check_choice(cfg["activation"], "activation", ACTIVATIONS)
     dims = cfg["hidden_dims"]
     if dims is not None and not (
@@ -109,6 +117,9 @@ def resolve_model_config(config: dict) -> dict:
     check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
         raise PgmError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
+    records = plugin_records({**config, **cfg}, named)
+    if records:
+        cfg["plugins"] = records
     return cfg
 
 

@@ -191,9 +191,9 @@ def test_vamp_prior_on_z2_is_the_top_guide_at_pseudo_inputs():
     torch.manual_seed(0)
     model = _build(prior="vamp", num_components=6)
     u = torch.sigmoid(model.prior.pseudo_inputs)
-    components = model.prior().component_distribution
-    assert components.event_shape == (3,) and components.batch_shape == (6,)
-    torch.testing.assert_close(components.mean, model.posterior.top(u).mean)
+    mixture = model.prior()  # DiagonalNormalMixture: one component per pseudo-input
+    assert mixture.loc.shape == (6, 3) and mixture.scale.shape == (6, 3)
+    torch.testing.assert_close(mixture.loc, model.posterior.top(u).mean)
 
 
 def test_latent_dim_top_defaults_to_latent_dim_and_is_checked():
