@@ -33,7 +33,21 @@ def _toml(path: Path, settings: dict) -> Path:
     return path
 
 
-def test_torchrun_entry_point_refuses_bad_config_in_one_line(tmp_path, capsys):
+@pytest.fixture
+def torchrun_main():
+    """``inference.train.main``. Importing the submodule rebinds the package's ``train`` (the
+    function every other test imports) to the module, so the function is put back."""
+    import importlib
+
+    import inference
+
+    function = inference.train
+    module = importlib.import_module("inference.train")
+    inference.train = function
+    return module.main
+
+
+def test_torchrun_entry_point_refuses_bad_config_in_one_line(torchrun_main, tmp_path, capsys):
     config = _toml(tmp_path / "c.toml", TINY)
     assert torchrun_main([str(config), "--out", str(tmp_path / "run"), "--set", "lr=-1", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
