@@ -50,7 +50,16 @@ from pgm.contract import latent_sites, probe, sample_sites, trace_pair
 from .hmc import Evaluation, hmc_transition
 from .log_likelihood import _PARTICLE_PLATE, estimate, resolve_pair, site_log_probs
 
-__all__ = ["AISResult", "ais", "ais_log_likelihood", "anneal", "beta_schedule", "prepare"]
+__all__ = [
+    "AISResult",
+    "PathDensity",
+    "ais",
+    "ais_log_likelihood",
+    "anneal",
+    "beta_schedule",
+    "initial_state",
+    "prepare",
+]
 
 STARTS = ("guide", "prior")
 

@@ -239,7 +239,13 @@ def test_vae_on_digits_ais_is_no_worse_than_is_where_khat_is_high_and_bdmc_gap()
     train = pgm.load_dataset("digits", "train").float_images()
     test = pgm.load_dataset("digits", "test").float_images()[:32]
     vae = pgm.build(
-        {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17, "hidden_dim": 64, "latent_dim": 8}
+        {
+            "model": "vae",
+            "image_shape": [1, 8, 8],
+            "num_levels": 17,
+            "hidden_dim": 64,
+            "latent_dim": 8,
+        }
     )
     svi = SVI(vae.model, vae.guide, Adam({"lr": 3e-3}), Trace_ELBO())
     for _ in range(200):
@@ -260,3 +266,28 @@ def test_vae_on_digits_ais_is_no_worse_than_is_where_khat_is_high_and_bdmc_gap()
     sandwich = bdmc(vae, None, 8, steps, 4, num_leapfrog=leapfrog, step_size=0.3)
     assert sandwich.lower.shape == sandwich.upper.shape == (8,)
     assert torch.isfinite(sandwich.gap).all() and sandwich.gap.mean() > -0.1, sandwich.gap
+
+
+def test_benchmark_hand_written_density_is_the_path_density():
+    """benchmarks/ais.py times a hand-written log p(x, z) − log q(z|x) as the unavoidable work;
+    it must be the quantity AIS evaluates (guide start: log_joint − log_start at the same z)."""
+    import pgm
+    from benchmarks.ais import hand_written_density
+    from evaluation.ais import PathDensity, initial_state, prepare
+
+    model = pgm.build(
+        {
+            "model": "vae",
+            "image_shape": [1, 8, 8],
+            "num_levels": 2,
+            "hidden_dim": 16,
+            "latent_dim": 4,
+        }
+    )
+    model.eval()
+    x = torch.randint(0, 2, (5, 1, 8, 8)).float()
+    values, supports = initial_state(model.model, model.guide, x, 3, 1, "guide")
+    position, sites = prepare(values, supports, 1)
+    parts = PathDensity(model.model, model.guide, x, 1, "guide", sites)(position)
+    hand = hand_written_density(model, x, position, gradient=False)
+    torch.testing.assert_close(parts[0] - parts[1], hand, atol=1e-4, rtol=1e-5)
