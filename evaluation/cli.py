@@ -92,7 +92,7 @@ def cmd_evaluate(args) -> int:
 
         row = evaluate_run_ais(
             args.run, args.steps, args.chains, args.split, args.data_dir, args.num_images,
-            device=args.device, seed=args.seed, progress=not args.no_progress,
+            device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog,
         )
         atomic_write_text(Path(args.run) / f"evaluation-{args.split}-ais.json", json.dumps(row, indent=2) + "\n")
         print(json.dumps(row))
@@ -213,7 +213,7 @@ def cmd_compare(args) -> int:
         data_dir=args.data_dir, num_images=args.num_images, seed=args.seed,
         progress=not args.no_progress, alpha=args.alpha, curve_images=args.curve_images,
         curve_max_particles=args.curve_max_particles,
-        ais=None if args.method == "is" else {"num_steps": args.steps, "num_chains": args.chains, "bdmc_images": args.bdmc_images},
+        ais=None if args.method == "is" else {"num_steps": args.steps, "num_chains": args.chains, "bdmc_images": args.bdmc_images, "num_leapfrog": args.leapfrog},
     )
     _print_table(results)
     print(f"report: {Path(args.out) / 'report.html'}")
@@ -225,7 +225,7 @@ def cmd_bdmc(args) -> int:
 
     from .evaluate_ais import bdmc_run
 
-    row = bdmc_run(args.run, args.num_images, args.steps, args.chains, device=args.device, seed=args.seed, progress=not args.no_progress)
+    row = bdmc_run(args.run, args.num_images, args.steps, args.chains, device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog)
     atomic_write_text(Path(args.run) / "bdmc.json", json.dumps(row, indent=2) + "\n")
     print(json.dumps(row))
     return 0
@@ -234,6 +234,7 @@ def cmd_bdmc(args) -> int:
 def _ais_options(p, steps: int = 1000) -> None:
     p.add_argument("--steps", "-T", type=_positive_int("--steps"), default=steps, help=f"AIS: annealing steps T (default {steps})")
     p.add_argument("--chains", "-C", type=_positive_int("--chains"), default=16, help="AIS: chains per image (default 16)")
+    p.add_argument("--leapfrog", type=_positive_int("--leapfrog"), default=10, help="AIS: leapfrog steps per HMC transition (default 10)")
 
 
 def _print_table(results: dict) -> None:
