@@ -1,4 +1,4 @@
-"""The ``pgm`` command: train, evaluate, sample, complete, compare, list, suite, reproduce."""
+"""The ``pgm`` command: train, evaluate, bdmc, sample, complete, compare, list, suite, reproduce."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ EPILOG = """examples:
   pgm suite --out results                       # train and compare the standard set on digits
   pgm train configs/vae-digits.toml --out runs/vae --set prior=vamp
   pgm evaluate runs/vae --num-particles 1000
+  pgm evaluate runs/vae --method ais --steps 1000 --chains 16
   pgm sample runs/vae -n 64
   pgm list                                      # every model, prior, guide, likelihood, dataset
 """
@@ -120,6 +121,16 @@ def cmd_evaluate(args) -> int:
 
     from .evaluate_run import evaluate_run, summarise
 
+    if args.method == "ais":
+        from .evaluate_ais import evaluate_run_ais
+
+        row = evaluate_run_ais(
+            args.run, args.steps, args.chains, args.split, args.data_dir, args.num_images,
+            device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog,
+        )
+        atomic_write_text(Path(args.run) / f"evaluation-{args.split}-ais.json", json.dumps(row, indent=2) + "\n")
+        print(json.dumps(row))
+        return 0
     model, cfg, data, est = evaluate_run(
         args.run, args.num_particles, args.split, args.data_dir, args.num_images,
         device=args.device, seed=args.seed, progress=not args.no_progress,
@@ -238,10 +249,28 @@ def cmd_compare(args) -> int:
         data_dir=args.data_dir, num_images=args.num_images, seed=args.seed,
         progress=not args.no_progress, alpha=args.alpha, curve_images=args.curve_images,
         curve_max_particles=args.curve_max_particles,
+        ais=None if args.method == "is" else {"num_steps": args.steps, "num_chains": args.chains, "bdmc_images": args.bdmc_images, "num_leapfrog": args.leapfrog},
     )
     _print_table(results)
     print(f"report: {Path(args.out) / 'report.html'}")
     return 0
+
+
+def cmd_bdmc(args) -> int:
+    from inference.checkpoint import atomic_write_text
+
+    from .evaluate_ais import bdmc_run
+
+    row = bdmc_run(args.run, args.num_images, args.steps, args.chains, device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog)
+    atomic_write_text(Path(args.run) / "bdmc.json", json.dumps(row, indent=2) + "\n")
+    print(json.dumps(row))
+    return 0
+
+
+def _ais_options(p, steps: int = 1000) -> None:
+    p.add_argument("--steps", "-T", type=_positive_int("--steps"), default=steps, help=f"AIS: annealing steps T (default {steps})")
+    p.add_argument("--chains", "-C", type=_positive_int("--chains"), default=16, help="AIS: chains per image (default 16)")
+    p.add_argument("--leapfrog", type=_positive_int("--leapfrog"), default=10, help="AIS: leapfrog steps per HMC transition (default 10)")
 
 
 def _print_table(results: dict) -> None:
@@ -312,8 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="data split (default test)")
     p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate only the first N images")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
+    p.add_argument("--method", choices=["is", "ais"], default="is", help="is: importance sampling (default); ais: annealed importance sampling with HMC, writes RUN/evaluation-SPLIT-ais.json")
+    _ais_options(p)
     common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bdmc", help="bidirectional Monte Carlo bounds on data simulated from a run's model", description="Simulate images and latents from the model, then sandwich log p(x) between forward AIS (lower bound) and reverse AIS from the exact latent (upper bound); the gap certifies the AIS schedule. Writes RUN/bdmc.json.")
+    p.add_argument("run", help="run folder of a latent-variable model")
+    p.add_argument("--num-images", type=_positive_int("--num-images"), default=32, help="simulated images (default 32)")
+    p.add_argument("--seed", type=_seed, default=0)
+    _ais_options(p)
+    common(p, data_dir=False)
+    p.set_defaults(func=cmd_bdmc)
 
     p = sub.add_parser("sample", help="draw samples from a run's model into a PNG grid", description="Ancestral samples x ~ p(x) (z ~ p(z) first for latent models); autoregressive models use the cached fast sampler unless --naive.")
     p.add_argument("run", help="run folder written by `pgm train`")
@@ -345,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the pairwise tests, Holm-adjusted (default 0.05)")
     p.add_argument("--curve-images", type=int, default=16, help="test images for the estimate-against-K curves (default 16; 0: none)")
     p.add_argument("--curve-max-particles", type=_positive_int("--curve-max-particles"), default=5000, help="largest K of those curves (default 5000)")
+    p.add_argument("--method", choices=["is", "ais"], default="is", help="ais: also AIS and BDMC for every latent model, beside importance sampling")
+    _ais_options(p)
+    p.add_argument("--bdmc-images", type=int, default=16, help="AIS: simulated images for the BDMC gap (default 16; 0: none)")
     common(p, device=False)
     p.set_defaults(func=cmd_compare)
 

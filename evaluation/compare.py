@@ -74,6 +74,7 @@ class _Run:
     ess: np.ndarray | None = None
     activity: np.ndarray | None = None
     test_codes: np.ndarray | None = None
+    ais: torch.Tensor | None = None
 
     @property
     def has_density(self) -> bool:
@@ -340,6 +341,12 @@ def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs
     observed = {"images": (("image", "channel", "row", "col"), data.images.numpy())}
     if data.labels is not None:
         observed["labels"] = (("image",), data.labels.numpy())
+    annealed = [r for r in dense if r.ais is not None]
+    if annealed:
+        groups["ais_log_likelihood"] = xr.Dataset(
+            {r.name: (("chain", "draw", "image"), r.ais.double().numpy()[None, None]) for r in annealed},
+            attrs={"units": "nats", "estimator": "annealed importance sampling with HMC (Neal 2001)"},
+        )
     groups["observed_data"] = xr.Dataset(observed)
     idata = az.InferenceData(**groups)
     for g in groups:
@@ -347,6 +354,28 @@ def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs
     tmp = path.with_name(f".{path.name}.tmp")
     idata.to_netcdf(str(tmp), engine="h5netcdf")
     tmp.replace(path)
+
+
+def _ais_section(dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[str], say) -> dict:
+    """IS against AIS and the BDMC gap for every latent model; fills ``run.ais``."""
+    from .ais_agreement import ais_agreement, ais_settings
+
+    options = dict(ais)
+    steps, chains = options.pop("num_steps"), options.pop("num_chains")
+    bdmc_images = options.pop("bdmc_images", 16)
+    rows = []
+    for run in [r for r in dense if r.has_latents]:
+        say(f"  AIS: {run.name} (T = {steps}, {chains} chains, {len(x)} images; BDMC on {bdmc_images})")
+        row, run.ais, warning = ais_agreement(
+            run.name, run.model, x, run.est.log_likelihood, steps, chains, bdmc_images=bdmc_images,
+            seed=seed, n_resamples=n_resamples, progress=progress, **options,
+        )
+        run.row["ais_log_likelihood_nats"] = row["ais_nats"]
+        run.row["ais_minus_is_nats"] = row["difference_nats"]
+        rows.append(row)
+        if warning:
+            warnings.append(warning)
+    return {"settings": ais_settings(steps, chains, bdmc_images, **options), "models": rows}
 
 
 def _versions() -> dict[str, str]:
@@ -373,6 +402,7 @@ def compare_runs(
     curve_images: int = 16,
     curve_max_particles: int = 5000,
     representation_train_images: int | None = 10000,
+    ais: dict | None = None,
     log=None,
 ) -> dict:
     """Evaluate every run on the same images and write the report into ``out``.
@@ -385,6 +415,9 @@ def compare_runs(
     :param curve_images: test images for the estimate-against-K curves (0: none).
     :param curve_max_particles: the largest K of those curves.
     :param representation_train_images: cap on the training images for the linear probe.
+    :param ais: also estimate every latent model by AIS and BDMC (:mod:`.ais_agreement`):
+        ``{"num_steps": T, "num_chains": C, "bdmc_images": n, ...}`` (other keys go to
+        :func:`evaluation.ais.ais`); ``None``: importance sampling only.
     :param log: where progress lines go (default: ``tqdm.write``); silent unless ``progress``.
     :returns: the results (also ``out/results.json``).
     """
@@ -440,6 +473,8 @@ def compare_runs(
         if n_curve:
             curves[run.name] = diag.estimate_vs_particles(run.model, x[:n_curve], curve_max_particles, seed=seed).as_dict()
     timing["diagnostics"] = time.perf_counter() - t
+    ais_section = _ais_section(dense, x, ais, seed, n_resamples, progress, warnings, say) if ais else None
+    timing["ais"] = time.perf_counter() - t - timing["diagnostics"]
 
     # 4. representation: codes of the test images (kept for the traversal figures), linear probe
     t = time.perf_counter()
@@ -484,6 +519,9 @@ def compare_runs(
             "versions": _versions(),
         },
     }
+
+    if ais_section is not None:
+        results["ais"] = ais_section
 
     # 5. figures and files
     t = time.perf_counter()

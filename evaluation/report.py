@@ -304,6 +304,18 @@ def method_paragraphs(results: dict) -> list[str]:
     ]
 
 
+def ais_section_html(results: dict) -> str:
+    from .ais_agreement import ais_section_html as render
+
+    return render(results)
+
+
+def ais_section_markdown(results: dict) -> str:
+    from .ais_agreement import ais_section_markdown as render
+
+    return render(results)
+
+
 def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     """The whole report as one self-contained HTML page."""
     m = results["method"]
@@ -330,6 +342,7 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     for section, title in SECTIONS:
         figs = _html_figures(figures, section)
         if section == "method":
+            out.append(ais_section_html(results))
             out.append(f'<h2 id="method">{title}</h2>')
             out += [f"<p>{html.escape(p)}</p>" for p in method_paragraphs(results)]
             continue
@@ -381,6 +394,7 @@ def render_markdown(results: dict, figures: Sequence[FigureFile], figure_dir: st
     for section, title in SECTIONS:
         figs = [f for f in figures if f.section == section]
         if section == "method":
+            out.append(ais_section_markdown(results))
             out.append(f"## {title}\n")
             out += [p + "\n" for p in method_paragraphs(results)]
             continue

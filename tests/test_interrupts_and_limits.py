@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from inference.train import main as torchrun_main
 
 import evaluation.log_likelihood  # noqa: F401  (the module, for the folding test)
 import pgm
 from evaluation.cli import main
 from inference import train
+from inference.torchrun import main as torchrun_main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -33,31 +33,17 @@ def _toml(path: Path, settings: dict) -> Path:
     return path
 
 
-@pytest.fixture
-def torchrun_main():
-    """``inference.train.main``. Importing the submodule rebinds the package's ``train`` (the
-    function every other test imports) to the module, so the function is put back."""
-    import importlib
-
-    import inference
-
-    function = inference.train
-    module = importlib.import_module("inference.train")
-    inference.train = function
-    return module.main
-
-
-def test_torchrun_entry_point_refuses_bad_config_in_one_line(torchrun_main, tmp_path, capsys):
+def test_torchrun_entry_point_refuses_bad_config_in_one_line(tmp_path, capsys):
     config = _toml(tmp_path / "c.toml", TINY)
     assert torchrun_main([str(config), "--out", str(tmp_path / "run"), "--set", "lr=-1", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["inference.train: error: lr: expected a number > 0.0; found -1"], err
+    assert err == ["inference.torchrun: error: lr: expected a number > 0.0; found -1"], err
     assert not (tmp_path / "run").exists()
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text("{ corrupted")
     assert torchrun_main(["--out", str(tmp_path / "run"), "--resume", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("inference.train: error: --resume: expected JSON in"), err
+    assert len(err) == 1 and err[0].startswith("inference.torchrun: error: --resume: expected JSON in"), err
 
 
 def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path):
