@@ -235,7 +235,7 @@ def _print_table(results: dict) -> None:
                 f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
             )
     for w in results.get("warnings", []):
-        print(f"warning: {w}")
+        print(f"warning: {w['message'] if isinstance(w, dict) else w}")
 
 
 # -- parser ------------------------------------------------------------------------------------

@@ -91,7 +91,9 @@ def test_results_schema(report):
     assert {"models", "comparisons", "ranking", "representation", "method", "warnings"} <= set(results)
     names = [m["model"] for m in results["models"]]
     assert names and "autoencoder" not in names  # no density: representation only
-    assert results["models_without_density"] == ["autoencoder"]
+    (no_density,) = results["models_without_density"]
+    assert no_density["model"] == "autoencoder" and "no density" in no_density["reason"]
+    assert no_density["description"].startswith("deterministic")
     assert sorted(names) == ["vae", "vae#2", "vae-mix"]
     for row in results["models"]:
         assert MODEL_KEYS <= set(row), MODEL_KEYS - set(row)
