@@ -49,7 +49,11 @@ def convergence(metrics: list[dict]) -> dict:
     ``slope_per_epoch`` (nats per image per epoch over the window), ``window_epochs``,
     ``best_epoch``, ``best_valid_loss``, ``last_epoch``, ``last_valid_loss``.
     """
-    valid = [(int(r["epoch"]), float(r["valid_loss"])) for r in metrics if r.get("valid_loss") is not None]
+    valid = [
+        (int(r["epoch"]), float(r["valid_loss"]))
+        for r in metrics
+        if r.get("valid_loss") is not None
+    ]
     valid = [(e, v) for e, v in valid if math.isfinite(v)]
     out: dict = {
         "status": "unknown",
