@@ -111,12 +111,25 @@ def _unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def _load_runs(run_dirs: list[str | Path]) -> list[_Run]:
+def _load_runs(run_dirs: list[str | Path], names: list[str | None] | None = None) -> list[_Run]:
     if not run_dirs:
         raise ValueError("runs: expected at least one run folder; found none")
     paths = [Path(r) for r in run_dirs]
+    names = list(names) if names is not None else [None] * len(paths)
+    if len(names) != len(paths):
+        raise ValueError(f"names: expected one per run ({len(paths)}); found {len(names)}")
+    given = [n for n in names if n]
+    repeated = sorted({n for n in given if given.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--label: expected a different name for each run; found {repeated[0]!r} twice")
+    # a labelled run is called by its label; the others by their folder, made unique
+    default = _unique_names([p if not n else Path(f"\0{i}") for i, (p, n) in enumerate(zip(paths, names, strict=True))])
+    chosen = [n or d for n, d in zip(names, default, strict=True)]
+    clash = sorted({c for c in chosen if chosen.count(c) > 1})
+    if clash:
+        raise ValueError(f"--label: expected names unlike the other runs' folder names; found {clash[0]!r} for two runs")
     runs = []
-    for name, path in zip(_unique_names(paths), paths, strict=True):
+    for name, path in zip(chosen, paths, strict=True):
         model, cfg = load_run(path)
         runs.append(_Run(name, path, model, cfg))
     first = runs[0]
@@ -254,6 +267,21 @@ def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[di
         ))
         status.append("k-hat unreliable")
     run.row["status"] = "; ".join(status) or "ok"
+
+
+def _run_method(run: _Run, out: Path) -> dict:
+    """How one run was trained: its folder, architecture, seed, the epoch budget and the epochs
+    it ran (fewer with early stopping: ``patience``), and its training time."""
+    metrics = read_metrics(run.path)
+    return {
+        "path": _relative(run.path, out),
+        "architecture": run.cfg.get("model"),
+        "seed": run.cfg.get("seed"),
+        "epochs": run.cfg.get("epochs"),
+        "epochs_run": metrics[-1]["epoch"] if metrics else None,
+        "patience": run.cfg.get("patience", 0),
+        "train_seconds": round(sum(float(m.get("seconds") or 0) for m in metrics), 1),
+    }
 
 
 def _num(value: float, fmt: str = ".2f") -> str:
@@ -483,7 +511,7 @@ def _versions() -> dict[str, str]:
 def compare_runs(
     run_dirs: list[str | Path],
     out: str | Path,
-    num_particles: int = 1000,
+    num_particles: int = 500,
     split: str = "test",
     data_dir: str | None = None,
     num_images: int | None = None,
@@ -496,6 +524,7 @@ def compare_runs(
     curve_max_particles: int = 5000,
     representation_train_images: int | None = 10000,
     log=None,
+    names: list[str | None] | None = None,
 ) -> dict:
     """Evaluate every run on the same images and write the report into ``out``.
 
@@ -508,6 +537,7 @@ def compare_runs(
     :param curve_max_particles: the largest K of those curves.
     :param representation_train_images: cap on the training images for the linear probe.
     :param log: where progress lines go (default: ``tqdm.write``); silent unless ``progress``.
+    :param names: the name each run gets in the report (``None``: its folder's name).
     :returns: the results (also ``out/results.json``).
     """
     if not isinstance(num_particles, int) or isinstance(num_particles, bool) or num_particles < 1:
@@ -522,7 +552,7 @@ def compare_runs(
     say = log if progress else (lambda *_: None)
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    runs = _load_runs(run_dirs)
+    runs = _load_runs(run_dirs, names)
     cfg0 = runs[0].cfg
     data = config_dataset(cfg0, split, data_dir).subset(num_images)
     x = data.float_images()
@@ -610,7 +640,7 @@ def compare_runs(
             "curve_max_particles": curve_max_particles,
             "active_unit_threshold": diag.ACTIVE_UNIT_THRESHOLD,
             "convergence_rule": CONVERGENCE_RULE,
-            "runs": {r.name: {"path": _relative(r.path, out), "architecture": r.cfg.get("model"), "seed": r.cfg.get("seed"), "epochs": r.cfg.get("epochs")} for r in runs},
+            "runs": {r.name: _run_method(r, out) for r in runs},
             "versions": _versions(),
         },
     }

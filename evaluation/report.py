@@ -335,10 +335,17 @@ def summary_sentence(results: dict) -> str:
     return f"{best}. {different} of {len(comps)} pairwise differences are significant."
 
 
+def _epochs_text(run: dict) -> str:
+    """``40 epochs, 12.3 s`` or, with early stopping, ``87 of at most 500 epochs (patience 10)``."""
+    ran, cap = run.get("epochs_run") or run.get("epochs"), run.get("epochs")
+    text = f"{ran} of at most {cap} epochs (early stopping, patience {run['patience']})" if run.get("patience") else f"{cap} epochs"
+    return text + (f", {run['train_seconds']:.0f} s" if run.get("train_seconds") is not None else "")
+
+
 def method_paragraphs(results: dict) -> list[str]:
     """The method section as plain-text paragraphs (shared by the HTML and Markdown reports)."""
     m = results["method"]
-    runs = "; ".join(f"{name}: {r['architecture']}, seed {r['seed']}, {r['epochs']} epochs" for name, r in m["runs"].items())
+    runs = "; ".join(f"{name}: {r['architecture']}, seed {r['seed']}, {_epochs_text(r)}" for name, r in m["runs"].items())
     return [
         (
             f"Test set: the {m['split']} split of {m['dataset']}, {m['num_images']} images of "

@@ -159,6 +159,7 @@ class Trainer:
         self.elbo = None
         self.checkpoints_written = 0
         self._checked: tuple[int, int] | None = None
+        self._tensorboard = None  # a SummaryWriter, opened at the first epoch logged
         # read once: the per-step kill point then costs one comparison (tests only)
         self._kill_at = os.environ.get(KILL_AT_ENV)
 
@@ -238,6 +239,32 @@ class Trainer:
                 total += float(self._objective(xb)) * xb.shape[0]
         self.model.train(was_training)
         return total / x.shape[0]
+
+    def patience_exhausted(self) -> bool:
+        """Early stopping: ``patience`` epochs (> 0) have passed since the best validation loss.
+        Read from the state a checkpoint restores, so a resumed run stops where it would have."""
+        patience = self.cfg.get("patience", 0)
+        return bool(patience) and self.best_epoch > 0 and self.epoch - self.best_epoch >= patience
+
+    def _log_scalars(self, record: dict) -> None:
+        """With ``logger = "tensorboard"``, the epoch's numbers as TensorBoard scalars (through
+        ``torch.utils.tensorboard``, the optional extra ``pgm[tensorboard]``) in RUN/tensorboard;
+        metrics.jsonl is written either way."""
+        if self.cfg.get("logger", "jsonl") != "tensorboard" or self.run_dir is None:
+            return
+        if self._tensorboard is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ImportError(
+                    "logger: 'tensorboard' needs the tensorboard package (pip install 'pgm[tensorboard]'); "
+                    "found it missing"
+                ) from None
+            self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=record["epoch"])
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
+                self._tensorboard.add_scalar(key, value, record["epoch"])
+        self._tensorboard.flush()
 
     # -- checkpoints -----------------------------------------------------------------------
     def _checkpoint_path(self, epoch: int) -> Path:
@@ -330,7 +357,7 @@ class Trainer:
         )
         self.model.train()
         try:
-            while self.epoch < cfg["epochs"]:
+            while self.epoch < cfg["epochs"] and not self.patience_exhausted():
                 started, total = time.perf_counter(), 0.0
                 # the data order is a pure function of (seed, epoch): nothing to save for it
                 order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"] * 100_003 + self.epoch))
@@ -376,14 +403,19 @@ class Trainer:
                     record["best_valid_loss"] = self.best_valid_loss
                 self.metrics.append(record)
                 self.epoch += 1
+                self._log_scalars(record)
                 if self.run_dir is not None:
-                    if self.epoch % cfg["checkpoint_every"] == 0 or self.epoch == cfg["epochs"]:
+                    last = self.epoch == cfg["epochs"] or self.patience_exhausted()
+                    if self.epoch % cfg["checkpoint_every"] == 0 or last:
                         self.save_checkpoint()
                         if self._kill_at:
                             kill_point(f"after-checkpoint:{self.epoch}")
                     self._write_metrics()
         finally:
             bar.close()
+            if self._tensorboard is not None:
+                self._tensorboard.close()
+                self._tensorboard = None
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         if self.run_dir is not None:
@@ -429,9 +461,13 @@ class Trainer:
             )
 
 
+# keys a resume may change: how long to train, and bookkeeping that leaves the numbers alone
+_RESUMABLE_KEYS = {"epochs", "patience", "keep_checkpoints", "logger"}
+
+
 def _config_differences(saved: dict, given: dict) -> list[str]:
-    """``key (run has A, given B)`` for every key but ``epochs`` (which a resume may extend)."""
-    keys = sorted(k for k in set(saved) | set(given) if k != "epochs" and saved.get(k) != given.get(k))
+    """``key (run has A, given B)`` for every key but :data:`_RESUMABLE_KEYS`."""
+    keys = sorted(k for k in set(saved) | set(given) if k not in _RESUMABLE_KEYS and saved.get(k) != given.get(k))
     return [f"{k} (run has {saved.get(k)!r}, given {given.get(k)!r})" for k in keys]
 
 

@@ -11,7 +11,10 @@ from .generative_model import GenerativeModel
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
 
-__all__ = ["MODEL_DEFAULTS", "TRAINING_KEYS", "build", "build_guide", "build_likelihood", "build_prior", "resolve_model_config"]
+__all__ = [
+    "MODEL_DEFAULTS", "TRAINING_KEYS", "build", "build_guide", "build_likelihood", "build_prior",
+    "inapplicable_keys", "resolve_model_config",
+]
 
 #: Keys that describe a model, with their defaults (``None``: required).
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -36,7 +39,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
 TRAINING_KEYS = {
     "data", "data_dir", "epochs", "batch_size", "lr", "seed", "device", "elbo", "num_particles",
     "kl_warmup_epochs", "grad_clip", "num_train", "eval_particles", "checkpoint_every",
-    "keep_checkpoints", "num_workers", "precision", "download",
+    "keep_checkpoints", "num_workers", "precision", "download", "patience", "logger",
 }
 
 _INT_KEYS = {
@@ -82,6 +85,43 @@ def resolve_model_config(config: dict) -> dict:
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
         raise ValueError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
     return cfg
+
+
+# which model keys each built-in model reads; a plug-in model (not listed) keeps every key
+_VAE_KEYS = {"prior", "guide", "likelihood", "latent_dim", "network", "hidden_dim"}
+_AUTOREGRESSIVE_KEYS = {"likelihood", "num_layers", "hidden_channels"}
+_KEYS_OF_MODEL = {
+    "vae": _VAE_KEYS,
+    "pixelvae": _VAE_KEYS | {"num_layers", "hidden_channels"},
+    "autoencoder": {"latent_dim", "network", "hidden_dim", "reconstruction"},
+    **{m: _AUTOREGRESSIVE_KEYS for m in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm")},
+}
+# keys a part brings with it, by (key naming the part, its value)
+_KEYS_OF_PART = {
+    ("prior", "mixture"): {"num_components"},
+    ("prior", "vamp"): {"num_components"},
+    ("prior", "flow"): {"num_flows", "hidden_dim"},
+    ("guide", "iaf"): {"num_flows"},
+    ("likelihood", "discretized-logistic"): {"num_mixtures"},
+}
+_ALWAYS = {"model", "image_shape", "num_levels"}
+
+
+def inapplicable_keys(cfg: dict) -> list[str]:
+    """The model keys of a resolved config that its model does not read (``prior`` for a
+    ``pixelcnn``, ``num_components`` for a standard-normal prior), sorted; none for a model
+    or part that is not built in (a plug-in may read any key)."""
+    used = _KEYS_OF_MODEL.get(cfg.get("model"))
+    if used is None:
+        return []
+    used = set(used) | _ALWAYS
+    for (key, value), extra in _KEYS_OF_PART.items():
+        if key in used and cfg.get(key) == value:
+            used |= extra
+    builtin_part = {"prior": {"standard-normal", "diagonal-normal", "mixture", "vamp", "flow"}, "guide": {"diagonal-normal", "iaf"}}
+    if any(k in used and cfg.get(k) not in names for k, names in builtin_part.items()):
+        return []  # a plug-in part: it may read any key
+    return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
 
 
 def build_guide(cfg: dict) -> nn.Module:
