@@ -468,9 +468,11 @@ def _git_commit() -> str | None:
 
 
 def _bootstrap_posterior(dense: list[_Run], seed: int, chains: int = 4, draws: int = 1000):
-    """Paired bootstrap draws of each model's mean log-likelihood, ``(chain, draw, model)``."""
+    """Paired bootstrap draws of each model's mean log-likelihood, ``(chain, draw, model)``,
+    the models in rank order (best first, as in the ranking table and the forest plot)."""
     import xarray as xr
 
+    dense = sorted(dense, key=lambda r: r.row.get("rank") or 0)
     ll = np.stack([r.est.log_likelihood.double().numpy() for r in dense], -1)  # (N, M)
     n = ll.shape[0]
     rng = np.random.default_rng(seed)
