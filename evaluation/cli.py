@@ -144,6 +144,8 @@ def _evaluation_summary(row: dict) -> str:
         lines.append(f"  k-hat      {100 * share:.1f}% of images above {KHAT_UNRELIABLE} (unreliable there)")
     elif row.get("elbo_nats") is None:
         lines.append("  exact      no latent variables: log p(x) is exact (K = 1)")
+    else:
+        lines.append(f"  k-hat      not estimable at K = {row['num_particles']} (too few weights for PSIS's tail fit)")
     return "\n".join(lines)
 
 
