@@ -257,6 +257,19 @@ print((d["psis_khat"] > 0.7).groupby("model").mean())       # share of unreliabl
 """
 
 
+def test_arviz_example_in_the_docs_is_the_one_tested():
+    """Wherever the README (or these notes) print the example, it is this test's, verbatim."""
+    root = Path(__file__).resolve().parents[2]
+    shown = 0
+    for doc in (root / "README.md", root / "notes" / "i14-report.md"):
+        text = doc.read_text() if doc.is_file() else ""
+        if 'az.from_netcdf("results/idata.nc")' in text:
+            blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+            assert ARVIZ_EXAMPLE in blocks, f"{doc.name}: the ArviZ example differs from the tested one"
+            shown += 1
+    assert shown, "the ArviZ example is printed nowhere (README.md or notes/i14-report.md)"
+
+
 def test_arviz_example_runs_and_gives_the_comparison(report, monkeypatch):
     import matplotlib
 
