@@ -294,8 +294,6 @@ def _num(value: float, fmt: str = ".2f") -> str:
 def _convergence_warnings(runs: list[_Run], comparisons: list[dict]) -> list[dict]:
     """One warning per run whose validation loss was still falling (or over-fitting) at its last
     epoch, and one when the ranking separates models that had not converged."""
-    from .convergence import RULE
-
     out = []
     convs = {r.name: r.row.get("convergence") or convergence(read_metrics(r.path)) for r in runs}
     for run in runs:
@@ -322,7 +320,7 @@ def _convergence_warnings(runs: list[_Run], comparisons: list[dict]) -> list[dic
             "ranking-not-converged", None, "significant_comparisons", len(pairs), 0,
             f"{len(pairs)} significant difference(s) of the ranking involve a model that had not "
             f"converged ({shown}): they compare training budgets, not models; train to convergence "
-            f"(pgm suite --budget converge) before reading them as a verdict ({RULE})",
+            "(pgm suite --budget converge) before reading them as a verdict (the rule: see Method)",
         ))
     return out
 
