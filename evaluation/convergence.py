@@ -5,7 +5,9 @@ The rules, stated once (the report's Method section quotes :data:`RULE`):
 
 - *still falling*: the least-squares slope of the validation loss over the last fifth of the
   epochs (at least :data:`MIN_WINDOW` epochs) times the window's length is a fall of more than
-  :data:`FALL_TOLERANCE_NATS` nats per image — more training would still have changed the model;
+  :data:`FALL_TOLERANCE_NATS` nats per image, and the best epoch lies in the second half of that
+  window — the run was still setting new bests, so more training would still have changed the
+  model (a run that early stopping ended has gone ``patience`` epochs without one);
 - *over-fitting*: the last epoch's validation loss is above the best epoch's by more than
   :data:`OVERFIT_TOLERANCE_NATS` nats and :data:`OVERFIT_TOLERANCE_RELATIVE` of the best
   (the trainer keeps the best epoch's weights, so the model compared is the best one).
@@ -34,7 +36,8 @@ OVERFIT_TOLERANCE_RELATIVE = 0.02
 RULE = (
     f"a run is still falling when the least-squares slope of its validation loss over the last "
     f"fifth of its epochs (at least {MIN_WINDOW}) amounts to a fall of more than "
-    f"{FALL_TOLERANCE_NATS} nats per image across that window; it over-fits when its last "
+    f"{FALL_TOLERANCE_NATS} nats per image across that window and its best epoch lies in the "
+    f"second half of that window; it over-fits when its last "
     f"validation loss exceeds the best by more than {OVERFIT_TOLERANCE_NATS} nat and "
     f"{100 * OVERFIT_TOLERANCE_RELATIVE:.0f}%; the weights kept are the best epoch's"
 )
@@ -76,7 +79,8 @@ def convergence(metrics: list[dict]) -> dict:
     epochs, losses = np.array(valid[-window:], dtype=float).T
     slope = float(np.polyfit(epochs, losses, 1)[0])
     last = valid[-1][1]
-    falling = -slope * (epochs[-1] - epochs[0]) > FALL_TOLERANCE_NATS
+    recent_best = best_epoch >= epochs[-1] - (epochs[-1] - epochs[0]) / 2
+    falling = -slope * (epochs[-1] - epochs[0]) > FALL_TOLERANCE_NATS and recent_best
     overfitting = last - best > max(OVERFIT_TOLERANCE_NATS, OVERFIT_TOLERANCE_RELATIVE * abs(best))
     out.update(
         slope_per_epoch=slope,

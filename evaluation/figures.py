@@ -208,6 +208,8 @@ def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False)
     run: the losses of different objectives (ELBO, IWAE bound, reconstruction) differ in kind.
     The best validation epoch (the weights the trainer keeps) is marked on every panel, and
     the title says when the run was still falling or over-fitting (:mod:`.convergence`)."""
+    from matplotlib.ticker import MaxNLocator
+
     from .convergence import convergence
 
     names = [n for n, m in metrics.items() if m]
@@ -230,6 +232,7 @@ def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False)
         if conv["status"] in ("still falling", "over-fitting"):
             title += f" — {conv['status']}"
         ax.set_title(title, fontsize="small", color="C3" if conv["overfitting"] else "k")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch", fontsize="small")
         ax.tick_params(labelsize="x-small")
         ax.grid(alpha=0.3)

@@ -242,7 +242,7 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.8em 0;font-size:.85em;width:100%;table-layout:auto}
 th,td{border:1px solid #ccc;padding:.2em .4em;text-align:right;vertical-align:top}
 th{background:#f3f3f3;font-weight:600;overflow-wrap:normal;hyphens:auto}
-td{white-space:normal}td.text{text-align:left;overflow-wrap:break-word}
+td{white-space:normal}td.text,th.text{text-align:left;overflow-wrap:break-word}td.name{white-space:nowrap}
 td.num{white-space:nowrap}td.interval{min-width:6.5em}
 caption{caption-side:top;text-align:left;color:#555;padding:.3em 0;white-space:normal}
 .warn{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;border-radius:4px}
@@ -266,12 +266,19 @@ nav{display:none}img{max-width:100%}figcaption{max-width:none}
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
-def _cell_class(text: str, fmt: str) -> str:
-    """``text`` (names, words: left-aligned, wrap anywhere), ``interval`` (``[a, b]``: wraps
-    at its space) or ``num`` (never wraps)."""
+def _cell_class(text: str, fmt: str, path: str = "") -> str:
+    """``name`` (a model's name: one line), ``text`` (words: left-aligned, wrap between
+    words), ``interval`` (``[a, b]``: wraps at its space) or ``num`` (never wraps)."""
     if not fmt:
-        return ' class="text"'
+        return ' class="text name"' if path.rsplit("/", 1)[-1] in ("model", "a", "b") else ' class="text"'
     return ' class="interval"' if text.startswith("[") else ' class="num"'
+
+
+def _html_header(c: Column) -> str:
+    """One ``<th>``: left-aligned over words, with the column's explanation as its tooltip."""
+    cls = "" if c.fmt else ' class="text"'
+    title = f' title="{html.escape(c.title)}"' if c.title else ""
+    return f"<th{cls}{title}>{html.escape(c.header)}</th>"
 
 
 def _html_table(results: dict, table: str) -> str:
@@ -279,14 +286,11 @@ def _html_table(results: dict, table: str) -> str:
     columns, rows = table_cells(results, table)
     if not rows:
         return "" if table == "no_density" else "<p><em>No rows.</em></p>"
-    head = "".join(
-        f'<th title="{html.escape(c.title)}">{html.escape(c.header)}</th>' if c.title else f"<th>{html.escape(c.header)}</th>"
-        for c in columns
-    )
+    head = "".join(_html_header(c) for c in columns)
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td{_cell_class(text, fmt)} data-path="{html.escape(path)}" data-format="{html.escape(fmt)}">{html.escape(text)}</td>'
+            f'<td{_cell_class(text, fmt, path)} data-path="{html.escape(path)}" data-format="{html.escape(fmt)}">{html.escape(text)}</td>'
             for text, path, fmt in cells
         )
         + "</tr>"
@@ -314,8 +318,25 @@ def _html_figures(figures: Sequence[FigureFile], section: str) -> str:
 
 def warning_messages(results: dict) -> list[str]:
     """The sentences of ``results["warnings"]`` (records with a ``message``; plain strings, as
-    older results hold them, pass through)."""
-    return [w["message"] if isinstance(w, dict) else str(w) for w in results.get("warnings", [])]
+    older results hold them, pass through). Runs still falling at their last epoch are listed
+    in one sentence when there are several (``results.json`` keeps one record each)."""
+    records = results.get("warnings", [])
+    falling = [w for w in records if isinstance(w, dict) and w.get("code") == "not-converged"]
+    out, listed = [], False
+    for w in records:
+        if not isinstance(w, dict):
+            out.append(str(w))
+        elif w in falling and len(falling) > 1:
+            if not listed:
+                runs = ", ".join(f"{f['model']} ({format_value(f['value'], '.3f')})" for f in falling)
+                out.append(
+                    f"{len(falling)} runs were still falling at their last epoch (slope of the validation "
+                    f"loss, nats per image per epoch): {runs}: trained for a budget, not to convergence"
+                )
+                listed = True
+        else:
+            out.append(w["message"])
+    return out
 
 
 def _shown(results: dict, section: str, figures: Sequence[FigureFile]) -> bool:

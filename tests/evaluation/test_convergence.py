@@ -41,3 +41,12 @@ def test_too_few_epochs_is_unknown():
     conv = convergence(_metrics([10.0, 9.0][: MIN_WINDOW - 1]))
     assert conv["status"] == "unknown" and conv["still_falling"] is None
     assert convergence([])["status"] == "unknown"
+
+
+def test_a_run_early_stopping_ended_is_not_still_falling():
+    # falling until epoch 63, then 10 epochs without a better loss (patience 10): the slope over
+    # the last fifth (epochs 59-73) is still negative, but the run had stopped improving
+    valid = [100 - 0.5 * i for i in range(63)] + [69.2 + 0.05 * (i % 3) for i in range(10)]
+    conv = convergence(_metrics(valid))
+    assert conv["best_epoch"] == 63 and conv["slope_per_epoch"] < 0
+    assert conv["still_falling"] is False and conv["status"] == "flat"
