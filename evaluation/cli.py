@@ -24,6 +24,10 @@ EPILOG = """examples:
 """
 
 
+#: importance samples per test image in `pgm suite` and `pgm compare` (one default for both)
+DEFAULT_NUM_PARTICLES = 500
+
+
 class UsageError(PgmError):
     """A command-line argument that cannot be used."""
 
@@ -133,7 +137,7 @@ def cmd_evaluate(args) -> int:
         return 0
     model, cfg, data, est = evaluate_run(
         args.run, args.num_particles, args.split, args.data_dir, args.num_images,
-        device=args.device, seed=args.seed, progress=not args.no_progress,
+        device=args.device, seed=args.seed, progress=not args.no_progress, return_log_weights=True,
     )
     if est is None:
         raise UsageError(
@@ -142,9 +146,52 @@ def cmd_evaluate(args) -> int:
         )
     row = summarise(Path(args.run).name, cfg, est, data.num_dims, model.has_latents)
     row["split"] = args.split
+    row.update(_uncertainty(est, model.has_latents, args.seed))
     atomic_write_text(Path(args.run) / f"evaluation-{args.split}.json", json.dumps(row, indent=2) + "\n")
-    print(json.dumps(row))
+    if args.json:
+        print(json.dumps(row))
+    else:
+        print(_evaluation_summary(row))
     return 0
+
+
+def _uncertainty(est, has_latents: bool, seed: int) -> dict:
+    """Standard error and BCa 95% interval of the mean, and the share of images whose PSIS
+    k-hat is above the one threshold the report uses (latent models)."""
+    import numpy as np
+
+    from .diagnostics import KHAT_UNRELIABLE, psis_khat
+    from .statistics import summarise_mean
+
+    s = summarise_mean(est.log_likelihood.double().numpy(), n_resamples=1999, seed=seed)
+    out = {"standard_error_nats": s.standard_error, "ci95": list(s.ci95), "psis_khat_unreliable_fraction": None}
+    if has_latents and est.log_weights is not None and est.num_particles > 1:
+        khat = psis_khat(est.log_weights)
+        finite = khat[np.isfinite(khat)]
+        out["psis_khat_unreliable_fraction"] = float((finite > KHAT_UNRELIABLE).mean()) if finite.size else None
+    return out
+
+
+def _evaluation_summary(row: dict) -> str:
+    """``pgm evaluate``'s answer for a person (``--json`` gives the machine line)."""
+    from .diagnostics import KHAT_UNRELIABLE
+    from .report import format_value as f
+
+    lines = [
+        f"{row['model']} on the {row['split']} split: {row['num_images']} images, K = {row['num_particles']}",
+        f"  log p(x)   {f(row['log_likelihood_nats'], '.2f')} nats per image (SE {f(row['standard_error_nats'], '.3f')}, 95% CI {f(row['ci95'], '.2f')})",
+        f"  bits/dim   {f(row['bits_per_dim'], '.4f')}",
+    ]
+    if row.get("elbo_nats") is not None:
+        lines.append(f"  ELBO       {f(row['elbo_nats'], '.2f')} nats (gap {f(row['log_likelihood_nats'] - row['elbo_nats'], '.2f')})")
+    share = row.get("psis_khat_unreliable_fraction")
+    if share is not None:
+        lines.append(f"  k-hat      {100 * share:.1f}% of images above {KHAT_UNRELIABLE} (unreliable there)")
+    elif row.get("elbo_nats") is None:
+        lines.append("  exact      no latent variables: log p(x) is exact (K = 1)")
+    else:
+        lines.append(f"  k-hat      not estimable at K = {row['num_particles']} (too few weights for PSIS's tail fit)")
+    return "\n".join(lines)
 
 
 def cmd_sample(args) -> int:
@@ -159,7 +206,7 @@ def cmd_sample(args) -> int:
     _check_image_memory(args.n, model, "-n")
     torch.manual_seed(args.seed)
     x = model.sample(args.n, cached=not args.naive)
-    _write_png(lambda: save_grid(x, model.num_levels, out), out)
+    _write_png(lambda: save_grid(x, model.num_levels, out, scale=args.scale), out)
     print(json.dumps({"samples": str(out), "n": args.n, "shape": list(x.shape)}))
     return 0
 
@@ -200,9 +247,10 @@ def cmd_complete(args) -> int:
     # each image repeated --samples times: every copy gets its own completion
     repeated = x.repeat_interleave(args.samples, 0)
     completed = complete(model, repeated, mask).reshape(x.shape[0], args.samples, *model.event_shape)
-    shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype)], 1)
+    # one row per image: what was observed, the completions, the original (as the report shows it)
+    shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype), x.unsqueeze(1)], 1)
     _write_png(lambda: save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1]), out)
-    print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples}))
+    print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples, "columns": ["observed", *["completion"] * args.samples, "original"]}))
     return 0
 
 
@@ -233,7 +281,7 @@ def cmd_suite(args) -> int:
     results = run_suite(
         args.out, data=args.data, data_dir=args.data_dir, num_particles=args.num_particles,
         models=args.models, epochs_scale=args.epochs_scale, device=args.device,
-        progress=not args.no_progress, extra_runs=args.add,
+        progress=not args.no_progress, extra_runs=args.add, budget=args.budget,
     )
     _print_table(results)
     print(f"results: {Path(args.out) / 'results.json'}")
@@ -244,8 +292,17 @@ def cmd_suite(args) -> int:
 def cmd_compare(args) -> int:
     from .compare import compare_runs
 
+    runs, names = list(args.runs), [None] * len(args.runs)
+    for pair in args.label:
+        name, sep, run = pair.partition("=")
+        if not sep or not name.strip() or not run.strip():
+            raise UsageError(f"--label: expected NAME=RUN (a name for a run folder); found {pair!r}")
+        runs.append(run.strip())
+        names.append(name.strip())
+    if not runs:
+        raise UsageError("runs: expected at least one run folder (positional, or --label NAME=RUN); found none")
     results = compare_runs(
-        args.runs, args.out, num_particles=args.num_particles, split=args.split,
+        runs, args.out, num_particles=args.num_particles, split=args.split, names=names,
         data_dir=args.data_dir, num_images=args.num_images, seed=args.seed,
         progress=not args.no_progress, alpha=args.alpha, curve_images=args.curve_images,
         curve_max_particles=args.curve_max_particles,
@@ -300,7 +357,7 @@ def _print_table(results: dict) -> None:
                 f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
             )
     for w in results.get("warnings", []):
-        print(f"warning: {w}")
+        print(f"warning: {w['message'] if isinstance(w, dict) else w}")
 
 
 # -- parser ------------------------------------------------------------------------------------
@@ -326,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         if progress:
             p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    p = sub.add_parser("train", help="train a model from a TOML config", description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs). The run folder gets config.json, metrics.jsonl, checkpoints/ and model.safetensors.")
+    p = sub.add_parser("train", help="train a model from a TOML config", description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs, patience for early stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) and model.safetensors (the best validation epoch's weights).")
     p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
     p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (TOML value), repeatable")
@@ -343,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
     p.add_argument("--method", choices=["is", "ais"], default="is", help="is: importance sampling (default); ais: annealed importance sampling with HMC, writes RUN/evaluation-SPLIT-ais.json")
     _ais_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON line (the contents of RUN/evaluation-SPLIT.json) instead of the summary")
     common(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -360,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="PNG path (default RUN/samples.png)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--naive", action="store_true", help="autoregressive models: recompute the whole network per pixel")
+    p.add_argument("--scale", type=_positive_int("--scale"), default=None, help="draw each pixel as SCALE×SCALE pixels (nearest neighbour; default: each image at least 56 pixels tall)")
     common(p, data_dir=False)
     p.set_defaults(func=cmd_sample)
 
@@ -371,15 +430,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_positive_int("--samples"), default=4, help="completions per image (default 4)")
     p.add_argument("--out", default=None, help="PNG path (default RUN/completions.png)")
     p.add_argument("--seed", type=_seed, default=0)
-    common(p, progress=False)
+    common(p)  # --no-progress: accepted like every command's (completion draws no bar)
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("compare", help="evaluate several runs on the same images and write a report", description="Evaluate every run on the SAME test images with the shared estimator, compare them pairwise, write results.json, report.md, report.html and figures into --out.")
-    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("runs", nargs="*", help="run folders (named after the folder; see --label)")
+    p.add_argument("--label", action="append", default=[], metavar="NAME=RUN", help="a run folder with the name the report gives it (repeatable; e.g. --label baseline=runs/vae)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=1000)
-    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None)
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=DEFAULT_NUM_PARTICLES, help=f"importance samples K per test image for latent models (default {DEFAULT_NUM_PARTICLES}, as pgm suite; exact K = 1 for models without latents)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="the data split every model is evaluated on (default test)")
+    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate on the first N images of the split only (default: all)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples and resamples")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the pairwise tests, Holm-adjusted (default 0.05)")
     p.add_argument("--curve-images", type=int, default=16, help="test images for the estimate-against-K curves (default 16; 0: none)")
@@ -398,10 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("suite", help="train and compare the standard set of models (the main job)", description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--data", default="digits", help="dataset (default digits: embedded, no download)")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=500, help="importance samples per test image (default 500)")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=DEFAULT_NUM_PARTICLES, help=f"importance samples per test image (default {DEFAULT_NUM_PARTICLES})")
     p.add_argument("--models", nargs="+", default=None, help="only these suite models")
     p.add_argument("--add", nargs="+", default=[], metavar="RUN", help="already-trained runs (a plug-in model, say) compared alongside the suite's models")
     p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (e.g. 0.1 for a smoke run)")
+    p.add_argument("--budget", choices=["fixed", "converge"], default="fixed", help="fixed: each model's epochs from the suite table (minutes; not converged, the report says so); converge: early stopping, until 10 epochs bring no better validation loss (at most 500), the best epoch kept")
     p.add_argument("--threads", type=_positive_int("--threads"), default=1, help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)")
     common(p)
     p.set_defaults(func=cmd_suite)
@@ -445,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:  # Ctrl-C while the start-up imports run: one line, no traceback
         parser = build_parser()
+        if not (sys.argv[1:] if argv is None else argv):
+            parser.print_help()  # `pgm` alone: what it can do, not a usage error
+            return 0
         try:
             args = parser.parse_args(argv)
         except SystemExit as stop:  # argparse: --help, or a usage error already printed
@@ -463,7 +527,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda m, c, *a, **k: f"pgm {args.command}: warning: {m}\n" if issubclass(c, PluginWarning) else shown(m, c, *a, **k)
     try:
         use_plugins(getattr(args, "plugin", None), "--plugin")
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader left (`pgm list --json | head`): not an error; stdout is pointed at devnull
+        # so that Python's flush at exit does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}", file=sys.stderr)
         return 130

@@ -209,10 +209,13 @@ def estimate(
     k_total = num_particles if latent else 1
     lls, elbos, weights = [], [], []
     batches = range(0, x.shape[0], batch_size)
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        batches = tqdm(batches, desc=f"log-likelihood (K={k_total})", unit="batch", leave=False)
+        # advances per chunk of particles (K × images drawn so far), not per batch of images:
+        # at K = 1000 one batch is most of a minute
+        bar = tqdm(total=x.shape[0] * k_total, desc=f"log-likelihood (K={k_total})", unit="sample", unit_scale=True, leave=False)
     was_training = getattr(owner, "training", None)
     if owner is not None:
         owner.eval()
@@ -227,6 +230,8 @@ def estimate(
                 chunk = max(1, min(k_total, max_elements // max(xb.shape[0], 1)))
                 lse, total, kept = [], torch.zeros(xb.shape[0], device=xb.device), []
                 for lw in log_weights(model_fn, guide_fn, xb, k_total, chunk, nesting):
+                    if bar is not None:
+                        bar.update(lw.numel())
                     lse.append(torch.logsumexp(lw, 0))
                     if len(lse) == _FOLD:  # memory flat in K: fold the partial sums
                         lse = [torch.logsumexp(torch.stack(lse), 0)]
@@ -238,6 +243,8 @@ def estimate(
                 if return_log_weights:
                     weights.append(torch.cat(kept, 0))
     finally:
+        if bar is not None:
+            bar.close()
         if owner is not None and was_training:
             owner.train()
     return Estimate(

@@ -16,7 +16,14 @@ from inference.run_config import read_json_object
 from pgm.data import load_dataset
 from pgm.errors import PgmError
 
-__all__ = ["run_suite", "suite_models"]
+__all__ = ["BUDGETS", "CONVERGE_MAX_EPOCHS", "CONVERGE_PATIENCE", "run_suite", "suite_models"]
+
+#: ``fixed``: each model's epochs from suite.toml (the whole suite in minutes, not converged);
+#: ``converge``: early stopping — train until the validation loss has not improved for
+#: ``CONVERGE_PATIENCE`` epochs (at most ``CONVERGE_MAX_EPOCHS``), keeping the best epoch.
+BUDGETS = ("fixed", "converge")
+CONVERGE_MAX_EPOCHS = 500
+CONVERGE_PATIENCE = 10
 
 
 def suite_models() -> dict[str, dict]:
@@ -56,12 +63,16 @@ def run_suite(
     progress: bool = True,
     log=print,
     extra_runs: list[str | Path] | None = None,
+    budget: str = "fixed",
 ) -> dict:
     """Train each suite model on ``data`` into ``out/runs/<name>``, then compare them, and the
     already-trained ``extra_runs`` (a plug-in model, say; trained on the same data), on the
-    test split; returns the results (also in ``out/results.json``)."""
+    test split; returns the results (also in ``out/results.json``). ``budget`` is one of
+    :data:`BUDGETS`."""
     from .compare import compare_runs
 
+    if budget not in BUDGETS:
+        raise ValueError(f"--budget: expected one of {', '.join(BUDGETS)}; found {budget!r}")
     out = Path(out)
     if isinstance(epochs_scale, bool) or not isinstance(epochs_scale, int | float) or not (0 < epochs_scale < math.inf):
         raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
@@ -82,14 +93,19 @@ def run_suite(
         cfg = copy.deepcopy(table[name])
         cfg["data"] = data
         cfg["device"] = device
-        cfg["epochs"] = max(1, round(cfg.get("epochs", 10) * epochs_scale))
+        if budget == "converge":
+            cfg["epochs"] = max(1, round(CONVERGE_MAX_EPOCHS * epochs_scale))
+            cfg["early_stopping_patience"] = CONVERGE_PATIENCE
+        else:
+            cfg["epochs"] = max(1, round(cfg.get("epochs", 10) * epochs_scale))
         run_dir = out / "runs" / name
         resume = (run_dir / "config.json").exists()
         t0 = time.perf_counter()
         if resume and (run_dir / "model.safetensors").exists() and _check_finished(run_dir, cfg, train_ds, valid_ds):
             log(f"[{i}/{len(chosen)}] {name}: already trained in {run_dir}, kept")
         else:
-            log(f"[{i}/{len(chosen)}] {name}: training {cfg['epochs']} epochs on {data}")
+            until = f"until {CONVERGE_PATIENCE} epochs bring no better validation loss (at most {cfg['epochs']})" if budget == "converge" else f"{cfg['epochs']} epochs"
+            log(f"[{i}/{len(chosen)}] {name}: training {until} on {data}")
             train(cfg, run_dir, resume=resume, data_dir=data_dir, progress=progress, data=(train_ds, valid_ds))
             log(f"    done in {time.perf_counter() - t0:.1f} s")
         runs.append(run_dir)

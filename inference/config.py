@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from pgm.build import TRAINING_KEYS, resolve_model_config
+from pgm.build import TRAINING_KEYS, inapplicable_keys, resolve_model_config
 from pgm.plugins import normalise_spec, use_plugins
 from pgm.registry import DATASETS
 from pgm.validation import check_bool, check_choice, check_float, check_int
@@ -49,7 +50,9 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "grad_clip": 0.0,  # 0: no clipping
     "eval_particles": 100,
     "checkpoint_every": 1,  # epochs
-    "keep_checkpoints": 3,
+    # what resume needs: the last checkpoint (it holds the best epoch's weights too)
+    "keep_checkpoints": 1,
+    "logger": "jsonl",  # metrics.jsonl always; "tensorboard" adds a TensorBoard log in tensorboard/
 }
 assert set(TRAINING_DEFAULTS) <= TRAINING_KEYS
 
@@ -159,10 +162,23 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     check_float(cfg["grad_clip"], "grad_clip", minimum=0.0)
     check_int(cfg["checkpoint_every"], "checkpoint_every", minimum=1)
     check_int(cfg["keep_checkpoints"], "keep_checkpoints", minimum=1)
+    check_choice(cfg["logger"], "logger", ("jsonl", "tensorboard"))
     check_bool(cfg["download"], "download")
     if not isinstance(cfg["data_dir"], str):
         raise ConfigError(f"data_dir: expected a path string; found {cfg['data_dir']!r}")
     model_cfg = resolve_model_config(cfg)
     cfg.update(model_cfg)
     cfg["image_shape"] = list(cfg["image_shape"])
+    # keys the model does not read are dropped, so config.json records only what was used;
+    # the ones the user named get a one-line warning (defaults are dropped silently)
+    unused = inapplicable_keys(cfg)
+    named = [k for k in unused if k in config]
+    if named:
+        logging.getLogger("pgm").warning(
+            "config: %s not apply to model %r; ignored (not recorded in config.json)",
+            ", ".join(repr(k) for k in named) + (" does" if len(named) == 1 else " do"),
+            cfg["model"],
+        )
+    for key in unused:
+        del cfg[key]
     return cfg

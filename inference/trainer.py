@@ -181,6 +181,7 @@ class Trainer:
         self.data_identity: dict | None = None  # of the data fit() trains on (set by train())
         self.recorded: dict = {}  # config and data identity of the checkpoint loaded, if any
         self._checked: tuple[int, int] | None = None
+        self._tensorboard = None  # a SummaryWriter, opened at the first epoch logged
         # read once: the per-step kill point then costs one comparison (tests only)
         self._kill_at = os.environ.get(KILL_AT_ENV)
 
@@ -269,6 +270,26 @@ class Trainer:
                 total += float(self._objective(xb)) * xb.shape[0]
         self.model.train(was_training)
         return total / x.shape[0]
+
+    def _log_scalars(self, record: dict) -> None:
+        """With ``logger = "tensorboard"``, the epoch's numbers as TensorBoard scalars (through
+        ``torch.utils.tensorboard``, the optional extra ``pgm[tensorboard]``) in RUN/tensorboard;
+        metrics.jsonl is written either way."""
+        if self.cfg.get("logger", "jsonl") != "tensorboard" or self.run_dir is None:
+            return
+        if self._tensorboard is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ImportError(
+                    "logger: 'tensorboard' needs the tensorboard package (pip install 'pgm[tensorboard]'); "
+                    "found it missing"
+                ) from None
+            self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=record["epoch"])
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
+                self._tensorboard.add_scalar(key, value, record["epoch"])
+        self._tensorboard.flush()
 
     # -- checkpoints -----------------------------------------------------------------------
     def _checkpoint_path(self, epoch: int) -> Path:
@@ -443,6 +464,7 @@ class Trainer:
                     record["best_valid_loss"] = self.best_valid_loss
                 self.metrics.append(record)
                 self.epoch += 1
+                self._log_scalars(record)
                 if valid_x is not None and should_stop(self.epoch, self.best_epoch, patience):
                     self.stopped_early, stopped = True, "early-stopping"
                 elif self.epoch < cfg["epochs"]:
@@ -461,6 +483,9 @@ class Trainer:
                     self._write_metrics()
         finally:
             bar.close()
+            if self._tensorboard is not None:
+                self._tensorboard.close()
+                self._tensorboard = None
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         if self.run_dir is not None:

@@ -77,6 +77,13 @@ class Autoencoder(GenerativeModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
+    def describe(self) -> str:
+        network = "MLP" if type(self.encoder).__name__.startswith("MLP") else "conv"
+        return (
+            f"deterministic {network} encoder/decoder, {self.latent_dim}-dim code, "
+            f"{self.reconstruction} reconstruction loss; no density"
+        )
+
     def sample(self, n: int, cached: bool = True) -> torch.Tensor:
         raise PgmTypeError(
             "autoencoder: a deterministic autoencoder has no prior p(z) and no density p(x), so "

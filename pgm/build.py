@@ -25,6 +25,7 @@ __all__ = [
     "decoder_hidden_dims",
     "encoder_hidden_dims",
     "resolve_model_config",
+    "inapplicable_keys",
 ]
 
 #: Keys that describe a model, with their defaults (``None``: required).
@@ -57,6 +58,7 @@ TRAINING_KEYS = {
     "keep_checkpoints", "num_workers", "precision", "download",
     "lr_schedule", "lr_decay", "lr_step_epochs", "adam_betas", "adam_eps", "early_stopping_patience",
     "plugins",  # plug-in modules or .py files (pgm.plugins); a run saves their records here
+    "logger",
 }
 
 _INT_KEYS = {
@@ -134,6 +136,46 @@ def encoder_hidden_dims(cfg: dict) -> list[int]:
 def decoder_hidden_dims(cfg: dict) -> list[int]:
     """The decoder's hidden widths, from the latent code outwards: the encoder's, mirrored."""
     return encoder_hidden_dims(cfg)[::-1]
+
+
+# which model keys each built-in model reads; a plug-in model (not listed) keeps every key
+_NETWORK_KEYS = {"network", "hidden_dim", "hidden_layers", "hidden_dims", "activation"}
+_VAE_KEYS = {"prior", "guide", "likelihood", "latent_dim"} | _NETWORK_KEYS
+_AUTOREGRESSIVE_KEYS = {"likelihood", "num_layers", "hidden_channels"}
+_KEYS_OF_MODEL = {
+    "vae": _VAE_KEYS,
+    "hvae": _VAE_KEYS | {"latent_dim_top"},
+    "pixelvae": _VAE_KEYS | {"num_layers", "hidden_channels"},
+    "autoencoder": {"latent_dim", "reconstruction"} | _NETWORK_KEYS,
+    **{m: _AUTOREGRESSIVE_KEYS for m in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm")},
+}
+# keys a part brings with it, by (key naming the part, its value)
+_KEYS_OF_PART = {
+    ("prior", "mixture"): {"num_components"},
+    ("prior", "vamp"): {"num_components"},
+    ("prior", "flow"): {"num_flows", "hidden_dim"},
+    ("guide", "iaf"): {"num_flows"},
+    ("likelihood", "discretized-logistic"): {"num_mixtures"},
+    ("likelihood", "pixelcnn"): {"num_layers", "hidden_channels"},
+}
+_ALWAYS = {"model", "image_shape", "num_levels"}
+
+
+def inapplicable_keys(cfg: dict) -> list[str]:
+    """The model keys of a resolved config that its model does not read (``prior`` for a
+    ``pixelcnn``, ``num_components`` for a standard-normal prior), sorted; none for a model
+    or part that is not built in (a plug-in may read any key)."""
+    used = _KEYS_OF_MODEL.get(cfg.get("model"))
+    if used is None:
+        return []
+    used = set(used) | _ALWAYS
+    for (key, value), extra in _KEYS_OF_PART.items():
+        if key in used and cfg.get(key) == value:
+            used |= extra
+    builtin_part = {"prior": {"standard-normal", "diagonal-normal", "mixture", "vamp", "flow"}, "guide": {"diagonal-normal", "iaf"}}
+    if any(k in used and cfg.get(k) not in names for k, names in builtin_part.items()):
+        return []  # a plug-in part: it may read any key
+    return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
 
 
 def build_guide(cfg: dict) -> nn.Module:

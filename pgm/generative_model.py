@@ -105,5 +105,10 @@ class GenerativeModel(nn.Module):
     def sample(self, n: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """What was built, in a few words, for reports: each part says what it is (subclasses
+        compose their parts' ``describe()``), so a description never repeats a config name."""
+        return type(self).__name__
+
     def extra_repr(self) -> str:
         return f"event_shape={self.event_shape}, num_levels={self.num_levels}"

@@ -31,8 +31,9 @@ from inference.config import resolve_config
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
+# keep_checkpoints = 2: the fallback hint needs an older checkpoint (the default keeps one)
 TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 100,
-        "batch_size": 50, "epochs": 2, "lr": 3e-3, "seed": 0, "device": "cpu"}
+        "batch_size": 50, "epochs": 2, "lr": 3e-3, "seed": 0, "device": "cpu", "keep_checkpoints": 2}
 
 
 class Evil:
