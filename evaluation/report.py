@@ -422,20 +422,9 @@ def method_paragraphs(results: dict) -> list[str]:
     ]
 
 
-def ais_section_html(results: dict) -> str:
-    from .ais_agreement import ais_section_html as render
-
-    return render(results)
-
-
-def ais_section_markdown(results: dict) -> str:
-    from .ais_agreement import ais_section_markdown as render
-
-    return render(results)
-
-
 def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     """The whole report as one self-contained HTML page."""
+    from .ais_agreement import ais_section_html  # it renders with this module's helpers
     m = results["method"]
     out = [
         "<!DOCTYPE html>",
@@ -497,6 +486,7 @@ def _md_table(results: dict, table: str) -> str:
 
 def render_markdown(results: dict, figures: Sequence[FigureFile], figure_dir: str = "figures") -> str:
     """The report as Markdown; figures are linked from ``figure_dir`` (relative to the file)."""
+    from .ais_agreement import ais_section_markdown  # it renders with this module's helpers
     m = results["method"]
     out = [
         f"# Model comparison on {m['dataset']} ({m['split']} split)\n",

@@ -144,6 +144,7 @@ def _compare(run: Path, out: Path, seed: int) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_compare_killed_at_any_moment_leaves_the_old_or_the_new_report(tmp_path):
     run, out = tmp_path / "run", tmp_path / "out"
     train(TINY, run, progress=False)

@@ -50,6 +50,7 @@ def _wait_for_lock(run: Path, proc: subprocess.Popen, timeout: float = 120.0) ->
     raise AssertionError("the first process never took the lock")
 
 
+@pytest.mark.slow
 def test_second_process_on_one_run_folder_is_refused_naming_the_holder(tmp_path):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     a.write_text(CONFIG.format(seed=1))
