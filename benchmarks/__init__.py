@@ -12,7 +12,10 @@ prints one JSON line per benchmark (``name``, the two timings, ``ratio``, ``targ
 - ``cached_sampling`` (:mod:`benchmarks.cached_vs_naive`): cached against naive autoregressive
   sampling at 28×28, batch 16;
 - ``throughput`` (:mod:`benchmarks.throughput`): training images/s of every registered model,
-  with its number of sequential steps per image.
+  with its number of sequential steps per image;
+- ``ais`` (:mod:`benchmarks.ais`): AIS per density+gradient evaluation against the IS estimator
+  per density evaluation, AIS memory against T and C, digits IS-vs-AIS with the BDMC gap, and
+  the wall time of AIS on 1,000 binarized-MNIST images.
 """
 
 from __future__ import annotations
@@ -26,4 +29,5 @@ BENCHMARKS = {
     "pixelcnn_log_prob": "benchmarks.pixelcnn_log_prob",
     "cached_sampling": "benchmarks.cached_vs_naive",
     "throughput": "benchmarks.throughput",
+    "ais": "benchmarks.ais",
 }

@@ -4,14 +4,19 @@ Both sides train the same modules (MLP encoder 784-400-400 → 400 features → 
 L = 50, MLP decoder 50-400-400-784, Bernoulli likelihood; ``pgm.build``'s VAE) on batches of
 128 binarized-MNIST images, with the same ``torch.optim.Adam``, looping over the same
 per-epoch permutation. The suite's side is ``Trainer.fit`` itself (the model and guide are
-plain Pyro programs, the loss the lean ``Trace_ELBO``, the NaN guard on); the hand-written side
+plain Pyro programs, the loss Pyro's own ``Trace_ELBO``, the NaN guard on); the hand-written side
 computes the same single-sample ELBO with ``F.binary_cross_entropy_with_logits`` and the Gaussian
 log-densities by formula, and reads ``loss.item()`` each step as any training loop logging its
 loss does. Seconds per step are epoch time / steps.
 
-References (not targets): Pyro's own ``SVI`` + ``Trace_ELBO`` + ``pyro.optim.Adam`` on the same
-model and guide (``pyro.module`` registering the networks), and the trainer with Pyro's
-``Trace_ELBO`` in place of the lean one.
+Reference (not a target): Pyro's own ``SVI`` + ``Trace_ELBO`` + ``pyro.optim.Adam`` on the same
+model and guide (``pyro.module`` registering the networks).
+
+The target was <= 1.10 while the trainer used a lean re-implementation of ``Trace_ELBO``; that
+bought 8-17% of a step (this benchmark's reference column then, 2 cores, 1 thread) and was not
+exactly Pyro's objective, so it was removed: Pyro's per-step bookkeeping (traces, checks, a
+``.item()`` per site) is what the suite's step now costs over the hand-written one: 1.16-1.22
+measured (Pyro's own SVI loop: 1.24-1.42), hence the target <= 1.25.
 """
 
 from __future__ import annotations
@@ -93,9 +98,6 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
 
     suite = Trainer(cfg, model)
     suite.prepare(x)
-    pyro_elbo = Trainer(dict(cfg), model)
-    pyro_elbo.prepare(x)
-    pyro_elbo.elbo = infer.Trace_ELBO(max_plate_nesting=1)
     hand_optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     hand_epochs = iter(range(10**6))
 
@@ -114,7 +116,6 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
         {
             "suite": trainer_epoch(suite),
             "hand": lambda: _hand_written_epoch(model, hand_optimizer, x, next(hand_epochs)),
-            "trainer_pyro_trace_elbo": trainer_epoch(pyro_elbo),
             "pyro_svi": lambda: _pyro_svi_epoch(svi, x, next(svi_epochs)),
         },
         rounds=rounds,
@@ -124,16 +125,14 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
     ratio = per_step["suite"] / per_step["hand"]
     return {
         "name": "svi_step",
-        "suite": "pgm Trainer.fit step: VAE model/guide, LeanTrace_ELBO, Adam, NaN guard",
+        "suite": "pgm Trainer.fit step: VAE model/guide, Pyro's Trace_ELBO, Adam, NaN guard",
         "baseline": "hand-written PyTorch step, same networks, loss and Adam",
         "suite_ms": round(per_step["suite"], 3),
         "baseline_ms": round(per_step["hand"], 3),
         "ratio": round(ratio, 3),
-        "target": "<= 1.10",
-        "passed": ratio <= 1.10,
+        "target": "<= 1.25",
+        "passed": ratio <= 1.25,
         "reference": {
-            "trainer_with_pyro_Trace_ELBO_ms": round(per_step["trainer_pyro_trace_elbo"], 3),
-            "trainer_with_pyro_Trace_ELBO_ratio": round(per_step["trainer_pyro_trace_elbo"] / per_step["hand"], 3),
             "pyro_SVI_ms": round(per_step["pyro_svi"], 3),
             "pyro_SVI_ratio": round(per_step["pyro_svi"] / per_step["hand"], 3),
         },

@@ -1,12 +1,16 @@
-"""The ``pgm`` command: train, evaluate, sample, complete, compare, list, suite, reproduce."""
+"""The ``pgm`` command: train, evaluate, bdmc, sample, complete, compare, list, suite, reproduce."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import warnings
 from pathlib import Path
+
+from pgm.errors import PgmError
 
 __all__ = ["build_parser", "main"]
 
@@ -14,12 +18,17 @@ EPILOG = """examples:
   pgm suite --out results                       # train and compare the standard set on digits
   pgm train configs/vae-digits.toml --out runs/vae --set prior=vamp
   pgm evaluate runs/vae --num-particles 1000
+  pgm evaluate runs/vae --method ais --steps 1000 --chains 16
   pgm sample runs/vae -n 64
   pgm list                                      # every model, prior, guide, likelihood, dataset
 """
 
 
-class UsageError(ValueError):
+#: importance samples per test image in `pgm suite` and `pgm compare` (one default for both)
+DEFAULT_NUM_PARTICLES = 500
+
+
+class UsageError(PgmError):
     """A command-line argument that cannot be used."""
 
 
@@ -31,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(name: str):
+def _positive_int(name: str, maximum: int | None = None):
     # argparse prefixes the message with "argument NAME:", so the name is not repeated here
     def parse(text: str) -> int:
         try:
@@ -40,35 +49,65 @@ def _positive_int(name: str):
             raise argparse.ArgumentTypeError(f"expected a positive integer; found {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"expected a positive integer; found {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected a positive integer <= {maximum:,}; found {value:,}")
         return value
 
     parse.__name__ = name
     return parse
 
 
+def _seed(text: str) -> int:
+    """A seed torch and NumPy accept: an integer in [0, 2^63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed; found {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2^63); found {value}")
+    return value
+
+
+_seed.__name__ = "--seed"
+
+
+def _png_out(out: str | None, default: Path) -> Path:
+    """The PNG path of ``sample``/``complete``, checked before anything runs."""
+    from inference.out_path import check_out_path
+
+    if out is None:
+        return default
+    path = check_out_path(out)
+    if path.is_dir():
+        raise UsageError(f"--out: expected a PNG file path; found a folder: {path}")
+    return path
+
+
+def _write_png(save, out: Path) -> None:
+    from inference.out_path import os_error_text
+
+    try:
+        save()
+    except OSError as err:
+        raise UsageError(f"--out: expected a writable file path; found {out} refused ({os_error_text(err)})") from None
+
+
+def _check_image_memory(count: int, model, argument: str) -> None:
+    """Samples, the grid and the network's activations: about 128 bytes per pixel drawn."""
+    from pgm.memory import check_fits
+
+    dims = math.prod(model.event_shape)
+    check_fits(128 * count * dims, argument, f"{count:,} images of {dims} pixels")
+
+
 # -- commands --------------------------------------------------------------------------------
 def cmd_train(args) -> int:
-    from inference import load_config, parse_overrides, train
+    from inference import train
+    from inference.run_config import train_config
 
-    overrides = parse_overrides(args.set)
-    if args.config is not None:
-        config = load_config(args.config)
-    elif args.resume:
-        saved = Path(args.out) / "config.json"
-        if not saved.is_file():
-            raise UsageError(
-                f"config: expected a TOML file, or --resume with a run folder holding config.json; "
-                f"found neither ({saved} does not exist)"
-            )
-        try:
-            config = json.loads(saved.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise UsageError(f"--resume: expected JSON in {saved}; found a corrupted file ({err})") from None
-        if not isinstance(config, dict):
-            raise UsageError(f"--resume: expected a JSON object in {saved}; found {type(config).__name__}")
-    else:
-        raise UsageError("config: expected a TOML config file (it may be left out only with --resume); found none")
-    config.update(overrides)
+    config = train_config(args.config, args.out, args.resume, args.set)
+    if args.plugin:  # recorded in the run's config.json: later commands load them themselves
+        config["plugins"] = [*(config.get("plugins") or []), *args.plugin]
     if args.distributed:
         from inference.distributed import train_distributed
 
@@ -86,9 +125,19 @@ def cmd_evaluate(args) -> int:
 
     from .evaluate_run import evaluate_run, summarise
 
+    if args.method == "ais":
+        from .evaluate_ais import evaluate_run_ais
+
+        row = evaluate_run_ais(
+            args.run, args.steps, args.chains, args.split, args.data_dir, args.num_images,
+            device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog,
+        )
+        atomic_write_text(Path(args.run) / f"evaluation-{args.split}-ais.json", json.dumps(row, indent=2) + "\n")
+        print(json.dumps(row))
+        return 0
     model, cfg, data, est = evaluate_run(
         args.run, args.num_particles, args.split, args.data_dir, args.num_images,
-        device=args.device, seed=args.seed, progress=not args.no_progress,
+        device=args.device, seed=args.seed, progress=not args.no_progress, return_log_weights=True,
     )
     if est is None:
         raise UsageError(
@@ -97,9 +146,52 @@ def cmd_evaluate(args) -> int:
         )
     row = summarise(Path(args.run).name, cfg, est, data.num_dims, model.has_latents)
     row["split"] = args.split
+    row.update(_uncertainty(est, model.has_latents, args.seed))
     atomic_write_text(Path(args.run) / f"evaluation-{args.split}.json", json.dumps(row, indent=2) + "\n")
-    print(json.dumps(row))
+    if args.json:
+        print(json.dumps(row))
+    else:
+        print(_evaluation_summary(row))
     return 0
+
+
+def _uncertainty(est, has_latents: bool, seed: int) -> dict:
+    """Standard error and BCa 95% interval of the mean, and the share of images whose PSIS
+    k-hat is above the one threshold the report uses (latent models)."""
+    import numpy as np
+
+    from .diagnostics import KHAT_UNRELIABLE, psis_khat
+    from .statistics import summarise_mean
+
+    s = summarise_mean(est.log_likelihood.double().numpy(), n_resamples=1999, seed=seed)
+    out = {"standard_error_nats": s.standard_error, "ci95": list(s.ci95), "psis_khat_unreliable_fraction": None}
+    if has_latents and est.log_weights is not None and est.num_particles > 1:
+        khat = psis_khat(est.log_weights)
+        finite = khat[np.isfinite(khat)]
+        out["psis_khat_unreliable_fraction"] = float((finite > KHAT_UNRELIABLE).mean()) if finite.size else None
+    return out
+
+
+def _evaluation_summary(row: dict) -> str:
+    """``pgm evaluate``'s answer for a person (``--json`` gives the machine line)."""
+    from .diagnostics import KHAT_UNRELIABLE
+    from .report import format_value as f
+
+    lines = [
+        f"{row['model']} on the {row['split']} split: {row['num_images']} images, K = {row['num_particles']}",
+        f"  log p(x)   {f(row['log_likelihood_nats'], '.2f')} nats per image (SE {f(row['standard_error_nats'], '.3f')}, 95% CI {f(row['ci95'], '.2f')})",
+        f"  bits/dim   {f(row['bits_per_dim'], '.4f')}",
+    ]
+    if row.get("elbo_nats") is not None:
+        lines.append(f"  ELBO       {f(row['elbo_nats'], '.2f')} nats (gap {f(row['log_likelihood_nats'] - row['elbo_nats'], '.2f')})")
+    share = row.get("psis_khat_unreliable_fraction")
+    if share is not None:
+        lines.append(f"  k-hat      {100 * share:.1f}% of images above {KHAT_UNRELIABLE} (unreliable there)")
+    elif row.get("elbo_nats") is None:
+        lines.append("  exact      no latent variables: log p(x) is exact (K = 1)")
+    else:
+        lines.append(f"  k-hat      not estimable at K = {row['num_particles']} (too few weights for PSIS's tail fit)")
+    return "\n".join(lines)
 
 
 def cmd_sample(args) -> int:
@@ -109,11 +201,12 @@ def cmd_sample(args) -> int:
 
     from .images import save_grid
 
+    out = _png_out(args.out, Path(args.run) / "samples.png")
     model, cfg = load_run(args.run, device=args.device)
+    _check_image_memory(args.n, model, "-n")
     torch.manual_seed(args.seed)
     x = model.sample(args.n, cached=not args.naive)
-    out = Path(args.out) if args.out else Path(args.run) / "samples.png"
-    save_grid(x, model.num_levels, out)
+    _write_png(lambda: save_grid(x, model.num_levels, out, scale=args.scale), out)
     print(json.dumps({"samples": str(out), "n": args.n, "shape": list(x.shape)}))
     return 0
 
@@ -124,10 +217,14 @@ def cmd_complete(args) -> int:
 
     from inference import load_run
     from inference.trainer import config_dataset
-    from pgm.completion import complete, observed_mask
+    from pgm.completion import MASKS, complete, observed_mask
+    from pgm.data.npz import load_image_array
 
     from .images import save_grid
 
+    if args.observed not in MASKS:
+        raise UsageError(f"--observed: expected one of {', '.join(MASKS)}; found {args.observed!r}")
+    out = _png_out(args.out, Path(args.run) / "completions.png")
     model, cfg = load_run(args.run, device=args.device)
     source = args.input
     if source in ("train", "valid", "test"):
@@ -135,27 +232,25 @@ def cmd_complete(args) -> int:
     else:
         path = Path(source)
         if not path.is_file():
-            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {source!r}")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            arr = loaded[loaded.files[0]] if hasattr(loaded, "files") else loaded
-        except (ValueError, OSError) as err:
-            raise UsageError(f"--input: {path} is not a readable .npy/.npz file ({err})") from None
-        x = torch.as_tensor(np.asarray(arr)).float()
+            found = "a folder" if path.is_dir() else "no such file"
+            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {found}: {source!r}")
+        arr = load_image_array(path, model.num_levels, "--input")
+        x = torch.as_tensor(np.asarray(arr).astype(np.float32))
         if x.dim() == len(model.event_shape):
             x = x.unsqueeze(0)
         x = x[: args.n]
     model.check_data(x, "--input")
+    _check_image_memory(int(x.shape[0]) * args.samples * 2, model, "--samples")
     mask = observed_mask(args.observed, model.event_shape).to(model.device)
     torch.manual_seed(args.seed)
     x = x.to(model.device)
     # each image repeated --samples times: every copy gets its own completion
     repeated = x.repeat_interleave(args.samples, 0)
     completed = complete(model, repeated, mask).reshape(x.shape[0], args.samples, *model.event_shape)
-    out = Path(args.out) if args.out else Path(args.run) / "completions.png"
-    shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype)], 1)
-    save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1])
-    print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples}))
+    # one row per image: what was observed, the completions, the original (as the report shows it)
+    shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype), x.unsqueeze(1)], 1)
+    _write_png(lambda: save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1]), out)
+    print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples, "columns": ["observed", *["completion"] * args.samples, "original"]}))
     return 0
 
 
@@ -186,7 +281,7 @@ def cmd_suite(args) -> int:
     results = run_suite(
         args.out, data=args.data, data_dir=args.data_dir, num_particles=args.num_particles,
         models=args.models, epochs_scale=args.epochs_scale, device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress, extra_runs=args.add, budget=args.budget,
     )
     _print_table(results)
     print(f"results: {Path(args.out) / 'results.json'}")
@@ -197,15 +292,42 @@ def cmd_suite(args) -> int:
 def cmd_compare(args) -> int:
     from .compare import compare_runs
 
+    runs, names = list(args.runs), [None] * len(args.runs)
+    for pair in args.label:
+        name, sep, run = pair.partition("=")
+        if not sep or not name.strip() or not run.strip():
+            raise UsageError(f"--label: expected NAME=RUN (a name for a run folder); found {pair!r}")
+        runs.append(run.strip())
+        names.append(name.strip())
+    if not runs:
+        raise UsageError("runs: expected at least one run folder (positional, or --label NAME=RUN); found none")
     results = compare_runs(
-        args.runs, args.out, num_particles=args.num_particles, split=args.split,
+        runs, args.out, num_particles=args.num_particles, split=args.split, names=names,
         data_dir=args.data_dir, num_images=args.num_images, seed=args.seed,
         progress=not args.no_progress, alpha=args.alpha, curve_images=args.curve_images,
         curve_max_particles=args.curve_max_particles,
+        ais=None if args.method == "is" else {"num_steps": args.steps, "num_chains": args.chains, "bdmc_images": args.bdmc_images, "num_leapfrog": args.leapfrog},
     )
     _print_table(results)
     print(f"report: {Path(args.out) / 'report.html'}")
     return 0
+
+
+def cmd_bdmc(args) -> int:
+    from inference.checkpoint import atomic_write_text
+
+    from .evaluate_ais import bdmc_run
+
+    row = bdmc_run(args.run, args.num_images, args.steps, args.chains, device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog)
+    atomic_write_text(Path(args.run) / "bdmc.json", json.dumps(row, indent=2) + "\n")
+    print(json.dumps(row))
+    return 0
+
+
+def _ais_options(p, steps: int = 1000) -> None:
+    p.add_argument("--steps", "-T", type=_positive_int("--steps"), default=steps, help=f"AIS: annealing steps T (default {steps})")
+    p.add_argument("--chains", "-C", type=_positive_int("--chains"), default=16, help="AIS: chains per image (default 16)")
+    p.add_argument("--leapfrog", type=_positive_int("--leapfrog"), default=10, help="AIS: leapfrog steps per HMC transition (default 10)")
 
 
 def _print_table(results: dict) -> None:
@@ -235,11 +357,13 @@ def _print_table(results: dict) -> None:
                 f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
             )
     for w in results.get("warnings", []):
-        print(f"warning: {w}")
+        print(f"warning: {w['message'] if isinstance(w, dict) else w}")
 
 
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from .log_likelihood import MAX_PARTICLES
+
     parser = _Parser(
         prog="pgm",
         description="Explicit-density generative models for images (VAEs, PixelCNN, PixelRNN) as "
@@ -251,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def common(p, data_dir=True, device=True, progress=True):
+        p.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE", help="import a plug-in first (a module name or a .py file) whose parts and models register with pgm's decorators; repeatable (train records it in the run)")
         if data_dir:
             p.add_argument("--data-dir", default=None, help="folder with .npz / torchvision files (default: $PGM_DATA_DIR or ~/.pgm/data)")
         if device:
@@ -258,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         if progress:
             p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    p = sub.add_parser("train", help="train a model from a TOML config", description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs). The run folder gets config.json, metrics.jsonl, checkpoints/ and model.safetensors.")
+    p = sub.add_parser("train", help="train a model from a TOML config", description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs, patience for early stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) and model.safetensors (the best validation epoch's weights).")
     p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
     p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (TOML value), repeatable")
@@ -269,19 +394,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="importance-sampled log-likelihood of a run on a split", description="Estimate log p(x) per image with K importance samples from the run's guide (exact for models without latents), report mean nats, bits/dim and the ELBO; writes RUN/evaluation-SPLIT.json.")
     p.add_argument("run", help="run folder written by `pgm train`")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=1000, help="importance samples K per image (default 1000)")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=1000, help="importance samples K per image (default 1000)")
     p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="data split (default test)")
     p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate only the first N images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
+    p.add_argument("--method", choices=["is", "ais"], default="is", help="is: importance sampling (default); ais: annealed importance sampling with HMC, writes RUN/evaluation-SPLIT-ais.json")
+    _ais_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON line (the contents of RUN/evaluation-SPLIT.json) instead of the summary")
     common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bdmc", help="bidirectional Monte Carlo bounds on data simulated from a run's model", description="Simulate images and latents from the model, then sandwich log p(x) between forward AIS (lower bound) and reverse AIS from the exact latent (upper bound); the gap certifies the AIS schedule. Writes RUN/bdmc.json.")
+    p.add_argument("run", help="run folder of a latent-variable model")
+    p.add_argument("--num-images", type=_positive_int("--num-images"), default=32, help="simulated images (default 32)")
+    p.add_argument("--seed", type=_seed, default=0)
+    _ais_options(p)
+    common(p, data_dir=False)
+    p.set_defaults(func=cmd_bdmc)
 
     p = sub.add_parser("sample", help="draw samples from a run's model into a PNG grid", description="Ancestral samples x ~ p(x) (z ~ p(z) first for latent models); autoregressive models use the cached fast sampler unless --naive.")
     p.add_argument("run", help="run folder written by `pgm train`")
     p.add_argument("-n", type=_positive_int("-n"), default=64, help="number of samples (default 64)")
     p.add_argument("--out", default=None, help="PNG path (default RUN/samples.png)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--naive", action="store_true", help="autoregressive models: recompute the whole network per pixel")
+    p.add_argument("--scale", type=_positive_int("--scale"), default=None, help="draw each pixel as SCALE×SCALE pixels (nearest neighbour; default: each image at least 56 pixels tall)")
     common(p, data_dir=False)
     p.set_defaults(func=cmd_sample)
 
@@ -292,33 +429,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_positive_int("-n"), default=8, help="number of images (default 8)")
     p.add_argument("--samples", type=_positive_int("--samples"), default=4, help="completions per image (default 4)")
     p.add_argument("--out", default=None, help="PNG path (default RUN/completions.png)")
-    p.add_argument("--seed", type=int, default=0)
-    common(p, progress=False)
+    p.add_argument("--seed", type=_seed, default=0)
+    common(p)  # --no-progress: accepted like every command's (completion draws no bar)
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("compare", help="evaluate several runs on the same images and write a report", description="Evaluate every run on the SAME test images with the shared estimator, compare them pairwise, write results.json, report.md, report.html and figures into --out.")
-    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("runs", nargs="*", help="run folders (named after the folder; see --label)")
+    p.add_argument("--label", action="append", default=[], metavar="NAME=RUN", help="a run folder with the name the report gives it (repeatable; e.g. --label baseline=runs/vae)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=1000)
-    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None)
-    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and resamples")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=DEFAULT_NUM_PARTICLES, help=f"importance samples K per test image for latent models (default {DEFAULT_NUM_PARTICLES}, as pgm suite; exact K = 1 for models without latents)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="the data split every model is evaluated on (default test)")
+    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate on the first N images of the split only (default: all)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples and resamples")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the pairwise tests, Holm-adjusted (default 0.05)")
     p.add_argument("--curve-images", type=int, default=16, help="test images for the estimate-against-K curves (default 16; 0: none)")
     p.add_argument("--curve-max-particles", type=_positive_int("--curve-max-particles"), default=5000, help="largest K of those curves (default 5000)")
+    p.add_argument("--method", choices=["is", "ais"], default="is", help="ais: also AIS and BDMC for every latent model, beside importance sampling")
+    _ais_options(p)
+    p.add_argument("--bdmc-images", type=int, default=16, help="AIS: simulated images for the BDMC gap (default 16; 0: none)")
     common(p, device=False)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("list", help="list every registered model, prior, guide, likelihood, dataset")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    common(p, data_dir=False, device=False, progress=False)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("suite", help="train and compare the standard set of models (the main job)", description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--data", default="digits", help="dataset (default digits: embedded, no download)")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles"), default=500, help="importance samples per test image (default 500)")
+    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=DEFAULT_NUM_PARTICLES, help=f"importance samples per test image (default {DEFAULT_NUM_PARTICLES})")
     p.add_argument("--models", nargs="+", default=None, help="only these suite models")
+    p.add_argument("--add", nargs="+", default=[], metavar="RUN", help="already-trained runs (a plug-in model, say) compared alongside the suite's models")
     p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (e.g. 0.1 for a smoke run)")
+    p.add_argument("--budget", choices=["fixed", "converge"], default="fixed", help="fixed: each model's epochs from the suite table (minutes; not converged, the report says so); converge: early stopping, until 10 epochs bring no better validation loss (at most 500), the best epoch kept")
     p.add_argument("--threads", type=_positive_int("--threads"), default=1, help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)")
     common(p)
     p.set_defaults(func=cmd_suite)
@@ -342,39 +486,66 @@ def _one_line(err: BaseException) -> str:
     return " ".join(lines) or type(err).__name__
 
 
+_INTERRUPTED = {
+    "train": "checkpoints written so far are intact (pgm train --out RUN --resume continues)",
+    "suite": "finished runs are kept and an unfinished one resumes: run the same command again",
+    "compare": "the report folder holds the previous report (or none); run the command again",
+    "evaluate": "no evaluation file was written",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``pgm`` command; returns the exit status.
 
-    Bad input (a config, an argument, a file, data) is answered by one line naming the
-    argument, what was expected and what was found, exit status 2, no traceback; a run that
-    fails while training (a non-finite loss) or an operating-system failure gets one line and
-    status 1. ``PGM_DEBUG=1`` shows the traceback instead.
+    Bad input (a config, an argument, a file, data, a model/guide pair breaking the contract:
+    the project's own :class:`pgm.errors.PgmError`, and a path that does not exist or cannot be
+    written) is answered by one line naming the argument, what was expected and what was
+    found, exit status 2, no traceback; a run that fails while training (a non-finite loss) or
+    another operating-system failure gets one line and status 1. Any other exception is a bug
+    and surfaces as one, with its traceback. ``PGM_DEBUG=1`` shows the traceback always.
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:  # argparse: --help, or a usage error already printed
-        return stop.code if isinstance(stop.code, int) else 2
-    from inference.checkpoint import CheckpointError
-    from inference.config import ConfigError
-    from inference.trainer import NonFiniteLossError
+    try:  # Ctrl-C while the start-up imports run: one line, no traceback
+        parser = build_parser()
+        if not (sys.argv[1:] if argv is None else argv):
+            parser.print_help()  # `pgm` alone: what it can do, not a usage error
+            return 0
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as stop:  # argparse: --help, or a usage error already printed
+            return stop.code if isinstance(stop.code, int) else 2
+        from inference.trainer import NonFiniteLossError
+        from pgm.plugins import PluginWarning, use_plugins
+    except KeyboardInterrupt:
+        print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
+        return 130
 
     bad_input = (
-        ConfigError, CheckpointError, UsageError, ValueError, TypeError, KeyError,
-        NotImplementedError, FileNotFoundError, FileExistsError, PermissionError,
-        NotADirectoryError, IsADirectoryError,
+        PgmError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
+        IsADirectoryError,
     )
+    shown = warnings.formatwarning  # a plug-in's warning is one line, like every other message
+    warnings.formatwarning = lambda m, c, *a, **k: f"pgm {args.command}: warning: {m}\n" if issubclass(c, PluginWarning) else shown(m, c, *a, **k)
     try:
-        return args.func(args)
+        use_plugins(getattr(args, "plugin", None), "--plugin")
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader left (`pgm list --json | head`): not an error; stdout is pointed at devnull
+        # so that Python's flush at exit does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
-        print(f"pgm {args.command}: interrupted; checkpoints written so far are intact (pgm train ... --resume continues)", file=sys.stderr)
+        print(f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}", file=sys.stderr)
         return 130
-    except (*bad_input, NonFiniteLossError, OSError) as err:
+    except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
             raise
         print(f"pgm {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
-
+    finally:
+        warnings.formatwarning = shown
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

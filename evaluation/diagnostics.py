@@ -35,8 +35,9 @@ import numpy as np
 import torch
 
 from pgm.contract import probe
+from pgm.errors import PgmError
 
-from .log_likelihood import estimate, resolve_pair, site_log_probs
+from .log_likelihood import _empty_guide, estimate, resolve_pair, site_log_probs
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
@@ -67,7 +68,7 @@ def _as_weights(log_weights) -> np.ndarray:
     if lw.ndim == 1:
         lw = lw[:, None]
     if lw.ndim != 2 or lw.shape[0] < 1:
-        raise ValueError(f"log_weights: expected shape (K, N); found {lw.shape}")
+        raise PgmError(f"log_weights: expected shape (K, N); found {lw.shape}")
     return lw
 
 
@@ -120,7 +121,7 @@ def psis_khat(log_weights) -> np.ndarray:
 def particle_grid(max_particles: int, num: int = 12) -> list[int]:
     """Log-spaced K from 1 to ``max_particles`` (both included), distinct integers."""
     if max_particles < 1:
-        raise ValueError(f"max_particles: expected an integer >= 1; found {max_particles}")
+        raise PgmError(f"max_particles: expected an integer >= 1; found {max_particles}")
     grid = np.unique(np.round(np.logspace(0, math.log10(max_particles), num)).astype(int))
     return [int(k) for k in grid]
 
@@ -165,7 +166,7 @@ def estimate_vs_particles(
     means, stds = [], []
     for k in grid:
         if not 1 <= k <= total:
-            raise ValueError(f"grid: expected K in [1, {total}]; found {k}")
+            raise PgmError(f"grid: expected K in [1, {total}]; found {k}")
         blocks = total // k
         b = lw[: blocks * k].reshape(blocks, k, -1)
         per_block = (torch.logsumexp(b, 1) - math.log(k)).mean(-1)  # (blocks,)
@@ -188,9 +189,10 @@ def rate_distortion(
     if owner is not None:
         owner.check_data(x)
         x = x.to(owner.device).float()
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size])
+    # the estimator's contract (same sites in model and guide, no scaled site), checked once
+    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide)
     if not latent:
-        raise ValueError("model: expected a latent-variable model (a guide with latent sites); found none")
+        raise PgmError("model: expected a latent-variable model (a guide with latent sites); found none")
     rates, distortions = [], []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
@@ -205,7 +207,10 @@ def posterior_mean(model, x: torch.Tensor, num_samples: int = 1000, batch_size: 
     """E_q[z | x], ``(N, L)``: exact where the guide's distribution has a mean, else Monte Carlo
     over ``num_samples`` draws. Many draws matter here: with q near N(0, 1) the Monte Carlo mean
     of S draws varies by 1/S across images, which alone would cross the 0.01 activity threshold
-    at S < 100 and make a collapsed unit look active."""
+    at S < 100 and make a collapsed unit look active. A model without ``posterior`` (a plain
+    Pyro pair) gets the Monte Carlo mean of its guide's latent sites, flattened and joined."""
+    if getattr(model, "posterior", None) is None:
+        return _guide_mean(model, x, num_samples, batch_size)
     out = []
     for start in range(0, x.shape[0], batch_size):
         q = model.posterior(x[start : start + batch_size])
@@ -216,11 +221,39 @@ def posterior_mean(model, x: torch.Tensor, num_samples: int = 1000, batch_size: 
     return torch.cat(out)
 
 
+@torch.no_grad()
+def _guide_mean(model, x: torch.Tensor, num_samples: int, batch_size: int) -> torch.Tensor:
+    """E_q[z | x] ``(N, L)`` over ``num_samples`` vectorised draws of any guide keeping the
+    contract (an outer particle plate; latent sites in the data plate at dim -1)."""
+    import pyro
+    from pyro import poutine
+
+    from pgm.contract import latent_sites
+
+    model_fn, guide_fn, owner = resolve_pair(model)
+    if owner is not None:
+        x = x.to(owner.device).float()
+    nesting, _ = probe(model_fn, guide_fn, x[:2])
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start : start + batch_size]
+        with pyro.plate("_pgm_particles", num_samples, dim=-(nesting + 1)):
+            trace = poutine.trace(guide_fn).get_trace(xb)
+        means = []
+        for name in latent_sites(trace):
+            value = trace.nodes[name]["value"]
+            event = trace.nodes[name]["fn"].event_shape
+            value = value.expand(num_samples, *value.shape[value.dim() - nesting - len(event) :])
+            means.append(value.float().mean(0).reshape(xb.shape[0], -1))
+        out.append(torch.cat(means, -1))
+    return torch.cat(out)
+
+
 def active_units(codes: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tuple[int, np.ndarray]:
     """``(number active, activity per unit (L,))`` from posterior means ``codes: (N, L)``:
     unit u is active when A_u = Cov_x(E_q[z_u | x]) > ``threshold`` (Burda et al. 2016, §5.2)."""
     if codes.dim() != 2 or codes.shape[0] < 2:
-        raise ValueError(f"codes: expected posterior means (N, L) with N >= 2; found {tuple(codes.shape)}")
+        raise PgmError(f"codes: expected posterior means (N, L) with N >= 2; found {tuple(codes.shape)}")
     activity = codes.double().var(0).cpu().numpy()
     return int((activity > threshold).sum()), activity
 

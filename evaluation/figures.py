@@ -1,7 +1,9 @@
 """The report's figures, each returned as PNG bytes: image grids (samples, reconstructions,
 latent traversals, interpolations, completions) through torchvision's ``make_grid``, and plots
 (forest plot, estimate against K, PSIS k-hat, unit activity, training curves) through
-matplotlib's object API with the Agg canvas (no pyplot state, no display needed)."""
+matplotlib's object API with the Agg canvas (no pyplot state, no display needed). Plots come as
+150-dpi PNGs and, with ``with_svg=True``, as SVG too (vector, for a paper); grids are upscaled
+nearest-neighbour so that each image is at least :data:`~.images.MIN_IMAGE_PIXELS` tall."""
 
 from __future__ import annotations
 
@@ -33,18 +35,33 @@ __all__ = [
 @dataclass
 class FigureFile:
     """One figure of the report: ``name`` (file name under ``figures/``), ``caption``, the
-    report ``section`` it belongs to, and the PNG bytes."""
+    report ``section`` it belongs to, the PNG bytes, and for plots the same figure as SVG
+    (written beside the PNG as ``name`` with ``.svg``)."""
 
     name: str
     caption: str
     section: str
     png: bytes
+    svg: bytes | None = None
+
+    @property
+    def svg_name(self) -> str | None:
+        return None if self.svg is None else self.name.rsplit(".", 1)[0] + ".svg"
 
 
-def _png(fig) -> bytes:
+def _png(fig, with_svg: bool = False):
+    """The figure as PNG bytes, or ``(png, svg)`` with ``with_svg``; the SVG carries no
+    creation date and a fixed id salt, so the same figure gives the same file."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
+    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
+    if not with_svg:
+        return buffer.getvalue()
+    import matplotlib
+
+    vector = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "pgm"}):
+        fig.savefig(vector, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return buffer.getvalue(), vector.getvalue()
 
 
 def _figure(width: float, height: float):
@@ -115,7 +132,7 @@ def completion_figure(model, x: torch.Tensor, num_samples: int = 4, observed: st
 
 
 # -- plots ----------------------------------------------------------------------------------
-def forest_plot(rows: list[dict]) -> bytes:
+def forest_plot(rows: list[dict], with_svg: bool = False):
     """Mean test log-likelihood per model (nats) with its 95% bootstrap interval, best on top;
     ``rows`` are results.json's model rows in rank order."""
     fig = _figure(6.4, 0.45 * len(rows) + 1.5)
@@ -133,10 +150,10 @@ def forest_plot(rows: list[dict]) -> bytes:
     ax.grid(axis="x", alpha=0.3)
     ax.margins(y=0.5 / max(len(rows), 1))
     fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return _png(fig)
+    return _png(fig, with_svg)
 
 
-def k_curve_plot(curves: dict[str, dict]) -> bytes:
+def k_curve_plot(curves: dict[str, dict], with_svg: bool = False):
     """The K-particle estimate against K (log axis), ±1 sd across disjoint blocks, per model."""
     fig = _figure(6.4, 4.0)
     ax = fig.subplots()
@@ -146,13 +163,13 @@ def k_curve_plot(curves: dict[str, dict]) -> bytes:
         ax.fill_between(k, m - s, m + s, color=f"C{i % 10}", alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("number of importance samples K")
-    ax.set_ylabel("mean log p̂_K(x) on the subset (nats)")
+    ax.set_ylabel(r"mean $\log \hat{p}_K(x)$ on the subset (nats)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return _png(fig)
+    return _png(fig, with_svg)
 
 
-def khat_plot(khats: dict[str, np.ndarray]) -> bytes:
+def khat_plot(khats: dict[str, np.ndarray], with_svg: bool = False):
     """Per-image PSIS k-hat of each latent model as a strip, with the 0.5 and 0.7 thresholds."""
     fig = _figure(6.4, 0.45 * len(khats) + 1.4)
     ax = fig.subplots()
@@ -167,10 +184,10 @@ def khat_plot(khats: dict[str, np.ndarray]) -> bytes:
     ax.set_yticks(np.arange(len(khats))[::-1], list(khats))
     ax.set_xlabel("PSIS k-hat per test image (> 0.7: unreliable)")
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return _png(fig, with_svg)
 
 
-def activity_plot(activities: dict[str, np.ndarray]) -> bytes:
+def activity_plot(activities: dict[str, np.ndarray], with_svg: bool = False):
     """Activity A_u = Cov_x(E_q[z_u|x]) of each latent unit, sorted, per model (log axis)."""
     fig = _figure(6.4, 3.6)
     ax = fig.subplots()
@@ -180,15 +197,21 @@ def activity_plot(activities: dict[str, np.ndarray]) -> bytes:
     ax.axhline(ACTIVE_UNIT_THRESHOLD, color="k", ls="--", lw=1, label="active threshold 0.01")
     ax.set_yscale("log")
     ax.set_xlabel("latent unit (sorted by activity)")
-    ax.set_ylabel("Cov_x(E_q[z_u | x])")
+    ax.set_ylabel(r"$\mathrm{Cov}_x(\mathbb{E}_q[z_u \mid x])$")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return _png(fig)
+    return _png(fig, with_svg)
 
 
-def training_curves_plot(metrics: dict[str, list[dict]]) -> bytes:
+def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False):
     """Training and validation loss per epoch (from each run's metrics.jsonl), one panel per
-    run: the losses of different objectives (ELBO, IWAE bound, reconstruction) differ in kind."""
+    run: the losses of different objectives (ELBO, IWAE bound, reconstruction) differ in kind.
+    The best validation epoch (the weights the trainer keeps) is marked on every panel, and
+    the title says when the run was still falling or over-fitting (:mod:`.convergence`)."""
+    from matplotlib.ticker import MaxNLocator
+
+    from .convergence import convergence
+
     names = [n for n, m in metrics.items() if m]
     cols = min(3, max(1, len(names)))
     nrows = max(1, math.ceil(len(names) / cols))
@@ -201,11 +224,19 @@ def training_curves_plot(metrics: dict[str, list[dict]]) -> bytes:
         valid = [(r["epoch"], r["valid_loss"]) for r in rows if r.get("valid_loss") is not None]
         if valid:
             ax.plot(*zip(*valid, strict=True), label="valid")
-        ax.set_title(name, fontsize="small")
+        conv = convergence(rows)
+        title = name
+        if conv["best_epoch"] is not None:
+            ax.axvline(conv["best_epoch"], color="k", ls=":", lw=1)
+            ax.plot([conv["best_epoch"]], [conv["best_valid_loss"]], "o", color="k", ms=4, label=f"best (epoch {conv['best_epoch']})")
+        if conv["status"] in ("still falling", "over-fitting"):
+            title += f" — {conv['status']}"
+        ax.set_title(title, fontsize="small", color="C3" if conv["overfitting"] else "k")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch", fontsize="small")
         ax.tick_params(labelsize="x-small")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small")
     for ax in axes[len(names) :]:
         ax.set_visible(False)
-    return _png(fig)
+    return _png(fig, with_svg)

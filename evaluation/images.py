@@ -9,7 +9,10 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
-__all__ = ["grid_png", "image_grid", "save_grid", "to_unit"]
+__all__ = ["MIN_IMAGE_PIXELS", "grid_png", "grid_scale", "image_grid", "save_grid", "to_unit"]
+
+#: grids are upscaled (nearest neighbour) until each image is at least this many pixels tall
+MIN_IMAGE_PIXELS = 56
 
 
 def to_unit(x: torch.Tensor, num_levels: int) -> torch.Tensor:
@@ -23,9 +26,18 @@ def image_grid(x: torch.Tensor, num_levels: int, nrow: int | None = None) -> tor
     return make_grid(to_unit(x.cpu(), num_levels), nrow=nrow, padding=1, pad_value=0.5)
 
 
-def grid_png(x: torch.Tensor, num_levels: int, nrow: int | None = None, scale: int = 4) -> bytes:
-    """Images as the bytes of one PNG grid, each pixel drawn ``scale``× larger (8×8 digits are
-    tiny); what :func:`save_grid` writes and what the HTML report embeds."""
+def grid_scale(image_height: int) -> int:
+    """The smallest integer upscaling that draws an image at least :data:`MIN_IMAGE_PIXELS`
+    tall: 7 for 8×8 digits, 2 for 28×28 MNIST, 1 from 56 pixels on."""
+    return max(1, math.ceil(MIN_IMAGE_PIXELS / max(int(image_height), 1)))
+
+
+def grid_png(x: torch.Tensor, num_levels: int, nrow: int | None = None, scale: int | None = None) -> bytes:
+    """Images as the bytes of one PNG grid, each pixel drawn ``scale``× larger by nearest-neighbour
+    upscaling (default :func:`grid_scale`: 8×8 digits are tiny); what :func:`save_grid` writes and
+    what the HTML report embeds."""
+    if scale is None:
+        scale = grid_scale(x.shape[-2] if x.dim() >= 3 else 1)
     grid = image_grid(x, num_levels, nrow)
     if scale > 1:
         grid = grid.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
@@ -34,7 +46,7 @@ def grid_png(x: torch.Tensor, num_levels: int, nrow: int | None = None, scale: i
     return buffer.getvalue()
 
 
-def save_grid(x: torch.Tensor, num_levels: int, path: str | Path, nrow: int | None = None, scale: int = 4) -> Path:
+def save_grid(x: torch.Tensor, num_levels: int, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
     """Save images as one PNG grid (see :func:`grid_png`), atomically."""
     data = grid_png(x, num_levels, nrow, scale)
     path = Path(path)

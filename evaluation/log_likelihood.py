@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import pyro
 import torch
+from pyro.distributions.util import scale_and_mask
 
 from pgm.contract import probe, sample_sites, trace_pair
+from pgm.errors import ContractError, PgmError, PgmTypeError
 from pgm.generative_model import GenerativeModel
 
 __all__ = [
@@ -53,6 +55,11 @@ class Estimate:
     log_weights: torch.Tensor | None = None
 
 
+#: The largest K the estimator accepts (``pgm evaluate -k``): 10^8 importance samples per image
+#: already take hours on a small model; larger requests are refused rather than left running.
+MAX_PARTICLES = 10**8
+_FOLD = 1024  # partial log-sum-exps kept per batch before folding them into one
+
 def bits_per_dim(log_likelihood: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
     """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W."""
     return -log_likelihood / (num_dims * math.log(2.0))
@@ -66,7 +73,7 @@ def resolve_pair(model, guide=None) -> tuple[Callable, Callable, GenerativeModel
     if not isinstance(owner, GenerativeModel):
         owner = None
     if owner is not None and not owner.has_density:
-        raise TypeError(
+        raise PgmTypeError(
             f"model: {type(owner).__name__} defines no density p(x) (a deterministic "
             "autoencoder has no prior and no likelihood), so its log-likelihood cannot be "
             "estimated; evaluate a VAE or an autoregressive model instead"
@@ -74,11 +81,11 @@ def resolve_pair(model, guide=None) -> tuple[Callable, Callable, GenerativeModel
     if isinstance(model, GenerativeModel):
         model, guide = model.model, model.guide if guide is None else guide
     if not callable(model):
-        raise TypeError(f"model: expected a Pyro callable or a built model; found {type(model).__name__}")
+        raise PgmTypeError(f"model: expected a Pyro callable or a built model; found {type(model).__name__}")
     if guide is None:
         guide = _empty_guide
     if not callable(guide):
-        raise TypeError(f"guide: expected a Pyro callable or None; found {type(guide).__name__}")
+        raise PgmTypeError(f"guide: expected a Pyro callable or None; found {type(guide).__name__}")
     return model, guide, owner
 
 
@@ -87,15 +94,17 @@ def _empty_guide(*args, **kwargs) -> None:
 
 
 def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
-    """The site's scaled, masked log-probability as ``(particles or 1, N or 1)``: every plate
-    dim but the particles' (first) and the data's (last) is summed."""
-    lp = site["log_prob"]
+    """The site's masked log-probability as ``(particles or 1, N or 1)``: every plate dim but
+    the particles' (first) and the data's (last) is summed. The scale is left out: the contract
+    check (:func:`pgm.contract.check_unscaled`) has refused every scale but that of a data plate
+    subsampled as ``arange(N)``, which weighs datapoints for an SVI gradient, not for p(x)."""
+    lp = scale_and_mask(site["unscaled_log_prob"], mask=site["mask"])
     if not torch.is_tensor(lp):
         lp = torch.as_tensor(lp)
     while lp.dim() < nesting + 1:
         lp = lp.unsqueeze(0)
     if lp.dim() > nesting + 1:
-        raise ValueError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
+        raise ContractError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
     other = tuple(range(1, lp.dim() - 1))
     return lp.sum(other) if other else lp
 
@@ -133,7 +142,7 @@ def site_log_probs(model, guide, x: torch.Tensor, k: int, nesting: int) -> SiteL
         part = "observed" if site["is_observed"] else "prior"
         parts[part][name] = _site_log_prob(site, name, nesting).expand(shape)
     if not parts["observed"]:
-        raise ValueError("model: expected an observed site (the data observed at 'x'); found none")
+        raise ContractError("model: expected an observed site (the data observed at 'x'); found none")
     for name, site in sample_sites(guide_trace):
         if not site["is_observed"]:
             parts["guide"][name] = _site_log_prob(site, name, nesting).expand(shape)
@@ -182,22 +191,31 @@ def estimate(
         x, guide = guide, None
     model_fn, guide_fn, owner = resolve_pair(model, guide)
     if not torch.is_tensor(x):
-        raise TypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
+        raise PgmTypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
     if isinstance(num_particles, bool) or not isinstance(num_particles, int) or num_particles < 1:
-        raise ValueError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
+        raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
+    if num_particles > MAX_PARTICLES:
+        raise PgmError(
+            f"num_particles: expected an integer <= {MAX_PARTICLES:,} (the estimator's bound: more "
+            f"would run for days); found {num_particles:,}"
+        )
     if x.dim() < 1 or x.shape[0] == 0:
-        raise ValueError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
+        raise PgmError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
     if owner is not None and hasattr(owner, "check_data"):
         owner.check_data(x)
         x = x.to(owner.device).float()
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True)
+    # the contract is checked once per call, on the first batch, not per chunk of particles
+    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide)
     k_total = num_particles if latent else 1
     lls, elbos, weights = [], [], []
     batches = range(0, x.shape[0], batch_size)
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        batches = tqdm(batches, desc=f"log-likelihood (K={k_total})", unit="batch", leave=False)
+        # advances per chunk of particles (K × images drawn so far), not per batch of images:
+        # at K = 1000 one batch is most of a minute
+        bar = tqdm(total=x.shape[0] * k_total, desc=f"log-likelihood (K={k_total})", unit="sample", unit_scale=True, leave=False)
     was_training = getattr(owner, "training", None)
     if owner is not None:
         owner.eval()
@@ -212,7 +230,11 @@ def estimate(
                 chunk = max(1, min(k_total, max_elements // max(xb.shape[0], 1)))
                 lse, total, kept = [], torch.zeros(xb.shape[0], device=xb.device), []
                 for lw in log_weights(model_fn, guide_fn, xb, k_total, chunk, nesting):
+                    if bar is not None:
+                        bar.update(lw.numel())
                     lse.append(torch.logsumexp(lw, 0))
+                    if len(lse) == _FOLD:  # memory flat in K: fold the partial sums
+                        lse = [torch.logsumexp(torch.stack(lse), 0)]
                     total += lw.sum(0)
                     if return_log_weights:
                         kept.append(lw.cpu())
@@ -221,6 +243,8 @@ def estimate(
                 if return_log_weights:
                     weights.append(torch.cat(kept, 0))
     finally:
+        if bar is not None:
+            bar.close()
         if owner is not None and was_training:
             owner.train()
     return Estimate(

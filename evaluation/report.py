@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from .figures import FigureFile
 
 __all__ = [
+    "CONTENT_SECURITY_POLICY",
     "TABLES",
     "Column",
     "format_value",
@@ -26,6 +27,7 @@ __all__ = [
     "resolve_path",
     "summary_sentence",
     "table_cells",
+    "warning_messages",
 ]
 
 
@@ -53,7 +55,6 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("rank range", "rank_range", "d", "1 + #models significantly better … M − #models significantly worse"),
             Column("group", "group"),
             Column("model", "model"),
-            Column("description", "description"),
             Column("log p(x) nats", "log_likelihood_nats", ".2f", "mean over test images of the K-sample estimate"),
             Column("95% CI", "ci95", ".2f", "BCa bootstrap interval of the mean"),
             Column("SE", "standard_error_nats", ".3f", "standard error of the mean"),
@@ -62,6 +63,40 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("ELBO nats", "elbo_nats", ".2f"),
             Column("gap nats", "gap_nats", ".2f", "log p(x) − ELBO: the inference gap the K samples close"),
             Column("K", "num_particles", "d"),
+            Column("training", "training", "", "validation loss at the last epoch: still falling, flat or over-fitting (see Method)"),
+        ],
+    ),
+    "models": (
+        (
+            "What was built: each model's parts as constructed (read from the built objects), and "
+            "its training — the best validation epoch (the weights evaluated), the last epoch, and "
+            "the validation loss's slope over the last fifth of training (nats per image per epoch)."
+        ),
+        "models",
+        "",
+        [
+            Column("model", "model"),
+            Column("description", "description"),
+            Column("best epoch", "convergence/best_epoch", "d"),
+            Column("last epoch", "convergence/last_epoch", "d"),
+            Column("slope", "convergence/slope_per_epoch", ".3f"),
+            Column("training", "training"),
+        ],
+    ),
+    "no_density": (
+        (
+            "Models without a density p(x) are left out of the ranking: they have no likelihood to "
+            "estimate or compare. They appear in the representation table, reconstructions, "
+            "traversals and training curves."
+        ),
+        "models_without_density",
+        "",
+        [
+            Column("model", "model"),
+            Column("description", "description"),
+            Column("best epoch", "convergence/best_epoch", "d"),
+            Column("last epoch", "convergence/last_epoch", "d"),
+            Column("training", "convergence/status"),
         ],
     ),
     "comparisons": (
@@ -140,6 +175,8 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
 
 SECTIONS = [
     ("ranking", "Log-likelihood and ranking"),
+    ("models", "Models and training"),
+    ("no_density", "Models without a density"),
     ("comparisons", "Paired comparisons"),
     ("importance", "Importance-sampling diagnostics"),
     ("latent", "Latent-variable diagnostics"),
@@ -156,7 +193,8 @@ SECTIONS = [
 
 def format_value(value, fmt: str = "") -> str:
     """The text of one table cell: ``None`` as an em dash, booleans as yes/no, lists as
-    ``[a, b]`` (each element with ``fmt``), numbers with ``fmt``, anything else as ``str``."""
+    ``[a, b]`` (each element with ``fmt``), numbers with ``fmt`` and a true minus sign (−, not
+    the hyphen), anything else as ``str``."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -166,15 +204,18 @@ def format_value(value, fmt: str = "") -> str:
     if isinstance(value, int | float) and fmt:
         if isinstance(value, float) and math.isnan(value):
             return "—"
-        return format(value, fmt)
+        return format(value, fmt).replace("-", "−")
     return str(value)
 
 
 def resolve_path(results: dict, path: str):
-    """The value at ``path`` (``"models/0/ci95"``) in the results."""
+    """The value at ``path`` (``"models/0/ci95"``) in the results; ``None`` where a nested key
+    (``convergence/best_epoch``) is absent."""
     node = results
     for part in path.split("/"):
-        node = node[int(part)] if isinstance(node, list) else node[part]
+        if node is None:
+            return None
+        node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
     return node
 
 
@@ -185,44 +226,71 @@ def table_cells(results: dict, table: str) -> tuple[list[Column], list[list[tupl
     for i, row in enumerate(results.get(key, [])):
         if only and not row.get(only):
             continue
-        rows.append([(format_value(row.get(c.key), c.fmt), f"{key}/{i}/{c.key}", c.fmt) for c in columns])
+        path = f"{key}/{i}"
+        rows.append([(format_value(resolve_path(row, c.key), c.fmt), f"{path}/{c.key}", c.fmt) for c in columns])
     return columns, rows
 
 
 # -- HTML -------------------------------------------------------------------------------------
+# Tables take the column's width and no more: cells wrap (numbers only at the space of an
+# interval "[a, b]", text anywhere), so every column shows on screen and on paper; the print
+# stylesheet drops the width cap and shrinks the type to fit a portrait page.
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+*,*::before,*::after{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45;overflow-wrap:break-word}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right;white-space:nowrap}
-th{background:#f3f3f3}td.text{text-align:left}
+table{border-collapse:collapse;margin:.8em 0;font-size:.85em;width:100%;table-layout:auto}
+th,td{border:1px solid #ccc;padding:.2em .4em;text-align:right;vertical-align:top}
+th{background:#f3f3f3;font-weight:600;overflow-wrap:normal;hyphens:auto}
+td{white-space:normal}td.text,th.text{text-align:left;overflow-wrap:break-word}td.name{white-space:nowrap}
+td.num{white-space:nowrap}td.interval{min-width:6.5em}
 caption{caption-side:top;text-align:left;color:#555;padding:.3em 0;white-space:normal}
 .warn{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;border-radius:4px}
 .warn li{margin:.2em 0}
-figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
-figcaption{font-size:.85em;color:#555;max-width:520px}
-img{image-rendering:pixelated;max-width:100%}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top;max-width:100%}
+figcaption{font-size:.85em;color:#555;max-width:560px}
+img{image-rendering:pixelated;max-width:100%;height:auto}
 code{background:#f5f5f5;padding:0 .2em}
 nav{font-size:.9em;margin:.5em 0 1em}nav a{color:#2a5db0;text-decoration:none}
+@media print{
+@page{size:A4;margin:12mm}
+body{max-width:none;margin:0;padding:0;font-size:9pt}
+table{font-size:7pt}th,td{padding:.1em .25em}
+tr,figure,.warn{break-inside:avoid}h2{break-after:avoid}
+nav{display:none}img{max-width:100%}figcaption{max-width:none}
+}
 """
 
 
-_TEXT_CLASS = {False: "", True: ' class="text"'}  # unformatted cells (names, words) align left
+#: no scripts, no fonts, no requests: inline styles and data: images only
+CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _cell_class(text: str, fmt: str, path: str = "") -> str:
+    """``name`` (a model's name: one line), ``text`` (words: left-aligned, wrap between
+    words), ``interval`` (``[a, b]``: wraps at its space) or ``num`` (never wraps)."""
+    if not fmt:
+        return ' class="text name"' if path.rsplit("/", 1)[-1] in ("model", "a", "b") else ' class="text"'
+    return ' class="interval"' if text.startswith("[") else ' class="num"'
+
+
+def _html_header(c: Column) -> str:
+    """One ``<th>``: left-aligned over words, with the column's explanation as its tooltip."""
+    cls = "" if c.fmt else ' class="text"'
+    title = f' title="{html.escape(c.title)}"' if c.title else ""
+    return f"<th{cls}{title}>{html.escape(c.header)}</th>"
 
 
 def _html_table(results: dict, table: str) -> str:
     caption = TABLES[table][0]
     columns, rows = table_cells(results, table)
     if not rows:
-        return "<p><em>No rows.</em></p>"
-    head = "".join(
-        f'<th title="{html.escape(c.title)}">{html.escape(c.header)}</th>' if c.title else f"<th>{html.escape(c.header)}</th>"
-        for c in columns
-    )
+        return "" if table == "no_density" else "<p><em>No rows.</em></p>"
+    head = "".join(_html_header(c) for c in columns)
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td{_TEXT_CLASS[not fmt]} data-path="{html.escape(path)}" data-format="{html.escape(fmt)}">{html.escape(text)}</td>'
+            f'<td{_cell_class(text, fmt, path)} data-path="{html.escape(path)}" data-format="{html.escape(fmt)}">{html.escape(text)}</td>'
             for text, path, fmt in cells
         )
         + "</tr>"
@@ -237,11 +305,47 @@ def _html_figures(figures: Sequence[FigureFile], section: str) -> str:
         if f.section != section:
             continue
         data = base64.b64encode(f.png).decode("ascii")
+        # plots are rendered at 150 dpi and shown at 100 (sharp on high-density screens);
+        # image grids are already upscaled pixel for pixel and shown as they are
+        width = int.from_bytes(f.png[16:20], "big") if f.png[:8] == b"\x89PNG\r\n\x1a\n" else 0
+        size = f' width="{round(width * 100 / 150)}"' if f.svg is not None and width else ""
         parts.append(
-            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(f.caption)}" '
+            f'<figure><img src="data:image/png;base64,{data}"{size} alt="{html.escape(f.caption)}" '
             f'data-name="{html.escape(f.name)}"><figcaption>{html.escape(f.caption)}</figcaption></figure>'
         )
     return "\n".join(parts)
+
+
+def warning_messages(results: dict) -> list[str]:
+    """The sentences of ``results["warnings"]`` (records with a ``message``; plain strings, as
+    older results hold them, pass through). Runs still falling at their last epoch are listed
+    in one sentence when there are several (``results.json`` keeps one record each)."""
+    records = results.get("warnings", [])
+    falling = [w for w in records if isinstance(w, dict) and w.get("code") == "not-converged"]
+    out, listed = [], False
+    for w in records:
+        if not isinstance(w, dict):
+            out.append(str(w))
+        elif w in falling and len(falling) > 1:
+            if not listed:
+                runs = ", ".join(f"{f['model']} ({format_value(f['value'], '.3f')})" for f in falling)
+                out.append(
+                    f"{len(falling)} runs were still falling at their last epoch (slope of the validation "
+                    f"loss, nats per image per epoch): {runs}: trained for a budget, not to convergence"
+                )
+                listed = True
+        else:
+            out.append(w["message"])
+    return out
+
+
+def _shown(results: dict, section: str, figures: Sequence[FigureFile]) -> bool:
+    """Whether ``section`` has anything to show (a table with rows, a figure, or the method)."""
+    if section == "method" or any(f.section == section for f in figures):
+        return True
+    if section not in TABLES:
+        return False
+    return section != "no_density" or bool(results.get("models_without_density"))
 
 
 def summary_sentence(results: dict) -> str:
@@ -261,10 +365,17 @@ def summary_sentence(results: dict) -> str:
     return f"{best}. {different} of {len(comps)} pairwise differences are significant."
 
 
+def _epochs_text(run: dict) -> str:
+    """``40 epochs, 12.3 s`` or, with early stopping, ``87 of at most 500 epochs (patience 10)``."""
+    ran, cap = run.get("epochs_run") or run.get("epochs"), run.get("epochs")
+    text = f"{ran} of at most {cap} epochs (early stopping, patience {run['patience']})" if run.get("patience") else f"{cap} epochs"
+    return text + (f", {run['train_seconds']:.0f} s" if run.get("train_seconds") is not None else "")
+
+
 def method_paragraphs(results: dict) -> list[str]:
     """The method section as plain-text paragraphs (shared by the HTML and Markdown reports)."""
     m = results["method"]
-    runs = "; ".join(f"{name}: {r['architecture']}, seed {r['seed']}, {r['epochs']} epochs" for name, r in m["runs"].items())
+    runs = "; ".join(f"{name}: {r['architecture']}, seed {r['seed']}, {_epochs_text(r)}" for name, r in m["runs"].items())
     return [
         (
             f"Test set: the {m['split']} split of {m['dataset']}, {m['num_images']} images of "
@@ -293,15 +404,34 @@ def method_paragraphs(results: dict) -> list[str]:
         ),
         (
             f"Diagnostics: PSIS k-hat (Vehtari et al. 2024) of each image's K log-weights through ArviZ; "
-            f"> {m['khat_unreliable']} marks an unreliable estimate (the K-dependent threshold "
-            f"min(1 − 1/log10 K, 0.7) is {m['khat_threshold_for_K']:.2f} here). Estimate against K on "
+            f"one rule throughout (tables, figure, warnings): k-hat > {m['khat_unreliable']} marks an "
+            "unreliable estimate. Estimate against K on "
             f"the first {m['curve_images']} test images with up to {m['curve_max_particles']} samples, "
             "each point averaged over disjoint blocks of K samples. Active units: "
             f"Cov_x(E_q[z_u|x]) > {m['active_unit_threshold']} (Burda et al. 2016)."
         ),
+        (
+            "Training: each model was trained for the epochs stated below, with the weights of its "
+            "best validation epoch kept; "
+            + m.get("convergence_rule", "")
+            + ". A model still falling was trained for a budget, not to convergence: its rank "
+            "reflects the budget as much as the model."
+        ),
         f"Seeds: importance samples and bootstrap resamples seeded with {m['seed']}. Runs: {runs}.",
         "Software: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + f". Comparison step: {m['seconds']:.1f} s.",
     ]
+
+
+def ais_section_html(results: dict) -> str:
+    from .ais_agreement import ais_section_html as render
+
+    return render(results)
+
+
+def ais_section_markdown(results: dict) -> str:
+    from .ais_agreement import ais_section_markdown as render
+
+    return render(results)
 
 
 def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
@@ -310,6 +440,9 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        # the page fetches nothing: a browser refuses any request but the embedded data: images
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>pgm comparison — {html.escape(m['dataset'])}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Model comparison on {html.escape(m['dataset'])} ({html.escape(m['split'])} split)</h1>",
@@ -319,19 +452,22 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
         ),
     ]
     out.append(f"<p>{html.escape(summary_sentence(results))}</p>")
-    present = [(sec, t) for sec, t in SECTIONS if sec in TABLES or sec == "method" or any(f.section == sec for f in figures)]
+    present = [(sec, t) for sec, t in SECTIONS if _shown(results, sec, figures)]
     out.append("<nav>" + " · ".join(f'<a href="#{sec}">{html.escape(t)}</a>' for sec, t in present) + "</nav>")
     if results.get("warnings"):
         out.append('<div class="warn"><strong>Warnings</strong><ul>')
-        out += [f"<li>{html.escape(w)}</li>" for w in results["warnings"]]
+        out += [f"<li>{html.escape(w)}</li>" for w in warning_messages(results)]
         out.append("</ul></div>")
+    if results.get("notes"):
+        out.append("<p><strong>Notes</strong></p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in results["notes"]) + "</ul>")
     for section, title in SECTIONS:
         figs = _html_figures(figures, section)
         if section == "method":
+            out.append(ais_section_html(results))
             out.append(f'<h2 id="method">{title}</h2>')
             out += [f"<p>{html.escape(p)}</p>" for p in method_paragraphs(results)]
             continue
-        if section not in TABLES and not figs:
+        if not _shown(results, section, figures):
             continue
         out.append(f'<h2 id="{section}">{html.escape(title)}</h2>')
         if section in TABLES:
@@ -372,15 +508,18 @@ def render_markdown(results: dict, figures: Sequence[FigureFile], figure_dir: st
     out.append(summary_sentence(results) + "\n")
     if results.get("warnings"):
         out.append("**Warnings**\n")
-        out += [f"- {w}" for w in results["warnings"]]
+        out += [f"- {w}" for w in warning_messages(results)]
         out.append("")
+    if results.get("notes"):
+        out += ["**Notes**\n", *[f"- {n}" for n in results["notes"]], ""]
     for section, title in SECTIONS:
         figs = [f for f in figures if f.section == section]
         if section == "method":
+            out.append(ais_section_markdown(results))
             out.append(f"## {title}\n")
             out += [p + "\n" for p in method_paragraphs(results)]
             continue
-        if section not in TABLES and not figs:
+        if not _shown(results, section, figures):
             continue
         out.append(f"## {title}\n")
         if section in TABLES:

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from pgm.errors import PgmError
+
 __all__ = ["ProbeResult", "encode_all", "linear_probe"]
 
 
@@ -63,11 +65,11 @@ def linear_probe(
     xtr, xte = np.asarray(train_features, np.float64), np.asarray(test_features, np.float64)
     ytr, yte = np.asarray(train_labels).ravel(), np.asarray(test_labels).ravel()
     if xtr.ndim != 2 or xte.ndim != 2 or xtr.shape[1] != xte.shape[1]:
-        raise ValueError(
+        raise PgmError(
             f"train_features/test_features: expected (N, F) arrays with the same F; found {xtr.shape} and {xte.shape}"
         )
     if len(xtr) != len(ytr) or len(xte) != len(yte):
-        raise ValueError(
+        raise PgmError(
             f"labels: expected one per row ({len(xtr)} train, {len(xte)} test); found {len(ytr)} and {len(yte)}"
         )
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))

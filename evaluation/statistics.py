@@ -23,9 +23,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from pgm.errors import PgmError
+
 __all__ = [
     "MeanSummary",
     "PairedComparison",
+    "compact_letter_columns",
     "compare_all",
     "compare_paired",
     "holm",
@@ -76,9 +79,9 @@ class PairedComparison:
 def _as_vector(values, name: str) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"{name}: expected a 1-D array of at least 2 per-image values; found shape {v.shape}")
+        raise PgmError(f"{name}: expected a 1-D array of at least 2 per-image values; found shape {v.shape}")
     if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name}: expected finite values; found {int((~np.isfinite(v)).sum())} NaN/inf")
+        raise PgmError(f"{name}: expected finite values; found {int((~np.isfinite(v)).sum())} NaN/inf")
     return v
 
 
@@ -121,7 +124,10 @@ def sign_flip_test(differences, n_resamples: int = 9999, seed: int = 0) -> float
     single = d.ndim == 1
     d = d[:, None] if single else d
     if d.ndim != 2 or d.shape[0] < 2:
-        raise ValueError(f"differences: expected shape (N,) or (N, P) with N >= 2; found {d.shape}")
+        raise PgmError(f"differences: expected shape (N,) or (N, P) with N >= 2; found {d.shape}")
+    if not np.all(np.isfinite(d)):
+        # NaN compares False with everything: no resample would count as extreme, p = 1/(R+1)
+        raise PgmError(f"differences: expected finite values; found {int((~np.isfinite(d)).sum())} NaN/inf")
     n = d.shape[0]
     rng = np.random.default_rng(seed)
     observed = np.abs(d.mean(0))
@@ -160,9 +166,9 @@ def holm(p_values) -> np.ndarray:
     ``p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``; reject where ``p~ <= alpha``."""
     p = np.asarray(p_values, dtype=np.float64)
     if p.ndim != 1:
-        raise ValueError(f"p_values: expected a 1-D array; found shape {p.shape}")
+        raise PgmError(f"p_values: expected a 1-D array; found shape {p.shape}")
     if np.any((p < 0) | (p > 1) | ~np.isfinite(p)):
-        raise ValueError(f"p_values: expected values in [0, 1]; found {p[(p < 0) | (p > 1) | ~np.isfinite(p)][:3]}")
+        raise PgmError(f"p_values: expected values in [0, 1]; found {p[(p < 0) | (p > 1) | ~np.isfinite(p)][:3]}")
     m = p.size
     if m == 0:
         return p.copy()
@@ -185,7 +191,7 @@ def compare_paired(
     BCa interval, sign-flip and Wilcoxon p-values (unadjusted)."""
     la, lb = _as_vector(log_lik_a, f"log_lik_a ({a})"), _as_vector(log_lik_b, f"log_lik_b ({b})")
     if la.shape != lb.shape:
-        raise ValueError(
+        raise PgmError(
             f"log_lik_b ({b}): expected the same images as {a}, shape {la.shape}; found shape {lb.shape}"
         )
     d = la - lb
@@ -211,7 +217,7 @@ def compare_all(
     """Every pair of models (in the given order; put the best first so that ``a`` is the
     better one), with Holm-adjusted p-values and ``significant = p_adjusted <= alpha``."""
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha: expected a level in (0, 1); found {alpha}")
+        raise PgmError(f"alpha: expected a level in (0, 1); found {alpha}")
     names = list(log_likelihoods)
     pairs = [
         compare_paired(a, b, log_likelihoods[a], log_likelihoods[b], n_resamples, seed)
@@ -232,12 +238,12 @@ def rank_models(
 
     Each row has ``rank`` (1 = best mean), ``rank_range`` ``[best, worst]`` (the ranks left
     possible by the significant comparisons: 1 + the number of models significantly better,
-    M − the number significantly worse), and ``group``: letters shared by models that no
-    significant comparison separates (the "compact letter display"; each letter is a maximal
-    run of consecutive models, in rank order, that are pairwise not distinguishable).
+    M − the number significantly worse), and ``group``: the compact letter display of
+    :func:`compact_letter_columns` (two models share a letter iff no significant comparison
+    separates them).
     """
     if len(names) != len(means):
-        raise ValueError(f"means: expected one per model ({len(names)}); found {len(means)}")
+        raise PgmError(f"means: expected one per model ({len(names)}); found {len(means)}")
     order = sorted(range(len(names)), key=lambda i: -means[i])
     ranked = [names[i] for i in order]
     differ = {(c.a, c.b) for c in comparisons if c.significant}
@@ -247,15 +253,8 @@ def rank_models(
     def distinct(i: int, j: int) -> bool:
         return (ranked[i], ranked[j]) in differ
 
-    # maximal runs [i, j] in rank order with no significant pair inside
-    runs: list[tuple[int, int]] = []
-    for i in range(m):
-        j = i
-        while j + 1 < m and not any(distinct(k, j + 1) for k in range(i, j + 1)):
-            j += 1
-        if not any(s <= i and j <= e for s, e in runs):
-            runs.append((i, j))
-    letters = [_letter(k) for k in range(len(runs))]
+    columns = compact_letter_columns(m, [(i, j) for i in range(m) for j in range(i + 1, m) if distinct(i, j)])
+    letters = [_letter(k) for k in range(len(columns))]
     rows = []
     for pos, name in enumerate(ranked):
         better = sum(distinct(k, pos) for k in range(pos))
@@ -265,10 +264,40 @@ def rank_models(
                 "model": name,
                 "rank": pos + 1,
                 "rank_range": [better + 1, m - worse],
-                "group": "".join(letters[r] for r, (s, e) in enumerate(runs) if s <= pos <= e),
+                "group": "".join(letters[c] for c, members in enumerate(columns) if pos in members),
             }
         )
     return rows
+
+
+def compact_letter_columns(m: int, different: list[tuple[int, int]]) -> list[set[int]]:
+    """The letters of a compact letter display for ``m`` models (indices in rank order), each
+    the set of models carrying it, by the insert-absorb algorithm of Piepho (2004): start with
+    one letter for all; for each significantly different pair, split every letter holding both
+    into a copy without the one and a copy without the other; drop letters contained in another.
+    Then models significantly different never share a letter, and any two models not
+    significantly different share at least one. Letters come out ordered by their best-ranked
+    model (then by the next), so the best model gets ``a``.
+
+    References:
+        H.-P. Piepho. "An algorithm for a letter-based representation of all-pairwise
+        comparisons." Journal of Computational and Graphical Statistics 13(2), 2004.
+    """
+    columns: list[set[int]] = [set(range(m))] if m else []
+    for i, j in different:
+        split = []
+        for col in columns:
+            if i in col and j in col:
+                split += [col - {i}, col - {j}]
+            else:
+                split.append(col)
+        # absorb: a letter whose models all carry another letter as well says nothing new
+        unique = []
+        for col in split:
+            if col not in unique:
+                unique.append(col)
+        columns = [c for c in unique if not any(c < other for other in unique)]
+    return sorted(columns, key=sorted)
 
 
 def _letter(k: int) -> str:

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 from importlib import resources
 from pathlib import Path
 
 from inference import train
-from inference.config import load_config
+from inference.checkpoint import load_tensors
+from inference.config import load_config, resolve_config
+from inference.fingerprint import check_same_run, data_identity
+from inference.run_config import read_json_object
 from pgm.data import load_dataset
+from pgm.errors import PgmError
 
-__all__ = ["run_suite", "suite_models"]
+__all__ = ["BUDGETS", "CONVERGE_MAX_EPOCHS", "CONVERGE_PATIENCE", "run_suite", "suite_models"]
+
+#: ``fixed``: each model's epochs from suite.toml (the whole suite in minutes, not converged);
+#: ``converge``: early stopping — train until the validation loss has not improved for
+#: ``CONVERGE_PATIENCE`` epochs (at most ``CONVERGE_MAX_EPOCHS``), keeping the best epoch.
+BUDGETS = ("fixed", "converge")
+CONVERGE_MAX_EPOCHS = 500
+CONVERGE_PATIENCE = 10
 
 
 def suite_models() -> dict[str, dict]:
@@ -19,6 +31,25 @@ def suite_models() -> dict[str, dict]:
     path = resources.files("evaluation") / "suite.toml"
     with resources.as_file(path) as p:
         return load_config(p)["models"]
+
+
+def _check_finished(run_dir: Path, cfg: dict, train_ds, valid_ds) -> bool:
+    """Whether the finished run in ``run_dir`` is what the suite asks for now (True), or the
+    same run with fewer epochs, to be resumed (False); another config or other data (another
+    ``--epochs-scale`` that shrinks it, ``--data``...) is refused, naming the differing keys."""
+    resolved = resolve_config(cfg, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
+    weights = run_dir / "model.safetensors"
+    _, meta = load_tensors(weights)
+    recorded = meta if isinstance(meta.get("config"), dict) else {"config": _saved_config(run_dir)}
+    check_same_run(
+        recorded, resolved, data_identity(train_ds, valid_ds), "--out", str(weights),
+        f" (remove {run_dir} to train it again, or choose another --out)",
+    )
+    return recorded["config"] is None or recorded["config"].get("epochs") == resolved["epochs"]
+
+
+def _saved_config(run_dir: Path) -> dict:
+    return read_json_object(run_dir / "config.json", "--out")
 
 
 def run_suite(
@@ -31,17 +62,29 @@ def run_suite(
     device: str = "auto",
     progress: bool = True,
     log=print,
+    extra_runs: list[str | Path] | None = None,
+    budget: str = "fixed",
 ) -> dict:
-    """Train each suite model on ``data`` into ``out/runs/<name>``, then compare them on the
-    test split; returns the results (also in ``out/results.json``)."""
+    """Train each suite model on ``data`` into ``out/runs/<name>``, then compare them, and the
+    already-trained ``extra_runs`` (a plug-in model, say; trained on the same data), on the
+    test split; returns the results (also in ``out/results.json``). ``budget`` is one of
+    :data:`BUDGETS`."""
     from .compare import compare_runs
 
+    if budget not in BUDGETS:
+        raise ValueError(f"--budget: expected one of {', '.join(BUDGETS)}; found {budget!r}")
     out = Path(out)
+    if isinstance(epochs_scale, bool) or not isinstance(epochs_scale, int | float) or not (0 < epochs_scale < math.inf):
+        raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
     table = suite_models()
+    extra = [Path(r) for r in extra_runs or []]
+    missing = [str(r) for r in extra if not (r / "config.json").is_file()]
+    if missing:
+        raise PgmError(f"--add: expected run folders written by `pgm train`; found no config.json in {', '.join(missing)}")
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
     if unknown:
-        raise ValueError(f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}")
+        raise PgmError(f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}")
     train_ds = load_dataset(data, "train", data_dir)
     valid_ds = load_dataset(data, "valid", data_dir)
     runs = []
@@ -50,16 +93,21 @@ def run_suite(
         cfg = copy.deepcopy(table[name])
         cfg["data"] = data
         cfg["device"] = device
-        cfg["epochs"] = max(1, round(cfg.get("epochs", 10) * epochs_scale))
+        if budget == "converge":
+            cfg["epochs"] = max(1, round(CONVERGE_MAX_EPOCHS * epochs_scale))
+            cfg["early_stopping_patience"] = CONVERGE_PATIENCE
+        else:
+            cfg["epochs"] = max(1, round(cfg.get("epochs", 10) * epochs_scale))
         run_dir = out / "runs" / name
         resume = (run_dir / "config.json").exists()
         t0 = time.perf_counter()
-        if resume and (run_dir / "model.safetensors").exists():
+        if resume and (run_dir / "model.safetensors").exists() and _check_finished(run_dir, cfg, train_ds, valid_ds):
             log(f"[{i}/{len(chosen)}] {name}: already trained in {run_dir}, kept")
         else:
-            log(f"[{i}/{len(chosen)}] {name}: training {cfg['epochs']} epochs on {data}")
+            until = f"until {CONVERGE_PATIENCE} epochs bring no better validation loss (at most {cfg['epochs']})" if budget == "converge" else f"{cfg['epochs']} epochs"
+            log(f"[{i}/{len(chosen)}] {name}: training {until} on {data}")
             train(cfg, run_dir, resume=resume, data_dir=data_dir, progress=progress, data=(train_ds, valid_ds))
             log(f"    done in {time.perf_counter() - t0:.1f} s")
         runs.append(run_dir)
     log(f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; evaluating on the test split")
-    return compare_runs(runs, out, num_particles=num_particles, data_dir=data_dir, progress=progress)
+    return compare_runs([*runs, *extra], out, num_particles=num_particles, data_dir=data_dir, progress=progress)

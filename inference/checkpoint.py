@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import tempfile
 from pathlib import Path
@@ -28,6 +29,8 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
+
+from pgm.errors import PgmError
 
 __all__ = [
     "KILL_AT_ENV",
@@ -50,7 +53,7 @@ _FORMAT = "pgm-checkpoint-1"
 _META_KEY = "pgm"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PgmError):
     """A checkpoint file that is missing, truncated, or not one of ours; names the file."""
 
 
@@ -86,13 +89,21 @@ def _temporary_prefix(name: str) -> str:
     return f".{name}."
 
 
+#: The files of a run folder pgm writes atomically (their temporaries are ``.NAME.XXXXXXXX.tmp``,
+#: ``XXXXXXXX`` from :func:`tempfile.mkstemp`), and the write probe of a new run folder.
+_OWN_TEMPORARY = re.compile(
+    r"\.(?:(?:config\.json|metrics\.jsonl|model\.safetensors|epoch-\d+\.safetensors)"
+    r"\.[a-z0-9_]{8}|pgm-write-test\.\d+)\.tmp"
+)
+
+
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Delete the hidden temporary files a killed atomic write left in ``folder``; returns them.
-    Only names this module writes (``.NAME.*.tmp``) are touched."""
+    Only the exact names pgm's own writes use are touched (a user's ``.notes.tmp`` stays)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    stale = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    stale = [p for p in folder.glob(".*.tmp") if _OWN_TEMPORARY.fullmatch(p.name) and p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
@@ -159,7 +170,8 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
     """Read a file written by :func:`save_tensors`; refuse anything else by name."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: expected a pgm safetensors file; found no such file")
+        found = "a folder" if path.is_dir() else "no such file"
+        raise CheckpointError(f"{path}: expected a pgm safetensors file; found {found}")
     try:
         with path.open("rb") as f:
             head = f.read(16)
@@ -182,8 +194,9 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
     raw = meta[_META_KEY] if _META_KEY in meta else meta.get("json", "{}")
     try:
         header = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path}: expected JSON metadata; found corrupted metadata ({err})") from None
+    except (json.JSONDecodeError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else err
+        raise CheckpointError(f"{path}: expected JSON metadata; found corrupted metadata ({reason})") from None
     if _META_KEY in meta:
         found = header.get("format") if isinstance(header, dict) else None
         extra = header.get("metadata") if isinstance(header, dict) else None
@@ -204,7 +217,17 @@ def save_weights(path: Path, module: torch.nn.Module, metadata: dict | None = No
 
 
 def load_weights(path: Path, module: torch.nn.Module) -> dict[str, Any]:
+    """Load weights into ``module``; tensors of another dtype than the module's (int8 weights
+    would be cast silently) or with non-finite values are refused, naming the file and tensor."""
     tensors, meta = load_tensors(path, device="cpu")
+    own = module.state_dict()
+    for name, value in tensors.items():
+        if name in own and value.dtype != own[name].dtype:
+            raise CheckpointError(
+                f"{path}: expected tensor {name!r} of dtype {own[name].dtype}; found {value.dtype}"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: expected finite weights; found non-finite values in {name!r}")
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from pgm.build import TRAINING_KEYS, resolve_model_config
+from pgm.build import TRAINING_KEYS, inapplicable_keys, resolve_model_config
+from pgm.plugins import normalise_spec, use_plugins
 from pgm.registry import DATASETS
 from pgm.validation import check_bool, check_choice, check_float, check_int
 
@@ -16,10 +18,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from pgm.errors import PgmError
+
 __all__ = ["TRAINING_DEFAULTS", "ConfigError", "load_config", "parse_overrides", "resolve_config"]
 
 
-class ConfigError(ValueError):
+class ConfigError(PgmError):
     """A config file or setting that cannot be used; the message names the key or file."""
 
 
@@ -46,14 +50,29 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "grad_clip": 0.0,  # 0: no clipping
     "eval_particles": 100,
     "checkpoint_every": 1,  # epochs
-    "keep_checkpoints": 3,
+    # what resume needs: the last checkpoint (it holds the best epoch's weights too)
+    "keep_checkpoints": 1,
+    "logger": "jsonl",  # metrics.jsonl always; "tensorboard" adds a TensorBoard log in tensorboard/
 }
 assert set(TRAINING_DEFAULTS) <= TRAINING_KEYS
 
 
 def load_config(path: str | Path) -> dict:
-    """Read a TOML config file; errors name the file."""
+    """Read a TOML config file; errors name the file. Relative ``.py`` paths in its ``plugins``
+    are read from the file's folder."""
     path = Path(path)
+    config = _read_toml(path)
+    plugins = config.get("plugins")
+    if isinstance(plugins, list):
+        config["plugins"] = [
+            normalise_spec(p, f"plugins (in {path})", base=path.parent) if isinstance(p, str) else p
+            for p in plugins
+        ]
+    return config
+
+
+def _read_toml(path: Path) -> dict:
+    """The parsed TOML file; errors name the file."""
     if not path.is_file():
         found = "a folder" if path.is_dir() else "no such file"
         raise ConfigError(f"config: expected a TOML file; found {found}: {path}")
@@ -94,6 +113,7 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
     cfg = copy.deepcopy(TRAINING_DEFAULTS)
     cfg.update(copy.deepcopy(config))
+    use_plugins(cfg.get("plugins"))  # before any name is looked up
     DATASETS.check(cfg["data"], "data")
     for key, found in (("image_shape", image_shape), ("num_levels", num_levels)):
         if found is None:
@@ -111,7 +131,9 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     check_int(cfg["epochs"], "epochs", minimum=1)
     check_int(cfg["batch_size"], "batch_size", minimum=1)
     check_float(cfg["lr"], "lr", minimum=0.0, exclusive_minimum=True)
-    check_int(cfg["seed"], "seed", minimum=0)
+    check_int(cfg["seed"], "seed", minimum=0, maximum=2**63 - 1)
+    if "num_workers" in cfg:
+        check_int(cfg["num_workers"], "num_workers", minimum=0)
     check_choice(cfg["device"], "device", ("auto", "cpu", "cuda"))
     check_choice(cfg["precision"], "precision", ("fp32", "bf16"))
     from .elbo import ELBOS
@@ -140,10 +162,23 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     check_float(cfg["grad_clip"], "grad_clip", minimum=0.0)
     check_int(cfg["checkpoint_every"], "checkpoint_every", minimum=1)
     check_int(cfg["keep_checkpoints"], "keep_checkpoints", minimum=1)
+    check_choice(cfg["logger"], "logger", ("jsonl", "tensorboard"))
     check_bool(cfg["download"], "download")
     if not isinstance(cfg["data_dir"], str):
         raise ConfigError(f"data_dir: expected a path string; found {cfg['data_dir']!r}")
     model_cfg = resolve_model_config(cfg)
     cfg.update(model_cfg)
     cfg["image_shape"] = list(cfg["image_shape"])
+    # keys the model does not read are dropped, so config.json records only what was used;
+    # the ones the user named get a one-line warning (defaults are dropped silently)
+    unused = inapplicable_keys(cfg)
+    named = [k for k in unused if k in config]
+    if named:
+        logging.getLogger("pgm").warning(
+            "config: %s not apply to model %r; ignored (not recorded in config.json)",
+            ", ".join(repr(k) for k in named) + (" does" if len(named) == 1 else " do"),
+            cfg["model"],
+        )
+    for key in unused:
+        del cfg[key]
     return cfg

@@ -3,9 +3,9 @@ machine or several, launched by ``torchrun``.
 
 ::
 
-    torchrun --nproc_per_node=4 -m inference.train configs/vae-binarized-mnist.toml --out runs/vae
+    torchrun --nproc_per_node=4 -m inference.torchrun configs/vae-binarized-mnist.toml --out runs/vae
     torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --master_port=29500 \\
-        --nproc_per_node=8 -m inference.train CONFIG --out RUN        # the same on every node
+        --nproc_per_node=8 -m inference.torchrun CONFIG --out RUN        # the same on every node
     pgm train CONFIG --out RUN --distributed                         # under torchrun as well
 
 How the work is split, and why it stays one run:

@@ -6,6 +6,8 @@ run sets exactly the learning rate an uninterrupted one would have set.
 
 from __future__ import annotations
 
+from pgm.errors import PgmError
+
 __all__ = ["LR_SCHEDULES", "IWAE_STAGES", "iwae_stage", "learning_rate"]
 
 #: The schedules a config's ``lr_schedule`` may name.
@@ -46,4 +48,4 @@ def learning_rate(cfg: dict, epoch: int) -> float:
         return lr * float(cfg["lr_decay"]) ** epoch
     if schedule == "iwae":
         return lr * 10.0 ** (-iwae_stage(epoch) / 7)
-    raise ValueError(f"lr_schedule: expected one of {', '.join(LR_SCHEDULES)}; found {schedule!r}")
+    raise PgmError(f"lr_schedule: expected one of {', '.join(LR_SCHEDULES)}; found {schedule!r}")

@@ -29,6 +29,9 @@ import torch
 import pgm
 from pgm.contract import probe, sample_sites, trace_pair
 from pgm.data import ImageDataset, load_dataset
+from pgm.errors import PgmTypeError
+from pgm.memory import check_fits, format_bytes, parameter_bytes
+from pgm.plugins import use_plugins
 from pgm.validation import check_bool, check_int
 
 from .checkpoint import (
@@ -45,10 +48,15 @@ from .checkpoint import (
     set_rng_state,
     unflatten_optimizer_state,
 )
+from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorted_checkpoints
 from .config import ConfigError, resolve_config
 from .early_stopping import should_stop
 from .elbo import make_elbo
+from .fingerprint import check_same_run, config_differences, data_identity, fingerprint
 from .kl_warmup import KLWarmup, kl_weight
+from .out_path import check_out_path
+from .run_config import read_json_object
+from .run_lock import RunLock
 from .schedules import learning_rate
 
 __all__ = [
@@ -170,7 +178,10 @@ class Trainer:
         self.metrics: list[dict] = []
         self.elbo = None
         self.checkpoints_written = 0
+        self.data_identity: dict | None = None  # of the data fit() trains on (set by train())
+        self.recorded: dict = {}  # config and data identity of the checkpoint loaded, if any
         self._checked: tuple[int, int] | None = None
+        self._tensorboard = None  # a SummaryWriter, opened at the first epoch logged
         # read once: the per-step kill point then costs one comparison (tests only)
         self._kill_at = os.environ.get(KILL_AT_ENV)
 
@@ -189,14 +200,23 @@ class Trainer:
         # The probe samples the guide; a forked RNG keeps it from shifting the training stream,
         # so a resumed run (which probes after restoring the RNG) draws what an uninterrupted
         # one draws.
+        # Eval mode too: the checking passes leave module state alone (a BatchNorm's running
+        # statistics), so they change nothing that training or a checkpoint sees.
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            self._check_pair(x, devices)
+        finally:
+            self.model.train(was_training)
+
+    def _check_pair(self, x: torch.Tensor, devices: list[int]) -> None:
         with torch.random.fork_rng(devices=devices):
             nesting, _ = probe(self.model.model, self.model.guide, x[:2])
             self._refuse_param_store_sites(x[:2])
             self.elbo = make_elbo(self.cfg["elbo"], self.cfg["num_particles"], nesting)
-            # An ELBO's first call may take another (fully checked) code path than later ones;
-            # making that call here gives every training step of every process, fresh or
-            # resumed, the same arithmetic, and meets a bad pair before the run folder exists.
+            # One call of Pyro's objective here meets a bad pair (site mismatch, shapes) before
+            # the run folder exists; the forked RNG keeps it from shifting training's stream.
             with torch.no_grad():
                 self._objective(x[:2])
 
@@ -219,7 +239,7 @@ class Trainer:
             if site["type"] == "param" and id(store.get(name)) not in own
         )
         if foreign:
-            raise TypeError(
+            raise PgmTypeError(
                 f"model: expected every learnable tensor to be an nn.Parameter of the model's "
                 f"modules; found pyro.param site(s) {foreign} in Pyro's global param store, which "
                 "pgm's trainer would neither optimise nor checkpoint (make them nn.Parameter or "
@@ -251,6 +271,26 @@ class Trainer:
         self.model.train(was_training)
         return total / x.shape[0]
 
+    def _log_scalars(self, record: dict) -> None:
+        """With ``logger = "tensorboard"``, the epoch's numbers as TensorBoard scalars (through
+        ``torch.utils.tensorboard``, the optional extra ``pgm[tensorboard]``) in RUN/tensorboard;
+        metrics.jsonl is written either way."""
+        if self.cfg.get("logger", "jsonl") != "tensorboard" or self.run_dir is None:
+            return
+        if self._tensorboard is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ImportError(
+                    "logger: 'tensorboard' needs the tensorboard package (pip install 'pgm[tensorboard]'); "
+                    "found it missing"
+                ) from None
+            self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=record["epoch"])
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
+                self._tensorboard.add_scalar(key, value, record["epoch"])
+        self._tensorboard.flush()
+
     # -- checkpoints -----------------------------------------------------------------------
     def _checkpoint_path(self, epoch: int) -> Path:
         return self.run_dir / CHECKPOINT_DIR / f"epoch-{epoch:05d}.safetensors"
@@ -272,6 +312,7 @@ class Trainer:
             "metrics": self.metrics,
             "optimizer": opt_meta,
             "rng": rng_meta,
+            **self._identity(),
         }
         save_tensors(self._checkpoint_path(self.epoch), tensors, meta)
         self.checkpoints_written += 1
@@ -279,14 +320,17 @@ class Trainer:
         # does the best epoch's checkpoint, however old, until a better epoch replaces it.
         folder = self.run_dir / CHECKPOINT_DIR
         best = self._checkpoint_path(self.best_epoch) if self.best_epoch else None
-        old = sorted(folder.glob("epoch-*.safetensors"))[: -self.cfg["keep_checkpoints"]]
+        old = sorted_checkpoints(folder)[: -self.cfg["keep_checkpoints"]]
         for path in old:
             if path != best:
                 path.unlink(missing_ok=True)
 
+    def _identity(self) -> dict:
+        """What this run trains: the resolved config, the data's identity, their fingerprint."""
+        return {"config": self.cfg, "data": self.data_identity, "fingerprint": fingerprint(self.cfg, self.data_identity)}
+
     def latest_checkpoint(self) -> Path | None:
-        folder = self.run_dir / CHECKPOINT_DIR
-        found = sorted(folder.glob("epoch-*.safetensors")) if folder.is_dir() else []
+        found = sorted_checkpoints(self.run_dir / CHECKPOINT_DIR)
         return found[-1] if found else None
 
     def load_checkpoint(self, path: Path) -> None:
@@ -295,13 +339,18 @@ class Trainer:
         try:
             tensors, meta = load_tensors(path, device="cpu")
         except CheckpointError as err:
-            older = sorted(p.name for p in path.parent.glob("epoch-*.safetensors") if p != path)
+            older = [p.name for p in sorted_checkpoints(path.parent) if p != path]
             hint = f"; move it away to resume from {older[-1]}" if older else ""
             raise CheckpointError(f"{err}{hint}") from None
+        check_checkpoint_meta(meta, path)
+        if self.data_identity is not None:  # resuming a run: config.json may have been edited
+            check_same_run(meta, self.cfg, self.data_identity, "--resume", path.name)
         try:
             state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
             self.model.load_state_dict(state)
-            self.optimizer.load_state_dict(unflatten_optimizer_state(tensors, meta["optimizer"]))
+            optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
+            check_optimizer_state(optimizer_state, list(self.model.parameters()), path)
+            self.optimizer.load_state_dict(optimizer_state)
             best = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("best.")}
             self.best_state = best or None
             self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
@@ -310,7 +359,10 @@ class Trainer:
             self.best_epoch = int(meta.get("best_epoch", 0))
             self.stopped_early = bool(meta.get("stopped_early", False))
             self.metrics = list(meta["metrics"])
+            self.recorded = {k: meta.get(k) for k in ("config", "data")}
             set_rng_state(tensors, meta["rng"])
+        except CheckpointError:
+            raise
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
             found = _first_line(err) if not isinstance(err, KeyError) else f"no entry {err}"
             raise CheckpointError(
@@ -412,6 +464,7 @@ class Trainer:
                     record["best_valid_loss"] = self.best_valid_loss
                 self.metrics.append(record)
                 self.epoch += 1
+                self._log_scalars(record)
                 if valid_x is not None and should_stop(self.epoch, self.best_epoch, patience):
                     self.stopped_early, stopped = True, "early-stopping"
                 elif self.epoch < cfg["epochs"]:
@@ -430,10 +483,13 @@ class Trainer:
                     self._write_metrics()
         finally:
             bar.close()
+            if self._tensorboard is not None:
+                self._tensorboard.close()
+                self._tensorboard = None
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         if self.run_dir is not None:
-            save_weights(self.run_dir / WEIGHTS_FILE, self.model, {"config": cfg})
+            save_weights(self.run_dir / WEIGHTS_FILE, self.model, self._identity())
         self.model.eval()
         return FitResult(self.model, cfg, self.run_dir, self.metrics, self.best_valid_loss, stopped)
 
@@ -475,42 +531,45 @@ class Trainer:
             )
 
 
-def _config_differences(saved: dict, given: dict) -> list[str]:
-    """``key (run has A, given B)`` for every key but ``epochs`` (which a resume may extend); a
-    key the run's config predates counts as its default."""
-    from pgm.build import MODEL_DEFAULTS
-
-    from .config import TRAINING_DEFAULTS
-
-    saved = {**TRAINING_DEFAULTS, **MODEL_DEFAULTS, **saved}
-    keys = sorted(k for k in set(saved) | set(given) if k != "epochs" and saved.get(k) != given.get(k))
-    return [f"{k} (run has {saved.get(k)!r}, given {given.get(k)!r})" for k in keys]
-
-
 def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
     """Check ``run`` before anything is written; True when it holds a run to continue."""
     if run.exists() and not run.is_dir():
         raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
     config_path = run / CONFIG_FILE
     has_checkpoints = (run / CHECKPOINT_DIR).exists()
+    if has_checkpoints and not (run / CHECKPOINT_DIR).is_dir():
+        raise ConfigError(f"--out: expected {run / CHECKPOINT_DIR} to be a folder of checkpoints; found a file")
+    if not resume and (config_path.exists() or has_checkpoints):
+        raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
+    if not config_path.exists():
+        # pgm writes config.json first: any of its other files without it are someone else's
+        others = [n for n in (CHECKPOINT_DIR, METRICS_FILE, WEIGHTS_FILE) if (run / n).exists()]
+        if others:
+            flag = "--resume" if resume else "--out"
+            raise ConfigError(
+                f"{flag}: expected a new folder or a run written by pgm; found {run} holding "
+                f"{', '.join(others)} but no {CONFIG_FILE}, which pgm would overwrite (move them "
+                "away, or choose another folder)"
+            )
+        return False  # new, or killed before it wrote anything: resuming is starting
     if not resume:
-        if config_path.exists() or has_checkpoints:
-            raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
         return False
-    if not config_path.is_file():
-        if has_checkpoints:
-            raise ConfigError(f"--resume: expected {config_path} next to {run / CHECKPOINT_DIR}; found none, so {run} is not a run pgm can continue")
-        return False  # killed before it wrote anything: resuming is starting
-    try:
-        saved = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"--resume: expected JSON in {config_path}; found a corrupted file ({err})") from None
-    if not isinstance(saved, dict):
-        raise ConfigError(f"--resume: expected a JSON object in {config_path}; found {type(saved).__name__}")
-    differ = _config_differences(saved, cfg)
+    saved = read_json_object(config_path, "--resume")
+    differ = config_differences(saved, cfg)
     if differ:
-        raise ConfigError(f"--resume: expected the run's own config (only epochs may change); found differences in {'; '.join(differ)}")
+        raise ConfigError(f"--resume: expected the run's own config (only epochs may grow); found differences in {'; '.join(differ)}")
     return True
+
+
+def _check_memory(cfg: dict, data: ImageDataset) -> None:
+    """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
+    params = parameter_bytes(pgm.build, cfg)
+    sizes = ", ".join(f"{k} = {cfg[k]:,}" for k in ("hidden_dim", "latent_dim") if isinstance(cfg.get(k), int))
+    # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
+    check_fits(6 * params, "hidden_dim/latent_dim", f"a model of {format_bytes(params)} of parameters ({sizes})")
+    # a lower bound: each of the batch's particles holds an image-sized float tensor or more
+    per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
+    check_fits(per_step, "num_particles", f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}")
 
 
 def _create_folders(run: Path) -> list[Path]:
@@ -575,6 +634,7 @@ def train(
     """
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
+    use_plugins(config.get("plugins"))  # a plug-in may provide the dataset
     if data is None:
         data_cfg = {"data": "digits", "num_train": 0, "download": False, **config}
         pgm.DATASETS.check(data_cfg["data"], "data")
@@ -585,30 +645,44 @@ def train(
         train_ds, valid_ds = load_data(data_cfg, data_dir)
     else:
         if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data)):
-            raise TypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
+            raise PgmTypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
         train_ds, valid_ds = data
     cfg = resolve_config(config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
-    run = Path(run_dir) if run_dir is not None else None
+    run = check_out_path(run_dir) if run_dir is not None else None
     resuming = _existing_run(run, cfg, resume) if run is not None else False
+    _check_memory(cfg, train_ds)
     seed_everything(cfg["seed"])
     model = pgm.build(cfg)
     # a subclass changes how a step is computed, not the run's protocol (distributed.py)
     trainer = (trainer_class or Trainer)(cfg, model, run)
     train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
     trainer.prepare(train_x, valid_x)
+    if run is not None:
+        trainer.data_identity = data_identity(train_ds, valid_ds)
     limits = {"max_epochs": max_epochs, "time_budget": time_budget}
     if run is None:
         return trainer.fit(train_x, valid_x, progress=progress, **limits)
 
     created = _create_folders(run)
-    written: list[Path] = []
     try:
+        lock = RunLock(run)
+    except BaseException:
+        _remove_created(created)
+        raise
+    written: list[Path] = []
+    checked = False
+    try:
+        # again, now that no other process can write here: it may have made the folder a run
+        resuming = _existing_run(run, cfg, resume)
+        checked = True
         if resuming:
             remove_stale_temporaries(run)
             remove_stale_temporaries(run / CHECKPOINT_DIR)
             latest = trainer.latest_checkpoint()
             if latest is not None:
                 trainer.load_checkpoint(latest)
+            if json.loads((run / CONFIG_FILE).read_text()) != cfg:  # epochs grew: say so
+                atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
             # metrics.jsonl may lag the checkpoint (a kill between the two) or lead it (epochs
             # past the last checkpoint): make it the checkpoint's before anything else happens
             trainer._write_metrics()
@@ -616,15 +690,19 @@ def train(
             atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
             written.append(run / CONFIG_FILE)
         return trainer.fit(train_x, valid_x, progress=progress, **limits)
-    except Exception:
+    except BaseException:  # Ctrl-C too: a config.json alone would block rerunning the command
         # A new run that stopped before its first checkpoint holds nothing worth resuming:
-        # leave the folder as it was found. Once a checkpoint exists, everything stays.
-        if not resuming and trainer.checkpoints_written == 0:
+        # leave the folder as it was found. Once a checkpoint exists, everything stays. Only
+        # files this run wrote are removed (a new run never starts in a folder holding any).
+        if checked and not resuming and trainer.checkpoints_written == 0:
             for path in (*written, run / METRICS_FILE):
                 path.unlink(missing_ok=True)
             _remove_created([run / CHECKPOINT_DIR] if (run / CHECKPOINT_DIR).is_dir() else [])
+            lock.release(remove=lock.created)
             _remove_created(created)
         raise
+    finally:
+        lock.release(remove=lock.created)
 
 
 def fit_model(model: pgm.GenerativeModel, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, **settings) -> FitResult:

@@ -1,18 +1,32 @@
 """pgm: explicit-density generative models for images, written as Pyro programs.
 
 ``pgm.build(config)`` builds any registered model; ``pgm.data.load_dataset`` loads data;
-``pgm.list_parts()`` names every registered part.
+``pgm.list_parts()`` names every registered part. A user's own parts join through the same
+registries (``pgm.PRIORS.register(...)``, ``pgm.register_model(...)``) from plug-ins
+(``pgm.load_plugins``, the ``plugins`` config key, ``--plugin``, the ``pgm.plugins`` entry
+points); ``pgm.plain_model`` wraps a hand-written Pyro ``model``/``guide`` pair.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from . import autoencoder, guides, likelihoods, priors  # noqa: F401  (registration)
+from . import autoencoder, guides, hvae, likelihoods, priors  # noqa: F401  (registration)
 from .build import MODEL_DEFAULTS, build, resolve_model_config
 from .data import ImageDataset, load_dataset
 from .generative_model import GenerativeModel, check_images
-from .registry import DATASETS, GUIDES, LIKELIHOODS, MODELS, PRIORS, all_registries
+from .plain_model import PlainModel, SamplingUnavailable, plain_model, register_model
+from .plugins import PluginError, PluginWarning, use_plugins
+from .registry import (
+    DATASETS,
+    DECODERS,
+    ENCODERS,
+    GUIDES,
+    LIKELIHOODS,
+    MODELS,
+    PRIORS,
+    all_registries,
+)
 
 # The autoregressive family registers itself when present.
 for _name in ("autoregressive", "completion"):
@@ -26,6 +40,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DATASETS",
+    "DECODERS",
+    "ENCODERS",
     "GUIDES",
     "LIKELIHOODS",
     "MODELS",
@@ -33,12 +49,24 @@ __all__ = [
     "PRIORS",
     "GenerativeModel",
     "ImageDataset",
+    "PlainModel",
+    "PluginError",
+    "PluginWarning",
+    "SamplingUnavailable",
     "build",
     "check_images",
     "list_parts",
     "load_dataset",
+    "load_plugins",
+    "plain_model",
+    "register_model",
     "resolve_model_config",
 ]
+
+
+def load_plugins(*plugins: str) -> list[dict]:
+    """Import plug-ins (module names or ``.py`` paths), each once; their records."""
+    return use_plugins(list(plugins), "plugins")
 
 
 def list_parts() -> dict[str, dict[str, str]]:

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from .build import decoder_hidden_dims, encoder_hidden_dims
+from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .nn.decoders import make_decoder
 from .nn.encoders import make_encoder
@@ -34,7 +35,7 @@ class Autoencoder(GenerativeModel):
         if self.reconstruction == "auto":
             self.reconstruction = "cross-entropy" if self.num_levels >= 2 else "l2"
         if self.reconstruction == "cross-entropy" and self.num_levels < 2:
-            raise ValueError("reconstruction: 'cross-entropy' needs num_levels >= 2; found 0")
+            raise PgmError("reconstruction: 'cross-entropy' needs num_levels >= 2; found 0")
         k = self.num_levels
         per_dim = 1 if self.reconstruction == "l2" or k == 2 else k
         act = cfg.get("activation", "relu")
@@ -76,8 +77,15 @@ class Autoencoder(GenerativeModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
+    def describe(self) -> str:
+        network = "MLP" if type(self.encoder).__name__.startswith("MLP") else "conv"
+        return (
+            f"deterministic {network} encoder/decoder, {self.latent_dim}-dim code, "
+            f"{self.reconstruction} reconstruction loss; no density"
+        )
+
     def sample(self, n: int, cached: bool = True) -> torch.Tensor:
-        raise TypeError(
+        raise PgmTypeError(
             "autoencoder: a deterministic autoencoder has no prior p(z) and no density p(x), so "
             "it cannot sample; use a VAE (model = 'vae'), or reconstruct(x) / encode(x)"
         )

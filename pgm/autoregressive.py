@@ -16,6 +16,7 @@ from .build import decoder_hidden_dims
 from .distributions.autoregressive_image import AutoregressiveImageDistribution
 from .distributions.pixelcnn import PixelCNN
 from .distributions.pixelrnn import PixelRNN
+from .errors import PgmError
 from .generative_model import GenerativeModel
 from .nn.autoregressive_network import AutoregressiveNetwork
 from .nn.decoders import make_decoder
@@ -37,7 +38,7 @@ def output_from_config(cfg: dict) -> str:
     """The per-pixel output (see :mod:`pgm.distributions.pixel_output`) of ``cfg["likelihood"]``."""
     likelihood = cfg.get("likelihood", "auto")
     if likelihood not in _OUTPUT_OF_LIKELIHOOD:
-        raise ValueError(
+        raise PgmError(
             f"likelihood: autoregressive models take one of "
             f"{', '.join(sorted(_OUTPUT_OF_LIKELIHOOD))}; found {likelihood!r}"
         )
@@ -47,9 +48,9 @@ def output_from_config(cfg: dict) -> str:
 def _check_images_config(cfg: dict, model: str) -> tuple[tuple[int, int, int], int]:
     shape, levels = tuple(cfg["image_shape"]), int(cfg["num_levels"])
     if len(shape) != 3:
-        raise ValueError(f"image_shape: {model!r} expects [C, H, W]; found {list(shape)}")
+        raise PgmError(f"image_shape: {model!r} expects [C, H, W]; found {list(shape)}")
     if levels < 2:
-        raise ValueError(f"num_levels: {model!r} expects discrete images, K >= 2; found {levels}")
+        raise PgmError(f"num_levels: {model!r} expects discrete images, K >= 2; found {levels}")
     return shape, levels  # type: ignore[return-value]
 
 
@@ -105,8 +106,33 @@ class FullyObservedModel(GenerativeModel):
         """``(n, C, H, W)`` by the autoregressive loop (``cached``: the fast sampler)."""
         return self.distribution().sample((n,), cached=cached)
 
+    def describe(self) -> str:
+        return _describe_network(self.network, self.config, self.output, self.num_levels)
+
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, family={self.family.__name__}, output={self.output!r}"
+
+
+# the layer a network is made of, by the class of its first distinctive module
+_LAYER_NAMES = (
+    ("DiagonalBiLSTM", "Diagonal BiLSTM"),
+    ("RowLSTM", "Row LSTM"),
+    ("GatedPixelCNNNetwork", "gated masked-conv"),
+    ("MaskedConv2d", "masked-conv"),
+)
+
+
+def _describe_network(network: nn.Module, cfg: dict, output: str, num_levels: int) -> str:
+    """``4 masked-conv layers × 32 channels, categorical output (17 levels)``."""
+    from .distributions.pixel_output import resolve_output
+
+    classes = {type(m).__name__ for m in network.modules()}
+    layer = next((text for cls, text in _LAYER_NAMES if cls in classes), type(network).__name__)
+    out = resolve_output(output, num_levels)
+    return (
+        f"{cfg.get('num_layers', '?')} {layer} layers × {cfg.get('hidden_channels', '?')} channels, "
+        f"{out} output ({num_levels} levels)"
+    )
 
 
 def _fully_observed(cfg: dict, model: str, family, **network_options) -> FullyObservedModel:
@@ -164,6 +190,7 @@ class PixelCNNLikelihood(nn.Module):
         super().__init__()
         shape, levels = _check_images_config(cfg, "pixelcnn likelihood")
         self.event_shape, self.num_levels = shape, levels
+        self._cfg = {k: cfg[k] for k in ("num_layers", "hidden_channels")}
         self.output = output_from_config(cfg)
         channels, height, width = shape
         self.decoder = make_decoder(
@@ -187,6 +214,11 @@ class PixelCNNLikelihood(nn.Module):
         features = self.decoder(z)  # (..., C, H, W, context_channels)
         features = features.movedim(-1, -3)  # (..., C, context_channels, H, W)
         return features.reshape(z.shape[:-1] + self.context_shape)
+
+    def describe(self) -> str:
+        decoder = "MLP" if type(self.decoder).__name__.startswith("MLP") else "conv"
+        network = _describe_network(self.network, self._cfg, self.output, self.num_levels)
+        return f"conditional PixelCNN likelihood p(x|z) ({network}; z enters as a {decoder}-decoded feature map)"
 
     def forward(self, z: torch.Tensor) -> PixelCNN:
         return PixelCNN(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 
 __all__ = ["MASKS", "complete", "observed_mask"]
@@ -30,9 +31,9 @@ def observed_mask(kind: str, shape: tuple[int, ...]) -> torch.Tensor:
     :param shape: ``(C, H, W)``.
     """
     if kind not in MASKS:
-        raise ValueError(f"kind: expected one of {', '.join(MASKS)}; found {kind!r}")
+        raise PgmError(f"kind: expected one of {', '.join(MASKS)}; found {kind!r}")
     if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
-        raise ValueError(f"shape: expected (C, H, W) of positive integers; found {tuple(shape)}")
+        raise PgmError(f"shape: expected (C, H, W) of positive integers; found {tuple(shape)}")
     c, h, w = shape
     rows = torch.arange(h)[:, None].expand(h, w)
     cols = torch.arange(w)[None, :].expand(h, w)
@@ -67,7 +68,7 @@ def complete(
     """
     distribution = getattr(model, "distribution", None)
     if distribution is None or not callable(distribution):
-        raise TypeError(
+        raise PgmTypeError(
             f"model: expected a fully observed autoregressive model (with distribution()); "
             f"found {type(model).__name__}"
         )
@@ -78,7 +79,7 @@ def complete(
     try:
         mask = mask.expand(x.shape)
     except RuntimeError:
-        raise ValueError(
+        raise PgmError(
             f"observed_mask: expected a shape broadcastable to {tuple(x.shape)} ((C, H, W), (H, W) "
             f"or (N, C, H, W)); found {tuple(observed_mask.shape)}"
         ) from None

@@ -3,7 +3,13 @@
 - every per-datapoint site sits inside ``pyro.plate("data", N)`` at dim -1;
 - the data is observed at the site ``"x"``;
 - the guide samples every latent site of the model, and nothing else;
-- both accept extra leading batch dims added by an outer particle plate.
+- both accept extra leading batch dims added by an outer particle plate;
+- no site is scaled: ``poutine.scale`` is refused, and a subsampled data plate is accepted only
+  when its indices are the whole batch in order (``subsample=torch.arange(N)``), whose
+  scale ``full_size / N`` the estimator then leaves out.
+
+A pair that breaks a rule is refused by :class:`pgm.errors.ContractError` naming the site and
+the rule.
 """
 
 from __future__ import annotations
@@ -12,15 +18,20 @@ import torch
 from pyro import poutine
 from pyro.poutine.util import site_is_subsample
 
+from .errors import ContractError
+
 __all__ = [
     "DATA_PLATE",
     "OBSERVED_SITE",
     "check_data_plate",
+    "check_latent_sites",
     "check_observation_shapes",
+    "check_unscaled",
     "latent_sites",
     "max_plate_nesting",
     "probe",
     "sample_sites",
+    "subsample_scale",
     "trace_pair",
 ]
 
@@ -67,10 +78,91 @@ def check_data_plate(*traces: poutine.Trace) -> None:
             frames = {f.name: f.dim for f in site["cond_indep_stack"] if f.vectorized}
             if frames.get(DATA_PLATE) != -1:
                 where = "outside it" if DATA_PLATE not in frames else f"at dim {frames[DATA_PLATE]}"
-                raise ValueError(
+                raise ContractError(
                     f"site {name!r}: expected inside pyro.plate({DATA_PLATE!r}, N) at dim -1 (the "
                     "contract: every per-datapoint site sits in the data plate); found it "
                     f"{where}, so its log-probability cannot be assigned to single datapoints"
+                )
+
+
+def check_latent_sites(model_trace: poutine.Trace, guide_trace: poutine.Trace, guide_given: bool = True) -> None:
+    """Raise ``ContractError`` unless the guide samples exactly the model's latent sites and
+    observes nothing: a model site the guide leaves out is drawn from the prior inside the model
+    and a guide-only site has no density under the model, so in either case
+    ``log p(x, z) - log q(z | x)`` is not an importance weight of p(x)."""
+    observed = [name for name, site in sample_sites(guide_trace) if site["is_observed"]]
+    if observed:
+        raise ContractError(
+            f"guide: expected only latent sites; found observed site(s) {observed} in the guide "
+            "(the data is observed in the model)"
+        )
+    model_latent = [name for name, site in sample_sites(model_trace) if not site["is_observed"]]
+    guide_latent = set(latent_sites(guide_trace))
+    if model_latent and not guide_given:
+        raise ContractError(
+            f"guide: expected a guide q(z | x) for the model's latent site(s) {model_latent}; "
+            "found none (guide=None is only for a fully observed model)"
+        )
+    missing = [name for name in model_latent if name not in guide_latent]
+    if missing:
+        raise ContractError(
+            f"guide: expected it to sample every latent site of the model; it does not sample "
+            f"{missing}, which would be drawn from the prior and left out of the weight"
+        )
+    extra = sorted(guide_latent - set(model_latent))
+    if extra:
+        raise ContractError(
+            f"guide: expected it to sample only the model's latent sites; found site(s) {extra} "
+            "that the model does not have (an auxiliary variable has no density under the "
+            "model, so the weight would not estimate p(x))"
+        )
+
+
+def subsample_scale(site: dict) -> float:
+    """The scale the site's subsampled plates put on it, the product of ``full_size / size``."""
+    scale = 1.0
+    for frame in site["cond_indep_stack"]:
+        if frame.full_size is not None and frame.size != frame.full_size:
+            scale *= frame.full_size / frame.size
+    return scale
+
+
+def check_unscaled(model_trace: poutine.Trace, guide_trace: poutine.Trace, num_rows: int) -> None:
+    """Raise ``ContractError`` for a site scaled other than by a data plate that covers the
+    batch: ``poutine.scale``, a subsampled plate other than ``"data"``, or a data plate whose
+    indices are not ``0, ..., N-1`` (``subsample_size`` smaller than the batch, random indices),
+    which would score some datapoints and not others."""
+    for trace in (model_trace, guide_trace):
+        for name, site in trace.nodes.items():
+            if site["type"] == "sample" and site_is_subsample(site) and name == DATA_PLATE:
+                index = site["value"]
+                whole = torch.arange(num_rows, device=index.device)
+                if index.shape != whole.shape or not torch.equal(index, whole):
+                    shown = index.flatten()[:4].tolist()
+                    preview = str(shown)[:-1] + (", ...]" if index.numel() > 4 else "]")
+                    raise ContractError(
+                        f"pyro.plate({DATA_PLATE!r}): expected it to cover the batch of "
+                        f"{num_rows} datapoints in order (size N, or subsample=torch.arange(N)); "
+                        f"found {index.numel()} subsampled indices {preview} of "
+                        f"{getattr(site['fn'], 'size', '?')}, so the scores would not be the "
+                        "batch's datapoints' (the estimator scores every datapoint; pass the "
+                        "datapoints to score as the batch instead)"
+                    )
+        for name, site in sample_sites(trace):
+            for frame in site["cond_indep_stack"]:
+                if frame.full_size is not None and frame.size != frame.full_size and frame.name != DATA_PLATE:
+                    raise ContractError(
+                        f"site {name!r}: expected no subsampled plate but the data plate; found "
+                        f"pyro.plate({frame.name!r}) taking {frame.size} of {frame.full_size}, "
+                        "whose scaled sum only estimates the datapoint's log-probability"
+                    )
+            extra = site["scale"] / subsample_scale(site)
+            if not torch.all(torch.as_tensor(extra) == 1.0):
+                found = extra if not torch.is_tensor(extra) or extra.numel() == 1 else "a tensor"
+                raise ContractError(
+                    f"site {name!r}: expected an unscaled log-probability; found it scaled by "
+                    f"{float(found) if not isinstance(found, str) else found} (poutine.scale, e.g. "
+                    "KL warm-up), which would scale the estimate; evaluate the unscaled model"
                 )
 
 
@@ -88,7 +180,7 @@ def check_observation_shapes(trace: poutine.Trace) -> None:
         found = tuple(value.shape)
         tail = expected[len(expected) - len(found) :] if len(found) <= len(expected) else None
         if tail is None or any(v == 1 and e != 1 for v, e in zip(found, tail, strict=True)):
-            raise ValueError(
+            raise ContractError(
                 f"site {name!r}: expected an observation of the distribution's shape {expected} "
                 f"(batch_shape + event_shape); found shape {found}, which torch would broadcast "
                 "silently into a wrong log-probability (reshape the data or the distribution)"
@@ -96,12 +188,16 @@ def check_observation_shapes(trace: poutine.Trace) -> None:
 
 
 @torch.no_grad()
-def probe(model, guide, x: torch.Tensor, check: bool = False) -> tuple[int, bool]:
+def probe(model, guide, x: torch.Tensor, check: bool = False, guide_given: bool = True) -> tuple[int, bool]:
     """Trace the pair once on ``x``: ``(max_plate_nesting, has_latent_sites)``; with ``check``,
-    also verify that every site sits in the data plate. Observations that would be broadcast
-    against their distribution are always refused (:func:`check_observation_shapes`)."""
+    also verify the estimator's contract: every site in the data plate, the guide's latent sites
+    the model's (``guide_given=False``: the pair has no guide of its own), no scaled site (see
+    the module's docstring). Observations that would be broadcast against their distribution
+    are always refused (:func:`check_observation_shapes`)."""
     model_trace, guide_trace = trace_pair(model, guide, x)
     check_observation_shapes(model_trace)
     if check:
+        check_latent_sites(model_trace, guide_trace, guide_given)
         check_data_plate(model_trace, guide_trace)
+        check_unscaled(model_trace, guide_trace, x.shape[0])
     return max_plate_nesting(model_trace, guide_trace), bool(latent_sites(guide_trace))

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .errors import PgmError, PgmTypeError
+
 __all__ = ["GenerativeModel", "check_images"]
 
 
@@ -19,19 +21,19 @@ def check_images(
     """Raise ``ValueError`` naming ``argument`` unless ``x`` is a non-empty batch ``(N, *event_shape)``
     of finite values, integers in ``{0, ..., num_levels - 1}`` when ``num_levels`` is given."""
     if not torch.is_tensor(x):
-        raise TypeError(f"{argument}: expected a torch.Tensor; found {type(x).__name__}")
+        raise PgmTypeError(f"{argument}: expected a torch.Tensor; found {type(x).__name__}")
     expected = "(N, " + ", ".join(map(str, event_shape)) + ")"
     if x.dim() != len(event_shape) + 1 or tuple(x.shape[1:]) != tuple(event_shape):
-        raise ValueError(f"{argument}: expected shape {expected}; found {tuple(x.shape)}")
+        raise PgmError(f"{argument}: expected shape {expected}; found {tuple(x.shape)}")
     if x.shape[0] == 0:
-        raise ValueError(f"{argument}: expected a non-empty batch {expected}; found 0 images")
+        raise PgmError(f"{argument}: expected a non-empty batch {expected}; found 0 images")
     if x.is_complex():
-        raise TypeError(f"{argument}: expected real or integer pixel values; found dtype {x.dtype}")
+        raise PgmTypeError(f"{argument}: expected real or integer pixel values; found dtype {x.dtype}")
     if x.is_floating_point():
         finite = torch.isfinite(x)
         if not finite.all():
             where = _first_index(~finite)
-            raise ValueError(
+            raise PgmError(
                 f"{argument}: expected finite values; found {x[where].item()} at index {where} "
                 f"({int((~finite).sum())} non-finite values in all)"
             )
@@ -41,7 +43,7 @@ def check_images(
             bad |= x != torch.round(x)
         if bad.any():
             where = _first_index(bad)
-            raise ValueError(
+            raise PgmError(
                 f"{argument}: expected integer values in {{0, ..., {num_levels - 1}}} "
                 f"({num_levels} levels, the support of the likelihood); found {x[where].item()!r} "
                 f"at index {where}"
@@ -102,6 +104,11 @@ class GenerativeModel(nn.Module):
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def describe(self) -> str:
+        """What was built, in a few words, for reports: each part says what it is (subclasses
+        compose their parts' ``describe()``), so a description never repeats a config name."""
+        return type(self).__name__
 
     def extra_repr(self) -> str:
         return f"event_shape={self.event_shape}, num_levels={self.num_levels}"

@@ -41,6 +41,9 @@ class DiagonalNormalGuide(nn.Module):
         """E_q[z] (the code used as a learned feature)."""
         return self.base(x).mean
 
+    def describe(self) -> str:
+        return f"diagonal-Gaussian guide ({_network_name(self.encoder)} encoder)"
+
 
 class IAFGuide(nn.Module):
     """A diagonal Gaussian pushed through inverse autoregressive flows conditioned on the
@@ -73,6 +76,15 @@ class IAFGuide(nn.Module):
     def mean(self, x: torch.Tensor, num_samples: int = 64) -> torch.Tensor:
         """E_q[z] by Monte Carlo (the flow has no closed-form mean)."""
         return self(x).sample((num_samples,)).mean(0)
+
+    def describe(self) -> str:
+        return f"IAF guide ({len(self.flows)} flows on a {self.diagonal.describe()})"
+
+
+def _network_name(module: nn.Module) -> str:
+    """``MLPEncoder`` -> ``MLP``, ``ConvEncoder`` -> ``conv``."""
+    name = type(module).__name__
+    return "MLP" if name.startswith("MLP") else "conv" if name.startswith("Conv") else name
 
 
 def _encoder(cfg: dict) -> nn.Module:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .build import decoder_hidden_dims
+from .errors import PgmError
 from .nn.decoders import make_decoder
 from .registry import LIKELIHOODS
 
@@ -45,6 +46,13 @@ class _DecodedLikelihood(nn.Module):
         """E[x | z] in the data's units (levels), for reconstructions and traversals."""
         return self(z).mean
 
+    #: the per-pixel family, in words (subclasses)
+    family_name = "factorised"
+
+    def describe(self) -> str:
+        decoder = "MLP" if type(self.decoder).__name__.startswith("MLP") else "conv"
+        return f"factorised {self.family_name} likelihood ({decoder} decoder)"
+
 
 class _Bernoulli(dist.Bernoulli):
     """Pyro's Bernoulli with a leaner ``log_prob``: torch's negates the cross-entropy into a
@@ -61,12 +69,16 @@ class _Bernoulli(dist.Bernoulli):
 class BernoulliLikelihood(_DecodedLikelihood):
     """p(x | z) = prod_i Bernoulli(x_i; sigmoid(f(z)_i)), for binary images (K = 2)."""
 
+    family_name = "Bernoulli"
+
     def family(self, params):
         return _Bernoulli(logits=params[..., 0])
 
 
 class CategoricalLikelihood(_DecodedLikelihood):
     """p(x | z) = prod_i Categorical(x_i; softmax(f(z)_i)), a K-way softmax per pixel."""
+
+    family_name = "categorical"
 
     def __init__(self, cfg: dict):
         super().__init__(cfg, params_per_dim=cfg["num_levels"])
@@ -82,6 +94,8 @@ class CategoricalLikelihood(_DecodedLikelihood):
 
 class DiscretizedLogisticLikelihood(_DecodedLikelihood):
     """p(x | z): a mixture of M discretised logistics per pixel (Salimans et al. 2017)."""
+
+    family_name = "discretized-logistic-mixture"
 
     def __init__(self, cfg: dict):
         self.num_mixtures = cfg["num_mixtures"]
@@ -104,6 +118,7 @@ class NormalLikelihood(_DecodedLikelihood):
     on discrete images its value is a density, not a probability."""
 
     params_per_dim = 2
+    family_name = "Gaussian"
 
     def family(self, params):
         return dist.Normal(params[..., 0], F.softplus(params[..., 1]) + 1e-3)
@@ -112,21 +127,21 @@ class NormalLikelihood(_DecodedLikelihood):
 @LIKELIHOODS.register("bernoulli", "per-pixel Bernoulli (K = 2)")
 def _bernoulli(cfg: dict) -> nn.Module:
     if cfg["num_levels"] != 2:
-        raise ValueError(f"likelihood 'bernoulli': expected num_levels = 2; found {cfg['num_levels']}")
+        raise PgmError(f"likelihood 'bernoulli': expected num_levels = 2; found {cfg['num_levels']}")
     return BernoulliLikelihood(cfg)
 
 
 @LIKELIHOODS.register("categorical", "per-pixel K-way softmax")
 def _categorical(cfg: dict) -> nn.Module:
     if cfg["num_levels"] < 2:
-        raise ValueError(f"likelihood 'categorical': expected num_levels >= 2; found {cfg['num_levels']}")
+        raise PgmError(f"likelihood 'categorical': expected num_levels >= 2; found {cfg['num_levels']}")
     return CategoricalLikelihood(cfg)
 
 
 @LIKELIHOODS.register("discretized-logistic", "mixture of discretized logistics (PixelCNN++)")
 def _logistic(cfg: dict) -> nn.Module:
     if cfg["num_levels"] < 2:
-        raise ValueError(
+        raise PgmError(
             f"likelihood 'discretized-logistic': expected num_levels >= 2; found {cfg['num_levels']}"
         )
     return DiscretizedLogisticLikelihood(cfg)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distributions.diagonal_normal_mixture import DiagonalNormalMixture
+from .errors import PgmError
 from .registry import PRIORS
 
 __all__ = ["DiagonalNormalPrior", "FlowPrior", "MixturePrior", "StandardNormalPrior", "VampPrior"]
@@ -27,6 +28,9 @@ class StandardNormalPrior(nn.Module):
     def forward(self) -> dist.Distribution:
         return dist.Normal(self.loc, self.scale).to_event(1)
 
+    def describe(self) -> str:
+        return "N(0, I) prior"
+
 
 class DiagonalNormalPrior(nn.Module):
     """p(z) = N(mu, diag sigma^2) with learned mu and sigma."""
@@ -38,6 +42,9 @@ class DiagonalNormalPrior(nn.Module):
 
     def forward(self) -> dist.Distribution:
         return dist.Normal(self.loc, F.softplus(self.raw_scale)).to_event(1)
+
+    def describe(self) -> str:
+        return "learned diagonal-Gaussian prior"
 
 
 class MixturePrior(nn.Module):
@@ -52,6 +59,9 @@ class MixturePrior(nn.Module):
     def forward(self) -> dist.Distribution:
         components = dist.Normal(self.locs, F.softplus(self.raw_scales) + 1e-4).to_event(1)
         return dist.MixtureSameFamily(dist.Categorical(logits=self.logits), components)
+
+    def describe(self) -> str:
+        return f"mixture-of-{self.logits.shape[0]}-Gaussians prior"
 
 
 class VampPrior(nn.Module):
@@ -75,6 +85,9 @@ class VampPrior(nn.Module):
         # never materialise a (K, N, M, L) tensor (pgm.distributions.diagonal_normal_mixture)
         return DiagonalNormalMixture(components.loc, components.scale)
 
+    def describe(self) -> str:
+        return f"VampPrior ({self.pseudo_inputs.shape[0]} pseudo-inputs)"
+
 
 class FlowPrior(nn.Module):
     """A normalising-flow prior: N(0, I) pushed through affine coupling layers (Dinh et al.
@@ -83,7 +96,7 @@ class FlowPrior(nn.Module):
     def __init__(self, latent_dim: int, num_flows: int, hidden_dim: int):
         super().__init__()
         if latent_dim < 2:
-            raise ValueError(f"latent_dim: prior 'flow' expects latent_dim >= 2; found {latent_dim}")
+            raise PgmError(f"latent_dim: prior 'flow' expects latent_dim >= 2; found {latent_dim}")
         self.register_buffer("loc", torch.zeros(latent_dim))
         self.register_buffer("scale", torch.ones(latent_dim))
         self.register_buffer("reverse", torch.arange(latent_dim - 1, -1, -1))
@@ -96,6 +109,9 @@ class FlowPrior(nn.Module):
         for coupling in self.couplings:
             transforms += [coupling, T.Permute(self.reverse)]
         return dist.TransformedDistribution(dist.Normal(self.loc, self.scale).to_event(1), transforms)
+
+    def describe(self) -> str:
+        return f"flow prior ({len(self.couplings)} affine couplings on N(0, I))"
 
 
 @PRIORS.register("standard-normal", "N(0, I)")

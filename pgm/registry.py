@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["DATASETS", "GUIDES", "LIKELIHOODS", "MODELS", "PRIORS", "Registry", "all_registries"]
+from .errors import PgmError, UnknownNameError
+
+__all__ = [
+    "DATASETS",
+    "DECODERS",
+    "ENCODERS",
+    "GUIDES",
+    "LIKELIHOODS",
+    "MODELS",
+    "PRIORS",
+    "Registry",
+    "all_registries",
+]
 
 
 class Registry:
@@ -19,45 +31,73 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Callable[..., Any]] = {}
         self._docs: dict[str, str] = {}
+        self._origins: dict[str, str] = {}
 
     def register(self, name: str, doc: str | None = None) -> Callable:
+        """Decorator: ``@PRIORS.register("laplace", "one line for pgm list")`` on a factory.
+        Built-ins and plug-ins use the same decorator; the factory's module is recorded as the
+        entry's origin, so a run can say which plug-in it needs."""
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+                raise PgmError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = factory
+            self._origins[name] = getattr(factory, "__module__", None) or ""
             text = doc or (factory.__doc__ or "").strip().splitlines()[0:1]
             self._docs[name] = text if isinstance(text, str) else (text[0] if text else "")
             return factory
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a plug-in whose import failed half-way takes back what it added)."""
+        for table in (self._entries, self._docs, self._origins):
+            table.pop(name, None)
+
+    def origin(self, name: str) -> str:
+        """The module that registered ``name`` (``pgm....`` for a built-in)."""
+        _installed_plugins()
+        return self._origins.get(name, "")
+
     def __getitem__(self, name: str) -> Callable[..., Any]:
+        _installed_plugins()
         if not isinstance(name, str) or name not in self._entries:
-            raise KeyError(
+            raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; expected one of: {', '.join(sorted(self))}"
             )
         return self._entries[name]
 
     def check(self, name: Any, argument: str | None = None) -> str:
         """Return ``name`` if registered, else raise ``ValueError`` naming the valid ones."""
+        _installed_plugins()
         if not isinstance(name, str) or name not in self._entries:
-            raise ValueError(
+            raise PgmError(
                 f"{argument or self.kind}: expected one of "
                 f"{', '.join(sorted(self))}; found {name!r}"
             )
         return name
 
     def __contains__(self, name: object) -> bool:
+        _installed_plugins()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
+        _installed_plugins()
         return iter(self._entries)
 
     def __len__(self) -> int:
+        _installed_plugins()
         return len(self._entries)
 
     def describe(self, name: str) -> str:
         return self._docs.get(name, "")
+
+
+def _installed_plugins() -> None:
+    """Load the ``pgm.plugins`` entry points of installed packages, once, at the first lookup
+    (not at import: a package that is never asked for costs nothing)."""
+    from . import plugins
+
+    plugins.load_entry_points()
 
 
 MODELS = Registry("model")
@@ -65,6 +105,11 @@ PRIORS = Registry("prior")
 GUIDES = Registry("guide")
 LIKELIHOODS = Registry("likelihood")
 DATASETS = Registry("dataset")
+#: Networks, by the name of the config key ``network``: an encoder ``(event_shape, num_levels,
+#: hidden_dim, out_features) -> nn.Module`` and a decoder ``(latent_dim, hidden_dim,
+#: event_shape, params_per_dim) -> nn.Module`` registered under the same name.
+ENCODERS = Registry("encoder")
+DECODERS = Registry("decoder")
 
 
 def all_registries() -> dict[str, Registry]:
@@ -74,4 +119,6 @@ def all_registries() -> dict[str, Registry]:
         "guides": GUIDES,
         "likelihoods": LIKELIHOODS,
         "datasets": DATASETS,
+        "encoders": ENCODERS,
+        "decoders": DECODERS,
     }

@@ -75,3 +75,15 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+    @property
+    def autoregressive_decoder(self) -> bool:
+        """True when p(x | z) is itself autoregressive (PixelVAE): decoding z has no closed-form
+        mean, so reconstructions and traversals are samples given z."""
+        return not hasattr(self.likelihood, "mean")
+
+    def describe(self) -> str:
+        return (
+            f"{self.prior.describe()}, {self.posterior.describe()}, "
+            f"{self.likelihood.describe()}, {self.latent_dim} latent dims"
+        )

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .errors import PgmError
+
 __all__ = ["check_bool", "check_choice", "check_float", "check_int", "check_shape"]
 
 
 def check_int(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}: expected an integer; found {value!r}")
+        raise PgmError(f"{name}: expected an integer; found {value!r}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}; found {value!r}")
+        raise PgmError(f"{name}: expected an integer >= {minimum}; found {value!r}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name}: expected an integer <= {maximum}; found {value!r}")
+        raise PgmError(f"{name}: expected an integer <= {maximum}; found {value!r}")
     return value
 
 
@@ -22,23 +24,25 @@ def check_float(
     value: Any, name: str, minimum: float | None = None, exclusive_minimum: bool = False
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"{name}: expected a number; found {value!r}")
+        raise PgmError(f"{name}: expected a number; found {value!r}")
+    if value in (float("inf"), float("-inf")):
+        raise PgmError(f"{name}: expected a finite number; found {value!r}")
     if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
         op = ">" if exclusive_minimum else ">="
-        raise ValueError(f"{name}: expected a number {op} {minimum}; found {value!r}")
+        raise PgmError(f"{name}: expected a number {op} {minimum}; found {value!r}")
     return float(value)
 
 
 def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{name}: expected true or false; found {value!r}")
+        raise PgmError(f"{name}: expected true or false; found {value!r}")
     return value
 
 
 def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     choices = sorted(choices)
     if value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(choices)}; found {value!r}")
+        raise PgmError(f"{name}: expected one of {', '.join(choices)}; found {value!r}")
     return value
 
 
@@ -49,7 +53,7 @@ def check_shape(value: Any, name: str) -> tuple[int, ...]:
         and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
     )
     if not ok:
-        raise ValueError(
+        raise PgmError(
             f"{name}: expected [C, H, W] (or [D] for vectors) of positive integers; found {value!r}"
         )
     return tuple(value)

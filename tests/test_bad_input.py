@@ -224,6 +224,215 @@ CASES = [
 ]
 
 
+# -- issue 13: hostile inputs ----------------------------------------------------------------
+def _mnist(tmp: Path, x_train: np.ndarray) -> list[str]:
+    """mnist.npz holding ``x_train`` (and uint8 x_test, labels) in tmp/data."""
+    folder = tmp / "data"
+    folder.mkdir(exist_ok=True)
+    n = x_train.shape[0]
+    np.savez(folder / "mnist.npz", x_train=x_train, y_train=np.zeros(n, np.uint8),
+             x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.zeros(10, np.uint8))
+    return _train(tmp, "--data-dir", str(folder), data="mnist")
+
+
+def _mnist_with(dtype, at: tuple[int, int, int], value) -> Callable[[Path], list[str]]:
+    def argv(tmp: Path) -> list[str]:
+        x = np.zeros((10_010, 28, 28), dtype)
+        x[at] = value
+        return _mnist(tmp, x)
+
+    return argv
+
+
+def _bmnist_train(values: np.ndarray) -> Callable[[Path], list[str]]:
+    return lambda t: _bmnist(t, arrays={"train": values, "valid": np.zeros((10, 784), np.uint8)})
+
+
+def _half(dtype=np.float64, value=0.5) -> np.ndarray:
+    x = np.zeros((10, 784), dtype)
+    x[3, 17] = value
+    return x
+
+
+def _npy_header(path: Path, shape: tuple, descr: str = "|u1") -> Path:
+    """An .npy file whose header declares ``shape`` and that holds no data."""
+    with path.open("wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": shape})
+    return path
+
+
+def _npz_header_huge(tmp: Path) -> list[str]:
+    import zipfile
+
+    folder = _data_dir(tmp)
+    npy = _npy_header(tmp / "train.npy", (10**9, 784))
+    with zipfile.ZipFile(folder / "binarized_mnist.npz", "w") as archive:
+        archive.write(npy, "train.npy")
+        archive.writestr("valid.npy", b"")
+    npy.unlink()
+    return _train(tmp, "--data-dir", str(folder), data="binarized-mnist")
+
+
+def _complete_input(make: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    return lambda t: ["complete", str(t / "out"), "--input", str(make(t)), "--out", str(t / "c.png")]
+
+
+def _save(name: str, array) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        np.save(tmp / name, array)
+        return tmp / name
+
+    return make
+
+
+def _empty_npz(tmp: Path) -> Path:
+    np.savez(tmp / "empty.npz")
+    return tmp / "empty.npz"
+
+
+def _user_file(name: str, content: bytes = b"the user's own") -> Callable[[Path, Path], None]:
+    def setup(tmp: Path, run: Path) -> None:
+        (tmp / "out").mkdir()
+        (tmp / "out" / name).write_bytes(content)
+
+    return setup
+
+
+def _resume_config_nested(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    (tmp / "out" / "config.json").write_text("[" * 100_000)
+
+
+def _weights_metadata_nested(tmp: Path, run: Path) -> None:
+    from safetensors.torch import save_file
+
+    from inference.checkpoint import load_tensors
+
+    _copy_run(tmp, run)
+    tensors, _ = load_tensors(tmp / "out" / "model.safetensors")
+    save_file(tensors, str(tmp / "out" / "model.safetensors"), metadata={"pgm": "[" * 100_000})
+
+
+def _metrics(text: str) -> Callable[[Path, Path], None]:
+    def setup(tmp: Path, run: Path) -> None:
+        _copy_run(tmp, run)
+        (tmp / "out" / "metrics.jsonl").write_text(text)
+
+    return setup
+
+
+def _weights(change: Callable[[dict], None]) -> Callable[[Path, Path], None]:
+    def setup(tmp: Path, run: Path) -> None:
+        from inference.checkpoint import load_tensors, save_tensors
+
+        _copy_run(tmp, run)
+        tensors, meta = load_tensors(tmp / "out" / "model.safetensors")
+        change(tensors)
+        save_tensors(tmp / "out" / "model.safetensors", tensors, meta)
+
+    return setup
+
+
+def _nan_weights(tensors: dict) -> None:
+    name = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[name] = torch.full_like(tensors[name], math.nan)
+
+
+def _int8_weights(tensors: dict) -> None:
+    for k, v in tensors.items():
+        tensors[k] = v.to(torch.int8)
+
+
+def _checkpoints_a_file(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    (tmp / "out" / "model.safetensors").unlink()
+    shutil.rmtree(tmp / "out" / "checkpoints")
+    (tmp / "out" / "checkpoints").write_text("not a folder")
+
+
+def _weights_a_folder(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    (tmp / "out" / "model.safetensors").unlink()
+    (tmp / "out" / "model.safetensors").mkdir()
+
+
+def _npz_a_folder(tmp: Path) -> list[str]:
+    folder = _data_dir(tmp)
+    (folder / "binarized_mnist.npz").mkdir()
+    return _train(tmp, "--data-dir", str(folder), data="binarized-mnist")
+
+
+def _copy_run_and_file(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    _write(tmp / "afile", "x")
+
+
+def _copy_run_and_folder(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    (tmp / "folder").mkdir()
+
+
+HOSTILE = [
+    # data that is not what it claims (checked before any cast; the first offending index named)
+    Case("npz-float-pixels", _mnist_with(np.float32, (3, 4, 5), 0.5), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found dtype float32, e.g. 0.5 at index (3, 4, 5)"]),
+    Case("npz-float-integral-pixels", _mnist_with(np.float32, (3, 4, 5), 1.0), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found dtype float32"]),
+    Case("npz-int16-300", _mnist_with(np.int16, (2, 7, 9), 300), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found 300 at index (2, 7, 9)"]),
+    Case("npz-negative", _mnist_with(np.int16, (5, 0, 1), -1), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found -1 at index (5, 0, 1)"]),
+    Case("npz-binarized-half", _bmnist_train(_half()), "binarized_mnist.npz['train']", ["expected integer pixels in {0, ..., 1}", "found dtype float64, e.g. 0.5 at index (3, 17)"]),
+    Case("npz-nan", _bmnist_train(_half(value=math.nan)), "binarized_mnist.npz['train']", ["expected integer pixels in {0, ..., 1}", "e.g. nan at index (3, 17)"]),
+    Case("npz-complex", _bmnist_train(_half(np.complex128, 1 + 2j)), "binarized_mnist.npz['train']", ["expected integer pixels", "found dtype complex128"]),
+    # other people's files: refused, never overwritten or deleted
+    Case("out-holds-foreign-weights", lambda t: _train(t), "--out", ["expected a new folder or a run written by pgm", "holding model.safetensors but no config.json"], setup=_user_file("model.safetensors")),
+    Case("out-holds-user-metrics", lambda t: _train(t), "--out", ["holding metrics.jsonl but no config.json"], setup=_user_file("metrics.jsonl")),
+    Case("resume-foreign-weights", lambda t: _train(t, "--resume"), "--resume", ["holding model.safetensors but no config.json"], setup=_user_file("model.safetensors")),
+    Case("lr-inf-keeps-user-metrics", lambda t: _train(t, lr=math.inf), "lr", ["expected a finite number", "found inf"], setup=_user_file("metrics.jsonl")),
+    # half-written reports: inputs checked before anything is created
+    Case("compare-out-is-a-file", lambda t: ["compare", str(t / "out"), "--out", str(t / "afile")], "--out", ["expected a folder for the report", "found a file"], setup=_copy_run_and_file, guarded="afile"),
+    Case("compare-missing-run-creates-nothing", lambda t: ["compare", str(t / "missing"), "--out", str(t / "rep")], "run", ["expected a run folder", "found no such folder"], guarded="rep"),
+    Case("compare-curve-images-negative", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--curve-images", "-3"], "--curve-images", ["expected an integer >= 0", "found -3"], setup=_copy_run, guarded="rep"),
+    Case("compare-alpha-outside", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--alpha", "1.5"], "--alpha", ["expected a number in (0, 1)", "found 1.5"], setup=_copy_run, guarded="rep"),
+    # deeply nested JSON
+    Case("config-json-nested", lambda t: ["train", "--out", str(t / "out"), "--resume"], "--resume", ["expected JSON in", "nested too deeply"], setup=_resume_config_nested),
+    Case("metadata-nested", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected JSON metadata", "nested too deeply"], setup=_weights_metadata_nested),
+    Case("metrics-nested", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep")], "run", ["metrics.jsonl", "found line 1 corrupted (nested too deeply)"], setup=_metrics("[" * 100_000 + "\n"), guarded="rep"),
+    Case("metrics-corrupted", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep")], "run", ["metrics.jsonl", "found line 2 corrupted"], setup=_metrics('{"epoch": 1}\n{"epo\n'), guarded="rep"),
+    # sizes that exhaust memory: estimated and refused before allocating
+    Case("hidden-dim-huge", lambda t: _train(t, hidden_dim=10**12), "hidden_dim/latent_dim", ["expected a request that fits in memory", "hidden_dim = 1,000,000,000,000", "available"]),
+    Case("latent-dim-huge", lambda t: _train(t, latent_dim=4 * 10**9), "hidden_dim/latent_dim", ["expected a request that fits in memory", "latent_dim = 4,000,000,000", "needing about"]),
+    Case("num-particles-huge", lambda t: _train(t, num_particles=10**8), "num_particles", ["expected a request that fits in memory", "100,000,000 particles", "available"]),
+    Case("sample-n-1e13", lambda t: ["sample", str(t / "out"), "-n", "1e13"], "argument -n", ["expected a positive integer", "found '1e13'"]),
+    Case("sample-n-huge", lambda t: ["sample", str(t / "out"), "-n", str(10**10), "--out", str(t / "s.png")], "-n", ["expected a request that fits in memory", "10,000,000,000 images", "available"], setup=_copy_run, guarded="s.png"),
+    Case("complete-samples-huge", lambda t: ["complete", str(t / "out"), "--input", "valid", "--samples", str(10**12), "--out", str(t / "c.png")], "--samples", ["expected a request that fits in memory", "available"], setup=_copy_run, guarded="c.png"),
+    Case("evaluate-k-huge", lambda t: ["evaluate", str(t / "out"), "-k", str(10**18)], "argument --num-particles/-k", ["expected a positive integer <= 100,000,000", "found 1,000,000,000,000,000,000"]),
+    # .npy/.npz that cannot be what they claim
+    Case("npy-header-huge", _complete_input(lambda t: _npy_header(t / "big.npy", (10**12,))), "--input", ["to hold the data its header declares", "(1,000,000,000,000 bytes)"], setup=_copy_run, guarded="c.png"),
+    Case("npz-header-huge", _npz_header_huge, "data", ["array 'train'", "to hold the data its header declares", "(784,000,000,000 bytes)"]),
+    Case("npz-no-arrays", _complete_input(_empty_npz), "--input", ["expected an .npz archive of arrays", "holding no arrays"], setup=_copy_run, guarded="c.png"),
+    Case("npy-0d", _complete_input(_save("zero.npy", np.array(5))), "--input", ["expected images (N, C, H, W)", "found a 0-d array"], setup=_copy_run, guarded="c.png"),
+    Case("npy-strings", _complete_input(_save("s.npy", np.array([["a"] * 8] * 8))), "--input", ["expected integer pixels in {0, ..., 16}", "found dtype <U1"], setup=_copy_run, guarded="c.png"),
+    Case("npy-complex", _complete_input(_save("c.npy", np.ones((2, 1, 8, 8), np.complex128))), "--input", ["expected integer pixels in {0, ..., 16}", "found dtype complex128"], setup=_copy_run, guarded="c.png"),
+    Case("npy-out-of-range", _complete_input(_save("r.npy", np.full((2, 1, 8, 8), 40, np.int64))), "--input", ["expected integer pixels in {0, ..., 16}", "found 40 at index (0, 0, 0, 0)"], setup=_copy_run, guarded="c.png"),
+    # messages that name the argument
+    Case("seed-huge-config", lambda t: _train(t, "--set", f"seed={2**63}"), "seed", ["expected an integer <= 9223372036854775807", "found 9223372036854775808"]),
+    Case("seed-huge-cli", lambda t: ["evaluate", str(t / "out"), "--seed", str(2**63)], "argument --seed", ["expected an integer seed in [0, 2^63)", "found 9223372036854775808"]),
+    Case("sample-out-a-folder", lambda t: ["sample", str(t / "out"), "--out", str(t / "folder")], "--out", ["expected a PNG file path", "found a folder"], setup=_copy_run_and_folder, guarded="folder"),
+    Case("sample-out-in-proc", lambda t: ["sample", str(t / "out"), "-n", "2", "--out", "/proc/pgm-test/s.png"], "--out", ["expected a writable file path", "/proc/pgm-test/s.png refused"], setup=_copy_run),
+    Case("checkpoints-a-file", lambda t: _train(t, "--resume"), "--out", ["checkpoints to be a folder of checkpoints", "found a file"], setup=_checkpoints_a_file),
+    Case("out-300-chars", lambda t: _train(t, "--out", str(t / ("x" * 300))), "--out", ["expected names of at most", "found one of 300 bytes"]),
+    Case("sample-out-300-chars", lambda t: ["sample", str(t / "out"), "--out", str(t / ("x" * 300))], "--out", ["expected names of at most", "found one of 300 bytes"], setup=_copy_run),
+    Case("observed-diagonal", lambda t: ["complete", str(t / "out"), "--observed", "diagonal"], "--observed", ["expected one of", "top-half", "found 'diagonal'"], setup=_copy_run),
+    Case("nan-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected finite weights", "found non-finite values in"], setup=_weights(_nan_weights)),
+    Case("int8-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "of dtype torch.float32; found torch.int8"], setup=_weights(_int8_weights)),
+    Case("suite-epochs-scale-nan", lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "nan"], "--epochs-scale", ["expected a finite number > 0", "found nan"]),
+    Case("suite-epochs-scale-negative", lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "-1"], "--epochs-scale", ["expected a finite number > 0", "found -1.0"]),
+    Case("weights-a-folder", lambda t: ["evaluate", str(t / "out")], "run", ["model.safetensors to be a file of weights", "found a folder"], setup=_weights_a_folder),
+    Case("npz-a-folder", _npz_a_folder, "data", ["binarized_mnist.npz to be a file", "found a folder"]),
+    # accepted without a word before
+    Case("num-workers-lots", lambda t: _train(t, num_workers="lots"), "num_workers", ["expected an integer", "found 'lots'"]),
+]
+CASES += HOSTILE
+
+
 def _write(path: Path, content: str | bytes) -> Path:
     if isinstance(content, bytes):
         path.write_bytes(content)

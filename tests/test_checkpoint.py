@@ -31,8 +31,9 @@ from inference.config import resolve_config
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
+# keep_checkpoints = 2: the fallback hint needs an older checkpoint (the default keeps one)
 TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 100,
-        "batch_size": 50, "epochs": 2, "lr": 3e-3, "seed": 0, "device": "cpu"}
+        "batch_size": 50, "epochs": 2, "lr": 3e-3, "seed": 0, "device": "cpu", "keep_checkpoints": 2}
 
 
 class Evil:
@@ -197,10 +198,12 @@ def test_atomic_files_follow_the_umask_and_stale_temporaries_are_cleared(tmp_pat
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
-    (tmp_path / ".f.json.abc123.tmp").write_bytes(b"half")
+    (tmp_path / ".metrics.jsonl.ab_c1234.tmp").write_bytes(b"half")
+    (tmp_path / ".f.json.abc123.tmp").write_bytes(b"a user's: not a name pgm writes")
+    (tmp_path / ".notes.tmp").write_bytes(b"a user's")
     (tmp_path / "keep.tmp").write_bytes(b"not ours: no leading dot")
-    assert [p.name for p in ckpt.remove_stale_temporaries(tmp_path)] == [".f.json.abc123.tmp"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "keep.tmp"]
+    assert [p.name for p in ckpt.remove_stale_temporaries(tmp_path)] == [".metrics.jsonl.ab_c1234.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".f.json.abc123.tmp", ".notes.tmp", "f.json", "keep.tmp"]
 
 
 def _trainer(run_dir: Path | None, **changes) -> Trainer:
@@ -260,7 +263,7 @@ def test_best_checkpoint_outlives_the_rolling_window(tmp_path):
 
 def test_checkpoint_of_another_model_is_refused_by_name(tmp_path):
     trainer = _trainer(tmp_path)
-    trainer.epoch = 1
+    trainer.epoch, trainer.step, trainer.metrics = 1, 1, [{"epoch": 1, "step": 1}]
     trainer.save_checkpoint()
     other = _trainer(tmp_path / "other", hidden_dim=8)
     path = trainer.latest_checkpoint()

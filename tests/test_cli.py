@@ -45,17 +45,34 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
     assert (run / "model.safetensors").is_file()
     capsys.readouterr()
 
-    assert main(["evaluate", str(run), "--num-particles", "20", "--num-images", "30", "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--num-particles", "20", "--num-images", "30", "--no-progress", "--json"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["num_particles"] == 20 and row["num_images"] == 30 and row["num_dims"] == 64
     assert row["elbo_nats"] <= row["log_likelihood_nats"] < 0
     assert row["bits_per_dim"] == pytest.approx(-row["log_likelihood_nats"] / (64 * 0.6931471805599453))
     assert json.loads((run / "evaluation-test.json").read_text())["log_likelihood_nats"] == row["log_likelihood_nats"]
+    lo, hi = row["ci95"]
+    assert lo <= row["log_likelihood_nats"] <= hi and row["standard_error_nats"] > 0
+    assert row["psis_khat_unreliable_fraction"] is None  # K = 20: too few weights for PSIS's tail fit
+
+    # without --json: a summary for a person, its numbers those of the JSON, with a true minus
+    assert main(["evaluate", str(run), "--num-particles", "200", "--num-images", "30", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    row = json.loads((run / "evaluation-test.json").read_text())
+    assert 0 <= row["psis_khat_unreliable_fraction"] <= 1
+    assert f"log p(x)   {row['log_likelihood_nats']:.2f}".replace("-", "\u2212") in text
+    assert f"SE {row['standard_error_nats']:.3f}" in text and "95% CI [\u2212" in text
+    assert f"bits/dim   {row['bits_per_dim']:.4f}" in text and "ELBO" in text
+    assert f"{100 * row['psis_khat_unreliable_fraction']:.1f}% of images above 0.7" in text
 
     out = tmp_path / "grid.png"
     assert main(["sample", str(run), "-n", "9", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(capsys.readouterr().out)["shape"] == [9, 1, 8, 8]
+    # 3 x 3 images of 8 pixels, 1-pixel padding: 3 * 9 + 1 = 28 pixels, drawn 7x by default
+    assert int.from_bytes(out.read_bytes()[16:20], "big") == 28 * 7
+    assert main(["sample", str(run), "-n", "9", "--out", str(out), "--scale", "2"]) == 0
+    assert int.from_bytes(out.read_bytes()[16:20], "big") == 28 * 2
 
 
 def test_list_names_every_part(capsys):
@@ -87,9 +104,14 @@ def test_complete_fills_the_bottom_half(tmp_path, capsys):
     out = tmp_path / "done.png"
     capsys.readouterr()
     assert main(["complete", str(run), "--input", str(tmp_path / "in.npy"), "--samples", "2",
-                 "--out", str(out)]) == 0
-    assert json.loads(capsys.readouterr().out) == {"completions": str(out), "n": 3, "samples_per_image": 2}
+                 "--out", str(out), "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "completions": str(out), "n": 3, "samples_per_image": 2,
+        "columns": ["observed", "completion", "completion", "original"],
+    }
     assert out.read_bytes()[:4] == b"\x89PNG"
+    # four columns (observed, 2 completions, the original) of 8-pixel images, 1-pixel padding
+    assert int.from_bytes(out.read_bytes()[16:20], "big") == (4 * 9 + 1) * 7
     model, _ = load_run(run)
     mask = observed_mask("top-half", model.event_shape)
     x = torch.from_numpy(images).float()
@@ -110,3 +132,37 @@ def test_suite_writes_results_and_sample_grids(tmp_path, capsys):
         assert r["num_dims"] == 64 and r["num_particles"] == 10
         assert r["bits_per_dim"] > 0 and r["elbo_nats"] <= r["log_likelihood_nats"]
         assert (out / "figures" / f"samples-{r['model']}.png").is_file()
+
+
+def test_pgm_alone_prints_its_help():
+    done = subprocess.run([sys.executable, "-m", "evaluation.cli"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("usage: pgm") and "suite" in done.stdout
+    assert done.stderr == ""
+
+
+def test_list_into_a_closed_pipe_is_quiet():
+    # `pgm list --json | head -1`: the reader leaves early; no BrokenPipeError, no traceback
+    done = subprocess.run(
+        f"{sys.executable} -m evaluation.cli list --json | head -1", shell=True, capture_output=True, text=True
+    )
+    assert done.stdout == "{\n" and done.stderr == "", done.stderr
+
+
+def test_compare_help_and_labels(tmp_path, capsys):
+    assert main(["compare", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--label NAME=RUN" in text and "(default 500, as pgm suite;" in text
+    assert "the data split every model is evaluated on" in text and "first N images" in text
+    from evaluation.compare import _load_runs
+    from inference import train
+
+    run = tmp_path / "vae"
+    train({"data": "digits", "model": "vae", "epochs": 1, "num_train": 64, "hidden_dim": 8,
+           "latent_dim": 2, "device": "cpu"}, run, progress=False)
+    assert [r.name for r in _load_runs([run, run, run], ["baseline", None, None])] == ["baseline", "vae", "vae#2"]
+    with pytest.raises(ValueError, match="--label: expected a different name for each run; found 'a' twice"):
+        _load_runs([run, run], ["a", "a"])
+    with pytest.raises(ValueError, match="--label: expected names unlike the other runs' folder names"):
+        _load_runs([run, run], ["vae", None])
+    assert main(["compare", "--out", str(tmp_path / "o"), "--label", "nameless"]) == 2
+    assert "--label: expected NAME=RUN" in capsys.readouterr().err

@@ -105,7 +105,7 @@ def test_torchrun_entry_point_trains_a_run(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}", "-m", "inference.train", str(config), "--out", str(out), "--no-progress",
+        f"--master_port={_free_port()}", "-m", "inference.torchrun", str(config), "--out", str(out), "--no-progress",
     ]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import PgmError
 from ..registry import DATASETS
 from . import digits, npz, torchvision_datasets  # noqa: F401  (registration)
 from .dataset import SPLITS, ImageDataset
@@ -32,5 +33,5 @@ def load_dataset(
     """Load dataset ``name`` (see ``pgm list``) at ``split`` in ``train``/``valid``/``test``."""
     DATASETS.check(name, "data")
     if split not in SPLITS:
-        raise ValueError(f"split: expected one of {', '.join(SPLITS)}; found {split!r}")
+        raise PgmError(f"split: expected one of {', '.join(SPLITS)}; found {split!r}")
     return DATASETS[name](split, data_dir=data_dir, download=download)

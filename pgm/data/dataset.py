@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import PgmError
+
 __all__ = ["SPLITS", "ImageDataset"]
 
 SPLITS = ("train", "valid", "test")
@@ -24,7 +26,7 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         if self.images.dim() != 4:
-            raise ValueError(
+            raise PgmError(
                 f"{self.name}: images expected shape (N, C, H, W); found {tuple(self.images.shape)}"
             )
 
@@ -41,7 +43,10 @@ class ImageDataset:
         return self.images.shape[0]
 
     def float_images(self) -> torch.Tensor:
-        """The images as a float tensor of integer values, the form a model's ``x`` takes."""
+        """The images as ``float32`` holding the integer grey levels ``{0, ..., K-1}``
+        (``K = num_levels``; e.g. 0..16 for digits, 0/1 for binarized MNIST), NOT scaled to
+        [0, 1]: the form a model's ``x`` takes, ``(N, C, H, W)``. A model that wants [0, 1]
+        divides by ``K - 1`` itself; its likelihood must give the levels themselves mass."""
         return self.images.float()
 
     def subset(self, n: int | None) -> ImageDataset:

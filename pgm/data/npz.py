@@ -8,10 +8,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import PgmError
 from ..registry import DATASETS
 from .dataset import ImageDataset
 
-__all__ = ["load_binarized_mnist", "load_mnist", "resolve_data_dir"]
+__all__ = [
+    "check_npy_sizes",
+    "check_pixels",
+    "load_binarized_mnist",
+    "load_image_array",
+    "load_mnist",
+    "resolve_data_dir",
+]
 
 _HOW_TO_GET = {
     "binarized_mnist.npz": (
@@ -34,8 +42,110 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     return Path(data_dir).expanduser()
 
 
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def check_pixels(arr: np.ndarray, num_levels: int, what: str) -> None:
+    """Refuse, BEFORE any cast, an array that is not integer pixels in ``{0, ..., K-1}``:
+    a non-integer dtype (float, complex, strings), or a value outside the levels; the message
+    names the first offending index. ``num_levels`` 0 means real-valued (finite numbers)."""
+    kind = arr.dtype.kind
+    expected = (
+        f"integer pixels in {{0, ..., {num_levels - 1}}}" if num_levels else "finite real numbers"
+    )
+    if kind not in "biu" and not (num_levels == 0 and kind == "f"):
+        where = ""
+        if kind == "f" and arr.size:
+            bad = ~np.isfinite(arr) | (arr != np.round(arr))
+            bad |= (arr < 0) | (arr > num_levels - 1) if num_levels else False
+            if bad.any():
+                at = _first_index(bad)
+                where = f", e.g. {arr[at].item()!r} at index {at}"
+        raise PgmError(f"{what}: expected {expected}; found dtype {arr.dtype}{where}")
+    if not arr.size:
+        return
+    if kind == "f":
+        bad = ~np.isfinite(arr)
+    elif kind == "b":
+        return
+    else:
+        bad = (arr < 0) | (arr > num_levels - 1)
+    if bad.any():
+        at = _first_index(bad)
+        raise PgmError(f"{what}: expected {expected}; found {arr[at].item()!r} at index {at}")
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(handle)
+    reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in reader:
+        raise PgmError(f"unsupported .npy format version {version}")
+    shape, _, dtype = reader[version](handle)
+    return shape, dtype
+
+
+def check_npy_sizes(path: Path, what: str) -> None:
+    """Refuse an ``.npy``/``.npz`` whose headers declare more data than the file holds (a
+    header of 10^12 elements would otherwise be allocated before the short read is noticed)."""
+    path = Path(path)
+
+    def check(name: str, handle, stored: int) -> None:
+        shape, dtype = _npy_header(handle)
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if need > stored:
+            raise PgmError(
+                f"{what}: expected {f'array {name} of ' if name else ''}{path} to hold the data its header declares; "
+                f"found shape {shape} of {dtype} ({need:,} bytes) in {stored:,} bytes (corrupted?)"
+            )
+
+    with path.open("rb") as handle:
+        if not zipfile.is_zipfile(handle):
+            handle.seek(0)
+            check("", handle, path.stat().st_size)
+            return
+        handle.seek(0)
+        with zipfile.ZipFile(handle) as archive:
+            if not archive.infolist():
+                raise PgmError(f"{what}: expected an .npz archive of arrays; found {path} holding no arrays")
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    check(repr(info.filename.removesuffix(".npy")), member, info.file_size)
+
+
+def load_image_array(path: str | Path, num_levels: int, what: str = "--input") -> np.ndarray:
+    """Images from an ``.npy`` file or the first array of an ``.npz``, checked: readable, at
+    least one array, not 0-d, and pixels in ``{0, ..., num_levels - 1}`` (see
+    :func:`check_pixels`); returns the array as it is stored (no cast)."""
+    path = Path(path)
+    try:
+        check_npy_sizes(path, what)
+        with path.open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if hasattr(loaded, "files"):
+                with loaded as f:
+                    if not f.files:
+                        raise PgmError("an .npz archive holding no arrays")
+                    arr = f[f.files[0]]
+            else:
+                arr = loaded
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, MemoryError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if str(err).startswith(f"{what}:"):
+            raise
+        raise PgmError(f"{what}: expected a readable .npy/.npz file of images; found {path} ({reason})") from None
+    if arr.ndim == 0:
+        raise PgmError(f"{what}: expected images (N, C, H, W) or one image (C, H, W); found a 0-d array in {path}")
+    check_pixels(arr, num_levels, f"{what} ({path})")
+    return arr
+
+
 def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarray]:
     path = resolve_data_dir(data_dir) / filename
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(
+            f"data: expected {path} to be a file, {_HOW_TO_GET[filename]}; found a folder"
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"data: expected {path}, {_HOW_TO_GET[filename]}; found no such file (put it there, "
@@ -43,15 +153,18 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
         )
     try:
         # our own handle: np.load leaks the one it opens when the zip archive is corrupted
+        check_npy_sizes(path, "data")
         with path.open("rb") as handle:
             loaded = np.load(handle, allow_pickle=False)
             if not hasattr(loaded, "files"):  # np.load returns a bare array for a .npy file
-                raise ValueError("a single .npy array, not an .npz archive")
+                raise PgmError("a single .npy array, not an .npz archive")
             with loaded as f:
                 return {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, MemoryError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(
+        if reason.startswith("data:"):
+            raise
+        raise PgmError(
             f"data: {path} is not a readable .npz archive: expected a zip of .npy arrays; "
             f"found a corrupted or different file ({reason})"
         ) from None
@@ -59,7 +172,7 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
 
 def _need(arrays: dict[str, np.ndarray], key: str, filename: str, split: str) -> np.ndarray:
     if key not in arrays:
-        raise ValueError(
+        raise PgmError(
             f"split {split!r}: {filename} has no array {key!r} (it has {sorted(arrays)})"
         )
     return arrays[key]
@@ -71,14 +184,15 @@ def load_binarized_mnist(split: str = "train", data_dir: str | Path | None = Non
     arrays = _open_npz(data_dir, name)
     flat = _need(arrays, split, name, split)
     if flat.ndim != 2 or flat.shape[1] != 784:
-        raise ValueError(
+        raise PgmError(
             f"{name}[{split!r}]: expected (N, 784) values in {{0, 1}}; found shape {flat.shape}"
         )
-    if flat.size and (flat.min() < 0 or flat.max() > 1):
-        raise ValueError(
+    if flat.size and flat.dtype.kind in "iu" and (flat.min() < 0 or flat.max() > 1):
+        raise PgmError(
             f"{name}[{split!r}]: expected (N, 784) values in {{0, 1}}; found values from "
             f"{flat.min()} to {flat.max()}"
         )
+    check_pixels(flat, 2, f"{name}[{split!r}]")
     x = torch.from_numpy(flat.astype(np.uint8)).view(-1, 1, 28, 28)
     return ImageDataset("binarized-mnist", split, x, 2, None)
 
@@ -93,7 +207,9 @@ def load_mnist(split: str = "train", data_dir: str | Path | None = None) -> Imag
         x, y = _need(arrays, "x_train", name, split), _need(arrays, "y_train", name, split)
         x, y = (x[:-10000], y[:-10000]) if split == "train" else (x[-10000:], y[-10000:])
     if x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise ValueError(f"{name}[{split!r}]: expected (N, 28, 28); found shape {x.shape}")
+        raise PgmError(f"{name}[{split!r}]: expected (N, 28, 28); found shape {x.shape}")
+    check_pixels(x, 256, f"{name}[{split!r}]")
+    check_pixels(y, 10, f"{name}[{split!r}] labels")
     images = torch.from_numpy(x.astype(np.uint8)).unsqueeze(1)
     return ImageDataset("mnist", split, images, 256, torch.from_numpy(y.astype(np.int64)))
 

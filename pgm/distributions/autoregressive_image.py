@@ -14,6 +14,7 @@ import torch
 from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 
+from ..errors import PgmError, PgmTypeError
 from ..nn.autoregressive_network import AutoregressiveNetwork
 from .pixel_output import (
     draw_levels,
@@ -46,18 +47,18 @@ class AutoregressiveImageDistribution(TorchDistribution):
     ) -> None:
         event_shape = tuple(int(s) for s in event_shape)
         if len(event_shape) != 3 or min(event_shape) < 1:
-            raise ValueError(
+            raise PgmError(
                 f"event_shape: expected (C, H, W) of positive integers; found {event_shape}"
             )
         if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 2:
-            raise ValueError(f"num_levels: expected an integer >= 2; found {num_levels!r}")
+            raise PgmError(f"num_levels: expected an integer >= 2; found {num_levels!r}")
         if not isinstance(network, AutoregressiveNetwork):
-            raise TypeError(
+            raise PgmTypeError(
                 f"network: expected an AutoregressiveNetwork (pgm.nn); found {type(network).__name__}"
             )
         channels = event_shape[0]
         if network.image_channels != channels:
-            raise ValueError(
+            raise PgmError(
                 f"network: expected image_channels = {channels} (event_shape {event_shape}); "
                 f"found {network.image_channels}"
             )
@@ -65,7 +66,7 @@ class AutoregressiveImageDistribution(TorchDistribution):
         per_channel, remainder = divmod(network.out_channels, channels)
         expected = params_per_channel(self.output, num_levels, max(per_channel // 3, 1))
         if remainder or per_channel != expected:
-            raise ValueError(
+            raise PgmError(
                 f"network: expected out_channels = C * P = {channels * expected} for output "
                 f"{self.output!r} with {num_levels} levels; found {network.out_channels}"
                 + (" (logistic needs P = 3M)" if self.output == "logistic" else "")
@@ -76,7 +77,7 @@ class AutoregressiveImageDistribution(TorchDistribution):
         context_shape = network.context_shape
         if context_shape is None:
             if context is not None:
-                raise ValueError(
+                raise PgmError(
                     f"context: the network is unconditional; found a context of shape {tuple(context.shape)}"
                 )
             batch_shape = torch.Size()
@@ -87,7 +88,7 @@ class AutoregressiveImageDistribution(TorchDistribution):
                 or tuple(context.shape[context.dim() - k :]) != context_shape
             ):
                 found = tuple(context.shape) if torch.is_tensor(context) else context
-                raise ValueError(
+                raise PgmError(
                     f"context: expected shape (..., {', '.join(map(str, context_shape))}); found {found}"
                 )
             batch_shape = context.shape[: context.dim() - k]
@@ -120,23 +121,23 @@ class AutoregressiveImageDistribution(TorchDistribution):
 
     def _validate_sample(self, value: torch.Tensor) -> None:
         if not torch.is_tensor(value):
-            raise ValueError(f"value: expected a torch.Tensor; found {type(value).__name__}")
+            raise PgmError(f"value: expected a torch.Tensor; found {type(value).__name__}")
         shape = tuple(self.event_shape)
         if value.dim() < 3 or tuple(value.shape[-3:]) != shape:
-            raise ValueError(
+            raise PgmError(
                 f"value: expected shape (..., {', '.join(map(str, shape))}); found {tuple(value.shape)}"
             )
         try:
             torch.broadcast_shapes(value.shape[:-3], self.batch_shape)
         except RuntimeError:
-            raise ValueError(
+            raise PgmError(
                 f"value: expected leading dims broadcastable with batch_shape {tuple(self.batch_shape)}; "
                 f"found {tuple(value.shape[:-3])}"
             ) from None
         bad = (value < 0) | (value > self.num_levels - 1) | (value != torch.round(value))
         if bad.any():
             where = tuple(int(i) for i in bad.nonzero()[0])
-            raise ValueError(
+            raise PgmError(
                 f"value: expected integer values in {{0, ..., {self.num_levels - 1}}} "
                 f"({self.num_levels} levels, the support); found {value[where].item()!r} at index {where}"
             )

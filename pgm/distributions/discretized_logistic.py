@@ -10,7 +10,14 @@ from pyro.distributions import TorchDistribution
 from torch.distributions import constraints
 from torch.distributions.utils import broadcast_all
 
-__all__ = ["DiscretizedLogisticMixture", "discretized_logistic_log_prob"]
+from ..errors import PgmError
+
+__all__ = ["MIN_LOG_SCALE", "DiscretizedLogisticMixture", "discretized_logistic_log_prob"]
+
+#: Log-scales are clamped from below here, as PixelCNN++ does (Salimans et al. 2017): a scale
+#: of e^-7 level units already puts all but ~1e-300 of a component's mass in one level, and
+#: below about -84 the inverse scale overflows float32 and the log-probability turns NaN.
+MIN_LOG_SCALE = -7.0
 
 
 def _log_one_minus_exp(d: torch.Tensor) -> torch.Tensor:
@@ -32,9 +39,11 @@ def discretized_logistic_log_prob(
 
     with ``a = (k + 1/2 - loc) / s`` and ``b = (k - 1/2 - loc) / s``, which stays finite in
     float32 for any scale (Salimans et al. 2017 switch to the density at the bin centre
-    instead; this identity needs no such switch).
+    instead; this identity needs no such switch). ``log_scale`` is clamped below at
+    :data:`MIN_LOG_SCALE` (-7), as in PixelCNN++, so value and gradient stay finite for any
+    input (the gradient is zero below the clamp).
     """
-    inv_scale = torch.exp(-log_scale)
+    inv_scale = torch.exp(-torch.clamp(log_scale, min=MIN_LOG_SCALE))
     upper = (value + 0.5 - loc) * inv_scale  # a
     lower = (value - 0.5 - loc) * inv_scale  # b
     interior = upper + _log_one_minus_exp(inv_scale) - F.softplus(upper) - F.softplus(lower)
@@ -83,7 +92,7 @@ class DiscretizedLogisticMixture(TorchDistribution):
         validate_args: bool | None = None,
     ) -> None:
         if int(num_levels) < 2:
-            raise ValueError(f"num_levels: expected an integer >= 2; found {num_levels!r}")
+            raise PgmError(f"num_levels: expected an integer >= 2; found {num_levels!r}")
         for name, t in (
             ("logit_weights", logit_weights),
             ("locs", locs),
@@ -91,7 +100,7 @@ class DiscretizedLogisticMixture(TorchDistribution):
         ):
             if not torch.is_tensor(t) or t.dim() < 1:
                 shape = tuple(t.shape) if torch.is_tensor(t) else type(t).__name__
-                raise ValueError(f"{name}: expected a tensor of shape (..., M); found {shape}")
+                raise PgmError(f"{name}: expected a tensor of shape (..., M); found {shape}")
         self.logit_weights, self.locs, self.log_scales = broadcast_all(
             logit_weights, locs, log_scales
         )

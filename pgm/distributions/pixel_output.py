@@ -19,6 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..errors import PgmError
 from .discretized_logistic import DiscretizedLogisticMixture
 
 __all__ = [
@@ -36,11 +37,11 @@ OUTPUTS = ("auto", "bernoulli", "categorical", "logistic")
 def resolve_output(output: str, num_levels: int) -> str:
     """``"auto"`` -> the family for K levels; otherwise check that ``output`` suits K."""
     if output not in OUTPUTS:
-        raise ValueError(f"output: expected one of {', '.join(OUTPUTS)}; found {output!r}")
+        raise PgmError(f"output: expected one of {', '.join(OUTPUTS)}; found {output!r}")
     if output == "auto":
         return "bernoulli" if num_levels == 2 else "categorical"
     if output == "bernoulli" and num_levels != 2:
-        raise ValueError(
+        raise PgmError(
             f"output: 'bernoulli' expects num_levels = 2; found num_levels = {num_levels}"
         )
     return output

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import PgmError
 from .conditioning import ContextProjection
 from .masked_conv import MaskedConv2d
 from .streaming import StreamCursor, open_stream
@@ -48,7 +49,7 @@ class AutoregressiveNetwork(nn.Module):
     ) -> None:
         super().__init__()
         if out_channels % image_channels:
-            raise ValueError(
+            raise PgmError(
                 f"out_channels: expected a multiple of image_channels={image_channels} "
                 f"(P parameters per channel); found {out_channels}"
             )
@@ -69,19 +70,19 @@ class AutoregressiveNetwork(nn.Module):
         """The per-layer conditioning terms (all None for an unconditional network)."""
         if self.conditioning is None:
             if context is not None:
-                raise ValueError(
+                raise PgmError(
                     f"context: this network is unconditional (context_shape=None); "
                     f"found a context of shape {tuple(context.shape)}"
                 )
             return [None] * self.num_terms
         if context is None:
-            raise ValueError(f"context: expected shape {(batch,) + self.context_shape}; found None")
+            raise PgmError(f"context: expected shape {(batch,) + self.context_shape}; found None")
         self.conditioning.check(context, batch, height, width)
         return self.conditioning(context)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.image_channels:
-            raise ValueError(
+            raise PgmError(
                 f"x: expected shape (N, {self.image_channels}, H, W); found {tuple(x.shape)}"
             )
         n, _, height, width = x.shape

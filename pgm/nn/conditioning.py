@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import PgmError
+
 __all__ = ["ContextProjection", "add_term"]
 
 
@@ -31,7 +33,7 @@ class ContextProjection(nn.Module):
         elif len(self.context_shape) == 3:
             self.projection = nn.Conv2d(self.context_shape[0], sum(self.widths), 1)
         else:
-            raise ValueError(
+            raise PgmError(
                 f"context_shape: expected (D,) for a vector or (S, H, W) for a map; "
                 f"found {self.context_shape}"
             )
@@ -44,7 +46,7 @@ class ContextProjection(nn.Module):
             expected = (batch, self.context_shape[0], height, width)
         if not torch.is_tensor(context) or tuple(context.shape) != expected:
             found = tuple(context.shape) if torch.is_tensor(context) else type(context).__name__
-            raise ValueError(f"context: expected shape {expected}; found {found}")
+            raise PgmError(f"context: expected shape {expected}; found {found}")
 
     def forward(self, context: torch.Tensor) -> list[torch.Tensor]:
         out = self.projection(context)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..errors import PgmError
+from ..registry import DECODERS
 from .mlp import ACTIVATIONS, make_mlp
 
 __all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
@@ -53,11 +55,11 @@ class ConvDecoder(nn.Module):
     ):
         super().__init__()
         if len(event_shape) != 3:
-            raise ValueError(
+            raise PgmError(
                 f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}"
             )
         if activation not in ACTIVATIONS:
-            raise ValueError(
+            raise PgmError(
                 f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
             )
         c, h, w = event_shape
@@ -84,6 +86,19 @@ class ConvDecoder(nn.Module):
         return out.reshape(*batch, c, h, w, self.params_per_dim)
 
 
+@DECODERS.register("mlp", "hidden_dims fully connected layers to every pixel's parameters")
+def _mlp_decoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation="relu"):
+    return MLPDecoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation, "mlp")
+
+
+@DECODERS.register("gated-mlp", "gated dense layers (Tomczak & Welling 2018)")
+def _gated_mlp_decoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation="relu"):
+    return MLPDecoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation, "gated-mlp")
+
+
+DECODERS.register("conv", "linear map, two x2 transposed convolutions, 1x1 output")(ConvDecoder)
+
+
 def make_decoder(
     network: str,
     latent_dim: int,
@@ -92,11 +107,9 @@ def make_decoder(
     params_per_dim: int,
     activation: str = "relu",
 ) -> nn.Module:
-    """The decoder ``network`` names (``mlp``, ``gated-mlp`` or ``conv``); ``hidden_dims`` are
-    listed from the latent side to the pixels (an int ``h`` means ``[h]``)."""
+    """The decoder registered as ``network`` (``pgm.DECODERS``), called as
+    ``factory(latent_dim, hidden_dims, event_shape, params_per_dim, activation)``;
+    ``hidden_dims`` are listed from the latent side to the pixels (an int ``h`` means ``[h]``)."""
     dims = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
-    if network in ("mlp", "gated-mlp"):
-        return MLPDecoder(latent_dim, dims, event_shape, params_per_dim, activation, network)
-    if network == "conv":
-        return ConvDecoder(latent_dim, dims, event_shape, params_per_dim, activation)
-    raise ValueError(f"network: expected one of conv, gated-mlp, mlp; found {network!r}")
+    factory = DECODERS[DECODERS.check(network, "network")]
+    return factory(latent_dim, dims, tuple(event_shape), params_per_dim, activation)

@@ -8,12 +8,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..errors import PgmError
+from ..registry import ENCODERS
 from .mlp import ACTIVATIONS, make_mlp
 
-__all__ = ["NETWORKS", "ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
-
-#: The encoder/decoder networks a config may name.
-NETWORKS = ("conv", "gated-mlp", "mlp")
+__all__ = ["ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
 
 
 def scale_pixels(x: torch.Tensor, num_levels: int) -> torch.Tensor:
@@ -68,11 +67,11 @@ class ConvEncoder(nn.Module):
     ):
         super().__init__()
         if len(event_shape) != 3:
-            raise ValueError(
+            raise PgmError(
                 f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}"
             )
         if activation not in ACTIVATIONS:
-            raise ValueError(
+            raise PgmError(
                 f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
             )
         c, h, w = event_shape
@@ -99,6 +98,19 @@ class ConvEncoder(nn.Module):
         return self.head(self.conv(h)).reshape(*batch, -1)
 
 
+@ENCODERS.register("mlp", "hidden_dims fully connected layers with activation")
+def _mlp_encoder(event_shape, num_levels, hidden_dims, out_features=None, activation="relu"):
+    return MLPEncoder(event_shape, num_levels, hidden_dims, out_features, activation, "mlp")
+
+
+@ENCODERS.register("gated-mlp", "gated dense layers (Tomczak & Welling 2018)")
+def _gated_mlp_encoder(event_shape, num_levels, hidden_dims, out_features=None, activation="relu"):
+    return MLPEncoder(event_shape, num_levels, hidden_dims, out_features, activation, "gated-mlp")
+
+
+ENCODERS.register("conv", "two stride-2 convolutions, then a linear layer")(ConvEncoder)
+
+
 def make_encoder(
     network: str,
     event_shape,
@@ -107,12 +119,11 @@ def make_encoder(
     out_features: int | None = None,
     activation: str = "relu",
 ) -> nn.Module:
-    """The encoder ``network`` names (``mlp``, ``gated-mlp`` or ``conv``) with hidden layers of
-    widths ``hidden_dims`` (an int ``h`` means ``[h]``). Without ``out_features`` it ends at the
-    last hidden layer (a guide puts its heads there); the result has ``.out_features``."""
+    """The encoder registered as ``network`` (``pgm.ENCODERS``: ``mlp``, ``gated-mlp``,
+    ``conv``, and plug-ins' own), called as ``factory(event_shape, num_levels, hidden_dims,
+    out_features, activation)``; ``hidden_dims`` is an int ``h`` (meaning ``[h]``) or a list.
+    Without ``out_features`` it ends at its last hidden layer (a guide puts its heads there);
+    the result has ``.out_features``."""
     dims = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
-    if network in ("mlp", "gated-mlp"):
-        return MLPEncoder(event_shape, num_levels, dims, out_features, activation, network)
-    if network == "conv":
-        return ConvEncoder(event_shape, num_levels, dims, out_features, activation)
-    raise ValueError(f"network: expected one of {', '.join(NETWORKS)}; found {network!r}")
+    factory = ENCODERS[ENCODERS.check(network, "network")]
+    return factory(tuple(event_shape), num_levels, dims, out_features, activation)

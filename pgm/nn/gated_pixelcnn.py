@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import PgmError
 from .autoregressive_network import AutoregressiveNetwork, OutputHead
 from .conditioning import add_term
 from .masked_conv import MaskedConv2d
@@ -74,7 +75,7 @@ class GatedPixelCNNNetwork(AutoregressiveNetwork, StreamingModule):
     ) -> None:
         super().__init__(image_channels, out_channels, context_shape)
         if num_layers < 1:
-            raise ValueError(f"num_layers: expected an integer >= 1; found {num_layers}")
+            raise PgmError(f"num_layers: expected an integer >= 1; found {num_layers}")
         c, f = image_channels, hidden_channels
         sizes = [first_kernel_size] + [kernel_size] * (num_layers - 1)
         inputs = [c] + [f] * (num_layers - 1)

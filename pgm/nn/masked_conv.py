@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import PgmError
 from .streaming import StreamCursor, StreamingModule
 
 __all__ = ["MASK_TYPES", "MaskedConv2d", "causal_mask", "channel_groups"]
@@ -42,7 +43,7 @@ def channel_groups(num_features: int, image_channels: int, chunks: int = 1) -> t
     so feature ``f`` of every chunk has the same group and element-wise gates stay causal.
     """
     if num_features % chunks:
-        raise ValueError(
+        raise PgmError(
             f"num_features: expected a multiple of chunks={chunks}; found {num_features}"
         )
     per_chunk = num_features // chunks
@@ -59,7 +60,7 @@ def causal_mask(
 ) -> torch.Tensor:
     """The 0/1 mask ``(out_channels, in_channels, kh, kw)`` of a causal convolution (see module doc)."""
     if mask_type not in MASK_TYPES:
-        raise ValueError(f"mask_type: expected one of 'A', 'B', 'V', None; found {mask_type!r}")
+        raise PgmError(f"mask_type: expected one of 'A', 'B', 'V', None; found {mask_type!r}")
     kh, kw = kernel_size
     mask = torch.ones(out_channels, in_channels, kh, kw)
     if mask_type is None:
@@ -102,9 +103,9 @@ class MaskedConv2d(nn.Conv2d, StreamingModule):
     ) -> None:
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         if kh % 2 == 0 or kw % 2 == 0:
-            raise ValueError(f"kernel_size: expected odd sizes (a centre pixel); found {(kh, kw)}")
+            raise PgmError(f"kernel_size: expected odd sizes (a centre pixel); found {(kh, kw)}")
         if in_channels < image_channels or out_channels < image_channels * out_chunks:
-            raise ValueError(
+            raise PgmError(
                 f"channels: expected at least image_channels={image_channels} features per "
                 f"chunk on each side; found in_channels={in_channels}, out_channels={out_channels}"
             )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from ..errors import PgmError
 from .gated_mlp import GatedMLP
 
 __all__ = ["ACTIVATIONS", "MLP", "MLP_NETWORKS", "make_mlp"]
@@ -35,7 +36,7 @@ class MLP(nn.Sequential):
         activation: str = "relu",
     ) -> None:
         if activation not in ACTIVATIONS:
-            raise ValueError(
+            raise PgmError(
                 f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
             )
         widths = [in_features, *hidden_dims]
@@ -63,4 +64,4 @@ def make_mlp(
         return MLP(in_features, hidden_dims, out_features, activation)
     if network == "gated-mlp":
         return GatedMLP(in_features, hidden_dims, out_features)
-    raise ValueError(f"network: expected one of {', '.join(MLP_NETWORKS)}; found {network!r}")
+    raise PgmError(f"network: expected one of {', '.join(MLP_NETWORKS)}; found {network!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import PgmError
 from .autoregressive_network import AutoregressiveNetwork, OutputHead
 from .conditioning import add_term
 from .diagonal_bilstm import DiagonalBiLSTM
@@ -30,8 +31,8 @@ class PixelRNNNetwork(AutoregressiveNetwork):
     ``h = h + MaskedConv2d(F, F, 1, "B")(layer(h + cond))``; the output head.
 
     :param layer: ``"row-lstm"`` (streams pixel by pixel for fast sampling, carrying its state
-        from row to row) or ``"diagonal-bilstm"`` (whole context in one layer; samples by
-        recomputing rows ``0..i``).
+        from row to row) or ``"diagonal-bilstm"`` (whole context in one layer; streams pixel by
+        pixel too, sweeping the right-to-left direction once per finished row).
     :param kernel_size: the Row LSTM's k (the Diagonal BiLSTM's kernels are fixed, 1×1 and 2×1).
     Others as :class:`pgm.nn.pixelcnn.PixelCNNNetwork`.
 
@@ -53,12 +54,12 @@ class PixelRNNNetwork(AutoregressiveNetwork):
     ) -> None:
         super().__init__(image_channels, out_channels, context_shape)
         if layer not in RECURRENT_LAYERS:
-            raise ValueError(
+            raise PgmError(
                 f"layer: expected one of {', '.join(RECURRENT_LAYERS)}; found {layer!r}"
             )
         c, f = image_channels, hidden_channels
         self.layer = layer
-        self.supports_streaming = layer == "row-lstm"
+        self.supports_streaming = True
         self.input_conv = MaskedConv2d(c, f, first_kernel_size, "A", c)
         if layer == "row-lstm":
             self.recurrent = nn.ModuleList(RowLSTM(f, f, kernel_size, c) for _ in range(num_layers))
@@ -69,7 +70,7 @@ class PixelRNNNetwork(AutoregressiveNetwork):
         self.conditioning = self._conditioning_for([f] * num_layers)
 
     def _forward(self, x: torch.Tensor, terms: list) -> torch.Tensor:
-        # whole maps in a full pass, one pixel (N, ·) in a Row LSTM stream
+        # whole maps in a full pass, one pixel (N, ·) in a stream
         h = self.input_conv(x)
         for recurrent, residual, term in zip(self.recurrent, self.residuals, terms, strict=True):
             h = h + residual(recurrent(add_term(h, term)))

@@ -88,7 +88,36 @@ def test_pixel_steps_equal_the_full_pass(name, context_shape):
                 for j in range(4):
                     for _ in range(3):  # the sampler asks once per channel
                         torch.testing.assert_close(step(x, i, j), full[:, :, i, j])
-    assert network.supports_streaming == (name != "diagonal-bilstm")
+    assert network.supports_streaming
+
+
+def test_diagonal_bilstm_stream_needs_the_skew_padding_states(monkeypatch):
+    """The full pass's skew pads each row with zeros the LSTM runs over, leaving a non-zero
+    state beside (i, 0) and (i, W - 1); a stream that took it for zero would drift (float64)."""
+    from pgm.nn import DiagonalLSTM
+
+    torch.manual_seed(0)
+    network = PixelRNNNetwork(1, 1, 8, 2, "diagonal-bilstm", 3, 5).double()
+    x = torch.randn(2, 1, 6, 4, dtype=torch.float64)
+    with torch.no_grad():
+        full = network(x)
+
+    def worst_error():
+        with torch.no_grad(), network.stream(None, 2, 6, 4, x) as step:
+            return max(
+                (step(x, i, j) - full[:, :, i, j]).abs().max().item()
+                for i in range(6)
+                for j in range(4)
+            )
+
+    assert worst_error() < 1e-12
+    edge_states = DiagonalLSTM.edge_states
+    monkeypatch.setattr(
+        DiagonalLSTM,
+        "edge_states",
+        lambda self, steps, like: tuple(torch.zeros_like(t) for t in edge_states(self, steps, like)),
+    )
+    assert worst_error() > 1e-4
 
 
 def test_context_shape_is_checked():

@@ -4,8 +4,14 @@ HTML report checked cell by cell against results.json, the ArviZ netCDF file, th
 from __future__ import annotations
 
 import base64
+import contextlib
+import html
+import io
 import json
 import math
+import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,7 +19,13 @@ import pytest
 
 from evaluation.cli import main
 from evaluation.compare import compare_runs
-from evaluation.report import format_value, resolve_path
+from evaluation.report import (
+    CONTENT_SECURITY_POLICY,
+    TABLES,
+    format_value,
+    resolve_path,
+    table_cells,
+)
 from inference import train
 
 TINY = {"data": "digits", "epochs": 1, "num_train": 128, "batch_size": 64, "hidden_dim": 32,
@@ -91,7 +103,9 @@ def test_results_schema(report):
     assert {"models", "comparisons", "ranking", "representation", "method", "warnings"} <= set(results)
     names = [m["model"] for m in results["models"]]
     assert names and "autoencoder" not in names  # no density: representation only
-    assert results["models_without_density"] == ["autoencoder"]
+    (no_density,) = results["models_without_density"]
+    assert no_density["model"] == "autoencoder" and "no density" in no_density["reason"]
+    assert no_density["description"].startswith("deterministic")
     assert sorted(names) == ["vae", "vae#2", "vae-mix"]
     for row in results["models"]:
         assert MODEL_KEYS <= set(row), MODEL_KEYS - set(row)
@@ -114,6 +128,22 @@ def test_results_schema(report):
     assert set(results["k_curves"]) == {"vae", "vae#2", "vae-mix"}
     for f in results["figures"]:
         assert (out / f).is_file()
+    # plots come as SVG too; image grids are upscaled to at least 56 pixels per 8-pixel image
+    assert {"figures/forest.svg", "figures/training-curves.svg"} <= set(results["vector_figures"])
+    for f in results["vector_figures"]:
+        assert (out / f).read_bytes().lstrip().startswith(b"<?xml") and b"<svg" in (out / f).read_bytes()
+    samples = (out / "figures" / "samples-vae.png").read_bytes()
+    assert int.from_bytes(samples[16:20], "big") >= 8 * 56
+    # descriptions come from the built models, not the config's name
+    descriptions = {m["model"]: m["description"] for m in results["models"]}
+    assert descriptions["vae-mix"].startswith("mixture-of-3-Gaussians prior, diagonal-Gaussian guide")
+    # warnings are records; runs are named relative to the output folder; versions are stated
+    for w in results["warnings"]:
+        assert {"code", "model", "metric", "value", "threshold", "message"} == set(w)
+    assert {w["code"] for w in results["warnings"]} <= {"posterior-collapse", "partial-collapse", "khat-unreliable", "not-converged", "over-fitting", "ranking-not-converged"}
+    for name, run in results["method"]["runs"].items():
+        assert not Path(run["path"]).is_absolute() and (out / run["path"] / "config.json").is_file(), name
+    assert {"pgm", "torch", "pyro-ppl"} <= set(results["method"]["versions"])
 
 
 def test_model_compared_with_itself_is_not_different(report):
@@ -196,3 +226,200 @@ def test_compare_refuses_runs_on_different_data(runs, tmp_path):
         compare_runs([runs["vae"], other], tmp_path / "out", num_particles=2, progress=False)
     with pytest.raises(ValueError, match="at least one model with a density"):
         compare_runs([runs["autoencoder"]], tmp_path / "out", num_particles=2, progress=False)
+
+
+# -- the ArviZ example of the README (notes/i14-report.md), run exactly as printed there --------
+ARVIZ_EXAMPLE = """\
+import arviz as az
+idata = az.from_netcdf("results/idata.nc")
+
+# posterior: paired bootstrap draws of each model's mean log p(x), dims (chain, draw, model)
+print(az.summary(idata, kind="stats", hdi_prob=0.95))      # mean, sd and 95% HDI per model
+az.plot_forest(idata, combined=True, hdi_prob=0.95)         # the comparison as a forest plot
+print(az.ess(idata)["mean_log_likelihood"].values)         # bootstrap draws: ESS ≈ 4000
+
+# posterior, paired: the difference between the two best models, in nats
+post = idata.posterior["mean_log_likelihood"]
+a, b = post.model.values[:2]
+print(a, "-", b, az.hdi((post.sel(model=a) - post.sel(model=b)).values.ravel(), hdi_prob=0.95))
+
+# log_likelihood: per-image log p(x) in nats, one variable per density model, dims (chain, draw, image)
+ll = idata.log_likelihood.to_dataframe()                    # one column per model, one row per image
+print(ll.describe().loc[["mean", "std"]])
+
+# log_weights: the K log-weights log p(x, z_k) - log q(z_k|x) of each latent model, dims (particle, image)
+lw = idata.log_weights[list(idata.log_weights)[0]].values   # the first latent model: (K, images)
+print(az.psislw(lw.T)[1][:5])                              # PSIS k-hat per image, as in the report
+
+# diagnostics: ELBO, PSIS k-hat and ESS per (model, image); NaN where undefined
+d = idata.diagnostics.to_dataframe()
+print((d["psis_khat"] > 0.7).groupby("model").mean())       # share of unreliable images per model
+"""
+
+
+def test_arviz_example_in_the_docs_is_the_one_tested():
+    """Wherever the README (or these notes) print the example, it is this test's, verbatim."""
+    root = Path(__file__).resolve().parents[2]
+    shown = 0
+    for doc in (root / "README.md", root / "notes" / "i14-report.md"):
+        text = doc.read_text() if doc.is_file() else ""
+        if 'az.from_netcdf("results/idata.nc")' in text:
+            blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+            assert ARVIZ_EXAMPLE in blocks, f"{doc.name}: the ArviZ example differs from the tested one"
+            shown += 1
+    assert shown, "the ArviZ example is printed nowhere (README.md or notes/i14-report.md)"
+
+
+def test_arviz_example_runs_and_gives_the_comparison(report, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out, results = report
+    monkeypatch.chdir(out.parent)
+    (out.parent / "results").unlink(missing_ok=True)
+    (out.parent / "results").symlink_to(out, target_is_directory=True)
+    printed = io.StringIO()
+    scope: dict = {}
+    with contextlib.redirect_stdout(printed):
+        exec(compile(ARVIZ_EXAMPLE, "README-arviz-example", "exec"), scope)
+    plt.close("all")
+    text = printed.getvalue()
+    summary = scope["az"].summary(scope["idata"], kind="stats", hdi_prob=0.95)
+    # one row per density model: the mean of 4000 bootstrap means is the sample mean within
+    # 0.1 SE (its Monte Carlo error is SE/sqrt(4000) = 0.016 SE), their sd the standard error
+    for row in results["models"]:
+        got = summary.loc[f"mean_log_likelihood[{row['model']}]"]
+        assert abs(got["mean"] - row["log_likelihood_nats"]) <= 0.1 * row["standard_error_nats"]
+        assert got["sd"] == pytest.approx(row["standard_error_nats"], rel=0.2)
+        assert f"mean_log_likelihood[{row['model']}]" in text
+    assert len(summary) == len(results["models"])
+    ess = scope["az"].ess(scope["idata"])["mean_log_likelihood"].values
+    assert (ess > 1000).all()  # 4 x 1000 independent bootstrap draws
+    # the first two posterior models are the two best, as ranked
+    assert [scope["a"], scope["b"]] == [m["model"] for m in results["models"][:2]]
+
+
+# -- the page in a real browser (headless Chromium) ----------------------------------------------
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+needs_chromium = pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+
+
+def _run_chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-extensions", "--disable-default-apps", "--mute-audio",
+        f"--user-data-dir={tmp / 'profile'}",
+    ]
+    return subprocess.run([_chromium(), *flags, *args], capture_output=True, text=True, timeout=180, check=False)
+
+
+_PROBE = """<script>
+(function () {
+  const width = document.documentElement.clientWidth, bad = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    const name = el.tagName + (el.dataset.path ? "[" + el.dataset.path + "]" : "");
+    if (r.right > width + 0.5 || r.left < -0.5) bad.push(name + " spans " + Math.round(r.left) + ".." + Math.round(r.right));
+    if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) bad.push(name + " content " + el.scrollWidth + " > box " + el.clientWidth);
+  }
+  document.body.setAttribute("data-probe", JSON.stringify({width: width, page: document.documentElement.scrollWidth, bad: bad}));
+})();
+</script>"""
+
+
+@needs_chromium
+def test_page_fits_1280_pixels_in_chromium(report, tmp_path):
+    out, _ = report
+    page = (out / "report.html").read_text()
+    # the probe is the only change: a script, allowed by the policy of this copy only
+    probed = page.replace(CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY + "; script-src 'unsafe-inline'").replace("</body>", _PROBE + "</body>")
+    (tmp_path / "probe.html").write_text(probed)
+    done = _run_chromium(tmp_path, "--window-size=1280,1000", "--virtual-time-budget=5000", "--dump-dom", (tmp_path / "probe.html").as_uri())
+    found = re.search(r'data-probe="([^"]*)"', done.stdout)
+    assert found, done.stderr[-2000:]
+    probe = json.loads(html.unescape(found.group(1)))
+    assert probe["width"] == 1280
+    assert probe["page"] <= probe["width"], probe  # no horizontal scrolling
+    assert probe["bad"] == [], probe["bad"][:10]
+
+
+@needs_chromium
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_printed_pdf_shows_every_table_column(report, tmp_path):
+    out, results = report
+    pdf = tmp_path / "report.pdf"
+    done = _run_chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (out / "report.html").as_uri())
+    assert pdf.is_file(), done.stderr[-2000:]
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    words = set(text.split())
+    checked = 0
+    for table in TABLES:
+        columns, rows = table_cells(results, table)
+        for j, column in enumerate(columns):
+            if not rows:
+                continue
+            # every column's header and every one of its cells is on the paper, whole
+            missing = [w for w in column.header.split() if not _on_paper(w, words)]
+            missing += [w for cells in rows for w in cells[j][0].split() if not _on_paper(w, words)]
+            assert not missing, (table, column.header, missing[:5])
+            checked += 1
+    assert checked >= 30
+
+
+def _on_paper(word: str, words: set[str]) -> bool:
+    """``word`` is in the PDF's text whole, or broken across lines after its hyphens, as a
+    browser wraps ``MLP-decoded`` into ``MLP-`` and ``decoded``."""
+    if word in words:
+        return True
+    pieces = re.findall(r"[^-]+-|[^-]+$", word)
+    return len(pieces) > 1 and all(p in words or p.rstrip("-") in words for p in pieces)
+
+
+@needs_chromium
+def test_page_makes_no_network_request(report, tmp_path):
+    out, _ = report
+    page = (out / "report.html").read_text()
+    # nothing to fetch: every src/href is a data: URI or an anchor, no url(...) or @import in CSS
+    parser = _Page()
+    parser.feed(page)
+    assert parser.external == []
+    assert not re.search(r"url\(|@import", page)
+    # and the browser may fetch nothing even if something slipped in: a content security policy
+    assert f'http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}"' in page
+    assert "default-src 'none'" in CONTENT_SECURITY_POLICY
+    # what Chromium's network log records while it loads and renders the page: requests a
+    # document started (Chromium's own background requests have no initiator), checked on a
+    # control page that does fetch something
+    control = tmp_path / "control.html"
+    control.write_text('<!DOCTYPE html><html><body><img src="http://example.invalid/x.png"></body></html>')
+    assert _page_requests(tmp_path / "control", control) == ["http://example.invalid/x.png"]
+    assert _page_requests(tmp_path / "report", out / "report.html") == []
+
+
+def _page_requests(tmp: Path, page: Path) -> list[str]:
+    """The network URLs (http, https, ws, ftp) that documents requested while Chromium loaded
+    ``page``, from its ``--log-net-log``."""
+    tmp.mkdir()
+    log = tmp / "net.json"
+    _run_chromium(tmp, f"--log-net-log={log}", "--window-size=1280,1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    events = json.loads(log.read_text())
+    start = events["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    return sorted(
+        {
+            e["params"]["url"]
+            for e in events["events"]
+            if e["type"] == start
+            and re.match(r"(https?|wss?|ftp)://", e["params"].get("url", ""))
+            and e["params"].get("initiator", "not an origin") != "not an origin"
+        }
+    )

@@ -1,32 +1,33 @@
-"""The torchrun entry point: ``torchrun --nproc_per_node=N -m inference.train CONFIG --out RUN``.
+"""The torchrun entry point: ``torchrun --nproc_per_node=N -m inference.torchrun CONFIG --out RUN``.
 
 Every process runs :func:`inference.distributed.train_distributed` with the same arguments;
 rank 0 writes the run folder and prints the one-line JSON summary ``pgm train`` prints. The
 same command line serves one machine (``--nproc_per_node``) and several (``--nnodes``,
 ``--node_rank``, ``--master_addr``, ``--master_port``: torchrun's own options), e.g.::
 
-    torchrun --nproc_per_node=2 -m inference.train configs/vae-binarized-mnist.toml \\
+    torchrun --nproc_per_node=2 -m inference.torchrun configs/vae-binarized-mnist.toml \\
         --out runs/vae-ddp --data-dir ../shared/data --set epochs=5
-    torchrun --nproc_per_node=2 -m inference.train --out runs/vae-ddp --resume --set epochs=10
+    torchrun --nproc_per_node=2 -m inference.torchrun --out runs/vae-ddp --resume --set epochs=10
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from pathlib import Path
 
-from .checkpoint import CheckpointError
-from .config import ConfigError, load_config, parse_overrides
+from pgm.errors import PgmError
+
 from .distributed import train_distributed
+from .run_config import train_config
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="torchrun ... -m inference.train",
+        prog="torchrun ... -m inference.torchrun",
         description="Train a pgm model with DistributedDataParallel, one process per device.",
     )
     p.add_argument("config", nargs="?", help="TOML config (optional with --resume: the run's own is used)")
@@ -38,26 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config(args) -> dict:
-    """The config file plus ``--set``; on ``--resume`` without a file, the run's saved config."""
-    config = load_config(args.config) if args.config is not None else {}
-    if args.config is None and not args.resume:
-        raise ConfigError("config: expected a TOML file (only --resume may leave it out)")
-    config.update(parse_overrides(args.set))
-    saved = Path(args.out) / "config.json"
-    if args.config is None and saved.is_file():
-        config = {**json.loads(saved.read_text()), **parse_overrides(args.set)}
-    return config
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # the same config reading and checks as `pgm train` (inference/run_config.py)
+        config = train_config(args.config, args.out, args.resume, args.set)
         result = train_distributed(
-            _config(args), args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
+            config, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
         )
-    except (ConfigError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except PgmError as err:  # bad input (config, checkpoint, data, contract): one line
+        if os.environ.get("PGM_DEBUG"):
+            raise
+        print(f"inference.torchrun: error: {_one_line(err)}", file=sys.stderr)
         return 2
     if result is not None and result.metrics:
         last = result.metrics[-1]
@@ -65,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
                    "best_valid_loss": result.best_valid_loss}
         print(json.dumps(summary))
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines) or type(err).__name__
 
 
 if __name__ == "__main__":

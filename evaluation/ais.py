@@ -1,0 +1,501 @@
+"""Annealed importance sampling (AIS) of log p(x) with HMC transitions, per datapoint, for any
+model/guide pair keeping the contract.
+
+A geometric path joins a normalised start density q_0(z) (the guide's q(z|x), or the prior
+p(z)) to the unnormalised posterior p(x, z):
+
+.. math::
+
+    f_t(z) = q_0(z)^{1 - β_t} \\, p(x, z)^{β_t}, \\qquad 0 = β_0 < β_1 < \\dots < β_T = 1,
+
+and each chain z_0 ~ q_0, z_t ~ K_t(z_{t-1}, ·) (HMC leaving f_t invariant) carries the weight
+
+.. math::
+
+    \\log w = \\sum_{t=1}^{T} (β_t − β_{t-1}) [\\log p(x, z_{t-1}) − \\log q_0(z_{t-1})],
+
+whose mean over chains is an unbiased estimate of p(x) (Neal 2001, "Annealed importance
+sampling"), so log-mean-exp over C chains is a stochastic lower bound on log p(x). With T = 1
+there is no transition and it is importance sampling from q_0 with K = C. As in Wu et al. 2017
+("On the quantitative analysis of decoder-based generative models"), β follows a sigmoid
+schedule, and the HMC step size is adapted toward an acceptance rate of 0.65.
+
+The step size is adapted on ``adapt_chains`` extra *pilot* chains per datapoint, run in the same
+vectorised pass but independent of the C chains that are scored: the ε used at step t depends
+only on the pilot chains' past, never on the scored chain it moves, so every scored chain sees a
+fixed sequence of f_t-invariant kernels and its weight stays exactly unbiased. (Adapting on a
+chain's own history would make K_t depend on the state it moves, which breaks the reverse-kernel
+argument behind AIS; the pilots cost ``adapt_chains / C`` more work.)
+
+HMC runs in the unconstrained space of every latent site (``biject_to(site.support)``), with the
+log-Jacobian of that map added to every f_t; it cancels in the weights, which compare f_t and
+f_{t-1} at the same point. Densities are read from the model and guide traces replayed at the
+current position, so any pair the importance-sampled estimator accepts works unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pyro
+import torch
+from pyro import poutine
+from torch.distributions import biject_to
+
+from pgm.contract import latent_sites, probe, sample_sites, trace_pair
+
+from .hmc import Evaluation, hmc_transition
+from .log_likelihood import _PARTICLE_PLATE, estimate, resolve_pair, site_log_probs
+
+__all__ = [
+    "AISResult",
+    "PathDensity",
+    "ais",
+    "ais_log_likelihood",
+    "anneal",
+    "beta_schedule",
+    "initial_state",
+    "prepare",
+]
+
+STARTS = ("guide", "prior")
+
+
+@dataclass
+class AISResult:
+    """Per-datapoint results: ``log_likelihood (N,)`` in nats (float64), the chains' ``log_weights
+    (C, N)`` (float64), ``standard_error (N,)`` of the log-mean-exp over chains (delta method;
+    crude for few chains), the scored chains' mean HMC ``accept_rate (N,)`` and the final
+    ``step_size (N,)``. ``num_steps`` and ``num_chains`` as run (1 and 1 without latents)."""
+
+    log_likelihood: torch.Tensor
+    log_weights: torch.Tensor
+    standard_error: torch.Tensor
+    accept_rate: torch.Tensor
+    step_size: torch.Tensor
+    num_steps: int
+    num_chains: int
+
+
+def beta_schedule(
+    num_steps: int, schedule: str = "sigmoid", sharpness: float = 4.0
+) -> torch.Tensor:
+    """``(T + 1,)`` float64 inverse temperatures from 0 to 1: ``"linear"``, or ``"sigmoid"``
+    (Grosse et al. 2016; Wu et al. 2017): σ(δ(2t/T − 1)) rescaled to [0, 1], δ = ``sharpness``,
+    which spends more steps near both ends where the path bends most."""
+    t = torch.linspace(0.0, 1.0, num_steps + 1, dtype=torch.float64)
+    if schedule == "linear":
+        return t
+    if schedule != "sigmoid":
+        raise ValueError(f"schedule: expected 'sigmoid' or 'linear'; found {schedule!r}")
+    s = torch.sigmoid(sharpness * (2 * t - 1))
+    beta = (s - s[0]) / (s[-1] - s[0])
+    beta[0], beta[-1] = 0.0, 1.0
+    return beta
+
+
+@dataclass
+class _Site:
+    """Where one latent site lives in the flat unconstrained position ``(C, N, D)``: its slice,
+    its shape with the data dim moved next to the chains', and the bijection to its support."""
+
+    name: str
+    transform: torch.distributions.Transform
+    data_dim: int
+    shape: tuple[int, ...]  # (mid plates..., unconstrained event...) per chain
+    offset: int
+    size: int
+
+
+class PathDensity:
+    """The two ends of the path at a flat position ``u: (C, N, D)``: ``log p(x, z)``, ``log
+    q_0(z)`` and the log-Jacobian of the map u -> z, each ``(C, N)``, with their gradients.
+
+    :param start: ``"guide"`` (q_0 = q(z|x)) or ``"prior"`` (q_0 = p(z), the model's latent sites).
+    """
+
+    def __init__(self, model, guide, x: torch.Tensor, nesting: int, start: str, sites: list[_Site]):
+        self.model, self.guide, self.x = model, guide, x
+        self.nesting, self.start, self.sites = nesting, start, sites
+        self.num_evaluations = 0
+
+    def unpack(self, u: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Site values z (in the trace's layout) and the summed log-Jacobian ``(C, N)``."""
+        values, log_jac = {}, torch.zeros(u.shape[:2], dtype=u.dtype, device=u.device)
+        for s in self.sites:
+            free = (
+                u[..., s.offset : s.offset + s.size]
+                .reshape(*u.shape[:2], *s.shape)
+                .movedim(1, s.data_dim)
+            )
+            z = s.transform(free)
+            values[s.name] = z
+            jac = s.transform.log_abs_det_jacobian(free, z)
+            if jac.dim() > s.data_dim + 1:
+                jac = jac.reshape(*jac.shape[: s.data_dim + 1], -1).sum(-1)
+            log_jac = log_jac + _per_chain(jac.expand(free.shape[: s.data_dim + 1]), s.data_dim)
+        return values, log_jac
+
+    def log_densities(
+        self, values: dict[str, torch.Tensor], num_chains: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log p(x, z), log q_0(z))``, each ``(C, N)``, from the traces replayed at ``values``."""
+        replayed = _values_trace(values)
+        model = poutine.replay(self.model, trace=replayed)
+        guide = poutine.replay(self.guide, trace=replayed) if self.start == "guide" else _no_guide
+        sites = site_log_probs(model, guide, self.x, num_chains, self.nesting)
+        prior = sites.total("prior")
+        log_joint = sites.total("observed") + prior
+        return log_joint, sites.total("guide") if self.start == "guide" else prior
+
+    def __call__(self, u: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(log_joint, log_start, log_jac, grad_joint, grad_start)``: the gradients are of
+        ``log_joint + log_jac`` and ``log_start + log_jac`` with respect to ``u``."""
+        self.num_evaluations += 1
+        with torch.enable_grad():
+            u = u.detach().requires_grad_(True)
+            values, log_jac = self.unpack(u)
+            log_joint, log_start = self.log_densities(values, u.shape[0])
+            grad_joint, grad_start = _grads(log_joint + log_jac, log_start + log_jac, u)
+        return log_joint.detach(), log_start.detach(), log_jac.detach(), grad_joint, grad_start
+
+
+def _grads(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ga = torch.autograd.grad(a.sum(), u, retain_graph=True, allow_unused=True)[0]
+    gb = torch.autograd.grad(b.sum(), u, allow_unused=True)[0]
+    zero = torch.zeros_like(u)
+    return (zero if ga is None else ga), (zero if gb is None else gb)
+
+
+def _per_chain(t: torch.Tensor, data_dim: int) -> torch.Tensor:
+    """Sum a ``(C, mid..., N)`` tensor over its mid plates to ``(C, N)``."""
+    mid = tuple(range(1, data_dim))
+    return t.sum(mid) if mid else t
+
+
+def _no_guide(*args, **kwargs) -> None:
+    pass
+
+
+def _values_trace(values: dict[str, torch.Tensor]) -> poutine.Trace:
+    """A trace holding only latent values, for ``poutine.replay``."""
+    trace = poutine.Trace()
+    for name, value in values.items():
+        trace.add_node(name, type="sample", name=name, is_observed=False, value=value, infer={})
+    return trace
+
+
+def _tempered(parts: tuple[torch.Tensor, ...], beta: float) -> Evaluation:
+    """U = −log f_β at a point whose path densities are ``parts``, with ∇U; ``parts`` ride along."""
+    log_joint, log_start, log_jac, grad_joint, grad_start = parts
+    log_f = beta * log_joint + (1.0 - beta) * log_start + log_jac
+    grad = beta * grad_joint + (1.0 - beta) * grad_start
+    return Evaluation(-log_f, -grad, parts)
+
+
+def initial_state(model, guide, x: torch.Tensor, num_chains: int, nesting: int, start: str):
+    """Draw ``num_chains`` chains per datapoint from q_0 under the particle plate (the same draws,
+    from the same random numbers, as the importance-sampled estimator's); returns the latent values
+    ``{name: (C, mid..., N, event...)}`` and the distributions' supports."""
+    with pyro.plate(_PARTICLE_PLATE, num_chains, dim=-(nesting + 1)):
+        if start == "guide":
+            model_trace, guide_trace = trace_pair(model, guide, x)
+            source = guide_trace
+        else:
+            model_trace = poutine.trace(model).get_trace(x)
+            source = model_trace
+    values, supports = {}, {}
+    for name, site in sample_sites(source):
+        if site["is_observed"]:
+            continue
+        fn = site["fn"]
+        if fn.support.is_discrete:
+            raise ValueError(
+                f"site {name!r}: AIS with HMC moves continuous latent sites only; found a discrete "
+                f"support ({fn.support}) (use evaluation.log_likelihood, which sums over it by "
+                "importance sampling)"
+            )
+        value = site["value"].detach()
+        batch = value.shape[: value.dim() - fn.event_dim]
+        batch = (1,) * (nesting + 1 - len(batch)) + tuple(batch)
+        values[name] = value.reshape(batch + value.shape[value.dim() - fn.event_dim :])
+        supports[name] = fn.support
+    return values, supports
+
+
+def prepare(values: dict[str, torch.Tensor], supports: dict, nesting: int):
+    """The flat unconstrained position ``(C, N, D)`` of latent ``values`` and the site layout."""
+    sites, pieces, offset = [], [], 0
+    for name, value in values.items():
+        support = supports[name]
+        transform = biject_to(support)
+        free = transform.inv(value)
+        # the unconstrained event may have another shape than the value's (e.g. a simplex)
+        moved = free.movedim(nesting, 1)
+        shape = tuple(moved.shape[2:])
+        size = math.prod(shape)
+        sites.append(_Site(name, transform, nesting, shape, offset, size))
+        pieces.append(moved.reshape(*moved.shape[:2], size))
+        offset += size
+    return torch.cat(pieces, -1), sites
+
+
+def anneal(
+    density: PathDensity,
+    position: torch.Tensor,
+    betas: torch.Tensor,
+    num_leapfrog: int = 10,
+    step_size: float | torch.Tensor = 0.05,
+    adapt_chains: int = 1,
+    target_accept: float = 0.65,
+    adapt_factor: float = 1.02,
+    on_step=None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run AIS along ``betas`` from every chain of ``position: (P + C, N, D)``.
+
+    The first ``adapt_chains`` (P) chains are pilots: after each transition the step size of
+    datapoint n is multiplied by ``adapt_factor`` if its pilots' mean acceptance probability
+    exceeds ``target_accept`` and divided by it otherwise. Returns the scored chains' log-weights
+    ``(C, N)`` (float64), their mean acceptance ``(N,)`` and the final step size ``(N,)``.
+    ``betas`` may decrease (reverse AIS: the weight then estimates log Z_0/Z_1 = −log p(x)).
+    """
+    num_total, n = position.shape[:2]
+    pilots = adapt_chains
+    eps = torch.as_tensor(step_size, dtype=position.dtype, device=position.device).expand(n).clone()
+    parts = density(position)
+    log_w = torch.zeros(num_total, n, dtype=torch.float64, device=position.device)
+    accepted = torch.zeros(num_total - pilots, n, dtype=torch.float64, device=position.device)
+    num_transitions = len(betas) - 2
+    for t in range(1, len(betas)):
+        log_w += (betas[t] - betas[t - 1]) * (parts[0].double() - parts[1].double())
+        if t < len(betas) - 1:
+            beta = float(betas[t])
+            step = hmc_transition(
+                position,
+                _tempered(parts, beta),
+                lambda u, b=beta: _tempered(density(u), b),
+                eps,
+                num_leapfrog,
+            )
+            position, parts = step.position.detach(), step.evaluation.extras
+            accepted += step.accept_prob[pilots:].double()
+            if pilots:
+                rate = step.accept_prob[:pilots].mean(0)
+                eps = eps * torch.where(rate > target_accept, adapt_factor, 1.0 / adapt_factor)
+        if on_step is not None:
+            on_step()
+    accept_rate = accepted.mean(0) / max(num_transitions, 1)
+    return log_w[pilots:], accept_rate, eps
+
+
+def _log_mean_exp(log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log mean exp over dim 0, delta-method standard error of it)``."""
+    c = log_w.shape[0]
+    lme = torch.logsumexp(log_w, 0) - math.log(c)
+    w = (log_w - log_w.max(0).values).exp()
+    rel = (
+        w.std(0, unbiased=True) / w.mean(0) / math.sqrt(c)
+        if c > 1
+        else torch.full_like(lme, math.inf)
+    )
+    return lme, rel
+
+
+def check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected an integer >= 1; found {value!r}")
+    return value
+
+
+@contextmanager
+def evaluating(owner):
+    """A built model in eval mode (restored afterwards), Pyro's per-pass checks off for it (its
+    data and parameters were checked once, as in :func:`evaluation.estimate`)."""
+    was_training = getattr(owner, "training", None)
+    if owner is not None:
+        owner.eval()
+    try:
+        if owner is None:
+            yield
+        else:
+            with pyro.validation_enabled(False):
+                yield
+    finally:
+        if owner is not None and was_training:
+            owner.train()
+
+
+def _chunks(
+    n: int, num_chains: int, extra: int, batch_size: int, max_elements: int
+) -> Iterator[tuple[int, int, int, int]]:
+    """``(start, stop, chains)`` blocks: datapoints ``[start, stop)`` with ``chains`` scored chains,
+    (chains + pilots) × datapoints ≤ ``max_elements`` where possible, so memory stays flat in C."""
+    nb = max(1, min(batch_size, n, max_elements // (num_chains + extra)))
+    for start in range(0, n, nb):
+        stop = min(n, start + nb)
+        per_group = max(1, max_elements // (stop - start) - extra)
+        done = 0
+        while done < num_chains:
+            c = min(per_group, num_chains - done)
+            yield start, stop, c
+            done += c
+
+
+def ais(
+    model,
+    guide=None,
+    x: torch.Tensor | None = None,
+    num_steps: int = 1000,
+    num_chains: int = 16,
+    *,
+    start: str = "guide",
+    schedule: str = "sigmoid",
+    num_leapfrog: int = 10,
+    step_size: float = 0.1,
+    adapt_chains: int = 1,
+    target_accept: float = 0.65,
+    batch_size: int = 256,
+    max_elements: int = 2**12,
+    initial: dict[str, torch.Tensor] | None = None,
+    reverse: bool = False,
+    progress: bool = False,
+) -> AISResult:
+    """AIS estimate of log p(x) per datapoint for a model/guide pair (or a built model).
+
+    :param model: a Pyro model keeping the contract of DESIGN.md, or a built model.
+    :param guide: its guide (``None`` for a built model or a fully observed one).
+    :param x: ``(N, C, H, W)`` (or ``(N, D)``) observations.
+    :param num_steps: T intermediate distributions (T − 1 HMC transitions); T = 1 is importance
+        sampling from the start distribution with K = ``num_chains``.
+    :param num_chains: C independent chains per datapoint; the estimate is their log-mean-exp weight.
+    :param start: ``"guide"`` (q(z|x)) or ``"prior"`` (p(z)).
+    :param schedule: ``"sigmoid"`` (default) or ``"linear"`` β_t.
+    :param num_leapfrog: leapfrog steps per HMC transition.
+    :param step_size: the initial leapfrog step size (adapted per datapoint on pilot chains).
+    :param adapt_chains: pilot chains per datapoint that drive the adaptation (0: fixed step).
+    :param batch_size: most datapoints annealed together.
+    :param max_elements: chains × datapoints per vectorised pass (memory flat in T and C).
+    :param initial: reverse AIS (BDMC) only: the exact posterior draws ``{site: (N, ...)}`` every
+        chain of datapoint n starts from; with ``reverse`` the path runs from p(z|x) to q_0.
+    :param reverse: run β from 1 to 0; ``log_likelihood`` is then −log-mean-exp of the reverse
+        weights, a stochastic upper bound on log p(x) (Grosse et al. 2015).
+    """
+    if x is None and torch.is_tensor(guide):
+        x, guide = guide, None
+    model_fn, guide_fn, owner = resolve_pair(model, guide)
+    if not torch.is_tensor(x):
+        raise TypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
+    if x.dim() < 1 or x.shape[0] == 0:
+        raise ValueError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
+    for name, value in (
+        ("num_steps", num_steps),
+        ("num_chains", num_chains),
+        ("num_leapfrog", num_leapfrog),
+    ):
+        check_count(name, value)
+    if start not in STARTS:
+        raise ValueError(f"start: expected one of {STARTS}; found {start!r}")
+    if isinstance(adapt_chains, bool) or not isinstance(adapt_chains, int) or adapt_chains < 0:
+        raise ValueError(f"adapt_chains: expected an integer >= 0; found {adapt_chains!r}")
+    if not (isinstance(step_size, int | float) and step_size > 0 and math.isfinite(step_size)):
+        raise ValueError(f"step_size: expected a positive number; found {step_size!r}")
+    betas = beta_schedule(num_steps, schedule)
+    if reverse:
+        betas = betas.flip(0)
+    if owner is not None and hasattr(owner, "check_data"):
+        owner.check_data(x)
+        x = x.to(owner.device).float()
+    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True)
+    if not latent and start == "prior":
+        # the prior as the start needs no guide: the model's own latent sites are annealed
+        with torch.no_grad():
+            latent = bool(latent_sites(poutine.trace(model_fn).get_trace(x[:batch_size])))
+    if not latent:
+        exact = estimate(model, guide, x, 1, batch_size=batch_size).log_likelihood.double()
+        zeros = torch.zeros_like(exact)
+        return AISResult(exact, exact[None], zeros, zeros + 1, zeros, 1, 1)
+    pilots = adapt_chains if num_steps > 1 else 0
+    blocks = list(_chunks(x.shape[0], num_chains, pilots, batch_size, max_elements))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=len(blocks) * num_steps,
+            desc=f"AIS (T={num_steps}, C={num_chains})",
+            unit="step",
+            leave=False,
+        )
+    weights: dict[int, list[torch.Tensor]] = {}
+    accept: dict[int, list[torch.Tensor]] = {}
+    steps: dict[int, torch.Tensor] = {}
+    try:
+        with evaluating(owner):
+            for lo, hi, chains in blocks:
+                xb = x[lo:hi]
+                total = chains + pilots
+                with torch.no_grad():
+                    values, supports = initial_state(model_fn, guide_fn, xb, total, nesting, start)
+                if initial is not None:
+                    values = _start_at(values, initial, lo, hi, nesting)
+                position, sites = prepare(values, supports, nesting)
+                density = PathDensity(model_fn, guide_fn, xb, nesting, start, sites)
+                log_w, rate, eps = anneal(
+                    density,
+                    position,
+                    betas,
+                    num_leapfrog,
+                    step_size,
+                    pilots,
+                    target_accept,
+                    on_step=None if bar is None else bar.update,
+                )
+                weights.setdefault(lo, []).append(log_w.cpu())
+                accept.setdefault(lo, []).append(rate.cpu() * chains)
+                steps[lo] = eps.cpu()
+    finally:
+        if bar is not None:
+            bar.close()
+    log_weights = torch.cat([torch.cat(weights[lo], 0) for lo in sorted(weights)], 1)
+    if reverse:
+        # each chain's reverse weight estimates 1/p(x): the bound is −log-mean-exp of them
+        lme, se = _log_mean_exp(log_weights)
+        lme, log_weights = -lme, -log_weights
+    else:
+        lme, se = _log_mean_exp(log_weights)
+    accept_rate = torch.cat([sum(accept[lo]) / num_chains for lo in sorted(accept)])
+    step = torch.cat([steps[lo] for lo in sorted(steps)])
+    return AISResult(lme, log_weights, se, accept_rate, step, num_steps, num_chains)
+
+
+def _start_at(values: dict, initial: dict, lo: int, hi: int, nesting: int) -> dict:
+    """Every chain of datapoint n starts at the exact posterior draw ``initial[site]`` (reverse
+    AIS), given in the trace's layout without chains: ``(mid..., N, event...)``."""
+    out = {}
+    for name, value in values.items():
+        if name not in initial:
+            raise ValueError(
+                f"initial: expected a value for every latent site; found none for {name!r}"
+            )
+        z = torch.as_tensor(initial[name], dtype=value.dtype, device=value.device)
+        z = z.reshape((1,) * (value.dim() - 1 - z.dim()) + tuple(z.shape))
+        z = z.narrow(nesting - 1, lo, hi - lo).unsqueeze(0)
+        out[name] = z.expand(
+            value.shape[:1] + z.shape[1 : nesting + 1] + value.shape[nesting + 1 :]
+        ).clone()
+    return out
+
+
+def ais_log_likelihood(
+    model,
+    guide=None,
+    x: torch.Tensor | None = None,
+    num_steps: int = 1000,
+    num_chains: int = 16,
+    **kwargs,
+) -> torch.Tensor:
+    """Per-datapoint AIS estimate of log p(x) in nats, ``(N,)`` float64. See :func:`ais`."""
+    return ais(model, guide, x, num_steps, num_chains, **kwargs).log_likelihood

@@ -1,0 +1,77 @@
+"""What a run was trained on: the resolved config and the data's identity, recorded in every
+checkpoint and in ``model.safetensors``, so a resume or a reuse of the run can refuse another
+config or other data in one line naming the differing keys (only ``epochs`` may grow)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import torch
+
+from .config import ConfigError
+
+__all__ = ["check_same_run", "config_differences", "data_identity", "fingerprint"]
+
+
+def _array_sha256(images: torch.Tensor) -> str:
+    array = images.detach().cpu().contiguous().numpy()
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    if array.size:
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def data_identity(train, valid) -> dict[str, Any]:
+    """``{"name", "train", "valid", "sha256"}`` of the two :class:`pgm.data.ImageDataset`
+    splits a run trains on: sizes, and a hash of the stored image arrays (dtype, shape, bytes)."""
+    digest = hashlib.sha256()
+    for ds in (train, valid):
+        digest.update(_array_sha256(ds.images).encode())
+    return {
+        "name": train.name,
+        "train": len(train),
+        "valid": len(valid),
+        "sha256": digest.hexdigest(),
+    }
+
+
+def fingerprint(cfg: dict, data: dict | None) -> str:
+    """A short hash of every resolved config key but ``epochs``, and of the data's identity."""
+    payload = {"config": {k: v for k, v in cfg.items() if k != "epochs"}, "data": data}
+    text = json.dumps(payload, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_differences(recorded: dict, given: dict) -> list[str]:
+    """``key (run has A, given B)`` for every key whose values differ, whatever the keys are;
+    ``epochs`` may grow (a resume may extend a run) but not shrink."""
+    out = []
+    for key in sorted(set(recorded) | set(given)):
+        old, new = recorded.get(key), given.get(key)
+        if old == new:
+            continue
+        if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
+            continue
+        note = "; it may only grow" if key == "epochs" else ""
+        out.append(f"{key} (run has {old!r}, given {new!r}{note})")
+    return out
+
+
+def check_same_run(
+    recorded: dict, cfg: dict, data: dict | None, flag: str, where: str, hint: str = ""
+) -> None:
+    """Refuse, in one line naming the differing keys, a run whose recorded ``config`` / ``data``
+    (metadata of a checkpoint or of ``model.safetensors``) is not ``cfg`` / ``data``.
+    Metadata written before fingerprints existed carries neither and is not checked."""
+    differ = []
+    if isinstance(recorded.get("config"), dict):
+        differ += config_differences(recorded["config"], cfg)
+    if isinstance(recorded.get("data"), dict) and data is not None:
+        differ += [f"data {d}" for d in config_differences(recorded["data"], data)]
+    if differ:
+        raise ConfigError(
+            f"{flag}: expected the run's own config and data (only epochs may grow); found "
+            f"differences with {where} in {'; '.join(differ)}{hint}"
+        )

@@ -1,0 +1,234 @@
+"""The hierarchical VAE with two stochastic layers (Tomczak & Welling 2018, section 3.2, figure 2).
+
+Generative model and variational posterior, each a chain of Pyro sample statements:
+
+.. math:: p(x, z_1, z_2) = p(z_2)\\, p(z_1 \\mid z_2)\\, p(x \\mid z_1, z_2), \\qquad
+          q(z_1, z_2 \\mid x) = q(z_2 \\mid x)\\, q(z_1 \\mid x, z_2).
+
+The top prior p(z2) is any registered prior (the VampPrior uses q(z2 | u) at its pseudo-inputs),
+p(z1 | z2) and q(z1 | x, z2) are diagonal Gaussians whose parameters come from networks, and
+p(x | z1, z2) is any registered likelihood fed the code (z1, z2) (with ``likelihood = "pixelcnn"``
+a conditional gated PixelCNN: the PixelHVAE). The posterior's order is the paper's: z2 first,
+then z1 given x and z2.
+
+References:
+    J. M. Tomczak, M. Welling. "VAE with a VampPrior." AISTATS 2018.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .generative_model import GenerativeModel
+from .nn.encoders import make_encoder
+from .nn.mlp import MLP_NETWORKS, make_mlp
+from .registry import MODELS
+from .vae import VAE, _draw
+
+__all__ = ["ConditionalNormal", "HierarchicalVAE", "TwoLayerPosterior", "join_codes"]
+
+
+def join_codes(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """The code (z1, z2): ``(..., L1)``, ``(..., L2)`` -> ``(..., L1 + L2)``, leading dims broadcast
+    (the particle dims of one may be missing from the other)."""
+    batch = torch.broadcast_shapes(z1.shape[:-1], z2.shape[:-1])
+    return torch.cat([z1.expand(*batch, -1), z2.expand(*batch, -1)], dim=-1)
+
+
+class ConditionalNormal(nn.Module):
+    """A diagonal Gaussian whose parameters are a network of its inputs:
+    ``forward(*inputs) -> N(loc(h), diag sigma(h)^2)``, event ``(latent_dim,)``, with
+    ``h = body(cat(tower_1(input_1), ..., tower_k(input_k)))`` (inputs' leading dims broadcast)
+    and sigma = softplus(.) + 1e-4, as the guides'.
+
+    The paper's p(z1 | z2) is one tower (two layers on z2); its q(z1 | x, z2) has a tower per input
+    and a joint layer over both.
+
+    :param towers: ``input_k (..., ·) -> (..., F_k)`` features.
+    :param body: ``(..., sum F_k) -> (..., hidden_dim)``.
+    """
+
+    def __init__(self, towers: list[nn.Module], body: nn.Module, hidden_dim: int, latent_dim: int):
+        super().__init__()
+        self.towers = nn.ModuleList(towers)
+        self.body = body
+        self.loc = nn.Linear(hidden_dim, latent_dim)
+        self.scale = nn.Linear(hidden_dim, latent_dim)
+
+    def forward(self, *inputs: torch.Tensor) -> dist.Distribution:
+        if len(inputs) != len(self.towers):
+            raise ValueError(f"inputs: expected {len(self.towers)} tensors; found {len(inputs)}")
+        features = [tower(v) for tower, v in zip(self.towers, inputs, strict=True)]
+        batch = torch.broadcast_shapes(*(f.shape[:-1] for f in features))
+        h = self.body(torch.cat([f.expand(*batch, -1) for f in features], dim=-1))
+        return dist.Normal(self.loc(h), F.softplus(self.scale(h)) + 1e-4).to_event(1)
+
+
+class TwoLayerPosterior(nn.Module):
+    """q(z1, z2 | x) = q(z2 | x) q(z1 | x, z2): ``top(x)`` and ``bottom(x, z2)`` give the two factors.
+
+    ``forward(x)`` summarises it as one diagonal Gaussian over the code (z1, z2), ``(N, L1 + L2)``:
+    q(z2 | x), and q(z1 | x, z2) at z2 = E_q[z2 | x]. Its mean is the code :meth:`mean` returns
+    (exact for z2, a plug-in for z1, whose marginal q(z1 | x) is not Gaussian); diagnostics such
+    as active units read it. The estimator and training never use this summary, only the two
+    sample statements of :meth:`HierarchicalVAE.guide`.
+
+    :param top: a registered guide built for z2 (``forward(x) -> q(z2 | x)``; the VampPrior reads
+        its ``base``).
+    :param bottom: ``forward(x, z2) -> q(z1 | x, z2)``.
+    """
+
+    def __init__(self, top: nn.Module, bottom: nn.Module):
+        super().__init__()
+        self.top = top
+        self.bottom = bottom
+
+    def forward(self, x: torch.Tensor) -> dist.Distribution:
+        q2 = self.top(x)
+        z2 = _mean(q2)
+        q1 = self.bottom(x, z2)
+        loc = join_codes(q1.mean, z2)
+        scale = join_codes(q1.variance.sqrt(), _variance(q2, z2).sqrt())
+        return dist.Normal(loc, scale).to_event(1)
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The code ``(N, L1 + L2)``: (E_q[z1 | x, z2 = E_q[z2 | x]], E_q[z2 | x])."""
+        z2 = _mean(self.top(x))
+        return join_codes(self.bottom(x, z2).mean, z2)
+
+
+def _mean(d: dist.Distribution, num_samples: int = 64) -> torch.Tensor:
+    """E[z] of a guide's distribution, by Monte Carlo where it has no closed form (a flow)."""
+    try:
+        return d.mean
+    except NotImplementedError:
+        return d.sample((num_samples,)).mean(0)
+
+
+def _variance(d: dist.Distribution, mean: torch.Tensor, num_samples: int = 64) -> torch.Tensor:
+    try:
+        return d.variance
+    except NotImplementedError:
+        return (d.sample((num_samples,)) - mean).pow(2).mean(0)
+
+
+class HierarchicalVAE(VAE):
+    """The two-layer VAE as a Pyro model/guide pair (sites in sampling order, shapes for a batch
+    ``x: (N, *event_shape)``; vectorised particles add leading dims to every latent)::
+
+        def model(x):
+            with pyro.plate("data", N):
+                z2 = pyro.sample("z2", prior())                 # (N, L2)
+                z1 = pyro.sample("z1", conditional_prior(z2))   # (N, L1)
+                pyro.sample("x", likelihood(cat(z1, z2)), obs=x)
+
+        def guide(x):
+            with pyro.plate("data", N):
+                z2 = pyro.sample("z2", posterior.top(x))        # q(z2 | x)
+                pyro.sample("z1", posterior.bottom(x, z2))      # q(z1 | x, z2)
+
+    The code of an image (``encode``; what ``decode`` and the likelihood take) is the pair
+    (z1, z2), ``(N, L1 + L2)``, so ``latent_dim`` here is L1 + L2 (the config's ``latent_dim`` is
+    L1 and ``latent_dim_top`` is L2).
+
+    :param prior: ``forward() -> p(z2)``, event ``(L2,)``.
+    :param posterior: a :class:`TwoLayerPosterior`.
+    :param conditional_prior: ``forward(z2) -> p(z1 | z2)``, event ``(L1,)``.
+    :param likelihood: ``forward(code: (..., L1 + L2)) -> p(x | z1, z2)``.
+    """
+
+    def __init__(
+        self,
+        prior: nn.Module,
+        posterior: TwoLayerPosterior,
+        conditional_prior: nn.Module,
+        likelihood: nn.Module,
+        cfg: dict,
+    ):
+        super().__init__(prior, posterior, likelihood, cfg)
+        self.conditional_prior = conditional_prior
+        self.latent_dims = (int(cfg["latent_dim"]), int(cfg["latent_dim_top"]))
+        self.latent_dim = sum(self.latent_dims)
+
+    def model(self, x: torch.Tensor) -> None:
+        with pyro.plate("data", x.shape[0]):
+            z2 = pyro.sample("z2", self.prior())
+            z1 = pyro.sample("z1", self.conditional_prior(z2))
+            pyro.sample("x", self.likelihood(join_codes(z1, z2)), obs=x)
+
+    def guide(self, x: torch.Tensor) -> None:
+        with pyro.plate("data", x.shape[0]):
+            z2 = pyro.sample("z2", self.posterior.top(x))
+            pyro.sample("z1", self.posterior.bottom(x, z2))
+
+    @torch.no_grad()
+    def sample(self, n: int, cached: bool = True) -> torch.Tensor:
+        """Ancestral sampling: z2 ~ p(z2), z1 ~ p(z1 | z2), x ~ p(x | z1, z2); ``(n, *image_shape)``."""
+        z2 = self.prior().sample((n,))
+        z1 = self.conditional_prior(z2).sample()
+        return _draw(self.likelihood(join_codes(z1, z2)), cached)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The code ``(N, L1 + L2)``: (E_q[z1 | x, z2 = E_q[z2 | x]], E_q[z2 | x])."""
+        return self.posterior.mean(x)
+
+
+def _level_config(cfg: dict, latent_dim: int) -> dict:
+    """``cfg`` with ``latent_dim`` set, for a registered part built for one layer (or the code)."""
+    part = copy.deepcopy(cfg)
+    part["latent_dim"] = int(latent_dim)
+    return part
+
+
+def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
+    """The HVAE of a resolved config, with the paper's layers (Tomczak & Welling 2018, code of
+    section 3.2), H the last encoder width (``hidden_dims[-1]``, else ``hidden_dim``):
+
+    - q(z2 | x): the registered ``guide`` built for z2 (the encoder ``network``, all its layers);
+    - q(z1 | x, z2): one encoder layer on x (for ``conv``: the convolutions and one dense layer),
+      one dense layer of H on z2, one joint dense layer of H on both, then the Gaussian heads;
+    - p(z1 | z2): two dense layers of H, then the heads;
+    - p(z2): the registered ``prior`` built for z2 (``vamp``: q(z2 | u) at pseudo-inputs u);
+    - p(x | z1, z2): the registered ``likelihood`` built for the code (z1, z2), so its decoder's
+      first layer reads both (the paper has a dense layer per input, then a joint one).
+
+    Dense layers are gated for ``network = "gated-mlp"``, else linear + ``activation``.
+    """
+    from .build import build_guide, build_likelihood, build_prior, encoder_hidden_dims
+
+    l1, l2 = int(cfg["latent_dim"]), int(cfg["latent_dim_top"])
+    dims = encoder_hidden_dims(cfg)
+    width, activation = dims[-1], cfg.get("activation", "relu")
+    dense = cfg["network"] if cfg["network"] in MLP_NETWORKS else "mlp"
+    top = build_guide(_level_config(cfg, l2))
+    x_tower = make_encoder(
+        cfg["network"], cfg["image_shape"], cfg["num_levels"], [width], activation=activation
+    )
+    bottom = ConditionalNormal(
+        [x_tower, make_mlp(dense, l2, [width], activation=activation)],
+        make_mlp(dense, x_tower.out_features + width, [width], activation=activation),
+        width,
+        l1,
+    )
+    conditional_prior = ConditionalNormal(
+        [make_mlp(dense, l2, [width, width], activation=activation)], nn.Identity(), width, l1
+    )
+    return HierarchicalVAE(
+        build_prior(_level_config(cfg, l2), top),
+        TwoLayerPosterior(top, bottom),
+        conditional_prior,
+        build_likelihood(_level_config(cfg, l1 + l2)),
+        cfg,
+    )
+
+
+@MODELS.register("hvae", "two stochastic layers: p(z2) p(z1|z2) p(x|z1,z2), q(z2|x) q(z1|x,z2)")
+def _hvae(cfg: dict) -> GenerativeModel:
+    return build_hierarchical_vae(cfg)

@@ -1,0 +1,153 @@
+"""AIS in the command line and the comparison report: ``pgm evaluate --method ais``, ``pgm bdmc``,
+``pgm compare --method ais`` (results.json, report.html cell by cell, report.md, idata.nc)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_evaluation_report import TINY, _Page
+
+from evaluation.ais_agreement import _warning
+from evaluation.cli import main
+from evaluation.report import format_value, resolve_path
+from inference import train
+
+AIS_KEYS = {
+    "model",
+    "is_nats",
+    "is_ci95",
+    "ais_nats",
+    "ais_ci95",
+    "difference_nats",
+    "difference_ci95",
+    "agree",
+    "bdmc_gap_nats",
+    "bdmc_gap_ci95",
+    "bdmc_lower_nats",
+    "bdmc_upper_nats",
+}
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ais-runs")
+    train({**TINY, "model": "vae"}, root / "vae", progress=False)
+    return root / "vae"
+
+
+def test_evaluate_and_bdmc_commands(vae_run, capsys):
+    assert (
+        main(
+            [
+                "evaluate",
+                str(vae_run),
+                "--method",
+                "ais",
+                "--steps",
+                "4",
+                "--chains",
+                "2",
+                "--num-images",
+                "6",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    row = json.loads(capsys.readouterr().out)
+    assert row["method"] == "ais" and row["num_steps"] == 4 and row["num_images"] == 6
+    assert row == json.loads((vae_run / "evaluation-test-ais.json").read_text())
+    assert (
+        main(
+            [
+                "bdmc",
+                str(vae_run),
+                "--steps",
+                "4",
+                "--chains",
+                "2",
+                "--num-images",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    bounds = json.loads(capsys.readouterr().out)
+    assert bounds["gap_nats"] == pytest.approx(bounds["upper_nats"] - bounds["lower_nats"])
+    assert main(["evaluate", str(vae_run), "--method", "ais", "--steps", "0"]) == 2
+
+
+def test_compare_with_ais_reports_both_estimates_and_the_gap(vae_run, tmp_path, capsys):
+    import arviz as az
+
+    out = tmp_path / "cmp"
+    assert (
+        main(
+            [
+                "compare",
+                str(vae_run),
+                "--out",
+                str(out),
+                "-k",
+                "20",
+                "--num-images",
+                "12",
+                "--curve-images",
+                "0",
+                "--method",
+                "ais",
+                "--steps",
+                "4",
+                "--chains",
+                "3",
+                "--bdmc-images",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    results = json.loads((out / "results.json").read_text())
+    section = results["ais"]
+    assert section["settings"]["num_steps"] == 4 and section["settings"]["bdmc_images"] == 4
+    (row,) = section["models"]
+    assert AIS_KEYS <= set(row)
+    assert row["is_nats"] == pytest.approx(results["models"][0]["log_likelihood_nats"])
+    assert row["agree"] == (row["difference_ci95"][0] <= 0 <= row["difference_ci95"][1])
+    assert results["models"][0]["ais_log_likelihood_nats"] == pytest.approx(row["ais_nats"])
+    page = _Page()
+    page.feed((out / "report.html").read_text())
+    ais_cells = [(a, t) for a, t in page.cells if a["data-path"].startswith("ais/")]
+    assert {a["data-path"] for a, _ in ais_cells} >= {
+        "ais/models/0/ais_nats",
+        "ais/models/0/bdmc_gap_nats",
+    }
+    for attrs, text in ais_cells:
+        assert text == format_value(resolve_path(results, attrs["data-path"]), attrs["data-format"])
+    assert "Importance sampling against AIS" in (out / "report.md").read_text()
+    idata = az.from_netcdf(str(out / "idata.nc"), engine="h5netcdf")
+    assert float(idata.ais_log_likelihood["vae"].values.mean()) == pytest.approx(
+        row["ais_nats"], rel=1e-9
+    )
+
+
+def test_disagreement_is_warned_with_its_direction():
+    row = {
+        "model": "m",
+        "agree": False,
+        "difference_nats": 0.9,
+        "difference_ci95": [0.5, 1.3],
+        "is_nats": -90.0,
+        "ais_nats": -89.1,
+        "num_steps": 100,
+        "num_chains": 4,
+        "bdmc_gap_nats": 0.2,
+    }
+    assert "biased low" in _warning(row) and "[0.500, 1.300]" in _warning(row)
+    assert "too short" in _warning(
+        {**row, "difference_nats": -0.9, "difference_ci95": [-1.3, -0.5]}
+    )
+    assert _warning({**row, "agree": True}) is None
+    assert "BDMC gap" in _warning({**row, "agree": True, "bdmc_gap_nats": 3.0})

@@ -1,0 +1,51 @@
+"""``pgm suite --budget``: fixed epochs from the suite table, or early stopping to convergence."""
+
+from __future__ import annotations
+
+import pytest
+
+import evaluation.compare
+import evaluation.suite as suite
+from evaluation.cli import main
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """Record each config ``run_suite`` trains with, instead of training; no comparison."""
+    configs: dict[str, dict] = {}
+
+    def fake_train(cfg, run_dir, **_):
+        configs[run_dir.name] = cfg
+
+    monkeypatch.setattr(suite, "train", fake_train)
+    monkeypatch.setattr(evaluation.compare, "compare_runs", lambda runs, out, **_: {"models": []})
+    return configs
+
+
+def test_converge_budget_trains_with_early_stopping(tmp_path, trained):
+    suite.run_suite(
+        tmp_path, models=["vae", "pixelcnn"], budget="converge", progress=False, log=lambda *_: None
+    )
+    for cfg in trained.values():
+        assert (
+            cfg["epochs"] == suite.CONVERGE_MAX_EPOCHS
+            and cfg["patience"] == suite.CONVERGE_PATIENCE
+        )
+
+
+def test_fixed_budget_keeps_the_table_epochs(tmp_path, trained):
+    suite.run_suite(tmp_path, models=["vae", "pixelcnn"], progress=False, log=lambda *_: None)
+    table = suite.suite_models()
+    assert {n: c["epochs"] for n, c in trained.items()} == {
+        n: table[n]["epochs"] for n in ("vae", "pixelcnn")
+    }
+    assert all("patience" not in c for c in trained.values())
+
+
+def test_unknown_budget_is_refused(tmp_path, capsys):
+    with pytest.raises(
+        ValueError, match="--budget: expected one of fixed, converge; found 'forever'"
+    ):
+        suite.run_suite(tmp_path, budget="forever")
+    assert main(["suite", "--out", str(tmp_path), "--budget", "forever"]) == 2
+    assert "--budget" in capsys.readouterr().err

@@ -1,0 +1,88 @@
+"""The example configs under ``configs/``: one for every built-in model, prior and guide, each
+naming only keys its model reads; and a config naming keys that do not apply to its model is
+warned about in one line and those keys are not recorded in config.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+import pgm
+from inference import load_config, resolve_config, train
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+EXAMPLES = sorted(CONFIGS.glob("*.toml"))  # configs/papers/ (reproductions) are not examples
+DIGITS = {"image_shape": [1, 8, 8], "num_levels": 17}
+BINARY = {"image_shape": [1, 28, 28], "num_levels": 2}
+
+
+def _resolved(path: Path) -> tuple[dict, dict]:
+    config = load_config(path)
+    shape = BINARY if config.get("data") == "binarized-mnist" else DIGITS
+    return config, resolve_config(config, **shape)
+
+
+def test_every_built_in_model_prior_and_guide_has_an_example():
+    configs = [load_config(p) for p in EXAMPLES]
+    models = {c.get("model", "vae") for c in configs}
+    priors = {
+        c.get("prior", "standard-normal")
+        for c in configs
+        if c.get("model", "vae") in ("vae", "pixelvae")
+    }
+    guides = {
+        c.get("guide", "diagonal-normal")
+        for c in configs
+        if c.get("model", "vae") in ("vae", "pixelvae")
+    }
+    builtin_models = {
+        "vae",
+        "pixelvae",
+        "autoencoder",
+        "pixelcnn",
+        "gated-pixelcnn",
+        "row-lstm",
+        "diagonal-bilstm",
+    }
+    assert builtin_models <= models, builtin_models - models
+    assert {"standard-normal", "diagonal-normal", "mixture", "vamp", "flow"} <= priors
+    assert {"diagonal-normal", "iaf"} <= guides
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_names_only_keys_its_model_reads_and_builds(path, caplog):
+    config, cfg = _resolved(path)
+    assert not [r for r in caplog.records if r.name == "pgm"], caplog.text
+    # every key the file names survives resolution (nothing in it was ignored)
+    assert set(config) <= set(cfg), set(config) - set(cfg)
+    model = pgm.build(cfg)
+    assert model.describe() and model.describe() != cfg["model"]
+
+
+def test_inapplicable_keys_are_warned_about_and_not_recorded(tmp_path, caplog):
+    config = {
+        "data": "digits",
+        "model": "pixelcnn",
+        "prior": "vamp",
+        "num_components": 7,
+        "num_layers": 2,
+        "hidden_channels": 8,
+        "epochs": 1,
+        "num_train": 64,
+        "device": "cpu",
+    }
+    with caplog.at_level(logging.WARNING, logger="pgm"):
+        train(config, tmp_path / "run", progress=False)
+    lines = [r.getMessage() for r in caplog.records if r.name == "pgm"]
+    assert lines == [
+        "config: 'num_components', 'prior' do not apply to model 'pixelcnn'; ignored (not recorded in config.json)"
+    ]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert "prior" not in saved and "num_components" not in saved and "latent_dim" not in saved
+    assert saved["num_layers"] == 2  # what the model reads stays
+    # the part-specific keys follow the part: num_components applies to a VampPrior only
+    assert "num_components" in resolve_config({"model": "vae", "prior": "vamp"}, **DIGITS)
+    assert "num_components" not in resolve_config({"model": "vae"}, **DIGITS)

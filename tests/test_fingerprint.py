@@ -1,0 +1,148 @@
+"""Runs that know their config: every checkpoint and ``model.safetensors`` record the resolved
+config and the data's identity; a resume (even after ``config.json`` was edited) or the suite's
+reuse of a finished run refuses another config or other data in one line naming the keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.cli import main
+from evaluation.suite import run_suite
+from inference import ConfigError, train
+from inference.checkpoint import load_tensors
+from inference.fingerprint import config_differences
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 8,
+    "num_train": 50,
+    "batch_size": 50,
+    "epochs": 2,
+    "lr": 3e-3,
+    "seed": 1,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def finished(one_thread, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("fp") / "run"
+    train(TINY, run, progress=False)
+    return run
+
+
+def _files(run: Path) -> dict:
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+def _copy(finished: Path, tmp: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(finished, tmp / "run"))
+
+
+def test_checkpoints_and_weights_record_config_and_data(finished):
+    for path in [finished / "model.safetensors", *sorted((finished / "checkpoints").glob("*"))]:
+        _, meta = load_tensors(path)
+        assert meta["config"]["lr"] == 3e-3 and meta["config"]["epochs"] == 2
+        assert meta["data"]["name"] == "digits" and meta["data"]["train"] == 50
+        assert len(meta["data"]["sha256"]) == 64 and len(meta["fingerprint"]) == 16
+
+
+def test_resume_refuses_an_edited_config_json(finished, tmp_path, capsys):
+    run = _copy(finished, tmp_path)
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**saved, "seed": 99, "lr": 0.5, "epochs": 3}))
+    before = _files(run)
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(
+        "pgm train: error: --resume: expected the run's own config and data (only epochs may grow); found differences with epoch-00002.safetensors in lr (run has 0.003, given 0.5); seed (run has 1, given 99)"
+    ), err
+    assert _files(run) == before
+
+
+def test_resume_refuses_fewer_epochs_and_accepts_more(finished, tmp_path, capsys):
+    run = _copy(finished, tmp_path)
+    before = _files(run)
+    assert main(["train", "--out", str(run), "--resume", "--no-progress", "--set", "epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert "epochs (run has 2, given 1; it may only grow)" in err, err
+    assert _files(run) == before
+    assert main(["train", "--out", str(run), "--resume", "--no-progress", "--set", "epochs=3"]) == 0
+    # config.json follows: a later plain --resume continues the 3-epoch run
+    assert json.loads((run / "config.json").read_text())["epochs"] == 3
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
+
+
+def test_resume_refuses_other_data(finished, tmp_path):
+    """The same config on images that differ in one pixel: the data's hash differs."""
+    from pgm.data import ImageDataset, load_dataset
+
+    run = _copy(finished, tmp_path)
+    before = _files(run)
+    train_ds = load_dataset("digits", "train").subset(50)
+    images = train_ds.images.clone()
+    images[7, 0, 3, 3] = (images[7, 0, 3, 3] + 1) % 17
+    changed = ImageDataset("digits", "train", images, 17, train_ds.labels)
+    with pytest.raises(
+        ConfigError,
+        match=r"found differences with epoch-00002.safetensors in data sha256 \(run has '[0-9a-f]{64}', given '[0-9a-f]{64}'\)$",
+    ):
+        train(
+            {**TINY, "epochs": 3},
+            run,
+            resume=True,
+            progress=False,
+            data=(changed, load_dataset("digits", "valid")),
+        )
+    assert _files(run) == before
+
+
+def test_differences_cover_every_key_generically():
+    got = config_differences(
+        {"a": 1, "epochs": 2, "new_key": "x"}, {"a": 1, "epochs": 5, "other": 3}
+    )
+    assert got == ["new_key (run has 'x', given None)", "other (run has None, given 3)"]
+
+
+def test_suite_refuses_to_reuse_a_run_of_another_config(tmp_path):
+    """A finished suite run is kept only when it is what the suite asks for now: other data
+    (`--data digits-binary` into a digits folder) or fewer epochs (a smaller `--epochs-scale`)
+    are refused by name, and the run is left alone."""
+    from evaluation.suite import suite_models
+
+    out = tmp_path / "suite"
+    quiet = {
+        "models": ["autoencoder"],
+        "num_particles": 2,
+        "device": "cpu",
+        "progress": False,
+        "log": lambda *_: None,
+    }
+    run_dir = out / "runs" / "autoencoder"
+    cfg = {
+        **suite_models()["autoencoder"],
+        "data": "digits",
+        "device": "cpu",
+        "epochs": 3,
+        "num_train": 64,
+    }
+    train(cfg, run_dir, progress=False)
+    before = _files(run_dir)
+    with pytest.raises(
+        ConfigError,
+        match=r"^--out: expected the run's own config and data .*data \(run has 'digits', given 'digits-binary'\)",
+    ):
+        run_suite(out, data="digits-binary", **quiet)
+    with pytest.raises(ConfigError, match=r"epochs \(run has 3, given 1; it may only grow\)"):
+        run_suite(out, epochs_scale=1 / 40, **quiet)
+    assert _files(run_dir) == before

@@ -1,0 +1,130 @@
+"""Issue 13's remaining promises: the torchrun entry point shares the CLI's config checks,
+Ctrl-C (at start-up, before the first checkpoint, during compare) leaves nothing behind and
+says so in one line, resume touches only pgm's own temporaries, memory limits are read, and the
+estimator's partial sums stay bounded in K."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import evaluation.log_likelihood  # noqa: F401  (the module, for the folding test)
+import pgm
+from evaluation.cli import main
+from inference import train
+from inference.torchrun import main as torchrun_main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 8, "num_train": 50,
+        "batch_size": 50, "epochs": 1, "seed": 1, "device": "cpu"}
+
+
+def _toml(path: Path, settings: dict) -> Path:
+    path.write_text("".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in settings.items()))
+    return path
+
+
+def test_torchrun_entry_point_refuses_bad_config_in_one_line(tmp_path, capsys):
+    config = _toml(tmp_path / "c.toml", TINY)
+    assert torchrun_main([str(config), "--out", str(tmp_path / "run"), "--set", "lr=-1", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["inference.torchrun: error: lr: expected a number > 0.0; found -1"], err
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{ corrupted")
+    assert torchrun_main(["--out", str(tmp_path / "run"), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("inference.torchrun: error: --resume: expected JSON in"), err
+
+
+def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    # what the `pgm` console script runs, with a line to say Python itself is up
+    script = "print('up', flush=True); import sys; from evaluation.cli import main; sys.exit(main(['list']))"
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "up\n"
+    time.sleep(0.05)  # torch is still importing
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the imports finished before the signal arrived")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines() == ["pgm: interrupted while starting; nothing was run or written"], err
+
+
+def test_ctrl_c_before_the_first_checkpoint_leaves_nothing(tmp_path, monkeypatch):
+    from inference.trainer import Trainer
+
+    run = tmp_path / "run"
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "fit", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            train(TINY, run, progress=False)
+    assert not run.exists()  # no config.json to block the same command again
+    train(TINY, run, progress=False)
+    assert (run / "model.safetensors").is_file()
+
+
+def test_ctrl_c_during_compare_does_not_suggest_resume(tmp_path, monkeypatch, capsys):
+    import evaluation.compare
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation.compare, "compare_runs", interrupted)
+    assert main(["compare", str(tmp_path), "--out", str(tmp_path / "rep")]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "pgm compare: interrupted; the report folder holds the previous report (or none); run the command again"
+
+
+def test_resume_touches_only_pgms_own_temporaries(tmp_path):
+    run = tmp_path / "run"
+    train({**TINY, "epochs": 1}, run, progress=False)
+    mine = [run / ".notes.tmp", run / "checkpoints" / ".draft.json.tmp", run / "checkpoints" / ".x.tmp"]
+    for path in mine:
+        path.write_text("the user's")
+    stale = run / "checkpoints" / ".epoch-00002.safetensors.abcd1234.tmp"
+    stale.write_bytes(b"half")
+    train({**TINY, "epochs": 2}, run, resume=True, progress=False)
+    assert all(p.read_text() == "the user's" for p in mine)
+    assert not stale.exists()
+
+
+def test_available_memory_reads_the_address_space_limit(monkeypatch):
+    import resource
+
+    from pgm import memory
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1 << 30, resource.RLIM_INFINITY))
+    assert memory.available_memory() <= 1 << 30
+    with pytest.raises(ValueError, match=r"^-n: expected a request that fits in memory; found x, needing about 2.0 GiB, with .* available$"):
+        memory.check_fits(2 << 30, "-n", "x")
+
+
+def test_estimator_folds_its_partial_sums(monkeypatch):
+    """Memory flat in K: the per-chunk log-sum-exps are folded every _FOLD chunks; folding
+    every 2 chunks gives the same estimate (seeded, float tolerance 1e-4 nats)."""
+    ll = sys.modules["evaluation.log_likelihood"]  # the package exports a function of that name
+
+    model = pgm.build({**TINY, "image_shape": [1, 8, 8], "num_levels": 17})
+    x = torch.randint(0, 17, (3, 1, 8, 8)).float()
+    torch.manual_seed(0)
+    plain = ll.estimate(model, None, x, 64, max_elements=8).log_likelihood
+    monkeypatch.setattr(ll, "_FOLD", 2)
+    torch.manual_seed(0)
+    folded = ll.estimate(model, None, x, 64, max_elements=8).log_likelihood
+    assert torch.allclose(plain, folded, atol=1e-4), (plain, folded)

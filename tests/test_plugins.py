@@ -1,0 +1,407 @@
+"""Plug-ins on equal terms: a user's parts and plain Pyro pairs enter through a config key,
+``--plugin`` or a ``pgm.plugins`` entry point; runs record what they need and refuse, in one
+line, to load without it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import runpy
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+import pgm
+from evaluation.cli import main
+from inference import load_run
+from inference.config import load_config, resolve_config
+from pgm import plugins
+from pgm.plain_model import MODEL_KEYS
+from pgm.registry import all_registries
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+# a plug-in file: a prior (the same decorator as pgm/priors.py) and a plain pair
+PLUGIN = """
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
+
+import pgm
+import pgm.nn.decoders
+
+__version__ = "2.5"
+
+
+class LaplacePrior(nn.Module):
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(latent_dim))
+
+    def forward(self):
+        return dist.Laplace(self.loc, torch.ones_like(self.loc)).to_event(1)
+
+
+@pgm.PRIORS.register("{tag}-laplace", "Laplace(0, 1) prior from a plug-in")
+def _laplace(cfg, guide):
+    return LaplacePrior(cfg["latent_dim"])
+
+
+class SmallEncoder(nn.Module):  # a network: an encoder and a decoder under one name
+    def __init__(self, event_shape, num_levels, hidden_dims, out_features=None, activation="relu"):
+        super().__init__()
+        self.out_features = out_features or 12  # without out_features: the guide adds heads
+        self.linear = nn.Linear(64, self.out_features)
+
+    def forward(self, x):
+        return self.linear(x.reshape(*x.shape[:-3], 64) / 16)
+
+
+pgm.ENCODERS.register("{tag}-net")(SmallEncoder)
+pgm.DECODERS.register("{tag}-net")(pgm.nn.decoders.MLPDecoder)  # (latent, dims, shape, k, act)
+
+
+class Net(nn.Module):
+    def __init__(self, d, k):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(d, k))
+
+
+@pgm.register_model("{tag}-pixels", "independent categorical pixels, plain Pyro, no sampler")
+def _pixels(cfg):
+    d, k = 64, cfg["num_levels"]
+    net = Net(d, k)
+
+    def model(x):
+        with pyro.plate("data", x.shape[0]):
+            probs = dist.Categorical(logits=net.logits).to_event(1)
+            pyro.sample("x", probs, obs=x.reshape(*x.shape[:-3], d))
+
+    return pgm.plain_model(model, None, net, cfg, sample=False)
+"""
+
+
+@pytest.fixture(autouse=True)
+def _forget_plugins():
+    """Each test's plug-ins leave the (process-wide) registries as they were, so tests that
+    enumerate every registered part see only the built-ins."""
+    registries = all_registries()
+    before = {kind: set(reg._entries) for kind, reg in registries.items()}
+    loaded, entry_points, keys = (
+        dict(plugins._LOADED),
+        dict(plugins._ENTRY_POINTS),
+        dict(MODEL_KEYS),
+    )
+    yield
+    for kind, reg in registries.items():
+        for name in set(reg._entries) - before[kind]:
+            reg.unregister(name)
+    added = {m.__name__ for m in plugins._LOADED.values()} - {m.__name__ for m in loaded.values()}
+    for name in added | (set(plugins._ENTRY_POINTS) - set(entry_points)):
+        sys.modules.pop(name, None)
+    for table, saved in (
+        (plugins._LOADED, loaded),
+        (plugins._ENTRY_POINTS, entry_points),
+        (MODEL_KEYS, keys),
+    ):
+        table.clear()
+        table.update(saved)
+
+
+@pytest.fixture
+def plugin_file(tmp_path):
+    """A fresh plug-in file with names no other test uses (the registries are global)."""
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"plug_{tag}.py"
+    path.write_text(textwrap.dedent(PLUGIN).replace("{tag}", tag))
+    return path, tag
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_config_key_loads_a_plugin_and_the_run_records_it(tmp_path, plugin_file):
+    path, tag = plugin_file
+    toml = tmp_path / "conf.toml"
+    toml.write_text(
+        f'plugins = ["{path.name}"]\nprior = "{tag}-laplace"\nnetwork = "{tag}-net"\nlatent_dim = 3\n'
+    )
+    config = load_config(toml)  # the relative path is read from the TOML file's folder
+    assert config["plugins"] == [str(path.resolve())]
+    cfg = resolve_config(config, image_shape=[1, 8, 8], num_levels=17)
+    (record,) = cfg["plugins"]
+    assert record["module"] == path.stem and record["version"] == "2.5"
+    assert record["sha256"] == _sha256(path) and record["plugin"] == str(path.resolve())
+    model = pgm.build(cfg)  # a VAE whose prior comes from the plug-in
+    assert type(model.prior).__name__ == "LaplacePrior"
+    assert type(model.posterior.encoder).__name__ == "SmallEncoder"  # a plug-in network
+    assert pgm.PRIORS.origin(f"{tag}-laplace") == path.stem
+
+
+def test_bad_plugin_names_are_refused_in_one_line(tmp_path):
+    with pytest.raises(
+        pgm.PluginError, match=r"^plugins: expected .*no module named 'no_such_plugin_xyz'"
+    ):
+        pgm.build({"plugins": ["no_such_plugin_xyz"], "image_shape": [1, 8, 8], "num_levels": 17})
+    with pytest.raises(pgm.PluginError, match=r"^plugins: expected a list"):
+        pgm.build({"plugins": "my_models", "image_shape": [1, 8, 8], "num_levels": 17})
+    with pytest.raises(pgm.PluginError, match="found no file"):
+        pgm.load_plugins(str(tmp_path / "missing.py"))
+
+
+def test_suite_add_refuses_a_folder_without_a_run(tmp_path, capsys):
+    missing = tmp_path / "not-a-run"
+    argv = ["suite", "--out", str(tmp_path / "s"), "--models", "vae", "--add", str(missing)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"pgm suite: error: --add: expected run folders written by `pgm train`; found no config.json in {missing}"
+    )
+    assert not (tmp_path / "s").exists()  # refused before anything was trained or written
+
+
+def test_failed_import_takes_back_its_registrations(tmp_path):
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"broken_{tag}.py"
+    path.write_text(
+        f"import pgm\npgm.DATASETS.register('{tag}-data')(lambda *a, **k: None)\n1 / 0\n"
+    )
+    with pytest.raises(ZeroDivisionError):  # the plug-in's own bug surfaces as itself
+        pgm.load_plugins(str(path))
+    assert f"{tag}-data" not in pgm.DATASETS
+    path.write_text(f"import pgm\npgm.DATASETS.register('{tag}-data')(lambda *a, **k: None)\n")
+    pgm.load_plugins(str(path))  # fixed: loads in the same process, no "registered twice"
+    assert f"{tag}-data" in pgm.DATASETS
+
+
+def test_entry_point_plugins_load_lazily_and_are_recorded(tmp_path, monkeypatch):
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    module = f"ep_{tag}"
+    (tmp_path / f"{module}.py").write_text(
+        "import pgm\nfrom pgm.priors import StandardNormalPrior\n"
+        f"@pgm.PRIORS.register('{tag}-ep-prior')\n"
+        "def _p(cfg, guide):\n    return StandardNormalPrior(cfg['latent_dim'])\n"
+    )
+    info = tmp_path / f"pgm_ep_{tag}-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: pgm-ep-{tag}\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text(
+        f"[pgm.plugins]\ndemo = {module}\nbroken = no_such_module_{tag}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(plugins._entry_points_state, "loaded", False)  # as in a fresh process
+    with pytest.warns(pgm.PluginWarning, match=f"broken = no_such_module_{tag}"):
+        assert f"{tag}-ep-prior" in pgm.PRIORS  # the first lookup loads the entry points
+    assert module in plugins._ENTRY_POINTS
+    cfg = pgm.resolve_model_config(
+        {"prior": f"{tag}-ep-prior", "image_shape": [1, 8, 8], "num_levels": 17}
+    )
+    (record,) = cfg["plugins"]
+    assert record["module"] == module and record["entry_point"] == f"demo = {module}"
+    assert record["distribution"] == f"pgm-ep-{tag}" and record["version"] == "0.3"
+    pgm.build(cfg)  # loading the record again is quiet: the entry point is already in
+
+
+def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_file, capsys):
+    """A fully observed plain pair entered with --plugin: trained, evaluated, compared with a
+    built-in; it cannot sample, which the report notes in one line and `pgm sample` refuses."""
+    path, tag = plugin_file
+    conf = tmp_path / "pixels.toml"
+    conf.write_text(
+        f'model = "{tag}-pixels"\nepochs = 1\nnum_train = 128\nlr = 0.1\ndevice = "cpu"\n'
+    )
+    run = tmp_path / "pixels"
+    assert (
+        main(["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]) == 0
+    )
+    saved = json.loads((run / "config.json").read_text())
+    assert [r["module"] for r in saved["plugins"]] == [path.stem]
+    # resuming reads the records back and finds the same plug-in: no config difference
+    assert main(["train", "--out", str(run), "--resume", "--set", "epochs=2", "--no-progress"]) == 0
+    assert json.loads((run / "config.json").read_text())["plugins"] == saved["plugins"]
+    # the run loads its plug-in itself: no --plugin needed from here on
+    assert main(["evaluate", str(run), "--num-images", "20", "--no-progress"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["architecture"] == f"{tag}-pixels" and row["num_particles"] == 1
+    assert math.isfinite(row["log_likelihood_nats"]) and row["elbo_nats"] is None
+    assert main(["sample", str(run), "-n", "4"]) == 2
+    assert "gives no sample(n)" in capsys.readouterr().err
+
+    vae = tmp_path / "vae"
+    vconf = tmp_path / "vae.toml"
+    vconf.write_text(
+        'latent_dim = 2\nhidden_dim = 16\nepochs = 1\nnum_train = 128\ndevice = "cpu"\n'
+    )
+    assert main(["train", str(vconf), "--out", str(vae), "--no-progress"]) == 0
+    out = tmp_path / "cmp"
+    assert (
+        main(
+            [
+                "compare",
+                str(run),
+                str(vae),
+                "--out",
+                str(out),
+                "-k",
+                "4",
+                "--num-images",
+                "16",
+                "--curve-images",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert {r["model"] for r in results["models"]} == {"pixels", "vae"}
+    assert sorted(r["rank"] for r in results["models"]) == [1, 2]
+    assert results["method"]["runs"]["pixels"]["plugins"] == [f"{path.stem} 2.5"]
+    assert results["notes"] == ["pixels: no sample grid (the model gives no sample(n))"]
+    assert not (out / "figures" / "samples-pixels.png").exists()
+    assert (out / "figures" / "samples-vae.png").is_file()
+
+
+def test_missing_plugin_is_refused_in_one_line_and_a_changed_one_warns(
+    tmp_path, plugin_file, capsys
+):
+    path, tag = plugin_file
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'model = "{tag}-pixels"\nepochs = 1\nnum_train = 64\ndevice = "cpu"\n')
+    run = tmp_path / "run"
+    assert (
+        main(["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]) == 0
+    )
+    capsys.readouterr()
+    config_path = run / "config.json"
+    cfg = json.loads(config_path.read_text())
+    # the run, moved to a machine where the plug-in's file is elsewhere (and it was never imported)
+    gone = tmp_path / "elsewhere" / f"other_{tag}.py"
+    cfg["plugins"][0].update(plugin=str(gone), module=gone.stem)
+    config_path.write_text(json.dumps(cfg))
+    assert main(["evaluate", str(run), "--num-images", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("pgm evaluate: error: plugins: expected plug-in") and str(gone) in err
+    assert "version 2.5" in err and "--plugin" in err
+    # the file now differs from the one the run was trained with: a warning, still loads
+    cfg["plugins"][0].update(plugin=str(path), module=path.stem, sha256="0" * 64)
+    config_path.write_text(json.dumps(cfg))
+    with pytest.warns(pgm.PluginWarning, match=f"{path.name} changed since the run was trained"):
+        model, _ = load_run(run)
+    assert isinstance(model, pgm.PlainModel)
+
+
+def test_example_plugin_ranks_with_the_suite(tmp_path, capsys):
+    """examples/: the plain-Pyro Student-t VAE trained from its TOML (plug-in named by the
+    config key), then `pgm suite --add` compares it with the standard set's VAE."""
+    run = tmp_path / "student-t-vae"
+    assert (
+        main(
+            [
+                "train",
+                str(EXAMPLES / "student_t_vae.toml"),
+                "--out",
+                str(run),
+                "--set",
+                "epochs=1",
+                "--set",
+                "num_train=128",
+                "--set",
+                "hidden_dim=32",
+                "--set",
+                "latent_dim=4",
+                "--set",
+                "device='cpu'",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    (record,) = json.loads((run / "config.json").read_text())["plugins"]
+    assert record["module"] == "student_t_vae" and record["version"] == "0.1"
+    assert record["sha256"] == _sha256(EXAMPLES / "student_t_vae.py")
+    out = tmp_path / "suite"
+    assert (
+        main(
+            [
+                "suite",
+                "--out",
+                str(out),
+                "--models",
+                "vae",
+                "--epochs-scale",
+                "0.025",
+                "--num-particles",
+                "4",
+                "--add",
+                str(run),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    rows = {r["model"]: r for r in results["models"]}
+    assert set(rows) == {"vae", "student-t-vae"}
+    assert sorted(r["rank"] for r in rows.values()) == [1, 2]
+    st = rows["student-t-vae"]
+    assert st["architecture"] == "student-t-vae" and st["latent_dim"] == 4
+    assert st["elbo_nats"] <= st["log_likelihood_nats"] and st["active_units"] is not None
+    assert "student-t-vae" in printed  # in the ranking table
+    assert (out / "figures" / "samples-student-t-vae.png").is_file()  # sampled with x unobserved
+    assert (out / "figures" / "reconstructions-student-t-vae.png").is_file()  # its encode/decode
+
+
+def test_minimal_pair_example_matches_the_exact_likelihood(capsys):
+    """examples/minimal_pair.py: z ~ N(0,1), x|z ~ N(z,1), log p(x) = log N(x; 0, 2). With
+    K = 20000 (seed 0) the mean estimate over its 8 points is within 0.01 nats of exact, and
+    training moves the guide to the exact posterior (a = 1/2, s^2 = 1/2) within 0.1."""
+    example = runpy.run_path(str(EXAMPLES / "minimal_pair.py"))
+    found = example["main"](num_particles=20_000, epochs=40)
+    assert found["exact"] == pytest.approx(
+        float(example["exact_log_likelihood"](example["POINTS"]).mean())
+    )
+    assert abs(found["estimate"] - found["exact"]) < 0.01
+    assert abs(found["a"] - 0.5) < 0.1 and abs(found["s2"] - 0.5) < 0.1
+    assert "exact" in capsys.readouterr().out
+
+
+def test_plain_model_capabilities_are_optional():
+    net = torch.nn.Linear(1, 1)
+
+    def model(x):
+        import pyro
+        import pyro.distributions as dist
+
+        with pyro.plate("data", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(torch.zeros(2), 1.0).to_event(1))
+            pyro.sample("x", dist.Normal(z[..., :1], 1.0).to_event(1), obs=x)
+
+    def guide(x):
+        import pyro
+        import pyro.distributions as dist
+
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("z", dist.Normal(net(x).expand(*x.shape[:-1], 2), 1.0).to_event(1))
+
+    m = pgm.plain_model(model, guide, net, image_shape=[1], num_levels=0)
+    assert m.has_latents and m.latent_dim == 2 and m.can_sample
+    assert m.sample(5).shape == (5, 1)  # the model run with x unobserved
+    assert not hasattr(m, "encode")
+    assert set(dict(m.named_parameters())) == {"network.weight", "network.bias"}
+    with pytest.raises(TypeError, match="^module: expected the nn.Module"):
+        pgm.plain_model(model, guide, object(), image_shape=[1], num_levels=0)
+    with pytest.raises(ValueError, match="^image_shape: required"):
+        pgm.plain_model(model, guide, net)

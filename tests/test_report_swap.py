@@ -1,0 +1,218 @@
+"""A SIGKILL at any moment of ``pgm compare`` into an existing report folder leaves the old
+complete report or the new complete one (plus at most a clearly-named temporary folder, which
+the next run clears); a folder that holds other files too (``pgm suite``'s ``runs/``) keeps
+them and is marked ``REPORT-INCOMPLETE`` while its report entries are being replaced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evaluation.cli import main
+from evaluation.report_swap import INCOMPLETE_MARKER
+from inference import train
+from inference.checkpoint import KILL_AT_ENV
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 8,
+    "num_train": 50,
+    "batch_size": 50,
+    "epochs": 1,
+    "seed": 1,
+    "device": "cpu",
+}
+
+# one process imports the CLI, then forks a child per command (killed for real)
+FORKING = r"""
+import json, os, sys
+import evaluation.cli, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot
+for line in sys.stdin:
+    command = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            os.dup2(2, 1)
+            os.environ.pop("PGM_TEST_KILL_AT", None)
+            os.environ.update(command["env"])
+            code = evaluation.cli.main(command["argv"])
+        finally:
+            os._exit(code)
+    print(json.dumps({"pid": pid}), flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
+"""
+
+
+class Forking:
+    def __init__(self):
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONPATH": str(REPO),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FORKING],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start(self, argv, kill_at=None) -> int:
+        self.proc.stdin.write(
+            json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n"
+        )
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())["pid"]
+
+    def wait(self) -> int:
+        return json.loads(self.proc.stdout.readline())["status"]
+
+    def run(self, argv, kill_at=None) -> int:
+        self.start(argv, kill_at)
+        return self.wait()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _report_state(out: Path, old: dict[str, str], new_seed: int) -> str:
+    """'old' when ``out`` is byte for byte the old report, 'new' when it is a complete report
+    of the new command; fails otherwise."""
+    files = _hashes(out)
+    if files == old:
+        return "old"
+    results = json.loads((out / "results.json").read_text())
+    assert results["method"]["seed"] == new_seed, "neither the old report nor the new one"
+    listed = {f"{f}" for f in results["figures"]} | {
+        "results.json",
+        "report.md",
+        "report.html",
+        "idata.nc",
+    }
+    assert set(files) == listed, set(files) ^ listed
+    assert f"seeded with {new_seed}" in (out / "report.md").read_text()
+    return "new"
+
+
+def _compare(run: Path, out: Path, seed: int) -> list[str]:
+    return [
+        "compare",
+        str(run),
+        "--out",
+        str(out),
+        "-k",
+        "2",
+        "--num-images",
+        "40",
+        "--curve-images",
+        "0",
+        "--seed",
+        str(seed),
+        "--no-progress",
+        "--split",
+        "valid",
+    ]
+
+
+def test_compare_killed_at_any_moment_leaves_the_old_or_the_new_report(tmp_path):
+    run, out = tmp_path / "run", tmp_path / "out"
+    train(TINY, run, progress=False)
+    assert main(_compare(run, out, 0)) == 0
+    old = _hashes(out)
+    cli = Forking()
+    killed = -signal.SIGKILL
+    states = []
+    try:
+        started = time.monotonic()
+        assert cli.run(_compare(run, tmp_path / "timing", 1)) == 0
+        duration = time.monotonic() - started
+        for point in [
+            "write:forest.png",
+            "write:results.json",
+            "write:report.html",
+            "report:before-swap",
+            "report:after-swap",
+        ]:
+            assert cli.run(_compare(run, out, 1), point) == killed, point
+            states.append((point, _report_state(out, old, 1)))
+            strays = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.pgm-")]
+            assert len(strays) <= 1 and all(".pgm-new-" in s for s in strays), strays
+        for delay in random.Random(7).sample([duration * f for f in (0.3, 0.6, 0.8, 0.9, 0.95)], 2):
+            pid = cli.start(_compare(run, out, 1))
+            time.sleep(delay)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            assert cli.wait() in (killed, 0)
+            states.append((f"after {delay:.2f} s", _report_state(out, old, 1)))
+        assert cli.run(_compare(run, out, 1)) == 0
+    finally:
+        cli.close()
+    assert [s for _, s in states[:4]] == ["old"] * 4 and states[4][1] == "new", states
+    assert _report_state(out, old, 1) == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "run", "timing"]  # strays cleared
+
+
+def test_report_in_a_folder_with_other_files_keeps_them_and_is_marked_while_replaced(tmp_path):
+    run, out = tmp_path / "run", tmp_path / "suite"
+    train(TINY, run, progress=False)
+    (out / "runs").mkdir(parents=True)
+    (out / "runs" / "keep.txt").write_text("a run lives here")
+    assert main(_compare(run, out, 0)) == 0
+    assert (out / "runs" / "keep.txt").read_text() == "a run lives here"
+    cli = Forking()
+    try:
+        assert cli.run(_compare(run, out, 1), "report:moved:figures") == -signal.SIGKILL
+        assert (out / INCOMPLETE_MARKER).exists() and not (out / "results.json").exists()
+        assert cli.run(_compare(run, out, 1)) == 0
+    finally:
+        cli.close()
+    assert not (out / INCOMPLETE_MARKER).exists()
+    assert json.loads((out / "results.json").read_text())["method"]["seed"] == 1
+    assert (out / "runs" / "keep.txt").read_text() == "a run lives here"
+    assert not [p for p in out.iterdir() if p.name.startswith(".pgm-report-new-")]
+
+
+def test_compare_checks_its_inputs_before_creating_anything(tmp_path, capsys):
+    run = tmp_path / "run"
+    train(TINY, run, progress=False)
+    for argv in (
+        ["compare", str(tmp_path / "missing"), "--out", str(tmp_path / "o1")],
+        ["compare", str(run), "--out", str(tmp_path / "o2"), "--curve-images", "-3"],
+        ["compare", str(run), "--out", str(tmp_path / "o3"), "--alpha", "2"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
