@@ -70,6 +70,24 @@ def mlp_configs() -> list[Path]:
     return out
 
 
+def built_architecture(model) -> tuple[list[int], list[int]]:
+    """(encoder widths up to the latent size, decoder widths down to the pixels) of a VAE (its
+    guide's encoder, then the loc head; an IAF guide's diagonal base) or an autoencoder."""
+    if hasattr(model, "posterior"):
+        guide = getattr(model.posterior, "diagonal", model.posterior)
+        # the guide's heads read the encoder's last layer; the scale head has the loc's shape
+        assert guide.loc.in_features == guide.scale.in_features == guide.encoder.out_features
+        assert guide.scale.out_features == guide.loc.out_features
+        encoder = linear_widths(guide.encoder) + [guide.loc.out_features]
+        net = model.likelihood.decoder
+    else:  # the autoencoder: its encoder ends in the code
+        encoder, net = linear_widths(model.encoder), model.decoder
+    decoder = linear_widths(net)
+    assert decoder[-1] % net.params_per_dim == 0
+    decoder[-1] //= net.params_per_dim
+    return encoder, decoder
+
+
 def test_there_are_configs_to_check():
     assert len(mlp_configs()) >= 3
 
@@ -82,18 +100,10 @@ def test_config_builds_the_architecture_its_header_states(path):
     shape, levels = DATA_SHAPES[cfg.get("data", "digits")]
     model_keys = {k: v for k, v in cfg.items() if k in pgm.MODEL_DEFAULTS}
     model = pgm.build({**model_keys, "image_shape": shape, "num_levels": levels})
-    guide, likelihood = model.posterior, model.likelihood
-    # encoder: its layers, then the guide's loc head (the scale head has the same shape)
-    encoder = linear_widths(guide.encoder) + [guide.loc.out_features]
-    assert guide.loc.in_features == guide.scale.in_features == guide.encoder.out_features
-    assert guide.scale.out_features == guide.loc.out_features
+    encoder, decoder = built_architecture(model)
     assert encoder == stated["encoder"], (
         f"{path.name}: built encoder {encoder}, header says {stated['encoder']}"
     )
-    decoder = linear_widths(likelihood.decoder)
-    per_pixel = likelihood.decoder.params_per_dim
-    assert decoder[-1] % per_pixel == 0
-    decoder[-1] //= per_pixel
     expected = stated.get("decoder", stated["encoder"][::-1])
     assert decoder == expected, f"{path.name}: built decoder {decoder}, header says {expected}"
     if cfg.get("network", "mlp") == "mlp":

@@ -29,7 +29,7 @@ class GatedDense(nn.Module):
         return self.h(x) * torch.sigmoid(self.gate(x))
 
 
-class GatedMLP(nn.Module):
+class GatedMLP(nn.Sequential):
     """Gated dense layers of widths ``hidden_dims``, then (when ``out_features`` is given) one
     plain linear layer: ``(..., in_features) -> (..., out_features or hidden_dims[-1])``.
 
@@ -43,16 +43,12 @@ class GatedMLP(nn.Module):
     def __init__(
         self, in_features: int, hidden_dims: Sequence[int], out_features: int | None = None
     ) -> None:
-        super().__init__()
         widths = [in_features, *hidden_dims]
         layers: list[nn.Module] = [
             GatedDense(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)
         ]
         if out_features is not None:
             layers.append(nn.Linear(widths[-1], out_features))
-        self.net = nn.Sequential(*layers)
+        super().__init__(*layers)
         self.in_features = in_features
         self.out_features = widths[-1] if out_features is None else out_features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from ..errors import PgmError
@@ -19,13 +18,14 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 MLP_NETWORKS = ("gated-mlp", "mlp")
 
 
-class MLP(nn.Module):
+class MLP(nn.Sequential):
     """Linear -> activation for each width in ``hidden_dims``, then (when ``out_features`` is
     given) one linear layer with no activation after it:
     ``(..., in_features) -> (..., out_features or hidden_dims[-1])``.
 
     ``MLP(784, [400])`` is 784-400 (one hidden layer), so a guide's heads on top make the
-    784-400-50 encoder a config names; nothing is added between the layers listed.
+    784-400-50 encoder a config names; nothing is added between the layers listed. A
+    ``Sequential``: ``mlp[0]`` is the first linear layer.
     """
 
     def __init__(
@@ -35,7 +35,6 @@ class MLP(nn.Module):
         out_features: int | None = None,
         activation: str = "relu",
     ) -> None:
-        super().__init__()
         if activation not in ACTIVATIONS:
             raise PgmError(
                 f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
@@ -46,12 +45,9 @@ class MLP(nn.Module):
             layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
         if out_features is not None:
             layers.append(nn.Linear(widths[-1], out_features))
-        self.net = nn.Sequential(*layers)
+        super().__init__(*layers)
         self.in_features = in_features
         self.out_features = widths[-1] if out_features is None else out_features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 def make_mlp(
