@@ -188,16 +188,20 @@ def check_observation_shapes(trace: poutine.Trace) -> None:
 
 
 @torch.no_grad()
-def probe(model, guide, x: torch.Tensor, check: bool = False, guide_given: bool = True) -> tuple[int, bool]:
+def probe(
+    model, guide, x: torch.Tensor, check: bool = False, guide_given: bool = True, check_guide: bool = True
+) -> tuple[int, bool]:
     """Trace the pair once on ``x``: ``(max_plate_nesting, has_latent_sites)``; with ``check``,
     also verify the estimator's contract: every site in the data plate, the guide's latent sites
-    the model's (``guide_given=False``: the pair has no guide of its own), no scaled site (see
-    the module's docstring). Observations that would be broadcast against their distribution
-    are always refused (:func:`check_observation_shapes`)."""
+    the model's (``guide_given=False``: the pair has no guide of its own; ``check_guide=False``:
+    the guide is not used, e.g. AIS started at the prior), no scaled site (see the module's
+    docstring). Observations that would be broadcast against their distribution are always
+    refused (:func:`check_observation_shapes`)."""
     model_trace, guide_trace = trace_pair(model, guide, x)
     check_observation_shapes(model_trace)
     if check:
-        check_latent_sites(model_trace, guide_trace, guide_given)
+        if check_guide:
+            check_latent_sites(model_trace, guide_trace, guide_given)
         check_data_plate(model_trace, guide_trace)
         check_unscaled(model_trace, guide_trace, x.shape[0])
     return max_plate_nesting(model_trace, guide_trace), bool(latent_sites(guide_trace))

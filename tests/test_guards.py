@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 # 200 images in batches of 50: 4 steps an epoch; step 10 is the second step of epoch 3.
 TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 200,
-        "batch_size": 50, "epochs": 4, "lr": 3e-3, "seed": 0, "device": "cpu"}
+        "batch_size": 50, "epochs": 4, "lr": 3e-3, "seed": 0, "device": "cpu", "keep_checkpoints": 2}
 NAN_STEP = 10
 
 

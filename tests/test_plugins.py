@@ -228,7 +228,7 @@ def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_f
     assert main(["train", "--out", str(run), "--resume", "--set", "epochs=2", "--no-progress"]) == 0
     assert json.loads((run / "config.json").read_text())["plugins"] == saved["plugins"]
     # the run loads its plug-in itself: no --plugin needed from here on
-    assert main(["evaluate", str(run), "--num-images", "20", "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--num-images", "20", "--no-progress", "--json"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["architecture"] == f"{tag}-pixels" and row["num_particles"] == 1
     assert math.isfinite(row["log_likelihood_nats"]) and row["elbo_nats"] is None

@@ -113,7 +113,7 @@ def _report_state(out: Path, old: dict[str, str], new_seed: int) -> str:
         return "old"
     results = json.loads((out / "results.json").read_text())
     assert results["method"]["seed"] == new_seed, "neither the old report nor the new one"
-    listed = {f"{f}" for f in results["figures"]} | {
+    listed = {f"{f}" for f in [*results["figures"], *results.get("vector_figures", [])]} | {
         "results.json",
         "report.md",
         "report.html",

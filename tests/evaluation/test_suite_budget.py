@@ -29,7 +29,7 @@ def test_converge_budget_trains_with_early_stopping(tmp_path, trained):
     for cfg in trained.values():
         assert (
             cfg["epochs"] == suite.CONVERGE_MAX_EPOCHS
-            and cfg["patience"] == suite.CONVERGE_PATIENCE
+            and cfg["early_stopping_patience"] == suite.CONVERGE_PATIENCE
         )
 
 
@@ -39,7 +39,7 @@ def test_fixed_budget_keeps_the_table_epochs(tmp_path, trained):
     assert {n: c["epochs"] for n, c in trained.items()} == {
         n: table[n]["epochs"] for n in ("vae", "pixelcnn")
     }
-    assert all("patience" not in c for c in trained.values())
+    assert all("early_stopping_patience" not in c for c in trained.values())
 
 
 def test_unknown_budget_is_refused(tmp_path, capsys):
