@@ -29,20 +29,28 @@ def _default_data_dir() -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer rounds and smaller sizes (about 1-2 minutes)")
+    p.add_argument(
+        "--quick", action="store_true", help="fewer rounds and smaller sizes (about 1-2 minutes)"
+    )
     p.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks")
     p.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="torch intra-op threads (default 1: the ratios measure work per step; 0 keeps torch's default)",
     )
-    p.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="the clock ratios are computed on")
+    p.add_argument(
+        "--clock", choices=("cpu", "wall"), default="cpu", help="the clock ratios are computed on"
+    )
     p.add_argument(
         "--data-dir",
         default=_default_data_dir(),
         help="folder with binarized_mnist.npz (default: $PGM_DATA_DIR, else ../shared/data beside "
         "the repository when it is there; synthetic images of the same shape otherwise)",
     )
-    p.add_argument("--write-results", metavar="PATH", help="also write the table of results (markdown) here")
+    p.add_argument(
+        "--write-results", metavar="PATH", help="also write the table of results (markdown) here"
+    )
     return p
 
 
@@ -53,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     set_clock(args.clock)
     names = args.only or list(BENCHMARKS)
     host = machine()
-    print(json.dumps({"name": "machine", **host, "clock": args.clock, "quick": args.quick}), flush=True)
+    print(
+        json.dumps({"name": "machine", **host, "clock": args.clock, "quick": args.quick}),
+        flush=True,
+    )
     results, started = [], time.perf_counter()
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])

@@ -60,7 +60,10 @@ def run(quick: bool, data_dir: str | None = None, models: tuple[str, ...] | None
     names = models or (STREAMING_MODELS[:1] if quick else STREAMING_MODELS)
     names = [n for n in names if n in pgm.MODELS]
     if not names:
-        return {"name": "cached_sampling", "skipped": "no autoregressive model is registered in pgm.MODELS"}
+        return {
+            "name": "cached_sampling",
+            "skipped": "no autoregressive model is registered in pgm.MODELS",
+        }
     per_model = {name: sample_pair(name, 3) for name in names}
     worst = min(per_model, key=lambda n: per_model[n]["speedup"])
     passed = all(m["speedup"] >= 10 and m["identical"] for m in per_model.values())

@@ -42,7 +42,13 @@ from .timing import binary_images, compare
 __all__ = ["hand_written_iwae", "run"]
 
 NUM_IMAGES = 16
-CONFIG = {"model": "vae", "image_shape": [1, 28, 28], "num_levels": 2, "hidden_dim": 400, "latent_dim": 50}
+CONFIG = {
+    "model": "vae",
+    "image_shape": [1, 28, 28],
+    "num_levels": 2,
+    "hidden_dim": 400,
+    "latent_dim": 50,
+}
 
 
 def default_chunk(num_images: int, num_particles: int) -> int:
@@ -66,7 +72,9 @@ def hand_written_iwae(model, x: torch.Tensor, num_particles: int, chunk: int) ->
         eps = torch.randn(k, *loc.shape)
         z = loc + scale * eps
         logits = decoder(z)[..., 0].flatten(2)
-        log_px = -F.binary_cross_entropy_with_logits(logits, flat.expand_as(logits), reduction="none").sum(-1)
+        log_px = -F.binary_cross_entropy_with_logits(
+            logits, flat.expand_as(logits), reduction="none"
+        ).sum(-1)
         log_pz = (-0.5 * z**2 - half_log_2pi).sum(-1)
         log_qz = -0.5 * (eps**2).sum(-1) - log_q_const
         per_chunk.append(torch.logsumexp(log_px + log_pz - log_qz, 0))
@@ -97,7 +105,12 @@ def measure_peak(which: str, num_particles: int, data_dir: str | None) -> dict:
     baseline = _rss_kib("VmRSS")
     once(num_particles)
     peak = _rss_kib("VmHWM")
-    return {"which": which, "num_particles": num_particles, "chunk": chunk, "peak_mb": (peak - baseline) / 1024}
+    return {
+        "which": which,
+        "num_particles": num_particles,
+        "chunk": chunk,
+        "peak_mb": (peak - baseline) / 1024,
+    }
 
 
 def _rss_kib(field: str) -> int:
@@ -118,7 +131,9 @@ def _reset_peak_rss() -> None:
         f.write("5")
 
 
-def _peak_in_subprocess(which: str, num_particles: int, data_dir: str | None, pinned: bool) -> float:
+def _peak_in_subprocess(
+    which: str, num_particles: int, data_dir: str | None, pinned: bool
+) -> float:
     cmd = [sys.executable, "-m", "benchmarks.estimator", which, str(num_particles)]
     if data_dir:
         cmd.append(data_dir)
@@ -176,5 +191,11 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
     }
 
 
-if __name__ == "__main__":  # one memory measurement: python -m benchmarks.estimator WHICH K [DATA_DIR]
-    print(json.dumps(measure_peak(sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)))
+if (
+    __name__ == "__main__"
+):  # one memory measurement: python -m benchmarks.estimator WHICH K [DATA_DIR]
+    print(
+        json.dumps(
+            measure_peak(sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
+        )
+    )

@@ -27,7 +27,10 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
     try:
         from pgm.distributions import PixelCNN  # noqa: F401  (present once the family is written)
     except ImportError as err:
-        return {"name": "pixelcnn_log_prob", "skipped": f"pgm.distributions.PixelCNN is not available ({err})"}
+        return {
+            "name": "pixelcnn_log_prob",
+            "skipped": f"pgm.distributions.PixelCNN is not available ({err})",
+        }
     x, source = binary_images("valid", BATCH, data_dir)
     torch.manual_seed(0)
     model = pgm.build({"model": "pixelcnn", "image_shape": [1, 28, 28], "num_levels": 2})
@@ -53,7 +56,9 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
     rounds = 5 if quick else 9
     with torch.no_grad():
         forward = compare({"suite": suite, "raw": raw}, rounds=rounds, repeat=2 if quick else 4)
-    training = compare({"suite": backward(suite), "raw": backward(raw)}, rounds=rounds, repeat=1 if quick else 2)
+    training = compare(
+        {"suite": backward(suite), "raw": backward(raw)}, rounds=rounds, repeat=1 if quick else 2
+    )
     ratio = forward["suite"].seconds / forward["raw"].seconds
     training_ratio = training["suite"].seconds / training["raw"].seconds
     return {

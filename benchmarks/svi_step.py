@@ -39,9 +39,18 @@ __all__ = ["hand_written_loss", "run"]
 BATCH = 128
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 CONFIG = {
-    "model": "vae", "image_shape": [1, 28, 28], "num_levels": 2, "hidden_dim": 400, "latent_dim": 50,
-    "network": "mlp", "likelihood": "bernoulli", "elbo": "trace", "batch_size": BATCH, "lr": 1e-3,
-    "device": "cpu", "epochs": 1,
+    "model": "vae",
+    "image_shape": [1, 28, 28],
+    "num_levels": 2,
+    "hidden_dim": 400,
+    "latent_dim": 50,
+    "network": "mlp",
+    "likelihood": "bernoulli",
+    "elbo": "trace",
+    "batch_size": BATCH,
+    "lr": 1e-3,
+    "device": "cpu",
+    "epochs": 1,
 }
 
 

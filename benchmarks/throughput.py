@@ -38,6 +38,7 @@ def _counting_lstm_cells(counter: list[int]):
     for name, module in list(sys.modules.items()):
         cell = getattr(module, "lstm_cell", None) if name.startswith("pgm.nn.") else None
         if callable(cell):
+
             def counted(*args, _cell=cell, **kwargs):
                 counter[0] += 1
                 return _cell(*args, **kwargs)
@@ -63,8 +64,15 @@ def count_sequential_steps(model: pgm.GenerativeModel, x: torch.Tensor) -> int:
 
 def _measure(name: str, x: torch.Tensor, batch: int) -> dict:
     cfg = resolve_config(
-        {"model": name, "data": "binarized-mnist", "batch_size": batch, "epochs": 1, "device": "cpu"},
-        image_shape=[1, 28, 28], num_levels=2,
+        {
+            "model": name,
+            "data": "binarized-mnist",
+            "batch_size": batch,
+            "epochs": 1,
+            "device": "cpu",
+        },
+        image_shape=[1, 28, 28],
+        num_levels=2,
     )
     torch.manual_seed(0)
     model = pgm.build(cfg)

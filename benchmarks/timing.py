@@ -112,4 +112,6 @@ def binary_images(split: str, n: int, data_dir: str | None) -> tuple[torch.Tenso
         return ds.float_images()[:n], "binarized-mnist"
     except (FileNotFoundError, ValueError, OSError):
         generator = torch.Generator().manual_seed(0)
-        return (torch.rand(n, 1, 28, 28, generator=generator) < 0.13).float(), "synthetic (binarized-mnist not found)"
+        return (
+            torch.rand(n, 1, 28, 28, generator=generator) < 0.13
+        ).float(), "synthetic (binarized-mnist not found)"

@@ -408,7 +408,9 @@ def ais(
     if owner is not None and hasattr(owner, "check_data"):
         owner.check_data(x)
         x = x.to(owner.device).float()
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True, check_guide=start == "guide")
+    nesting, latent = probe(
+        model_fn, guide_fn, x[:batch_size], check=True, check_guide=start == "guide"
+    )
     if not latent and start == "prior":
         # the prior as the start needs no guide: the model's own latent sites are annealed
         with torch.no_grad():

@@ -46,11 +46,15 @@ def _positive_int(name: str, maximum: int | None = None):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer; found {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a positive integer; found {text!r}"
+            ) from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"expected a positive integer; found {value}")
         if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"expected a positive integer <= {maximum:,}; found {value:,}")
+            raise argparse.ArgumentTypeError(
+                f"expected a positive integer <= {maximum:,}; found {value:,}"
+            )
         return value
 
     parse.__name__ = name
@@ -89,7 +93,9 @@ def _write_png(save, out: Path) -> None:
     try:
         save()
     except OSError as err:
-        raise UsageError(f"--out: expected a writable file path; found {out} refused ({os_error_text(err)})") from None
+        raise UsageError(
+            f"--out: expected a writable file path; found {out} refused ({os_error_text(err)})"
+        ) from None
 
 
 def _check_image_memory(count: int, model, argument: str) -> None:
@@ -111,12 +117,33 @@ def cmd_train(args) -> int:
     if args.distributed:
         from inference.distributed import train_distributed
 
-        result = train_distributed(config, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress)
+        result = train_distributed(
+            config,
+            args.out,
+            resume=args.resume,
+            data_dir=args.data_dir,
+            progress=not args.no_progress,
+        )
     else:
-        result = train(config, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress)
+        result = train(
+            config,
+            args.out,
+            resume=args.resume,
+            data_dir=args.data_dir,
+            progress=not args.no_progress,
+        )
     if result is not None and result.metrics:
         last = result.metrics[-1]
-        print(json.dumps({"run": str(args.out), "epochs": last["epoch"], "train_loss": last["train_loss"], "best_valid_loss": result.best_valid_loss}))
+        print(
+            json.dumps(
+                {
+                    "run": str(args.out),
+                    "epochs": last["epoch"],
+                    "train_loss": last["train_loss"],
+                    "best_valid_loss": result.best_valid_loss,
+                }
+            )
+        )
     return 0
 
 
@@ -129,15 +156,32 @@ def cmd_evaluate(args) -> int:
         from .evaluate_ais import evaluate_run_ais
 
         row = evaluate_run_ais(
-            args.run, args.steps, args.chains, args.split, args.data_dir, args.num_images,
-            device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog,
+            args.run,
+            args.steps,
+            args.chains,
+            args.split,
+            args.data_dir,
+            args.num_images,
+            device=args.device,
+            seed=args.seed,
+            progress=not args.no_progress,
+            num_leapfrog=args.leapfrog,
         )
-        atomic_write_text(Path(args.run) / f"evaluation-{args.split}-ais.json", json.dumps(row, indent=2) + "\n")
+        atomic_write_text(
+            Path(args.run) / f"evaluation-{args.split}-ais.json", json.dumps(row, indent=2) + "\n"
+        )
         print(json.dumps(row))
         return 0
     model, cfg, data, est = evaluate_run(
-        args.run, args.num_particles, args.split, args.data_dir, args.num_images,
-        device=args.device, seed=args.seed, progress=not args.no_progress, return_log_weights=True,
+        args.run,
+        args.num_particles,
+        args.split,
+        args.data_dir,
+        args.num_images,
+        device=args.device,
+        seed=args.seed,
+        progress=not args.no_progress,
+        return_log_weights=True,
     )
     if est is None:
         raise UsageError(
@@ -147,7 +191,9 @@ def cmd_evaluate(args) -> int:
     row = summarise(Path(args.run).name, cfg, est, data.num_dims, model.has_latents)
     row["split"] = args.split
     row.update(_uncertainty(est, model.has_latents, args.seed))
-    atomic_write_text(Path(args.run) / f"evaluation-{args.split}.json", json.dumps(row, indent=2) + "\n")
+    atomic_write_text(
+        Path(args.run) / f"evaluation-{args.split}.json", json.dumps(row, indent=2) + "\n"
+    )
     if args.json:
         print(json.dumps(row))
     else:
@@ -164,11 +210,17 @@ def _uncertainty(est, has_latents: bool, seed: int) -> dict:
     from .statistics import summarise_mean
 
     s = summarise_mean(est.log_likelihood.double().numpy(), n_resamples=1999, seed=seed)
-    out = {"standard_error_nats": s.standard_error, "ci95": list(s.ci95), "psis_khat_unreliable_fraction": None}
+    out = {
+        "standard_error_nats": s.standard_error,
+        "ci95": list(s.ci95),
+        "psis_khat_unreliable_fraction": None,
+    }
     if has_latents and est.log_weights is not None and est.num_particles > 1:
         khat = psis_khat(est.log_weights)
         finite = khat[np.isfinite(khat)]
-        out["psis_khat_unreliable_fraction"] = float((finite > KHAT_UNRELIABLE).mean()) if finite.size else None
+        out["psis_khat_unreliable_fraction"] = (
+            float((finite > KHAT_UNRELIABLE).mean()) if finite.size else None
+        )
     return out
 
 
@@ -183,14 +235,20 @@ def _evaluation_summary(row: dict) -> str:
         f"  bits/dim   {f(row['bits_per_dim'], '.4f')}",
     ]
     if row.get("elbo_nats") is not None:
-        lines.append(f"  ELBO       {f(row['elbo_nats'], '.2f')} nats (gap {f(row['log_likelihood_nats'] - row['elbo_nats'], '.2f')})")
+        lines.append(
+            f"  ELBO       {f(row['elbo_nats'], '.2f')} nats (gap {f(row['log_likelihood_nats'] - row['elbo_nats'], '.2f')})"
+        )
     share = row.get("psis_khat_unreliable_fraction")
     if share is not None:
-        lines.append(f"  k-hat      {100 * share:.1f}% of images above {KHAT_UNRELIABLE} (unreliable there)")
+        lines.append(
+            f"  k-hat      {100 * share:.1f}% of images above {KHAT_UNRELIABLE} (unreliable there)"
+        )
     elif row.get("elbo_nats") is None:
         lines.append("  exact      no latent variables: log p(x) is exact (K = 1)")
     else:
-        lines.append(f"  k-hat      not estimable at K = {row['num_particles']} (too few weights for PSIS's tail fit)")
+        lines.append(
+            f"  k-hat      not estimable at K = {row['num_particles']} (too few weights for PSIS's tail fit)"
+        )
     return "\n".join(lines)
 
 
@@ -233,7 +291,9 @@ def cmd_complete(args) -> int:
         path = Path(source)
         if not path.is_file():
             found = "a folder" if path.is_dir() else "no such file"
-            raise UsageError(f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {found}: {source!r}")
+            raise UsageError(
+                f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {found}: {source!r}"
+            )
         arr = load_image_array(path, model.num_levels, "--input")
         x = torch.as_tensor(np.asarray(arr).astype(np.float32))
         if x.dim() == len(model.event_shape):
@@ -246,11 +306,27 @@ def cmd_complete(args) -> int:
     x = x.to(model.device)
     # each image repeated --samples times: every copy gets its own completion
     repeated = x.repeat_interleave(args.samples, 0)
-    completed = complete(model, repeated, mask).reshape(x.shape[0], args.samples, *model.event_shape)
+    completed = complete(model, repeated, mask).reshape(
+        x.shape[0], args.samples, *model.event_shape
+    )
     # one row per image: what was observed, the completions, the original (as the report shows it)
     shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype), x.unsqueeze(1)], 1)
-    _write_png(lambda: save_grid(shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1]), out)
-    print(json.dumps({"completions": str(out), "n": int(x.shape[0]), "samples_per_image": args.samples, "columns": ["observed", *["completion"] * args.samples, "original"]}))
+    _write_png(
+        lambda: save_grid(
+            shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1]
+        ),
+        out,
+    )
+    print(
+        json.dumps(
+            {
+                "completions": str(out),
+                "n": int(x.shape[0]),
+                "samples_per_image": args.samples,
+                "columns": ["observed", *["completion"] * args.samples, "original"],
+            }
+        )
+    )
     return 0
 
 
@@ -279,9 +355,16 @@ def cmd_suite(args) -> int:
     torch.set_num_threads(args.threads)
 
     results = run_suite(
-        args.out, data=args.data, data_dir=args.data_dir, num_particles=args.num_particles,
-        models=args.models, epochs_scale=args.epochs_scale, device=args.device,
-        progress=not args.no_progress, extra_runs=args.add, budget=args.budget,
+        args.out,
+        data=args.data,
+        data_dir=args.data_dir,
+        num_particles=args.num_particles,
+        models=args.models,
+        epochs_scale=args.epochs_scale,
+        device=args.device,
+        progress=not args.no_progress,
+        extra_runs=args.add,
+        budget=args.budget,
     )
     _print_table(results)
     print(f"results: {Path(args.out) / 'results.json'}")
@@ -296,17 +379,36 @@ def cmd_compare(args) -> int:
     for pair in args.label:
         name, sep, run = pair.partition("=")
         if not sep or not name.strip() or not run.strip():
-            raise UsageError(f"--label: expected NAME=RUN (a name for a run folder); found {pair!r}")
+            raise UsageError(
+                f"--label: expected NAME=RUN (a name for a run folder); found {pair!r}"
+            )
         runs.append(run.strip())
         names.append(name.strip())
     if not runs:
-        raise UsageError("runs: expected at least one run folder (positional, or --label NAME=RUN); found none")
+        raise UsageError(
+            "runs: expected at least one run folder (positional, or --label NAME=RUN); found none"
+        )
     results = compare_runs(
-        runs, args.out, num_particles=args.num_particles, split=args.split, names=names,
-        data_dir=args.data_dir, num_images=args.num_images, seed=args.seed,
-        progress=not args.no_progress, alpha=args.alpha, curve_images=args.curve_images,
+        runs,
+        args.out,
+        num_particles=args.num_particles,
+        split=args.split,
+        names=names,
+        data_dir=args.data_dir,
+        num_images=args.num_images,
+        seed=args.seed,
+        progress=not args.no_progress,
+        alpha=args.alpha,
+        curve_images=args.curve_images,
         curve_max_particles=args.curve_max_particles,
-        ais=None if args.method == "is" else {"num_steps": args.steps, "num_chains": args.chains, "bdmc_images": args.bdmc_images, "num_leapfrog": args.leapfrog},
+        ais=None
+        if args.method == "is"
+        else {
+            "num_steps": args.steps,
+            "num_chains": args.chains,
+            "bdmc_images": args.bdmc_images,
+            "num_leapfrog": args.leapfrog,
+        },
     )
     _print_table(results)
     print(f"report: {Path(args.out) / 'report.html'}")
@@ -318,23 +420,51 @@ def cmd_bdmc(args) -> int:
 
     from .evaluate_ais import bdmc_run
 
-    row = bdmc_run(args.run, args.num_images, args.steps, args.chains, device=args.device, seed=args.seed, progress=not args.no_progress, num_leapfrog=args.leapfrog)
+    row = bdmc_run(
+        args.run,
+        args.num_images,
+        args.steps,
+        args.chains,
+        device=args.device,
+        seed=args.seed,
+        progress=not args.no_progress,
+        num_leapfrog=args.leapfrog,
+    )
     atomic_write_text(Path(args.run) / "bdmc.json", json.dumps(row, indent=2) + "\n")
     print(json.dumps(row))
     return 0
 
 
 def _ais_options(p, steps: int = 1000) -> None:
-    p.add_argument("--steps", "-T", type=_positive_int("--steps"), default=steps, help=f"AIS: annealing steps T (default {steps})")
-    p.add_argument("--chains", "-C", type=_positive_int("--chains"), default=16, help="AIS: chains per image (default 16)")
-    p.add_argument("--leapfrog", type=_positive_int("--leapfrog"), default=10, help="AIS: leapfrog steps per HMC transition (default 10)")
+    p.add_argument(
+        "--steps",
+        "-T",
+        type=_positive_int("--steps"),
+        default=steps,
+        help=f"AIS: annealing steps T (default {steps})",
+    )
+    p.add_argument(
+        "--chains",
+        "-C",
+        type=_positive_int("--chains"),
+        default=16,
+        help="AIS: chains per image (default 16)",
+    )
+    p.add_argument(
+        "--leapfrog",
+        type=_positive_int("--leapfrog"),
+        default=10,
+        help="AIS: leapfrog steps per HMC transition (default 10)",
+    )
 
 
 def _print_table(results: dict) -> None:
     """The ranking with intervals and tie groups, the significant comparisons, the warnings."""
     rows = results["models"] if isinstance(results, dict) else results
     rows = sorted(rows, key=lambda r: r.get("rank", 0) or -r["log_likelihood_nats"])
-    print(f"{'rank':<6}{'group':<7}{'model':<22}{'log p(x) nats':>14}{'95% CI':>20}{'bits/dim':>10}{'ELBO nats':>11}{'k-hat':>7}")
+    print(
+        f"{'rank':<6}{'group':<7}{'model':<22}{'log p(x) nats':>14}{'95% CI':>20}{'bits/dim':>10}{'ELBO nats':>11}{'k-hat':>7}"
+    )
     for r in rows:
         ci = r.get("ci95")
         ci_text = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
@@ -350,7 +480,9 @@ def _print_table(results: dict) -> None:
     if comparisons:
         alpha = results.get("method", {}).get("alpha", 0.05)
         different = [c for c in comparisons if c["significant"]]
-        print(f"{len(different)} of {len(comparisons)} pairwise differences significant (Holm, alpha = {alpha}):")
+        print(
+            f"{len(different)} of {len(comparisons)} pairwise differences significant (Holm, alpha = {alpha}):"
+        )
         for c in different:
             print(
                 f"  {c['a']} > {c['b']}: {c['mean_difference_nats']:.2f} nats "
@@ -375,95 +507,282 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def common(p, data_dir=True, device=True, progress=True):
-        p.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE", help="import a plug-in first (a module name or a .py file) whose parts and models register with pgm's decorators; repeatable (train records it in the run)")
+        p.add_argument(
+            "--plugin",
+            action="append",
+            default=[],
+            metavar="MODULE_OR_FILE",
+            help="import a plug-in first (a module name or a .py file) whose parts and models register with pgm's decorators; repeatable (train records it in the run)",
+        )
         if data_dir:
-            p.add_argument("--data-dir", default=None, help="folder with .npz / torchvision files (default: $PGM_DATA_DIR or ~/.pgm/data)")
+            p.add_argument(
+                "--data-dir",
+                default=None,
+                help="folder with .npz / torchvision files (default: $PGM_DATA_DIR or ~/.pgm/data)",
+            )
         if device:
-            p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to run (default: auto, the GPU when torch sees one)")
+            p.add_argument(
+                "--device",
+                default="auto",
+                choices=["cpu", "cuda", "auto"],
+                help="where to run (default: auto, the GPU when torch sees one)",
+            )
         if progress:
             p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    p = sub.add_parser("train", help="train a model from a TOML config", description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs, patience for early stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) and model.safetensors (the best validation epoch's weights).")
+    p = sub.add_parser(
+        "train",
+        help="train a model from a TOML config",
+        description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs, patience for early stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) and model.safetensors (the best validation epoch's weights).",
+    )
     p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
     p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (TOML value), repeatable")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--distributed", action="store_true", help="DistributedDataParallel training under torchrun")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (TOML value), repeatable",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument(
+        "--distributed", action="store_true", help="DistributedDataParallel training under torchrun"
+    )
     common(p, device=False)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="importance-sampled log-likelihood of a run on a split", description="Estimate log p(x) per image with K importance samples from the run's guide (exact for models without latents), report mean nats, bits/dim and the ELBO; writes RUN/evaluation-SPLIT.json.")
+    p = sub.add_parser(
+        "evaluate",
+        help="importance-sampled log-likelihood of a run on a split",
+        description="Estimate log p(x) per image with K importance samples from the run's guide (exact for models without latents), report mean nats, bits/dim and the ELBO; writes RUN/evaluation-SPLIT.json.",
+    )
     p.add_argument("run", help="run folder written by `pgm train`")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=1000, help="importance samples K per image (default 1000)")
-    p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="data split (default test)")
-    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate only the first N images")
+    p.add_argument(
+        "--num-particles",
+        "-k",
+        type=_positive_int("--num-particles", MAX_PARTICLES),
+        default=1000,
+        help="importance samples K per image (default 1000)",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "valid", "test"],
+        help="data split (default test)",
+    )
+    p.add_argument(
+        "--num-images",
+        type=_positive_int("--num-images"),
+        default=None,
+        help="evaluate only the first N images",
+    )
     p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
-    p.add_argument("--method", choices=["is", "ais"], default="is", help="is: importance sampling (default); ais: annealed importance sampling with HMC, writes RUN/evaluation-SPLIT-ais.json")
+    p.add_argument(
+        "--method",
+        choices=["is", "ais"],
+        default="is",
+        help="is: importance sampling (default); ais: annealed importance sampling with HMC, writes RUN/evaluation-SPLIT-ais.json",
+    )
     _ais_options(p)
-    p.add_argument("--json", action="store_true", help="print one JSON line (the contents of RUN/evaluation-SPLIT.json) instead of the summary")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON line (the contents of RUN/evaluation-SPLIT.json) instead of the summary",
+    )
     common(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("bdmc", help="bidirectional Monte Carlo bounds on data simulated from a run's model", description="Simulate images and latents from the model, then sandwich log p(x) between forward AIS (lower bound) and reverse AIS from the exact latent (upper bound); the gap certifies the AIS schedule. Writes RUN/bdmc.json.")
+    p = sub.add_parser(
+        "bdmc",
+        help="bidirectional Monte Carlo bounds on data simulated from a run's model",
+        description="Simulate images and latents from the model, then sandwich log p(x) between forward AIS (lower bound) and reverse AIS from the exact latent (upper bound); the gap certifies the AIS schedule. Writes RUN/bdmc.json.",
+    )
     p.add_argument("run", help="run folder of a latent-variable model")
-    p.add_argument("--num-images", type=_positive_int("--num-images"), default=32, help="simulated images (default 32)")
+    p.add_argument(
+        "--num-images",
+        type=_positive_int("--num-images"),
+        default=32,
+        help="simulated images (default 32)",
+    )
     p.add_argument("--seed", type=_seed, default=0)
     _ais_options(p)
     common(p, data_dir=False)
     p.set_defaults(func=cmd_bdmc)
 
-    p = sub.add_parser("sample", help="draw samples from a run's model into a PNG grid", description="Ancestral samples x ~ p(x) (z ~ p(z) first for latent models); autoregressive models use the cached fast sampler unless --naive.")
+    p = sub.add_parser(
+        "sample",
+        help="draw samples from a run's model into a PNG grid",
+        description="Ancestral samples x ~ p(x) (z ~ p(z) first for latent models); autoregressive models use the cached fast sampler unless --naive.",
+    )
     p.add_argument("run", help="run folder written by `pgm train`")
-    p.add_argument("-n", type=_positive_int("-n"), default=64, help="number of samples (default 64)")
+    p.add_argument(
+        "-n", type=_positive_int("-n"), default=64, help="number of samples (default 64)"
+    )
     p.add_argument("--out", default=None, help="PNG path (default RUN/samples.png)")
     p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--naive", action="store_true", help="autoregressive models: recompute the whole network per pixel")
-    p.add_argument("--scale", type=_positive_int("--scale"), default=None, help="draw each pixel as SCALE×SCALE pixels (nearest neighbour; default: each image at least 56 pixels tall)")
+    p.add_argument(
+        "--naive",
+        action="store_true",
+        help="autoregressive models: recompute the whole network per pixel",
+    )
+    p.add_argument(
+        "--scale",
+        type=_positive_int("--scale"),
+        default=None,
+        help="draw each pixel as SCALE×SCALE pixels (nearest neighbour; default: each image at least 56 pixels tall)",
+    )
     common(p, data_dir=False)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("complete", help="complete partly observed images with an autoregressive run", description="Sample the unobserved pixels given the observed ones (the image-completion figure of the PixelRNN paper).")
+    p = sub.add_parser(
+        "complete",
+        help="complete partly observed images with an autoregressive run",
+        description="Sample the unobserved pixels given the observed ones (the image-completion figure of the PixelRNN paper).",
+    )
     p.add_argument("run", help="run folder of an autoregressive model")
-    p.add_argument("--input", default="test", help="a split name (train/valid/test) or an .npy/.npz file of images (N, C, H, W)")
-    p.add_argument("--observed", default="top-half", help="which pixels are observed: top-half, bottom-half, left-half, right-half, center (default top-half; exact for top-half, where every observed pixel precedes every missing one in raster order)")
+    p.add_argument(
+        "--input",
+        default="test",
+        help="a split name (train/valid/test) or an .npy/.npz file of images (N, C, H, W)",
+    )
+    p.add_argument(
+        "--observed",
+        default="top-half",
+        help="which pixels are observed: top-half, bottom-half, left-half, right-half, center (default top-half; exact for top-half, where every observed pixel precedes every missing one in raster order)",
+    )
     p.add_argument("-n", type=_positive_int("-n"), default=8, help="number of images (default 8)")
-    p.add_argument("--samples", type=_positive_int("--samples"), default=4, help="completions per image (default 4)")
+    p.add_argument(
+        "--samples",
+        type=_positive_int("--samples"),
+        default=4,
+        help="completions per image (default 4)",
+    )
     p.add_argument("--out", default=None, help="PNG path (default RUN/completions.png)")
     p.add_argument("--seed", type=_seed, default=0)
     common(p)  # --no-progress: accepted like every command's (completion draws no bar)
     p.set_defaults(func=cmd_complete)
 
-    p = sub.add_parser("compare", help="evaluate several runs on the same images and write a report", description="Evaluate every run on the SAME test images with the shared estimator, compare them pairwise, write results.json, report.md, report.html and figures into --out.")
+    p = sub.add_parser(
+        "compare",
+        help="evaluate several runs on the same images and write a report",
+        description="Evaluate every run on the SAME test images with the shared estimator, compare them pairwise, write results.json, report.md, report.html and figures into --out.",
+    )
     p.add_argument("runs", nargs="*", help="run folders (named after the folder; see --label)")
-    p.add_argument("--label", action="append", default=[], metavar="NAME=RUN", help="a run folder with the name the report gives it (repeatable; e.g. --label baseline=runs/vae)")
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=RUN",
+        help="a run folder with the name the report gives it (repeatable; e.g. --label baseline=runs/vae)",
+    )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=DEFAULT_NUM_PARTICLES, help=f"importance samples K per test image for latent models (default {DEFAULT_NUM_PARTICLES}, as pgm suite; exact K = 1 for models without latents)")
-    p.add_argument("--split", default="test", choices=["train", "valid", "test"], help="the data split every model is evaluated on (default test)")
-    p.add_argument("--num-images", type=_positive_int("--num-images"), default=None, help="evaluate on the first N images of the split only (default: all)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples and resamples")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the pairwise tests, Holm-adjusted (default 0.05)")
-    p.add_argument("--curve-images", type=int, default=16, help="test images for the estimate-against-K curves (default 16; 0: none)")
-    p.add_argument("--curve-max-particles", type=_positive_int("--curve-max-particles"), default=5000, help="largest K of those curves (default 5000)")
-    p.add_argument("--method", choices=["is", "ais"], default="is", help="ais: also AIS and BDMC for every latent model, beside importance sampling")
+    p.add_argument(
+        "--num-particles",
+        "-k",
+        type=_positive_int("--num-particles", MAX_PARTICLES),
+        default=DEFAULT_NUM_PARTICLES,
+        help=f"importance samples K per test image for latent models (default {DEFAULT_NUM_PARTICLES}, as pgm suite; exact K = 1 for models without latents)",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "valid", "test"],
+        help="the data split every model is evaluated on (default test)",
+    )
+    p.add_argument(
+        "--num-images",
+        type=_positive_int("--num-images"),
+        default=None,
+        help="evaluate on the first N images of the split only (default: all)",
+    )
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the importance samples and resamples"
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="family-wise error rate of the pairwise tests, Holm-adjusted (default 0.05)",
+    )
+    p.add_argument(
+        "--curve-images",
+        type=int,
+        default=16,
+        help="test images for the estimate-against-K curves (default 16; 0: none)",
+    )
+    p.add_argument(
+        "--curve-max-particles",
+        type=_positive_int("--curve-max-particles"),
+        default=5000,
+        help="largest K of those curves (default 5000)",
+    )
+    p.add_argument(
+        "--method",
+        choices=["is", "ais"],
+        default="is",
+        help="ais: also AIS and BDMC for every latent model, beside importance sampling",
+    )
     _ais_options(p)
-    p.add_argument("--bdmc-images", type=int, default=16, help="AIS: simulated images for the BDMC gap (default 16; 0: none)")
+    p.add_argument(
+        "--bdmc-images",
+        type=int,
+        default=16,
+        help="AIS: simulated images for the BDMC gap (default 16; 0: none)",
+    )
     common(p, device=False)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("list", help="list every registered model, prior, guide, likelihood, dataset")
+    p = sub.add_parser(
+        "list", help="list every registered model, prior, guide, likelihood, dataset"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     common(p, data_dir=False, device=False, progress=False)
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("suite", help="train and compare the standard set of models (the main job)", description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.")
+    p = sub.add_parser(
+        "suite",
+        help="train and compare the standard set of models (the main job)",
+        description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.",
+    )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--data", default="digits", help="dataset (default digits: embedded, no download)")
-    p.add_argument("--num-particles", "-k", type=_positive_int("--num-particles", MAX_PARTICLES), default=DEFAULT_NUM_PARTICLES, help=f"importance samples per test image (default {DEFAULT_NUM_PARTICLES})")
+    p.add_argument(
+        "--data", default="digits", help="dataset (default digits: embedded, no download)"
+    )
+    p.add_argument(
+        "--num-particles",
+        "-k",
+        type=_positive_int("--num-particles", MAX_PARTICLES),
+        default=DEFAULT_NUM_PARTICLES,
+        help=f"importance samples per test image (default {DEFAULT_NUM_PARTICLES})",
+    )
     p.add_argument("--models", nargs="+", default=None, help="only these suite models")
-    p.add_argument("--add", nargs="+", default=[], metavar="RUN", help="already-trained runs (a plug-in model, say) compared alongside the suite's models")
-    p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every model's epochs (e.g. 0.1 for a smoke run)")
-    p.add_argument("--budget", choices=["fixed", "converge"], default="fixed", help="fixed: each model's epochs from the suite table (minutes; not converged, the report says so); converge: early stopping, until 10 epochs bring no better validation loss (at most 500), the best epoch kept")
-    p.add_argument("--threads", type=_positive_int("--threads"), default=1, help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)")
+    p.add_argument(
+        "--add",
+        nargs="+",
+        default=[],
+        metavar="RUN",
+        help="already-trained runs (a plug-in model, say) compared alongside the suite's models",
+    )
+    p.add_argument(
+        "--epochs-scale",
+        type=float,
+        default=1.0,
+        help="multiply every model's epochs (e.g. 0.1 for a smoke run)",
+    )
+    p.add_argument(
+        "--budget",
+        choices=["fixed", "converge"],
+        default="fixed",
+        help="fixed: each model's epochs from the suite table (minutes; not converged, the report says so); converge: early stopping, until 10 epochs bring no better validation loss (at most 500), the best epoch kept",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int("--threads"),
+        default=1,
+        help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)",
+    )
     common(p)
     p.set_defaults(func=cmd_suite)
 
@@ -520,11 +839,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
     bad_input = (
-        PgmError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
+        PgmError,
+        FileNotFoundError,
+        FileExistsError,
+        PermissionError,
+        NotADirectoryError,
         IsADirectoryError,
     )
     shown = warnings.formatwarning  # a plug-in's warning is one line, like every other message
-    warnings.formatwarning = lambda m, c, *a, **k: f"pgm {args.command}: warning: {m}\n" if issubclass(c, PluginWarning) else shown(m, c, *a, **k)
+    warnings.formatwarning = lambda m, c, *a, **k: (
+        f"pgm {args.command}: warning: {m}\n"
+        if issubclass(c, PluginWarning)
+        else shown(m, c, *a, **k)
+    )
     try:
         use_plugins(getattr(args, "plugin", None), "--plugin")
         code = args.func(args)
@@ -537,7 +864,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}", file=sys.stderr)
+        print(
+            f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}",
+            file=sys.stderr,
+        )
         return 130
     except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
@@ -546,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if isinstance(err, bad_input) else 1
     finally:
         warnings.formatwarning = shown
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

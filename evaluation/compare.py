@@ -61,11 +61,20 @@ __all__ = ["compare_runs", "warning_record", "write_inference_data"]
 _DETAIL_KEYS = ("prior", "guide", "likelihood", "elbo", "num_particles", "latent_dim")
 
 
-def warning_record(code: str, model: str | None, metric: str | None, value, threshold, message: str) -> dict:
+def warning_record(
+    code: str, model: str | None, metric: str | None, value, threshold, message: str
+) -> dict:
     """One warning of ``results.json``: a machine-readable ``code`` (``posterior-collapse``,
     ``khat-unreliable``, ``not-converged``, ...), the ``model`` and ``metric`` it is about, the
     ``value`` found and the ``threshold`` it crossed, and the sentence the report prints."""
-    return {"code": code, "model": model, "metric": metric, "value": value, "threshold": threshold, "message": message}
+    return {
+        "code": code,
+        "model": model,
+        "metric": metric,
+        "value": value,
+        "threshold": threshold,
+        "message": message,
+    }
 
 
 @dataclass
@@ -96,12 +105,18 @@ class _Run:
     @property
     def has_codes(self) -> bool:
         """VAEs and the autoencoder map x to a code (``encode``/``decode``)."""
-        return (self.model.has_latents or not self.model.has_density) and hasattr(self.model, "encode")
+        return (self.model.has_latents or not self.model.has_density) and hasattr(
+            self.model, "encode"
+        )
 
     @property
     def is_autoregressive(self) -> bool:
         """Fully observed with an autoregressive ``distribution()`` (what completion needs)."""
-        return self.model.has_density and not self.model.has_latents and callable(getattr(self.model, "distribution", None))
+        return (
+            self.model.has_density
+            and not self.model.has_latents
+            and callable(getattr(self.model, "distribution", None))
+        )
 
     @property
     def can_sample(self) -> bool:
@@ -130,13 +145,19 @@ def _load_runs(run_dirs: list[str | Path], names: list[str | None] | None = None
     given = [n for n in names if n]
     repeated = sorted({n for n in given if given.count(n) > 1})
     if repeated:
-        raise ValueError(f"--label: expected a different name for each run; found {repeated[0]!r} twice")
+        raise ValueError(
+            f"--label: expected a different name for each run; found {repeated[0]!r} twice"
+        )
     # a labelled run is called by its label; the others by their folder, made unique
-    default = _unique_names([p if not n else Path(f"\0{i}") for i, (p, n) in enumerate(zip(paths, names, strict=True))])
+    default = _unique_names(
+        [p if not n else Path(f"\0{i}") for i, (p, n) in enumerate(zip(paths, names, strict=True))]
+    )
     chosen = [n or d for n, d in zip(names, default, strict=True)]
     clash = sorted({c for c in chosen if chosen.count(c) > 1})
     if clash:
-        raise ValueError(f"--label: expected names unlike the other runs' folder names; found {clash[0]!r} for two runs")
+        raise ValueError(
+            f"--label: expected names unlike the other runs' folder names; found {clash[0]!r} for two runs"
+        )
     runs = []
     for name, path in zip(chosen, paths, strict=True):
         model, cfg = load_run(path)
@@ -256,28 +277,51 @@ def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[di
         }
     )
     status = []
-    collapse = diag.collapse_warning(run.name, run.row["rate_nats"], num_active, run.row["latent_dim"])
+    collapse = diag.collapse_warning(
+        run.name, run.row["rate_nats"], num_active, run.row["latent_dim"]
+    )
     if collapse:
-        warnings.append(warning_record("posterior-collapse", run.name, "rate_nats", run.row["rate_nats"], diag.COLLAPSE_RATE_NATS, collapse))
+        warnings.append(
+            warning_record(
+                "posterior-collapse",
+                run.name,
+                "rate_nats",
+                run.row["rate_nats"],
+                diag.COLLAPSE_RATE_NATS,
+                collapse,
+            )
+        )
         status.append("posterior collapse")
     elif num_active < run.row["latent_dim"] / 2:
         inactive = run.row["latent_dim"] - num_active
         status.append(f"partial collapse ({inactive} units inactive)")
-        warnings.append(warning_record(
-            "partial-collapse", run.name, "active_units", num_active, run.row["latent_dim"] / 2,
-            f"{run.name}: partial posterior collapse — {inactive} of {run.row['latent_dim']} latent "
-            f"units inactive (Cov_x(E_q[z_u|x]) ≤ {diag.ACTIVE_UNIT_THRESHOLD}), rate "
-            f"{_num(run.row['rate_nats'])} nats: the model uses few of its latent dimensions",
-        ))
+        warnings.append(
+            warning_record(
+                "partial-collapse",
+                run.name,
+                "active_units",
+                num_active,
+                run.row["latent_dim"] / 2,
+                f"{run.name}: partial posterior collapse — {inactive} of {run.row['latent_dim']} latent "
+                f"units inactive (Cov_x(E_q[z_u|x]) ≤ {diag.ACTIVE_UNIT_THRESHOLD}), rate "
+                f"{_num(run.row['rate_nats'])} nats: the model uses few of its latent dimensions",
+            )
+        )
     if unreliable:
-        warnings.append(warning_record(
-            "khat-unreliable", run.name, "psis_khat_unreliable_fraction", unreliable, diag.KHAT_UNRELIABLE,
-            f"{run.name}: PSIS k-hat > {diag.KHAT_UNRELIABLE} on {100 * unreliable:.1f}% of test "
-            f"images (max {run.row['psis_khat_max']:.2f}): the importance-sampled log-likelihood is "
-            "unreliable there (Vehtari et al. 2024): the weights are heavy-tailed, q(z|x) has lighter "
-            "tails than the posterior or misses part of it, so the estimate converges slowly in K and "
-            "is likely biased low",
-        ))
+        warnings.append(
+            warning_record(
+                "khat-unreliable",
+                run.name,
+                "psis_khat_unreliable_fraction",
+                unreliable,
+                diag.KHAT_UNRELIABLE,
+                f"{run.name}: PSIS k-hat > {diag.KHAT_UNRELIABLE} on {100 * unreliable:.1f}% of test "
+                f"images (max {run.row['psis_khat_max']:.2f}): the importance-sampled log-likelihood is "
+                "unreliable there (Vehtari et al. 2024): the weights are heavy-tailed, q(z|x) has lighter "
+                "tails than the posterior or misses part of it, so the estimate converges slowly in K and "
+                "is likely biased low",
+            )
+        )
         status.append("k-hat unreliable")
     run.row["status"] = "; ".join(status) or "ok"
 
@@ -312,33 +356,63 @@ def _convergence_warnings(runs: list[_Run], comparisons: list[dict]) -> list[dic
     for run in runs:
         conv = convs[run.name]
         if conv["still_falling"]:
-            out.append(warning_record(
-                "not-converged", run.name, "valid_loss_slope_per_epoch", conv["slope_per_epoch"], 0.0,
-                f"{run.name}: validation loss still falling at the last epoch ({conv['last_epoch']}; "
-                f"slope {_num(conv['slope_per_epoch'], '.3f')} nats per epoch over the last "
-                f"{conv['window_epochs']} epochs): trained for a budget, not to convergence",
-            ))
+            out.append(
+                warning_record(
+                    "not-converged",
+                    run.name,
+                    "valid_loss_slope_per_epoch",
+                    conv["slope_per_epoch"],
+                    0.0,
+                    f"{run.name}: validation loss still falling at the last epoch ({conv['last_epoch']}; "
+                    f"slope {_num(conv['slope_per_epoch'], '.3f')} nats per epoch over the last "
+                    f"{conv['window_epochs']} epochs): trained for a budget, not to convergence",
+                )
+            )
         if conv["overfitting"]:
-            out.append(warning_record(
-                "over-fitting", run.name, "valid_loss", conv["last_valid_loss"], conv["best_valid_loss"],
-                f"{run.name}: over-fitting — validation loss rose from {_num(conv['best_valid_loss'])} "
-                f"(epoch {conv['best_epoch']}, the weights kept) to {_num(conv['last_valid_loss'])} "
-                f"at epoch {conv['last_epoch']}",
-            ))
+            out.append(
+                warning_record(
+                    "over-fitting",
+                    run.name,
+                    "valid_loss",
+                    conv["last_valid_loss"],
+                    conv["best_valid_loss"],
+                    f"{run.name}: over-fitting — validation loss rose from {_num(conv['best_valid_loss'])} "
+                    f"(epoch {conv['best_epoch']}, the weights kept) to {_num(conv['last_valid_loss'])} "
+                    f"at epoch {conv['last_epoch']}",
+                )
+            )
     falling = {name for name, conv in convs.items() if conv["still_falling"]}
-    pairs = [c for c in comparisons if c["significant"] and (c["a"] in falling or c["b"] in falling)]
+    pairs = [
+        c for c in comparisons if c["significant"] and (c["a"] in falling or c["b"] in falling)
+    ]
     if pairs:
-        shown = ", ".join(f"{c['a']} > {c['b']}" for c in pairs[:6]) + (" …" if len(pairs) > 6 else "")
-        out.append(warning_record(
-            "ranking-not-converged", None, "significant_comparisons", len(pairs), 0,
-            f"{len(pairs)} significant difference(s) of the ranking involve a model that had not "
-            f"converged ({shown}): they compare training budgets, not models; train to convergence "
-            "(pgm suite --budget converge) before reading them as a verdict (the rule: see Method)",
-        ))
+        shown = ", ".join(f"{c['a']} > {c['b']}" for c in pairs[:6]) + (
+            " …" if len(pairs) > 6 else ""
+        )
+        out.append(
+            warning_record(
+                "ranking-not-converged",
+                None,
+                "significant_comparisons",
+                len(pairs),
+                0,
+                f"{len(pairs)} significant difference(s) of the ranking involve a model that had not "
+                f"converged ({shown}): they compare training budgets, not models; train to convergence "
+                "(pgm suite --budget converge) before reading them as a verdict (the rule: see Method)",
+            )
+        )
     return out
 
 
-def _representation(runs: list[_Run], cfg: dict, split_data: ImageDataset, data_dir, max_train: int | None, seed: int, progress: bool) -> list[dict]:
+def _representation(
+    runs: list[_Run],
+    cfg: dict,
+    split_data: ImageDataset,
+    data_dir,
+    max_train: int | None,
+    seed: int,
+    progress: bool,
+) -> list[dict]:
     """Linear probe on raw pixels (the reference) and on each coded model's E_q[z|x]."""
     coded = [r for r in runs if r.has_codes]
     if split_data.labels is None or not coded:
@@ -349,32 +423,85 @@ def _representation(runs: list[_Run], cfg: dict, split_data: ImageDataset, data_
     xtr, ytr = train.float_images(), train.labels.numpy()
     xte, yte = split_data.float_images(), split_data.labels.numpy()
     rows = [
-        linear_probe("pixels", "raw pixels", xtr.flatten(1).numpy(), ytr, xte.flatten(1).numpy(), yte, seed=seed).as_dict()
+        linear_probe(
+            "pixels",
+            "raw pixels",
+            xtr.flatten(1).numpy(),
+            ytr,
+            xte.flatten(1).numpy(),
+            yte,
+            seed=seed,
+        ).as_dict()
     ]
     for run in _progress(coded, "linear probe", progress):
         torch.manual_seed(seed)
         train_codes = encode_all(run.model, xtr)
         kind = "E_q[z|x]" if run.model.has_density else "code (encoder output)"
-        rows.append(linear_probe(run.name, kind, train_codes, ytr, run.test_codes, yte, seed=seed).as_dict())
+        rows.append(
+            linear_probe(run.name, kind, train_codes, ytr, run.test_codes, yte, seed=seed).as_dict()
+        )
     return rows
 
 
-def _figures(runs: list[_Run], rows: list[dict], curves: dict, x: torch.Tensor, seed: int, progress: bool, notes: list[str]) -> list[FigureFile]:
+def _figures(
+    runs: list[_Run],
+    rows: list[dict],
+    curves: dict,
+    x: torch.Tensor,
+    seed: int,
+    progress: bool,
+    notes: list[str],
+) -> list[FigureFile]:
     """The report's figures; a capability a (plug-in) model lacks adds one line to ``notes``."""
-    figs = [FigureFile("forest.png", "Mean test log-likelihood with 95% BCa intervals (group letters in brackets); crosses: ELBO.", "ranking", *forest_plot(rows, with_svg=True))]
+    figs = [
+        FigureFile(
+            "forest.png",
+            "Mean test log-likelihood with 95% BCa intervals (group letters in brackets); crosses: ELBO.",
+            "ranking",
+            *forest_plot(rows, with_svg=True),
+        )
+    ]
     # diagnostics follow the ranking's order, like the tables beside them
     latent = sorted((r for r in runs if r.has_latents), key=lambda r: r.row["rank"])
     if curves:
-        figs.append(FigureFile("k-curves.png", "Estimate against the number of importance samples K (±1 sd across disjoint blocks), on a subset of test images; K = 1 is the ELBO.", "importance", *k_curve_plot(curves, with_svg=True)))
+        figs.append(
+            FigureFile(
+                "k-curves.png",
+                "Estimate against the number of importance samples K (±1 sd across disjoint blocks), on a subset of test images; K = 1 is the ELBO.",
+                "importance",
+                *k_curve_plot(curves, with_svg=True),
+            )
+        )
     if latent:
-        figs.append(FigureFile("khat.png", "PSIS k-hat per test image (dashed: 0.5 and 0.7).", "importance", *khat_plot({r.name: r.khat for r in latent}, with_svg=True)))
-        figs.append(FigureFile("active-units.png", "Activity of each latent unit, sorted (dashed: the 0.01 threshold).", "latent", *activity_plot({r.name: r.activity for r in latent}, with_svg=True)))
+        figs.append(
+            FigureFile(
+                "khat.png",
+                "PSIS k-hat per test image (dashed: 0.5 and 0.7).",
+                "importance",
+                *khat_plot({r.name: r.khat for r in latent}, with_svg=True),
+            )
+        )
+        figs.append(
+            FigureFile(
+                "active-units.png",
+                "Activity of each latent unit, sorted (dashed: the 0.01 threshold).",
+                "latent",
+                *activity_plot({r.name: r.activity for r in latent}, with_svg=True),
+            )
+        )
     pairs = min(4, x.shape[0] // 2)
     for run in _progress(runs, "figures", progress):
         m, n = run.model, run.name
         if run.can_sample:
             try:
-                figs.append(FigureFile(f"samples-{n}.png", f"{n}: 64 samples x ~ p(x).", "samples", samples_figure(m, 64, seed)))
+                figs.append(
+                    FigureFile(
+                        f"samples-{n}.png",
+                        f"{n}: 64 samples x ~ p(x).",
+                        "samples",
+                        samples_figure(m, 64, seed),
+                    )
+                )
             except SamplingUnavailable as err:
                 notes.append(f"{n}: no sample grid ({err})")
         elif run.has_density:
@@ -397,23 +524,58 @@ def _figures(runs: list[_Run], rows: list[dict], curves: dict, x: torch.Tensor, 
                 if sampled
                 else ""
             )
-            figs.append(FigureFile(f"reconstructions-{n}.png", f"{n}: test images (top) and reconstructions {recon} (bottom).{note}", "reconstructions", reconstruction_figure(m, x[:16])))
+            figs.append(
+                FigureFile(
+                    f"reconstructions-{n}.png",
+                    f"{n}: test images (top) and reconstructions {recon} (bottom).{note}",
+                    "reconstructions",
+                    reconstruction_figure(m, x[:16]),
+                )
+            )
             codes = torch.as_tensor(run.test_codes, dtype=torch.float32)
             spread = codes.var(0)
             dims = [int(d) for d in torch.argsort(spread, descending=True)[:8]]
             low, high = torch.quantile(codes, 0.02, dim=0), torch.quantile(codes, 0.98, dim=0)
             torch.manual_seed(seed)
-            figs.append(FigureFile(f"traversals-{n}.png", f"{n}: one row per latent unit (the {len(dims)} most variable), swept over its 2%–98% range on the test codes, the others fixed at the first test image's code; {decode}.{note}", "traversals", traversal_figure(m, x[:1], dims, low, high)))
+            figs.append(
+                FigureFile(
+                    f"traversals-{n}.png",
+                    f"{n}: one row per latent unit (the {len(dims)} most variable), swept over its 2%–98% range on the test codes, the others fixed at the first test image's code; {decode}.{note}",
+                    "traversals",
+                    traversal_figure(m, x[:1], dims, low, high),
+                )
+            )
             if pairs:
                 torch.manual_seed(seed)
-                figs.append(FigureFile(f"interpolations-{n}.png", f"{n}: linear interpolation between two test images' codes ({decode}; ends: the images).{note}", "interpolations", interpolation_figure(m, x[:pairs], x[pairs : 2 * pairs])))
+                figs.append(
+                    FigureFile(
+                        f"interpolations-{n}.png",
+                        f"{n}: linear interpolation between two test images' codes ({decode}; ends: the images).{note}",
+                        "interpolations",
+                        interpolation_figure(m, x[:pairs], x[pairs : 2 * pairs]),
+                    )
+                )
         if run.is_autoregressive:
             png = completion_figure(m, x[:8], num_samples=4, seed=seed)
             if png is not None:
-                figs.append(FigureFile(f"completions-{n}.png", f"{n}: top half observed (left), four completions, the original (right).", "completions", png))
+                figs.append(
+                    FigureFile(
+                        f"completions-{n}.png",
+                        f"{n}: top half observed (left), four completions, the original (right).",
+                        "completions",
+                        png,
+                    )
+                )
     metrics = {r.name: read_metrics(r.path) for r in runs}
     if any(metrics.values()):
-        figs.append(FigureFile("training-curves.png", "Training and validation loss per epoch (each run's own objective, nats per image); dotted line and dot: the best validation epoch, whose weights are kept; panel titles flag runs still falling or over-fitting.", "training", *training_curves_plot(metrics, with_svg=True)))
+        figs.append(
+            FigureFile(
+                "training-curves.png",
+                "Training and validation loss per epoch (each run's own objective, nats per image); dotted line and dot: the best validation epoch, whose weights are kept; panel titles flag runs still falling or over-fitting.",
+                "training",
+                *training_curves_plot(metrics, with_svg=True),
+            )
+        )
     return figs
 
 
@@ -434,10 +596,19 @@ def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs
 
     dense = [r for r in runs if r.est is not None]
     ll = xr.Dataset(
-        {r.name: (("chain", "draw", "image"), r.est.log_likelihood.double().numpy()[None, None]) for r in dense},
-        attrs={"units": "nats", "estimator": "importance-sampled log p(x), Burda et al. 2016 eq. 8"},
+        {
+            r.name: (("chain", "draw", "image"), r.est.log_likelihood.double().numpy()[None, None])
+            for r in dense
+        },
+        attrs={
+            "units": "nats",
+            "estimator": "importance-sampled log p(x), Burda et al. 2016 eq. 8",
+        },
     )
-    groups = {"posterior": _bootstrap_posterior(dense, int(attrs.get("seed", 0))), "log_likelihood": ll}
+    groups = {
+        "posterior": _bootstrap_posterior(dense, int(attrs.get("seed", 0))),
+        "log_likelihood": ll,
+    }
     latent = [r for r in dense if r.has_latents]
     if latent:
         groups["log_weights"] = xr.Dataset(
@@ -448,9 +619,18 @@ def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs
     nan = np.full(n, np.nan)
     groups["diagnostics"] = xr.Dataset(
         {
-            "elbo": (("model", "image"), np.stack([r.est.elbo.double().numpy() if r.has_latents else nan for r in dense])),
-            "psis_khat": (("model", "image"), np.stack([r.khat if r.khat is not None else nan for r in dense])),
-            "ess": (("model", "image"), np.stack([r.ess if r.ess is not None else nan for r in dense])),
+            "elbo": (
+                ("model", "image"),
+                np.stack([r.est.elbo.double().numpy() if r.has_latents else nan for r in dense]),
+            ),
+            "psis_khat": (
+                ("model", "image"),
+                np.stack([r.khat if r.khat is not None else nan for r in dense]),
+            ),
+            "ess": (
+                ("model", "image"),
+                np.stack([r.ess if r.ess is not None else nan for r in dense]),
+            ),
         },
         coords={"model": [r.name for r in dense]},
     )
@@ -460,19 +640,29 @@ def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs
     annealed = [r for r in dense if r.ais is not None]
     if annealed:
         groups["ais_log_likelihood"] = xr.Dataset(
-            {r.name: (("chain", "draw", "image"), r.ais.double().numpy()[None, None]) for r in annealed},
-            attrs={"units": "nats", "estimator": "annealed importance sampling with HMC (Neal 2001)"},
+            {
+                r.name: (("chain", "draw", "image"), r.ais.double().numpy()[None, None])
+                for r in annealed
+            },
+            attrs={
+                "units": "nats",
+                "estimator": "annealed importance sampling with HMC (Neal 2001)",
+            },
         )
     groups["observed_data"] = xr.Dataset(observed)
     idata = az.InferenceData(**groups)
     for g in groups:
-        getattr(idata, g).attrs.update({k: v for k, v in attrs.items() if isinstance(v, str | int | float)})
+        getattr(idata, g).attrs.update(
+            {k: v for k, v in attrs.items() if isinstance(v, str | int | float)}
+        )
     tmp = path.with_name(f".{path.name}.tmp")
     idata.to_netcdf(str(tmp), engine="h5netcdf")
     tmp.replace(path)
 
 
-def _ais_section(dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[str], say) -> dict:
+def _ais_section(
+    dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[str], say
+) -> dict:
     """IS against AIS and the BDMC gap for every latent model; fills ``run.ais``."""
     from .ais_agreement import ais_agreement, ais_settings
 
@@ -481,10 +671,21 @@ def _ais_section(dense, x, ais: dict, seed: int, n_resamples: int, progress: boo
     bdmc_images = options.pop("bdmc_images", 16)
     rows = []
     for run in [r for r in dense if r.has_latents]:
-        say(f"  AIS: {run.name} (T = {steps}, {chains} chains, {len(x)} images; BDMC on {bdmc_images})")
+        say(
+            f"  AIS: {run.name} (T = {steps}, {chains} chains, {len(x)} images; BDMC on {bdmc_images})"
+        )
         row, run.ais, warning = ais_agreement(
-            run.name, run.model, x, run.est.log_likelihood, steps, chains, bdmc_images=bdmc_images,
-            seed=seed, n_resamples=n_resamples, progress=progress, **options,
+            run.name,
+            run.model,
+            x,
+            run.est.log_likelihood,
+            steps,
+            chains,
+            bdmc_images=bdmc_images,
+            seed=seed,
+            n_resamples=n_resamples,
+            progress=progress,
+            **options,
         )
         run.row["ais_log_likelihood_nats"] = row["ais_nats"]
         run.row["ais_minus_is_nats"] = row["difference_nats"]
@@ -492,6 +693,7 @@ def _ais_section(dense, x, ais: dict, seed: int, n_resamples: int, progress: boo
         if warning:
             warnings.append(warning)
     return {"settings": ais_settings(steps, chains, bdmc_images, **options), "models": rows}
+
 
 def _git_commit() -> str | None:
     """The commit of the checkout pgm runs from (with ``+dirty`` for uncommitted changes), or
@@ -502,10 +704,20 @@ def _git_commit() -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -530,7 +742,11 @@ def _bootstrap_posterior(dense: list[_Run], seed: int, chains: int = 4, draws: i
     means = means.reshape(chains, draws, -1)
     return xr.Dataset(
         {"mean_log_likelihood": (("chain", "draw", "model"), means)},
-        coords={"chain": np.arange(chains), "draw": np.arange(draws), "model": [r.name for r in dense]},
+        coords={
+            "chain": np.arange(chains),
+            "draw": np.arange(draws),
+            "model": [r.name for r in dense],
+        },
         attrs={
             "units": "nats per image",
             "definition": "paired nonparametric bootstrap of the mean test log-likelihood (the same resampled images for every model)",
@@ -550,7 +766,15 @@ def _versions() -> dict[str, str]:
     commit = _git_commit()
     if commit:
         versions["pgm git commit"] = commit
-    versions.update({"torch": torch.__version__, "pyro-ppl": pyro.__version__, "arviz": arviz.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__})
+    versions.update(
+        {
+            "torch": torch.__version__,
+            "pyro-ppl": pyro.__version__,
+            "arviz": arviz.__version__,
+            "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__,
+        }
+    )
     return versions
 
 
@@ -593,7 +817,9 @@ def compare_runs(
     if not isinstance(num_particles, int) or isinstance(num_particles, bool) or num_particles < 1:
         raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
     if not isinstance(curve_max_particles, int) or curve_max_particles < 1:
-        raise PgmError(f"curve_max_particles: expected an integer >= 1; found {curve_max_particles!r}")
+        raise PgmError(
+            f"curve_max_particles: expected an integer >= 1; found {curve_max_particles!r}"
+        )
     if isinstance(curve_images, bool) or not isinstance(curve_images, int) or curve_images < 0:
         raise PgmError(f"--curve-images: expected an integer >= 0; found {curve_images!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
@@ -616,9 +842,13 @@ def compare_runs(
     t = time.perf_counter()
     dense = [r for r in runs if r.has_density]
     for run in dense:
-        say(f"  log-likelihood: {run.name} (K = {num_particles if run.has_latents else 1}, {len(x)} images)")
+        say(
+            f"  log-likelihood: {run.name} (K = {num_particles if run.has_latents else 1}, {len(x)} images)"
+        )
         torch.manual_seed(seed)
-        run.est = estimate(run.model, None, x, num_particles, return_log_weights=True, progress=progress)
+        run.est = estimate(
+            run.model, None, x, num_particles, return_log_weights=True, progress=progress
+        )
         run.row = _model_row(run, data, n_resamples, seed, out)
     timing["log_likelihood"] = time.perf_counter() - t
 
@@ -627,7 +857,9 @@ def compare_runs(
     dense.sort(key=lambda r: -r.row["log_likelihood_nats"])
     lls = {r.name: r.est.log_likelihood.double().numpy() for r in dense}
     comparisons = compare_all(lls, alpha=alpha, n_resamples=n_resamples, seed=seed)
-    ranking = rank_models([r.name for r in dense], [r.row["log_likelihood_nats"] for r in dense], comparisons)
+    ranking = rank_models(
+        [r.name for r in dense], [r.row["log_likelihood_nats"] for r in dense], comparisons
+    )
     for run, rank in zip(dense, ranking, strict=True):
         run.row.update({k: rank[k] for k in ("rank", "rank_range", "group")})
     timing["statistics"] = time.perf_counter() - t
@@ -640,9 +872,13 @@ def compare_runs(
     for run in _progress([r for r in dense if r.has_latents], "diagnostics", progress):
         _latent_diagnostics(run, x, seed, warnings)
         if n_curve:
-            curves[run.name] = diag.estimate_vs_particles(run.model, x[:n_curve], curve_max_particles, seed=seed).as_dict()
+            curves[run.name] = diag.estimate_vs_particles(
+                run.model, x[:n_curve], curve_max_particles, seed=seed
+            ).as_dict()
     timing["diagnostics"] = time.perf_counter() - t
-    ais_section = _ais_section(dense, x, ais, seed, n_resamples, progress, warnings, say) if ais else None
+    ais_section = (
+        _ais_section(dense, x, ais, seed, n_resamples, progress, warnings, say) if ais else None
+    )
     timing["ais"] = time.perf_counter() - t - timing["diagnostics"]
 
     # 4. representation: codes of the test images (kept for the traversal figures), linear probe
@@ -651,7 +887,9 @@ def compare_runs(
         if run.has_codes:
             torch.manual_seed(seed)
             run.test_codes = encode_all(run.model, x)
-    representation = _representation(runs, cfg0, data, data_dir, representation_train_images, seed, progress)
+    representation = _representation(
+        runs, cfg0, data, data_dir, representation_train_images, seed, progress
+    )
     timing["representation"] = time.perf_counter() - t
 
     comparison_rows = [c.as_dict() for c in comparisons]
@@ -697,7 +935,9 @@ def compare_runs(
             "curve_max_particles": curve_max_particles,
             "active_unit_threshold": diag.ACTIVE_UNIT_THRESHOLD,
             "convergence_rule": CONVERGENCE_RULE,
-            "runs": {r.name: {**_run_method(r, out), "plugins": _plugin_names(r.cfg)} for r in runs},
+            "runs": {
+                r.name: {**_run_method(r, out), "plugins": _plugin_names(r.cfg)} for r in runs
+            },
             "versions": _versions(),
         },
     }
@@ -720,12 +960,20 @@ def compare_runs(
             atomic_write_bytes(folder / "figures" / f.name, f.png)
             if f.svg is not None:
                 atomic_write_bytes(folder / "figures" / f.svg_name, f.svg)
-        write_inference_data(folder / "idata.nc", runs, data, {"dataset": data.name, "split": split, "num_particles": num_particles, "seed": seed})
+        write_inference_data(
+            folder / "idata.nc",
+            runs,
+            data,
+            {"dataset": data.name, "split": split, "num_particles": num_particles, "seed": seed},
+        )
         timing["inference_data"] = time.perf_counter() - t
         results["timing_seconds"] = {k: round(v, 3) for k, v in timing.items()}
         results["method"]["seconds"] = time.perf_counter() - started
         results["timing_seconds"]["total"] = round(results["method"]["seconds"], 3)
-        atomic_write_text(folder / "results.json", json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n")
+        atomic_write_text(
+            folder / "results.json",
+            json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n",
+        )
         results = json.loads((folder / "results.json").read_text())
         atomic_write_text(folder / "report.md", render_markdown(results, figures))
         atomic_write_text(folder / "report.html", render_html(results, figures))

@@ -64,7 +64,11 @@ COLLAPSE_RATE_NATS = 0.1
 
 
 def _as_weights(log_weights) -> np.ndarray:
-    lw = log_weights.detach().cpu().double().numpy() if torch.is_tensor(log_weights) else np.asarray(log_weights, dtype=np.float64)
+    lw = (
+        log_weights.detach().cpu().double().numpy()
+        if torch.is_tensor(log_weights)
+        else np.asarray(log_weights, dtype=np.float64)
+    )
     if lw.ndim == 1:
         lw = lw[:, None]
     if lw.ndim != 2 or lw.shape[0] < 1:
@@ -140,7 +144,12 @@ class KCurve:
     num_images: int
 
     def as_dict(self) -> dict:
-        return {"num_particles": self.num_particles, "mean": self.mean, "std": self.std, "num_images": self.num_images}
+        return {
+            "num_particles": self.num_particles,
+            "mean": self.mean,
+            "std": self.std,
+            "num_images": self.num_images,
+        }
 
 
 def estimate_vs_particles(
@@ -190,20 +199,28 @@ def rate_distortion(
         owner.check_data(x)
         x = x.to(owner.device).float()
     # the estimator's contract (same sites in model and guide, no scaled site), checked once
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide)
+    nesting, latent = probe(
+        model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide
+    )
     if not latent:
-        raise PgmError("model: expected a latent-variable model (a guide with latent sites); found none")
+        raise PgmError(
+            "model: expected a latent-variable model (a guide with latent sites); found none"
+        )
     rates, distortions = [], []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            sites = site_log_probs(model_fn, guide_fn, x[start : start + batch_size], num_particles, nesting)
+            sites = site_log_probs(
+                model_fn, guide_fn, x[start : start + batch_size], num_particles, nesting
+            )
             rates.append((sites.total("guide") - sites.total("prior")).mean(0).cpu())
             distortions.append((-sites.total("observed")).mean(0).cpu())
     return torch.cat(rates), torch.cat(distortions)
 
 
 @torch.no_grad()
-def posterior_mean(model, x: torch.Tensor, num_samples: int = 1000, batch_size: int = 512) -> torch.Tensor:
+def posterior_mean(
+    model, x: torch.Tensor, num_samples: int = 1000, batch_size: int = 512
+) -> torch.Tensor:
     """E_q[z | x], ``(N, L)``: exact where the guide's distribution has a mean, else Monte Carlo
     over ``num_samples`` draws. Many draws matter here: with q near N(0, 1) the Monte Carlo mean
     of S draws varies by 1/S across images, which alone would cross the 0.01 activity threshold
@@ -249,11 +266,15 @@ def _guide_mean(model, x: torch.Tensor, num_samples: int, batch_size: int) -> to
     return torch.cat(out)
 
 
-def active_units(codes: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> tuple[int, np.ndarray]:
+def active_units(
+    codes: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD
+) -> tuple[int, np.ndarray]:
     """``(number active, activity per unit (L,))`` from posterior means ``codes: (N, L)``:
     unit u is active when A_u = Cov_x(E_q[z_u | x]) > ``threshold`` (Burda et al. 2016, §5.2)."""
     if codes.dim() != 2 or codes.shape[0] < 2:
-        raise PgmError(f"codes: expected posterior means (N, L) with N >= 2; found {tuple(codes.shape)}")
+        raise PgmError(
+            f"codes: expected posterior means (N, L) with N >= 2; found {tuple(codes.shape)}"
+        )
     activity = codes.double().var(0).cpu().numpy()
     return int((activity > threshold).sum()), activity
 

@@ -32,8 +32,12 @@ def evaluate_run(
     data = config_dataset(cfg, split, data_dir).subset(num_images)
     torch.manual_seed(seed)
     est = estimate(
-        model, None, data.float_images(), num_particles,
-        return_log_weights=return_log_weights, progress=progress,
+        model,
+        None,
+        data.float_images(),
+        num_particles,
+        return_log_weights=return_log_weights,
+        progress=progress,
     )
     return model, cfg, data, est
 
@@ -52,4 +56,3 @@ def summarise(name: str, cfg: dict, est: Estimate, num_dims: int, has_latents: b
         "elbo_nats": float(est.elbo.double().mean()) if has_latents else None,
     }
     return row
-

@@ -108,13 +108,17 @@ def interpolation_figure(model, xa: torch.Tensor, xb: torch.Tensor, steps: int =
     za, zb = model.encode(xa), model.encode(xb)  # (P, L)
     t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
     z = (1 - t) * za[:, None] + t * zb[:, None]  # (P, steps, L)
-    decoded = model.decode(z.reshape(-1, z.shape[-1])).reshape(xa.shape[0], steps, *model.event_shape)
+    decoded = model.decode(z.reshape(-1, z.shape[-1])).reshape(
+        xa.shape[0], steps, *model.event_shape
+    )
     shown = torch.cat([xa[:, None], decoded, xb[:, None]], 1)
     return grid_png(shown.reshape(-1, *model.event_shape).cpu(), model.num_levels, nrow=steps + 2)
 
 
 @torch.no_grad()
-def completion_figure(model, x: torch.Tensor, num_samples: int = 4, observed: str = "top-half", seed: int = 0) -> bytes | None:
+def completion_figure(
+    model, x: torch.Tensor, num_samples: int = 4, observed: str = "top-half", seed: int = 0
+) -> bytes | None:
     """One row per image: the observed part, ``num_samples`` completions, the original (the
     image-completion figure of the PixelRNN paper). ``None`` when ``pgm.completion`` is absent."""
     try:
@@ -128,7 +132,9 @@ def completion_figure(model, x: torch.Tensor, num_samples: int = 4, observed: st
     repeated = x.repeat_interleave(num_samples, 0)
     completed = complete(model, repeated, mask).reshape(x.shape[0], num_samples, *model.event_shape)
     shown = torch.cat([(x * mask)[:, None], completed.to(x.device).float(), x[:, None]], 1)
-    return grid_png(shown.reshape(-1, *model.event_shape).cpu(), model.num_levels, nrow=num_samples + 2)
+    return grid_png(
+        shown.reshape(-1, *model.event_shape).cpu(), model.num_levels, nrow=num_samples + 2
+    )
 
 
 # -- plots ----------------------------------------------------------------------------------
@@ -141,8 +147,21 @@ def forest_plot(rows: list[dict], with_svg: bool = False):
     means = np.array([r["log_likelihood_nats"] for r in rows])
     lo = means - np.array([r["ci95"][0] for r in rows])
     hi = np.array([r["ci95"][1] for r in rows]) - means
-    ax.errorbar(means, y, xerr=[lo, hi], fmt="o", color="C0", ecolor="C0", capsize=3, label="log p(x), 95% CI")
-    elbo = [(r["elbo_nats"], yy) for r, yy in zip(rows, y, strict=True) if r.get("elbo_nats") is not None]
+    ax.errorbar(
+        means,
+        y,
+        xerr=[lo, hi],
+        fmt="o",
+        color="C0",
+        ecolor="C0",
+        capsize=3,
+        label="log p(x), 95% CI",
+    )
+    elbo = [
+        (r["elbo_nats"], yy)
+        for r, yy in zip(rows, y, strict=True)
+        if r.get("elbo_nats") is not None
+    ]
     if elbo:
         ax.plot(*zip(*elbo, strict=True), "x", color="C1", label="ELBO")
     ax.set_yticks(y, [f"{r['model']} ({r.get('group', '')})" for r in rows])
@@ -178,7 +197,13 @@ def khat_plot(khats: dict[str, np.ndarray], with_svg: bool = False):
         k = np.asarray(k, dtype=float)
         k = k[np.isfinite(k)]
         y = len(khats) - 1 - i + rng.uniform(-0.2, 0.2, size=k.size)
-        ax.scatter(k, y, s=4, alpha=0.5, color=["C2" if v <= KHAT_GOOD else "C1" if v <= KHAT_UNRELIABLE else "C3" for v in k])
+        ax.scatter(
+            k,
+            y,
+            s=4,
+            alpha=0.5,
+            color=["C2" if v <= KHAT_GOOD else "C1" if v <= KHAT_UNRELIABLE else "C3" for v in k],
+        )
     ax.axvline(KHAT_GOOD, color="C1", ls="--", lw=1)
     ax.axvline(KHAT_UNRELIABLE, color="C3", ls="--", lw=1)
     ax.set_yticks(np.arange(len(khats))[::-1], list(khats))
@@ -193,7 +218,14 @@ def activity_plot(activities: dict[str, np.ndarray], with_svg: bool = False):
     ax = fig.subplots()
     for i, (name, a) in enumerate(activities.items()):
         a = np.sort(np.asarray(a, dtype=float))[::-1]
-        ax.plot(np.arange(1, a.size + 1), np.maximum(a, 1e-8), "o-", ms=3, color=f"C{i % 10}", label=name)
+        ax.plot(
+            np.arange(1, a.size + 1),
+            np.maximum(a, 1e-8),
+            "o-",
+            ms=3,
+            color=f"C{i % 10}",
+            label=name,
+        )
     ax.axhline(ACTIVE_UNIT_THRESHOLD, color="k", ls="--", lw=1, label="active threshold 0.01")
     ax.set_yscale("log")
     ax.set_xlabel("latent unit (sorted by activity)")
@@ -228,7 +260,14 @@ def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False)
         title = name
         if conv["best_epoch"] is not None:
             ax.axvline(conv["best_epoch"], color="k", ls=":", lw=1)
-            ax.plot([conv["best_epoch"]], [conv["best_valid_loss"]], "o", color="k", ms=4, label=f"best (epoch {conv['best_epoch']})")
+            ax.plot(
+                [conv["best_epoch"]],
+                [conv["best_valid_loss"]],
+                "o",
+                color="k",
+                ms=4,
+                label=f"best (epoch {conv['best_epoch']})",
+            )
         if conv["status"] in ("still falling", "over-fitting"):
             title += f" — {conv['status']}"
         ax.set_title(title, fontsize="small", color="C3" if conv["overfitting"] else "k")

@@ -32,7 +32,9 @@ def grid_scale(image_height: int) -> int:
     return max(1, math.ceil(MIN_IMAGE_PIXELS / max(int(image_height), 1)))
 
 
-def grid_png(x: torch.Tensor, num_levels: int, nrow: int | None = None, scale: int | None = None) -> bytes:
+def grid_png(
+    x: torch.Tensor, num_levels: int, nrow: int | None = None, scale: int | None = None
+) -> bytes:
     """Images as the bytes of one PNG grid, each pixel drawn ``scale``× larger by nearest-neighbour
     upscaling (default :func:`grid_scale`: 8×8 digits are tiny); what :func:`save_grid` writes and
     what the HTML report embeds."""
@@ -46,7 +48,13 @@ def grid_png(x: torch.Tensor, num_levels: int, nrow: int | None = None, scale: i
     return buffer.getvalue()
 
 
-def save_grid(x: torch.Tensor, num_levels: int, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
+def save_grid(
+    x: torch.Tensor,
+    num_levels: int,
+    path: str | Path,
+    nrow: int | None = None,
+    scale: int | None = None,
+) -> Path:
     """Save images as one PNG grid (see :func:`grid_png`), atomically."""
     data = grid_png(x, num_levels, nrow, scale)
     path = Path(path)

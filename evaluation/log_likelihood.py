@@ -60,6 +60,7 @@ class Estimate:
 MAX_PARTICLES = 10**8
 _FOLD = 1024  # partial log-sum-exps kept per batch before folding them into one
 
+
 def bits_per_dim(log_likelihood: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
     """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W."""
     return -log_likelihood / (num_dims * math.log(2.0))
@@ -81,7 +82,9 @@ def resolve_pair(model, guide=None) -> tuple[Callable, Callable, GenerativeModel
     if isinstance(model, GenerativeModel):
         model, guide = model.model, model.guide if guide is None else guide
     if not callable(model):
-        raise PgmTypeError(f"model: expected a Pyro callable or a built model; found {type(model).__name__}")
+        raise PgmTypeError(
+            f"model: expected a Pyro callable or a built model; found {type(model).__name__}"
+        )
     if guide is None:
         guide = _empty_guide
     if not callable(guide):
@@ -104,7 +107,9 @@ def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
     while lp.dim() < nesting + 1:
         lp = lp.unsqueeze(0)
     if lp.dim() > nesting + 1:
-        raise ContractError(f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})")
+        raise ContractError(
+            f"site {name!r}: log_prob has more batch dims ({lp.dim()}) than plates ({nesting + 1})"
+        )
     other = tuple(range(1, lp.dim() - 1))
     return lp.sum(other) if other else lp
 
@@ -142,7 +147,9 @@ def site_log_probs(model, guide, x: torch.Tensor, k: int, nesting: int) -> SiteL
         part = "observed" if site["is_observed"] else "prior"
         parts[part][name] = _site_log_prob(site, name, nesting).expand(shape)
     if not parts["observed"]:
-        raise ContractError("model: expected an observed site (the data observed at 'x'); found none")
+        raise ContractError(
+            "model: expected an observed site (the data observed at 'x'); found none"
+        )
     for name, site in sample_sites(guide_trace):
         if not site["is_observed"]:
             parts["guide"][name] = _site_log_prob(site, name, nesting).expand(shape)
@@ -205,7 +212,9 @@ def estimate(
         owner.check_data(x)
         x = x.to(owner.device).float()
     # the contract is checked once per call, on the first batch, not per chunk of particles
-    nesting, latent = probe(model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide)
+    nesting, latent = probe(
+        model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide
+    )
     k_total = num_particles if latent else 1
     lls, elbos, weights = [], [], []
     batches = range(0, x.shape[0], batch_size)
@@ -215,7 +224,13 @@ def estimate(
 
         # advances per chunk of particles (K × images drawn so far), not per batch of images:
         # at K = 1000 one batch is most of a minute
-        bar = tqdm(total=x.shape[0] * k_total, desc=f"log-likelihood (K={k_total})", unit="sample", unit_scale=True, leave=False)
+        bar = tqdm(
+            total=x.shape[0] * k_total,
+            desc=f"log-likelihood (K={k_total})",
+            unit="sample",
+            unit_scale=True,
+            leave=False,
+        )
     was_training = getattr(owner, "training", None)
     if owner is not None:
         owner.eval()
@@ -255,11 +270,15 @@ def estimate(
     )
 
 
-def log_likelihood(model, guide=None, x: torch.Tensor | None = None, num_particles: int = 1000, **kwargs) -> torch.Tensor:
+def log_likelihood(
+    model, guide=None, x: torch.Tensor | None = None, num_particles: int = 1000, **kwargs
+) -> torch.Tensor:
     """Per-datapoint importance-sampled log p(x) in nats, ``(N,)``. See :func:`estimate`."""
     return estimate(model, guide, x, num_particles, **kwargs).log_likelihood
 
 
-def elbo(model, guide=None, x: torch.Tensor | None = None, num_particles: int = 1, **kwargs) -> torch.Tensor:
+def elbo(
+    model, guide=None, x: torch.Tensor | None = None, num_particles: int = 1, **kwargs
+) -> torch.Tensor:
     """Per-datapoint ELBO in nats, ``(N,)``: the mean log-weight over ``num_particles`` draws."""
     return estimate(model, guide, x, num_particles, **kwargs).elbo

@@ -52,18 +52,38 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
         "",
         [
             Column("rank", "rank", "d"),
-            Column("rank range", "rank_range", "d", "1 + #models significantly better … M − #models significantly worse"),
+            Column(
+                "rank range",
+                "rank_range",
+                "d",
+                "1 + #models significantly better … M − #models significantly worse",
+            ),
             Column("group", "group"),
             Column("model", "model"),
-            Column("log p(x) nats", "log_likelihood_nats", ".2f", "mean over test images of the K-sample estimate"),
+            Column(
+                "log p(x) nats",
+                "log_likelihood_nats",
+                ".2f",
+                "mean over test images of the K-sample estimate",
+            ),
             Column("95% CI", "ci95", ".2f", "BCa bootstrap interval of the mean"),
             Column("SE", "standard_error_nats", ".3f", "standard error of the mean"),
             Column("bits/dim", "bits_per_dim", ".4f"),
             Column("bits/dim 95% CI", "bits_per_dim_ci95", ".4f"),
             Column("ELBO nats", "elbo_nats", ".2f"),
-            Column("gap nats", "gap_nats", ".2f", "log p(x) − ELBO: the inference gap the K samples close"),
+            Column(
+                "gap nats",
+                "gap_nats",
+                ".2f",
+                "log p(x) − ELBO: the inference gap the K samples close",
+            ),
             Column("K", "num_particles", "d"),
-            Column("training", "training", "", "validation loss at the last epoch: still falling, flat or over-fitting (see Method)"),
+            Column(
+                "training",
+                "training",
+                "",
+                "validation loss at the last epoch: still falling, flat or over-fitting (see Method)",
+            ),
         ],
     ),
     "models": (
@@ -113,7 +133,12 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("b", "b"),
             Column("mean difference nats", "mean_difference_nats", ".2f"),
             Column("95% CI", "ci95", ".2f"),
-            Column("a better on", "fraction_a_better", ".2f", "fraction of test images where a scores higher"),
+            Column(
+                "a better on",
+                "fraction_a_better",
+                ".2f",
+                "fraction of test images where a scores higher",
+            ),
             Column("p (sign-flip)", "p_value", ".3g"),
             Column("p Holm", "p_value_adjusted", ".3g"),
             Column("p (Wilcoxon)", "p_value_wilcoxon", ".3g"),
@@ -215,7 +240,13 @@ def resolve_path(results: dict, path: str):
     for part in path.split("/"):
         if node is None:
             return None
-        node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
+        node = (
+            node[int(part)]
+            if isinstance(node, list)
+            else node.get(part)
+            if isinstance(node, dict)
+            else None
+        )
     return node
 
 
@@ -227,7 +258,12 @@ def table_cells(results: dict, table: str) -> tuple[list[Column], list[list[tupl
         if only and not row.get(only):
             continue
         path = f"{key}/{i}"
-        rows.append([(format_value(resolve_path(row, c.key), c.fmt), f"{path}/{c.key}", c.fmt) for c in columns])
+        rows.append(
+            [
+                (format_value(resolve_path(row, c.key), c.fmt), f"{path}/{c.key}", c.fmt)
+                for c in columns
+            ]
+        )
     return columns, rows
 
 
@@ -270,7 +306,11 @@ def _cell_class(text: str, fmt: str, path: str = "") -> str:
     """``name`` (a model's name: one line), ``text`` (words: left-aligned, wrap between
     words), ``interval`` (``[a, b]``: wraps at its space) or ``num`` (never wraps)."""
     if not fmt:
-        return ' class="text name"' if path.rsplit("/", 1)[-1] in ("model", "a", "b") else ' class="text"'
+        return (
+            ' class="text name"'
+            if path.rsplit("/", 1)[-1] in ("model", "a", "b")
+            else ' class="text"'
+        )
     return ' class="interval"' if text.startswith("[") else ' class="num"'
 
 
@@ -328,7 +368,9 @@ def warning_messages(results: dict) -> list[str]:
             out.append(str(w))
         elif w in falling and len(falling) > 1:
             if not listed:
-                runs = ", ".join(f"{f['model']} ({format_value(f['value'], '.3f')})" for f in falling)
+                runs = ", ".join(
+                    f"{f['model']} ({format_value(f['value'], '.3f')})" for f in falling
+                )
                 out.append(
                     f"{len(falling)} runs were still falling at their last epoch (slope of the validation "
                     f"loss, nats per image per epoch): {runs}: trained for a budget, not to convergence"
@@ -361,21 +403,32 @@ def summary_sentence(results: dict) -> str:
         f"{format_value(rows[0]['bits_per_dim'], '.4f')} bits/dim)"
     )
     if len(top) > 1:
-        best += f"; not distinguishable from it: {', '.join(t for t in top if t != rows[0]['model'])}"
+        best += (
+            f"; not distinguishable from it: {', '.join(t for t in top if t != rows[0]['model'])}"
+        )
     return f"{best}. {different} of {len(comps)} pairwise differences are significant."
 
 
 def _epochs_text(run: dict) -> str:
     """``40 epochs, 12.3 s`` or, with early stopping, ``87 of at most 500 epochs (patience 10)``."""
     ran, cap = run.get("epochs_run") or run.get("epochs"), run.get("epochs")
-    text = f"{ran} of at most {cap} epochs (early stopping, patience {run['patience']})" if run.get("patience") else f"{cap} epochs"
-    return text + (f", {run['train_seconds']:.0f} s" if run.get("train_seconds") is not None else "")
+    text = (
+        f"{ran} of at most {cap} epochs (early stopping, patience {run['patience']})"
+        if run.get("patience")
+        else f"{cap} epochs"
+    )
+    return text + (
+        f", {run['train_seconds']:.0f} s" if run.get("train_seconds") is not None else ""
+    )
 
 
 def method_paragraphs(results: dict) -> list[str]:
     """The method section as plain-text paragraphs (shared by the HTML and Markdown reports)."""
     m = results["method"]
-    runs = "; ".join(f"{name}: {r['architecture']}, seed {r['seed']}, {_epochs_text(r)}" for name, r in m["runs"].items())
+    runs = "; ".join(
+        f"{name}: {r['architecture']}, seed {r['seed']}, {_epochs_text(r)}"
+        for name, r in m["runs"].items()
+    )
     return [
         (
             f"Test set: the {m['split']} split of {m['dataset']}, {m['num_images']} images of "
@@ -418,13 +471,16 @@ def method_paragraphs(results: dict) -> list[str]:
             "reflects the budget as much as the model."
         ),
         f"Seeds: importance samples and bootstrap resamples seeded with {m['seed']}. Runs: {runs}.",
-        "Software: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + f". Comparison step: {m['seconds']:.1f} s.",
+        "Software: "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + f". Comparison step: {m['seconds']:.1f} s.",
     ]
 
 
 def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     """The whole report as one self-contained HTML page."""
     from .ais_agreement import ais_section_html  # it renders with this module's helpers
+
     m = results["method"]
     out = [
         "<!DOCTYPE html>",
@@ -442,13 +498,21 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     ]
     out.append(f"<p>{html.escape(summary_sentence(results))}</p>")
     present = [(sec, t) for sec, t in SECTIONS if _shown(results, sec, figures)]
-    out.append("<nav>" + " · ".join(f'<a href="#{sec}">{html.escape(t)}</a>' for sec, t in present) + "</nav>")
+    out.append(
+        "<nav>"
+        + " · ".join(f'<a href="#{sec}">{html.escape(t)}</a>' for sec, t in present)
+        + "</nav>"
+    )
     if results.get("warnings"):
         out.append('<div class="warn"><strong>Warnings</strong><ul>')
         out += [f"<li>{html.escape(w)}</li>" for w in warning_messages(results)]
         out.append("</ul></div>")
     if results.get("notes"):
-        out.append("<p><strong>Notes</strong></p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in results["notes"]) + "</ul>")
+        out.append(
+            "<p><strong>Notes</strong></p><ul>"
+            + "".join(f"<li>{html.escape(n)}</li>" for n in results["notes"])
+            + "</ul>"
+        )
     for section, title in SECTIONS:
         figs = _html_figures(figures, section)
         if section == "method":
@@ -484,9 +548,12 @@ def _md_table(results: dict, table: str) -> str:
     return TABLES[table][0] + "\n\n" + "\n".join(lines) + "\n"
 
 
-def render_markdown(results: dict, figures: Sequence[FigureFile], figure_dir: str = "figures") -> str:
+def render_markdown(
+    results: dict, figures: Sequence[FigureFile], figure_dir: str = "figures"
+) -> str:
     """The report as Markdown; figures are linked from ``figure_dir`` (relative to the file)."""
     from .ais_agreement import ais_section_markdown  # it renders with this module's helpers
+
     m = results["method"]
     out = [
         f"# Model comparison on {m['dataset']} ({m['split']} split)\n",

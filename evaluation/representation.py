@@ -39,7 +39,10 @@ class ProbeResult:
 def encode_all(model, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """``model.encode`` over ``x: (N, C, H, W)`` in batches: the codes ``(N, L)`` as numpy."""
     device = getattr(model, "device", torch.device("cpu"))
-    out = [model.encode(x[s : s + batch_size].to(device).float()).cpu() for s in range(0, x.shape[0], batch_size)]
+    out = [
+        model.encode(x[s : s + batch_size].to(device).float()).cpu()
+        for s in range(0, x.shape[0], batch_size)
+    ]
     return torch.cat(out).double().numpy()
 
 

@@ -79,9 +79,13 @@ class PairedComparison:
 def _as_vector(values, name: str) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or v.size < 2:
-        raise PgmError(f"{name}: expected a 1-D array of at least 2 per-image values; found shape {v.shape}")
+        raise PgmError(
+            f"{name}: expected a 1-D array of at least 2 per-image values; found shape {v.shape}"
+        )
     if not np.all(np.isfinite(v)):
-        raise PgmError(f"{name}: expected finite values; found {int((~np.isfinite(v)).sum())} NaN/inf")
+        raise PgmError(
+            f"{name}: expected finite values; found {int((~np.isfinite(v)).sum())} NaN/inf"
+        )
     return v
 
 
@@ -103,8 +107,13 @@ def summarise_mean(
     if np.ptp(v) <= 1e-12 * max(1.0, abs(mean)):
         return MeanSummary(mean, se, (mean, mean), confidence_level, int(v.size))
     res = stats.bootstrap(
-        (v,), np.mean, n_resamples=n_resamples, confidence_level=confidence_level,
-        method=method, vectorized=True, rng=np.random.default_rng(seed),
+        (v,),
+        np.mean,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method=method,
+        vectorized=True,
+        rng=np.random.default_rng(seed),
     )
     ci = res.confidence_interval
     return MeanSummary(mean, se, (float(ci.low), float(ci.high)), confidence_level, int(v.size))
@@ -127,7 +136,9 @@ def sign_flip_test(differences, n_resamples: int = 9999, seed: int = 0) -> float
         raise PgmError(f"differences: expected shape (N,) or (N, P) with N >= 2; found {d.shape}")
     if not np.all(np.isfinite(d)):
         # NaN compares False with everything: no resample would count as extreme, p = 1/(R+1)
-        raise PgmError(f"differences: expected finite values; found {int((~np.isfinite(d)).sum())} NaN/inf")
+        raise PgmError(
+            f"differences: expected finite values; found {int((~np.isfinite(d)).sum())} NaN/inf"
+        )
     n = d.shape[0]
     rng = np.random.default_rng(seed)
     observed = np.abs(d.mean(0))
@@ -168,7 +179,9 @@ def holm(p_values) -> np.ndarray:
     if p.ndim != 1:
         raise PgmError(f"p_values: expected a 1-D array; found shape {p.shape}")
     if np.any((p < 0) | (p > 1) | ~np.isfinite(p)):
-        raise PgmError(f"p_values: expected values in [0, 1]; found {p[(p < 0) | (p > 1) | ~np.isfinite(p)][:3]}")
+        raise PgmError(
+            f"p_values: expected values in [0, 1]; found {p[(p < 0) | (p > 1) | ~np.isfinite(p)][:3]}"
+        )
     m = p.size
     if m == 0:
         return p.copy()
@@ -253,7 +266,9 @@ def rank_models(
     def distinct(i: int, j: int) -> bool:
         return (ranked[i], ranked[j]) in differ
 
-    columns = compact_letter_columns(m, [(i, j) for i in range(m) for j in range(i + 1, m) if distinct(i, j)])
+    columns = compact_letter_columns(
+        m, [(i, j) for i in range(m) for j in range(i + 1, m) if distinct(i, j)]
+    )
     letters = [_letter(k) for k in range(len(columns))]
     rows = []
     for pos, name in enumerate(ranked):

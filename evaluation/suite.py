@@ -37,12 +37,18 @@ def _check_finished(run_dir: Path, cfg: dict, train_ds, valid_ds) -> bool:
     """Whether the finished run in ``run_dir`` is what the suite asks for now (True), or the
     same run with fewer epochs, to be resumed (False); another config or other data (another
     ``--epochs-scale`` that shrinks it, ``--data``...) is refused, naming the differing keys."""
-    resolved = resolve_config(cfg, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
+    resolved = resolve_config(
+        cfg, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels
+    )
     weights = run_dir / "model.safetensors"
     _, meta = load_tensors(weights)
     recorded = meta if isinstance(meta.get("config"), dict) else {"config": _saved_config(run_dir)}
     check_same_run(
-        recorded, resolved, data_identity(train_ds, valid_ds), "--out", str(weights),
+        recorded,
+        resolved,
+        data_identity(train_ds, valid_ds),
+        "--out",
+        str(weights),
         f" (remove {run_dir} to train it again, or choose another --out)",
     )
     return recorded["config"] is None or recorded["config"].get("epochs") == resolved["epochs"]
@@ -74,17 +80,25 @@ def run_suite(
     if budget not in BUDGETS:
         raise ValueError(f"--budget: expected one of {', '.join(BUDGETS)}; found {budget!r}")
     out = Path(out)
-    if isinstance(epochs_scale, bool) or not isinstance(epochs_scale, int | float) or not (0 < epochs_scale < math.inf):
+    if (
+        isinstance(epochs_scale, bool)
+        or not isinstance(epochs_scale, int | float)
+        or not (0 < epochs_scale < math.inf)
+    ):
         raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
     table = suite_models()
     extra = [Path(r) for r in extra_runs or []]
     missing = [str(r) for r in extra if not (r / "config.json").is_file()]
     if missing:
-        raise PgmError(f"--add: expected run folders written by `pgm train`; found no config.json in {', '.join(missing)}")
+        raise PgmError(
+            f"--add: expected run folders written by `pgm train`; found no config.json in {', '.join(missing)}"
+        )
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
     if unknown:
-        raise PgmError(f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}")
+        raise PgmError(
+            f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}"
+        )
     train_ds = load_dataset(data, "train", data_dir)
     valid_ds = load_dataset(data, "valid", data_dir)
     runs = []
@@ -101,13 +115,32 @@ def run_suite(
         run_dir = out / "runs" / name
         resume = (run_dir / "config.json").exists()
         t0 = time.perf_counter()
-        if resume and (run_dir / "model.safetensors").exists() and _check_finished(run_dir, cfg, train_ds, valid_ds):
+        if (
+            resume
+            and (run_dir / "model.safetensors").exists()
+            and _check_finished(run_dir, cfg, train_ds, valid_ds)
+        ):
             log(f"[{i}/{len(chosen)}] {name}: already trained in {run_dir}, kept")
         else:
-            until = f"until {CONVERGE_PATIENCE} epochs bring no better validation loss (at most {cfg['epochs']})" if budget == "converge" else f"{cfg['epochs']} epochs"
+            until = (
+                f"until {CONVERGE_PATIENCE} epochs bring no better validation loss (at most {cfg['epochs']})"
+                if budget == "converge"
+                else f"{cfg['epochs']} epochs"
+            )
             log(f"[{i}/{len(chosen)}] {name}: training {until} on {data}")
-            train(cfg, run_dir, resume=resume, data_dir=data_dir, progress=progress, data=(train_ds, valid_ds))
+            train(
+                cfg,
+                run_dir,
+                resume=resume,
+                data_dir=data_dir,
+                progress=progress,
+                data=(train_ds, valid_ds),
+            )
             log(f"    done in {time.perf_counter() - t0:.1f} s")
         runs.append(run_dir)
-    log(f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; evaluating on the test split")
-    return compare_runs([*runs, *extra], out, num_particles=num_particles, data_dir=data_dir, progress=progress)
+    log(
+        f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; evaluating on the test split"
+    )
+    return compare_runs(
+        [*runs, *extra], out, num_particles=num_particles, data_dir=data_dir, progress=progress
+    )

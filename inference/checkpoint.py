@@ -138,7 +138,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None) -> None:
+def save_tensors(
+    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None
+) -> None:
     """Write tensors and JSON-able metadata to one safetensors file, atomically.
 
     The metadata is ONE safetensors metadata entry holding sorted JSON: safetensors keeps its
@@ -166,7 +168,9 @@ def _refuse_pickle(path: Path, head: bytes) -> None:
         )
 
 
-def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_tensors(
+    path: Path, device: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a file written by :func:`save_tensors`; refuse anything else by name."""
     path = Path(path)
     if not path.is_file():
@@ -196,7 +200,9 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
         header = json.loads(raw)
     except (json.JSONDecodeError, RecursionError) as err:
         reason = "nested too deeply" if isinstance(err, RecursionError) else err
-        raise CheckpointError(f"{path}: expected JSON metadata; found corrupted metadata ({reason})") from None
+        raise CheckpointError(
+            f"{path}: expected JSON metadata; found corrupted metadata ({reason})"
+        ) from None
     if _META_KEY in meta:
         found = header.get("format") if isinstance(header, dict) else None
         extra = header.get("metadata") if isinstance(header, dict) else None
@@ -208,7 +214,9 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
             f"found format {found!r}"
         )
     if not isinstance(extra, dict):
-        raise CheckpointError(f"{path}: expected a JSON object as metadata; found {type(extra).__name__}")
+        raise CheckpointError(
+            f"{path}: expected a JSON object as metadata; found {type(extra).__name__}"
+        )
     return tensors, extra
 
 
@@ -227,12 +235,16 @@ def load_weights(path: Path, module: torch.nn.Module) -> dict[str, Any]:
                 f"{path}: expected tensor {name!r} of dtype {own[name].dtype}; found {value.dtype}"
             )
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"{path}: expected finite weights; found non-finite values in {name!r}")
+            raise CheckpointError(
+                f"{path}: expected finite weights; found non-finite values in {name!r}"
+            )
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:
         found = " ".join(line.strip() for line in str(err).splitlines()[1:3])
-        raise CheckpointError(f"{path}: expected weights of this model; found others ({found})") from None
+        raise CheckpointError(
+            f"{path}: expected weights of this model; found others ({found})"
+        ) from None
     return meta
 
 
@@ -258,7 +270,9 @@ def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Non
     version, state, gauss = meta["python"]
     random.setstate((version, tuple(state), gauss))
     name, pos, has_gauss, cached = meta["numpy"]
-    np.random.set_state((name, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+    np.random.set_state(
+        (name, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached)
+    )
     torch.set_rng_state(tensors["rng.torch"])
     if torch.cuda.is_available():
         states = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]

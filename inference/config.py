@@ -80,11 +80,17 @@ def _read_toml(path: Path) -> dict:
         with path.open("rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config: expected valid TOML in {path}; found a syntax error ({err})") from None
+        raise ConfigError(
+            f"config: expected valid TOML in {path}; found a syntax error ({err})"
+        ) from None
     except UnicodeDecodeError as err:
-        raise ConfigError(f"config: expected UTF-8 TOML text in {path}; found undecodable bytes ({err.reason} at byte {err.start})") from None
+        raise ConfigError(
+            f"config: expected UTF-8 TOML text in {path}; found undecodable bytes ({err.reason} at byte {err.start})"
+        ) from None
     except OSError as err:
-        raise ConfigError(f"config: expected a readable file; found {path} unreadable ({err.strerror or err})") from None
+        raise ConfigError(
+            f"config: expected a readable file; found {path} unreadable ({err.strerror or err})"
+        ) from None
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -152,10 +158,15 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     check_int(cfg["lr_step_epochs"], "lr_step_epochs", minimum=1)
     betas = cfg["adam_betas"]
     if not (
-        isinstance(betas, (list, tuple)) and len(betas) == 2
-        and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
+        isinstance(betas, (list, tuple))
+        and len(betas) == 2
+        and all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
+        )
     ):
-        raise ConfigError(f"adam_betas: expected [beta1, beta2] with each in [0, 1); found {betas!r}")
+        raise ConfigError(
+            f"adam_betas: expected [beta1, beta2] with each in [0, 1); found {betas!r}"
+        )
     cfg["adam_betas"] = [float(b) for b in betas]
     check_float(cfg["adam_eps"], "adam_eps", minimum=0.0, exclusive_minimum=True)
     check_int(cfg["early_stopping_patience"], "early_stopping_patience", minimum=0)

@@ -157,7 +157,13 @@ class DistributedTrainer(Trainer):
         return loss + (report[0] / self.world_size - loss.detach())
 
     # -- state --------------------------------------------------------------------------------
-    def fit(self, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, progress: bool = True, **limits) -> FitResult:
+    def fit(
+        self,
+        train_x: torch.Tensor,
+        valid_x: torch.Tensor | None = None,
+        progress: bool = True,
+        **limits,
+    ) -> FitResult:
         self._adopt_rank0_checkpoint()
         return super().fit(train_x, valid_x, progress=progress and self.rank == 0, **limits)
 
@@ -168,7 +174,9 @@ class DistributedTrainer(Trainer):
         if self.rank == 0 and self.epoch > 0 and self.run_dir is not None:
             latest = self.latest_checkpoint()
             data = latest.read_bytes() if latest is not None else b""
-        payload = _broadcast_bytes(data, self.device if dist.get_backend() == "nccl" else torch.device("cpu"))
+        payload = _broadcast_bytes(
+            data, self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+        )
         if self.rank == 0 or not payload:
             return
         with tempfile.TemporaryDirectory(prefix="pgm-rank-") as folder:
@@ -229,11 +237,23 @@ def train_distributed(
     try:
         if dist.get_rank() == 0:
             return train(
-                config, run_dir, resume=resume, data_dir=data_dir, progress=progress, data=data,
+                config,
+                run_dir,
+                resume=resume,
+                data_dir=data_dir,
+                progress=progress,
+                data=data,
                 trainer_class=DistributedTrainer,
             )
         # the other ranks: the same training, with no run folder and no output
-        train(config, None, data_dir=data_dir, progress=False, data=data, trainer_class=DistributedTrainer)
+        train(
+            config,
+            None,
+            data_dir=data_dir,
+            progress=False,
+            data=data,
+            trainer_class=DistributedTrainer,
+        )
         return None
     finally:
         if created:

@@ -51,7 +51,9 @@ class ImportanceWeightedELBO(infer.RenyiELBO):
                             )
                         w = w + sign * torch_sum(site["log_prob"], sum_dims)
             log_w.append(w)
-        log_w = log_w[0] if self.vectorize_particles and self.num_particles > 1 else torch.stack(log_w)
+        log_w = (
+            log_w[0] if self.vectorize_particles and self.num_particles > 1 else torch.stack(log_w)
+        )
         scaled = (1.0 - self.alpha) * log_w
         bound = (torch.logsumexp(scaled, 0) - math.log(self.num_particles)) / (1.0 - self.alpha)
         return -bound.sum()
@@ -66,7 +68,9 @@ ELBOS = {
 _ALIASES = {"Trace_ELBO": "trace", "TraceMeanField_ELBO": "mean-field", "RenyiELBO": "iwae"}
 
 
-def make_elbo(name: str, num_particles: int = 1, max_plate_nesting: int | None = None) -> infer.ELBO:
+def make_elbo(
+    name: str, num_particles: int = 1, max_plate_nesting: int | None = None
+) -> infer.ELBO:
     """The ELBO called ``name`` (``trace``, ``mean-field``, ``iwae``, or Pyro's class names)."""
     name = _ALIASES.get(name, name)
     if name not in ELBOS:

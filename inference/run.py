@@ -20,10 +20,14 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
     run = Path(run_dir)
     if not run.is_dir():
         found = "a file" if run.exists() else "no such folder"
-        raise ConfigError(f"run: expected a run folder written by `pgm train`; found {found}: {run}")
+        raise ConfigError(
+            f"run: expected a run folder written by `pgm train`; found {found}: {run}"
+        )
     config_path = run / CONFIG_FILE
     if not config_path.is_file():
-        raise ConfigError(f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); found none")
+        raise ConfigError(
+            f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); found none"
+        )
     cfg = read_json_object(config_path, "run")
     weights = run / WEIGHTS_FILE
     if weights.is_dir():
@@ -47,7 +51,9 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"run: expected a readable UTF-8 {path}; found it unreadable ({err})") from None
+        raise ConfigError(
+            f"run: expected a readable UTF-8 {path}; found it unreadable ({err})"
+        ) from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -55,8 +61,12 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
             row = json.loads(line)
         except (ValueError, RecursionError) as err:
             reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
-            raise ConfigError(f"run: expected one JSON object per line in {path}; found line {number} corrupted ({reason})") from None
+            raise ConfigError(
+                f"run: expected one JSON object per line in {path}; found line {number} corrupted ({reason})"
+            ) from None
         if not isinstance(row, dict):
-            raise ConfigError(f"run: expected one JSON object per line in {path}; found {type(row).__name__} on line {number}")
+            raise ConfigError(
+                f"run: expected one JSON object per line in {path}; found {type(row).__name__} on line {number}"
+            )
         rows.append(row)
     return rows

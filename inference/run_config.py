@@ -21,9 +21,13 @@ def read_json_object(path: str | Path, flag: str) -> dict:
         value = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
-        raise ConfigError(f"{flag}: expected JSON in {path}; found a corrupted file ({reason})") from None
+        raise ConfigError(
+            f"{flag}: expected JSON in {path}; found a corrupted file ({reason})"
+        ) from None
     except OSError as err:
-        raise ConfigError(f"{flag}: expected a readable file {path}; found it unreadable ({err.strerror or err})") from None
+        raise ConfigError(
+            f"{flag}: expected a readable file {path}; found it unreadable ({err.strerror or err})"
+        ) from None
     if not isinstance(value, dict):
         raise ConfigError(f"{flag}: expected a JSON object in {path}; found {type(value).__name__}")
     return value
@@ -44,6 +48,8 @@ def train_config(config: str | None, out: str | Path, resume: bool, sets: list[s
             )
         cfg = read_json_object(saved, "--resume")
     else:
-        raise ConfigError("config: expected a TOML config file (it may be left out only with --resume); found none")
+        raise ConfigError(
+            "config: expected a TOML config file (it may be left out only with --resume); found none"
+        )
     cfg.update(overrides)
     return cfg

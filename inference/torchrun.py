@@ -30,10 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="torchrun ... -m inference.torchrun",
         description="Train a pgm model with DistributedDataParallel, one process per device.",
     )
-    p.add_argument("config", nargs="?", help="TOML config (optional with --resume: the run's own is used)")
+    p.add_argument(
+        "config", nargs="?", help="TOML config (optional with --resume: the run's own is used)"
+    )
     p.add_argument("--out", required=True, help="the run folder (written by rank 0)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
+    )
     p.add_argument("--data-dir", default=None, help="folder with the .npz data files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -45,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         # the same config reading and checks as `pgm train` (inference/run_config.py)
         config = train_config(args.config, args.out, args.resume, args.set)
         result = train_distributed(
-            config, args.out, resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress
+            config,
+            args.out,
+            resume=args.resume,
+            data_dir=args.data_dir,
+            progress=not args.no_progress,
         )
     except PgmError as err:  # bad input (config, checkpoint, data, contract): one line
         if os.environ.get("PGM_DEBUG"):
@@ -54,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if result is not None and result.metrics:
         last = result.metrics[-1]
-        summary = {"run": str(args.out), "epochs": last["epoch"], "train_loss": last["train_loss"],
-                   "best_valid_loss": result.best_valid_loss}
+        summary = {
+            "run": str(args.out),
+            "epochs": last["epoch"],
+            "train_loss": last["train_loss"],
+            "best_valid_loss": result.best_valid_loss,
+        }
         print(json.dumps(summary))
     return 0
 

@@ -97,7 +97,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: 'cuda' was asked for but torch sees no CUDA device; use 'cpu' or 'auto'")
+        raise ConfigError(
+            "device: 'cuda' was asked for but torch sees no CUDA device; use 'cpu' or 'auto'"
+        )
     return torch.device(name)
 
 
@@ -111,7 +113,10 @@ def config_dataset(cfg: dict, split: str, data_dir: str | None = None) -> ImageD
     """Split ``split`` of the dataset a (run's) config names; ``data_dir`` (e.g. ``--data-dir``)
     wins over the config's own ``data_dir``, which wins over ``$PGM_DATA_DIR``."""
     return load_dataset(
-        cfg["data"], split, data_dir or cfg.get("data_dir") or None, download=cfg.get("download", False)
+        cfg["data"],
+        split,
+        data_dir or cfg.get("data_dir") or None,
+        download=cfg.get("download", False),
     )
 
 
@@ -135,7 +140,11 @@ def _describe_nonfinite(model, guide, x: torch.Tensor) -> str:
                 for name, site in sample_sites(trace):
                     if not torch.isfinite(torch.as_tensor(site["log_prob"])).all():
                         bad.append(f"{which} site {name!r}")
-                    elif torch.is_tensor(site["value"]) and site["value"].is_floating_point() and not torch.isfinite(site["value"]).all():
+                    elif (
+                        torch.is_tensor(site["value"])
+                        and site["value"].is_floating_point()
+                        and not torch.isfinite(site["value"]).all()
+                    ):
                         bad.append(f"{which} site {name!r} (value)")
         return "; non-finite log-probability at " + ", ".join(bad) if bad else ""
     except Exception as err:  # the model may itself fail on such values
@@ -285,7 +294,9 @@ class Trainer:
                     "logger: 'tensorboard' needs the tensorboard package (pip install 'pgm[tensorboard]'); "
                     "found it missing"
                 ) from None
-            self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=record["epoch"])
+            self._tensorboard = SummaryWriter(
+                str(self.run_dir / "tensorboard"), purge_step=record["epoch"]
+            )
         for key, value in record.items():
             if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
                 self._tensorboard.add_scalar(key, value, record["epoch"])
@@ -306,7 +317,9 @@ class Trainer:
         meta = {
             "epoch": self.epoch,
             "step": self.step,
-            "best_valid_loss": self.best_valid_loss if math.isfinite(self.best_valid_loss) else None,
+            "best_valid_loss": self.best_valid_loss
+            if math.isfinite(self.best_valid_loss)
+            else None,
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "metrics": self.metrics,
@@ -327,7 +340,11 @@ class Trainer:
 
     def _identity(self) -> dict:
         """What this run trains: the resolved config, the data's identity, their fingerprint."""
-        return {"config": self.cfg, "data": self.data_identity, "fingerprint": fingerprint(self.cfg, self.data_identity)}
+        return {
+            "config": self.cfg,
+            "data": self.data_identity,
+            "fingerprint": fingerprint(self.cfg, self.data_identity),
+        }
 
     def latest_checkpoint(self) -> Path | None:
         found = sorted_checkpoints(self.run_dir / CHECKPOINT_DIR)
@@ -421,7 +438,9 @@ class Trainer:
                     group["lr"] = lr
                 beta = kl_weight(self.epoch, cfg["kl_warmup_epochs"])
                 # the data order is a pure function of (seed, epoch): nothing to save for it
-                order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"] * 100_003 + self.epoch))
+                order = torch.randperm(
+                    n, generator=torch.Generator().manual_seed(cfg["seed"] * 100_003 + self.epoch)
+                )
                 order = order.to(self.device)
                 for i in range(steps_per_epoch):
                     xb = train_x[order[i * bs : (i + 1) * bs]]
@@ -460,7 +479,9 @@ class Trainer:
                     if vl < self.best_valid_loss:
                         self.best_valid_loss = vl
                         self.best_epoch = self.epoch + 1
-                        self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                        self.best_state = {
+                            k: v.detach().clone() for k, v in self.model.state_dict().items()
+                        }
                     record["best_valid_loss"] = self.best_valid_loss
                 self.metrics.append(record)
                 self.epoch += 1
@@ -471,7 +492,10 @@ class Trainer:
                     spent = time.perf_counter() - began
                     if max_epochs is not None and self.epoch >= max_epochs:
                         stopped = "max-epochs"
-                    elif time_budget is not None and spent + (time.perf_counter() - started) > time_budget:
+                    elif (
+                        time_budget is not None
+                        and spent + (time.perf_counter() - started) > time_budget
+                    ):
                         # the next epoch, as long as this one (validation included), would overrun
                         stopped = "time-budget"
                 if self.run_dir is not None:
@@ -522,8 +546,16 @@ class Trainer:
         # NaN), short of finite gradients near 1e38, which are a failure too: one read of each
         # gradient and no temporaries, where abs() would write a copy of every one first.
         if grads and not torch.isfinite(torch.stack([g.sum() for g in grads]).sum()):
-            names = [n for n, p in self.model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
-            named = ", ".join(names[:3]) if names else "the parameters (finite, but summing past float range)"
+            names = [
+                n
+                for n, p in self.model.named_parameters()
+                if p.grad is not None and not torch.isfinite(p.grad).all()
+            ]
+            named = (
+                ", ".join(names[:3])
+                if names
+                else "the parameters (finite, but summing past float range)"
+            )
             where = _describe_nonfinite(self.model.model, self.model.guide, xb)
             raise NonFiniteLossError(
                 f"step {self.step + 1} (epoch {self.epoch + 1}): non-finite gradient for "
@@ -538,9 +570,13 @@ def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
     config_path = run / CONFIG_FILE
     has_checkpoints = (run / CHECKPOINT_DIR).exists()
     if has_checkpoints and not (run / CHECKPOINT_DIR).is_dir():
-        raise ConfigError(f"--out: expected {run / CHECKPOINT_DIR} to be a folder of checkpoints; found a file")
+        raise ConfigError(
+            f"--out: expected {run / CHECKPOINT_DIR} to be a folder of checkpoints; found a file"
+        )
     if not resume and (config_path.exists() or has_checkpoints):
-        raise ConfigError(f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)")
+        raise ConfigError(
+            f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)"
+        )
     if not config_path.exists():
         # pgm writes config.json first: any of its other files without it are someone else's
         others = [n for n in (CHECKPOINT_DIR, METRICS_FILE, WEIGHTS_FILE) if (run / n).exists()]
@@ -557,19 +593,31 @@ def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
     saved = read_json_object(config_path, "--resume")
     differ = config_differences(saved, cfg)
     if differ:
-        raise ConfigError(f"--resume: expected the run's own config (only epochs may grow); found differences in {'; '.join(differ)}")
+        raise ConfigError(
+            f"--resume: expected the run's own config (only epochs may grow); found differences in {'; '.join(differ)}"
+        )
     return True
 
 
 def _check_memory(cfg: dict, data: ImageDataset) -> None:
     """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
     params = parameter_bytes(pgm.build, cfg)
-    sizes = ", ".join(f"{k} = {cfg[k]:,}" for k in ("hidden_dim", "latent_dim") if isinstance(cfg.get(k), int))
+    sizes = ", ".join(
+        f"{k} = {cfg[k]:,}" for k in ("hidden_dim", "latent_dim") if isinstance(cfg.get(k), int)
+    )
     # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
-    check_fits(6 * params, "hidden_dim/latent_dim", f"a model of {format_bytes(params)} of parameters ({sizes})")
+    check_fits(
+        6 * params,
+        "hidden_dim/latent_dim",
+        f"a model of {format_bytes(params)} of parameters ({sizes})",
+    )
     # a lower bound: each of the batch's particles holds an image-sized float tensor or more
     per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
-    check_fits(per_step, "num_particles", f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}")
+    check_fits(
+        per_step,
+        "num_particles",
+        f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}",
+    )
 
 
 def _create_folders(run: Path) -> list[Path]:
@@ -644,10 +692,18 @@ def train(
             raise ConfigError(f"data_dir: expected a path string; found {data_cfg['data_dir']!r}")
         train_ds, valid_ds = load_data(data_cfg, data_dir)
     else:
-        if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data)):
-            raise PgmTypeError(f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}")
+        if not (
+            isinstance(data, (tuple, list))
+            and len(data) == 2
+            and all(isinstance(d, ImageDataset) for d in data)
+        ):
+            raise PgmTypeError(
+                f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}"
+            )
         train_ds, valid_ds = data
-    cfg = resolve_config(config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels)
+    cfg = resolve_config(
+        config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels
+    )
     run = check_out_path(run_dir) if run_dir is not None else None
     resuming = _existing_run(run, cfg, resume) if run is not None else False
     _check_memory(cfg, train_ds)
@@ -705,7 +761,12 @@ def train(
         lock.release(remove=lock.created)
 
 
-def fit_model(model: pgm.GenerativeModel, train_x: torch.Tensor, valid_x: torch.Tensor | None = None, **settings) -> FitResult:
+def fit_model(
+    model: pgm.GenerativeModel,
+    train_x: torch.Tensor,
+    valid_x: torch.Tensor | None = None,
+    **settings,
+) -> FitResult:
     """Train an already-built model on tensors, in memory (no run folder); ``settings`` are
     training keys (``epochs``, ``lr``, ``elbo``...)."""
     cfg = copy.deepcopy(settings)

@@ -71,4 +71,6 @@ def load_plugins(*plugins: str) -> list[dict]:
 
 def list_parts() -> dict[str, dict[str, str]]:
     """Every registered part, by kind: ``{"models": {name: description}, ...}``."""
-    return {kind: {n: reg.describe(n) for n in sorted(reg)} for kind, reg in all_registries().items()}
+    return {
+        kind: {n: reg.describe(n) for n in sorted(reg)} for kind, reg in all_registries().items()
+    }

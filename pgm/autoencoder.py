@@ -39,8 +39,17 @@ class Autoencoder(GenerativeModel):
         k = self.num_levels
         per_dim = 1 if self.reconstruction == "l2" or k == 2 else k
         act = cfg.get("activation", "relu")
-        self.encoder = make_encoder(cfg["network"], self.event_shape, k, encoder_hidden_dims(cfg), self.latent_dim, act)
-        self.decoder = make_decoder(cfg["network"], self.latent_dim, decoder_hidden_dims(cfg), self.event_shape, per_dim, act)
+        self.encoder = make_encoder(
+            cfg["network"], self.event_shape, k, encoder_hidden_dims(cfg), self.latent_dim, act
+        )
+        self.decoder = make_decoder(
+            cfg["network"],
+            self.latent_dim,
+            decoder_hidden_dims(cfg),
+            self.event_shape,
+            per_dim,
+            act,
+        )
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:
         return x / (self.num_levels - 1) if self.num_levels >= 2 else x
@@ -50,7 +59,14 @@ class Autoencoder(GenerativeModel):
         out = self.decoder(self.encoder(x))
         dims = tuple(range(1, x.dim()))
         if self.reconstruction == "l2":
-            return ((torch.sigmoid(out[..., 0]) if self.num_levels >= 2 else out[..., 0]) - self._scale(x)).pow(2).sum(dims)
+            return (
+                (
+                    (torch.sigmoid(out[..., 0]) if self.num_levels >= 2 else out[..., 0])
+                    - self._scale(x)
+                )
+                .pow(2)
+                .sum(dims)
+            )
         if self.num_levels == 2:
             return F.binary_cross_entropy_with_logits(out[..., 0], x, reduction="none").sum(dims)
         logp = out.log_softmax(-1).gather(-1, x.long().unsqueeze(-1)).squeeze(-1)

@@ -194,7 +194,11 @@ class PixelCNNLikelihood(nn.Module):
         self.output = output_from_config(cfg)
         channels, height, width = shape
         self.decoder = make_decoder(
-            cfg["network"], cfg["latent_dim"], decoder_hidden_dims(cfg), shape, context_channels,
+            cfg["network"],
+            cfg["latent_dim"],
+            decoder_hidden_dims(cfg),
+            shape,
+            context_channels,
             cfg.get("activation", "relu"),
         )
         self.context_shape = (channels * context_channels, height, width)

@@ -53,18 +53,44 @@ MODEL_DEFAULTS: dict[str, Any] = {
 
 #: Keys a config may carry for training and evaluation (read by ``inference``), not by ``build``.
 TRAINING_KEYS = {
-    "data", "data_dir", "epochs", "batch_size", "lr", "seed", "device", "elbo", "num_particles",
-    "kl_warmup_epochs", "grad_clip", "num_train", "eval_particles", "checkpoint_every",
-    "keep_checkpoints", "num_workers", "precision", "download",
-    "lr_schedule", "lr_decay", "lr_step_epochs", "adam_betas", "adam_eps", "early_stopping_patience",
+    "data",
+    "data_dir",
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+    "device",
+    "elbo",
+    "num_particles",
+    "kl_warmup_epochs",
+    "grad_clip",
+    "num_train",
+    "eval_particles",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "num_workers",
+    "precision",
+    "download",
+    "lr_schedule",
+    "lr_decay",
+    "lr_step_epochs",
+    "adam_betas",
+    "adam_eps",
+    "early_stopping_patience",
     "plugins",  # plug-in modules or .py files (pgm.plugins); a run saves their records here
     "logger",
 }
 
 _INT_KEYS = {
-    "latent_dim": 1, "latent_dim_top": 1, "hidden_dim": 1, "hidden_layers": 1, "num_components": 1,
-    "num_flows": 1, "num_mixtures": 1,
-    "num_layers": 1, "hidden_channels": 1,
+    "latent_dim": 1,
+    "latent_dim_top": 1,
+    "hidden_dim": 1,
+    "hidden_layers": 1,
+    "num_components": 1,
+    "num_flows": 1,
+    "num_mixtures": 1,
+    "num_layers": 1,
+    "hidden_channels": 1,
 }
 
 
@@ -82,16 +108,24 @@ def resolve_model_config(config: dict) -> dict:
 
         valid = sorted(set(MODEL_DEFAULTS) | TRAINING_KEYS | set(own_keys))
         guesses = [
-            f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(str(key), valid, n=1)) else repr(key)
+            f"{key!r} (did you mean {close[0]!r}?)"
+            if (close := difflib.get_close_matches(str(key), valid, n=1))
+            else repr(key)
             for key in sorted(unknown, key=str)
         ]
-        raise PgmError(f"config: expected keys among {', '.join(valid)}; found unknown key(s) {', '.join(guesses)}")
+        raise PgmError(
+            f"config: expected keys among {', '.join(valid)}; found unknown key(s) {', '.join(guesses)}"
+        )
     cfg = copy.deepcopy(MODEL_DEFAULTS)
     cfg.update(copy.deepcopy(own_keys))
-    cfg.update({k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS or k in own_keys})
+    cfg.update(
+        {k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS or k in own_keys}
+    )
     for key in ("image_shape", "num_levels"):
         if cfg[key] is None:
-            raise PgmError(f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing")
+            raise PgmError(
+                f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing"
+            )
     cfg["image_shape"] = check_shape(cfg["image_shape"], "image_shape")
     cfg["num_levels"] = check_int(cfg["num_levels"], "num_levels", minimum=0)
     if cfg["num_levels"] == 1:
@@ -112,13 +146,18 @@ def resolve_model_config(config: dict) -> dict:
     check_choice(cfg["activation"], "activation", ACTIVATIONS)
     dims = cfg["hidden_dims"]
     if dims is not None and not (
-        isinstance(dims, (list, tuple)) and dims
+        isinstance(dims, (list, tuple))
+        and dims
         and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
     ):
-        raise PgmError(f"hidden_dims: expected a non-empty list of positive integers (e.g. [300, 300]); found {dims!r}")
+        raise PgmError(
+            f"hidden_dims: expected a non-empty list of positive integers (e.g. [300, 300]); found {dims!r}"
+        )
     check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
-        raise PgmError(f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}")
+        raise PgmError(
+            f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}"
+        )
     records = plugin_records({**config, **cfg}, named)
     if records:
         cfg["plugins"] = records
@@ -147,7 +186,10 @@ _KEYS_OF_MODEL = {
     "hvae": _VAE_KEYS | {"latent_dim_top"},
     "pixelvae": _VAE_KEYS | {"num_layers", "hidden_channels"},
     "autoencoder": {"latent_dim", "reconstruction"} | _NETWORK_KEYS,
-    **{m: _AUTOREGRESSIVE_KEYS for m in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm")},
+    **{
+        m: _AUTOREGRESSIVE_KEYS
+        for m in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm")
+    },
 }
 # keys a part brings with it, by (key naming the part, its value)
 _KEYS_OF_PART = {
@@ -172,7 +214,10 @@ def inapplicable_keys(cfg: dict) -> list[str]:
     for (key, value), extra in _KEYS_OF_PART.items():
         if key in used and cfg.get(key) == value:
             used |= extra
-    builtin_part = {"prior": {"standard-normal", "diagonal-normal", "mixture", "vamp", "flow"}, "guide": {"diagonal-normal", "iaf"}}
+    builtin_part = {
+        "prior": {"standard-normal", "diagonal-normal", "mixture", "vamp", "flow"},
+        "guide": {"diagonal-normal", "iaf"},
+    }
     if any(k in used and cfg.get(k) not in names for k, names in builtin_part.items()):
         return []  # a plug-in part: it may read any key
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)

@@ -85,7 +85,9 @@ def check_data_plate(*traces: poutine.Trace) -> None:
                 )
 
 
-def check_latent_sites(model_trace: poutine.Trace, guide_trace: poutine.Trace, guide_given: bool = True) -> None:
+def check_latent_sites(
+    model_trace: poutine.Trace, guide_trace: poutine.Trace, guide_given: bool = True
+) -> None:
     """Raise ``ContractError`` unless the guide samples exactly the model's latent sites and
     observes nothing: a model site the guide leaves out is drawn from the prior inside the model
     and a guide-only site has no density under the model, so in either case
@@ -150,7 +152,11 @@ def check_unscaled(model_trace: poutine.Trace, guide_trace: poutine.Trace, num_r
                     )
         for name, site in sample_sites(trace):
             for frame in site["cond_indep_stack"]:
-                if frame.full_size is not None and frame.size != frame.full_size and frame.name != DATA_PLATE:
+                if (
+                    frame.full_size is not None
+                    and frame.size != frame.full_size
+                    and frame.name != DATA_PLATE
+                ):
                     raise ContractError(
                         f"site {name!r}: expected no subsampled plate but the data plate; found "
                         f"pyro.plate({frame.name!r}) taking {frame.size} of {frame.full_size}, "
@@ -189,7 +195,12 @@ def check_observation_shapes(trace: poutine.Trace) -> None:
 
 @torch.no_grad()
 def probe(
-    model, guide, x: torch.Tensor, check: bool = False, guide_given: bool = True, check_guide: bool = True
+    model,
+    guide,
+    x: torch.Tensor,
+    check: bool = False,
+    guide_given: bool = True,
+    check_guide: bool = True,
 ) -> tuple[int, bool]:
     """Trace the pair once on ``x``: ``(max_plate_nesting, has_latent_sites)``; with ``check``,
     also verify the estimator's contract: every site in the data plate, the guide's latent sites

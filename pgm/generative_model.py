@@ -28,7 +28,9 @@ def check_images(
     if x.shape[0] == 0:
         raise PgmError(f"{argument}: expected a non-empty batch {expected}; found 0 images")
     if x.is_complex():
-        raise PgmTypeError(f"{argument}: expected real or integer pixel values; found dtype {x.dtype}")
+        raise PgmTypeError(
+            f"{argument}: expected real or integer pixel values; found dtype {x.dtype}"
+        )
     if x.is_floating_point():
         finite = torch.isfinite(x)
         if not finite.all():

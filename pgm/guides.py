@@ -51,7 +51,9 @@ class IAFGuide(nn.Module):
     both one parallel pass; Pyro caches the pre-image, so no inverse is ever solved.
     """
 
-    def __init__(self, encoder: nn.Module, feature_dim: int, latent_dim: int, num_flows: int, hidden_dim: int):
+    def __init__(
+        self, encoder: nn.Module, feature_dim: int, latent_dim: int, num_flows: int, hidden_dim: int
+    ):
         super().__init__()
         self.diagonal = DiagonalNormalGuide(encoder, feature_dim, latent_dim)
         self.flows = nn.ModuleList(
@@ -89,7 +91,10 @@ def _network_name(module: nn.Module) -> str:
 
 def _encoder(cfg: dict) -> nn.Module:
     return make_encoder(
-        cfg["network"], cfg["image_shape"], cfg["num_levels"], encoder_hidden_dims(cfg),
+        cfg["network"],
+        cfg["image_shape"],
+        cfg["num_levels"],
+        encoder_hidden_dims(cfg),
         activation=cfg.get("activation", "relu"),
     )
 
@@ -103,4 +108,6 @@ def _diagonal_normal(cfg: dict) -> nn.Module:
 @GUIDES.register("iaf", "inverse autoregressive flow on the diagonal Gaussian (Kingma et al. 2016)")
 def _iaf(cfg: dict) -> nn.Module:
     encoder = _encoder(cfg)
-    return IAFGuide(encoder, encoder.out_features, cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"])
+    return IAFGuide(
+        encoder, encoder.out_features, cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"]
+    )

@@ -32,8 +32,12 @@ class _DecodedLikelihood(nn.Module):
         self.event_shape = tuple(cfg["image_shape"])
         self.num_levels = cfg["num_levels"]
         self.decoder = make_decoder(
-            cfg["network"], cfg["latent_dim"], decoder_hidden_dims(cfg), self.event_shape,
-            params_per_dim or self.params_per_dim, cfg.get("activation", "relu"),
+            cfg["network"],
+            cfg["latent_dim"],
+            decoder_hidden_dims(cfg),
+            self.event_shape,
+            params_per_dim or self.params_per_dim,
+            cfg.get("activation", "relu"),
         )
 
     def forward(self, z: torch.Tensor) -> dist.Distribution:
@@ -127,14 +131,18 @@ class NormalLikelihood(_DecodedLikelihood):
 @LIKELIHOODS.register("bernoulli", "per-pixel Bernoulli (K = 2)")
 def _bernoulli(cfg: dict) -> nn.Module:
     if cfg["num_levels"] != 2:
-        raise PgmError(f"likelihood 'bernoulli': expected num_levels = 2; found {cfg['num_levels']}")
+        raise PgmError(
+            f"likelihood 'bernoulli': expected num_levels = 2; found {cfg['num_levels']}"
+        )
     return BernoulliLikelihood(cfg)
 
 
 @LIKELIHOODS.register("categorical", "per-pixel K-way softmax")
 def _categorical(cfg: dict) -> nn.Module:
     if cfg["num_levels"] < 2:
-        raise PgmError(f"likelihood 'categorical': expected num_levels >= 2; found {cfg['num_levels']}")
+        raise PgmError(
+            f"likelihood 'categorical': expected num_levels >= 2; found {cfg['num_levels']}"
+        )
     return CategoricalLikelihood(cfg)
 
 

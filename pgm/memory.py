@@ -53,7 +53,9 @@ def _rlimit_available() -> int | None:
 
 def available_memory() -> int | None:
     """Bytes this process may still allocate (None when nothing can be read)."""
-    found = [v for v in (_meminfo_available(), _cgroup_available(), _rlimit_available()) if v is not None]
+    found = [
+        v for v in (_meminfo_available(), _cgroup_available(), _rlimit_available()) if v is not None
+    ]
     return min(found) if found else None
 
 
@@ -86,7 +88,9 @@ def parameter_bytes(build, config: dict) -> float:
         with torch.device("meta"):
             model = build(config)
     except (RuntimeError, OverflowError) as err:
-        return float("inf") if "overflow" in str(err).lower() or isinstance(err, OverflowError) else 0
+        return (
+            float("inf") if "overflow" in str(err).lower() or isinstance(err, OverflowError) else 0
+        )
     except (MemoryError, NotImplementedError, TypeError, AttributeError):
         return 0
     tensors = [*model.parameters(), *model.buffers()]

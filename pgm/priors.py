@@ -70,7 +70,9 @@ class VampPrior(nn.Module):
     flow guide, its base), so the prior's density stays one parallel pass.
     """
 
-    def __init__(self, guide: nn.Module, event_shape: tuple[int, ...], num_levels: int, num_components: int):
+    def __init__(
+        self, guide: nn.Module, event_shape: tuple[int, ...], num_levels: int, num_components: int
+    ):
         super().__init__()
         # a plain reference, not a submodule: the guide's weights belong to the VAE once
         self._guide = (guide,)
@@ -108,7 +110,9 @@ class FlowPrior(nn.Module):
         transforms: list = []
         for coupling in self.couplings:
             transforms += [coupling, T.Permute(self.reverse)]
-        return dist.TransformedDistribution(dist.Normal(self.loc, self.scale).to_event(1), transforms)
+        return dist.TransformedDistribution(
+            dist.Normal(self.loc, self.scale).to_event(1), transforms
+        )
 
     def describe(self) -> str:
         return f"flow prior ({len(self.couplings)} affine couplings on N(0, I))"

@@ -37,6 +37,7 @@ class Registry:
         """Decorator: ``@PRIORS.register("laplace", "one line for pgm list")`` on a factory.
         Built-ins and plug-ins use the same decorator; the factory's module is recorded as the
         entry's origin, so a run can say which plug-in it needs."""
+
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries:
                 raise PgmError(f"{self.kind} {name!r} is registered twice")

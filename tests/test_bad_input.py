@@ -60,7 +60,9 @@ def snapshot(folder: Path) -> dict[str, str]:
     if folder.is_file():
         return {".": hashlib.sha256(folder.read_bytes()).hexdigest()}
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "dir"
         for p in sorted(folder.rglob("*"))
     }
 
@@ -130,7 +132,9 @@ def _torch_save_weights(tmp: Path, run: Path) -> None:
 
 def _pickle_weights(tmp: Path, run: Path) -> None:
     _copy_run(tmp, run)
-    (tmp / "out" / "model.safetensors").write_bytes(pickle.dumps(Evil(tmp / "PAYLOAD-RAN"), protocol=2))
+    (tmp / "out" / "model.safetensors").write_bytes(
+        pickle.dumps(Evil(tmp / "PAYLOAD-RAN"), protocol=2)
+    )
 
 
 def _foreign_weights(tmp: Path, run: Path) -> None:
@@ -170,57 +174,341 @@ def _bmnist(tmp: Path, **data_dir_kwargs) -> list[str]:
 
 
 CASES = [
-    Case("config-missing", lambda t: ["train", str(t / "nope.toml"), "--out", str(t / "out")], "config", ["expected a TOML file", "no such file"]),
-    Case("config-is-a-folder", lambda t: ["train", str(t), "--out", str(t / "out")], "config", ["expected a TOML file", "a folder"]),
-    Case("config-malformed", lambda t: ["train", str(_write(t / "bad.toml", "model = \n")), "--out", str(t / "out")], "config", ["expected valid TOML", "syntax error"]),
-    Case("config-not-utf8", lambda t: ["train", str(_write(t / "bin.toml", b"\xff\xfe\x00")), "--out", str(t / "out")], "config", ["expected UTF-8", "undecodable"]),
-    Case("config-absent", lambda t: ["train", "--out", str(t / "out")], "config", ["expected a TOML config file", "found none"]),
-    Case("unknown-key", lambda t: _train(t, epoch=3), "config", ["expected keys among", "found unknown key(s) 'epoch' (did you mean 'epochs'?)"]),
-    Case("unknown-model", lambda t: _train(t, model="gan"), "model", ["expected one of", "vae", "found 'gan'"]),
-    Case("unknown-prior", lambda t: _train(t, prior="gaussian"), "prior", ["expected one of", "vamp", "found 'gaussian'"]),
-    Case("unknown-guide", lambda t: _train(t, guide="flow-guide"), "guide", ["expected one of", "diagonal-normal", "found 'flow-guide'"]),
-    Case("unknown-likelihood", lambda t: _train(t, likelihood="poisson"), "likelihood", ["expected one of", "bernoulli", "found 'poisson'"]),
-    Case("unknown-dataset", lambda t: _train(t, data="imagenet"), "data", ["expected one of", "digits", "found 'imagenet'"]),
-    Case("unknown-elbo", lambda t: _train(t, elbo="vimco"), "elbo", ["expected one of", "iwae", "found 'vimco'"]),
-    Case("unknown-device", lambda t: _train(t, device="tpu"), "device", ["expected one of", "cpu", "found 'tpu'"]),
-    Case("batch-size-zero", lambda t: _train(t, batch_size=0), "batch_size", ["expected an integer >= 1", "found 0"]),
-    Case("epochs-many", lambda t: _train(t, epochs="many"), "epochs", ["expected an integer", "found 'many'"]),
-    Case("epochs-float", lambda t: _train(t, epochs=2.5), "epochs", ["expected an integer", "found 2.5"]),
-    Case("epochs-many-set", lambda t: _train(t, "--set", "epochs=many"), "epochs", ["expected an integer", "found 'many'"]),
-    Case("lr-negative", lambda t: _train(t, lr=-0.1), "lr", ["expected a number > 0", "found -0.1"]),
-    Case("num-train-negative", lambda t: _train(t, num_train=-5), "num_train", ["expected an integer >= 0", "found -5"]),
-    Case("latent-dim-zero", lambda t: _train(t, latent_dim=0), "latent_dim", ["expected an integer >= 1", "found 0"]),
-    Case("keep-checkpoints-zero", lambda t: _train(t, keep_checkpoints=0), "keep_checkpoints", ["expected an integer >= 1", "found 0"]),
-    Case("num-particles-zero-config", lambda t: _train(t, num_particles=0), "num_particles", ["expected an integer >= 1", "found 0"]),
-    Case("set-without-equals", lambda t: _train(t, "--set", "lr"), "--set", ["expected key=value", "found 'lr'"]),
-    Case("levels-mismatch", lambda t: _train(t, num_levels=2), "num_levels", ["expected 17", "'digits'", "found 2"]),
-    Case("shape-mismatch", lambda t: _train(t, image_shape=[1, 28, 28]), "image_shape", ["expected [1, 8, 8]", "found [1, 28, 28]"]),
-    Case("npz-missing", lambda t: _bmnist(t), "data", ["expected", "binarized_mnist.npz", "found no such file"]),
-    Case("npz-corrupted", lambda t: _bmnist(t, content=b"PK\x03\x04 this is not a zip archive"), "data", ["is not a readable .npz archive: expected a zip of .npy arrays; found a corrupted"]),
-    Case("npz-wrong-arrays", lambda t: _bmnist(t, arrays={"train": np.zeros((10, 5), np.uint8), "valid": np.zeros((10, 5), np.uint8)}), "binarized_mnist.npz['train']", ["expected (N, 784)", "found shape (10, 5)"]),
-    Case("npz-outside-support", lambda t: _bmnist(t, arrays={"train": np.full((10, 784), 2, np.uint8), "valid": np.zeros((10, 784), np.uint8)}), "binarized_mnist.npz['train']", ["expected (N, 784) values in {0, 1}", "found values from 2 to 2"]),
-    Case("npz-empty-split", lambda t: _bmnist(t, arrays={"train": np.zeros((0, 784), np.uint8), "valid": np.zeros((10, 784), np.uint8)}), "train data", ["expected a non-empty batch (N, 1, 28, 28)", "found 0 images"]),
-    Case("out-under-a-file", lambda t: _train(t, "--out", str(_write(t / "afile", "x") / "run")), "--out", ["expected a folder that can be created", "found"], guarded="afile"),
-    Case("out-is-a-file", lambda t: _train(t, "--out", str(_write(t / "afile", "x"))), "--out", ["expected a folder for the run", "found a file"], guarded="afile"),
-    Case("out-in-proc", lambda t: _train(t, "--out", "/proc/pgm-test-run/run"), "--out", ["expected a folder that can be created", "found /proc/pgm-test-run/run refused"]),
-    Case("out-holds-a-run", lambda t: _train(t), "--out", ["expected a new folder", "already holding a run", "--resume"], setup=_copy_run),
-    Case("resume-other-config", lambda t: _train(t, "--resume", lr=0.5), "--resume", ["expected the run's own config", "lr (run has 0.001, given 0.5)"], setup=_copy_run),
-    Case("resume-nothing-no-config", lambda t: ["train", "--out", str(t / "out"), "--resume"], "config", ["expected a TOML file, or --resume", "found neither"]),
-    Case("resume-truncated-checkpoint", lambda t: _train(t, "--resume", epochs=2), "", ["epoch-00001.safetensors", "expected a complete pgm safetensors file", "truncated"], setup=_corrupt_checkpoint),
-    Case("resume-torch-save-checkpoint", lambda t: _train(t, "--resume", epochs=2), "", ["epoch-00001.safetensors", "found a pickle or torch.save file, refused unread"], setup=_torch_save_checkpoint),
-    Case("evaluate-missing-run", lambda t: ["evaluate", str(t / "out")], "run", ["expected a run folder", "found no such folder"]),
-    Case("evaluate-not-a-run", lambda t: ["evaluate", str(t / "out")], "run", ["expected", "config.json", "found none"], setup=lambda t, r: (t / "out").mkdir()),
-    Case("evaluate-unfinished-run", lambda t: ["evaluate", str(t / "out")], "run", ["expected", "model.safetensors", "found none", "--resume"], setup=lambda t, r: (_copy_run(t, r), (t / "out" / "model.safetensors").unlink())),
-    Case("evaluate-truncated-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected a complete pgm safetensors file", "truncated"], setup=_truncate_weights),
-    Case("evaluate-torch-save-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "found a pickle or torch.save file, refused unread"], setup=_torch_save_weights),
-    Case("sample-pickle-weights", lambda t: ["sample", str(t / "out"), "--out", str(t / "grid.png")], "", ["model.safetensors", "refused unread"], setup=_pickle_weights),
-    Case("evaluate-foreign-safetensors", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected a file written by pgm", "found format None"], setup=_foreign_weights),
-    Case("evaluate-num-particles-zero", lambda t: ["evaluate", str(t / "out"), "--num-particles", "0"], "argument --num-particles/-k", ["expected a positive integer", "found 0"]),
-    Case("evaluate-num-particles-text", lambda t: ["evaluate", str(t / "out"), "-k", "many"], "argument --num-particles/-k", ["expected a positive integer", "found 'many'"]),
-    Case("sample-n-zero", lambda t: ["sample", str(t / "out"), "-n", "0"], "argument -n", ["expected a positive integer", "found 0"]),
-    Case("unknown-split", lambda t: ["evaluate", str(t / "out"), "--split", "dev"], "argument --split", ["invalid choice", "'dev'"]),
-    Case("unknown-command", lambda t: ["fit", str(t / "out")], "argument COMMAND", ["invalid choice", "'fit'"]),
-    Case("complete-missing-input", lambda t: ["complete", str(t / "out"), "--input", str(t / "none.npy"), "--out", str(t / "c.png")], "--input", ["expected a split name", "found"], setup=_copy_run, guarded="c.png"),
+    Case(
+        "config-missing",
+        lambda t: ["train", str(t / "nope.toml"), "--out", str(t / "out")],
+        "config",
+        ["expected a TOML file", "no such file"],
+    ),
+    Case(
+        "config-is-a-folder",
+        lambda t: ["train", str(t), "--out", str(t / "out")],
+        "config",
+        ["expected a TOML file", "a folder"],
+    ),
+    Case(
+        "config-malformed",
+        lambda t: ["train", str(_write(t / "bad.toml", "model = \n")), "--out", str(t / "out")],
+        "config",
+        ["expected valid TOML", "syntax error"],
+    ),
+    Case(
+        "config-not-utf8",
+        lambda t: ["train", str(_write(t / "bin.toml", b"\xff\xfe\x00")), "--out", str(t / "out")],
+        "config",
+        ["expected UTF-8", "undecodable"],
+    ),
+    Case(
+        "config-absent",
+        lambda t: ["train", "--out", str(t / "out")],
+        "config",
+        ["expected a TOML config file", "found none"],
+    ),
+    Case(
+        "unknown-key",
+        lambda t: _train(t, epoch=3),
+        "config",
+        ["expected keys among", "found unknown key(s) 'epoch' (did you mean 'epochs'?)"],
+    ),
+    Case(
+        "unknown-model",
+        lambda t: _train(t, model="gan"),
+        "model",
+        ["expected one of", "vae", "found 'gan'"],
+    ),
+    Case(
+        "unknown-prior",
+        lambda t: _train(t, prior="gaussian"),
+        "prior",
+        ["expected one of", "vamp", "found 'gaussian'"],
+    ),
+    Case(
+        "unknown-guide",
+        lambda t: _train(t, guide="flow-guide"),
+        "guide",
+        ["expected one of", "diagonal-normal", "found 'flow-guide'"],
+    ),
+    Case(
+        "unknown-likelihood",
+        lambda t: _train(t, likelihood="poisson"),
+        "likelihood",
+        ["expected one of", "bernoulli", "found 'poisson'"],
+    ),
+    Case(
+        "unknown-dataset",
+        lambda t: _train(t, data="imagenet"),
+        "data",
+        ["expected one of", "digits", "found 'imagenet'"],
+    ),
+    Case(
+        "unknown-elbo",
+        lambda t: _train(t, elbo="vimco"),
+        "elbo",
+        ["expected one of", "iwae", "found 'vimco'"],
+    ),
+    Case(
+        "unknown-device",
+        lambda t: _train(t, device="tpu"),
+        "device",
+        ["expected one of", "cpu", "found 'tpu'"],
+    ),
+    Case(
+        "batch-size-zero",
+        lambda t: _train(t, batch_size=0),
+        "batch_size",
+        ["expected an integer >= 1", "found 0"],
+    ),
+    Case(
+        "epochs-many",
+        lambda t: _train(t, epochs="many"),
+        "epochs",
+        ["expected an integer", "found 'many'"],
+    ),
+    Case(
+        "epochs-float",
+        lambda t: _train(t, epochs=2.5),
+        "epochs",
+        ["expected an integer", "found 2.5"],
+    ),
+    Case(
+        "epochs-many-set",
+        lambda t: _train(t, "--set", "epochs=many"),
+        "epochs",
+        ["expected an integer", "found 'many'"],
+    ),
+    Case(
+        "lr-negative", lambda t: _train(t, lr=-0.1), "lr", ["expected a number > 0", "found -0.1"]
+    ),
+    Case(
+        "num-train-negative",
+        lambda t: _train(t, num_train=-5),
+        "num_train",
+        ["expected an integer >= 0", "found -5"],
+    ),
+    Case(
+        "latent-dim-zero",
+        lambda t: _train(t, latent_dim=0),
+        "latent_dim",
+        ["expected an integer >= 1", "found 0"],
+    ),
+    Case(
+        "keep-checkpoints-zero",
+        lambda t: _train(t, keep_checkpoints=0),
+        "keep_checkpoints",
+        ["expected an integer >= 1", "found 0"],
+    ),
+    Case(
+        "num-particles-zero-config",
+        lambda t: _train(t, num_particles=0),
+        "num_particles",
+        ["expected an integer >= 1", "found 0"],
+    ),
+    Case(
+        "set-without-equals",
+        lambda t: _train(t, "--set", "lr"),
+        "--set",
+        ["expected key=value", "found 'lr'"],
+    ),
+    Case(
+        "levels-mismatch",
+        lambda t: _train(t, num_levels=2),
+        "num_levels",
+        ["expected 17", "'digits'", "found 2"],
+    ),
+    Case(
+        "shape-mismatch",
+        lambda t: _train(t, image_shape=[1, 28, 28]),
+        "image_shape",
+        ["expected [1, 8, 8]", "found [1, 28, 28]"],
+    ),
+    Case(
+        "npz-missing",
+        lambda t: _bmnist(t),
+        "data",
+        ["expected", "binarized_mnist.npz", "found no such file"],
+    ),
+    Case(
+        "npz-corrupted",
+        lambda t: _bmnist(t, content=b"PK\x03\x04 this is not a zip archive"),
+        "data",
+        ["is not a readable .npz archive: expected a zip of .npy arrays; found a corrupted"],
+    ),
+    Case(
+        "npz-wrong-arrays",
+        lambda t: _bmnist(
+            t, arrays={"train": np.zeros((10, 5), np.uint8), "valid": np.zeros((10, 5), np.uint8)}
+        ),
+        "binarized_mnist.npz['train']",
+        ["expected (N, 784)", "found shape (10, 5)"],
+    ),
+    Case(
+        "npz-outside-support",
+        lambda t: _bmnist(
+            t,
+            arrays={
+                "train": np.full((10, 784), 2, np.uint8),
+                "valid": np.zeros((10, 784), np.uint8),
+            },
+        ),
+        "binarized_mnist.npz['train']",
+        ["expected (N, 784) values in {0, 1}", "found values from 2 to 2"],
+    ),
+    Case(
+        "npz-empty-split",
+        lambda t: _bmnist(
+            t,
+            arrays={"train": np.zeros((0, 784), np.uint8), "valid": np.zeros((10, 784), np.uint8)},
+        ),
+        "train data",
+        ["expected a non-empty batch (N, 1, 28, 28)", "found 0 images"],
+    ),
+    Case(
+        "out-under-a-file",
+        lambda t: _train(t, "--out", str(_write(t / "afile", "x") / "run")),
+        "--out",
+        ["expected a folder that can be created", "found"],
+        guarded="afile",
+    ),
+    Case(
+        "out-is-a-file",
+        lambda t: _train(t, "--out", str(_write(t / "afile", "x"))),
+        "--out",
+        ["expected a folder for the run", "found a file"],
+        guarded="afile",
+    ),
+    Case(
+        "out-in-proc",
+        lambda t: _train(t, "--out", "/proc/pgm-test-run/run"),
+        "--out",
+        ["expected a folder that can be created", "found /proc/pgm-test-run/run refused"],
+    ),
+    Case(
+        "out-holds-a-run",
+        lambda t: _train(t),
+        "--out",
+        ["expected a new folder", "already holding a run", "--resume"],
+        setup=_copy_run,
+    ),
+    Case(
+        "resume-other-config",
+        lambda t: _train(t, "--resume", lr=0.5),
+        "--resume",
+        ["expected the run's own config", "lr (run has 0.001, given 0.5)"],
+        setup=_copy_run,
+    ),
+    Case(
+        "resume-nothing-no-config",
+        lambda t: ["train", "--out", str(t / "out"), "--resume"],
+        "config",
+        ["expected a TOML file, or --resume", "found neither"],
+    ),
+    Case(
+        "resume-truncated-checkpoint",
+        lambda t: _train(t, "--resume", epochs=2),
+        "",
+        ["epoch-00001.safetensors", "expected a complete pgm safetensors file", "truncated"],
+        setup=_corrupt_checkpoint,
+    ),
+    Case(
+        "resume-torch-save-checkpoint",
+        lambda t: _train(t, "--resume", epochs=2),
+        "",
+        ["epoch-00001.safetensors", "found a pickle or torch.save file, refused unread"],
+        setup=_torch_save_checkpoint,
+    ),
+    Case(
+        "evaluate-missing-run",
+        lambda t: ["evaluate", str(t / "out")],
+        "run",
+        ["expected a run folder", "found no such folder"],
+    ),
+    Case(
+        "evaluate-not-a-run",
+        lambda t: ["evaluate", str(t / "out")],
+        "run",
+        ["expected", "config.json", "found none"],
+        setup=lambda t, r: (t / "out").mkdir(),
+    ),
+    Case(
+        "evaluate-unfinished-run",
+        lambda t: ["evaluate", str(t / "out")],
+        "run",
+        ["expected", "model.safetensors", "found none", "--resume"],
+        setup=lambda t, r: (_copy_run(t, r), (t / "out" / "model.safetensors").unlink()),
+    ),
+    Case(
+        "evaluate-truncated-weights",
+        lambda t: ["evaluate", str(t / "out"), "-k", "2"],
+        "",
+        ["model.safetensors", "expected a complete pgm safetensors file", "truncated"],
+        setup=_truncate_weights,
+    ),
+    Case(
+        "evaluate-torch-save-weights",
+        lambda t: ["evaluate", str(t / "out"), "-k", "2"],
+        "",
+        ["model.safetensors", "found a pickle or torch.save file, refused unread"],
+        setup=_torch_save_weights,
+    ),
+    Case(
+        "sample-pickle-weights",
+        lambda t: ["sample", str(t / "out"), "--out", str(t / "grid.png")],
+        "",
+        ["model.safetensors", "refused unread"],
+        setup=_pickle_weights,
+    ),
+    Case(
+        "evaluate-foreign-safetensors",
+        lambda t: ["evaluate", str(t / "out"), "-k", "2"],
+        "",
+        ["model.safetensors", "expected a file written by pgm", "found format None"],
+        setup=_foreign_weights,
+    ),
+    Case(
+        "evaluate-num-particles-zero",
+        lambda t: ["evaluate", str(t / "out"), "--num-particles", "0"],
+        "argument --num-particles/-k",
+        ["expected a positive integer", "found 0"],
+    ),
+    Case(
+        "evaluate-num-particles-text",
+        lambda t: ["evaluate", str(t / "out"), "-k", "many"],
+        "argument --num-particles/-k",
+        ["expected a positive integer", "found 'many'"],
+    ),
+    Case(
+        "sample-n-zero",
+        lambda t: ["sample", str(t / "out"), "-n", "0"],
+        "argument -n",
+        ["expected a positive integer", "found 0"],
+    ),
+    Case(
+        "unknown-split",
+        lambda t: ["evaluate", str(t / "out"), "--split", "dev"],
+        "argument --split",
+        ["invalid choice", "'dev'"],
+    ),
+    Case(
+        "unknown-command",
+        lambda t: ["fit", str(t / "out")],
+        "argument COMMAND",
+        ["invalid choice", "'fit'"],
+    ),
+    Case(
+        "complete-missing-input",
+        lambda t: [
+            "complete",
+            str(t / "out"),
+            "--input",
+            str(t / "none.npy"),
+            "--out",
+            str(t / "c.png"),
+        ],
+        "--input",
+        ["expected a split name", "found"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
 ]
 
 
@@ -230,8 +518,13 @@ def _mnist(tmp: Path, x_train: np.ndarray) -> list[str]:
     folder = tmp / "data"
     folder.mkdir(exist_ok=True)
     n = x_train.shape[0]
-    np.savez(folder / "mnist.npz", x_train=x_train, y_train=np.zeros(n, np.uint8),
-             x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.zeros(10, np.uint8))
+    np.savez(
+        folder / "mnist.npz",
+        x_train=x_train,
+        y_train=np.zeros(n, np.uint8),
+        x_test=np.zeros((10, 28, 28), np.uint8),
+        y_test=np.zeros(10, np.uint8),
+    )
     return _train(tmp, "--data-dir", str(folder), data="mnist")
 
 
@@ -257,7 +550,9 @@ def _half(dtype=np.float64, value=0.5) -> np.ndarray:
 def _npy_header(path: Path, shape: tuple, descr: str = "|u1") -> Path:
     """An .npy file whose header declares ``shape`` and that holds no data."""
     with path.open("wb") as f:
-        np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": shape})
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": descr, "fortran_order": False, "shape": shape}
+        )
     return path
 
 
@@ -274,7 +569,14 @@ def _npz_header_huge(tmp: Path) -> list[str]:
 
 
 def _complete_input(make: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
-    return lambda t: ["complete", str(t / "out"), "--input", str(make(t)), "--out", str(t / "c.png")]
+    return lambda t: [
+        "complete",
+        str(t / "out"),
+        "--input",
+        str(make(t)),
+        "--out",
+        str(t / "c.png"),
+    ]
 
 
 def _save(name: str, array) -> Callable[[Path], Path]:
@@ -374,61 +676,361 @@ def _copy_run_and_folder(tmp: Path, run: Path) -> None:
 
 HOSTILE = [
     # data that is not what it claims (checked before any cast; the first offending index named)
-    Case("npz-float-pixels", _mnist_with(np.float32, (3, 4, 5), 0.5), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found dtype float32, e.g. 0.5 at index (3, 4, 5)"]),
-    Case("npz-float-integral-pixels", _mnist_with(np.float32, (3, 4, 5), 1.0), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found dtype float32"]),
-    Case("npz-int16-300", _mnist_with(np.int16, (2, 7, 9), 300), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found 300 at index (2, 7, 9)"]),
-    Case("npz-negative", _mnist_with(np.int16, (5, 0, 1), -1), "mnist.npz['train']", ["expected integer pixels in {0, ..., 255}", "found -1 at index (5, 0, 1)"]),
-    Case("npz-binarized-half", _bmnist_train(_half()), "binarized_mnist.npz['train']", ["expected integer pixels in {0, ..., 1}", "found dtype float64, e.g. 0.5 at index (3, 17)"]),
-    Case("npz-nan", _bmnist_train(_half(value=math.nan)), "binarized_mnist.npz['train']", ["expected integer pixels in {0, ..., 1}", "e.g. nan at index (3, 17)"]),
-    Case("npz-complex", _bmnist_train(_half(np.complex128, 1 + 2j)), "binarized_mnist.npz['train']", ["expected integer pixels", "found dtype complex128"]),
+    Case(
+        "npz-float-pixels",
+        _mnist_with(np.float32, (3, 4, 5), 0.5),
+        "mnist.npz['train']",
+        [
+            "expected integer pixels in {0, ..., 255}",
+            "found dtype float32, e.g. 0.5 at index (3, 4, 5)",
+        ],
+    ),
+    Case(
+        "npz-float-integral-pixels",
+        _mnist_with(np.float32, (3, 4, 5), 1.0),
+        "mnist.npz['train']",
+        ["expected integer pixels in {0, ..., 255}", "found dtype float32"],
+    ),
+    Case(
+        "npz-int16-300",
+        _mnist_with(np.int16, (2, 7, 9), 300),
+        "mnist.npz['train']",
+        ["expected integer pixels in {0, ..., 255}", "found 300 at index (2, 7, 9)"],
+    ),
+    Case(
+        "npz-negative",
+        _mnist_with(np.int16, (5, 0, 1), -1),
+        "mnist.npz['train']",
+        ["expected integer pixels in {0, ..., 255}", "found -1 at index (5, 0, 1)"],
+    ),
+    Case(
+        "npz-binarized-half",
+        _bmnist_train(_half()),
+        "binarized_mnist.npz['train']",
+        [
+            "expected integer pixels in {0, ..., 1}",
+            "found dtype float64, e.g. 0.5 at index (3, 17)",
+        ],
+    ),
+    Case(
+        "npz-nan",
+        _bmnist_train(_half(value=math.nan)),
+        "binarized_mnist.npz['train']",
+        ["expected integer pixels in {0, ..., 1}", "e.g. nan at index (3, 17)"],
+    ),
+    Case(
+        "npz-complex",
+        _bmnist_train(_half(np.complex128, 1 + 2j)),
+        "binarized_mnist.npz['train']",
+        ["expected integer pixels", "found dtype complex128"],
+    ),
     # other people's files: refused, never overwritten or deleted
-    Case("out-holds-foreign-weights", lambda t: _train(t), "--out", ["expected a new folder or a run written by pgm", "holding model.safetensors but no config.json"], setup=_user_file("model.safetensors")),
-    Case("out-holds-user-metrics", lambda t: _train(t), "--out", ["holding metrics.jsonl but no config.json"], setup=_user_file("metrics.jsonl")),
-    Case("resume-foreign-weights", lambda t: _train(t, "--resume"), "--resume", ["holding model.safetensors but no config.json"], setup=_user_file("model.safetensors")),
-    Case("lr-inf-keeps-user-metrics", lambda t: _train(t, lr=math.inf), "lr", ["expected a finite number", "found inf"], setup=_user_file("metrics.jsonl")),
+    Case(
+        "out-holds-foreign-weights",
+        lambda t: _train(t),
+        "--out",
+        [
+            "expected a new folder or a run written by pgm",
+            "holding model.safetensors but no config.json",
+        ],
+        setup=_user_file("model.safetensors"),
+    ),
+    Case(
+        "out-holds-user-metrics",
+        lambda t: _train(t),
+        "--out",
+        ["holding metrics.jsonl but no config.json"],
+        setup=_user_file("metrics.jsonl"),
+    ),
+    Case(
+        "resume-foreign-weights",
+        lambda t: _train(t, "--resume"),
+        "--resume",
+        ["holding model.safetensors but no config.json"],
+        setup=_user_file("model.safetensors"),
+    ),
+    Case(
+        "lr-inf-keeps-user-metrics",
+        lambda t: _train(t, lr=math.inf),
+        "lr",
+        ["expected a finite number", "found inf"],
+        setup=_user_file("metrics.jsonl"),
+    ),
     # half-written reports: inputs checked before anything is created
-    Case("compare-out-is-a-file", lambda t: ["compare", str(t / "out"), "--out", str(t / "afile")], "--out", ["expected a folder for the report", "found a file"], setup=_copy_run_and_file, guarded="afile"),
-    Case("compare-missing-run-creates-nothing", lambda t: ["compare", str(t / "missing"), "--out", str(t / "rep")], "run", ["expected a run folder", "found no such folder"], guarded="rep"),
-    Case("compare-curve-images-negative", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--curve-images", "-3"], "--curve-images", ["expected an integer >= 0", "found -3"], setup=_copy_run, guarded="rep"),
-    Case("compare-alpha-outside", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--alpha", "1.5"], "--alpha", ["expected a number in (0, 1)", "found 1.5"], setup=_copy_run, guarded="rep"),
+    Case(
+        "compare-out-is-a-file",
+        lambda t: ["compare", str(t / "out"), "--out", str(t / "afile")],
+        "--out",
+        ["expected a folder for the report", "found a file"],
+        setup=_copy_run_and_file,
+        guarded="afile",
+    ),
+    Case(
+        "compare-missing-run-creates-nothing",
+        lambda t: ["compare", str(t / "missing"), "--out", str(t / "rep")],
+        "run",
+        ["expected a run folder", "found no such folder"],
+        guarded="rep",
+    ),
+    Case(
+        "compare-curve-images-negative",
+        lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--curve-images", "-3"],
+        "--curve-images",
+        ["expected an integer >= 0", "found -3"],
+        setup=_copy_run,
+        guarded="rep",
+    ),
+    Case(
+        "compare-alpha-outside",
+        lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--alpha", "1.5"],
+        "--alpha",
+        ["expected a number in (0, 1)", "found 1.5"],
+        setup=_copy_run,
+        guarded="rep",
+    ),
     # deeply nested JSON
-    Case("config-json-nested", lambda t: ["train", "--out", str(t / "out"), "--resume"], "--resume", ["expected JSON in", "nested too deeply"], setup=_resume_config_nested),
-    Case("metadata-nested", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected JSON metadata", "nested too deeply"], setup=_weights_metadata_nested),
-    Case("metrics-nested", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep")], "run", ["metrics.jsonl", "found line 1 corrupted (nested too deeply)"], setup=_metrics("[" * 100_000 + "\n"), guarded="rep"),
-    Case("metrics-corrupted", lambda t: ["compare", str(t / "out"), "--out", str(t / "rep")], "run", ["metrics.jsonl", "found line 2 corrupted"], setup=_metrics('{"epoch": 1}\n{"epo\n'), guarded="rep"),
+    Case(
+        "config-json-nested",
+        lambda t: ["train", "--out", str(t / "out"), "--resume"],
+        "--resume",
+        ["expected JSON in", "nested too deeply"],
+        setup=_resume_config_nested,
+    ),
+    Case(
+        "metadata-nested",
+        lambda t: ["evaluate", str(t / "out"), "-k", "2"],
+        "",
+        ["model.safetensors", "expected JSON metadata", "nested too deeply"],
+        setup=_weights_metadata_nested,
+    ),
+    Case(
+        "metrics-nested",
+        lambda t: ["compare", str(t / "out"), "--out", str(t / "rep")],
+        "run",
+        ["metrics.jsonl", "found line 1 corrupted (nested too deeply)"],
+        setup=_metrics("[" * 100_000 + "\n"),
+        guarded="rep",
+    ),
+    Case(
+        "metrics-corrupted",
+        lambda t: ["compare", str(t / "out"), "--out", str(t / "rep")],
+        "run",
+        ["metrics.jsonl", "found line 2 corrupted"],
+        setup=_metrics('{"epoch": 1}\n{"epo\n'),
+        guarded="rep",
+    ),
     # sizes that exhaust memory: estimated and refused before allocating
-    Case("hidden-dim-huge", lambda t: _train(t, hidden_dim=10**12), "hidden_dim/latent_dim", ["expected a request that fits in memory", "hidden_dim = 1,000,000,000,000", "available"]),
-    Case("latent-dim-huge", lambda t: _train(t, latent_dim=4 * 10**9), "hidden_dim/latent_dim", ["expected a request that fits in memory", "latent_dim = 4,000,000,000", "needing about"]),
-    Case("num-particles-huge", lambda t: _train(t, num_particles=10**8), "num_particles", ["expected a request that fits in memory", "100,000,000 particles", "available"]),
-    Case("sample-n-1e13", lambda t: ["sample", str(t / "out"), "-n", "1e13"], "argument -n", ["expected a positive integer", "found '1e13'"]),
-    Case("sample-n-huge", lambda t: ["sample", str(t / "out"), "-n", str(10**10), "--out", str(t / "s.png")], "-n", ["expected a request that fits in memory", "10,000,000,000 images", "available"], setup=_copy_run, guarded="s.png"),
-    Case("complete-samples-huge", lambda t: ["complete", str(t / "out"), "--input", "valid", "--samples", str(10**12), "--out", str(t / "c.png")], "--samples", ["expected a request that fits in memory", "available"], setup=_copy_run, guarded="c.png"),
-    Case("evaluate-k-huge", lambda t: ["evaluate", str(t / "out"), "-k", str(10**18)], "argument --num-particles/-k", ["expected a positive integer <= 100,000,000", "found 1,000,000,000,000,000,000"]),
+    Case(
+        "hidden-dim-huge",
+        lambda t: _train(t, hidden_dim=10**12),
+        "hidden_dim/latent_dim",
+        ["expected a request that fits in memory", "hidden_dim = 1,000,000,000,000", "available"],
+    ),
+    Case(
+        "latent-dim-huge",
+        lambda t: _train(t, latent_dim=4 * 10**9),
+        "hidden_dim/latent_dim",
+        ["expected a request that fits in memory", "latent_dim = 4,000,000,000", "needing about"],
+    ),
+    Case(
+        "num-particles-huge",
+        lambda t: _train(t, num_particles=10**8),
+        "num_particles",
+        ["expected a request that fits in memory", "100,000,000 particles", "available"],
+    ),
+    Case(
+        "sample-n-1e13",
+        lambda t: ["sample", str(t / "out"), "-n", "1e13"],
+        "argument -n",
+        ["expected a positive integer", "found '1e13'"],
+    ),
+    Case(
+        "sample-n-huge",
+        lambda t: ["sample", str(t / "out"), "-n", str(10**10), "--out", str(t / "s.png")],
+        "-n",
+        ["expected a request that fits in memory", "10,000,000,000 images", "available"],
+        setup=_copy_run,
+        guarded="s.png",
+    ),
+    Case(
+        "complete-samples-huge",
+        lambda t: [
+            "complete",
+            str(t / "out"),
+            "--input",
+            "valid",
+            "--samples",
+            str(10**12),
+            "--out",
+            str(t / "c.png"),
+        ],
+        "--samples",
+        ["expected a request that fits in memory", "available"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
+    Case(
+        "evaluate-k-huge",
+        lambda t: ["evaluate", str(t / "out"), "-k", str(10**18)],
+        "argument --num-particles/-k",
+        ["expected a positive integer <= 100,000,000", "found 1,000,000,000,000,000,000"],
+    ),
     # .npy/.npz that cannot be what they claim
-    Case("npy-header-huge", _complete_input(lambda t: _npy_header(t / "big.npy", (10**12,))), "--input", ["to hold the data its header declares", "(1,000,000,000,000 bytes)"], setup=_copy_run, guarded="c.png"),
-    Case("npz-header-huge", _npz_header_huge, "data", ["array 'train'", "to hold the data its header declares", "(784,000,000,000 bytes)"]),
-    Case("npz-no-arrays", _complete_input(_empty_npz), "--input", ["expected an .npz archive of arrays", "holding no arrays"], setup=_copy_run, guarded="c.png"),
-    Case("npy-0d", _complete_input(_save("zero.npy", np.array(5))), "--input", ["expected images (N, C, H, W)", "found a 0-d array"], setup=_copy_run, guarded="c.png"),
-    Case("npy-strings", _complete_input(_save("s.npy", np.array([["a"] * 8] * 8))), "--input", ["expected integer pixels in {0, ..., 16}", "found dtype <U1"], setup=_copy_run, guarded="c.png"),
-    Case("npy-complex", _complete_input(_save("c.npy", np.ones((2, 1, 8, 8), np.complex128))), "--input", ["expected integer pixels in {0, ..., 16}", "found dtype complex128"], setup=_copy_run, guarded="c.png"),
-    Case("npy-out-of-range", _complete_input(_save("r.npy", np.full((2, 1, 8, 8), 40, np.int64))), "--input", ["expected integer pixels in {0, ..., 16}", "found 40 at index (0, 0, 0, 0)"], setup=_copy_run, guarded="c.png"),
+    Case(
+        "npy-header-huge",
+        _complete_input(lambda t: _npy_header(t / "big.npy", (10**12,))),
+        "--input",
+        ["to hold the data its header declares", "(1,000,000,000,000 bytes)"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
+    Case(
+        "npz-header-huge",
+        _npz_header_huge,
+        "data",
+        ["array 'train'", "to hold the data its header declares", "(784,000,000,000 bytes)"],
+    ),
+    Case(
+        "npz-no-arrays",
+        _complete_input(_empty_npz),
+        "--input",
+        ["expected an .npz archive of arrays", "holding no arrays"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
+    Case(
+        "npy-0d",
+        _complete_input(_save("zero.npy", np.array(5))),
+        "--input",
+        ["expected images (N, C, H, W)", "found a 0-d array"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
+    Case(
+        "npy-strings",
+        _complete_input(_save("s.npy", np.array([["a"] * 8] * 8))),
+        "--input",
+        ["expected integer pixels in {0, ..., 16}", "found dtype <U1"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
+    Case(
+        "npy-complex",
+        _complete_input(_save("c.npy", np.ones((2, 1, 8, 8), np.complex128))),
+        "--input",
+        ["expected integer pixels in {0, ..., 16}", "found dtype complex128"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
+    Case(
+        "npy-out-of-range",
+        _complete_input(_save("r.npy", np.full((2, 1, 8, 8), 40, np.int64))),
+        "--input",
+        ["expected integer pixels in {0, ..., 16}", "found 40 at index (0, 0, 0, 0)"],
+        setup=_copy_run,
+        guarded="c.png",
+    ),
     # messages that name the argument
-    Case("seed-huge-config", lambda t: _train(t, "--set", f"seed={2**63}"), "seed", ["expected an integer <= 9223372036854775807", "found 9223372036854775808"]),
-    Case("seed-huge-cli", lambda t: ["evaluate", str(t / "out"), "--seed", str(2**63)], "argument --seed", ["expected an integer seed in [0, 2^63)", "found 9223372036854775808"]),
-    Case("sample-out-a-folder", lambda t: ["sample", str(t / "out"), "--out", str(t / "folder")], "--out", ["expected a PNG file path", "found a folder"], setup=_copy_run_and_folder, guarded="folder"),
-    Case("sample-out-in-proc", lambda t: ["sample", str(t / "out"), "-n", "2", "--out", "/proc/pgm-test/s.png"], "--out", ["expected a writable file path", "/proc/pgm-test/s.png refused"], setup=_copy_run),
-    Case("checkpoints-a-file", lambda t: _train(t, "--resume"), "--out", ["checkpoints to be a folder of checkpoints", "found a file"], setup=_checkpoints_a_file),
-    Case("out-300-chars", lambda t: _train(t, "--out", str(t / ("x" * 300))), "--out", ["expected names of at most", "found one of 300 bytes"]),
-    Case("sample-out-300-chars", lambda t: ["sample", str(t / "out"), "--out", str(t / ("x" * 300))], "--out", ["expected names of at most", "found one of 300 bytes"], setup=_copy_run),
-    Case("observed-diagonal", lambda t: ["complete", str(t / "out"), "--observed", "diagonal"], "--observed", ["expected one of", "top-half", "found 'diagonal'"], setup=_copy_run),
-    Case("nan-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "expected finite weights", "found non-finite values in"], setup=_weights(_nan_weights)),
-    Case("int8-weights", lambda t: ["evaluate", str(t / "out"), "-k", "2"], "", ["model.safetensors", "of dtype torch.float32; found torch.int8"], setup=_weights(_int8_weights)),
-    Case("suite-epochs-scale-nan", lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "nan"], "--epochs-scale", ["expected a finite number > 0", "found nan"]),
-    Case("suite-epochs-scale-negative", lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "-1"], "--epochs-scale", ["expected a finite number > 0", "found -1.0"]),
-    Case("weights-a-folder", lambda t: ["evaluate", str(t / "out")], "run", ["model.safetensors to be a file of weights", "found a folder"], setup=_weights_a_folder),
-    Case("npz-a-folder", _npz_a_folder, "data", ["binarized_mnist.npz to be a file", "found a folder"]),
+    Case(
+        "seed-huge-config",
+        lambda t: _train(t, "--set", f"seed={2**63}"),
+        "seed",
+        ["expected an integer <= 9223372036854775807", "found 9223372036854775808"],
+    ),
+    Case(
+        "seed-huge-cli",
+        lambda t: ["evaluate", str(t / "out"), "--seed", str(2**63)],
+        "argument --seed",
+        ["expected an integer seed in [0, 2^63)", "found 9223372036854775808"],
+    ),
+    Case(
+        "sample-out-a-folder",
+        lambda t: ["sample", str(t / "out"), "--out", str(t / "folder")],
+        "--out",
+        ["expected a PNG file path", "found a folder"],
+        setup=_copy_run_and_folder,
+        guarded="folder",
+    ),
+    Case(
+        "sample-out-in-proc",
+        lambda t: ["sample", str(t / "out"), "-n", "2", "--out", "/proc/pgm-test/s.png"],
+        "--out",
+        ["expected a writable file path", "/proc/pgm-test/s.png refused"],
+        setup=_copy_run,
+    ),
+    Case(
+        "checkpoints-a-file",
+        lambda t: _train(t, "--resume"),
+        "--out",
+        ["checkpoints to be a folder of checkpoints", "found a file"],
+        setup=_checkpoints_a_file,
+    ),
+    Case(
+        "out-300-chars",
+        lambda t: _train(t, "--out", str(t / ("x" * 300))),
+        "--out",
+        ["expected names of at most", "found one of 300 bytes"],
+    ),
+    Case(
+        "sample-out-300-chars",
+        lambda t: ["sample", str(t / "out"), "--out", str(t / ("x" * 300))],
+        "--out",
+        ["expected names of at most", "found one of 300 bytes"],
+        setup=_copy_run,
+    ),
+    Case(
+        "observed-diagonal",
+        lambda t: ["complete", str(t / "out"), "--observed", "diagonal"],
+        "--observed",
+        ["expected one of", "top-half", "found 'diagonal'"],
+        setup=_copy_run,
+    ),
+    Case(
+        "nan-weights",
+        lambda t: ["evaluate", str(t / "out"), "-k", "2"],
+        "",
+        ["model.safetensors", "expected finite weights", "found non-finite values in"],
+        setup=_weights(_nan_weights),
+    ),
+    Case(
+        "int8-weights",
+        lambda t: ["evaluate", str(t / "out"), "-k", "2"],
+        "",
+        ["model.safetensors", "of dtype torch.float32; found torch.int8"],
+        setup=_weights(_int8_weights),
+    ),
+    Case(
+        "suite-epochs-scale-nan",
+        lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "nan"],
+        "--epochs-scale",
+        ["expected a finite number > 0", "found nan"],
+    ),
+    Case(
+        "suite-epochs-scale-negative",
+        lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "-1"],
+        "--epochs-scale",
+        ["expected a finite number > 0", "found -1.0"],
+    ),
+    Case(
+        "weights-a-folder",
+        lambda t: ["evaluate", str(t / "out")],
+        "run",
+        ["model.safetensors to be a file of weights", "found a folder"],
+        setup=_weights_a_folder,
+    ),
+    Case(
+        "npz-a-folder",
+        _npz_a_folder,
+        "data",
+        ["binarized_mnist.npz to be a file", "found a folder"],
+    ),
     # accepted without a word before
-    Case("num-workers-lots", lambda t: _train(t, num_workers="lots"), "num_workers", ["expected an integer", "found 'lots'"]),
+    Case(
+        "num-workers-lots",
+        lambda t: _train(t, num_workers="lots"),
+        "num_workers",
+        ["expected an integer", "found 'lots'"],
+    ),
 ]
 CASES += HOSTILE
 
@@ -480,14 +1082,25 @@ def test_payload_of_the_test_pickles_is_live(tmp_path):
 @pytest.mark.parametrize(
     "argv, says",
     [
-        (["train", "MISSING.toml", "--out", "OUT"], "pgm train: error: config: expected a TOML file; found no such file"),
-        (["evaluate", "OUT", "--num-particles", "0"], "pgm evaluate: error: argument --num-particles/-k: expected a positive integer; found 0"),
+        (
+            ["train", "MISSING.toml", "--out", "OUT"],
+            "pgm train: error: config: expected a TOML file; found no such file",
+        ),
+        (
+            ["evaluate", "OUT", "--num-particles", "0"],
+            "pgm evaluate: error: argument --num-particles/-k: expected a positive integer; found 0",
+        ),
     ],
     ids=["missing-config", "num-particles-zero"],
 )
 def test_console_bad_input_subprocess(argv, says, tmp_path):
-    argv = [a.replace("OUT", str(tmp_path / "out")).replace("MISSING", str(tmp_path / "missing")) for a in argv]
-    done = subprocess.run([sys.executable, "-m", "evaluation.cli", *argv], capture_output=True, text=True, cwd=REPO)
+    argv = [
+        a.replace("OUT", str(tmp_path / "out")).replace("MISSING", str(tmp_path / "missing"))
+        for a in argv
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "evaluation.cli", *argv], capture_output=True, text=True, cwd=REPO
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(says), done.stderr
@@ -511,25 +1124,141 @@ def _nan_images() -> torch.Tensor:
 
 
 API_CASES = [
-    ("build-latent-dim-zero", lambda m: pgm.build({**TINY, "image_shape": [1, 8, 8], "num_levels": 17, "latent_dim": 0}), ValueError, "latent_dim", ["expected an integer >= 1", "found 0"]),
-    ("build-latent-dim-text", lambda m: pgm.build({**TINY, "image_shape": [1, 8, 8], "num_levels": 17, "latent_dim": "16"}), ValueError, "latent_dim", ["expected an integer", "found '16'"]),
-    ("build-levels-one", lambda m: pgm.build({"image_shape": [1, 8, 8], "num_levels": 1}), ValueError, "num_levels", ["expected 0 (real-valued) or an integer >= 2", "found 1"]),
-    ("build-shape-bad", lambda m: pgm.build({"image_shape": [8, 8], "num_levels": 2}), ValueError, "image_shape", ["expected [C, H, W]", "found [8, 8]"]),
-    ("build-unknown-prior", lambda m: pgm.build({"image_shape": [1, 8, 8], "num_levels": 2, "prior": "cauchy"}), ValueError, "prior", ["expected one of", "found 'cauchy'"]),
-    ("fit-wrong-shape", lambda m: fit_model(m, torch.zeros(4, 1, 28, 28), epochs=1), ValueError, "train data", ["expected shape (N, 1, 8, 8)", "found (4, 1, 28, 28)"]),
-    ("fit-nan", lambda m: fit_model(m, _nan_images(), epochs=1), ValueError, "train data", ["expected finite values", "found nan at index (2, 0, 3, 4)"]),
-    ("fit-outside-support", lambda m: fit_model(m, _digits().fill_(17.0), epochs=1), ValueError, "train data", ["expected integer values in {0, ..., 16}", "found 17.0"]),
-    ("fit-fractional", lambda m: fit_model(m, _digits() + 0.5, epochs=1), ValueError, "train data", ["expected integer values", "found"]),
-    ("fit-empty-batch", lambda m: fit_model(m, torch.zeros(0, 1, 8, 8), epochs=1), ValueError, "train data", ["expected a non-empty batch", "found 0 images"]),
-    ("fit-valid-nan", lambda m: fit_model(m, _digits(), _nan_images(), epochs=1), ValueError, "valid data", ["expected finite values"]),
-    ("fit-batch-size-zero", lambda m: fit_model(m, _digits(), epochs=1, batch_size=0), ValueError, "batch_size", ["expected an integer >= 1", "found 0"]),
-    ("fit-not-a-tensor", lambda m: fit_model(m, np.zeros((4, 1, 8, 8)), epochs=1), TypeError, "train data", ["expected a torch.Tensor", "found ndarray"]),
-    ("estimate-num-particles-zero", lambda m: estimate(m, _digits(), num_particles=0), ValueError, "num_particles", ["expected an integer >= 1", "found 0"]),
-    ("estimate-wrong-levels", lambda m: estimate(m, _digits().fill_(40.0), num_particles=2), ValueError, "x", ["expected integer values in {0, ..., 16}", "found 40.0"]),
-    ("estimate-empty", lambda m: estimate(m, torch.zeros(0, 1, 8, 8), num_particles=2), ValueError, "x", ["expected a non-empty batch"]),
-    ("train-config-not-a-table", lambda m: train(["model", "vae"]), ConfigError, "config", ["expected a table of settings", "found list"]),
-    ("train-data-not-datasets", lambda m: train(TINY, data=(torch.zeros(1), torch.zeros(1))), TypeError, "data", ["expected a pair (train, valid) of pgm.data.ImageDataset", "found tuple"]),
-    ("load-run-missing", lambda m: load_run("/nonexistent/pgm-run"), ConfigError, "run", ["expected a run folder", "found no such folder"]),
+    (
+        "build-latent-dim-zero",
+        lambda m: pgm.build({**TINY, "image_shape": [1, 8, 8], "num_levels": 17, "latent_dim": 0}),
+        ValueError,
+        "latent_dim",
+        ["expected an integer >= 1", "found 0"],
+    ),
+    (
+        "build-latent-dim-text",
+        lambda m: pgm.build(
+            {**TINY, "image_shape": [1, 8, 8], "num_levels": 17, "latent_dim": "16"}
+        ),
+        ValueError,
+        "latent_dim",
+        ["expected an integer", "found '16'"],
+    ),
+    (
+        "build-levels-one",
+        lambda m: pgm.build({"image_shape": [1, 8, 8], "num_levels": 1}),
+        ValueError,
+        "num_levels",
+        ["expected 0 (real-valued) or an integer >= 2", "found 1"],
+    ),
+    (
+        "build-shape-bad",
+        lambda m: pgm.build({"image_shape": [8, 8], "num_levels": 2}),
+        ValueError,
+        "image_shape",
+        ["expected [C, H, W]", "found [8, 8]"],
+    ),
+    (
+        "build-unknown-prior",
+        lambda m: pgm.build({"image_shape": [1, 8, 8], "num_levels": 2, "prior": "cauchy"}),
+        ValueError,
+        "prior",
+        ["expected one of", "found 'cauchy'"],
+    ),
+    (
+        "fit-wrong-shape",
+        lambda m: fit_model(m, torch.zeros(4, 1, 28, 28), epochs=1),
+        ValueError,
+        "train data",
+        ["expected shape (N, 1, 8, 8)", "found (4, 1, 28, 28)"],
+    ),
+    (
+        "fit-nan",
+        lambda m: fit_model(m, _nan_images(), epochs=1),
+        ValueError,
+        "train data",
+        ["expected finite values", "found nan at index (2, 0, 3, 4)"],
+    ),
+    (
+        "fit-outside-support",
+        lambda m: fit_model(m, _digits().fill_(17.0), epochs=1),
+        ValueError,
+        "train data",
+        ["expected integer values in {0, ..., 16}", "found 17.0"],
+    ),
+    (
+        "fit-fractional",
+        lambda m: fit_model(m, _digits() + 0.5, epochs=1),
+        ValueError,
+        "train data",
+        ["expected integer values", "found"],
+    ),
+    (
+        "fit-empty-batch",
+        lambda m: fit_model(m, torch.zeros(0, 1, 8, 8), epochs=1),
+        ValueError,
+        "train data",
+        ["expected a non-empty batch", "found 0 images"],
+    ),
+    (
+        "fit-valid-nan",
+        lambda m: fit_model(m, _digits(), _nan_images(), epochs=1),
+        ValueError,
+        "valid data",
+        ["expected finite values"],
+    ),
+    (
+        "fit-batch-size-zero",
+        lambda m: fit_model(m, _digits(), epochs=1, batch_size=0),
+        ValueError,
+        "batch_size",
+        ["expected an integer >= 1", "found 0"],
+    ),
+    (
+        "fit-not-a-tensor",
+        lambda m: fit_model(m, np.zeros((4, 1, 8, 8)), epochs=1),
+        TypeError,
+        "train data",
+        ["expected a torch.Tensor", "found ndarray"],
+    ),
+    (
+        "estimate-num-particles-zero",
+        lambda m: estimate(m, _digits(), num_particles=0),
+        ValueError,
+        "num_particles",
+        ["expected an integer >= 1", "found 0"],
+    ),
+    (
+        "estimate-wrong-levels",
+        lambda m: estimate(m, _digits().fill_(40.0), num_particles=2),
+        ValueError,
+        "x",
+        ["expected integer values in {0, ..., 16}", "found 40.0"],
+    ),
+    (
+        "estimate-empty",
+        lambda m: estimate(m, torch.zeros(0, 1, 8, 8), num_particles=2),
+        ValueError,
+        "x",
+        ["expected a non-empty batch"],
+    ),
+    (
+        "train-config-not-a-table",
+        lambda m: train(["model", "vae"]),
+        ConfigError,
+        "config",
+        ["expected a table of settings", "found list"],
+    ),
+    (
+        "train-data-not-datasets",
+        lambda m: train(TINY, data=(torch.zeros(1), torch.zeros(1))),
+        TypeError,
+        "data",
+        ["expected a pair (train, valid) of pgm.data.ImageDataset", "found tuple"],
+    ),
+    (
+        "load-run-missing",
+        lambda m: load_run("/nonexistent/pgm-run"),
+        ConfigError,
+        "run",
+        ["expected a run folder", "found no such folder"],
+    ),
 ]
 
 
@@ -551,7 +1280,11 @@ def test_train_api_checks_data_before_creating_the_run(tmp_path):
     images = torch.randint(0, 17, (20, 1, 8, 8)).float()
     images[5, 0, 1, 1] = math.nan
     bad = ImageDataset("digits", "train", images, 17)
-    good = ImageDataset("digits", "valid", torch.randint(0, 17, (10, 1, 8, 8), dtype=torch.uint8), 17)
-    with pytest.raises(ValueError, match=r"^train data: expected finite values; found nan at index \(5, 0, 1, 1\)"):
+    good = ImageDataset(
+        "digits", "valid", torch.randint(0, 17, (10, 1, 8, 8), dtype=torch.uint8), 17
+    )
+    with pytest.raises(
+        ValueError, match=r"^train data: expected finite values; found nan at index \(5, 0, 1, 1\)"
+    ):
         train(TINY, tmp_path / "run", data=(bad, good), progress=False)
     assert not (tmp_path / "run").exists()

@@ -17,7 +17,13 @@ from benchmarks.timing import compare, machine
 from evaluation.log_likelihood import estimate
 from inference.elbo import make_elbo
 
-TINY = {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 2, "hidden_dim": 16, "latent_dim": 4}
+TINY = {
+    "model": "vae",
+    "image_shape": [1, 8, 8],
+    "num_levels": 2,
+    "hidden_dim": 16,
+    "latent_dim": 4,
+}
 
 
 def test_hand_written_step_computes_the_suites_loss():
@@ -48,20 +54,39 @@ def test_sequential_steps_are_counted():
     shape = {"image_shape": [1, 6, 5], "num_levels": 2, "num_layers": 2, "hidden_channels": 4}
     assert count_sequential_steps(pgm.build({"model": "pixelcnn", **shape}), x) == 0
     assert count_sequential_steps(pgm.build({"model": "row-lstm", **shape}), x) == 2 * 6
-    assert count_sequential_steps(pgm.build({"model": "diagonal-bilstm", **shape}), x) == 2 * 2 * (6 + 5 - 1)
+    assert count_sequential_steps(pgm.build({"model": "diagonal-bilstm", **shape}), x) == 2 * 2 * (
+        6 + 5 - 1
+    )
 
 
 def test_timing_and_table():
     calls = []
-    timings = compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, repeat=2)
+    timings = compare(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, repeat=2
+    )
     assert calls.count("a") == calls.count("b") == 1 + 3 * 2
     assert all(len(t.cpu) == len(t.wall) == 3 for t in timings.values())
     results = [
-        {"name": "svi_step", "suite_ms": 1.1, "baseline_ms": 1.0, "ratio": 1.1, "target": "<= 1.10",
-         "passed": True},
-        {"name": "throughput", "setup": "tiny", "models": {"vae": {
-            "images_per_second": 10.0, "images_per_cpu_second": 12.0, "sequential_steps_per_image": 0,
-            "parameters": 5}}},
+        {
+            "name": "svi_step",
+            "suite_ms": 1.1,
+            "baseline_ms": 1.0,
+            "ratio": 1.1,
+            "target": "<= 1.10",
+            "passed": True,
+        },
+        {
+            "name": "throughput",
+            "setup": "tiny",
+            "models": {
+                "vae": {
+                    "images_per_second": 10.0,
+                    "images_per_cpu_second": 12.0,
+                    "sequential_steps_per_image": 0,
+                    "parameters": 5,
+                }
+            },
+        },
     ]
     args = argparse.Namespace(quick=True, clock="cpu")
     text = render(results, machine(), args, 1.0)

@@ -32,8 +32,19 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 # keep_checkpoints = 2: the fallback hint needs an older checkpoint (the default keeps one)
-TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 100,
-        "batch_size": 50, "epochs": 2, "lr": 3e-3, "seed": 0, "device": "cpu", "keep_checkpoints": 2}
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 16,
+    "num_train": 100,
+    "batch_size": 50,
+    "epochs": 2,
+    "lr": 3e-3,
+    "seed": 0,
+    "device": "cpu",
+    "keep_checkpoints": 2,
+}
 
 
 class Evil:
@@ -140,21 +151,29 @@ def test_truncated_files_are_refused_by_name(keep, tmp_path):
     data = path.read_bytes()
     n = {"half": len(data) // 2, "all-but-one": len(data) - 1}.get(keep, keep)
     path.write_bytes(data[:n])
-    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(path))}: expected a complete pgm safetensors file; found an unreadable one \(truncated or corrupted\?"):
+    with pytest.raises(
+        CheckpointError,
+        match=rf"^{re.escape(str(path))}: expected a complete pgm safetensors file; found an unreadable one \(truncated or corrupted\?",
+    ):
         ckpt.load_tensors(path)
 
 
 def test_foreign_and_corrupted_metadata_are_refused(tmp_path):
     foreign = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(2)}, str(foreign), metadata={"format": "pt"})
-    with pytest.raises(CheckpointError, match=r"expected a file written by pgm .*; found format 'pt'"):
+    with pytest.raises(
+        CheckpointError, match=r"expected a file written by pgm .*; found format 'pt'"
+    ):
         ckpt.load_tensors(foreign)
     bad_json = tmp_path / "bad.safetensors"
     bad_json.write_bytes(save({"w": torch.zeros(2)}, metadata={"pgm": "{not json"}))
     with pytest.raises(CheckpointError, match=r"expected JSON metadata; found corrupted metadata"):
         ckpt.load_tensors(bad_json)
     missing = tmp_path / "missing.safetensors"
-    with pytest.raises(CheckpointError, match=r"missing.safetensors: expected a pgm safetensors file; found no such file"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing.safetensors: expected a pgm safetensors file; found no such file",
+    ):
         ckpt.load_tensors(missing)
 
 
@@ -164,15 +183,24 @@ def test_metadata_round_trips_and_the_bytes_are_reproducible(tmp_path):
     meta = {"b": [1, 2.5, None], "a": {"z": "text", "y": float("inf")}}
     tensors = {"x": torch.arange(6.0).reshape(2, 3), "y": torch.tensor([1, 2], dtype=torch.int64)}
     ckpt.save_tensors(tmp_path / "one.safetensors", tensors, meta)
-    ckpt.save_tensors(tmp_path / "two.safetensors", dict(reversed(tensors.items())), dict(reversed(meta.items())))
-    assert (tmp_path / "one.safetensors").read_bytes() == (tmp_path / "two.safetensors").read_bytes()
+    ckpt.save_tensors(
+        tmp_path / "two.safetensors", dict(reversed(tensors.items())), dict(reversed(meta.items()))
+    )
+    assert (tmp_path / "one.safetensors").read_bytes() == (
+        tmp_path / "two.safetensors"
+    ).read_bytes()
     loaded, back = ckpt.load_tensors(tmp_path / "one.safetensors")
     assert back == meta and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
 
 
 def test_files_written_with_the_earlier_two_entry_layout_still_load(tmp_path):
     path = tmp_path / "old.safetensors"
-    path.write_bytes(save({"w": torch.ones(2)}, metadata={"format": "pgm-checkpoint-1", "json": json.dumps({"epoch": 4})}))
+    path.write_bytes(
+        save(
+            {"w": torch.ones(2)},
+            metadata={"format": "pgm-checkpoint-1", "json": json.dumps({"epoch": 4})},
+        )
+    )
     tensors, meta = ckpt.load_tensors(path)
     assert meta == {"epoch": 4} and torch.equal(tensors["w"], torch.ones(2))
 
@@ -202,8 +230,15 @@ def test_atomic_files_follow_the_umask_and_stale_temporaries_are_cleared(tmp_pat
     (tmp_path / ".f.json.abc123.tmp").write_bytes(b"a user's: not a name pgm writes")
     (tmp_path / ".notes.tmp").write_bytes(b"a user's")
     (tmp_path / "keep.tmp").write_bytes(b"not ours: no leading dot")
-    assert [p.name for p in ckpt.remove_stale_temporaries(tmp_path)] == [".metrics.jsonl.ab_c1234.tmp"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".f.json.abc123.tmp", ".notes.tmp", "f.json", "keep.tmp"]
+    assert [p.name for p in ckpt.remove_stale_temporaries(tmp_path)] == [
+        ".metrics.jsonl.ab_c1234.tmp"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".f.json.abc123.tmp",
+        ".notes.tmp",
+        "f.json",
+        "keep.tmp",
+    ]
 
 
 def _trainer(run_dir: Path | None, **changes) -> Trainer:
@@ -231,25 +266,37 @@ def test_checkpoint_restores_every_piece_of_state(tmp_path):
     second.load_checkpoint(first.latest_checkpoint())
     found = (random.random(), np.random.rand(), torch.rand(3))
     assert found[:2] == expected[:2] and torch.equal(found[2], expected[2])
-    assert (second.epoch, second.step, second.best_epoch) == (first.epoch, first.step, first.best_epoch)
+    assert (second.epoch, second.step, second.best_epoch) == (
+        first.epoch,
+        first.step,
+        first.best_epoch,
+    )
     assert second.best_valid_loss == first.best_valid_loss and second.metrics == first.metrics
-    for (k, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
+    for (k, a), b in zip(
+        first.model.state_dict().items(), second.model.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), k
     for k, v in first.best_state.items():
         assert torch.equal(v, second.best_state[k]), k
     mine, theirs = first.optimizer.state_dict(), second.optimizer.state_dict()
     # JSON keeps Adam's betas as a list rather than a tuple: equal as settings
-    assert json.loads(json.dumps(mine["param_groups"])) == json.loads(json.dumps(theirs["param_groups"]))
+    assert json.loads(json.dumps(mine["param_groups"])) == json.loads(
+        json.dumps(theirs["param_groups"])
+    )
     for idx, entry in mine["state"].items():
         for key, value in entry.items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(theirs["state"][idx][key])), (idx, key)
+            assert torch.equal(
+                torch.as_tensor(value), torch.as_tensor(theirs["state"][idx][key])
+            ), (idx, key)
 
 
 def test_best_checkpoint_outlives_the_rolling_window(tmp_path):
     trainer = _trainer(tmp_path, keep_checkpoints=2)
 
     def names():
-        return sorted(int(p.name[6:11]) for p in (tmp_path / "checkpoints").glob("epoch-*.safetensors"))
+        return sorted(
+            int(p.name[6:11]) for p in (tmp_path / "checkpoints").glob("epoch-*.safetensors")
+        )
 
     trainer.best_epoch = 1
     for epoch in range(1, 6):
@@ -267,7 +314,10 @@ def test_checkpoint_of_another_model_is_refused_by_name(tmp_path):
     trainer.save_checkpoint()
     other = _trainer(tmp_path / "other", hidden_dim=8)
     path = trainer.latest_checkpoint()
-    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(path))}: expected a pgm training checkpoint of this model; found one that does not fit"):
+    with pytest.raises(
+        CheckpointError,
+        match=rf"^{re.escape(str(path))}: expected a pgm training checkpoint of this model; found one that does not fit",
+    ):
         other.load_checkpoint(path)
 
 
@@ -322,16 +372,30 @@ class _PyroParamModel(_ParamStoreModel):
 
 def test_param_store_sites_are_refused():
     x = torch.randn(20, 3)
-    with pytest.raises(TypeError, match=r"^model: expected every learnable tensor to be an nn.Parameter .*found pyro.param site\(s\) \['scale'\]"):
+    with pytest.raises(
+        TypeError,
+        match=r"^model: expected every learnable tensor to be an nn.Parameter .*found pyro.param site\(s\) \['scale'\]",
+    ):
         fit_model(_ParamStoreModel(), x, epochs=1, batch_size=10)
 
 
 def test_pyro_params_of_pyro_modules_are_trained_and_checkpointed(tmp_path):
     model = _PyroParamModel()
     x = torch.randn(40, 3) * 3.0 + 1.0
-    cfg = resolve_config({"epochs": 30, "batch_size": 20, "lr": 0.05, "device": "cpu", "image_shape": [3], "num_levels": 0})
+    cfg = resolve_config(
+        {
+            "epochs": 30,
+            "batch_size": 20,
+            "lr": 0.05,
+            "device": "cpu",
+            "image_shape": [3],
+            "num_levels": 0,
+        }
+    )
     trainer = Trainer(cfg, model, tmp_path)
     trainer.fit(x, progress=False)
     assert float(model.noise.scale.detach().mean()) > 1.5  # learned towards the data's scale of 3
     tensors, _ = ckpt.load_tensors(trainer.latest_checkpoint())
-    assert torch.equal(tensors["model.noise.scale_unconstrained"], model.noise.scale_unconstrained.detach())
+    assert torch.equal(
+        tensors["model.noise.scale_unconstrained"], model.noise.scale_unconstrained.detach()
+    )

@@ -37,26 +37,56 @@ def config(tmp_path):
 
 def test_train_evaluate_sample(tmp_path, config, capsys):
     run = tmp_path / "run"
-    assert main(["train", str(config), "--out", str(run), "--set", "prior=vamp", "--no-progress"]) == 0
+    assert (
+        main(["train", str(config), "--out", str(run), "--set", "prior=vamp", "--no-progress"]) == 0
+    )
     saved = json.loads((run / "config.json").read_text())
-    assert saved["prior"] == "vamp" and saved["image_shape"] == [1, 8, 8] and saved["num_levels"] == 17
+    assert (
+        saved["prior"] == "vamp" and saved["image_shape"] == [1, 8, 8] and saved["num_levels"] == 17
+    )
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert (run / "model.safetensors").is_file()
     capsys.readouterr()
 
-    assert main(["evaluate", str(run), "--num-particles", "20", "--num-images", "30", "--no-progress", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(run),
+                "--num-particles",
+                "20",
+                "--num-images",
+                "30",
+                "--no-progress",
+                "--json",
+            ]
+        )
+        == 0
+    )
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["num_particles"] == 20 and row["num_images"] == 30 and row["num_dims"] == 64
     assert row["elbo_nats"] <= row["log_likelihood_nats"] < 0
-    assert row["bits_per_dim"] == pytest.approx(-row["log_likelihood_nats"] / (64 * 0.6931471805599453))
-    assert json.loads((run / "evaluation-test.json").read_text())["log_likelihood_nats"] == row["log_likelihood_nats"]
+    assert row["bits_per_dim"] == pytest.approx(
+        -row["log_likelihood_nats"] / (64 * 0.6931471805599453)
+    )
+    assert (
+        json.loads((run / "evaluation-test.json").read_text())["log_likelihood_nats"]
+        == row["log_likelihood_nats"]
+    )
     lo, hi = row["ci95"]
     assert lo <= row["log_likelihood_nats"] <= hi and row["standard_error_nats"] > 0
-    assert row["psis_khat_unreliable_fraction"] is None  # K = 20: too few weights for PSIS's tail fit
+    assert (
+        row["psis_khat_unreliable_fraction"] is None
+    )  # K = 20: too few weights for PSIS's tail fit
 
     # without --json: a summary for a person, its numbers those of the JSON, with a true minus
-    assert main(["evaluate", str(run), "--num-particles", "200", "--num-images", "30", "--no-progress"]) == 0
+    assert (
+        main(
+            ["evaluate", str(run), "--num-particles", "200", "--num-images", "30", "--no-progress"]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     row = json.loads((run / "evaluation-test.json").read_text())
     assert 0 <= row["psis_khat_unreliable_fraction"] <= 1
@@ -81,12 +111,23 @@ def test_list_names_every_part(capsys):
     assert {"vae", "autoencoder"} <= set(parts["models"])
     assert {"standard-normal", "diagonal-normal", "mixture", "vamp", "flow"} <= set(parts["priors"])
     assert {"diagonal-normal", "iaf"} <= set(parts["guides"])
-    assert {"bernoulli", "categorical", "discretized-logistic", "normal"} <= set(parts["likelihoods"])
-    assert {"digits", "digits-binary", "binarized-mnist", "mnist", "fashion-mnist", "cifar10"} <= set(parts["datasets"])
+    assert {"bernoulli", "categorical", "discretized-logistic", "normal"} <= set(
+        parts["likelihoods"]
+    )
+    assert {
+        "digits",
+        "digits-binary",
+        "binarized-mnist",
+        "mnist",
+        "fashion-mnist",
+        "cifar10",
+    } <= set(parts["datasets"])
 
 
 def test_help_explains_each_command(capsys):
-    done = subprocess.run([sys.executable, "-m", "evaluation.cli", "--help"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "evaluation.cli", "--help"], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "usage: pgm" in done.stdout and "suite" in done.stdout
     for command in ("train", "evaluate", "sample", "suite", "compare", "list", "complete"):
         assert main([command, "--help"]) == 0
@@ -95,18 +136,36 @@ def test_help_explains_each_command(capsys):
 
 def test_complete_fills_the_bottom_half(tmp_path, capsys):
     config = tmp_path / "pixelcnn.toml"
-    config.write_text('data = "digits-binary"\nmodel = "pixelcnn"\nhidden_channels = 8\n'
-                      'num_layers = 2\nepochs = 1\nnum_train = 128\ndevice = "cpu"\n')
+    config.write_text(
+        'data = "digits-binary"\nmodel = "pixelcnn"\nhidden_channels = 8\n'
+        'num_layers = 2\nepochs = 1\nnum_train = 128\ndevice = "cpu"\n'
+    )
     run = tmp_path / "run"
     assert main(["train", str(config), "--out", str(run), "--no-progress"]) == 0
     images = pgm.load_dataset("digits-binary", "test").images[:3].numpy()
     np.save(tmp_path / "in.npy", images)
     out = tmp_path / "done.png"
     capsys.readouterr()
-    assert main(["complete", str(run), "--input", str(tmp_path / "in.npy"), "--samples", "2",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "complete",
+                str(run),
+                "--input",
+                str(tmp_path / "in.npy"),
+                "--samples",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {
-        "completions": str(out), "n": 3, "samples_per_image": 2,
+        "completions": str(out),
+        "n": 3,
+        "samples_per_image": 2,
         "columns": ["observed", "completion", "completion", "original"],
     }
     assert out.read_bytes()[:4] == b"\x89PNG"
@@ -123,8 +182,25 @@ def test_complete_fills_the_bottom_half(tmp_path, capsys):
 
 def test_suite_writes_results_and_sample_grids(tmp_path, capsys):
     out = tmp_path / "suite"
-    assert main(["suite", "--out", str(out), "--models", "vae", "vae-iwae", "autoencoder",
-                 "--epochs-scale", "0.05", "--num-particles", "10", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "suite",
+                "--out",
+                str(out),
+                "--models",
+                "vae",
+                "vae-iwae",
+                "autoencoder",
+                "--epochs-scale",
+                "0.05",
+                "--num-particles",
+                "10",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     rows = results["models"] if isinstance(results, dict) else results
     assert {r["model"] for r in rows} == {"vae", "vae-iwae"}  # the autoencoder has no density
@@ -143,7 +219,10 @@ def test_pgm_alone_prints_its_help():
 def test_list_into_a_closed_pipe_is_quiet():
     # `pgm list --json | head -1`: the reader leaves early; no BrokenPipeError, no traceback
     done = subprocess.run(
-        f"{sys.executable} -m evaluation.cli list --json | head -1", shell=True, capture_output=True, text=True
+        f"{sys.executable} -m evaluation.cli list --json | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
     )
     assert done.stdout == "{\n" and done.stderr == "", done.stderr
 
@@ -157,12 +236,31 @@ def test_compare_help_and_labels(tmp_path, capsys):
     from inference import train
 
     run = tmp_path / "vae"
-    train({"data": "digits", "model": "vae", "epochs": 1, "num_train": 64, "hidden_dim": 8,
-           "latent_dim": 2, "device": "cpu"}, run, progress=False)
-    assert [r.name for r in _load_runs([run, run, run], ["baseline", None, None])] == ["baseline", "vae", "vae#2"]
-    with pytest.raises(ValueError, match="--label: expected a different name for each run; found 'a' twice"):
+    train(
+        {
+            "data": "digits",
+            "model": "vae",
+            "epochs": 1,
+            "num_train": 64,
+            "hidden_dim": 8,
+            "latent_dim": 2,
+            "device": "cpu",
+        },
+        run,
+        progress=False,
+    )
+    assert [r.name for r in _load_runs([run, run, run], ["baseline", None, None])] == [
+        "baseline",
+        "vae",
+        "vae#2",
+    ]
+    with pytest.raises(
+        ValueError, match="--label: expected a different name for each run; found 'a' twice"
+    ):
         _load_runs([run, run], ["a", "a"])
-    with pytest.raises(ValueError, match="--label: expected names unlike the other runs' folder names"):
+    with pytest.raises(
+        ValueError, match="--label: expected names unlike the other runs' folder names"
+    ):
         _load_runs([run, run], ["vae", None])
     assert main(["compare", "--out", str(tmp_path / "o"), "--label", "nameless"]) == 2
     assert "--label: expected NAME=RUN" in capsys.readouterr().err

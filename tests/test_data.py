@@ -50,7 +50,9 @@ def test_mnist_from_shared_data(shared_data):
 
 def test_missing_file_names_the_path_and_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.delenv("PGM_DATA_DIR", raising=False)
-    with pytest.raises(FileNotFoundError, match=str(tmp_path / "binarized_mnist.npz") + ".*--data-dir"):
+    with pytest.raises(
+        FileNotFoundError, match=str(tmp_path / "binarized_mnist.npz") + ".*--data-dir"
+    ):
         load_dataset("binarized-mnist", "train", tmp_path)
     monkeypatch.setenv("PGM_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="mnist.npz"):
@@ -97,5 +99,7 @@ def test_fashion_mnist_through_torchvision_layout(tmp_path):
 
 
 def test_torchvision_dataset_absent_offline_says_how_to_get_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="fashion-mnist: torchvision found no usable files.*--download"):
+    with pytest.raises(
+        FileNotFoundError, match="fashion-mnist: torchvision found no usable files.*--download"
+    ):
         load_dataset("fashion-mnist", "train", tmp_path)

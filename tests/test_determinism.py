@@ -16,8 +16,18 @@ from inference import fit_model, train
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TIMING = {"seconds", "images_per_second"}
-TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 100,
-        "batch_size": 25, "epochs": 2, "lr": 3e-3, "seed": 7, "device": "cpu"}
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 16,
+    "num_train": 100,
+    "batch_size": 25,
+    "epochs": 2,
+    "lr": 3e-3,
+    "seed": 7,
+    "device": "cpu",
+}
 
 
 def _metrics(run: Path) -> list[dict]:
@@ -27,7 +37,11 @@ def _metrics(run: Path) -> list[dict]:
 
 @pytest.mark.parametrize(
     "changes",
-    [{}, {"elbo": "iwae", "num_particles": 3, "prior": "vamp"}, {"elbo": "mean-field", "kl_warmup_epochs": 1, "grad_clip": 5.0}],
+    [
+        {},
+        {"elbo": "iwae", "num_particles": 3, "prior": "vamp"},
+        {"elbo": "mean-field", "kl_warmup_epochs": 1, "grad_clip": 5.0},
+    ],
     ids=["trace", "iwae-vamp", "mean-field-warmup-clip"],
 )
 def test_same_seed_same_metrics_and_weights(changes, tmp_path):
@@ -46,7 +60,9 @@ def test_same_seed_same_metrics_and_weights(changes, tmp_path):
 def test_another_seed_other_metrics(tmp_path):
     train(TINY, tmp_path / "a", progress=False)
     train({**TINY, "seed": 8}, tmp_path / "b", progress=False)
-    assert [m["train_loss"] for m in _metrics(tmp_path / "a")] != [m["train_loss"] for m in _metrics(tmp_path / "b")]
+    assert [m["train_loss"] for m in _metrics(tmp_path / "a")] != [
+        m["train_loss"] for m in _metrics(tmp_path / "b")
+    ]
 
 
 def test_fit_model_in_memory_is_deterministic():

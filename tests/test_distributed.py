@@ -32,7 +32,8 @@ CONFIG = {
 }
 
 pytestmark = pytest.mark.skipif(
-    not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo"
+    not dist.is_available() or not dist.is_gloo_available(),
+    reason="needs torch.distributed with gloo",
 )
 
 
@@ -46,7 +47,10 @@ def _spawned(rank: int, world_size: int, port: int, folder: str) -> None:
     """One rank: a DistributedTrainer fit (saving the parameters it ends with), then a 3-epoch
     run and a 2-epoch run resumed to 3 through train_distributed."""
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
         WORLD_SIZE=str(world_size),
     )
     torch.set_num_threads(1)
@@ -59,7 +63,9 @@ def _spawned(rank: int, world_size: int, port: int, folder: str) -> None:
     try:
         root = Path(folder)
         train_ds, _ = load_data({**CONFIG})
-        cfg = resolve_config({**CONFIG, "epochs": 3}, list(train_ds.image_shape), train_ds.num_levels)
+        cfg = resolve_config(
+            {**CONFIG, "epochs": 3}, list(train_ds.image_shape), train_ds.num_levels
+        )
         seed_everything(cfg["seed"])
         trainer = DistributedTrainer(cfg, pgm.build(cfg))
         fit = trainer.fit(train_ds.float_images(), None, progress=False)
@@ -69,7 +75,9 @@ def _spawned(rank: int, world_size: int, port: int, folder: str) -> None:
 
         straight = train_distributed({**CONFIG, "epochs": 3}, root / "straight", progress=False)
         train_distributed({**CONFIG, "epochs": 2}, root / "resumed", progress=False)
-        again = train_distributed({**CONFIG, "epochs": 3}, root / "resumed", resume=True, progress=False)
+        again = train_distributed(
+            {**CONFIG, "epochs": 3}, root / "resumed", resume=True, progress=False
+        )
         outcome = {"losses": losses, "returned": [straight is not None, again is not None]}
         (root / f"outcome{rank}.json").write_text(json.dumps(outcome))
     finally:
@@ -88,7 +96,10 @@ def test_two_processes_keep_identical_parameters_and_learn(tmp_path):
     assert outcomes[0]["losses"][-1] < outcomes[0]["losses"][0] - 1.0
     # rank 0 alone owns the run (and returns it); the run folder is complete
     assert outcomes[0]["returned"] == [True, True] and outcomes[1]["returned"] == [False, False]
-    metrics = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    metrics = [
+        json.loads(line)
+        for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [m["epoch"] for m in metrics] == [1, 2, 3]
     assert metrics[-1]["valid_loss"] < metrics[0]["valid_loss"]
     # 2 epochs, then resumed to 3, ends exactly where 3 straight epochs end
@@ -100,14 +111,28 @@ def test_two_processes_keep_identical_parameters_and_learn(tmp_path):
 
 def test_torchrun_entry_point_trains_a_run(tmp_path):
     config = tmp_path / "vae.toml"
-    config.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in {**CONFIG, "epochs": 1}.items()) + "\n")
+    config.write_text(
+        "\n".join(f"{k} = {json.dumps(v)}" for k, v in {**CONFIG, "epochs": 1}.items()) + "\n"
+    )
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}", "-m", "inference.torchrun", str(config), "--out", str(out), "--no-progress",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "inference.torchrun",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
     ]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summaries = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(summaries) == 1 and summaries[0]["epochs"] == 1  # printed by rank 0 only

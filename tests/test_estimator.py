@@ -88,7 +88,9 @@ def test_fully_observed_model_is_exact_with_one_particle():
     assert est.num_particles == 1
     expected = (x * probs.log() + (1 - x) * (1 - probs).log()).sum(-1)
     torch.testing.assert_close(est.log_likelihood, expected)
-    assert evaluation.bits_per_dim(est.log_likelihood, 3) == pytest.approx(-expected / (3 * math.log(2)))
+    assert evaluation.bits_per_dim(est.log_likelihood, 3) == pytest.approx(
+        -expected / (3 * math.log(2))
+    )
 
 
 def test_site_outside_data_plate_is_refused(ppca):

@@ -25,13 +25,28 @@ from inference.config import resolve_config
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # 200 images in batches of 50: 4 steps an epoch; step 10 is the second step of epoch 3.
-TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 200,
-        "batch_size": 50, "epochs": 4, "lr": 3e-3, "seed": 0, "device": "cpu", "keep_checkpoints": 2}
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 16,
+    "num_train": 200,
+    "batch_size": 50,
+    "epochs": 4,
+    "lr": 3e-3,
+    "seed": 0,
+    "device": "cpu",
+    "keep_checkpoints": 2,
+}
 NAN_STEP = 10
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _trainer(run: Path | None, **changes) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
@@ -76,7 +91,10 @@ def test_nan_loss_stops_within_the_step_naming_step_and_site(elbo, where, site, 
     assert site in message and "the last checkpoint is untouched" in message, message
     assert trainer.step == NAN_STEP - 1  # no optimiser step was taken with the bad loss
     assert _snapshot(tmp_path) == seen["before"]  # checkpoints 1-2 and metrics: byte for byte
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch-00001.safetensors", "epoch-00002.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "epoch-00001.safetensors",
+        "epoch-00002.safetensors",
+    ]
 
 
 def test_nan_gradient_stops_within_the_step_naming_the_parameter(tmp_path):
@@ -95,7 +113,9 @@ def test_nan_gradient_stops_within_the_step_naming_the_parameter(tmp_path):
     with pytest.raises(NonFiniteLossError) as info:
         trainer.fit(x, valid, progress=False)
     message = str(info.value)
-    assert message.startswith(f"step {NAN_STEP} (epoch 3): non-finite gradient for likelihood.decoder.net.0.weight"), message
+    assert message.startswith(
+        f"step {NAN_STEP} (epoch 3): non-finite gradient for likelihood.decoder.net.0.weight"
+    ), message
     assert _snapshot(tmp_path) == seen["before"]
     assert all(torch.isfinite(v).all() for v in trainer.model.state_dict().values())
     assert any(not torch.equal(v, before[k]) for k, v in trainer.model.state_dict().items())
@@ -104,7 +124,9 @@ def test_nan_gradient_stops_within_the_step_naming_the_parameter(tmp_path):
 def test_a_huge_learning_rate_is_stopped_by_the_cli_in_one_line(tmp_path, capsys):
     config = tmp_path / "c.toml"
     config.write_text("".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in TINY.items()))
-    code = main(["train", str(config), "--out", str(tmp_path / "run"), "--set", "lr=1e30", "--no-progress"])
+    code = main(
+        ["train", str(config), "--out", str(tmp_path / "run"), "--set", "lr=1e30", "--no-progress"]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("pgm train: error: step 2 (epoch 1): "), err
@@ -117,7 +139,13 @@ def test_grad_clip_bounds_the_gradient_norm():
         trainer, x, _ = _trainer(None, grad_clip=clip, epochs=1)
         seen: list[float] = []
         trainer.optimizer.register_step_pre_hook(
-            lambda opt, args, kwargs: seen.append(float(torch.nn.utils.get_total_norm([p.grad for p in trainer.model.parameters() if p.grad is not None])))
+            lambda opt, args, kwargs: seen.append(
+                float(
+                    torch.nn.utils.get_total_norm(
+                        [p.grad for p in trainer.model.parameters() if p.grad is not None]
+                    )
+                )
+            )
         )
         trainer.fit(x, progress=False)
         return seen

@@ -24,8 +24,17 @@ from inference.torchrun import main as torchrun_main
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 8, "num_train": 50,
-        "batch_size": 50, "epochs": 1, "seed": 1, "device": "cpu"}
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 8,
+    "num_train": 50,
+    "batch_size": 50,
+    "epochs": 1,
+    "seed": 1,
+    "device": "cpu",
+}
 
 
 def _toml(path: Path, settings: dict) -> Path:
@@ -35,7 +44,12 @@ def _toml(path: Path, settings: dict) -> Path:
 
 def test_torchrun_entry_point_refuses_bad_config_in_one_line(tmp_path, capsys):
     config = _toml(tmp_path / "c.toml", TINY)
-    assert torchrun_main([str(config), "--out", str(tmp_path / "run"), "--set", "lr=-1", "--no-progress"]) == 2
+    assert (
+        torchrun_main(
+            [str(config), "--out", str(tmp_path / "run"), "--set", "lr=-1", "--no-progress"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["inference.torchrun: error: lr: expected a number > 0.0; found -1"], err
     assert not (tmp_path / "run").exists()
@@ -43,15 +57,23 @@ def test_torchrun_entry_point_refuses_bad_config_in_one_line(tmp_path, capsys):
     (tmp_path / "run" / "config.json").write_text("{ corrupted")
     assert torchrun_main(["--out", str(tmp_path / "run"), "--resume", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("inference.torchrun: error: --resume: expected JSON in"), err
+    assert len(err) == 1 and err[0].startswith(
+        "inference.torchrun: error: --resume: expected JSON in"
+    ), err
 
 
 def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     # what the `pgm` console script runs, with a line to say Python itself is up
     script = "print('up', flush=True); import sys; from evaluation.cli import main; sys.exit(main(['list']))"
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline() == "up\n"
     time.sleep(0.05)  # torch is still importing
     proc.send_signal(signal.SIGINT)
@@ -59,7 +81,9 @@ def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path):
     if proc.returncode == 0:
         pytest.skip("the imports finished before the signal arrived")
     assert proc.returncode == 130, err
-    assert "Traceback" not in err and err.strip().splitlines() == ["pgm: interrupted while starting; nothing was run or written"], err
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        "pgm: interrupted while starting; nothing was run or written"
+    ], err
 
 
 def test_ctrl_c_before_the_first_checkpoint_leaves_nothing(tmp_path, monkeypatch):
@@ -88,13 +112,20 @@ def test_ctrl_c_during_compare_does_not_suggest_resume(tmp_path, monkeypatch, ca
     monkeypatch.setattr(evaluation.compare, "compare_runs", interrupted)
     assert main(["compare", str(tmp_path), "--out", str(tmp_path / "rep")]) == 130
     err = capsys.readouterr().err.strip()
-    assert err == "pgm compare: interrupted; the report folder holds the previous report (or none); run the command again"
+    assert (
+        err
+        == "pgm compare: interrupted; the report folder holds the previous report (or none); run the command again"
+    )
 
 
 def test_resume_touches_only_pgms_own_temporaries(tmp_path):
     run = tmp_path / "run"
     train({**TINY, "epochs": 1}, run, progress=False)
-    mine = [run / ".notes.tmp", run / "checkpoints" / ".draft.json.tmp", run / "checkpoints" / ".x.tmp"]
+    mine = [
+        run / ".notes.tmp",
+        run / "checkpoints" / ".draft.json.tmp",
+        run / "checkpoints" / ".x.tmp",
+    ]
     for path in mine:
         path.write_text("the user's")
     stale = run / "checkpoints" / ".epoch-00002.safetensors.abcd1234.tmp"
@@ -111,7 +142,10 @@ def test_available_memory_reads_the_address_space_limit(monkeypatch):
 
     monkeypatch.setattr(resource, "getrlimit", lambda which: (1 << 30, resource.RLIM_INFINITY))
     assert memory.available_memory() <= 1 << 30
-    with pytest.raises(ValueError, match=r"^-n: expected a request that fits in memory; found x, needing about 2.0 GiB, with .* available$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^-n: expected a request that fits in memory; found x, needing about 2.0 GiB, with .* available$",
+    ):
         memory.check_fits(2 << 30, "-n", "x")
 
 

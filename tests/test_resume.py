@@ -78,7 +78,9 @@ for line in sys.stdin:
 
 
 def _argv(config: Path, run: Path, resume: bool) -> list[str]:
-    return ["train", str(config), "--out", str(run), "--no-progress"] + (["--resume"] if resume else [])
+    return ["train", str(config), "--out", str(run), "--no-progress"] + (
+        ["--resume"] if resume else []
+    )
 
 
 def _env(kill_at: str | None) -> dict[str, str]:
@@ -97,12 +99,19 @@ class ForkingCLI:
 
     def __init__(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", FORKING_CLI], cwd=REPO, env=_env(None), text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, "-c", FORKING_CLI],
+            cwd=REPO,
+            env=_env(None),
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
 
     def start(self, argv: list[str], kill_at: str | None = None) -> int:
-        self.proc.stdin.write(json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n")
+        self.proc.stdin.write(
+            json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n"
+        )
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())["pid"]
 
@@ -155,7 +164,11 @@ def test_resume_after_sigkill_at_any_moment_is_bitwise_exact(tmp_path):
         #    epoch 1's checkpoint and metrics line exist.
         done = subprocess.run(
             [sys.executable, "-m", "evaluation.cli", *_argv(config, run, False)],
-            env=_env("step:6"), cwd=REPO, capture_output=True, text=True, timeout=120,
+            env=_env("step:6"),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == killed, done.stderr
         assert _checkpoints(run) == ["epoch-00001.safetensors"] and len(_metrics(run)) == 1
@@ -208,18 +221,33 @@ def test_resume_after_sigkill_at_any_moment_is_bitwise_exact(tmp_path):
         err = cli.close()
     assert cli.proc.returncode == 0, err
 
-    assert (run / "model.safetensors").read_bytes() == (reference / "model.safetensors").read_bytes()
+    assert (run / "model.safetensors").read_bytes() == (
+        reference / "model.safetensors"
+    ).read_bytes()
     assert _metrics(run) == _metrics(reference) and len(_metrics(run)) == 8
     assert _checkpoints(run) == _checkpoints(reference)
     last = _checkpoints(run)[-1]
-    mine, theirs = load_file(run / "checkpoints" / last), load_file(reference / "checkpoints" / last)
+    mine, theirs = (
+        load_file(run / "checkpoints" / last),
+        load_file(reference / "checkpoints" / last),
+    )
     assert mine.keys() == theirs.keys()
     assert all(torch.equal(mine[k], theirs[k]) for k in mine)
     assert _temporaries(run) == []
 
 
-TINY = {"data": "digits", "model": "vae", "latent_dim": 2, "hidden_dim": 16, "num_train": 100,
-        "batch_size": 50, "epochs": 3, "lr": 3e-3, "seed": 1, "device": "cpu"}
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 16,
+    "num_train": 100,
+    "batch_size": 50,
+    "epochs": 3,
+    "lr": 3e-3,
+    "seed": 1,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +289,9 @@ def test_resume_refuses_another_config_and_leaves_the_run_alone(tmp_path, change
     train({**TINY, "epochs": 1}, run, progress=False)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     key = next(iter(changes))
-    with pytest.raises(ValueError, match=rf"^--resume: expected the run's own config .*{key} \(run has"):
+    with pytest.raises(
+        ValueError, match=rf"^--resume: expected the run's own config .*{key} \(run has"
+    ):
         train({**TINY, **changes}, run, resume=True, progress=False)
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 

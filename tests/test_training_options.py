@@ -26,7 +26,9 @@ def test_patience_stops_when_validation_stops_improving(tmp_path):
     # lr = 1e-30 leaves every weight as it is (float32), and validation uses fixed noise: the
     # validation loss of epoch 1 is never beaten, so patience 2 stops after epoch 3
     result = train(
-        {**TINY, "epochs": 50, "lr": 1e-30, "early_stopping_patience": 2}, tmp_path / "run", progress=False
+        {**TINY, "epochs": 50, "lr": 1e-30, "early_stopping_patience": 2},
+        tmp_path / "run",
+        progress=False,
     )
     epochs = [m["epoch"] for m in result.metrics]
     assert epochs == [1, 2, 3]

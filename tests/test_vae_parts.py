@@ -24,7 +24,10 @@ COMBOS = list(itertools.product(sorted(pgm.PRIORS), sorted(pgm.GUIDES), sorted(L
 @pytest.fixture(scope="module")
 def datasets():
     return {
-        name: (pgm.load_dataset(name, "train").subset(256), pgm.load_dataset(name, "valid").subset(64))
+        name: (
+            pgm.load_dataset(name, "train").subset(256),
+            pgm.load_dataset(name, "valid").subset(64),
+        )
         for name in set(LIKELIHOOD_DATA.values())
     }
 
@@ -39,9 +42,19 @@ def test_combination_trains_samples_and_evaluates(prior, guide, likelihood, data
     train, valid = datasets[LIKELIHOOD_DATA[likelihood]]
     cfg = resolve_config(
         {
-            "data": train.name, "model": "vae", "prior": prior, "guide": guide,
-            "likelihood": likelihood, "latent_dim": 4, "hidden_dim": 48, "num_components": 5,
-            "num_mixtures": 2, "epochs": 3, "batch_size": 32, "lr": 3e-3, "device": "cpu",
+            "data": train.name,
+            "model": "vae",
+            "prior": prior,
+            "guide": guide,
+            "likelihood": likelihood,
+            "latent_dim": 4,
+            "hidden_dim": 48,
+            "num_components": 5,
+            "num_mixtures": 2,
+            "epochs": 3,
+            "batch_size": 32,
+            "lr": 3e-3,
+            "device": "cpu",
         },
         image_shape=list(train.image_shape),
         num_levels=train.num_levels,
@@ -72,10 +85,19 @@ def test_combination_trains_samples_and_evaluates(prior, guide, likelihood, data
 def test_elbos_train(elbo, datasets):
     train, valid = datasets["digits"]
     cfg = resolve_config(
-        {"data": "digits", "elbo": elbo, "num_particles": 3 if elbo == "iwae" else 1,
-         "hidden_dim": 48, "epochs": 3, "batch_size": 32, "lr": 3e-3, "device": "cpu",
-         "kl_warmup_epochs": 1},
-        image_shape=[1, 8, 8], num_levels=17,
+        {
+            "data": "digits",
+            "elbo": elbo,
+            "num_particles": 3 if elbo == "iwae" else 1,
+            "hidden_dim": 48,
+            "epochs": 3,
+            "batch_size": 32,
+            "lr": 3e-3,
+            "device": "cpu",
+            "kl_warmup_epochs": 1,
+        },
+        image_shape=[1, 8, 8],
+        num_levels=17,
     )
     model = pgm.build(cfg)
     trainer = Trainer(cfg, model)
@@ -118,8 +140,11 @@ def test_unknown_names_list_the_valid_ones():
 
 def test_autoencoder_learns_features_and_refuses_to_sample():
     train = pgm.load_dataset("digits", "train").subset(256)
-    cfg = resolve_config({"model": "autoencoder", "hidden_dim": 48, "epochs": 3, "device": "cpu"},
-                         image_shape=[1, 8, 8], num_levels=17)
+    cfg = resolve_config(
+        {"model": "autoencoder", "hidden_dim": 48, "epochs": 3, "device": "cpu"},
+        image_shape=[1, 8, 8],
+        num_levels=17,
+    )
     model = pgm.build(cfg)
     x = train.float_images()
     before = model.reconstruction_loss(x).mean().item()

@@ -78,7 +78,10 @@ def check_pixels(arr: np.ndarray, num_levels: int, what: str) -> None:
 
 def _npy_header(handle) -> tuple[tuple[int, ...], np.dtype]:
     version = np.lib.format.read_magic(handle)
-    reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    reader = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
     if version not in reader:
         raise PgmError(f"unsupported .npy format version {version}")
     shape, _, dtype = reader[version](handle)
@@ -107,7 +110,9 @@ def check_npy_sizes(path: Path, what: str) -> None:
         handle.seek(0)
         with zipfile.ZipFile(handle) as archive:
             if not archive.infolist():
-                raise PgmError(f"{what}: expected an .npz archive of arrays; found {path} holding no arrays")
+                raise PgmError(
+                    f"{what}: expected an .npz archive of arrays; found {path} holding no arrays"
+                )
             for info in archive.infolist():
                 with archive.open(info) as member:
                     check(repr(info.filename.removesuffix(".npy")), member, info.file_size)
@@ -133,9 +138,13 @@ def load_image_array(path: str | Path, num_levels: int, what: str = "--input") -
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         if str(err).startswith(f"{what}:"):
             raise
-        raise PgmError(f"{what}: expected a readable .npy/.npz file of images; found {path} ({reason})") from None
+        raise PgmError(
+            f"{what}: expected a readable .npy/.npz file of images; found {path} ({reason})"
+        ) from None
     if arr.ndim == 0:
-        raise PgmError(f"{what}: expected images (N, C, H, W) or one image (C, H, W); found a 0-d array in {path}")
+        raise PgmError(
+            f"{what}: expected images (N, C, H, W) or one image (C, H, W); found a 0-d array in {path}"
+        )
     check_pixels(arr, num_levels, f"{what} ({path})")
     return arr
 

@@ -26,9 +26,10 @@ def load_torchvision(
     """
     import torchvision
 
-    cls = {"fashion-mnist": torchvision.datasets.FashionMNIST, "cifar10": torchvision.datasets.CIFAR10}[
-        name
-    ]
+    cls = {
+        "fashion-mnist": torchvision.datasets.FashionMNIST,
+        "cifar10": torchvision.datasets.CIFAR10,
+    }[name]
     root = resolve_data_dir(data_dir)
     try:
         ds = cls(str(root), train=split != "test", download=download)

@@ -54,9 +54,7 @@ class PixelRNNNetwork(AutoregressiveNetwork):
     ) -> None:
         super().__init__(image_channels, out_channels, context_shape)
         if layer not in RECURRENT_LAYERS:
-            raise PgmError(
-                f"layer: expected one of {', '.join(RECURRENT_LAYERS)}; found {layer!r}"
-            )
+            raise PgmError(f"layer: expected one of {', '.join(RECURRENT_LAYERS)}; found {layer!r}")
         c, f = image_channels, hidden_channels
         self.layer = layer
         self.supports_streaming = True

@@ -115,7 +115,9 @@ def test_diagonal_bilstm_stream_needs_the_skew_padding_states(monkeypatch):
     monkeypatch.setattr(
         DiagonalLSTM,
         "edge_states",
-        lambda self, steps, like: tuple(torch.zeros_like(t) for t in edge_states(self, steps, like)),
+        lambda self, steps, like: tuple(
+            torch.zeros_like(t) for t in edge_states(self, steps, like)
+        ),
     )
     assert worst_error() > 1e-4
 

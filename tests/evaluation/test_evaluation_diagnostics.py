@@ -44,7 +44,9 @@ def ppca():
     x = z @ w.T + mu + s * torch.randn(N, D, generator=g, dtype=torch.float64)
     cov = torch.linalg.inv(torch.eye(L, dtype=torch.float64) + w.T @ w / s**2)
     post_mean = (x - mu) @ w @ cov.T / s**2  # (N, L)
-    marginal = dist.MultivariateNormal(mu, w @ w.T + s**2 * torch.eye(D, dtype=torch.float64)).log_prob(x)
+    marginal = dist.MultivariateNormal(
+        mu, w @ w.T + s**2 * torch.eye(D, dtype=torch.float64)
+    ).log_prob(x)
 
     def model(x):
         with pyro.plate("data", x.shape[0]):
@@ -53,7 +55,9 @@ def ppca():
 
     def exact_guide(x):
         with pyro.plate("data", x.shape[0]):
-            pyro.sample("z", dist.MultivariateNormal(post_mean, scale_tril=torch.linalg.cholesky(cov)))
+            pyro.sample(
+                "z", dist.MultivariateNormal(post_mean, scale_tril=torch.linalg.cholesky(cov))
+            )
 
     def poor_guide(x):
         # shifted by 3 posterior sds and ten times too narrow: the posterior's bulk sits in the
@@ -62,7 +66,14 @@ def ppca():
         with pyro.plate("data", x.shape[0]):
             pyro.sample("z", dist.Normal(post_mean + 3 * sd, 0.1 * sd).to_event(1))
 
-    return {"model": model, "exact": exact_guide, "poor": poor_guide, "x": x, "marginal": marginal, "post_mean": post_mean}
+    return {
+        "model": model,
+        "exact": exact_guide,
+        "poor": poor_guide,
+        "x": x,
+        "marginal": marginal,
+        "post_mean": post_mean,
+    }
 
 
 def test_khat_and_ess_separate_good_and_poor_proposals(ppca):
@@ -79,7 +90,10 @@ def test_khat_and_ess_separate_good_and_poor_proposals(ppca):
     assert kg.shape == kp.shape == (N,)
     assert np.all(kg < 0.5), kg
     assert np.median(kp) > KHAT_UNRELIABLE, kp
-    ess_good, ess_poor = effective_sample_size(good.log_weights), effective_sample_size(poor.log_weights)
+    ess_good, ess_poor = (
+        effective_sample_size(good.log_weights),
+        effective_sample_size(poor.log_weights),
+    )
     assert np.allclose(ess_good, k, rtol=1e-6)
     assert ess_poor.mean() < 0.05 * k
     # and the poor proposal's estimate falls below the truth (a lower bound in expectation)
@@ -100,7 +114,9 @@ def test_estimate_against_k_converges_and_starts_at_the_elbo(ppca):
     """The curve rises from the ELBO (K = 1) towards log p(x): the mean at the largest K is
     within 0.05 nats per image of the truth (seed 0), and never above it by more than that."""
     torch.manual_seed(0)
-    curve = estimate_vs_particles(ppca["model"], ppca["x"], max_particles=2000, guide=_broad_guide(ppca), seed=0)
+    curve = estimate_vs_particles(
+        ppca["model"], ppca["x"], max_particles=2000, guide=_broad_guide(ppca), seed=0
+    )
     assert curve.num_particles[0] == 1 and curve.num_particles[-1] == 2000
     truth = float(ppca["marginal"].mean())
     assert curve.mean[0] < curve.mean[-1]
@@ -131,7 +147,9 @@ def test_rate_plus_distortion_is_the_negative_elbo(ppca):
     posterior guide the ELBO's integrand log p(x,z) − log q(z|x) is the constant log p(x), so the
     equality holds to 1e-6 per image; the rate is the KL, positive."""
     torch.manual_seed(0)
-    rate, distortion = rate_distortion(ppca["model"], ppca["x"], num_particles=64, guide=ppca["exact"])
+    rate, distortion = rate_distortion(
+        ppca["model"], ppca["x"], num_particles=64, guide=ppca["exact"]
+    )
     assert rate.shape == distortion.shape == (N,)
     assert torch.allclose(-(rate + distortion).double(), ppca["marginal"], atol=1e-6)
     assert (rate > 0).all()
@@ -140,11 +158,15 @@ def test_rate_plus_distortion_is_the_negative_elbo(ppca):
 def test_active_units_counts_varying_dimensions():
     """Burda et al. (2016): unit u active when Cov_x(E_q[z_u|x]) > 0.01. Seed 0."""
     g = torch.Generator().manual_seed(0)
-    codes = torch.cat([torch.randn(500, 3, generator=g), 0.05 * torch.randn(500, 2, generator=g)], 1)
+    codes = torch.cat(
+        [torch.randn(500, 3, generator=g), 0.05 * torch.randn(500, 2, generator=g)], 1
+    )
     n, activity = active_units(codes)
     assert n == 3
     assert activity.shape == (5,) and np.all(activity[:3] > 0.5) and np.all(activity[3:] < 0.01)
-    assert collapse_warning("vae", 0.01, 0, 5) is not None and "COLLAPSE" in collapse_warning("vae", 0.01, 0, 5)
+    assert collapse_warning("vae", 0.01, 0, 5) is not None and "COLLAPSE" in collapse_warning(
+        "vae", 0.01, 0, 5
+    )
     assert collapse_warning("vae", 5.0, 3, 5) is None
     with pytest.raises(ValueError, match="codes"):
         active_units(torch.zeros(1, 3))

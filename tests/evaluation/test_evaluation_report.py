@@ -28,12 +28,41 @@ from evaluation.report import (
 )
 from inference import train
 
-TINY = {"data": "digits", "epochs": 1, "num_train": 128, "batch_size": 64, "hidden_dim": 32,
-        "latent_dim": 4, "eval_particles": 2, "device": "cpu", "seed": 0}
+TINY = {
+    "data": "digits",
+    "epochs": 1,
+    "num_train": 128,
+    "batch_size": 64,
+    "hidden_dim": 32,
+    "latent_dim": 4,
+    "eval_particles": 2,
+    "device": "cpu",
+    "seed": 0,
+}
 
-MODEL_KEYS = {"model", "log_likelihood_nats", "bits_per_dim", "num_dims", "ci95", "elbo_nats",
-              "psis_khat", "num_particles", "rank", "group", "rank_range", "standard_error_nats"}
-COMPARISON_KEYS = {"a", "b", "mean_difference_nats", "p_value", "p_value_adjusted", "ci95", "significant"}
+MODEL_KEYS = {
+    "model",
+    "log_likelihood_nats",
+    "bits_per_dim",
+    "num_dims",
+    "ci95",
+    "elbo_nats",
+    "psis_khat",
+    "num_particles",
+    "rank",
+    "group",
+    "rank_range",
+    "standard_error_nats",
+}
+COMPARISON_KEYS = {
+    "a",
+    "b",
+    "mean_difference_nats",
+    "p_value",
+    "p_value_adjusted",
+    "ci95",
+    "significant",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +86,14 @@ def report(runs, tmp_path_factory):
     # the VAE listed twice: the same evaluation (same seed) compared with itself
     run_list = [runs["vae"], runs["vae-mix"], runs["vae"], runs["autoencoder"]]
     results = compare_runs(
-        run_list, out, num_particles=20, num_images=40, progress=False, n_resamples=499,
-        curve_images=4, curve_max_particles=50,
+        run_list,
+        out,
+        num_particles=20,
+        num_images=40,
+        progress=False,
+        n_resamples=499,
+        curve_images=4,
+        curve_max_particles=50,
     )
     return out, results
 
@@ -100,7 +135,9 @@ def test_results_schema(report):
     out, results = report
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk == results
-    assert {"models", "comparisons", "ranking", "representation", "method", "warnings"} <= set(results)
+    assert {"models", "comparisons", "ranking", "representation", "method", "warnings"} <= set(
+        results
+    )
     names = [m["model"] for m in results["models"]]
     assert names and "autoencoder" not in names  # no density: representation only
     (no_density,) = results["models_without_density"]
@@ -112,7 +149,9 @@ def test_results_schema(report):
         assert row["num_dims"] == 64 and row["num_particles"] == 20 and row["num_images"] == 40
         lo, hi = row["ci95"]
         assert lo <= row["log_likelihood_nats"] <= hi
-        assert row["bits_per_dim"] == pytest.approx(-row["log_likelihood_nats"] / (64 * math.log(2)))
+        assert row["bits_per_dim"] == pytest.approx(
+            -row["log_likelihood_nats"] / (64 * math.log(2))
+        )
         assert row["elbo_nats"] <= row["log_likelihood_nats"]  # Jensen, on the same weights
         assert row["psis_khat"] is None or isinstance(row["psis_khat"], float)
         assert isinstance(row["active_units"], int) and row["rate_nats"] >= 0
@@ -131,18 +170,31 @@ def test_results_schema(report):
     # plots come as SVG too; image grids are upscaled to at least 56 pixels per 8-pixel image
     assert {"figures/forest.svg", "figures/training-curves.svg"} <= set(results["vector_figures"])
     for f in results["vector_figures"]:
-        assert (out / f).read_bytes().lstrip().startswith(b"<?xml") and b"<svg" in (out / f).read_bytes()
+        assert (out / f).read_bytes().lstrip().startswith(b"<?xml") and b"<svg" in (
+            out / f
+        ).read_bytes()
     samples = (out / "figures" / "samples-vae.png").read_bytes()
     assert int.from_bytes(samples[16:20], "big") >= 8 * 56
     # descriptions come from the built models, not the config's name
     descriptions = {m["model"]: m["description"] for m in results["models"]}
-    assert descriptions["vae-mix"].startswith("mixture-of-3-Gaussians prior, diagonal-Gaussian guide")
+    assert descriptions["vae-mix"].startswith(
+        "mixture-of-3-Gaussians prior, diagonal-Gaussian guide"
+    )
     # warnings are records; runs are named relative to the output folder; versions are stated
     for w in results["warnings"]:
         assert {"code", "model", "metric", "value", "threshold", "message"} == set(w)
-    assert {w["code"] for w in results["warnings"]} <= {"posterior-collapse", "partial-collapse", "khat-unreliable", "not-converged", "over-fitting", "ranking-not-converged"}
+    assert {w["code"] for w in results["warnings"]} <= {
+        "posterior-collapse",
+        "partial-collapse",
+        "khat-unreliable",
+        "not-converged",
+        "over-fitting",
+        "ranking-not-converged",
+    }
     for name, run in results["method"]["runs"].items():
-        assert not Path(run["path"]).is_absolute() and (out / run["path"] / "config.json").is_file(), name
+        assert (
+            not Path(run["path"]).is_absolute() and (out / run["path"] / "config.json").is_file()
+        ), name
     assert {"pgm", "torch", "pyro-ppl"} <= set(results["method"]["versions"])
 
 
@@ -208,11 +260,25 @@ def test_markdown_and_inference_data(report):
 
 
 def test_cli_compare_prints_the_ranking(runs, tmp_path, capsys):
-    code = main([
-        "compare", str(runs["vae"]), str(runs["vae-mix"]), str(runs["autoencoder"]),
-        "--out", str(tmp_path / "cmp"), "-k", "5", "--num-images", "30", "--curve-images", "2",
-        "--curve-max-particles", "20", "--no-progress",
-    ])
+    code = main(
+        [
+            "compare",
+            str(runs["vae"]),
+            str(runs["vae-mix"]),
+            str(runs["autoencoder"]),
+            "--out",
+            str(tmp_path / "cmp"),
+            "-k",
+            "5",
+            "--num-images",
+            "30",
+            "--curve-images",
+            "2",
+            "--curve-max-particles",
+            "20",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "95% CI" in text and "vae-mix" in text and "report.html" in text
@@ -265,7 +331,9 @@ def test_arviz_example_in_the_docs_is_the_one_tested():
         text = doc.read_text() if doc.is_file() else ""
         if 'az.from_netcdf("results/idata.nc")' in text:
             blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-            assert ARVIZ_EXAMPLE in blocks, f"{doc.name}: the ArviZ example differs from the tested one"
+            assert ARVIZ_EXAMPLE in blocks, (
+                f"{doc.name}: the ArviZ example differs from the tested one"
+            )
             shown += 1
     assert shown, "the ArviZ example is printed nowhere (README.md or notes/i14-report.md)"
 
@@ -309,17 +377,30 @@ def _chromium() -> str | None:
     return None
 
 
-needs_chromium = pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(
+    _chromium() is None,
+    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
+)
 
 
 def _run_chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-extensions", "--disable-default-apps", "--mute-audio",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-default-apps",
+        "--mute-audio",
         f"--user-data-dir={tmp / 'profile'}",
     ]
-    return subprocess.run([_chromium(), *flags, *args], capture_output=True, text=True, timeout=180, check=False)
+    return subprocess.run(
+        [_chromium(), *flags, *args], capture_output=True, text=True, timeout=180, check=False
+    )
 
 
 _PROBE = """<script>
@@ -342,9 +423,17 @@ def test_page_fits_1280_pixels_in_chromium(report, tmp_path):
     out, _ = report
     page = (out / "report.html").read_text()
     # the probe is the only change: a script, allowed by the policy of this copy only
-    probed = page.replace(CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY + "; script-src 'unsafe-inline'").replace("</body>", _PROBE + "</body>")
+    probed = page.replace(
+        CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY + "; script-src 'unsafe-inline'"
+    ).replace("</body>", _PROBE + "</body>")
     (tmp_path / "probe.html").write_text(probed)
-    done = _run_chromium(tmp_path, "--window-size=1280,1000", "--virtual-time-budget=5000", "--dump-dom", (tmp_path / "probe.html").as_uri())
+    done = _run_chromium(
+        tmp_path,
+        "--window-size=1280,1000",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        (tmp_path / "probe.html").as_uri(),
+    )
     found = re.search(r'data-probe="([^"]*)"', done.stdout)
     assert found, done.stderr[-2000:]
     probe = json.loads(html.unescape(found.group(1)))
@@ -354,13 +443,19 @@ def test_page_fits_1280_pixels_in_chromium(report, tmp_path):
 
 
 @needs_chromium
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+@pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed"
+)
 def test_printed_pdf_shows_every_table_column(report, tmp_path):
     out, results = report
     pdf = tmp_path / "report.pdf"
-    done = _run_chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (out / "report.html").as_uri())
+    done = _run_chromium(
+        tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (out / "report.html").as_uri()
+    )
     assert pdf.is_file(), done.stderr[-2000:]
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     words = set(text.split())
     checked = 0
     for table in TABLES:
@@ -401,7 +496,9 @@ def test_page_makes_no_network_request(report, tmp_path):
     # document started (Chromium's own background requests have no initiator), checked on a
     # control page that does fetch something
     control = tmp_path / "control.html"
-    control.write_text('<!DOCTYPE html><html><body><img src="http://example.invalid/x.png"></body></html>')
+    control.write_text(
+        '<!DOCTYPE html><html><body><img src="http://example.invalid/x.png"></body></html>'
+    )
     assert _page_requests(tmp_path / "control", control) == ["http://example.invalid/x.png"]
     assert _page_requests(tmp_path / "report", out / "report.html") == []
 
@@ -411,7 +508,14 @@ def _page_requests(tmp: Path, page: Path) -> list[str]:
     ``page``, from its ``--log-net-log``."""
     tmp.mkdir()
     log = tmp / "net.json"
-    _run_chromium(tmp, f"--log-net-log={log}", "--window-size=1280,1000", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    _run_chromium(
+        tmp,
+        f"--log-net-log={log}",
+        "--window-size=1280,1000",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+        page.as_uri(),
+    )
     events = json.loads(log.read_text())
     start = events["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
     return sorted(

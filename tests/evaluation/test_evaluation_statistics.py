@@ -32,7 +32,9 @@ def test_model_compared_with_itself_is_never_different():
     rng = np.random.default_rng(0)
     for _ in range(20):
         ll = _log_likelihoods(rng, 200)
-        c = compare_paired("m", "m", ll, ll.copy(), n_resamples=999, seed=int(rng.integers(1 << 30)))
+        c = compare_paired(
+            "m", "m", ll, ll.copy(), n_resamples=999, seed=int(rng.integers(1 << 30))
+        )
         assert c.mean_difference_nats == 0.0
         assert c.ci95 == (0.0, 0.0)
         assert c.p_value == 1.0 and c.p_value_wilcoxon == 1.0
@@ -58,7 +60,9 @@ def test_paired_test_error_rates():
         noise = rng.normal(0, 1.0, size=n)
         null_sign += sign_flip_test(noise, n_resamples=999, seed=r) <= ALPHA
         null_wilcoxon += wilcoxon_test(noise) <= ALPHA
-        shifted = compare_paired("a", "b", ll + 0.5 + rng.normal(0, 1.0, size=n), ll, n_resamples=999, seed=r)
+        shifted = compare_paired(
+            "a", "b", ll + 0.5 + rng.normal(0, 1.0, size=n), ll, n_resamples=999, seed=r
+        )
         power += shifted.p_value <= ALPHA
     assert null_sign / reps <= ALPHA + 0.045, null_sign / reps
     assert null_wilcoxon / reps <= ALPHA + 0.045, null_wilcoxon / reps
@@ -72,7 +76,9 @@ def test_sign_flip_p_value_is_valid_and_vectorised():
     assert p.shape == (3,)
     assert np.allclose(p, [sign_flip_test(d[:, j], n_resamples=499, seed=0) for j in range(3)])
     # a Monte Carlo p-value is never below 1 / (R + 1), even for an overwhelming difference
-    assert sign_flip_test(np.full(50, 3.0) + rng.normal(0, 0.01, 50), n_resamples=499) == pytest.approx(1 / 500)
+    assert sign_flip_test(
+        np.full(50, 3.0) + rng.normal(0, 0.01, 50), n_resamples=499
+    ) == pytest.approx(1 / 500)
 
 
 def test_holm_matches_hand_computation_and_controls_fwer():
@@ -126,7 +132,10 @@ def test_ranking_groups_and_rank_ranges():
     # means rank a > b > c > d; a~b and b~c tie, a-c, a-d, b-d, c-d significant
     names, means = ["c", "a", "d", "b"], [-3.0, -1.0, -4.0, -2.0]
     sig = {("a", "c"), ("a", "d"), ("b", "d"), ("c", "d")}
-    comps = [_comparison(x, y, (x, y) in sig) for x, y in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d")]]
+    comps = [
+        _comparison(x, y, (x, y) in sig)
+        for x, y in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d")]
+    ]
     rows = {r["model"]: r for r in rank_models(names, means, comps)}
     assert [rows[m]["rank"] for m in "abcd"] == [1, 2, 3, 4]
     assert [rows[m]["group"] for m in "abcd"] == ["a", "ab", "b", "c"]
@@ -139,7 +148,11 @@ def test_ranking_groups_and_rank_ranges():
 def test_compare_all_orders_pairs_and_adjusts():
     rng = np.random.default_rng(5)
     base = _log_likelihoods(rng, 150)
-    lls = {"best": base + 2.0 + rng.normal(0, 1, 150), "mid": base + rng.normal(0, 1, 150), "same": base + rng.normal(0, 1, 150)}
+    lls = {
+        "best": base + 2.0 + rng.normal(0, 1, 150),
+        "mid": base + rng.normal(0, 1, 150),
+        "same": base + rng.normal(0, 1, 150),
+    }
     comps = compare_all(lls, n_resamples=1999, seed=0)
     assert [(c.a, c.b) for c in comps] == [("best", "mid"), ("best", "same"), ("mid", "same")]
     assert all(c.p_value_adjusted >= c.p_value for c in comps)
