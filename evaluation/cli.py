@@ -533,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a model from a TOML config",
-        description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs, patience for early stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) and model.safetensors (the best validation epoch's weights).",
+        description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs, early_stopping_patience for early stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) and model.safetensors (the best validation epoch's weights).",
     )
     p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
     p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
