@@ -170,7 +170,7 @@ def cmd_evaluate(args) -> int:
         atomic_write_text(
             Path(args.run) / f"evaluation-{args.split}-ais.json", json.dumps(row, indent=2) + "\n"
         )
-        print(json.dumps(row))
+        print(json.dumps(row) if args.json else _ais_summary(row))
         return 0
     model, cfg, data, est = evaluate_run(
         args.run,
@@ -222,6 +222,22 @@ def _uncertainty(est, has_latents: bool, seed: int) -> dict:
             float((finite > KHAT_UNRELIABLE).mean()) if finite.size else None
         )
     return out
+
+
+def _ais_summary(row: dict) -> str:
+    """``pgm evaluate --method ais``'s answer for a person, like the importance sampler's."""
+    from .report import format_value as f
+
+    lines = [
+        f"{row['model']} on the {row['split']} split: {row['num_images']} images, AIS with "
+        f"T = {row['num_steps']} steps, {row['num_chains']} chains",
+        f"  log p(x)   {f(row['log_likelihood_nats'], '.2f')} nats per image "
+        f"(SE over chains {f(row.get('chain_standard_error_nats'), '.3f')})",
+        f"  bits/dim   {f(row['bits_per_dim'], '.4f')}",
+    ]
+    if row.get("accept_rate") is not None:
+        lines.append(f"  HMC accept {f(row['accept_rate'], '.2f')}")
+    return "\n".join(lines)
 
 
 def _evaluation_summary(row: dict) -> str:

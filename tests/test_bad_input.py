@@ -8,6 +8,7 @@ the real console entry point in a subprocess. Python-API cases check the excepti
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import pickle
@@ -1035,6 +1036,43 @@ HOSTILE = [
 CASES += HOSTILE
 
 
+def _plugin_file(name: str, text: str) -> Callable[[Path, Path], None]:
+    def setup(tmp: Path, run: Path) -> None:
+        (tmp / name).write_text(text)
+
+    return setup
+
+
+# -- found by the second hostile pass (after plug-ins, AIS, reproduce, hvae were merged) ------
+QA2 = [
+    Case(
+        "plugin-not-a-py-file",
+        lambda t: ["list", "--plugin", str(t / "passwd")],
+        "--plugin",
+        ["expected a .py file", "passwd"],
+        setup=_plugin_file("passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+    ),
+    Case(
+        "plugin-raises-on-import",
+        lambda t: ["list", "--plugin", str(t / "qa2_raises.py")],
+        "--plugin",
+        ["to import cleanly", "RuntimeError: boom", "(line 2)"],
+        setup=_plugin_file("qa2_raises.py", "x = 1\nraise RuntimeError('boom')\n"),
+    ),
+    Case(
+        "plugin-registers-a-builtin-name",
+        lambda t: ["list", "--plugin", str(t / "qa2_dupvamp.py")],
+        "--plugin",
+        ["qa2_dupvamp.py to load", "prior 'vamp' is registered twice"],
+        setup=_plugin_file(
+            "qa2_dupvamp.py",
+            "from pgm.registry import PRIORS\n\n\n@PRIORS.register('vamp')\ndef f():\n    pass\n",
+        ),
+    ),
+]
+CASES += QA2
+
+
 def _write(path: Path, content: str | bytes) -> Path:
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -1288,3 +1326,19 @@ def test_train_api_checks_data_before_creating_the_run(tmp_path):
     ):
         train(TINY, tmp_path / "run", data=(bad, good), progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_ais_answers_a_person_unless_json(tmp_path, trained_run, capsys):
+    """``pgm evaluate --method ais`` printed its JSON line whether or not ``--json`` was given,
+    unlike the importance sampler's summary; now both give the summary by default."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    argv = ["evaluate", str(run), "--method", "ais", "--steps", "2", "--chains", "1"]
+    argv += ["--leapfrog", "1", "--num-images", "2", "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "AIS with T = 2 steps, 1 chains" in text and "bits/dim" in text
+    assert not text.lstrip().startswith("{")
+    assert main([*argv, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["method"] == "ais" and row["num_steps"] == 2
