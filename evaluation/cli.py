@@ -451,11 +451,17 @@ def cmd_bdmc(args) -> int:
     return 0
 
 
+# The β schedule holds T + 1 float64s and each step runs ``--leapfrog`` gradient evaluations:
+# beyond these a run exhausts the memory or never ends, so the value is refused up front.
+MAX_AIS_STEPS = 10**6
+MAX_LEAPFROG = 1000
+
+
 def _ais_options(p, steps: int = 1000) -> None:
     p.add_argument(
         "--steps",
         "-T",
-        type=_positive_int("--steps"),
+        type=_positive_int("--steps", MAX_AIS_STEPS),
         default=steps,
         help=f"AIS: annealing steps T (default {steps})",
     )
@@ -468,7 +474,7 @@ def _ais_options(p, steps: int = 1000) -> None:
     )
     p.add_argument(
         "--leapfrog",
-        type=_positive_int("--leapfrog"),
+        type=_positive_int("--leapfrog", MAX_LEAPFROG),
         default=10,
         help="AIS: leapfrog steps per HMC transition (default 10)",
     )

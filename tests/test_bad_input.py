@@ -1069,6 +1069,20 @@ QA2 = [
             "from pgm.registry import PRIORS\n\n\n@PRIORS.register('vamp')\ndef f():\n    pass\n",
         ),
     ),
+    Case(
+        "ais-steps-a-billion",
+        lambda t: ["evaluate", str(t / "out"), "--method", "ais", "--steps", "1000000000"],
+        "argument --steps",
+        ["expected a positive integer <= 1,000,000", "found 1,000,000,000"],
+        setup=_copy_run,
+    ),
+    Case(
+        "bdmc-leapfrog-a-million",
+        lambda t: ["bdmc", str(t / "out"), "--leapfrog", "1000000"],
+        "argument --leapfrog",
+        ["expected a positive integer <= 1,000", "found 1,000,000"],
+        setup=_copy_run,
+    ),
 ]
 CASES += QA2
 
