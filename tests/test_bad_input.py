@@ -1043,6 +1043,10 @@ def _plugin_file(name: str, text: str) -> Callable[[Path, Path], None]:
     return setup
 
 
+def _autoencoder_run(tmp: Path, run: Path) -> None:
+    train({**TINY, "model": "autoencoder"}, tmp / "ae", progress=False)
+
+
 # -- found by the second hostile pass (after plug-ins, AIS, reproduce, hvae were merged) ------
 QA2 = [
     Case(
@@ -1068,6 +1072,22 @@ QA2 = [
             "qa2_dupvamp.py",
             "from pgm.registry import PRIORS\n\n\n@PRIORS.register('vamp')\ndef f():\n    pass\n",
         ),
+    ),
+    Case(
+        "ais-on-an-autoencoder",
+        lambda t: ["evaluate", str(t / "ae"), "--method", "ais", "--steps", "2", "--chains", "1"],
+        "run",
+        ["expected a model that defines a density p(x)", "autoencoder"],
+        setup=_autoencoder_run,
+        guarded="ae",
+    ),
+    Case(
+        "bdmc-on-an-autoencoder",
+        lambda t: ["bdmc", str(t / "ae"), "--steps", "2", "--chains", "1", "--num-images", "1"],
+        "run",
+        ["expected a model that defines a density p(x)", "autoencoder"],
+        setup=_autoencoder_run,
+        guarded="ae",
     ),
     Case(
         "ais-steps-a-billion",
