@@ -190,6 +190,11 @@ def load_plugin(spec: str, argument: str = "plugins") -> dict[str, Any]:
             raise PluginError(str(err).replace("plugins:", f"{argument}:", 1)) from None
         except PgmError as err:  # e.g. a name that is registered already
             raise PluginError(f"{argument}: expected {spec} to load; found: {err}") from None
+        except SystemExit as err:  # would end pgm with the plug-in's status, silently
+            raise PluginError(
+                f"{argument}: expected {spec} to import cleanly; found it calling "
+                f"sys.exit({err.code!r}){_where(err, spec)}"
+            ) from None
         except Exception as err:  # the plug-in's own code failed on import
             raise PluginError(
                 f"{argument}: expected {spec} to import cleanly; found "

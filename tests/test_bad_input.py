@@ -1064,6 +1064,13 @@ QA2 = [
         setup=_plugin_file("qa2_raises.py", "x = 1\nraise RuntimeError('boom')\n"),
     ),
     Case(
+        "plugin-exits-on-import",
+        lambda t: ["list", "--plugin", str(t / "qa2_exits.py")],
+        "--plugin",
+        ["to import cleanly", "sys.exit(0)", "(line 3)"],
+        setup=_plugin_file("qa2_exits.py", "import sys\n\nsys.exit(0)\n"),
+    ),
+    Case(
         "plugin-registers-a-builtin-name",
         lambda t: ["list", "--plugin", str(t / "qa2_dupvamp.py")],
         "--plugin",
