@@ -1090,6 +1090,19 @@ QA2 = [
         guarded="ae",
     ),
     Case(
+        "reproduce-a-row-twice",
+        lambda t: ["reproduce", "iwae-1layer", "iwae-1layer", "--out", str(t / "out")],
+        "rows",
+        ["expected each row once", "found iwae-1layer more than once"],
+    ),
+    Case(
+        "reproduce-second-row-already-there",
+        lambda t: ["reproduce", "pixelcnn", "iwae-1layer", "--out", str(t / "out")],
+        "--out",
+        ["expected a new folder", "iwae-1layer already holding a run"],
+        setup=lambda t, run: shutil.copytree(run, t / "out" / "iwae-1layer"),
+    ),
+    Case(
         "ais-steps-a-billion",
         lambda t: ["evaluate", str(t / "out"), "--method", "ais", "--steps", "1000000000"],
         "argument --steps",
