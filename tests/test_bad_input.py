@@ -1103,6 +1103,12 @@ QA2 = [
         setup=lambda t, run: shutil.copytree(run, t / "out" / "iwae-1layer"),
     ),
     Case(
+        "hidden-dims-huge-named-as-such",
+        lambda t: _train(t, hidden_dims=[10**9]),
+        "hidden_dims/latent_dim",
+        ["expected a request that fits in memory", "hidden_dims = [1000000000]"],
+    ),
+    Case(
         "ais-steps-a-billion",
         lambda t: ["evaluate", str(t / "out"), "--method", "ais", "--steps", "1000000000"],
         "argument --steps",
