@@ -61,6 +61,22 @@ def _positive_int(name: str, maximum: int | None = None):
     return parse
 
 
+def _count(name: str):
+    """An integer >= 0 (0: none); argparse prefixes the message with the argument's name."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {value}")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
 def _seed(text: str) -> int:
     """A seed torch and NumPy accept: an integer in [0, 2^63)."""
     try:
@@ -730,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--curve-images",
-        type=int,
+        type=_count("--curve-images"),
         default=16,
         help="test images for the estimate-against-K curves (default 16; 0: none)",
     )
@@ -749,7 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
     _ais_options(p)
     p.add_argument(
         "--bdmc-images",
-        type=int,
+        type=_count("--bdmc-images"),
         default=16,
         help="AIS: simulated images for the BDMC gap (default 16; 0: none)",
     )

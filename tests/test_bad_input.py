@@ -776,7 +776,7 @@ HOSTILE = [
     Case(
         "compare-curve-images-negative",
         lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--curve-images", "-3"],
-        "--curve-images",
+        "argument --curve-images",  # refused by the parser now, before any run is read
         ["expected an integer >= 0", "found -3"],
         setup=_copy_run,
         guarded="rep",
@@ -1107,6 +1107,21 @@ QA2 = [
         lambda t: _train(t, hidden_dims=[10**9]),
         "hidden_dims/latent_dim",
         ["expected a request that fits in memory", "hidden_dims = [1000000000]"],
+    ),
+    Case(
+        "compare-bdmc-images-negative",
+        lambda t: [
+            "compare",
+            str(t / "run"),
+            "--method",
+            "ais",
+            "--bdmc-images",
+            "-1",
+            "--out",
+            str(t / "out"),
+        ],
+        "argument --bdmc-images",
+        ["expected an integer >= 0", "found -1"],
     ),
     Case(
         "ais-steps-a-billion",
