@@ -46,6 +46,7 @@ from pyro import poutine
 from torch.distributions import biject_to
 
 from pgm.contract import latent_sites, probe, sample_sites, trace_pair
+from pgm.errors import ContractError
 
 from .hmc import Evaluation, hmc_transition
 from .log_likelihood import _PARTICLE_PLATE, estimate, resolve_pair, site_log_probs
@@ -213,7 +214,7 @@ def initial_state(model, guide, x: torch.Tensor, num_chains: int, nesting: int, 
             continue
         fn = site["fn"]
         if fn.support.is_discrete:
-            raise ValueError(
+            raise ContractError(
                 f"site {name!r}: AIS with HMC moves continuous latent sites only; found a discrete "
                 f"support ({fn.support}) (use evaluation.log_likelihood, which sums over it by "
                 "importance sampling)"

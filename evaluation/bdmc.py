@@ -17,6 +17,7 @@ import torch
 from pyro import poutine
 
 from pgm.contract import OBSERVED_SITE, latent_sites, sample_sites
+from pgm.errors import ContractError
 
 from .ais import AISResult, ais, check_count
 from .log_likelihood import resolve_pair
@@ -50,12 +51,12 @@ def simulate(
     trace = poutine.trace(poutine.uncondition(model)).get_trace(template)
     sites = dict(sample_sites(trace))
     if OBSERVED_SITE not in sites:
-        raise ValueError(
+        raise ContractError(
             f"model: expected the data observed at {OBSERVED_SITE!r}; found no such site"
         )
     x = sites[OBSERVED_SITE]["value"].detach()
     if tuple(x.shape) != tuple(template.shape):
-        raise ValueError(
+        raise ContractError(
             f"model: expected simulated x of shape {tuple(template.shape)}; found {tuple(x.shape)}"
         )
     latents = {

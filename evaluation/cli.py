@@ -61,6 +61,22 @@ def _positive_int(name: str, maximum: int | None = None):
     return parse
 
 
+def _count(name: str):
+    """An integer >= 0 (0: none); argparse prefixes the message with the argument's name."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {value}")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
 def _seed(text: str) -> int:
     """A seed torch and NumPy accept: an integer in [0, 2^63)."""
     try:
@@ -170,7 +186,7 @@ def cmd_evaluate(args) -> int:
         atomic_write_text(
             Path(args.run) / f"evaluation-{args.split}-ais.json", json.dumps(row, indent=2) + "\n"
         )
-        print(json.dumps(row))
+        print(json.dumps(row) if args.json else _ais_summary(row))
         return 0
     model, cfg, data, est = evaluate_run(
         args.run,
@@ -222,6 +238,22 @@ def _uncertainty(est, has_latents: bool, seed: int) -> dict:
             float((finite > KHAT_UNRELIABLE).mean()) if finite.size else None
         )
     return out
+
+
+def _ais_summary(row: dict) -> str:
+    """``pgm evaluate --method ais``'s answer for a person, like the importance sampler's."""
+    from .report import format_value as f
+
+    lines = [
+        f"{row['model']} on the {row['split']} split: {row['num_images']} images, AIS with "
+        f"T = {row['num_steps']} steps, {row['num_chains']} chains",
+        f"  log p(x)   {f(row['log_likelihood_nats'], '.2f')} nats per image "
+        f"(SE over chains {f(row.get('chain_standard_error_nats'), '.3f')})",
+        f"  bits/dim   {f(row['bits_per_dim'], '.4f')}",
+    ]
+    if row.get("accept_rate") is not None:
+        lines.append(f"  HMC accept {f(row['accept_rate'], '.2f')}")
+    return "\n".join(lines)
 
 
 def _evaluation_summary(row: dict) -> str:
@@ -435,11 +467,17 @@ def cmd_bdmc(args) -> int:
     return 0
 
 
+# The β schedule holds T + 1 float64s and each step runs ``--leapfrog`` gradient evaluations:
+# beyond these a run exhausts the memory or never ends, so the value is refused up front.
+MAX_AIS_STEPS = 10**6
+MAX_LEAPFROG = 1000
+
+
 def _ais_options(p, steps: int = 1000) -> None:
     p.add_argument(
         "--steps",
         "-T",
-        type=_positive_int("--steps"),
+        type=_positive_int("--steps", MAX_AIS_STEPS),
         default=steps,
         help=f"AIS: annealing steps T (default {steps})",
     )
@@ -452,7 +490,7 @@ def _ais_options(p, steps: int = 1000) -> None:
     )
     p.add_argument(
         "--leapfrog",
-        type=_positive_int("--leapfrog"),
+        type=_positive_int("--leapfrog", MAX_LEAPFROG),
         default=10,
         help="AIS: leapfrog steps per HMC transition (default 10)",
     )
@@ -708,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--curve-images",
-        type=int,
+        type=_count("--curve-images"),
         default=16,
         help="test images for the estimate-against-K curves (default 16; 0: none)",
     )
@@ -727,7 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
     _ais_options(p)
     p.add_argument(
         "--bdmc-images",
-        type=int,
+        type=_count("--bdmc-images"),
         default=16,
         help="AIS: simulated images for the BDMC gap (default 16; 0: none)",
     )

@@ -8,6 +8,7 @@ import torch
 
 from inference import load_run
 from inference.trainer import config_dataset
+from pgm.errors import PgmError
 
 from .ais import ais
 from .bdmc import bdmc
@@ -19,9 +20,9 @@ __all__ = ["bdmc_run", "evaluate_run_ais"]
 def _load_density_run(run_dir: str | Path, device: str):
     model, cfg = load_run(run_dir, device=device)
     if not model.has_density:
-        raise ValueError(
-            f"run: {run_dir} holds a {cfg['model']}, which defines no density p(x); there is no "
-            "log-likelihood to estimate"
+        raise PgmError(
+            f"run: expected a model that defines a density p(x); found {run_dir} holding a "
+            f"{cfg['model']}, which has none: there is no log-likelihood to estimate"
         )
     return model, cfg
 

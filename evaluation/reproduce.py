@@ -469,7 +469,16 @@ def reproduce(
 
     if not rows:
         raise ConfigError("rows: expected at least one row (see pgm reproduce --list); found none")
+    twice = sorted({r for r in rows if rows.count(r) > 1})
+    if twice:
+        raise ConfigError(f"rows: expected each row once; found {', '.join(twice)} more than once")
     recipes = [load_recipe(r) for r in rows]
+    if not settings.get("resume"):
+        # the same check train makes, made for every row before the first one trains
+        from inference.trainer import _existing_run
+
+        for r in recipes:
+            _existing_run(Path(out) / r.row, {}, False)
     for r in recipes:
         model = r.config.get("model", "vae")
         if model not in pgm.MODELS:

@@ -602,13 +602,18 @@ def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
 def _check_memory(cfg: dict, data: ImageDataset) -> None:
     """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
     params = parameter_bytes(pgm.build, cfg)
+    # the sizes the config sets (hidden_dims, when given, replaces hidden_dim)
+    keys = [k for k in ("hidden_dims", "hidden_dim", "latent_dim_top", "latent_dim") if k in cfg]
+    if cfg.get("hidden_dims") is not None and "hidden_dim" in keys:
+        keys.remove("hidden_dim")
+    shown = [k for k in keys if isinstance(cfg[k], int | list)]
     sizes = ", ".join(
-        f"{k} = {cfg[k]:,}" for k in ("hidden_dim", "latent_dim") if isinstance(cfg.get(k), int)
+        f"{k} = {cfg[k]:,}" if isinstance(cfg[k], int) else f"{k} = {cfg[k]}" for k in shown
     )
     # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
     check_fits(
         6 * params,
-        "hidden_dim/latent_dim",
+        "/".join(shown) or "model",
         f"a model of {format_bytes(params)} of parameters ({sizes})",
     )
     # a lower bound: each of the batch's particles holds an image-sized float tensor or more

@@ -143,6 +143,8 @@ def _load_file(path: str) -> ModuleType:
         )
     if not Path(path).is_file():
         raise PluginError(f"plugins: expected a .py file; found no file {path}")
+    if Path(path).suffix != ".py":
+        raise PluginError(f"plugins: expected a .py file; found {path}")
     if not name.isidentifier():
         raise PluginError(
             f"plugins: expected a file named like a Python module (my_models.py); found {path}"
@@ -186,7 +188,25 @@ def load_plugin(spec: str, argument: str = "plugins") -> dict[str, Any]:
             _LOADED[spec] = _load_file(spec) if _is_path(spec) else _load_module(spec)
         except PluginError as err:
             raise PluginError(str(err).replace("plugins:", f"{argument}:", 1)) from None
+        except PgmError as err:  # e.g. a name that is registered already
+            raise PluginError(f"{argument}: expected {spec} to load; found: {err}") from None
+        except SystemExit as err:  # would end pgm with the plug-in's status, silently
+            raise PluginError(
+                f"{argument}: expected {spec} to import cleanly; found it calling "
+                f"sys.exit({err.code!r}){_where(err, spec)}"
+            ) from None
     return {"plugin": spec, **_module_record(_LOADED[spec])}
+
+
+def _where(err: BaseException, spec: str) -> str:
+    """`` (line N)``: the last line of the plug-in's file in ``err``'s traceback, if any."""
+    line = None
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == spec:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line is not None else ""
 
 
 def _module_record(module: ModuleType) -> dict[str, Any]:

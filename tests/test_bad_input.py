@@ -8,6 +8,7 @@ the real console entry point in a subprocess. Python-API cases check the excepti
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import pickle
@@ -775,7 +776,7 @@ HOSTILE = [
     Case(
         "compare-curve-images-negative",
         lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "--curve-images", "-3"],
-        "--curve-images",
+        "argument --curve-images",  # refused by the parser now, before any run is read
         ["expected an integer >= 0", "found -3"],
         setup=_copy_run,
         guarded="rep",
@@ -1035,6 +1036,111 @@ HOSTILE = [
 CASES += HOSTILE
 
 
+def _plugin_file(name: str, text: str) -> Callable[[Path, Path], None]:
+    def setup(tmp: Path, run: Path) -> None:
+        (tmp / name).write_text(text)
+
+    return setup
+
+
+def _autoencoder_run(tmp: Path, run: Path) -> None:
+    train({**TINY, "model": "autoencoder"}, tmp / "ae", progress=False)
+
+
+# -- found by the second hostile pass (after plug-ins, AIS, reproduce, hvae were merged) ------
+QA2 = [
+    Case(
+        "plugin-not-a-py-file",
+        lambda t: ["list", "--plugin", str(t / "passwd")],
+        "--plugin",
+        ["expected a .py file", "passwd"],
+        setup=_plugin_file("passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+    ),
+    Case(
+        "plugin-exits-on-import",
+        lambda t: ["list", "--plugin", str(t / "qa2_exits.py")],
+        "--plugin",
+        ["to import cleanly", "sys.exit(0)", "(line 3)"],
+        setup=_plugin_file("qa2_exits.py", "import sys\n\nsys.exit(0)\n"),
+    ),
+    Case(
+        "plugin-registers-a-builtin-name",
+        lambda t: ["list", "--plugin", str(t / "qa2_dupvamp.py")],
+        "--plugin",
+        ["qa2_dupvamp.py to load", "prior 'vamp' is registered twice"],
+        setup=_plugin_file(
+            "qa2_dupvamp.py",
+            "from pgm.registry import PRIORS\n\n\n@PRIORS.register('vamp')\ndef f():\n    pass\n",
+        ),
+    ),
+    Case(
+        "ais-on-an-autoencoder",
+        lambda t: ["evaluate", str(t / "ae"), "--method", "ais", "--steps", "2", "--chains", "1"],
+        "run",
+        ["expected a model that defines a density p(x)", "autoencoder"],
+        setup=_autoencoder_run,
+        guarded="ae",
+    ),
+    Case(
+        "bdmc-on-an-autoencoder",
+        lambda t: ["bdmc", str(t / "ae"), "--steps", "2", "--chains", "1", "--num-images", "1"],
+        "run",
+        ["expected a model that defines a density p(x)", "autoencoder"],
+        setup=_autoencoder_run,
+        guarded="ae",
+    ),
+    Case(
+        "reproduce-a-row-twice",
+        lambda t: ["reproduce", "iwae-1layer", "iwae-1layer", "--out", str(t / "out")],
+        "rows",
+        ["expected each row once", "found iwae-1layer more than once"],
+    ),
+    Case(
+        "reproduce-second-row-already-there",
+        lambda t: ["reproduce", "pixelcnn", "iwae-1layer", "--out", str(t / "out")],
+        "--out",
+        ["expected a new folder", "iwae-1layer already holding a run"],
+        setup=lambda t, run: shutil.copytree(run, t / "out" / "iwae-1layer"),
+    ),
+    Case(
+        "hidden-dims-huge-named-as-such",
+        lambda t: _train(t, hidden_dims=[10**9]),
+        "hidden_dims/latent_dim",
+        ["expected a request that fits in memory", "hidden_dims = [1000000000]"],
+    ),
+    Case(
+        "compare-bdmc-images-negative",
+        lambda t: [
+            "compare",
+            str(t / "run"),
+            "--method",
+            "ais",
+            "--bdmc-images",
+            "-1",
+            "--out",
+            str(t / "out"),
+        ],
+        "argument --bdmc-images",
+        ["expected an integer >= 0", "found -1"],
+    ),
+    Case(
+        "ais-steps-a-billion",
+        lambda t: ["evaluate", str(t / "out"), "--method", "ais", "--steps", "1000000000"],
+        "argument --steps",
+        ["expected a positive integer <= 1,000,000", "found 1,000,000,000"],
+        setup=_copy_run,
+    ),
+    Case(
+        "bdmc-leapfrog-a-million",
+        lambda t: ["bdmc", str(t / "out"), "--leapfrog", "1000000"],
+        "argument --leapfrog",
+        ["expected a positive integer <= 1,000", "found 1,000,000"],
+        setup=_copy_run,
+    ),
+]
+CASES += QA2
+
+
 def _write(path: Path, content: str | bytes) -> Path:
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -1288,3 +1394,19 @@ def test_train_api_checks_data_before_creating_the_run(tmp_path):
     ):
         train(TINY, tmp_path / "run", data=(bad, good), progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_ais_answers_a_person_unless_json(tmp_path, trained_run, capsys):
+    """``pgm evaluate --method ais`` printed its JSON line whether or not ``--json`` was given,
+    unlike the importance sampler's summary; now both give the summary by default."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    argv = ["evaluate", str(run), "--method", "ais", "--steps", "2", "--chains", "1"]
+    argv += ["--leapfrog", "1", "--num-images", "2", "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "AIS with T = 2 steps, 1 chains" in text and "bits/dim" in text
+    assert not text.lstrip().startswith("{")
+    assert main([*argv, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["method"] == "ais" and row["num_steps"] == 2

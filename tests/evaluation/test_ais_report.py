@@ -51,6 +51,7 @@ def test_evaluate_and_bdmc_commands(vae_run, capsys):
                 "--num-images",
                 "6",
                 "--no-progress",
+                "--json",
             ]
         )
         == 0
