@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_run import TINY_RUN
 
 from inference import CheckpointError, train
 from inference.checkpoint import load_tensors, save_tensors
@@ -16,19 +17,7 @@ from inference.checkpoint_meta import sorted_checkpoints
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = {
-    "data": "digits",
-    "model": "vae",
-    "latent_dim": 2,
-    "hidden_dim": 8,
-    "num_train": 50,
-    "batch_size": 50,
-    "epochs": 2,
-    "lr": 3e-3,
-    "seed": 1,
-    "device": "cpu",
-    "keep_checkpoints": 1,
-}
+TINY = {**TINY_RUN, "epochs": 2, "lr": 3e-3, "keep_checkpoints": 1}
 
 
 @pytest.fixture(scope="module")

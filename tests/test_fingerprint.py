@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_run import TINY_RUN
 
 from evaluation.cli import main
 from evaluation.suite import run_suite
@@ -17,18 +18,7 @@ from inference.fingerprint import config_differences
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = {
-    "data": "digits",
-    "model": "vae",
-    "latent_dim": 2,
-    "hidden_dim": 8,
-    "num_train": 50,
-    "batch_size": 50,
-    "epochs": 2,
-    "lr": 3e-3,
-    "seed": 1,
-    "device": "cpu",
-}
+TINY = {**TINY_RUN, "epochs": 2, "lr": 3e-3}
 
 
 @pytest.fixture(scope="module")

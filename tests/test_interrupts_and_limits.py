@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_run import TINY_RUN
 
 import evaluation.log_likelihood  # noqa: F401  (the module, for the folding test)
 import pgm
@@ -24,17 +25,7 @@ from inference.torchrun import main as torchrun_main
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {
-    "data": "digits",
-    "model": "vae",
-    "latent_dim": 2,
-    "hidden_dim": 8,
-    "num_train": 50,
-    "batch_size": 50,
-    "epochs": 1,
-    "seed": 1,
-    "device": "cpu",
-}
+TINY = TINY_RUN
 
 
 def _toml(path: Path, settings: dict) -> Path:

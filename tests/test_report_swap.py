@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_run import TINY_RUN
 
 from evaluation.cli import main
 from evaluation.report_swap import INCOMPLETE_MARKER
@@ -25,17 +26,7 @@ from inference.checkpoint import KILL_AT_ENV
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {
-    "data": "digits",
-    "model": "vae",
-    "latent_dim": 2,
-    "hidden_dim": 8,
-    "num_train": 50,
-    "batch_size": 50,
-    "epochs": 1,
-    "seed": 1,
-    "device": "cpu",
-}
+TINY = TINY_RUN
 
 # one process imports the CLI, then forks a child per command (killed for real)
 FORKING = r"""
