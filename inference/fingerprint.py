@@ -10,9 +10,32 @@ from typing import Any
 
 import torch
 
+from pgm.build import inapplicable_keys
+
 from .config import ConfigError
 
-__all__ = ["check_same_run", "config_differences", "data_identity", "fingerprint"]
+__all__ = [
+    "SESSION_KEYS",
+    "check_same_run",
+    "config_differences",
+    "data_identity",
+    "fingerprint",
+]
+
+#: Keys that say how a session runs, not what it trains: a resume may change them (another
+#: machine, another data folder, checkpoints kept, the logger), and so may a reuse of the run.
+SESSION_KEYS = frozenset(
+    {
+        "device",
+        "data_dir",
+        "download",
+        "num_workers",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "logger",
+        "eval_particles",
+    }
+)
 
 
 def _array_sha256(images: torch.Tensor) -> str:
@@ -38,17 +61,22 @@ def data_identity(train, valid) -> dict[str, Any]:
 
 
 def fingerprint(cfg: dict, data: dict | None) -> str:
-    """A short hash of every resolved config key but ``epochs``, and of the data's identity."""
-    payload = {"config": {k: v for k, v in cfg.items() if k != "epochs"}, "data": data}
+    """A short hash of every resolved config key that changes what is trained (not ``epochs``
+    nor :data:`SESSION_KEYS`), and of the data's identity."""
+    kept = {k: v for k, v in cfg.items() if k != "epochs" and k not in SESSION_KEYS}
+    payload = {"config": kept, "data": data}
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def config_differences(recorded: dict, given: dict) -> list[str]:
-    """``key (run has A, given B)`` for every key whose values differ, whatever the keys are;
-    ``epochs`` may grow (a resume may extend a run) but not shrink."""
+    """``key (run has A, given B)`` for every key whose values differ, but
+    :data:`SESSION_KEYS`; ``epochs`` may grow (a resume may extend a run) but not shrink.
+    Model keys the recorded model does not read (which pgm 0.1 still wrote into config.json,
+    e.g. ``num_layers`` for a VAE) are not compared."""
+    recorded = {k: v for k, v in recorded.items() if k not in inapplicable_keys(recorded)}
     out = []
-    for key in sorted(set(recorded) | set(given)):
+    for key in sorted((set(recorded) | set(given)) - SESSION_KEYS):
         old, new = recorded.get(key), given.get(key)
         if old == new:
             continue

@@ -73,6 +73,25 @@ def test_resume_refuses_fewer_epochs_and_accepts_more(finished, tmp_path, capsys
     assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
 
 
+def test_resume_lets_session_keys_change_and_ignores_unread_recorded_keys(finished, tmp_path):
+    """A resume on another machine may change how the session runs (device, checkpoints kept,
+    logger); a config.json written by pgm 0.1, which recorded model keys the model never read
+    (``num_layers`` for a VAE) and had no ``logger``, resumes too."""
+    run = _copy(finished, tmp_path)
+    saved = json.loads((run / "config.json").read_text())
+    old = {**saved, "num_layers": 5, "hidden_channels": 32, "keep_checkpoints": 3}
+    del old["logger"]
+    (run / "config.json").write_text(json.dumps(old))
+    args = ["train", "--out", str(run), "--resume", "--no-progress"]
+    assert main([*args, "--set", "epochs=3", "--set", "keep_checkpoints=2"]) == 0
+    assert json.loads((run / "config.json").read_text())["keep_checkpoints"] == 2
+    assert "num_layers" not in json.loads((run / "config.json").read_text())
+    # what training reads still may not change
+    assert config_differences({**old, "hidden_dim": 9}, saved) == [
+        "hidden_dim (run has 9, given 8)"
+    ]
+
+
 def test_resume_refuses_other_data(finished, tmp_path):
     """The same config on images that differ in one pixel: the data's hash differs."""
     from pgm.data import ImageDataset, load_dataset
