@@ -169,7 +169,7 @@ def train_pgm(x_train, x_valid, epochs: int, elbo: str, seed: int = 0):
 
 def main(argv: list[str] | None = None) -> int:
     from evaluation.log_likelihood import estimate
-    from inference.trainer import config_dataset
+    from pgm.data import config_dataset
 
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.pythae_side_by_side", description=__doc__.splitlines()[0]

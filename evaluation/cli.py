@@ -124,42 +124,20 @@ def _check_image_memory(count: int, model, argument: str) -> None:
 
 # -- commands --------------------------------------------------------------------------------
 def cmd_train(args) -> int:
-    from inference import train
-    from inference.run_config import train_config
+    from inference.run_config import train_command
 
-    config = train_config(args.config, args.out, args.resume, args.set)
-    if args.plugin:  # recorded in the run's config.json: later commands load them themselves
-        config["plugins"] = [*(config.get("plugins") or []), *args.plugin]
-    if args.distributed:
-        from inference.distributed import train_distributed
-
-        result = train_distributed(
-            config,
-            args.out,
-            resume=args.resume,
-            data_dir=args.data_dir,
-            progress=not args.no_progress,
-        )
-    else:
-        result = train(
-            config,
-            args.out,
-            resume=args.resume,
-            data_dir=args.data_dir,
-            progress=not args.no_progress,
-        )
-    if result is not None and result.metrics:
-        last = result.metrics[-1]
-        print(
-            json.dumps(
-                {
-                    "run": str(args.out),
-                    "epochs": last["epoch"],
-                    "train_loss": last["train_loss"],
-                    "best_valid_loss": result.best_valid_loss,
-                }
-            )
-        )
+    summary = train_command(
+        args.config,
+        args.out,
+        resume=args.resume,
+        sets=args.set,
+        plugins=args.plugin,
+        data_dir=args.data_dir,
+        progress=not args.no_progress,
+        distributed=args.distributed,
+    )
+    if summary is not None:
+        print(json.dumps(summary))
     return 0
 
 
@@ -306,8 +284,8 @@ def cmd_complete(args) -> int:
     import torch
 
     from inference import load_run
-    from inference.trainer import config_dataset
     from pgm.completion import MASKS, complete, observed_mask
+    from pgm.data import config_dataset
     from pgm.data.npz import load_image_array
 
     from .images import save_grid

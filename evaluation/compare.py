@@ -26,8 +26,7 @@ import torch
 
 from inference import load_run, read_metrics
 from inference.checkpoint import atomic_write_bytes, atomic_write_text
-from inference.trainer import config_dataset
-from pgm.data import ImageDataset
+from pgm.data import ImageDataset, config_dataset
 from pgm.errors import PgmError
 from pgm.plain_model import PlainModel, SamplingUnavailable
 

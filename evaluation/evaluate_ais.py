@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from inference import load_run
-from inference.trainer import config_dataset
+from pgm.data import config_dataset
 from pgm.errors import PgmError
 
 from .ais import ais

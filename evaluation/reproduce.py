@@ -132,7 +132,7 @@ def format_list(recipes: list[Recipe]) -> str:
 # -- one row -----------------------------------------------------------------------------------
 def _evaluation_split(cfg: dict, data_dir: str | None):
     """``(dataset, split, note)``: the test split when the data file has one, else valid."""
-    from inference.trainer import config_dataset
+    from pgm.data import config_dataset
 
     try:
         return config_dataset(cfg, "test", data_dir), "test", ""
@@ -475,10 +475,10 @@ def reproduce(
     recipes = [load_recipe(r) for r in rows]
     if not settings.get("resume"):
         # the same check train makes, made for every row before the first one trains
-        from inference.trainer import _existing_run
+        from inference.run_folder import RunFolder
 
         for r in recipes:
-            _existing_run(Path(out) / r.row, {}, False)
+            RunFolder(Path(out) / r.row).check({}, resume=False)
     for r in recipes:
         model = r.config.get("model", "vae")
         if model not in pgm.MODELS:

@@ -3,8 +3,10 @@
 from .checkpoint import CheckpointError
 from .config import ConfigError, load_config, parse_overrides, resolve_config
 from .elbo import ImportanceWeightedELBO, make_elbo
-from .run import load_run, read_metrics
-from .trainer import FitResult, NonFiniteLossError, Trainer, fit_model, train
+from .run import load_run, read_metrics, train
+from .run_folder import RunFolder
+from .trainer import FitResult, NonFiniteLossError, Trainer, fit_model
+from .training_config import TrainingConfig
 
 __all__ = [
     "CheckpointError",
@@ -12,7 +14,9 @@ __all__ = [
     "FitResult",
     "ImportanceWeightedELBO",
     "NonFiniteLossError",
+    "RunFolder",
     "Trainer",
+    "TrainingConfig",
     "fit_model",
     "load_config",
     "load_run",

@@ -1,4 +1,5 @@
-"""Run configuration: TOML files with the ``pgm.build`` keys plus training keys, ``--set`` overrides."""
+"""A run's config: a TOML file and ``--set`` overrides, read into one flat table, and its
+composition from the layers that own its keys (model and data: pgm; training: inference)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pgm.build import TRAINING_KEYS, inapplicable_keys, resolve_model_config
+from pgm.config_keys import check_known_keys
+from pgm.data.from_config import DATA_KEYS, DataConfig
+from pgm.model_config import inapplicable_keys, resolve_model_config
 from pgm.plugins import normalise_spec, use_plugins
-from pgm.registry import DATASETS
-from pgm.validation import check_bool, check_choice, check_float, check_int
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -20,41 +21,13 @@ else:  # pragma: no cover
 
 from pgm.errors import PgmError
 
-__all__ = ["TRAINING_DEFAULTS", "ConfigError", "load_config", "parse_overrides", "resolve_config"]
+from .training_config import TRAINING_KEYS, TrainingConfig
+
+__all__ = ["ConfigError", "load_config", "parse_overrides", "resolve_config"]
 
 
 class ConfigError(PgmError):
     """A config file or setting that cannot be used; the message names the key or file."""
-
-
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "data": "digits",
-    "data_dir": "",  # "" means --data-dir / $PGM_DATA_DIR / ~/.pgm/data
-    "download": False,
-    "num_train": 0,  # 0: every training image
-    "epochs": 10,
-    "batch_size": 64,
-    "lr": 1e-3,
-    "lr_schedule": "constant",  # constant, step, exponential, iwae (inference/schedules.py)
-    "lr_decay": 0.5,  # step: factor every lr_step_epochs; exponential: factor every epoch
-    "lr_step_epochs": 10,
-    "adam_betas": [0.9, 0.999],
-    "adam_eps": 1e-8,
-    "early_stopping_patience": 0,  # look-ahead in epochs on the valid loss; 0: off
-    "seed": 0,
-    "device": "auto",
-    "precision": "fp32",
-    "elbo": "trace",
-    "num_particles": 1,
-    "kl_warmup_epochs": 0,  # beta rises linearly over these epochs (Tomczak & Welling 2018)
-    "grad_clip": 0.0,  # 0: no clipping
-    "eval_particles": 100,
-    "checkpoint_every": 1,  # epochs
-    # what resume needs: the last checkpoint (it holds the best epoch's weights too)
-    "keep_checkpoints": 1,
-    "logger": "jsonl",  # metrics.jsonl always; "tensorboard" adds a TensorBoard log in tensorboard/
-}
-assert set(TRAINING_DEFAULTS) <= TRAINING_KEYS
 
 
 def load_config(path: str | Path) -> dict:
@@ -113,72 +86,34 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
-    """Fill defaults and check every key. ``image_shape``/``num_levels`` come from the data when
-    the file leaves them out; when it states them they must agree with the data."""
+    """The flat config a run records: every layer's keys filled and checked once by their
+    owner (:class:`pgm.data.DataConfig`, :class:`TrainingConfig`, the model's in
+    :func:`pgm.model_config.resolve_model_config`); a key no layer declared is refused, naming
+    the closest one. ``image_shape``/``num_levels`` come from the data when the config leaves
+    them out; when it states them they must agree with the data."""
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
-    cfg = copy.deepcopy(TRAINING_DEFAULTS)
-    cfg.update(copy.deepcopy(config))
-    use_plugins(cfg.get("plugins"))  # before any name is looked up
-    DATASETS.check(cfg["data"], "data")
+    config = copy.deepcopy(config)
+    use_plugins(config.get("plugins"))  # before any name (model, data, part) is looked up
+    check_known_keys(config)
+    data = DataConfig.from_config(config)
+    training = TrainingConfig.from_config(config)
+    model_keys = {k: v for k, v in config.items() if k not in DATA_KEYS + TRAINING_KEYS}
     for key, found in (("image_shape", image_shape), ("num_levels", num_levels)):
         if found is None:
             continue
-        given = cfg.get(key)
+        found = list(found) if key == "image_shape" else found
+        given = model_keys.get(key)
         if given is None:
-            cfg[key] = list(found) if key == "image_shape" else found
-        elif (list(given) if isinstance(given, (list, tuple)) else given) != (
-            list(found) if key == "image_shape" else found
-        ):
-            found = list(found) if key == "image_shape" else found
+            model_keys[key] = found
+        elif (list(given) if isinstance(given, (list, tuple)) else given) != found:
             raise ConfigError(
-                f"{key}: expected {found!r} (what data {cfg['data']!r} has); found {given!r} in the config"
+                f"{key}: expected {found!r} (what data {data.data!r} has); found {given!r} in the config"
             )
-    check_int(cfg["epochs"], "epochs", minimum=1)
-    check_int(cfg["batch_size"], "batch_size", minimum=1)
-    check_float(cfg["lr"], "lr", minimum=0.0, exclusive_minimum=True)
-    check_int(cfg["seed"], "seed", minimum=0, maximum=2**63 - 1)
-    if "num_workers" in cfg:
-        check_int(cfg["num_workers"], "num_workers", minimum=0)
-    check_choice(cfg["device"], "device", ("auto", "cpu", "cuda"))
-    check_choice(cfg["precision"], "precision", ("fp32", "bf16"))
-    from .elbo import ELBOS
-
-    check_choice(cfg["elbo"], "elbo", ELBOS)
-    check_int(cfg["num_particles"], "num_particles", minimum=1)
-    check_int(cfg["eval_particles"], "eval_particles", minimum=1)
-    check_int(cfg["num_train"], "num_train", minimum=0)
-    check_int(cfg["kl_warmup_epochs"], "kl_warmup_epochs", minimum=0)
-    from .schedules import LR_SCHEDULES
-
-    check_choice(cfg["lr_schedule"], "lr_schedule", LR_SCHEDULES)
-    check_float(cfg["lr_decay"], "lr_decay", minimum=0.0, exclusive_minimum=True)
-    if cfg["lr_decay"] > 1:
-        raise ConfigError(f"lr_decay: expected a factor in (0, 1]; found {cfg['lr_decay']!r}")
-    check_int(cfg["lr_step_epochs"], "lr_step_epochs", minimum=1)
-    betas = cfg["adam_betas"]
-    if not (
-        isinstance(betas, (list, tuple))
-        and len(betas) == 2
-        and all(
-            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
-        )
-    ):
-        raise ConfigError(
-            f"adam_betas: expected [beta1, beta2] with each in [0, 1); found {betas!r}"
-        )
-    cfg["adam_betas"] = [float(b) for b in betas]
-    check_float(cfg["adam_eps"], "adam_eps", minimum=0.0, exclusive_minimum=True)
-    check_int(cfg["early_stopping_patience"], "early_stopping_patience", minimum=0)
-    check_float(cfg["grad_clip"], "grad_clip", minimum=0.0)
-    check_int(cfg["checkpoint_every"], "checkpoint_every", minimum=1)
-    check_int(cfg["keep_checkpoints"], "keep_checkpoints", minimum=1)
-    check_choice(cfg["logger"], "logger", ("jsonl", "tensorboard"))
-    check_bool(cfg["download"], "download")
-    if not isinstance(cfg["data_dir"], str):
-        raise ConfigError(f"data_dir: expected a path string; found {cfg['data_dir']!r}")
-    model_cfg = resolve_model_config(cfg)
-    cfg.update(model_cfg)
+    cfg = {**data.as_dict(), **training.as_dict()}
+    cfg.update(resolve_model_config(model_keys))
+    if "plugins" in config and "plugins" not in cfg:
+        cfg["plugins"] = config["plugins"]
     cfg["image_shape"] = list(cfg["image_shape"])
     # keys the model does not read are dropped, so config.json records only what was used;
     # the ones the user named get a one-line warning (defaults are dropped silently)

@@ -25,7 +25,7 @@ How the work is split, and why it stays one run:
   ``(seed, s, r)``: ranks draw independent noise for their images, and a resumed run draws
   exactly what an uninterrupted one would, with nothing per rank to save.
 - **Files.** Rank 0 alone owns the run folder (config, metrics, checkpoints, final weights),
-  through the same :func:`inference.trainer.train` a single process uses; the other ranks run
+  through the same :func:`inference.run.train` a single process uses; the other ranks run
   with no folder. On resume, rank 0 sends the checkpoint it loaded to the others over the
   process group, so several nodes need no shared file system.
 - **One number everywhere.** Each step all-reduces the loss value (and a flag for a failed
@@ -49,8 +49,10 @@ from torch.nn.parallel import DistributedDataParallel
 import pgm
 from pgm.data import ImageDataset
 
-from .config import TRAINING_DEFAULTS, ConfigError
-from .trainer import FitResult, Trainer, resolve_device, train
+from .config import ConfigError
+from .run import train
+from .trainer import FitResult, Trainer, resolve_device
+from .training_config import TRAINING_DEFAULTS
 
 __all__ = ["DistributedTrainer", "ELBOLoss", "init_process_group", "train_distributed"]
 
@@ -224,7 +226,7 @@ def train_distributed(
     progress: bool = True,
     data: tuple[ImageDataset, ImageDataset] | None = None,
 ) -> FitResult | None:
-    """:func:`inference.trainer.train` on every rank of a torchrun job, with DDP.
+    """:func:`inference.run.train` on every rank of a torchrun job, with DDP.
 
     Every rank loads the data and builds the model from the same config and seed; rank 0 alone
     checks and writes ``run_dir`` (and returns the :class:`FitResult`; the other ranks return

@@ -10,9 +10,11 @@ from typing import Any
 
 import torch
 
-from pgm.build import inapplicable_keys
+from pgm.data.from_config import DATA_SESSION_KEYS
+from pgm.model_config import inapplicable_keys
 
 from .config import ConfigError
+from .training_config import TRAINING_SESSION_KEYS
 
 __all__ = [
     "SESSION_KEYS",
@@ -24,18 +26,8 @@ __all__ = [
 
 #: Keys that say how a session runs, not what it trains: a resume may change them (another
 #: machine, another data folder, checkpoints kept, the logger), and so may a reuse of the run.
-SESSION_KEYS = frozenset(
-    {
-        "device",
-        "data_dir",
-        "download",
-        "num_workers",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "logger",
-        "eval_particles",
-    }
-)
+#: Each layer marks its own (:class:`TrainingConfig`, :class:`pgm.data.DataConfig`).
+SESSION_KEYS = TRAINING_SESSION_KEYS | DATA_SESSION_KEYS
 
 
 def _array_sha256(images: torch.Tensor) -> str:

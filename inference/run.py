@@ -1,4 +1,10 @@
-"""Reading a finished run folder back: its config and its model."""
+"""A run: training a model from its config into a run folder (a new run, or a resumed one),
+and reading a finished run back (its model, config and metrics).
+
+:func:`train` checks everything (config, data, run folder, the model/guide pair on a batch)
+before the folder is created; the folder itself (:class:`~inference.run_folder.RunFolder`)
+is created, locked and, when a new run fails before its first checkpoint, removed again.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,111 @@ import json
 from pathlib import Path
 
 import pgm
+from pgm.data import ImageDataset, load_data
+from pgm.errors import PgmTypeError
+from pgm.memory import check_fits, format_bytes, parameter_bytes
+from pgm.plugins import use_plugins
 
 from .checkpoint import CheckpointError, load_weights
-from .config import ConfigError
-from .run_config import read_json_object
-from .trainer import CONFIG_FILE, WEIGHTS_FILE, resolve_device
+from .config import ConfigError, resolve_config
+from .fingerprint import data_identity
+from .out_path import check_out_path
+from .run_folder import RunFolder, read_json_object
+from .trainer import FitResult, Trainer, resolve_device, seed_everything
 
-__all__ = ["load_run", "read_metrics"]
+__all__ = ["check_memory", "load_run", "read_metrics", "train"]
+
+
+def train(
+    config: dict,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    data_dir: str | None = None,
+    progress: bool = True,
+    data: tuple[ImageDataset, ImageDataset] | None = None,
+    trainer_class: type[Trainer] | None = None,
+    max_epochs: int | None = None,
+    time_budget: float | None = None,
+) -> FitResult:
+    """Train the model a config describes on its data; write the run into ``run_dir``.
+
+    ``max_epochs`` (epochs in all) and ``time_budget`` (seconds) limit this call only; a run
+    they cut short ends at an epoch boundary with a checkpoint and its best weights so far, and
+    ``resume=True`` continues it (see :meth:`Trainer.fit`).
+
+    ``run_dir`` gets ``config.json`` (the resolved config), ``metrics.jsonl`` (one JSON line per
+    epoch), ``checkpoints/`` and, at the end, ``model.safetensors`` (the best weights on the
+    valid split). With ``resume=True`` training continues from the last checkpoint and ends
+    with exactly the weights an uninterrupted run would have had (a folder holding nothing yet,
+    as after a kill at the very start, starts the run).
+
+    Everything is checked (config, data, run folder, the model/guide pair on a batch) before
+    the folder is created; a run that fails before its first checkpoint removes what it wrote.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
+    use_plugins(config.get("plugins"))  # a plug-in may provide the dataset
+    if data is None:
+        train_ds, valid_ds = load_data(config, data_dir)
+    elif (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(d, ImageDataset) for d in data)
+    ):
+        train_ds, valid_ds = data
+    else:
+        raise PgmTypeError(
+            "data: expected a pair (train, valid) of pgm.data.ImageDataset; found "
+            f"{type(data).__name__}"
+        )
+    cfg = resolve_config(
+        config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels
+    )
+    folder = RunFolder(check_out_path(run_dir)) if run_dir is not None else None
+    if folder is not None:
+        folder.check(cfg, resume)
+    check_memory(cfg, train_ds)
+    seed_everything(cfg["seed"])
+    model = pgm.build(cfg)
+    # a subclass changes how a step is computed, not the run's protocol (distributed.py)
+    trainer = (trainer_class or Trainer)(cfg, model, folder.path if folder else None)
+    train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
+    trainer.prepare(train_x, valid_x)
+    limits = {"max_epochs": max_epochs, "time_budget": time_budget, "progress": progress}
+    if folder is None:
+        return trainer.fit(train_x, valid_x, **limits)
+    trainer.data_identity = data_identity(train_ds, valid_ds)
+    with folder.open(cfg, resume) as resuming:
+        if resuming:
+            trainer.restore()
+            folder.write_config(cfg)  # epochs grew: say so
+        return trainer.fit(train_x, valid_x, **limits)
+
+
+def check_memory(cfg: dict, data: ImageDataset) -> None:
+    """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
+    params = parameter_bytes(pgm.build, cfg)
+    # the sizes the config sets (hidden_dims, when given, replaces hidden_dim)
+    keys = [k for k in ("hidden_dims", "hidden_dim", "latent_dim_top", "latent_dim") if k in cfg]
+    if cfg.get("hidden_dims") is not None and "hidden_dim" in keys:
+        keys.remove("hidden_dim")
+    shown = [k for k in keys if isinstance(cfg[k], int | list)]
+    sizes = ", ".join(
+        f"{k} = {cfg[k]:,}" if isinstance(cfg[k], int) else f"{k} = {cfg[k]}" for k in shown
+    )
+    # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
+    check_fits(
+        6 * params,
+        "/".join(shown) or "model",
+        f"a model of {format_bytes(params)} of parameters ({sizes})",
+    )
+    # a lower bound: each of the batch's particles holds an image-sized float tensor or more
+    per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
+    check_fits(
+        per_step,
+        "num_particles",
+        f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}",
+    )
 
 
 def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeModel, dict]:
@@ -23,13 +127,13 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
         raise ConfigError(
             f"run: expected a run folder written by `pgm train`; found {found}: {run}"
         )
-    config_path = run / CONFIG_FILE
+    config_path = RunFolder(run).config
     if not config_path.is_file():
         raise ConfigError(
             f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); found none"
         )
     cfg = read_json_object(config_path, "run")
-    weights = run / WEIGHTS_FILE
+    weights = RunFolder(run).weights
     if weights.is_dir():
         raise CheckpointError(f"run: expected {weights} to be a file of weights; found a folder")
     if not weights.is_file():
@@ -44,7 +148,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
     """The run's ``metrics.jsonl``, one dict per epoch; a corrupted file is refused by name."""
-    path = Path(run_dir) / "metrics.jsonl"
+    path = RunFolder(run_dir).metrics
     if not path.is_file():
         return []
     rows = []

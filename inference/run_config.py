@@ -1,36 +1,16 @@
-"""The config a ``train`` command runs: a TOML file plus ``--set``, or, with ``--resume`` and no
-file, the run's own ``config.json``. One function serves ``pgm train`` and the torchrun entry
-point, so both refuse the same inputs with the same one-line messages."""
+"""The ``train`` command, one for ``pgm train`` and the torchrun entry point: the config it runs
+(a TOML file plus ``--set``, or, with ``--resume`` and no file, the run's own ``config.json``),
+the training, and the one-line JSON summary; both refuse the same inputs with the same
+one-line messages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .config import ConfigError, load_config, parse_overrides
+from .run_folder import RunFolder, read_json_object
 
-__all__ = ["read_json_object", "train_config"]
-
-
-def read_json_object(path: str | Path, flag: str) -> dict:
-    """The JSON object in ``path``; a missing, unreadable, corrupted, absurdly nested or
-    non-object file is refused in one line naming ``flag`` and the file."""
-    import json
-
-    path = Path(path)
-    try:
-        value = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
-        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
-        raise ConfigError(
-            f"{flag}: expected JSON in {path}; found a corrupted file ({reason})"
-        ) from None
-    except OSError as err:
-        raise ConfigError(
-            f"{flag}: expected a readable file {path}; found it unreadable ({err.strerror or err})"
-        ) from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"{flag}: expected a JSON object in {path}; found {type(value).__name__}")
-    return value
+__all__ = ["read_json_object", "train_command", "train_config"]
 
 
 def train_config(config: str | None, out: str | Path, resume: bool, sets: list[str]) -> dict:
@@ -40,7 +20,7 @@ def train_config(config: str | None, out: str | Path, resume: bool, sets: list[s
     if config is not None:
         cfg = load_config(config)
     elif resume:
-        saved = Path(out) / "config.json"
+        saved = RunFolder(out).config
         if not saved.is_file():
             raise ConfigError(
                 f"config: expected a TOML file, or --resume with a run folder holding config.json; "
@@ -53,3 +33,42 @@ def train_config(config: str | None, out: str | Path, resume: bool, sets: list[s
         )
     cfg.update(overrides)
     return cfg
+
+
+def train_command(
+    config: str | None,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    sets: list[str] | None = None,
+    plugins: list[str] | None = None,
+    data_dir: str | None = None,
+    progress: bool = True,
+    distributed: bool = False,
+) -> dict | None:
+    """Train the run a command line names (``pgm train``, ``torchrun -m inference.torchrun``);
+    returns the summary it prints as one JSON line, ``{"run", "epochs", "train_loss",
+    "best_valid_loss"}``, or None where there is nothing to report (a torchrun rank but 0, a
+    run that had no epoch left). ``plugins`` (``--plugin``) are recorded in the run's
+    ``config.json``, so later commands load them themselves."""
+    cfg = train_config(config, out, resume, sets or [])
+    if plugins:
+        cfg["plugins"] = [*(cfg.get("plugins") or []), *plugins]
+    settings = {"resume": resume, "data_dir": data_dir, "progress": progress}
+    if distributed:
+        from .distributed import train_distributed  # torch.distributed only when asked for
+
+        result = train_distributed(cfg, out, **settings)
+    else:
+        from .run import train
+
+        result = train(cfg, out, **settings)
+    if result is None or not result.metrics:
+        return None
+    last = result.metrics[-1]
+    return {
+        "run": str(out),
+        "epochs": last["epoch"],
+        "train_loss": last["train_loss"],
+        "best_valid_loss": result.best_valid_loss,
+    }

@@ -19,8 +19,7 @@ import sys
 
 from pgm.errors import PgmError
 
-from .distributed import train_distributed
-from .run_config import train_config
+from .run_config import train_command
 
 __all__ = ["build_parser", "main"]
 
@@ -48,28 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        # the same config reading and checks as `pgm train` (inference/run_config.py)
-        config = train_config(args.config, args.out, args.resume, args.set)
-        result = train_distributed(
-            config,
+        # the same config reading, checks and summary as `pgm train` (inference/run_config.py)
+        summary = train_command(
+            args.config,
             args.out,
             resume=args.resume,
+            sets=args.set,
             data_dir=args.data_dir,
             progress=not args.no_progress,
+            distributed=True,
         )
     except PgmError as err:  # bad input (config, checkpoint, data, contract): one line
         if os.environ.get("PGM_DEBUG"):
             raise
         print(f"inference.torchrun: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    if result is not None and result.metrics:
-        last = result.metrics[-1]
-        summary = {
-            "run": str(args.out),
-            "epochs": last["epoch"],
-            "train_loss": last["train_loss"],
-            "best_valid_loss": result.best_valid_loss,
-        }
+    if summary is not None:
         print(json.dumps(summary))
     return 0
 

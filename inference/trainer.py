@@ -1,13 +1,12 @@
 """The SVI training loop: ELBO choice, KL warm-up, Adam, seeds, device, validation monitoring,
-progress, per-epoch metrics, atomic checkpoints and exact resume, NaN guard.
+progress, per-epoch metrics, atomic checkpoints of the trainer's state and exact resume, NaN guard.
 
-A run folder is only ever in a state a resume can continue from: ``config.json`` is written
-before training, each checkpoint (``checkpoints/epoch-XXXXX.safetensors``) holds everything
+Each checkpoint (``checkpoints/epoch-XXXXX.safetensors`` in the run folder) holds everything
 the next epoch depends on (weights, Adam's state, the best weights so far, the RNG states;
 the data order is a pure function of seed and epoch), and ``metrics.jsonl`` is rewritten from
 the checkpoint on resume, so a kill between a checkpoint and its metrics line loses nothing.
-Every check of the config, the data and the model/guide pair runs before the run folder is
-created, so bad input leaves nothing behind.
+The run folder's lifecycle (create, lock, resume, clean up) is :mod:`inference.run_folder`'s;
+training a run from its config is :func:`inference.run.train`.
 """
 
 from __future__ import annotations
@@ -28,11 +27,7 @@ import torch
 
 import pgm
 from pgm.contract import probe, sample_sites, trace_pair
-from pgm.data import ImageDataset, load_dataset
 from pgm.errors import PgmTypeError
-from pgm.memory import check_fits, format_bytes, parameter_bytes
-from pgm.plugins import use_plugins
-from pgm.validation import check_bool, check_int
 
 from .checkpoint import (
     KILL_AT_ENV,
@@ -41,7 +36,6 @@ from .checkpoint import (
     flatten_optimizer_state,
     kill_point,
     load_tensors,
-    remove_stale_temporaries,
     rng_state,
     save_tensors,
     save_weights,
@@ -52,28 +46,19 @@ from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorte
 from .config import ConfigError, resolve_config
 from .early_stopping import should_stop
 from .elbo import make_elbo
-from .fingerprint import check_same_run, config_differences, data_identity, fingerprint
+from .fingerprint import check_same_run, fingerprint
 from .kl_warmup import KLWarmup, kl_weight
-from .out_path import check_out_path
-from .run_config import read_json_object
-from .run_lock import RunLock
+from .run_folder import RunFolder
 from .schedules import learning_rate
 
 __all__ = [
     "FitResult",
     "NonFiniteLossError",
     "Trainer",
-    "config_dataset",
-    "load_data",
+    "fit_model",
     "resolve_device",
-    "train",
+    "seed_everything",
 ]
-
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
-WEIGHTS_FILE = "model.safetensors"
-CHECKPOINT_DIR = "checkpoints"
-
 
 class NonFiniteLossError(FloatingPointError):
     """Training met a non-finite loss or gradient; the message names the step and, where it can
@@ -107,23 +92,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def config_dataset(cfg: dict, split: str, data_dir: str | None = None) -> ImageDataset:
-    """Split ``split`` of the dataset a (run's) config names; ``data_dir`` (e.g. ``--data-dir``)
-    wins over the config's own ``data_dir``, which wins over ``$PGM_DATA_DIR``."""
-    return load_dataset(
-        cfg["data"],
-        split,
-        data_dir or cfg.get("data_dir") or None,
-        download=cfg.get("download", False),
-    )
-
-
-def load_data(cfg: dict, data_dir: str | None = None) -> tuple[ImageDataset, ImageDataset]:
-    """The train and valid splits named by ``cfg["data"]`` (``num_train`` caps the train split)."""
-    train = config_dataset(cfg, "train", data_dir)
-    return train.subset(cfg.get("num_train") or None), config_dataset(cfg, "valid", data_dir)
 
 
 def _describe_nonfinite(model, guide, x: torch.Tensor) -> str:
@@ -172,6 +140,7 @@ class Trainer:
         self.device = resolve_device(cfg["device"])
         self.model = model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.folder = RunFolder(run_dir) if run_dir is not None else None
         self.optimizer = torch.optim.Adam(
             self.model.parameters(),
             lr=learning_rate(cfg, 0),
@@ -295,7 +264,7 @@ class Trainer:
                     "found it missing"
                 ) from None
             self._tensorboard = SummaryWriter(
-                str(self.run_dir / "tensorboard"), purge_step=record["epoch"]
+                str(self.folder.tensorboard), purge_step=record["epoch"]
             )
         for key, value in record.items():
             if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
@@ -303,9 +272,6 @@ class Trainer:
         self._tensorboard.flush()
 
     # -- checkpoints -----------------------------------------------------------------------
-    def _checkpoint_path(self, epoch: int) -> Path:
-        return self.run_dir / CHECKPOINT_DIR / f"epoch-{epoch:05d}.safetensors"
-
     def save_checkpoint(self) -> None:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         opt_tensors, opt_meta = flatten_optimizer_state(self.optimizer.state_dict())
@@ -327,12 +293,12 @@ class Trainer:
             "rng": rng_meta,
             **self._identity(),
         }
-        save_tensors(self._checkpoint_path(self.epoch), tensors, meta)
+        save_tensors(self.folder.checkpoint(self.epoch), tensors, meta)
         self.checkpoints_written += 1
         # Rotate only after the new file is in place: the last `keep_checkpoints` stay, and so
         # does the best epoch's checkpoint, however old, until a better epoch replaces it.
-        folder = self.run_dir / CHECKPOINT_DIR
-        best = self._checkpoint_path(self.best_epoch) if self.best_epoch else None
+        folder = self.folder.checkpoints
+        best = self.folder.checkpoint(self.best_epoch) if self.best_epoch else None
         old = sorted_checkpoints(folder)[: -self.cfg["keep_checkpoints"]]
         for path in old:
             if path != best:
@@ -347,8 +313,16 @@ class Trainer:
         }
 
     def latest_checkpoint(self) -> Path | None:
-        found = sorted_checkpoints(self.run_dir / CHECKPOINT_DIR)
-        return found[-1] if found else None
+        return self.folder.latest_checkpoint()
+
+    def restore(self) -> None:
+        """Continue the run in the folder: load its latest checkpoint (if any), and make
+        ``metrics.jsonl`` the checkpoint's, which may lag it (a kill between the two) or lead
+        it (epochs past the last checkpoint)."""
+        latest = self.latest_checkpoint()
+        if latest is not None:
+            self.load_checkpoint(latest)
+        self._write_metrics()
 
     def load_checkpoint(self, path: Path) -> None:
         """Restore everything ``save_checkpoint`` wrote; a file that is not a pgm checkpoint of
@@ -389,7 +363,7 @@ class Trainer:
 
     def _write_metrics(self) -> None:
         text = "".join(json.dumps(m) + "\n" for m in self.metrics)
-        atomic_write_text(self.run_dir / METRICS_FILE, text)
+        atomic_write_text(self.folder.metrics, text)
 
     # -- the loop -----------------------------------------------------------------------
     def fit(
@@ -513,7 +487,7 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         if self.run_dir is not None:
-            save_weights(self.run_dir / WEIGHTS_FILE, self.model, self._identity())
+            save_weights(self.folder.weights, self.model, self._identity())
         self.model.eval()
         return FitResult(self.model, cfg, self.run_dir, self.metrics, self.best_valid_loss, stopped)
 
@@ -561,209 +535,6 @@ class Trainer:
                 f"step {self.step + 1} (epoch {self.epoch + 1}): non-finite gradient for "
                 f"{named}{where}; training stopped, the last checkpoint is untouched"
             )
-
-
-def _existing_run(run: Path, cfg: dict, resume: bool) -> bool:
-    """Check ``run`` before anything is written; True when it holds a run to continue."""
-    if run.exists() and not run.is_dir():
-        raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
-    config_path = run / CONFIG_FILE
-    has_checkpoints = (run / CHECKPOINT_DIR).exists()
-    if has_checkpoints and not (run / CHECKPOINT_DIR).is_dir():
-        raise ConfigError(
-            f"--out: expected {run / CHECKPOINT_DIR} to be a folder of checkpoints; found a file"
-        )
-    if not resume and (config_path.exists() or has_checkpoints):
-        raise ConfigError(
-            f"--out: expected a new folder; found {run} already holding a run (pass --resume to continue it, or choose another folder)"
-        )
-    if not config_path.exists():
-        # pgm writes config.json first: any of its other files without it are someone else's
-        others = [n for n in (CHECKPOINT_DIR, METRICS_FILE, WEIGHTS_FILE) if (run / n).exists()]
-        if others:
-            flag = "--resume" if resume else "--out"
-            raise ConfigError(
-                f"{flag}: expected a new folder or a run written by pgm; found {run} holding "
-                f"{', '.join(others)} but no {CONFIG_FILE}, which pgm would overwrite (move them "
-                "away, or choose another folder)"
-            )
-        return False  # new, or killed before it wrote anything: resuming is starting
-    if not resume:
-        return False
-    saved = read_json_object(config_path, "--resume")
-    differ = config_differences(saved, cfg)
-    if differ:
-        raise ConfigError(
-            f"--resume: expected the run's own config (only epochs may grow); found differences in {'; '.join(differ)}"
-        )
-    return True
-
-
-def _check_memory(cfg: dict, data: ImageDataset) -> None:
-    """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
-    params = parameter_bytes(pgm.build, cfg)
-    # the sizes the config sets (hidden_dims, when given, replaces hidden_dim)
-    keys = [k for k in ("hidden_dims", "hidden_dim", "latent_dim_top", "latent_dim") if k in cfg]
-    if cfg.get("hidden_dims") is not None and "hidden_dim" in keys:
-        keys.remove("hidden_dim")
-    shown = [k for k in keys if isinstance(cfg[k], int | list)]
-    sizes = ", ".join(
-        f"{k} = {cfg[k]:,}" if isinstance(cfg[k], int) else f"{k} = {cfg[k]}" for k in shown
-    )
-    # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
-    check_fits(
-        6 * params,
-        "/".join(shown) or "model",
-        f"a model of {format_bytes(params)} of parameters ({sizes})",
-    )
-    # a lower bound: each of the batch's particles holds an image-sized float tensor or more
-    per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
-    check_fits(
-        per_step,
-        "num_particles",
-        f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}",
-    )
-
-
-def _create_folders(run: Path) -> list[Path]:
-    """Create ``run`` and its missing parents; returns those created (to undo on failure).
-    A path under a regular file, on a read-only or virtual file system, is refused by name."""
-    missing = []
-    folder = run
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    created: list[Path] = []
-    try:
-        for folder in reversed(missing):
-            folder.mkdir()
-            created.append(folder)
-        probe_file = run / f".pgm-write-test.{os.getpid()}.tmp"  # cleared on resume if killed here
-        probe_file.write_bytes(b"")
-        probe_file.unlink()
-    except OSError as err:
-        _remove_created(created)
-        raise ConfigError(
-            f"--out: expected a folder that can be created and written; found {run} refused "
-            f"({err.strerror or type(err).__name__})"
-        ) from None
-    return created
-
-
-def _remove_created(created: list[Path]) -> None:
-    """Remove folders this call created, deepest first, if they are empty."""
-    for folder in reversed(created):
-        try:
-            folder.rmdir()
-        except OSError:
-            break  # not empty (someone else wrote there): leave it
-
-
-def train(
-    config: dict,
-    run_dir: str | Path | None = None,
-    resume: bool = False,
-    data_dir: str | None = None,
-    progress: bool = True,
-    data: tuple[ImageDataset, ImageDataset] | None = None,
-    trainer_class: type[Trainer] | None = None,
-    max_epochs: int | None = None,
-    time_budget: float | None = None,
-) -> FitResult:
-    """Train the model a config describes on its data; write the run into ``run_dir``.
-
-    ``max_epochs`` (epochs in all) and ``time_budget`` (seconds) limit this call only; a run
-    they cut short ends at an epoch boundary with a checkpoint and its best weights so far, and
-    ``resume=True`` continues it (see :meth:`Trainer.fit`).
-
-    ``run_dir`` gets ``config.json`` (the resolved config), ``metrics.jsonl`` (one JSON line per
-    epoch), ``checkpoints/`` and, at the end, ``model.safetensors`` (the best weights on the
-    valid split). With ``resume=True`` training continues from the last checkpoint and ends
-    with exactly the weights an uninterrupted run would have had (a folder holding nothing yet,
-    as after a kill at the very start, starts the run).
-
-    Everything is checked (config, data, run folder, the model/guide pair on a batch) before
-    the folder is created; a run that fails before its first checkpoint removes what it wrote.
-    """
-    if not isinstance(config, dict):
-        raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
-    use_plugins(config.get("plugins"))  # a plug-in may provide the dataset
-    if data is None:
-        data_cfg = {"data": "digits", "num_train": 0, "download": False, **config}
-        pgm.DATASETS.check(data_cfg["data"], "data")
-        check_int(data_cfg["num_train"], "num_train", minimum=0)
-        check_bool(data_cfg["download"], "download")
-        if not isinstance(data_cfg.get("data_dir", ""), str):
-            raise ConfigError(f"data_dir: expected a path string; found {data_cfg['data_dir']!r}")
-        train_ds, valid_ds = load_data(data_cfg, data_dir)
-    else:
-        if not (
-            isinstance(data, (tuple, list))
-            and len(data) == 2
-            and all(isinstance(d, ImageDataset) for d in data)
-        ):
-            raise PgmTypeError(
-                f"data: expected a pair (train, valid) of pgm.data.ImageDataset; found {type(data).__name__}"
-            )
-        train_ds, valid_ds = data
-    cfg = resolve_config(
-        config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels
-    )
-    run = check_out_path(run_dir) if run_dir is not None else None
-    resuming = _existing_run(run, cfg, resume) if run is not None else False
-    _check_memory(cfg, train_ds)
-    seed_everything(cfg["seed"])
-    model = pgm.build(cfg)
-    # a subclass changes how a step is computed, not the run's protocol (distributed.py)
-    trainer = (trainer_class or Trainer)(cfg, model, run)
-    train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
-    trainer.prepare(train_x, valid_x)
-    if run is not None:
-        trainer.data_identity = data_identity(train_ds, valid_ds)
-    limits = {"max_epochs": max_epochs, "time_budget": time_budget}
-    if run is None:
-        return trainer.fit(train_x, valid_x, progress=progress, **limits)
-
-    created = _create_folders(run)
-    try:
-        lock = RunLock(run)
-    except BaseException:
-        _remove_created(created)
-        raise
-    written: list[Path] = []
-    checked = False
-    try:
-        # again, now that no other process can write here: it may have made the folder a run
-        resuming = _existing_run(run, cfg, resume)
-        checked = True
-        if resuming:
-            remove_stale_temporaries(run)
-            remove_stale_temporaries(run / CHECKPOINT_DIR)
-            latest = trainer.latest_checkpoint()
-            if latest is not None:
-                trainer.load_checkpoint(latest)
-            if json.loads((run / CONFIG_FILE).read_text()) != cfg:  # epochs grew: say so
-                atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
-            # metrics.jsonl may lag the checkpoint (a kill between the two) or lead it (epochs
-            # past the last checkpoint): make it the checkpoint's before anything else happens
-            trainer._write_metrics()
-        else:
-            atomic_write_text(run / CONFIG_FILE, json.dumps(cfg, indent=2) + "\n")
-            written.append(run / CONFIG_FILE)
-        return trainer.fit(train_x, valid_x, progress=progress, **limits)
-    except BaseException:  # Ctrl-C too: a config.json alone would block rerunning the command
-        # A new run that stopped before its first checkpoint holds nothing worth resuming:
-        # leave the folder as it was found. Once a checkpoint exists, everything stays. Only
-        # files this run wrote are removed (a new run never starts in a folder holding any).
-        if checked and not resuming and trainer.checkpoints_written == 0:
-            for path in (*written, run / METRICS_FILE):
-                path.unlink(missing_ok=True)
-            _remove_created([run / CHECKPOINT_DIR] if (run / CHECKPOINT_DIR).is_dir() else [])
-            lock.release(remove=lock.created)
-            _remove_created(created)
-        raise
-    finally:
-        lock.release(remove=lock.created)
 
 
 def fit_model(

@@ -57,7 +57,8 @@ def _spawned(rank: int, world_size: int, port: int, folder: str) -> None:
     import pgm
     from inference.config import resolve_config
     from inference.distributed import DistributedTrainer, init_process_group, train_distributed
-    from inference.trainer import load_data, seed_everything
+    from inference.trainer import seed_everything
+    from pgm.data import load_data
 
     init_process_group(torch.device("cpu"))  # one group for the trainings below
     try:

@@ -50,7 +50,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def _trainer(run: Path | None, **changes) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
-    from inference.trainer import load_data
+    from pgm.data import load_data
 
     cfg = resolve_config({**TINY, **changes}, image_shape=[1, 8, 8], num_levels=17)
     train_ds, valid_ds = load_data(cfg)

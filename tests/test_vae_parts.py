@@ -62,7 +62,7 @@ def test_combination_trains_samples_and_evaluates(prior, guide, likelihood, data
     torch.manual_seed(0)
     model = pgm.build(cfg)
     trainer = Trainer(cfg, model)
-    trainer._setup(train.float_images())
+    trainer.prepare(train.float_images())
     before = trainer.valid_loss(valid.float_images())
     trainer.fit(train.float_images(), progress=False)
     after = trainer.valid_loss(valid.float_images())
@@ -101,7 +101,7 @@ def test_elbos_train(elbo, datasets):
     )
     model = pgm.build(cfg)
     trainer = Trainer(cfg, model)
-    trainer._setup(train.float_images())
+    trainer.prepare(train.float_images())
     before = trainer.valid_loss(valid.float_images())
     result = trainer.fit(train.float_images(), valid.float_images(), progress=False)
     assert result.metrics[-1]["valid_loss"] < before

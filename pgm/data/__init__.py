@@ -8,8 +8,8 @@ from ..errors import PgmError
 from ..registry import DATASETS
 from . import digits, npz, torchvision_datasets  # noqa: F401  (registration)
 from .dataset import SPLITS, ImageDataset
-from .from_config import DataConfig, config_dataset, load_data
 from .digits import load_digits
+from .from_config import DataConfig, config_dataset, load_data
 from .npz import load_binarized_mnist, load_mnist, resolve_data_dir
 from .torchvision_datasets import load_torchvision
 

@@ -1,0 +1,221 @@
+"""A run folder: the files a run holds, and how a writer checks, creates, locks and, when a
+new run fails before its first checkpoint, removes it again.
+
+::
+
+    RUN/config.json          the resolved config, written before training
+    RUN/metrics.jsonl        one JSON line per epoch
+    RUN/checkpoints/         epoch-XXXXX.safetensors: everything the next epoch depends on
+    RUN/model.safetensors    the best weights on the valid split, at the end
+    RUN/tensorboard/         with logger = "tensorboard"
+
+A folder is only ever in a state a resume can continue from: ``config.json`` comes first, and
+a run holding no checkpoint yet is removed when it fails (Ctrl-C too), so bad input leaves
+nothing behind and a rerun of the same command is never blocked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .checkpoint import atomic_write_text, remove_stale_temporaries
+from .checkpoint_meta import sorted_checkpoints
+from .config import ConfigError
+from .fingerprint import config_differences
+from .run_lock import RunLock
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "TENSORBOARD_DIR",
+    "WEIGHTS_FILE",
+    "RunFolder",
+    "read_json_object",
+]
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+WEIGHTS_FILE = "model.safetensors"
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def read_json_object(path: str | Path, flag: str) -> dict:
+    """The JSON object in ``path``; a missing, unreadable, corrupted, absurdly nested or
+    non-object file is refused in one line naming ``flag`` and the file."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise ConfigError(
+            f"{flag}: expected JSON in {path}; found a corrupted file ({reason})"
+        ) from None
+    except OSError as err:
+        raise ConfigError(
+            f"{flag}: expected a readable file {path}; found it unreadable ({err.strerror or err})"
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag}: expected a JSON object in {path}; found {type(value).__name__}")
+    return value
+
+
+class RunFolder:
+    """The folder ``path`` of one run, and the paths of the files it holds."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def weights(self) -> Path:
+        return self.path / WEIGHTS_FILE
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / TENSORBOARD_DIR
+
+    def checkpoint(self, epoch: int) -> Path:
+        """The checkpoint written at the end of ``epoch``."""
+        return self.checkpoints / f"epoch-{epoch:05d}.safetensors"
+
+    def latest_checkpoint(self) -> Path | None:
+        found = sorted_checkpoints(self.checkpoints)
+        return found[-1] if found else None
+
+    def check(self, cfg: dict, resume: bool) -> bool:
+        """Check the folder before anything is written; True when it holds a run to continue
+        (with ``resume``, whose ``config.json`` differs from ``cfg`` in nothing but session
+        keys and a grown ``epochs``)."""
+        run = self.path
+        if run.exists() and not run.is_dir():
+            raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
+        has_checkpoints = self.checkpoints.exists()
+        if has_checkpoints and not self.checkpoints.is_dir():
+            raise ConfigError(
+                f"--out: expected {self.checkpoints} to be a folder of checkpoints; found a file"
+            )
+        if not resume and (self.config.exists() or has_checkpoints):
+            raise ConfigError(
+                f"--out: expected a new folder; found {run} already holding a run (pass --resume "
+                "to continue it, or choose another folder)"
+            )
+        if not self.config.exists():
+            # pgm writes config.json first: any of its other files without it are someone else's
+            others = [n for n in (CHECKPOINT_DIR, METRICS_FILE, WEIGHTS_FILE) if (run / n).exists()]
+            if others:
+                flag = "--resume" if resume else "--out"
+                raise ConfigError(
+                    f"{flag}: expected a new folder or a run written by pgm; found {run} holding "
+                    f"{', '.join(others)} but no {CONFIG_FILE}, which pgm would overwrite (move "
+                    "them away, or choose another folder)"
+                )
+            return False  # new, or killed before it wrote anything: resuming is starting
+        if not resume:
+            return False
+        differ = config_differences(read_json_object(self.config, "--resume"), cfg)
+        if differ:
+            raise ConfigError(
+                "--resume: expected the run's own config (only epochs may grow); found "
+                f"differences in {'; '.join(differ)}"
+            )
+        return True
+
+    def write_config(self, cfg: dict) -> None:
+        """Record ``cfg`` as the run's config (atomically), unless it already is."""
+        text = json.dumps(cfg, indent=2) + "\n"
+        if not (self.config.is_file() and json.loads(self.config.read_text()) == cfg):
+            atomic_write_text(self.config, text)
+
+    @contextmanager
+    def open(self, cfg: dict, resume: bool) -> Iterator[bool]:
+        """Hold the folder for writing a run of ``cfg``; yields True when it resumes one.
+
+        The folder (and its missing parents) is created and locked (one writer at a time),
+        checked again under the lock, and then a new run's ``config.json`` is written, or a
+        resumed run's stale temporaries are cleared. When the body fails (Ctrl-C too) before
+        a new run's first checkpoint, the folder is left as it was found: a ``config.json``
+        alone would block rerunning the command. Once a checkpoint exists, everything stays.
+        """
+        created = _create_folders(self.path)
+        try:
+            lock = RunLock(self.path)
+        except BaseException:
+            _remove_created(created)
+            raise
+        checked = resuming = False
+        try:
+            # again, now that no other process can write here: it may have made it a run
+            resuming = self.check(cfg, resume)
+            checked = True
+            if resuming:
+                remove_stale_temporaries(self.path)
+                remove_stale_temporaries(self.checkpoints)
+            else:
+                self.write_config(cfg)
+            yield resuming
+        except BaseException:
+            # only files this run wrote are removed (a new run never starts in a folder
+            # holding any)
+            if checked and not resuming and not sorted_checkpoints(self.checkpoints):
+                for path in (self.config, self.metrics):
+                    path.unlink(missing_ok=True)
+                _remove_created([self.checkpoints] if self.checkpoints.is_dir() else [])
+                lock.release(remove=lock.created)
+                _remove_created(created)
+            raise
+        finally:
+            lock.release(remove=lock.created)
+
+
+def _create_folders(run: Path) -> list[Path]:
+    """Create ``run`` and its missing parents; returns those created (to undo on failure).
+    A path under a regular file, on a read-only or virtual file system, is refused by name."""
+    missing = []
+    folder = run
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+        probe_file = run / f".pgm-write-test.{os.getpid()}.tmp"  # cleared on resume if killed here
+        probe_file.write_bytes(b"")
+        probe_file.unlink()
+    except OSError as err:
+        _remove_created(created)
+        raise ConfigError(
+            f"--out: expected a folder that can be created and written; found {run} refused "
+            f"({err.strerror or type(err).__name__})"
+        ) from None
+    return created
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove folders this call created, deepest first, if they are empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # not empty (someone else wrote there): leave it
