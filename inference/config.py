@@ -58,7 +58,8 @@ def _read_toml(path: Path) -> dict:
         ) from None
     except UnicodeDecodeError as err:
         raise ConfigError(
-            f"config: expected UTF-8 TOML text in {path}; found undecodable bytes ({err.reason} at byte {err.start})"
+            f"config: expected UTF-8 TOML text in {path}; found undecodable bytes "
+            f"({err.reason} at byte {err.start})"
         ) from None
     except OSError as err:
         raise ConfigError(
@@ -108,7 +109,8 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
             model_keys[key] = found
         elif (list(given) if isinstance(given, (list, tuple)) else given) != found:
             raise ConfigError(
-                f"{key}: expected {found!r} (what data {data.data!r} has); found {given!r} in the config"
+                f"{key}: expected {found!r} (what data {data.data!r} has); found {given!r} in "
+                "the config"
             )
     cfg = {**data.as_dict(), **training.as_dict()}
     cfg.update(resolve_model_config(model_keys))

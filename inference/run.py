@@ -130,7 +130,8 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
     config_path = RunFolder(run).config
     if not config_path.is_file():
         raise ConfigError(
-            f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); found none"
+            f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); "
+            "found none"
         )
     cfg = read_json_object(config_path, "run")
     weights = RunFolder(run).weights
@@ -166,11 +167,13 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
         except (ValueError, RecursionError) as err:
             reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
             raise ConfigError(
-                f"run: expected one JSON object per line in {path}; found line {number} corrupted ({reason})"
+                f"run: expected one JSON object per line in {path}; found line {number} "
+                f"corrupted ({reason})"
             ) from None
         if not isinstance(row, dict):
             raise ConfigError(
-                f"run: expected one JSON object per line in {path}; found {type(row).__name__} on line {number}"
+                f"run: expected one JSON object per line in {path}; found "
+                f"{type(row).__name__} on line {number}"
             )
         rows.append(row)
     return rows

@@ -29,7 +29,8 @@ def train_config(config: str | None, out: str | Path, resume: bool, sets: list[s
         cfg = read_json_object(saved, "--resume")
     else:
         raise ConfigError(
-            "config: expected a TOML config file (it may be left out only with --resume); found none"
+            "config: expected a TOML config file (it may be left out only with --resume); "
+            "found none"
         )
     cfg.update(overrides)
     return cfg

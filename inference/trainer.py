@@ -60,6 +60,7 @@ __all__ = [
     "seed_everything",
 ]
 
+
 class NonFiniteLossError(FloatingPointError):
     """Training met a non-finite loss or gradient; the message names the step and, where it can
     be known, the Pyro site whose log-probability was not finite."""
@@ -260,7 +261,8 @@ class Trainer:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
                 raise ImportError(
-                    "logger: 'tensorboard' needs the tensorboard package (pip install 'pgm[tensorboard]'); "
+                    "logger: 'tensorboard' needs the tensorboard package "
+                    "(pip install 'pgm[tensorboard]'); "
                     "found it missing"
                 ) from None
             self._tensorboard = SummaryWriter(
@@ -510,7 +512,8 @@ class Trainer:
         if not torch.isfinite(loss):
             where = _describe_nonfinite(self.model.model, self.model.guide, xb)
             raise NonFiniteLossError(
-                f"step {self.step + 1} (epoch {self.epoch + 1}): the {what} is {float(loss.detach())}{where}; "
+                f"step {self.step + 1} (epoch {self.epoch + 1}): the {what} is "
+                f"{float(loss.detach())}{where}; "
                 "training stopped, the last checkpoint is untouched (try a lower lr or grad_clip)"
             )
 

@@ -51,5 +51,6 @@ def check_known_keys(config: dict) -> None:
         for key in sorted(unknown, key=str)
     ]
     raise PgmError(
-        f"config: expected keys among {', '.join(listed)}; found unknown key(s) {', '.join(guesses)}"
+        f"config: expected keys among {', '.join(listed)}; found unknown key(s) "
+        f"{', '.join(guesses)}"
     )

@@ -35,7 +35,8 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "network": "mlp",  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
     "hidden_dim": 256,  # width of each hidden layer (and of flows' hidden layers)
     "hidden_layers": 2,  # encoder/decoder hidden layers of width hidden_dim
-    "hidden_dims": None,  # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
+    # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
+    "hidden_dims": None,
     "activation": "relu",  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
     "num_components": 10,  # mixture components / VampPrior pseudo-inputs
     "num_flows": 2,  # coupling layers of the flow prior, IAF steps of the guide
@@ -116,7 +117,8 @@ def resolve_model_config(config: dict) -> dict:
         and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
     ):
         raise PgmError(
-            f"hidden_dims: expected a non-empty list of positive integers (e.g. [300, 300]); found {dims!r}"
+            "hidden_dims: expected a non-empty list of positive integers (e.g. [300, 300]); "
+            f"found {dims!r}"
         )
     check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
     if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
@@ -127,7 +129,6 @@ def resolve_model_config(config: dict) -> dict:
     if records:
         cfg["plugins"] = records
     return cfg
-
 
 
 # which model keys each built-in model reads; a plug-in model (not listed) keeps every key
@@ -174,4 +175,3 @@ def inapplicable_keys(cfg: dict) -> list[str]:
     if any(k in used and cfg.get(k) not in names for k, names in builtin_part.items()):
         return []  # a plug-in part: it may read any key
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
-

@@ -1,0 +1,110 @@
+"""Each layer owns its config keys (model and data: pgm; training: inference), the composition
+refuses keys no layer declared, and `pgm train` and the torchrun entry point share one path."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from tiny_run import TINY_RUN
+
+import evaluation.cli
+import inference.distributed
+import inference.run
+import inference.torchrun
+import pgm
+from inference import FitResult, TrainingConfig, resolve_config
+from inference.fingerprint import SESSION_KEYS
+from inference.training_config import TRAINING_KEYS
+from pgm.config_keys import known_keys
+from pgm.data import DataConfig
+from pgm.data.from_config import DATA_KEYS
+from pgm.model_config import MODEL_DEFAULTS, PGM_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = {"image_shape": [1, 8, 8], "num_levels": 17}
+
+
+def test_layers_own_disjoint_keys_and_pgm_names_no_training_key():
+    layers = [set(MODEL_DEFAULTS) | PGM_KEYS, set(DATA_KEYS), set(TRAINING_KEYS)]
+    assert sum(map(len, layers)) == len(set().union(*layers))
+    assert set().union(*layers) == known_keys({})
+    # adding a training option touches inference only: pgm never spells a training key
+    spelled = {
+        (str(path.relative_to(ROOT)), node.value)
+        for path in (ROOT / "pgm").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in TRAINING_KEYS
+    }
+    assert not spelled
+
+
+def test_resolved_config_is_the_union_of_the_layers_each_checked_by_its_owner():
+    cfg = resolve_config({**TINY_RUN, "num_workers": 2}, **DIGITS)
+    assert {k: cfg[k] for k in DATA_KEYS} == DataConfig.from_config(cfg).as_dict()
+    assert TrainingConfig.from_config(cfg).as_dict() == {k: cfg[k] for k in TRAINING_KEYS}
+    model_part = {k: v for k, v in cfg.items() if k not in DATA_KEYS + TRAINING_KEYS}
+    assert set(model_part) <= set(MODEL_DEFAULTS) | PGM_KEYS
+    resolved = pgm.resolve_model_config(model_part)
+    assert {k: resolved[k] for k in model_part if k != "image_shape"} == {
+        k: v for k, v in model_part.items() if k != "image_shape"
+    }
+    # an optional key is recorded only when given
+    assert "num_workers" not in resolve_config(TINY_RUN, **DIGITS)
+    with pytest.raises(ValueError, match="epochs: expected an integer >= 1; found 0"):
+        TrainingConfig(epochs=0)
+    with pytest.raises(ValueError, match="data_dir: expected a path string; found 3"):
+        DataConfig(data_dir=3)
+
+
+def test_build_takes_a_runs_whole_config_and_refuses_undeclared_keys():
+    cfg = resolve_config(TINY_RUN, **DIGITS)  # what config.json records
+    assert pgm.build(cfg).config["latent_dim"] == 2
+    for build in (pgm.build, lambda c: resolve_config(c, **DIGITS)):
+        with pytest.raises(ValueError) as err:
+            build({**cfg, "epoch": 3, "latnet_dim": 3})
+        message = str(err.value)
+        assert "found unknown key(s) 'epoch' (did you mean 'epochs'?)" in message
+        assert "'latnet_dim' (did you mean 'latent_dim'?)" in message
+        assert "expected keys among " in message and "num_train" in message  # every layer's
+
+
+def test_the_keys_a_resume_may_change_are_marked_by_their_layers():
+    assert SESSION_KEYS == {
+        "device",
+        "data_dir",
+        "download",
+        "num_workers",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "logger",
+        "eval_particles",
+    }
+
+
+def test_pgm_train_and_torchrun_print_the_same_summary(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('model = "vae"\nepochs = 2\n')
+    seen = []
+
+    def fake_train(cfg, out, **settings):
+        seen.append((cfg, settings))
+        metrics = [{"epoch": 2, "train_loss": 1.5}]
+        return FitResult(None, cfg, Path(out), metrics, best_valid_loss=1.25)
+
+    monkeypatch.setattr(inference.run, "train", fake_train)
+    monkeypatch.setattr(inference.distributed, "train_distributed", fake_train)
+    args = [str(config), "--out", str(tmp_path / "run"), "--set", "lr=0.01", "--no-progress"]
+    assert evaluation.cli.main(["train", *args]) == 0
+    from_cli = capsys.readouterr().out
+    assert inference.torchrun.main(args) == 0
+    from_torchrun = capsys.readouterr().out
+    assert from_cli == from_torchrun
+    assert json.loads(from_cli) == {
+        "run": str(tmp_path / "run"),
+        "epochs": 2,
+        "train_loss": 1.5,
+        "best_valid_loss": 1.25,
+    }
+    assert seen[0] == seen[1]
+    assert seen[0][0] == {"model": "vae", "epochs": 2, "lr": 0.01}
