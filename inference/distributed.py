@@ -52,7 +52,7 @@ from pgm.data import ImageDataset
 from .config import ConfigError
 from .run import train
 from .trainer import FitResult, Trainer, resolve_device
-from .training_config import TRAINING_DEFAULTS
+from .training_config import TrainingConfig
 
 __all__ = ["DistributedTrainer", "ELBOLoss", "init_process_group", "train_distributed"]
 
@@ -234,7 +234,7 @@ def train_distributed(
     """
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
-    device = resolve_device(config.get("device", TRAINING_DEFAULTS["device"]))
+    device = resolve_device(TrainingConfig.from_config(config).device)
     created = init_process_group(device)
     try:
         if dist.get_rank() == 0:
