@@ -1,4 +1,5 @@
-"""The model layer's config keys: their defaults, their checks, and which keys each model reads.
+"""The model layer's config keys: their defaults and checks (:class:`ModelConfig`), and which
+keys each model reads.
 
 ``resolve_model_config`` fills and checks the model keys of a flat config (a TOML file, a run's
 ``config.json``); keys other layers declared (:mod:`pgm.config_keys`: the data's, training's)
@@ -9,6 +10,8 @@ and defaults (:data:`pgm.plain_model.MODEL_KEYS`).
 from __future__ import annotations
 
 import copy
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config_keys import check_known_keys, declare_keys
@@ -20,32 +23,110 @@ from .plugins import plugin_records, use_plugins
 from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .validation import check_choice, check_int, check_shape
 
-__all__ = ["MODEL_DEFAULTS", "PGM_KEYS", "inapplicable_keys", "model_keys", "resolve_model_config"]
+__all__ = [
+    "MODEL_DEFAULTS",
+    "PGM_KEYS",
+    "ModelConfig",
+    "inapplicable_keys",
+    "model_keys",
+    "resolve_model_config",
+]
 
-#: Keys that describe a model, with their defaults (``None``: required).
-MODEL_DEFAULTS: dict[str, Any] = {
-    "model": "vae",
-    "prior": "standard-normal",
-    "guide": "diagonal-normal",
-    "likelihood": "auto",  # bernoulli for K = 2, categorical for K > 2, normal for K = 0
-    "image_shape": None,  # [C, H, W], or [D] for vectors
-    "num_levels": None,  # K levels per pixel; 0 for real-valued data
-    "latent_dim": 16,
-    "latent_dim_top": None,  # hvae: size of the top layer z2 (None: latent_dim)
-    "network": "mlp",  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
-    "hidden_dim": 256,  # width of each hidden layer (and of flows' hidden layers)
-    "hidden_layers": 2,  # encoder/decoder hidden layers of width hidden_dim
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What a model is: the model layer of a run's config, checked when made (a bad value is
+    refused in one line naming its key). ``own`` holds a plug-in model's own keys
+    (:data:`pgm.plain_model.MODEL_KEYS`); ``likelihood = "auto"`` and ``latent_dim_top =
+    None`` are resolved from ``num_levels`` and ``latent_dim``."""
+
+    model: str = "vae"
+    prior: str = "standard-normal"
+    guide: str = "diagonal-normal"
+    likelihood: str = "auto"  # bernoulli for K = 2, categorical for K > 2, normal for K = 0
+    image_shape: tuple[int, ...] | None = None  # [C, H, W], or [D] for vectors; required
+    num_levels: int | None = None  # K levels per pixel; 0 for real-valued data; required
+    latent_dim: int = 16
+    latent_dim_top: int | None = None  # hvae: size of the top layer z2 (None: latent_dim)
+    network: str = "mlp"  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
+    hidden_dim: int = 256  # width of each hidden layer (and of flows' hidden layers)
+    hidden_layers: int = 2  # encoder/decoder hidden layers of width hidden_dim
     # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
-    "hidden_dims": None,
-    "activation": "relu",  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
-    "num_components": 10,  # mixture components / VampPrior pseudo-inputs
-    "num_flows": 2,  # coupling layers of the flow prior, IAF steps of the guide
-    "num_mixtures": 5,  # logistics per pixel in discretized-logistic outputs
-    "num_layers": 5,  # autoregressive networks' layers
-    "hidden_channels": 32,  # autoregressive networks' channels
-    "reconstruction": "auto",  # autoencoder loss: l2 or cross-entropy
-}
+    hidden_dims: list[int] | None = None
+    activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
+    num_components: int = 10  # mixture components / VampPrior pseudo-inputs
+    num_flows: int = 2  # coupling layers of the flow prior, IAF steps of the guide
+    num_mixtures: int = 5  # logistics per pixel in discretized-logistic outputs
+    num_layers: int = 5  # autoregressive networks' layers
+    hidden_channels: int = 32  # autoregressive networks' channels
+    reconstruction: str = "auto"  # autoencoder loss: l2 or cross-entropy
+    own: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        def put(key: str, value: Any) -> None:
+            object.__setattr__(self, key, value)
+
+        for key in ("image_shape", "num_levels"):
+            if getattr(self, key) is None:
+                raise PgmError(
+                    f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing"
+                )
+        put("image_shape", check_shape(self.image_shape, "image_shape"))
+        put("num_levels", check_int(self.num_levels, "num_levels", minimum=0))
+        if self.num_levels == 1:
+            raise PgmError("num_levels: expected 0 (real-valued) or an integer >= 2; found 1")
+        if self.latent_dim_top is None:
+            put("latent_dim_top", self.latent_dim)
+        for key, minimum in _INT_KEYS.items():
+            check_int(getattr(self, key), key, minimum=minimum)
+        MODELS.check(self.model, "model")
+        PRIORS.check(self.prior, "prior")
+        GUIDES.check(self.guide, "guide")
+        if self.likelihood == "auto":
+            k = self.num_levels
+            put("likelihood", "normal" if k == 0 else "bernoulli" if k == 2 else "categorical")
+        LIKELIHOODS.check(self.likelihood, "likelihood")
+        ENCODERS.check(self.network, "network")
+        DECODERS.check(self.network, "network")
+        check_choice(self.activation, "activation", ACTIVATIONS)
+        dims = self.hidden_dims
+        if dims is not None and not (
+            isinstance(dims, (list, tuple))
+            and dims
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
+        ):
+            raise PgmError(
+                "hidden_dims: expected a non-empty list of positive integers (e.g. [300, 300]); "
+                f"found {dims!r}"
+            )
+        check_choice(self.reconstruction, "reconstruction", ("auto", "l2", "cross-entropy"))
+        if self.network == "conv" and len(self.image_shape) != 3:
+            raise PgmError(
+                f"network: 'conv' expects image_shape [C, H, W]; found {list(self.image_shape)}"
+            )
+
+    @classmethod
+    def from_config(cls, config: dict) -> ModelConfig:
+        """The model keys of a flat config (the others are left to their layers), defaults
+        filled in: a plug-in model's own defaults (which may also replace a built-in key's)."""
+        own = MODEL_KEYS.get(config.get("model", "vae"), {})
+        values = copy.deepcopy({**own, **{k: v for k, v in config.items() if k in own}})
+        values.update(copy.deepcopy({k: v for k, v in config.items() if k in _FIELDS}))
+        extra = {k: values.pop(k) for k in list(values) if k not in _FIELDS}
+        return cls(**values, own=extra)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The flat keys, as ``pgm.build``'s factories read them and ``config.json`` records."""
+        out = {name: copy.deepcopy(getattr(self, name)) for name in _FIELDS}
+        out.update(copy.deepcopy(self.own))
+        return out
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "own")
+#: Keys that describe a model, with their defaults (``None``: required or derived).
+MODEL_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(ModelConfig) if f.name != "own"
+}
 
 #: Keys pgm reads besides the model's: the plug-ins a config loads (a run saves their records).
 PGM_KEYS = frozenset({"plugins"})
@@ -73,58 +154,15 @@ declare_keys("model", model_keys)
 
 
 def resolve_model_config(config: dict) -> dict:
-    """Fill defaults and check every model key; keys no layer declared and unknown names are
-    refused, keys of other layers are left out of the result. The
-    config's ``plugins`` are loaded first (their names then count as registered), and the
-    result's ``plugins`` holds the records of every plug-in the config needs (if any)."""
+    """The model keys of a flat config, filled and checked (:class:`ModelConfig`); keys no
+    layer declared are refused, keys of other layers are left out of the result. The config's
+    ``plugins`` are loaded first (their names then count as registered), and the result's
+    ``plugins`` holds the records of every plug-in the config needs (if any)."""
     if not isinstance(config, dict):
         raise PgmTypeError(f"config: expected a dict; found {type(config).__name__}")
     named = use_plugins(config.get("plugins"))
     check_known_keys(config)  # every layer's keys, so a whole config.json is accepted
-    own_keys = MODEL_KEYS.get(config.get("model", MODEL_DEFAULTS["model"]), {})
-    cfg = copy.deepcopy(MODEL_DEFAULTS)
-    cfg.update(copy.deepcopy(own_keys))
-    cfg.update(
-        {k: copy.deepcopy(v) for k, v in config.items() if k in MODEL_DEFAULTS or k in own_keys}
-    )
-    for key in ("image_shape", "num_levels"):
-        if cfg[key] is None:
-            raise PgmError(
-                f"{key}: required (the data's shape [C, H, W] and its levels K); found nothing"
-            )
-    cfg["image_shape"] = check_shape(cfg["image_shape"], "image_shape")
-    cfg["num_levels"] = check_int(cfg["num_levels"], "num_levels", minimum=0)
-    if cfg["num_levels"] == 1:
-        raise PgmError("num_levels: expected 0 (real-valued) or an integer >= 2; found 1")
-    if cfg["latent_dim_top"] is None:
-        cfg["latent_dim_top"] = cfg["latent_dim"]
-    for key, minimum in _INT_KEYS.items():
-        check_int(cfg[key], key, minimum=minimum)
-    MODELS.check(cfg["model"], "model")
-    PRIORS.check(cfg["prior"], "prior")
-    GUIDES.check(cfg["guide"], "guide")
-    if cfg["likelihood"] == "auto":
-        k = cfg["num_levels"]
-        cfg["likelihood"] = "normal" if k == 0 else "bernoulli" if k == 2 else "categorical"
-    LIKELIHOODS.check(cfg["likelihood"], "likelihood")
-    ENCODERS.check(cfg["network"], "network")
-    DECODERS.check(cfg["network"], "network")
-    check_choice(cfg["activation"], "activation", ACTIVATIONS)
-    dims = cfg["hidden_dims"]
-    if dims is not None and not (
-        isinstance(dims, (list, tuple))
-        and dims
-        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
-    ):
-        raise PgmError(
-            "hidden_dims: expected a non-empty list of positive integers (e.g. [300, 300]); "
-            f"found {dims!r}"
-        )
-    check_choice(cfg["reconstruction"], "reconstruction", ("auto", "l2", "cross-entropy"))
-    if cfg["network"] == "conv" and len(cfg["image_shape"]) != 3:
-        raise PgmError(
-            f"network: 'conv' expects image_shape [C, H, W]; found {list(cfg['image_shape'])}"
-        )
+    cfg = ModelConfig.from_config(config).as_dict()
     records = plugin_records({**config, **cfg}, named)
     if records:
         cfg["plugins"] = records

@@ -19,7 +19,7 @@ from inference.training_config import TRAINING_KEYS
 from pgm.config_keys import known_keys
 from pgm.data import DataConfig
 from pgm.data.from_config import DATA_KEYS
-from pgm.model_config import MODEL_DEFAULTS, PGM_KEYS
+from pgm.model_config import MODEL_DEFAULTS, PGM_KEYS, ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = {"image_shape": [1, 8, 8], "num_levels": 17}
@@ -55,6 +55,10 @@ def test_resolved_config_is_the_union_of_the_layers_each_checked_by_its_owner():
         TrainingConfig(epochs=0)
     with pytest.raises(ValueError, match="data_dir: expected a path string; found 3"):
         DataConfig(data_dir=3)
+    with pytest.raises(ValueError, match="latent_dim: expected an integer >= 1; found 0"):
+        ModelConfig.from_config({**DIGITS, "latent_dim": 0})
+    model = ModelConfig.from_config({**DIGITS, "epochs": 3})  # another layer's key: not read
+    assert (model.likelihood, model.latent_dim_top, model.own) == ("categorical", 16, {})
 
 
 def test_build_takes_a_runs_whole_config_and_refuses_undeclared_keys():
