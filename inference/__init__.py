@@ -1,4 +1,4 @@
-"""Fitting models: the SVI loop, ELBO choice, checkpoints and exact resume, run folders, the training layer's config."""
+"""Fitting models: the SVI loop, training config, run folders, checkpoints and exact resume."""
 
 from .checkpoint import CheckpointError
 from .config import ConfigError, load_config, parse_overrides, resolve_config
