@@ -50,7 +50,14 @@ def check_known_keys(config: dict) -> None:
         else repr(key)
         for key in sorted(unknown, key=str)
     ]
+    # a run's config.json read by a script that imported pgm alone: say where its keys live
+    hint = (
+        " (a run's config.json also holds training keys, which `import inference` declares; "
+        "inference.load_run reads a run for you)"
+        if "training" not in _LAYERS
+        else ""
+    )
     raise PgmError(
         f"config: expected keys among {', '.join(listed)}; found unknown key(s) "
-        f"{', '.join(guesses)}"
+        f"{', '.join(guesses)}{hint}"
     )
