@@ -10,6 +10,7 @@ from torch import nn
 from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .nn.mlp import ACTIVATIONS
+from .parts import Guide, Likelihood, Prior, PriorNeedsGuide, build_part, check_prior
 from .plain_model import MODEL_KEYS
 from .plugins import plugin_records, use_plugins
 from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
@@ -224,15 +225,23 @@ def inapplicable_keys(cfg: dict) -> list[str]:
 
 
 def build_guide(cfg: dict) -> nn.Module:
-    return GUIDES[cfg["guide"]](cfg)
+    """The registered guide ``cfg["guide"]``, a :class:`pgm.parts.Guide` (checked)."""
+    return build_part("guide", cfg["guide"], GUIDES[cfg["guide"]], cfg, Guide)
 
 
-def build_prior(cfg: dict, guide: nn.Module) -> nn.Module:
-    return PRIORS[cfg["prior"]](cfg, guide)
+def build_prior(cfg: dict) -> nn.Module:
+    """The registered prior ``cfg["prior"]``, a :class:`pgm.parts.Prior` over
+    ``(cfg["latent_dim"],)`` (checked; a :class:`pgm.parts.PriorNeedsGuide` once the model
+    attaches its guide)."""
+    prior = build_part("prior", cfg["prior"], PRIORS[cfg["prior"]], cfg, Prior)
+    if not isinstance(prior, PriorNeedsGuide):
+        check_prior(prior, cfg["prior"], cfg["latent_dim"])
+    return prior
 
 
 def build_likelihood(cfg: dict) -> nn.Module:
-    return LIKELIHOODS[cfg["likelihood"]](cfg)
+    """The registered likelihood ``cfg["likelihood"]``, a :class:`pgm.parts.Likelihood` (checked)."""
+    return build_part("likelihood", cfg["likelihood"], LIKELIHOODS[cfg["likelihood"]], cfg, Likelihood)
 
 
 def build(config: dict) -> GenerativeModel:
@@ -250,5 +259,5 @@ def build(config: dict) -> GenerativeModel:
 def _vae(cfg: dict) -> GenerativeModel:
     from .vae import VAE
 
-    guide = build_guide(cfg)
-    return VAE(build_prior(cfg, guide), guide, build_likelihood(cfg), cfg)
+    guide = build_guide(cfg)  # first: the order parts are built in is the order weights are drawn
+    return VAE(build_prior(cfg), guide, build_likelihood(cfg), cfg)

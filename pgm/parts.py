@@ -1,0 +1,216 @@
+"""The written interfaces of a VAE's parts: priors, guides and likelihoods as lazy distributions.
+
+Each part is an ``nn.Module`` whose ``forward(context)`` returns a distribution (zuko's
+``LazyDistribution``), so any prior works with any guide and any likelihood. Shapes are for a
+batch ``x: (N, *event_shape)`` and codes ``z: (..., L)``:
+
+- :class:`Prior`: ``forward() -> p(z)``, batch ``()``, event ``(L,)``;
+- :class:`Guide`: ``forward(x) -> q(z | x)``, batch ``(N,)``, event ``(L,)``;
+- :class:`Likelihood`: ``forward(z) -> p(x | z)``, batch ``z.shape[:-1]``, event ``event_shape``.
+
+Optional capabilities, declared rather than probed for:
+
+- :class:`GaussianGuide`: the guide has a diagonal-Gaussian stage ``gaussian(x)`` (q itself, or
+  the base of a flow); the VampPrior's components are this Gaussian at its pseudo-inputs;
+- :class:`PriorNeedsGuide`: the prior is defined through the guide; the model that owns both
+  calls ``attach(guide)`` once, after building them (the guide's weights stay the model's);
+- :class:`LikelihoodWithMean`: ``mean(z) -> E[x | z]`` in closed form (else decoding samples);
+- :class:`AutoregressiveImage`: a distribution with a fast cached sampler and ``complete``;
+- :class:`FullyObservedAutoregressive`: a model whose ``distribution()`` is such a distribution.
+
+Registered factories take the resolved config only: ``factory(cfg) -> part``. :func:`build_part`
+calls one and refuses, in one line naming the part, a factory of the wrong signature or a part
+that does not keep its protocol.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+from torch.distributions import Distribution
+
+from .errors import PgmTypeError
+
+__all__ = [
+    "AutoregressiveImage",
+    "FullyObservedAutoregressive",
+    "GaussianGuide",
+    "Guide",
+    "Likelihood",
+    "LikelihoodWithMean",
+    "MEAN_DRAWS",
+    "Prior",
+    "PriorNeedsGuide",
+    "attach_guide",
+    "build_part",
+    "check_prior",
+    "mean_of",
+    "variance_of",
+]
+
+
+@runtime_checkable
+class Prior(Protocol):
+    """p(z): ``forward() -> Distribution`` with batch shape ``()`` and event shape ``(L,)``."""
+
+    def forward(self) -> Distribution: ...
+
+
+@runtime_checkable
+class Guide(Protocol):
+    """q(z | x): ``forward(x: (N, *event_shape)) -> Distribution``, batch ``(N,)``, event ``(L,)``."""
+
+    def forward(self, x: torch.Tensor) -> Distribution: ...
+
+
+@runtime_checkable
+class GaussianGuide(Guide, Protocol):
+    """A guide with a diagonal-Gaussian stage: ``gaussian(x: (N, *event_shape))`` is
+    N(mu(x), diag sigma(x)^2), batch ``(N,)``, event ``(L,)`` (its ``mean`` and ``stddev`` are
+    ``(N, L)``). It is q(z | x) itself for a diagonal guide, the base distribution of a flow."""
+
+    def gaussian(self, x: torch.Tensor) -> Distribution: ...
+
+
+@runtime_checkable
+class PriorNeedsGuide(Prior, Protocol):
+    """A prior defined through the guide (the VampPrior). The model owning both calls
+    ``attach(guide)`` once; the prior keeps no copy of the guide's weights, so they are saved
+    once, under the model's guide."""
+
+    def attach(self, guide: Guide) -> None: ...
+
+
+@runtime_checkable
+class Likelihood(Protocol):
+    """p(x | z): ``forward(z: (..., L)) -> Distribution``, batch ``z.shape[:-1]``, event the
+    data's ``event_shape``."""
+
+    def forward(self, z: torch.Tensor) -> Distribution: ...
+
+
+@runtime_checkable
+class LikelihoodWithMean(Likelihood, Protocol):
+    """A likelihood with E[x | z] in closed form: ``mean(z: (..., L)) -> (..., *event_shape)`` in
+    the data's units (levels). Without it, decoding z draws a sample (PixelVAE)."""
+
+    def mean(self, z: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class AutoregressiveImage(Protocol):
+    """An autoregressive image distribution (PixelCNN, PixelRNN): two samplers that consume the
+    same uniforms (``cached``: the fast one), and completion of partly observed images."""
+
+    def sample(self, sample_shape: tuple[int, ...] = (), cached: bool = True) -> torch.Tensor: ...
+
+    def complete(
+        self, observed: torch.Tensor, observed_mask: torch.Tensor, cached: bool = True
+    ) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class FullyObservedAutoregressive(Protocol):
+    """A model with no latents whose ``distribution()`` is p(x), an :class:`AutoregressiveImage`
+    with batch shape ``()`` and event shape ``(C, H, W)``."""
+
+    def distribution(self) -> AutoregressiveImage: ...
+
+
+#: Monte Carlo draws for a mean without closed form (a flow guide's E[z | x]). With q near
+#: N(0, 1) the mean of S draws varies by 1/S across images; at S = 1000 that is 0.001, a tenth
+#: of the 0.01 activity threshold of active units (Burda et al. 2016), so a collapsed unit does
+#: not look active (at S < 100 it would).
+MEAN_DRAWS = 1000
+
+
+def mean_of(d: Distribution, num_samples: int = MEAN_DRAWS) -> torch.Tensor:
+    """E[z] of ``d``: its closed form where it has one, else the mean of ``num_samples`` draws.
+    This is the E[z | x] of every caller (codes, traversals, active units, the linear probe)."""
+    try:
+        return d.mean
+    except NotImplementedError:
+        return d.sample((num_samples,)).mean(0)
+
+
+def variance_of(
+    d: Distribution, mean: torch.Tensor | None = None, num_samples: int = MEAN_DRAWS
+) -> torch.Tensor:
+    """Var[z] of ``d``: closed form where it has one, else over ``num_samples`` draws around
+    ``mean`` (default :func:`mean_of`)."""
+    try:
+        return d.variance
+    except NotImplementedError:
+        mean = mean_of(d, num_samples) if mean is None else mean
+        return (d.sample((num_samples,)) - mean).pow(2).mean(0)
+
+
+def _describe_callable(factory: Callable) -> str:
+    name = getattr(factory, "__qualname__", type(factory).__name__)
+    try:
+        return f"{name}{inspect.signature(factory)}"
+    except (TypeError, ValueError):
+        return name
+
+
+def build_part(kind: str, name: str, factory: Callable, cfg: dict, protocol: type) -> nn.Module:
+    """``factory(cfg)``, checked: the factory takes the config alone, and what it returns is an
+    ``nn.Module`` (its weights are trained and saved with the model) with its own ``forward``,
+    keeping ``protocol``. Otherwise a one-line :class:`~pgm.errors.PgmTypeError` naming the part.
+
+    :param kind: ``"prior"``, ``"guide"`` or ``"likelihood"`` (for the message).
+    :param name: the registered name (for the message).
+    """
+    try:
+        inspect.signature(factory).bind(cfg)
+    except TypeError:
+        raise PgmTypeError(
+            f"{kind} {name!r}: expected a factory taking the config alone, f(cfg) -> "
+            f"{protocol.__name__}; found {_describe_callable(factory)}"
+            + (
+                " (priors no longer receive the guide: a prior that needs it defines attach(guide))"
+                if kind == "prior"
+                else ""
+            )
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let the call speak
+        pass
+    part = factory(cfg)
+    if not isinstance(part, nn.Module):
+        raise PgmTypeError(
+            f"{kind} {name!r}: expected an nn.Module keeping the {protocol.__name__} protocol "
+            f"(pgm.parts); found {type(part).__name__}"
+        )
+    if type(part).forward is nn.Module.forward or not isinstance(part, protocol):
+        raise PgmTypeError(
+            f"{kind} {name!r}: expected an nn.Module with forward() keeping the "
+            f"{protocol.__name__} protocol (pgm.parts); found {type(part).__name__} without it"
+        )
+    return part
+
+
+def attach_guide(prior: nn.Module, guide: nn.Module) -> None:
+    """The wiring step of a model that owns a prior and a guide: a :class:`PriorNeedsGuide`
+    gets ``attach(guide)``; any other prior is left as it is."""
+    if isinstance(prior, PriorNeedsGuide):
+        prior.attach(guide)
+
+
+def check_prior(prior: nn.Module, name: str, latent_dim: int) -> None:
+    """Refuse, in one line naming the prior, one whose ``forward()`` is not a distribution over
+    ``(latent_dim,)`` with batch shape ``()``."""
+    d = prior()
+    if not isinstance(d, Distribution):
+        raise PgmTypeError(
+            f"prior {name!r}: expected forward() to return a Distribution over z; found "
+            f"{type(d).__name__}"
+        )
+    if tuple(d.batch_shape) != () or tuple(d.event_shape) != (latent_dim,):
+        raise PgmTypeError(
+            f"prior {name!r}: expected a distribution with batch shape () and event shape "
+            f"({latent_dim},); found batch {tuple(d.batch_shape)}, event {tuple(d.event_shape)}"
+        )
