@@ -241,7 +241,8 @@ def build_prior(cfg: dict) -> nn.Module:
 
 def build_likelihood(cfg: dict) -> nn.Module:
     """The registered likelihood ``cfg["likelihood"]``, a :class:`pgm.parts.Likelihood` (checked)."""
-    return build_part("likelihood", cfg["likelihood"], LIKELIHOODS[cfg["likelihood"]], cfg, Likelihood)
+    name = cfg["likelihood"]
+    return build_part("likelihood", name, LIKELIHOODS[name], cfg, Likelihood)
 
 
 def build(config: dict) -> GenerativeModel:
