@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import torch
 from torch import nn
 
 from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .nn.mlp import ACTIVATIONS
-from .parts import Guide, Likelihood, Prior, PriorNeedsGuide, build_part, check_prior
+from .parts import Guide, Likelihood, Prior, PriorNeedsGuide, build_part, check_distribution
 from .plain_model import MODEL_KEYS
 from .plugins import plugin_records, use_plugins
 from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
@@ -225,24 +226,34 @@ def inapplicable_keys(cfg: dict) -> list[str]:
 
 
 def build_guide(cfg: dict) -> nn.Module:
-    """The registered guide ``cfg["guide"]``, a :class:`pgm.parts.Guide` (checked)."""
-    return build_part("guide", cfg["guide"], GUIDES[cfg["guide"]], cfg, Guide)
+    """The registered guide ``cfg["guide"]``, a :class:`pgm.parts.Guide` (checked: q(z | x) of
+    two images has batch shape ``(2,)`` and event shape ``(latent_dim,)``)."""
+    name = cfg["guide"]
+    guide = build_part("guide", name, GUIDES[name], cfg, Guide)
+    x = torch.zeros(2, *cfg["image_shape"])
+    check_distribution("guide", name, guide, (x,), (2,), (cfg["latent_dim"],))
+    return guide
 
 
 def build_prior(cfg: dict) -> nn.Module:
-    """The registered prior ``cfg["prior"]``, a :class:`pgm.parts.Prior` over
-    ``(cfg["latent_dim"],)`` (checked; a :class:`pgm.parts.PriorNeedsGuide` once the model
-    attaches its guide)."""
-    prior = build_part("prior", cfg["prior"], PRIORS[cfg["prior"]], cfg, Prior)
+    """The registered prior ``cfg["prior"]``, a :class:`pgm.parts.Prior` (checked: batch shape
+    ``()``, event shape ``(latent_dim,)``; a :class:`pgm.parts.PriorNeedsGuide` is checked by
+    its ``attach``, which the model calls)."""
+    name = cfg["prior"]
+    prior = build_part("prior", name, PRIORS[name], cfg, Prior)
     if not isinstance(prior, PriorNeedsGuide):
-        check_prior(prior, cfg["prior"], cfg["latent_dim"])
+        check_distribution("prior", name, prior, (), (), (cfg["latent_dim"],))
     return prior
 
 
 def build_likelihood(cfg: dict) -> nn.Module:
-    """The registered likelihood ``cfg["likelihood"]``, a :class:`pgm.parts.Likelihood` (checked)."""
+    """The registered likelihood ``cfg["likelihood"]``, a :class:`pgm.parts.Likelihood`
+    (checked: p(x | z) of two codes has batch shape ``(2,)`` and event shape ``image_shape``)."""
     name = cfg["likelihood"]
-    return build_part("likelihood", name, LIKELIHOODS[name], cfg, Likelihood)
+    likelihood = build_part("likelihood", name, LIKELIHOODS[name], cfg, Likelihood)
+    z = torch.zeros(2, cfg["latent_dim"])
+    check_distribution("likelihood", name, likelihood, (z,), (2,), tuple(cfg["image_shape"]))
+    return likelihood
 
 
 def build(config: dict) -> GenerativeModel:

@@ -47,7 +47,7 @@ __all__ = [
     "PriorNeedsGuide",
     "attach_guide",
     "build_part",
-    "check_prior",
+    "check_distribution",
     "mean_of",
     "variance_of",
 ]
@@ -200,17 +200,32 @@ def attach_guide(prior: nn.Module, guide: nn.Module) -> None:
         prior.attach(guide)
 
 
-def check_prior(prior: nn.Module, name: str, latent_dim: int) -> None:
-    """Refuse, in one line naming the prior, one whose ``forward()`` is not a distribution over
-    ``(latent_dim,)`` with batch shape ``()``."""
-    d = prior()
+def check_distribution(
+    kind: str,
+    name: str,
+    part: nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    batch_shape: tuple[int, ...],
+    event_shape: tuple[int, ...],
+) -> None:
+    """Refuse, in one line naming the part, one whose ``forward(*inputs)`` is not a distribution
+    with ``batch_shape`` and ``event_shape``. The probe runs without gradients and in eval mode
+    (no batch-norm statistics move, no dropout draws), then restores the part's mode."""
+    training = part.training
+    part.eval()
+    try:
+        with torch.no_grad():
+            d = part(*inputs)
+    finally:
+        part.train(training)
+    call = "forward(" + ", ".join(f"{tuple(t.shape)}" for t in inputs) + ")"
     if not isinstance(d, Distribution):
         raise PgmTypeError(
-            f"prior {name!r}: expected forward() to return a Distribution over z; found "
-            f"{type(d).__name__}"
+            f"{kind} {name!r}: expected {call} to return a Distribution; found {type(d).__name__}"
         )
-    if tuple(d.batch_shape) != () or tuple(d.event_shape) != (latent_dim,):
+    if tuple(d.batch_shape) != tuple(batch_shape) or tuple(d.event_shape) != tuple(event_shape):
         raise PgmTypeError(
-            f"prior {name!r}: expected a distribution with batch shape () and event shape "
-            f"({latent_dim},); found batch {tuple(d.batch_shape)}, event {tuple(d.event_shape)}"
+            f"{kind} {name!r}: expected {call} to return a distribution with batch shape "
+            f"{tuple(batch_shape)} and event shape {tuple(event_shape)}; found batch "
+            f"{tuple(d.batch_shape)}, event {tuple(d.event_shape)}"
         )

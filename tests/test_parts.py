@@ -217,3 +217,34 @@ def pyro_loss(vae, x):
     from pyro.infer import Trace_ELBO
 
     return Trace_ELBO().differentiable_loss(vae.model, vae.guide, x)
+
+
+class _FlatLikelihood(nn.Module):
+    """p(x | z) over flattened pixels: event (64,) where the data is (1, 8, 8)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 64)
+
+    def forward(self, z):
+        return dist.Bernoulli(logits=self.linear(z)).to_event(1)
+
+
+class _UnbatchedGuide(_PlainGuide):
+    def forward(self, x):
+        return dist.Normal(self.loc, 1.0).to_event(1)  # one q for the whole batch
+
+
+@pytest.mark.parametrize(
+    "registry,key,cls,found",
+    [
+        ("LIKELIHOODS", "likelihood", _FlatLikelihood, r"found batch \(2,\), event \(64,\)$"),
+        ("GUIDES", "guide", _UnbatchedGuide, r"found batch \(\), event \(3,\)$"),
+    ],
+)
+def test_a_guide_or_likelihood_of_the_wrong_shapes_is_refused_when_built(
+    register, registry, key, cls, found
+):
+    name = register(getattr(pgm, registry), lambda cfg: cls())
+    with pytest.raises(PgmTypeError, match=rf"^{key} '{name}': expected forward\(\(2, .*; {found}"):
+        pgm.build({**BASE, key: name})
