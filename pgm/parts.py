@@ -210,7 +210,10 @@ def check_distribution(
 ) -> None:
     """Refuse, in one line naming the part, one whose ``forward(*inputs)`` is not a distribution
     with ``batch_shape`` and ``event_shape``. The probe runs without gradients and in eval mode
-    (no batch-norm statistics move, no dropout draws), then restores the part's mode."""
+    (no batch-norm statistics move, no dropout draws), then restores the part's mode. Nothing is
+    probed while building on the ``meta`` device (sizing a model, :mod:`pgm.memory`)."""
+    if torch.empty(()).is_meta or any(t.is_meta for t in (*part.parameters(), *part.buffers())):
+        return
     training = part.training
     part.eval()
     try:
