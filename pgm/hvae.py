@@ -77,8 +77,9 @@ class TwoLayerPosterior(nn.Module):
     ``forward(x)`` summarises it as one diagonal Gaussian over the code (z1, z2), ``(N, L1 + L2)``:
     q(z2 | x), and q(z1 | x, z2) at z2 = E_q[z2 | x]. Its mean is the code
     :meth:`HierarchicalVAE.encode` returns (exact for z2, a plug-in for z1, whose marginal
-    q(z1 | x) is not Gaussian); diagnostics such as active units read it. The estimator and training never use this summary, only the two
-    sample statements of :meth:`HierarchicalVAE.guide`.
+    q(z1 | x) is not Gaussian); diagnostics such as active units read it. The estimator and
+    training never use this summary, only the two sample statements of
+    :meth:`HierarchicalVAE.guide`.
 
     :param top: a registered guide built for z2 (``forward(x) -> q(z2 | x)``; a VampPrior on z2 is
         attached to it).

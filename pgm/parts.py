@@ -62,7 +62,8 @@ class Prior(Protocol):
 
 @runtime_checkable
 class Guide(Protocol):
-    """q(z | x): ``forward(x: (N, *event_shape)) -> Distribution``, batch ``(N,)``, event ``(L,)``."""
+    """q(z | x): ``forward(x: (N, *event_shape)) -> Distribution``, batch shape ``(N,)``, event
+    shape ``(L,)``."""
 
     def forward(self, x: torch.Tensor) -> Distribution: ...
 
