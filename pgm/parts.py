@@ -16,7 +16,8 @@ Optional capabilities, declared rather than probed for:
   calls ``attach(guide)`` once, after building them (the guide's weights stay the model's);
 - :class:`LikelihoodWithMean`: ``mean(z) -> E[x | z]`` in closed form (else decoding samples);
 - :class:`AutoregressiveImage`: a distribution with a fast cached sampler and ``complete``;
-- :class:`FullyObservedAutoregressive`: a model whose ``distribution()`` is such a distribution.
+- :class:`FullyObservedAutoregressive`: a model whose ``distribution()`` is such a distribution;
+- :class:`Described`: ``describe() -> str`` on any part, for reports.
 
 Registered factories take the resolved config only: ``factory(cfg) -> part``. :func:`build_part`
 calls one and refuses, in one line naming the part, a factory of the wrong signature or a part
@@ -37,6 +38,7 @@ from .errors import PgmTypeError
 
 __all__ = [
     "AutoregressiveImage",
+    "Described",
     "FullyObservedAutoregressive",
     "GaussianGuide",
     "Guide",
@@ -48,6 +50,7 @@ __all__ = [
     "attach_guide",
     "build_part",
     "check_distribution",
+    "describe",
     "mean_of",
     "variance_of",
 ]
@@ -120,6 +123,19 @@ class FullyObservedAutoregressive(Protocol):
     with batch shape ``()`` and event shape ``(C, H, W)``."""
 
     def distribution(self) -> AutoregressiveImage: ...
+
+
+@runtime_checkable
+class Described(Protocol):
+    """Optional on any part: ``describe() -> str``, what it is in a few words, for reports
+    (without it a part is named by its class)."""
+
+    def describe(self) -> str: ...
+
+
+def describe(part: object) -> str:
+    """``part.describe()`` of a :class:`Described` part, else its class name."""
+    return part.describe() if isinstance(part, Described) else type(part).__name__
 
 
 #: Monte Carlo draws for a mean without closed form (a flow guide's E[z | x]). With q near

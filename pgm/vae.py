@@ -8,7 +8,7 @@ from torch import nn
 from torch.distributions import Distribution
 
 from .generative_model import GenerativeModel
-from .parts import AutoregressiveImage, LikelihoodWithMean, attach_guide, mean_of
+from .parts import AutoregressiveImage, LikelihoodWithMean, attach_guide, describe, mean_of
 
 __all__ = ["VAE", "draw"]
 
@@ -95,6 +95,6 @@ class VAE(GenerativeModel):
 
     def describe(self) -> str:
         return (
-            f"{self.prior.describe()}, {self.posterior.describe()}, "
-            f"{self.likelihood.describe()}, {self.latent_dim} latent dims"
+            f"{describe(self.prior)}, {describe(self.posterior)}, "
+            f"{describe(self.likelihood)}, {self.latent_dim} latent dims"
         )

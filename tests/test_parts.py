@@ -147,7 +147,9 @@ def test_a_plug_in_prior_that_needs_the_guide_is_attached_by_the_model(register)
             return dist.Normal(torch.zeros(3), 1.0).to_event(1)
 
     name = register(pgm.PRIORS, lambda cfg: Attached())
-    assert pgm.build({**BASE, "prior": name}).prior.guide_name == "DiagonalNormalGuide"
+    vae = pgm.build({**BASE, "prior": name})
+    assert vae.prior.guide_name == "DiagonalNormalGuide"
+    assert vae.describe().startswith("Attached, diagonal-Gaussian guide")  # describe() optional
     hvae = pgm.build({**BASE, "model": "hvae", "prior": name, "guide": "iaf"})
     assert hvae.prior.guide_name == "IAFGuide"  # the guide over z2, the prior's variable
 
