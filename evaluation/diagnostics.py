@@ -36,6 +36,7 @@ import torch
 
 from pgm.contract import probe
 from pgm.errors import PgmError
+from pgm.parts import MEAN_DRAWS, mean_of
 
 from .log_likelihood import _empty_guide, estimate, resolve_pair, site_log_probs
 
@@ -219,23 +220,21 @@ def rate_distortion(
 
 @torch.no_grad()
 def posterior_mean(
-    model, x: torch.Tensor, num_samples: int = 1000, batch_size: int = 512
+    model, x: torch.Tensor, num_samples: int = MEAN_DRAWS, batch_size: int = 512
 ) -> torch.Tensor:
-    """E_q[z | x], ``(N, L)``: exact where the guide's distribution has a mean, else Monte Carlo
-    over ``num_samples`` draws. Many draws matter here: with q near N(0, 1) the Monte Carlo mean
-    of S draws varies by 1/S across images, which alone would cross the 0.01 activity threshold
-    at S < 100 and make a collapsed unit look active. A model without ``posterior`` (a plain
-    Pyro pair) gets the Monte Carlo mean of its guide's latent sites, flattened and joined."""
+    """E_q[z | x], ``(N, L)``: :func:`pgm.parts.mean_of` of the model's ``posterior`` (the same
+    E[z | x] as ``encode``: exact where the guide's distribution has a mean, else Monte Carlo
+    over ``num_samples`` draws; see :data:`pgm.parts.MEAN_DRAWS` for why that many). A model
+    without ``posterior`` (a plain Pyro pair) gets the Monte Carlo mean of its guide's latent
+    sites, flattened and joined."""
     if getattr(model, "posterior", None) is None:
         return _guide_mean(model, x, num_samples, batch_size)
-    out = []
-    for start in range(0, x.shape[0], batch_size):
-        q = model.posterior(x[start : start + batch_size])
-        try:
-            out.append(q.mean)
-        except NotImplementedError:
-            out.append(q.sample((num_samples,)).mean(0))
-    return torch.cat(out)
+    return torch.cat(
+        [
+            mean_of(model.posterior(x[start : start + batch_size]), num_samples)
+            for start in range(0, x.shape[0], batch_size)
+        ]
+    )
 
 
 @torch.no_grad()

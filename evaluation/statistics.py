@@ -120,8 +120,7 @@ def summarise_mean(
 
 
 def sign_flip_test(differences, n_resamples: int = 9999, seed: int = 0) -> float:
-    """Two-sided paired randomisation test of ``E[d] = 0`` for ``differences: (N,)`` (or
-    ``(N, P)``: P pairs tested at once, each a column; returns ``(P,)`` p-values).
+    """Two-sided paired randomisation test of ``E[d] = 0`` for ``differences: (N,)``.
 
     Under the null hypothesis that the two models are exchangeable on each image, every d_i is
     as likely to have either sign (Fisher 1935); the null distribution of the mean difference is
@@ -130,10 +129,8 @@ def sign_flip_test(differences, n_resamples: int = 9999, seed: int = 0) -> float
     mean, the quantity the report states, rather than the median that Wilcoxon's test targets.
     """
     d = np.asarray(differences, dtype=np.float64)
-    single = d.ndim == 1
-    d = d[:, None] if single else d
-    if d.ndim != 2 or d.shape[0] < 2:
-        raise PgmError(f"differences: expected shape (N,) or (N, P) with N >= 2; found {d.shape}")
+    if d.ndim != 1 or d.shape[0] < 2:
+        raise PgmError(f"differences: expected shape (N,) with N >= 2; found {d.shape}")
     if not np.all(np.isfinite(d)):
         # NaN compares False with everything: no resample would count as extreme, p = 1/(R+1)
         raise PgmError(
@@ -141,8 +138,8 @@ def sign_flip_test(differences, n_resamples: int = 9999, seed: int = 0) -> float
         )
     n = d.shape[0]
     rng = np.random.default_rng(seed)
-    observed = np.abs(d.mean(0))
-    exceed = np.zeros(d.shape[1], dtype=np.int64)
+    observed = abs(d.mean())
+    exceed = 0
     # batches of sign patterns keep memory at ~8 MB however many resamples are asked for
     batch = max(1, min(n_resamples, 2**20 // max(n, 1)))
     done = 0
@@ -152,10 +149,9 @@ def sign_flip_test(differences, n_resamples: int = 9999, seed: int = 0) -> float
         null = np.abs(signs @ d) / n
         # a relative tolerance so that resamples equal to the observed value up to rounding count
         # as "at least as extreme" (all-zero differences then give p = 1, as they must)
-        exceed += (null >= observed * (1 - 1e-10) - 1e-12).sum(0)
+        exceed += int((null >= observed * (1 - 1e-10) - 1e-12).sum())
         done += r
-    p = (1.0 + exceed) / (n_resamples + 1.0)
-    return float(p[0]) if single else p
+    return float((1.0 + exceed) / (n_resamples + 1.0))
 
 
 def wilcoxon_test(differences) -> float:

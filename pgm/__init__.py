@@ -9,9 +9,15 @@ points); ``pgm.plain_model`` wraps a hand-written Pyro ``model``/``guide`` pair.
 
 from __future__ import annotations
 
-import importlib
-
-from . import autoencoder, guides, hvae, likelihoods, priors  # noqa: F401  (registration)
+from . import (  # noqa: F401  (importing registers the built-in parts and models)
+    autoencoder,
+    autoregressive,
+    completion,
+    guides,
+    hvae,
+    likelihoods,
+    priors,
+)
 from .build import MODEL_DEFAULTS, build, resolve_model_config
 from .data import ImageDataset, load_dataset
 from .generative_model import GenerativeModel, check_images
@@ -27,14 +33,6 @@ from .registry import (
     PRIORS,
     all_registries,
 )
-
-# The autoregressive family registers itself when present.
-for _name in ("autoregressive", "completion"):
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _err:  # pragma: no cover - only while it is being written
-        if _err.name != f"{__name__}.{_name}":
-            raise
 
 __version__ = "0.1.0"
 

@@ -244,5 +244,5 @@ def _pixelvae(cfg: dict) -> GenerativeModel:
     from .build import build_guide, build_prior
     from .vae import VAE
 
-    guide = build_guide(cfg)
-    return VAE(build_prior(cfg, guide), guide, PixelCNNLikelihood(cfg), cfg)
+    guide = build_guide(cfg)  # first, as in the VAE: the order weights are drawn in
+    return VAE(build_prior(cfg), guide, PixelCNNLikelihood(cfg), cfg)

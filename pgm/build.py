@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .generative_model import GenerativeModel
 from .model_config import MODEL_DEFAULTS, inapplicable_keys, resolve_model_config
+from .parts import Guide, Likelihood, Prior, PriorNeedsGuide, build_part, check_distribution
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 
 __all__ = [
@@ -35,15 +37,34 @@ def decoder_hidden_dims(cfg: dict) -> list[int]:
 
 
 def build_guide(cfg: dict) -> nn.Module:
-    return GUIDES[cfg["guide"]](cfg)
+    """The registered guide ``cfg["guide"]``, a :class:`pgm.parts.Guide` (checked: q(z | x) of
+    two images has batch shape ``(2,)`` and event shape ``(latent_dim,)``)."""
+    name = cfg["guide"]
+    guide = build_part("guide", name, GUIDES[name], cfg, Guide)
+    x = torch.zeros(2, *cfg["image_shape"])
+    check_distribution("guide", name, guide, (x,), (2,), (cfg["latent_dim"],))
+    return guide
 
 
-def build_prior(cfg: dict, guide: nn.Module) -> nn.Module:
-    return PRIORS[cfg["prior"]](cfg, guide)
+def build_prior(cfg: dict) -> nn.Module:
+    """The registered prior ``cfg["prior"]``, a :class:`pgm.parts.Prior` (checked: batch shape
+    ``()``, event shape ``(latent_dim,)``; a :class:`pgm.parts.PriorNeedsGuide` is checked by
+    its ``attach``, which the model calls)."""
+    name = cfg["prior"]
+    prior = build_part("prior", name, PRIORS[name], cfg, Prior)
+    if not isinstance(prior, PriorNeedsGuide):
+        check_distribution("prior", name, prior, (), (), (cfg["latent_dim"],))
+    return prior
 
 
 def build_likelihood(cfg: dict) -> nn.Module:
-    return LIKELIHOODS[cfg["likelihood"]](cfg)
+    """The registered likelihood ``cfg["likelihood"]``, a :class:`pgm.parts.Likelihood`
+    (checked: p(x | z) of two codes has batch shape ``(2,)`` and event shape ``image_shape``)."""
+    name = cfg["likelihood"]
+    likelihood = build_part("likelihood", name, LIKELIHOODS[name], cfg, Likelihood)
+    z = torch.zeros(2, cfg["latent_dim"])
+    check_distribution("likelihood", name, likelihood, (z,), (2,), tuple(cfg["image_shape"]))
+    return likelihood
 
 
 def build(config: dict) -> GenerativeModel:
@@ -62,5 +83,5 @@ def build(config: dict) -> GenerativeModel:
 def _vae(cfg: dict) -> GenerativeModel:
     from .vae import VAE
 
-    guide = build_guide(cfg)
-    return VAE(build_prior(cfg, guide), guide, build_likelihood(cfg), cfg)
+    guide = build_guide(cfg)  # first: the order parts are built in is the order weights are drawn
+    return VAE(build_prior(cfg), guide, build_likelihood(cfg), cfg)

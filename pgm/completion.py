@@ -5,9 +5,9 @@ bottom half of each image is occluded and sampled from the model given the top h
 For an autoregressive model this is its own sampling loop, in raster order, with the
 observed values clamped as the loop reaches them; each unobserved value is then drawn from
 p(x_i | x_<i). That is the exact conditional p(x_unobserved | x_observed) whenever every
-observed value precedes every unobserved one in the ordering (``"top-half"``, ``"top-rows"``,
-``"left-columns"`` of the first row...); for other masks (e.g. ``"bottom-half"``) it is the
-sequential approximation that ignores the observed values still to come.
+observed value precedes every unobserved one in raster order (of :data:`MASKS`, only
+``"top-half"``); for the others (``"bottom-half"``, ``"left-half"``, ``"right-half"``,
+``"center"``) it is the sequential approximation that ignores the observed values still to come.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 
 from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
+from .parts import AutoregressiveImage, FullyObservedAutoregressive
 
 __all__ = ["MASKS", "complete", "observed_mask"]
 
@@ -59,15 +60,14 @@ def complete(
     """Complete ``x: (N, C, H, W)`` (levels ``{0..K-1}``): its values where ``observed_mask`` is
     True, samples from the model elsewhere. Returns ``(N, C, H, W)``.
 
-    :param model: a fully observed autoregressive model (``pgm.build({"model": "pixelcnn", ...})``
-        and the like: anything with ``distribution()`` returning an autoregressive image
-        distribution).
+    :param model: a :class:`pgm.parts.FullyObservedAutoregressive` model
+        (``pgm.build({"model": "pixelcnn", ...})`` and the like: ``distribution()`` returns an
+        :class:`pgm.parts.AutoregressiveImage`).
     :param observed_mask: boolean, ``(C, H, W)``, ``(H, W)`` (every channel alike) or
         ``(N, C, H, W)``; e.g. :func:`observed_mask`.
     :param cached: the fast sampler (True) or the naive loop.
     """
-    distribution = getattr(model, "distribution", None)
-    if distribution is None or not callable(distribution):
+    if not isinstance(model, FullyObservedAutoregressive):
         raise PgmTypeError(
             f"model: expected a fully observed autoregressive model (with distribution()); "
             f"found {type(model).__name__}"
@@ -83,5 +83,10 @@ def complete(
             f"observed_mask: expected a shape broadcastable to {tuple(x.shape)} ((C, H, W), (H, W) "
             f"or (N, C, H, W)); found {tuple(observed_mask.shape)}"
         ) from None
-    d = distribution().expand(x.shape[:1])
-    return d.complete(x, mask, cached=cached)
+    d = model.distribution()
+    if not isinstance(d, AutoregressiveImage):
+        raise PgmTypeError(
+            f"model: expected distribution() to be an autoregressive image distribution (with "
+            f"complete()); found {type(d).__name__}"
+        )
+    return d.expand(x.shape[:1]).complete(x, mask, cached=cached)

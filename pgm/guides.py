@@ -1,4 +1,8 @@
-"""Guides: amortised approximate posteriors q_phi(z | x), ``forward(x) -> distribution over z``."""
+"""Guides (:class:`pgm.parts.GaussianGuide`): amortised approximate posteriors q_phi(z | x),
+``forward(x) -> distribution over z``, with their diagonal-Gaussian stage ``gaussian(x)``.
+
+E_q[z | x] has no method here: :func:`pgm.parts.mean_of` gives it for any guide's distribution
+(closed form for the diagonal Gaussian, Monte Carlo for a flow)."""
 
 from __future__ import annotations
 
@@ -30,16 +34,14 @@ class DiagonalNormalGuide(nn.Module):
         self.loc = nn.Linear(feature_dim, latent_dim)
         self.scale = nn.Linear(feature_dim, latent_dim)
 
-    def base(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dist.Distribution:
+    def gaussian(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dist.Distribution:
+        """N(mu(x), diag sigma(x)^2), batch ``(N,)``, event ``(L,)`` (``features``: the encoder's
+        output for ``x``, when the caller has it already)."""
         h = self.encoder(x) if features is None else features
         return dist.Normal(self.loc(h), F.softplus(self.scale(h)) + 1e-4).to_event(1)
 
     def forward(self, x: torch.Tensor) -> dist.Distribution:
-        return self.base(x)
-
-    def mean(self, x: torch.Tensor) -> torch.Tensor:
-        """E_q[z] (the code used as a learned feature)."""
-        return self.base(x).mean
+        return self.gaussian(x)
 
     def describe(self) -> str:
         return f"diagonal-Gaussian guide ({_network_name(self.encoder)} encoder)"
@@ -63,8 +65,9 @@ class IAFGuide(nn.Module):
         # reverse the order between flows so every coordinate gets to depend on every other
         self.register_buffer("reverse", torch.arange(latent_dim - 1, -1, -1))
 
-    def base(self, x: torch.Tensor) -> dist.Distribution:
-        return self.diagonal.base(x)
+    def gaussian(self, x: torch.Tensor) -> dist.Distribution:
+        """The flow's base, N(mu(x), diag sigma(x)^2) (what a VampPrior's components are)."""
+        return self.diagonal.gaussian(x)
 
     def forward(self, x: torch.Tensor) -> dist.Distribution:
         h = self.diagonal.encoder(x)
@@ -73,11 +76,7 @@ class IAFGuide(nn.Module):
             if i:
                 transforms.append(T.Permute(self.reverse))
             transforms.append(flow.condition(h))
-        return dist.TransformedDistribution(self.diagonal.base(x, features=h), transforms)
-
-    def mean(self, x: torch.Tensor, num_samples: int = 64) -> torch.Tensor:
-        """E_q[z] by Monte Carlo (the flow has no closed-form mean)."""
-        return self(x).sample((num_samples,)).mean(0)
+        return dist.TransformedDistribution(self.diagonal.gaussian(x, features=h), transforms)
 
     def describe(self) -> str:
         return f"IAF guide ({len(self.flows)} flows on a {self.diagonal.describe()})"

@@ -28,8 +28,9 @@ from torch import nn
 from .generative_model import GenerativeModel
 from .nn.encoders import make_encoder
 from .nn.mlp import MLP_NETWORKS, make_mlp
+from .parts import mean_of, variance_of
 from .registry import MODELS
-from .vae import VAE, _draw
+from .vae import VAE, draw
 
 __all__ = ["ConditionalNormal", "HierarchicalVAE", "TwoLayerPosterior", "join_codes"]
 
@@ -74,13 +75,14 @@ class TwoLayerPosterior(nn.Module):
     """q(z1, z2 | x) = q(z2 | x) q(z1 | x, z2): ``top(x)`` and ``bottom(x, z2)`` give the two factors.
 
     ``forward(x)`` summarises it as one diagonal Gaussian over the code (z1, z2), ``(N, L1 + L2)``:
-    q(z2 | x), and q(z1 | x, z2) at z2 = E_q[z2 | x]. Its mean is the code :meth:`mean` returns
-    (exact for z2, a plug-in for z1, whose marginal q(z1 | x) is not Gaussian); diagnostics such
-    as active units read it. The estimator and training never use this summary, only the two
-    sample statements of :meth:`HierarchicalVAE.guide`.
+    q(z2 | x), and q(z1 | x, z2) at z2 = E_q[z2 | x]. Its mean is the code
+    :meth:`HierarchicalVAE.encode` returns (exact for z2, a plug-in for z1, whose marginal
+    q(z1 | x) is not Gaussian); diagnostics such as active units read it. The estimator and
+    training never use this summary, only the two sample statements of
+    :meth:`HierarchicalVAE.guide`.
 
-    :param top: a registered guide built for z2 (``forward(x) -> q(z2 | x)``; the VampPrior reads
-        its ``base``).
+    :param top: a registered guide built for z2 (``forward(x) -> q(z2 | x)``; a VampPrior on z2 is
+        attached to it).
     :param bottom: ``forward(x, z2) -> q(z1 | x, z2)``.
     """
 
@@ -91,31 +93,11 @@ class TwoLayerPosterior(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dist.Distribution:
         q2 = self.top(x)
-        z2 = _mean(q2)
+        z2 = mean_of(q2)
         q1 = self.bottom(x, z2)
         loc = join_codes(q1.mean, z2)
-        scale = join_codes(q1.variance.sqrt(), _variance(q2, z2).sqrt())
+        scale = join_codes(q1.variance.sqrt(), variance_of(q2, z2).sqrt())
         return dist.Normal(loc, scale).to_event(1)
-
-    def mean(self, x: torch.Tensor) -> torch.Tensor:
-        """The code ``(N, L1 + L2)``: (E_q[z1 | x, z2 = E_q[z2 | x]], E_q[z2 | x])."""
-        z2 = _mean(self.top(x))
-        return join_codes(self.bottom(x, z2).mean, z2)
-
-
-def _mean(d: dist.Distribution, num_samples: int = 64) -> torch.Tensor:
-    """E[z] of a guide's distribution, by Monte Carlo where it has no closed form (a flow)."""
-    try:
-        return d.mean
-    except NotImplementedError:
-        return d.sample((num_samples,)).mean(0)
-
-
-def _variance(d: dist.Distribution, mean: torch.Tensor, num_samples: int = 64) -> torch.Tensor:
-    try:
-        return d.variance
-    except NotImplementedError:
-        return (d.sample((num_samples,)) - mean).pow(2).mean(0)
 
 
 class HierarchicalVAE(VAE):
@@ -134,8 +116,9 @@ class HierarchicalVAE(VAE):
                 pyro.sample("z1", posterior.bottom(x, z2))      # q(z1 | x, z2)
 
     The code of an image (``encode``; what ``decode`` and the likelihood take) is the pair
-    (z1, z2), ``(N, L1 + L2)``, so ``latent_dim`` here is L1 + L2 (the config's ``latent_dim`` is
-    L1 and ``latent_dim_top`` is L2).
+    (z1, z2), ``(N, L1 + L2)``, the mean of :class:`TwoLayerPosterior`'s summary
+    (E_q[z1 | x, z2 = E_q[z2 | x]], E_q[z2 | x]), so ``latent_dim`` here is L1 + L2 (the
+    config's ``latent_dim`` is L1 and ``latent_dim_top`` is L2).
 
     :param prior: ``forward() -> p(z2)``, event ``(L2,)``.
     :param posterior: a :class:`TwoLayerPosterior`.
@@ -151,7 +134,7 @@ class HierarchicalVAE(VAE):
         likelihood: nn.Module,
         cfg: dict,
     ):
-        super().__init__(prior, posterior, likelihood, cfg)
+        super().__init__(prior, posterior, likelihood, cfg)  # attaches the prior to posterior.top
         self.conditional_prior = conditional_prior
         self.latent_dims = (int(cfg["latent_dim"]), int(cfg["latent_dim_top"]))
         self.latent_dim = sum(self.latent_dims)
@@ -172,12 +155,12 @@ class HierarchicalVAE(VAE):
         """Ancestral sampling: z2 ~ p(z2), z1 ~ p(z1 | z2), x ~ p(x | z1, z2); ``(n, *image_shape)``."""
         z2 = self.prior().sample((n,))
         z1 = self.conditional_prior(z2).sample()
-        return _draw(self.likelihood(join_codes(z1, z2)), cached)
+        return draw(self.likelihood(join_codes(z1, z2)), cached)
 
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The code ``(N, L1 + L2)``: (E_q[z1 | x, z2 = E_q[z2 | x]], E_q[z2 | x])."""
-        return self.posterior.mean(x)
+    @property
+    def prior_guide(self) -> nn.Module:
+        """q(z2 | x), the guide over the prior's z2."""
+        return self.posterior.top
 
 
 def _level_config(cfg: dict, latent_dim: int) -> dict:
@@ -221,7 +204,7 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
         [make_mlp(dense, l2, [width, width], activation=activation)], nn.Identity(), width, l1
     )
     return HierarchicalVAE(
-        build_prior(_level_config(cfg, l2), top),
+        build_prior(_level_config(cfg, l2)),
         TwoLayerPosterior(top, bottom),
         conditional_prior,
         build_likelihood(_level_config(cfg, l1 + l2)),

@@ -1,5 +1,6 @@
-"""Likelihoods p(x | z): ``forward(z: (..., L)) -> distribution`` over ``x`` with event shape
-``image_shape`` and batch shape ``z.shape[:-1]``."""
+"""Likelihoods p(x | z) (:class:`pgm.parts.LikelihoodWithMean`): ``forward(z: (..., L)) ->
+distribution`` over ``x`` with event shape ``image_shape`` and batch shape ``z.shape[:-1]``, and
+``mean(z)``, E[x | z] in closed form."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class _DecodedLikelihood(nn.Module):
         raise NotImplementedError
 
     def mean(self, z: torch.Tensor) -> torch.Tensor:
-        """E[x | z] in the data's units (levels), for reconstructions and traversals."""
+        """E[x | z] in the data's units (levels), exact, for reconstructions and traversals."""
         return self(z).mean
 
     #: the per-pixel family, in words (subclasses)
@@ -112,9 +113,6 @@ class DiscretizedLogisticLikelihood(_DecodedLikelihood):
         # locations are predicted on [-1, 1] and mapped onto the level grid
         locs = (torch.tanh(locs) + 1) * 0.5 * (self.num_levels - 1)
         return DiscretizedLogisticMixture(logits, locs, log_scales, self.num_levels)
-
-    def mean(self, z):
-        return self(z).sample((16,)).float().mean(0)
 
 
 class NormalLikelihood(_DecodedLikelihood):

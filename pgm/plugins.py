@@ -1,7 +1,11 @@
 """Plug-ins: a user's own parts and models, registered with the decorators the built-ins use.
 
 A plug-in is a Python module whose import registers names (``@pgm.PRIORS.register(...)``,
-``@pgm.register_model(...)``, ...). It is named in one of three ways:
+``@pgm.register_model(...)``, ...). A part's factory takes the resolved config alone,
+``factory(cfg) -> nn.Module``, and the module keeps its protocol of :mod:`pgm.parts` (a prior's
+``forward() -> p(z)``, a guide's ``forward(x) -> q(z | x)``, a likelihood's
+``forward(z) -> p(x | z)``); a part that does not is refused in one line when the model is
+built. It is named in one of three ways:
 
 - in a config, ``plugins = ["my_models", "path/to/my_models.py"]``: an importable module
   name, or a path to a ``.py`` file (relative paths in a TOML file are read from the file's

@@ -1,4 +1,5 @@
-"""Priors p(z): ``forward() -> distribution`` with event shape ``(latent_dim,)``."""
+"""Priors p(z) (:class:`pgm.parts.Prior`): ``forward() -> distribution`` over z, batch shape ``()``,
+event shape ``(latent_dim,)``; each registered factory takes the resolved config alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distributions.diagonal_normal_mixture import DiagonalNormalMixture
-from .errors import PgmError
+from .errors import PgmError, PgmTypeError
+from .parts import GaussianGuide
 from .registry import PRIORS
 
 __all__ = ["DiagonalNormalPrior", "FlowPrior", "MixturePrior", "StandardNormalPrior", "VampPrior"]
@@ -66,26 +68,43 @@ class MixturePrior(nn.Module):
 
 class VampPrior(nn.Module):
     """The VampPrior (Tomczak & Welling 2018): p(z) = (1/M) sum_m q(z | u_m), the guide's own
-    posterior at M learned pseudo-inputs u_m. Components use the guide's diagonal Gaussian (for a
-    flow guide, its base), so the prior's density stays one parallel pass.
+    posterior at M learned pseudo-inputs u_m. Components use the guide's diagonal Gaussian
+    (:meth:`pgm.parts.GaussianGuide.gaussian`; for a flow guide, its base), so the prior's density
+    stays one parallel pass.
+
+    It is a :class:`pgm.parts.PriorNeedsGuide`: the model owning both calls :meth:`attach` once;
+    the prior keeps the guide's ``gaussian`` method, not the guide, so the guide's weights are
+    saved once, under the model's guide.
+
+    :param event_shape: the data's shape; pseudo-inputs are ``(M, *event_shape)``.
+    :param num_levels: K; pseudo-inputs are squashed into the data's range [0, K-1].
+    :param num_components: M.
     """
 
-    def __init__(
-        self, guide: nn.Module, event_shape: tuple[int, ...], num_levels: int, num_components: int
-    ):
+    def __init__(self, event_shape: tuple[int, ...], num_levels: int, num_components: int):
         super().__init__()
-        # a plain reference, not a submodule: the guide's weights belong to the VAE once
-        self._guide = (guide,)
         self.num_levels = num_levels
         # pseudo-inputs live in logit space and are squashed into the data's range [0, K-1]
         self.pseudo_inputs = nn.Parameter(0.5 * torch.randn(num_components, *event_shape))
+        self._gaussian = None  # the guide's gaussian(x), set by attach
+
+    def attach(self, guide: nn.Module) -> None:
+        """Take q's diagonal Gaussian from ``guide`` (a :class:`pgm.parts.GaussianGuide`)."""
+        if not isinstance(guide, GaussianGuide):
+            raise PgmTypeError(
+                "prior 'vamp': expected a guide with gaussian(x), its diagonal Gaussian "
+                f"(pgm.parts.GaussianGuide); found {type(guide).__name__} without it"
+            )
+        self._gaussian = guide.gaussian
 
     def forward(self) -> dist.Distribution:
+        if self._gaussian is None:
+            raise PgmError("prior 'vamp': expected attach(guide) before use; found no guide")
         u = torch.sigmoid(self.pseudo_inputs) * max(self.num_levels - 1, 1)
-        components = self._guide[0].base(u).base_dist  # Normal, batch (M, L)
+        q = self._gaussian(u)  # N(mu(u), diag sigma(u)^2), batch (M,), event (L,)
         # the mixture's density is two matrix products: K importance samples x M components
         # never materialise a (K, N, M, L) tensor (pgm.distributions.diagonal_normal_mixture)
-        return DiagonalNormalMixture(components.loc, components.scale)
+        return DiagonalNormalMixture(q.mean, q.stddev)
 
     def describe(self) -> str:
         return f"VampPrior ({self.pseudo_inputs.shape[0]} pseudo-inputs)"
@@ -119,25 +138,25 @@ class FlowPrior(nn.Module):
 
 
 @PRIORS.register("standard-normal", "N(0, I)")
-def _standard(cfg: dict, guide: nn.Module) -> nn.Module:
+def _standard(cfg: dict) -> nn.Module:
     return StandardNormalPrior(cfg["latent_dim"])
 
 
 @PRIORS.register("diagonal-normal", "learned diagonal Gaussian")
-def _diagonal(cfg: dict, guide: nn.Module) -> nn.Module:
+def _diagonal(cfg: dict) -> nn.Module:
     return DiagonalNormalPrior(cfg["latent_dim"])
 
 
 @PRIORS.register("mixture", "learned mixture of diagonal Gaussians")
-def _mixture(cfg: dict, guide: nn.Module) -> nn.Module:
+def _mixture(cfg: dict) -> nn.Module:
     return MixturePrior(cfg["latent_dim"], cfg["num_components"])
 
 
 @PRIORS.register("vamp", "VampPrior: mixture of the guide at learned pseudo-inputs")
-def _vamp(cfg: dict, guide: nn.Module) -> nn.Module:
-    return VampPrior(guide, cfg["image_shape"], cfg["num_levels"], cfg["num_components"])
+def _vamp(cfg: dict) -> nn.Module:
+    return VampPrior(cfg["image_shape"], cfg["num_levels"], cfg["num_components"])
 
 
 @PRIORS.register("flow", "N(0, I) through affine coupling flows")
-def _flow(cfg: dict, guide: nn.Module) -> nn.Module:
+def _flow(cfg: dict) -> nn.Module:
     return FlowPrior(cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"])

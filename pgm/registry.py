@@ -34,8 +34,9 @@ class Registry:
         self._origins: dict[str, str] = {}
 
     def register(self, name: str, doc: str | None = None) -> Callable:
-        """Decorator: ``@PRIORS.register("laplace", "one line for pgm list")`` on a factory.
-        Built-ins and plug-ins use the same decorator; the factory's module is recorded as the
+        """Decorator: ``@PRIORS.register("laplace", "one line for pgm list")`` on a factory
+        ``f(cfg) -> part`` (for parts see :mod:`pgm.parts`). Built-ins and plug-ins use the same
+        decorator; the factory's module is recorded as the
         entry's origin, so a run can say which plug-in it needs."""
 
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
@@ -101,7 +102,13 @@ def _installed_plugins() -> None:
     plugins.load_entry_points()
 
 
+#: Models: ``factory(cfg) -> GenerativeModel`` (or a plain pair, through ``pgm.register_model``).
 MODELS = Registry("model")
+#: The parts of a VAE, each ``factory(cfg) -> nn.Module`` keeping its protocol of
+#: :mod:`pgm.parts` (checked when built): a :class:`~pgm.parts.Prior` (``forward() -> p(z)``; one
+#: defined through the guide is a :class:`~pgm.parts.PriorNeedsGuide`, attached by the model),
+#: a :class:`~pgm.parts.Guide` (``forward(x) -> q(z | x)``) and a
+#: :class:`~pgm.parts.Likelihood` (``forward(z) -> p(x | z)``). ``cfg`` is the resolved config.
 PRIORS = Registry("prior")
 GUIDES = Registry("guide")
 LIKELIHOODS = Registry("likelihood")

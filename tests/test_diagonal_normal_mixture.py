@@ -65,7 +65,7 @@ def test_vampprior_density_is_the_mixture_of_guide_posteriors():
     prior = model.prior()
     assert isinstance(prior, DiagonalNormalMixture)
     u = torch.sigmoid(model.prior.pseudo_inputs)
-    q = model.posterior.base(u).base_dist
+    q = model.posterior.gaussian(u).base_dist
     z = torch.randn(5, 3)
     torch.testing.assert_close(
         prior.log_prob(z), reference(q.loc, q.scale, torch.zeros(6)).log_prob(z)

@@ -49,7 +49,7 @@ class LaplacePrior(nn.Module):
 
 
 @pgm.PRIORS.register("{tag}-laplace", "Laplace(0, 1) prior from a plug-in")
-def _laplace(cfg, guide):
+def _laplace(cfg):
     return LaplacePrior(cfg["latent_dim"])
 
 
@@ -188,7 +188,7 @@ def test_entry_point_plugins_load_lazily_and_are_recorded(tmp_path, monkeypatch)
     (tmp_path / f"{module}.py").write_text(
         "import pgm\nfrom pgm.priors import StandardNormalPrior\n"
         f"@pgm.PRIORS.register('{tag}-ep-prior')\n"
-        "def _p(cfg, guide):\n    return StandardNormalPrior(cfg['latent_dim'])\n"
+        "def _p(cfg):\n    return StandardNormalPrior(cfg['latent_dim'])\n"
     )
     info = tmp_path / f"pgm_ep_{tag}-0.3.dist-info"
     info.mkdir()

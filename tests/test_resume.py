@@ -309,7 +309,7 @@ def _score_function_guide(cfg: dict):
     from pgm.guides import DiagonalNormalGuide, _encoder
 
     class ScoreFunctionGuide(DiagonalNormalGuide):
-        def base(self, x, features=None):
+        def gaussian(self, x, features=None):
             h = torch.relu(self.encoder(x)) if features is None else features
             return _ScoreFunctionNormal(self.loc(h), F.softplus(self.scale(h)) + 1e-4).to_event(1)
 
@@ -324,7 +324,7 @@ def test_resume_is_exact_for_a_score_function_guide(tmp_path, monkeypatch):
     monkeypatch.setitem(GUIDES._entries, "test-score-function", _score_function_guide)
     config = {**TINY, "guide": "test-score-function", "epochs": 2}
     model = train(config, tmp_path / "straight", progress=False).model
-    assert not model.posterior.base(torch.zeros(1, 1, 8, 8)).has_rsample  # score-function
+    assert not model.posterior.gaussian(torch.zeros(1, 1, 8, 8)).has_rsample  # score-function
     train({**config, "epochs": 1}, tmp_path / "split", progress=False)
     train(config, tmp_path / "split", resume=True, progress=False)
     straight = load_file(tmp_path / "straight" / "model.safetensors")

@@ -16,6 +16,7 @@ from torch.distributions import constraints
 
 from ..errors import PgmError, PgmTypeError
 from ..nn.autoregressive_network import AutoregressiveNetwork
+from ..nn.encoders import scale_pixels
 from .pixel_output import (
     draw_levels,
     output_level_log_probs,
@@ -100,7 +101,7 @@ class AutoregressiveImageDistribution(TorchDistribution):
     def arg_constraints(self) -> dict[str, constraints.Constraint]:
         return {} if self.context is None else {"context": constraints.real}
 
-    @property
+    @constraints.dependent_property(is_discrete=True, event_dim=3)
     def support(self) -> constraints.Constraint:
         return constraints.independent(constraints.integer_interval(0, self.num_levels - 1), 3)
 
@@ -145,8 +146,8 @@ class AutoregressiveImageDistribution(TorchDistribution):
     # --- the network -------------------------------------------------------------------------
 
     def _network_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Levels ``{0, ..., K-1}`` -> [-1, 1], the scale the network sees."""
-        return x * (2.0 / (self.num_levels - 1)) - 1.0
+        """Levels ``{0, ..., K-1}`` -> [-1, 1], the scale the network sees (as an encoder's)."""
+        return scale_pixels(x, self.num_levels)
 
     def _flat_context(self, leading: torch.Size) -> torch.Tensor | None:
         if self.context is None:

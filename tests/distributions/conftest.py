@@ -1,4 +1,5 @@
-"""Fixtures for the distribution tests: every autoregressive architecture, small and randomised."""
+"""Fixtures for the distribution tests: every autoregressive architecture, small and randomised,
+and the list of every distribution of ``pgm.distributions`` for the generic tests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from pgm.distributions import PixelCNN, PixelRNN
+from pgm.distributions import DiscretizedLogisticMixture, PixelCNN, PixelRNN
 
 #: name -> (distribution family, make_network options)
 ARCHITECTURES = {
@@ -59,6 +60,41 @@ def all_images(
     size = event_shape[0] * event_shape[1] * event_shape[2]
     values = list(itertools.product(range(num_levels), repeat=size))
     return torch.tensor(values, dtype=dtype).reshape(-1, *event_shape)
+
+
+def _discretized_logistic_mixture():
+    """Three logistics over K = 6 levels, far from uniform."""
+    g = torch.Generator().manual_seed(0)
+    d = DiscretizedLogisticMixture(
+        torch.randn(3, generator=g, dtype=torch.float64),
+        torch.randn(3, generator=g, dtype=torch.float64) * 1.5 + 2.5,
+        torch.randn(3, generator=g, dtype=torch.float64) * 0.5,
+        6,
+    )
+    return d, torch.arange(6, dtype=torch.float64)
+
+
+def _autoregressive(architecture: str):
+    def build():
+        d, _ = make_distribution(architecture, (1, 2, 2), 2, weight_scale=0.3)
+        return d, all_images((1, 2, 2), 2)
+
+    return build
+
+
+#: Every distribution of ``pgm.distributions`` with an enumerable support, as Pyro's
+#: ``tests/distributions/conftest.py`` lists its own: name -> ``() -> (d, values)``, ``d`` with
+#: batch shape ``()`` and ``values: (V, *event_shape)`` every value of its support.
+DISTRIBUTIONS = {
+    "discretized-logistic-mixture": _discretized_logistic_mixture,
+    **{name: _autoregressive(name) for name in ARCHITECTURES},
+}
+
+
+@pytest.fixture(params=list(DISTRIBUTIONS))
+def distribution(request):
+    """``(d, values)`` of each entry of :data:`DISTRIBUTIONS`."""
+    return DISTRIBUTIONS[request.param]()
 
 
 @pytest.fixture(params=list(ARCHITECTURES))
