@@ -164,7 +164,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from inference.checkpoint import atomic_write_text
+    from inference.atomic_write import atomic_write_text
 
     from .evaluate_run import evaluate_run, summarise
 
@@ -448,7 +448,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bdmc(args) -> int:
-    from inference.checkpoint import atomic_write_text
+    from inference.atomic_write import atomic_write_text
 
     from .evaluate_ais import bdmc_run
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from inference import load_run, read_metrics
-from inference.checkpoint import atomic_write_bytes, atomic_write_text
+from inference.atomic_write import atomic_write, atomic_write_bytes, atomic_write_text
 from inference.trainer import config_dataset
 from pgm.data import ImageDataset
 from pgm.errors import PgmError
@@ -655,9 +655,7 @@ def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs
         getattr(idata, g).attrs.update(
             {k: v for k, v in attrs.items() if isinstance(v, str | int | float)}
         )
-    tmp = path.with_name(f".{path.name}.tmp")
-    idata.to_netcdf(str(tmp), engine="h5netcdf")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf"))
 
 
 def _ais_section(

@@ -180,7 +180,7 @@ def reproduce_row(
     import torch
 
     from inference import train
-    from inference.checkpoint import atomic_write_text
+    from inference.atomic_write import atomic_write_text
     from inference.trainer import resolve_device
 
     from .log_likelihood import estimate
@@ -430,7 +430,7 @@ def render_html(rows: list[dict], figures: list) -> str:
 def write_table(out: str | Path) -> list[dict]:
     """Rewrite ``out/reproduction.{json,md,html}`` and the learning curves from every row in
     ``out`` (each row's own ``reproduction.json``); returns the rows."""
-    from inference.checkpoint import atomic_write_bytes, atomic_write_text
+    from inference.atomic_write import atomic_write_bytes, atomic_write_text
 
     from .figures import FigureFile, _png
 

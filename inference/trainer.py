@@ -34,12 +34,10 @@ from pgm.memory import check_fits, format_bytes, parameter_bytes
 from pgm.plugins import use_plugins
 from pgm.validation import check_bool, check_int
 
+from .atomic_write import atomic_write_text
 from .checkpoint import (
-    KILL_AT_ENV,
     CheckpointError,
-    atomic_write_text,
     flatten_optimizer_state,
-    kill_point,
     load_tensors,
     remove_stale_temporaries,
     rng_state,
@@ -53,6 +51,7 @@ from .config import ConfigError, resolve_config
 from .early_stopping import should_stop
 from .elbo import make_elbo
 from .fingerprint import check_same_run, config_differences, data_identity, fingerprint
+from .kill_point import KILL_AT_ENV, kill_point
 from .kl_warmup import KLWarmup, kl_weight
 from .out_path import check_out_path
 from .run_config import read_json_object

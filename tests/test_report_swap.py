@@ -21,7 +21,7 @@ from tiny_run import TINY_RUN
 from evaluation.cli import main
 from evaluation.report_swap import INCOMPLETE_MARKER
 from inference import train
-from inference.checkpoint import KILL_AT_ENV
+from inference.kill_point import KILL_AT_ENV
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

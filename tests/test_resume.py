@@ -5,7 +5,7 @@ resumed with ``--resume``; the final ``model.safetensors`` is bitwise identical 
 uninterrupted run's, and so are the metrics (timing fields aside) and the last checkpoint's
 tensors.
 
-The kill points are the test hook ``PGM_TEST_KILL_AT`` (``inference.checkpoint.kill_point``).
+The kill points are the test hook ``PGM_TEST_KILL_AT`` (``inference.kill_point.kill_point``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import torch
 from safetensors.torch import load_file
 
 from inference import train
-from inference.checkpoint import KILL_AT_ENV, load_tensors
+from inference.checkpoint import load_tensors
+from inference.kill_point import KILL_AT_ENV
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
