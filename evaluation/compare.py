@@ -556,16 +556,14 @@ def _figures(
                     )
                 )
         if run.is_autoregressive:
-            png = completion_figure(m, x[:8], num_samples=4, seed=seed)
-            if png is not None:
-                figs.append(
-                    FigureFile(
-                        f"completions-{n}.png",
-                        f"{n}: top half observed (left), four completions, the original (right).",
-                        "completions",
-                        png,
-                    )
+            figs.append(
+                FigureFile(
+                    f"completions-{n}.png",
+                    f"{n}: top half observed (left), four completions, the original (right).",
+                    "completions",
+                    completion_figure(m, x[:8], num_samples=4, seed=seed),
                 )
+            )
     metrics = {r.name: read_metrics(r.path) for r in runs}
     if any(metrics.values()):
         figs.append(

@@ -19,9 +19,11 @@ from .figures import FigureFile
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
+    "STYLESHEET",
     "TABLES",
     "Column",
     "format_value",
+    "html_figures",
     "render_html",
     "render_markdown",
     "resolve_path",
@@ -41,7 +43,7 @@ class Column:
     title: str = ""
 
 
-# (section id, caption, results key holding the rows, row filter key or "", columns)
+# section id -> (caption, results key holding the rows, row filter key or "", columns)
 TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
     "ranking": (
         (
@@ -271,7 +273,7 @@ def table_cells(results: dict, table: str) -> tuple[list[Column], list[list[tupl
 # Tables take the column's width and no more: cells wrap (numbers only at the space of an
 # interval "[a, b]", text anywhere), so every column shows on screen and on paper; the print
 # stylesheet drops the width cap and shrinks the type to fit a portrait page.
-_CSS = """
+STYLESHEET = """
 *,*::before,*::after{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45;overflow-wrap:break-word}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -339,7 +341,9 @@ def _html_table(results: dict, table: str) -> str:
     return f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html_figures(figures: Sequence[FigureFile], section: str) -> str:
+def html_figures(figures: Sequence[FigureFile], section: str) -> str:
+    """The figures of one report ``section`` as HTML ``<figure>``s, each PNG embedded as a
+    base64 data URI with its caption."""
     parts = []
     for f in figures:
         if f.section != section:
@@ -489,7 +493,7 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>pgm comparison — {html.escape(m['dataset'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{STYLESHEET}</style></head><body>",
         f"<h1>Model comparison on {html.escape(m['dataset'])} ({html.escape(m['split'])} split)</h1>",
         (
             f"<p>{len(results['models'])} density models on the same {m['num_images']} test images, "
@@ -514,7 +518,7 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
             + "</ul>"
         )
     for section, title in SECTIONS:
-        figs = _html_figures(figures, section)
+        figs = html_figures(figures, section)
         if section == "method":
             out.append(ais_section_html(results))
             out.append(f'<h2 id="method">{title}</h2>')

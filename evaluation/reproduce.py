@@ -17,7 +17,6 @@ no test split (it is held back), the validation split is used and every output s
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import sys
@@ -265,9 +264,9 @@ def learning_curve_figure(row: dict):
     """Validation nats per epoch (the ELBO for latent-variable models, an upper bound's
     negative; the exact log-likelihood otherwise), the published value as a dashed line and
     the final K-sample estimate as a point: a matplotlib ``Figure``."""
-    from .figures import _figure
+    from .figures import plot_figure
 
-    fig = _figure(4.2, 2.8)
+    fig = plot_figure(4.2, 2.8)
     ax = fig.subplots()
     if row["valid_curve"]:
         epochs, values = zip(*row["valid_curve"], strict=True)
@@ -395,14 +394,14 @@ def render_markdown(rows: list[dict]) -> str:
 def render_html(rows: list[dict], figures: list) -> str:
     import html
 
-    from .report import _CSS, _html_figures
+    from .report import STYLESHEET, html_figures
 
     header, body = _table_rows(rows)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         "<title>pgm reproduction</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{STYLESHEET}</style></head><body>",
         '<h1 id="reproduction">Reproduction of published binarized-MNIST results</h1>',
     ]
     out += [f"<p>{html.escape(n)}</p>" for n in _notes(rows)]
@@ -422,7 +421,7 @@ def render_html(rows: list[dict], figures: list) -> str:
             + "</tr>"
         )
     out.append("</tbody></table>")
-    out.append(f"<div>{_html_figures(figures, 'reproduction')}</div>")
+    out.append(f"<div>{html_figures(figures, 'reproduction')}</div>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -432,7 +431,7 @@ def write_table(out: str | Path) -> list[dict]:
     ``out`` (each row's own ``reproduction.json``); returns the rows."""
     from inference.atomic_write import atomic_write_bytes, atomic_write_text
 
-    from .figures import FigureFile, _png
+    from .figures import FigureFile, plot_bytes
 
     out = Path(out)
     found = {p.parent.name: p for p in out.glob(f"*/{ROW_FILE}")}
@@ -446,10 +445,9 @@ def write_table(out: str | Path) -> list[dict]:
         # redrawn only when the row changed since its figure was drawn
         if not png_path.is_file() or png_path.stat().st_mtime < found[r["row"]].stat().st_mtime:
             fig = learning_curve_figure(r)
-            svg = io.StringIO()
-            fig.savefig(svg, format="svg", bbox_inches="tight")
-            atomic_write_text(out / "figures" / f"{name}.svg", svg.getvalue())
-            atomic_write_bytes(png_path, _png(fig))
+            png, svg = plot_bytes(fig, with_svg=True)
+            atomic_write_bytes(out / "figures" / f"{name}.svg", svg)
+            atomic_write_bytes(png_path, png)
         caption = f"{r['row']}: {r['curve_quantity']} per epoch; dashed: published"
         figures.append(FigureFile(f"{name}.png", caption, "reproduction", png_path.read_bytes()))
     atomic_write_text(out / "reproduction.json", json.dumps({"rows": rows}, indent=2) + "\n")
