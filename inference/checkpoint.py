@@ -124,8 +124,8 @@ def load_tensors(
         ) from None
     if _META_KEY not in meta:
         raise CheckpointError(
-            f"{path}: expected a file written by pgm (metadata entry {_META_KEY!r}); found "
-            f"metadata entries {sorted(meta)}"
+            f"{path}: expected a file written by pgm (metadata format {_FORMAT!r}); found "
+            f"format None (metadata entries: {', '.join(sorted(meta)) or 'none'})"
         )
     try:
         header = json.loads(meta[_META_KEY])

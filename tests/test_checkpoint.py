@@ -28,8 +28,6 @@ from inference import CheckpointError, Trainer, fit_model, load_run, train
 from inference import checkpoint as ckpt
 from inference.config import resolve_config
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 REPO = Path(__file__).resolve().parents[1]
 # keep_checkpoints = 2: the fallback hint needs an older checkpoint (the default keeps one)
 TINY = {
@@ -82,7 +80,7 @@ PAYLOADS = {
 
 
 @pytest.fixture(scope="module")
-def run(one_thread, tmp_path_factory) -> Path:
+def run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ckpt") / "run"
     train(TINY, folder, progress=False)
     return folder
@@ -163,7 +161,7 @@ def test_foreign_and_corrupted_metadata_are_refused(tmp_path):
     save_file({"w": torch.zeros(2)}, str(foreign), metadata={"format": "pt"})
     with pytest.raises(
         CheckpointError,
-        match=r"expected a file written by pgm \(metadata entry 'pgm'\); found metadata entries \['format'\]",
+        match=r"expected a file written by pgm \(metadata format 'pgm-checkpoint-1'\); found format None \(metadata entries: format\)",
     ):
         ckpt.load_tensors(foreign)
     other = tmp_path / "other.safetensors"

@@ -23,8 +23,6 @@ from evaluation.report_swap import INCOMPLETE_MARKER
 from inference import train
 from inference.kill_point import KILL_AT_ENV
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 REPO = Path(__file__).resolve().parents[1]
 TINY = TINY_RUN
 

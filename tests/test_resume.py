@@ -28,8 +28,6 @@ from inference import train
 from inference.checkpoint import load_tensors
 from inference.kill_point import KILL_AT_ENV
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 REPO = Path(__file__).resolve().parents[1]
 TIMING = {"seconds", "images_per_second"}
 
@@ -252,7 +250,7 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def straight(one_thread, tmp_path_factory) -> bytes:
+def straight(tmp_path_factory) -> bytes:
     """The final weights of TINY trained without interruption."""
     run = tmp_path_factory.mktemp("straight") / "run"
     train(TINY, run, progress=False)
