@@ -16,7 +16,6 @@ no test split (it is held back), the validation split is used and every output s
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -494,20 +493,7 @@ def reproduce(
 # -- command line ------------------------------------------------------------------------------
 def add_parser(sub) -> None:
     """The ``pgm reproduce`` subcommand on the ``pgm`` parser's subparsers ``sub``."""
-
-    def positive(kind):
-        def parse(text: str):
-            try:
-                value = kind(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(
-                    f"expected a positive number; found {text!r}"
-                ) from None
-            if not value > 0:
-                raise argparse.ArgumentTypeError(f"expected a positive number; found {text!r}")
-            return value
-
-        return parse
+    from . import cli_options as o
 
     p = sub.add_parser(
         "reproduce",
@@ -523,57 +509,38 @@ def add_parser(sub) -> None:
         action="store_true",
         help="list every row: paper, model, published nats, epochs, cpu/gpu",
     )
-    p.add_argument("--out", help="folder for the runs (OUT/ROW) and the table")
-    p.add_argument("--data-dir", default=None, help="folder with binarized_mnist.npz")
-    p.add_argument(
-        "--device",
-        default=None,
-        choices=["cpu", "cuda", "auto"],
-        help="override the recipes' device (auto)",
-    )
+    o.add_out_folder(p, "the runs (OUT/ROW) and the table", required=False)
+    o.add_data_dir(p, ", binarized_mnist.npz for the papers' rows")
+    o.add_device(p, None, "override every recipe's device (default: each recipe's own)")
     limit = p.add_mutually_exclusive_group()
     limit.add_argument(
         "--max-epochs",
-        type=positive(int),
+        type=o.positive_int("--max-epochs"),
         default=None,
         help="train each row to at most N epochs in all",
     )
     limit.add_argument(
         "--time-budget",
-        type=positive(float),
+        type=o.positive_float("--time-budget"),
         default=None,
         metavar="MINUTES",
         help="stop each row's training at the epoch boundary before MINUTES pass (checkpointed)",
     )
     p.add_argument("--resume", action="store_true", help="continue rows already in OUT")
-    p.add_argument(
-        "--num-particles",
-        type=positive(int),
-        default=5000,
-        help="K importance samples per image (default 5000)",
-    )
-    p.add_argument(
-        "--num-images",
-        type=positive(int),
-        default=None,
-        help="evaluate on the first N images of the split (default: all; K=5000 on 10,000 images is long on a CPU)",
+    o.add_num_particles(p, 5000, short=False)
+    o.add_num_images(
+        p,
+        help="evaluate on the first N images of the split (default: all; K=5000 on 10,000 "
+        "images is long on a CPU)",
     )
     p.add_argument(
         "--data",
         default=None,
         help="train on another dataset than the recipe's (e.g. digits-binary, for a smoke test)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key in every row",
-    )
-    p.add_argument(
-        "--threads", type=positive(int), default=None, help="torch CPU threads (default: torch's)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    o.add_overrides(p, "a recipe key in every row")
+    o.add_threads(p, None, "torch's")
+    o.add_no_progress(p)
     p.set_defaults(func=cmd_reproduce)
 
 
