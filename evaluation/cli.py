@@ -568,9 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default top-half; exact for top-half, where every observed pixel precedes every "
         "missing one in raster order)",
     )
-    p.add_argument(
-        "-n", type=o.positive_int("-n"), default=8, help="number of images (default 8)"
-    )
+    p.add_argument("-n", type=o.positive_int("-n"), default=8, help="number of images (default 8)")
     p.add_argument(
         "--samples",
         type=o.positive_int("--samples"),
@@ -601,9 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a run folder with the name the report gives it (repeatable; e.g. --label "
         "baseline=runs/vae)",
     )
-    o.add_out_folder(
-        p, "the report: results.json, idata.nc, report.md, report.html, figures/"
-    )
+    o.add_out_folder(p, "the report: results.json, idata.nc, report.md, report.html, figures/")
     o.add_num_particles(p, o.DEFAULT_NUM_PARTICLES, ", as pgm suite")
     o.add_split(p, "the data split every model is evaluated on")
     o.add_num_images(p)

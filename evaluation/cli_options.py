@@ -50,74 +50,42 @@ MAX_LEAPFROG = 1000
 
 
 # -- argument types ----------------------------------------------------------------------------
-def positive_int(name: str, maximum: int | None = None):
-    """An integer >= 1 (and <= ``maximum``)."""
+def _checked(name: str, kind: type, expected: str, ok, maximum: int | None = None):
+    """A type converting with ``kind`` and refusing, as "expected ...; found ...", a value
+    that does not convert, fails ``ok`` or exceeds ``maximum``."""
 
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive integer; found {text!r}"
-            ) from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer; found {value}")
+            raise argparse.ArgumentTypeError(f"expected {expected}; found {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}; found {value}")
         if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive integer <= {maximum:,}; found {value:,}"
-            )
+            raise argparse.ArgumentTypeError(f"expected {expected} <= {maximum:,}; found {value:,}")
         return value
 
     parse.__name__ = name
     return parse
+
+
+def positive_int(name: str, maximum: int | None = None):
+    """An integer >= 1 (and <= ``maximum``)."""
+    return _checked(name, int, "a positive integer", lambda v: v >= 1, maximum)
 
 
 def positive_float(name: str):
     """A number > 0 (NaN refused)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive number; found {text!r}"
-            ) from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number; found {text!r}")
-        return value
-
-    parse.__name__ = name
-    return parse
+    return _checked(name, float, "a positive number", lambda v: v > 0)
 
 
 def count(name: str):
     """An integer >= 0 (0: none)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {value}")
-        return value
-
-    parse.__name__ = name
-    return parse
+    return _checked(name, int, "an integer >= 0", lambda v: v >= 0)
 
 
-def seed(text: str) -> int:
-    """A seed torch and NumPy accept: an integer in [0, 2^63)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed; found {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2^63); found {value}")
-    return value
-
-
-seed.__name__ = "--seed"
+#: A seed torch and NumPy accept: an integer in [0, 2^63).
+seed = _checked("--seed", int, "an integer seed in [0, 2^63)", lambda v: 0 <= v < 2**63)
 
 
 # -- options -----------------------------------------------------------------------------------
@@ -176,7 +144,8 @@ def add_seed(p, of: str) -> None:
 
 
 def add_num_particles(p, default: int, note: str = "", short: bool = True) -> None:
-    """``--num-particles``/``-k``: the estimator's K, at most :data:`~.log_likelihood.MAX_PARTICLES`."""
+    """``--num-particles`` (and ``-k`` with ``short``): the estimator's K, at most
+    :data:`~.log_likelihood.MAX_PARTICLES`."""
     from .log_likelihood import MAX_PARTICLES
 
     p.add_argument(

@@ -114,13 +114,15 @@ def check_optimizer_state(state_dict: dict, params: list[torch.nn.Parameter], pa
     saved = [i for group in state_dict["param_groups"] for i in group["params"]]
     if len(saved) != len(params):
         raise CheckpointError(
-            f"{path}: expected optimizer state for the model's {len(params)} parameters; found {len(saved)}"
+            f"{path}: expected optimizer state for the model's {len(params)} parameters; "
+            f"found {len(saved)}"
         )
     order = {index: position for position, index in enumerate(saved)}
     for index, entry in state_dict["state"].items():
         if index not in order:
             raise CheckpointError(
-                f"{path}: expected optimizer state of the listed parameters; found parameter {index}"
+                f"{path}: expected optimizer state of the listed parameters; found parameter "
+                f"{index}"
             )
         shape = tuple(params[order[index]].shape)
         for key, value in entry.items():

@@ -161,14 +161,18 @@ def test_foreign_and_corrupted_metadata_are_refused(tmp_path):
     save_file({"w": torch.zeros(2)}, str(foreign), metadata={"format": "pt"})
     with pytest.raises(
         CheckpointError,
-        match=r"expected a file written by pgm \(metadata format 'pgm-checkpoint-1'\); found format None \(metadata entries: format\)",
+        match=r"expected a file written by pgm \(metadata format 'pgm-checkpoint-1'\); "
+        r"found format None \(metadata entries: format\)",
     ):
         ckpt.load_tensors(foreign)
     other = tmp_path / "other.safetensors"
-    other.write_bytes(save({"w": torch.zeros(2)}, metadata={"pgm": '{"format": "pgm-checkpoint-0"}'}))
+    other.write_bytes(
+        save({"w": torch.zeros(2)}, metadata={"pgm": '{"format": "pgm-checkpoint-0"}'})
+    )
     with pytest.raises(
         CheckpointError,
-        match=r"expected a file written by pgm \(metadata format 'pgm-checkpoint-1'\); found format 'pgm-checkpoint-0'",
+        match=r"expected a file written by pgm \(metadata format 'pgm-checkpoint-1'\); "
+        r"found format 'pgm-checkpoint-0'",
     ):
         ckpt.load_tensors(other)
     bad_json = tmp_path / "bad.safetensors"
