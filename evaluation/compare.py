@@ -686,8 +686,17 @@ def _ais_section(
         run.row["ais_log_likelihood_nats"] = row["ais_nats"]
         run.row["ais_minus_is_nats"] = row["difference_nats"]
         rows.append(row)
-        if warning:
-            warnings.append(warning)
+        if warning:  # IS and AIS disagree, or the BDMC gap says AIS has not converged
+            warnings.append(
+                warning_record(
+                    "ais-unreliable",
+                    run.name,
+                    "ais_minus_is_nats",
+                    row["difference_nats"],
+                    None,
+                    warning,
+                )
+            )
     return {"settings": ais_settings(steps, chains, bdmc_images, **options), "models": rows}
 
 

@@ -361,16 +361,14 @@ def html_figures(figures: Sequence[FigureFile], section: str) -> str:
 
 
 def warning_messages(results: dict) -> list[str]:
-    """The sentences of ``results["warnings"]`` (records with a ``message``; plain strings, as
-    older results hold them, pass through). Runs still falling at their last epoch are listed
-    in one sentence when there are several (``results.json`` keeps one record each)."""
+    """The sentences of ``results["warnings"]`` (records with a ``message``, see
+    :func:`~.compare.warning_record`). Runs still falling at their last epoch are listed in one
+    sentence when there are several (``results.json`` keeps one record each)."""
     records = results.get("warnings", [])
-    falling = [w for w in records if isinstance(w, dict) and w.get("code") == "not-converged"]
+    falling = [w for w in records if w.get("code") == "not-converged"]
     out, listed = [], False
     for w in records:
-        if not isinstance(w, dict):
-            out.append(str(w))
-        elif w in falling and len(falling) > 1:
+        if w in falling and len(falling) > 1:
             if not listed:
                 runs = ", ".join(
                     f"{f['model']} ({format_value(f['value'], '.3f')})" for f in falling
