@@ -14,6 +14,7 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .figures import FigureFile
 
@@ -22,6 +23,7 @@ __all__ = [
     "STYLESHEET",
     "TABLES",
     "Column",
+    "Table",
     "format_value",
     "html_figures",
     "render_html",
@@ -43,9 +45,19 @@ class Column:
     title: str = ""
 
 
-# section id -> (caption, results key holding the rows, row filter key or "", columns)
-TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
-    "ranking": (
+class Table(NamedTuple):
+    """One table of the report: its caption, the results key holding its rows, the key a row
+    must have set to be shown ("": every row), and its columns."""
+
+    caption: str
+    rows: str
+    only: str
+    columns: list[Column]
+
+
+#: section id -> its table
+TABLES: dict[str, Table] = {
+    "ranking": Table(
         (
             "Test log-likelihood per model, best first. Group letters: models sharing a letter are not "
             "distinguishable (Holm-adjusted paired tests); rank range: the ranks the data leave possible."
@@ -88,7 +100,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             ),
         ],
     ),
-    "models": (
+    "models": Table(
         (
             "What was built: each model's parts as constructed (read from the built objects), and "
             "its training — the best validation epoch (the weights evaluated), the last epoch, and "
@@ -105,7 +117,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("training", "training"),
         ],
     ),
-    "no_density": (
+    "no_density": Table(
         (
             "Models without a density p(x) are left out of the ranking: they have no likelihood to "
             "estimate or compare. They appear in the representation table, reconstructions, "
@@ -121,7 +133,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("training", "convergence/status"),
         ],
     ),
-    "comparisons": (
+    "comparisons": Table(
         (
             "Paired comparisons on the same test images: mean of log p_a(x) − log p_b(x) (a is the better "
             "mean), its BCa 95% interval, the sign-flip randomisation test p-value (a Monte Carlo p-value: "
@@ -147,7 +159,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("different", "significant"),
         ],
     ),
-    "importance": (
+    "importance": Table(
         (
             "Importance-sampling diagnostics per latent model, over the test images: PSIS k-hat (Vehtari "
             "et al. 2024; > 0.7 unreliable) and Kish's effective sample size of the K weights."
@@ -164,7 +176,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("K", "num_particles", "d"),
         ],
     ),
-    "latent": (
+    "latent": Table(
         (
             "VAE diagnostics: rate (KL, nats) and distortion (−E_q log p(x|z), nats), their sum the "
             "negative ELBO (Alemi et al. 2018); active units: Cov_x(E_q[z_u|x]) > 0.01 (Burda et al. 2016)."
@@ -181,7 +193,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("status", "status"),
         ],
     ),
-    "representation": (
+    "representation": Table(
         (
             "Representation quality: test accuracy of a linear classifier (logistic regression on "
             "standardised features) trained on the codes E_q[z|x] of the training split."
@@ -254,7 +266,8 @@ def resolve_path(results: dict, path: str):
 
 def table_cells(results: dict, table: str) -> tuple[list[Column], list[list[tuple[str, str, str]]]]:
     """The columns of ``table`` and its rows of cells ``(text, data-path, format)``."""
-    _, key, only, columns = TABLES[table]
+    spec = TABLES[table]
+    key, only, columns = spec.rows, spec.only, spec.columns
     rows = []
     for i, row in enumerate(results.get(key, [])):
         if only and not row.get(only):
@@ -324,7 +337,7 @@ def _html_header(c: Column) -> str:
 
 
 def _html_table(results: dict, table: str) -> str:
-    caption = TABLES[table][0]
+    caption = TABLES[table].caption
     columns, rows = table_cells(results, table)
     if not rows:
         return "" if table == "no_density" else "<p><em>No rows.</em></p>"
@@ -547,7 +560,7 @@ def _md_table(results: dict, table: str) -> str:
         "|" + "|".join("---:" if c.fmt else "---" for c in columns) + "|",
     ]
     lines += ["| " + " | ".join(_md_escape(text) for text, _, _ in cells) + " |" for cells in rows]
-    return TABLES[table][0] + "\n\n" + "\n".join(lines) + "\n"
+    return TABLES[table].caption + "\n\n" + "\n".join(lines) + "\n"
 
 
 def render_markdown(
