@@ -20,7 +20,7 @@ import pyro.distributions as dist
 import pytest
 import torch
 from pyro.nn import PyroModule, PyroParam
-from safetensors.torch import save, save_file
+from safetensors.torch import save
 from torch import nn
 
 import pgm
@@ -156,29 +156,31 @@ def test_truncated_files_are_refused_by_name(keep, tmp_path):
         ckpt.load_tensors(path)
 
 
-def test_foreign_and_corrupted_metadata_are_refused(tmp_path):
-    foreign = tmp_path / "foreign.safetensors"
-    save_file({"w": torch.zeros(2)}, str(foreign), metadata={"format": "pt"})
-    with pytest.raises(
-        CheckpointError,
-        match=r"expected a file written by pgm \(metadata format 'pgm-checkpoint-1'\); "
-        r"found format None \(metadata entries: format\)",
-    ):
-        ckpt.load_tensors(foreign)
-    other = tmp_path / "other.safetensors"
-    other.write_bytes(
-        save({"w": torch.zeros(2)}, metadata={"pgm": '{"format": "pgm-checkpoint-0"}'})
-    )
-    with pytest.raises(
-        CheckpointError,
-        match=r"expected a file written by pgm \(metadata format 'pgm-checkpoint-1'\); "
-        r"found format 'pgm-checkpoint-0'",
-    ):
-        ckpt.load_tensors(other)
-    bad_json = tmp_path / "bad.safetensors"
-    bad_json.write_bytes(save({"w": torch.zeros(2)}, metadata={"pgm": "{not json"}))
-    with pytest.raises(CheckpointError, match=r"expected JSON metadata; found corrupted metadata"):
-        ckpt.load_tensors(bad_json)
+@pytest.mark.parametrize(
+    "metadata, found",
+    [
+        (
+            {"format": "pt"},
+            r"expected a file written by pgm \(metadata format "
+            r"'pgm-checkpoint-1'\); found format None \(metadata entries: format\)",
+        ),
+        (
+            {"pgm": '{"format": "pgm-checkpoint-0"}'},
+            r"expected a file written by pgm \(metadata "
+            r"format 'pgm-checkpoint-1'\); found format 'pgm-checkpoint-0'",
+        ),
+        ({"pgm": "{not json"}, r"expected JSON metadata; found corrupted metadata"),
+    ],
+    ids=["foreign", "other-format", "corrupted-json"],
+)
+def test_foreign_and_corrupted_metadata_are_refused(tmp_path, metadata, found):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(save({"w": torch.zeros(2)}, metadata=metadata))
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(path))}: {found}"):
+        ckpt.load_tensors(path)
+
+
+def test_a_missing_checkpoint_is_refused_by_name(tmp_path):
     missing = tmp_path / "missing.safetensors"
     with pytest.raises(
         CheckpointError,
