@@ -24,10 +24,6 @@ EPILOG = """examples:
 """
 
 
-#: importance samples per test image in `pgm suite` and `pgm compare` (one default for both)
-DEFAULT_NUM_PARTICLES = 500
-
-
 class UsageError(PgmError):
     """A command-line argument that cannot be used."""
 
@@ -38,57 +34,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _positive_int(name: str, maximum: int | None = None):
-    # argparse prefixes the message with "argument NAME:", so the name is not repeated here
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive integer; found {text!r}"
-            ) from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer; found {value}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive integer <= {maximum:,}; found {value:,}"
-            )
-        return value
-
-    parse.__name__ = name
-    return parse
-
-
-def _count(name: str):
-    """An integer >= 0 (0: none); argparse prefixes the message with the argument's name."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"expected an integer >= 0; found {value}")
-        return value
-
-    parse.__name__ = name
-    return parse
-
-
-def _seed(text: str) -> int:
-    """A seed torch and NumPy accept: an integer in [0, 2^63)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed; found {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2^63); found {value}")
-    return value
-
-
-_seed.__name__ = "--seed"
 
 
 def _png_out(out: str | None, default: Path) -> Path:
@@ -142,7 +87,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from inference.checkpoint import atomic_write_text
+    from inference.atomic_write import atomic_write_text
 
     from .evaluate_run import evaluate_run, summarise
 
@@ -426,7 +371,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bdmc(args) -> int:
-    from inference.checkpoint import atomic_write_text
+    from inference.atomic_write import atomic_write_text
 
     from .evaluate_ais import bdmc_run
 
@@ -443,35 +388,6 @@ def cmd_bdmc(args) -> int:
     atomic_write_text(Path(args.run) / "bdmc.json", json.dumps(row, indent=2) + "\n")
     print(json.dumps(row))
     return 0
-
-
-# The β schedule holds T + 1 float64s and each step runs ``--leapfrog`` gradient evaluations:
-# beyond these a run exhausts the memory or never ends, so the value is refused up front.
-MAX_AIS_STEPS = 10**6
-MAX_LEAPFROG = 1000
-
-
-def _ais_options(p, steps: int = 1000) -> None:
-    p.add_argument(
-        "--steps",
-        "-T",
-        type=_positive_int("--steps", MAX_AIS_STEPS),
-        default=steps,
-        help=f"AIS: annealing steps T (default {steps})",
-    )
-    p.add_argument(
-        "--chains",
-        "-C",
-        type=_positive_int("--chains"),
-        default=16,
-        help="AIS: chains per image (default 16)",
-    )
-    p.add_argument(
-        "--leapfrog",
-        type=_positive_int("--leapfrog", MAX_LEAPFROG),
-        default=10,
-        help="AIS: leapfrog steps per HMC transition (default 10)",
-    )
 
 
 def _print_table(results: dict) -> None:
@@ -510,7 +426,7 @@ def _print_table(results: dict) -> None:
 
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from .log_likelihood import MAX_PARTICLES
+    from . import cli_options as o
 
     parser = _Parser(
         prog="pgm",
@@ -522,122 +438,80 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def common(p, data_dir=True, device=True, progress=True):
-        p.add_argument(
-            "--plugin",
-            action="append",
-            default=[],
-            metavar="MODULE_OR_FILE",
-            help="import a plug-in first (a module name or a .py file) whose parts and models register with pgm's decorators; repeatable (train records it in the run)",
-        )
-        if data_dir:
-            p.add_argument(
-                "--data-dir",
-                default=None,
-                help="folder with .npz / torchvision files (default: $PGM_DATA_DIR or ~/.pgm/data)",
-            )
-        if device:
-            p.add_argument(
-                "--device",
-                default="auto",
-                choices=["cpu", "cuda", "auto"],
-                help="where to run (default: auto, the GPU when torch sees one)",
-            )
-        if progress:
-            p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
     p = sub.add_parser(
         "train",
         help="train a model from a TOML config",
-        description="Train a model by SVI. The config holds the pgm.build keys (model, prior, guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, seed, device, elbo, num_particles, kl_warmup_epochs, early_stopping_patience for early stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) and model.safetensors (the best validation epoch's weights).",
+        description="Train a model by SVI. The config holds the pgm.build keys (model, prior, "
+        "guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, "
+        "seed, device, elbo, num_particles, kl_warmup_epochs, early_stopping_patience for early "
+        "stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do "
+        "not apply to the model are warned about and not recorded. The run folder gets "
+        "config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) "
+        "and model.safetensors (the best validation epoch's weights).",
     )
     p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
-    p.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key (TOML value), repeatable",
-    )
+    o.add_out_folder(p, "the run: created, or continued with --resume")
+    o.add_overrides(p, "a config key")
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
     p.add_argument(
         "--distributed", action="store_true", help="DistributedDataParallel training under torchrun"
     )
-    common(p, device=False)
+    o.add_common(p, device=False)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
         "evaluate",
         help="importance-sampled log-likelihood of a run on a split",
-        description="Estimate log p(x) per image with K importance samples from the run's guide (exact for models without latents), report mean nats, bits/dim and the ELBO; writes RUN/evaluation-SPLIT.json.",
+        description="Estimate log p(x) per image with K importance samples from the run's guide "
+        "(exact for models without latents), report mean nats, bits/dim and the ELBO; writes "
+        "RUN/evaluation-SPLIT.json.",
     )
-    p.add_argument("run", help="run folder written by `pgm train`")
-    p.add_argument(
-        "--num-particles",
-        "-k",
-        type=_positive_int("--num-particles", MAX_PARTICLES),
-        default=1000,
-        help="importance samples K per image (default 1000)",
+    o.add_run(p)
+    o.add_num_particles(p, 1000)
+    o.add_split(p)
+    o.add_num_images(p)
+    o.add_seed(p, "the importance samples")
+    o.add_method(
+        p,
+        "is: importance sampling (default); ais: annealed importance sampling with HMC, writes "
+        "RUN/evaluation-SPLIT-ais.json",
     )
-    p.add_argument(
-        "--split",
-        default="test",
-        choices=["train", "valid", "test"],
-        help="data split (default test)",
+    o.add_ais_options(p)
+    o.add_json(
+        p,
+        "print one JSON line (the contents of RUN/evaluation-SPLIT.json) instead of the summary",
     )
-    p.add_argument(
-        "--num-images",
-        type=_positive_int("--num-images"),
-        default=None,
-        help="evaluate only the first N images",
-    )
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
-    p.add_argument(
-        "--method",
-        choices=["is", "ais"],
-        default="is",
-        help="is: importance sampling (default); ais: annealed importance sampling with HMC, writes RUN/evaluation-SPLIT-ais.json",
-    )
-    _ais_options(p)
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON line (the contents of RUN/evaluation-SPLIT.json) instead of the summary",
-    )
-    common(p)
+    o.add_common(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
         "bdmc",
         help="bidirectional Monte Carlo bounds on data simulated from a run's model",
-        description="Simulate images and latents from the model, then sandwich log p(x) between forward AIS (lower bound) and reverse AIS from the exact latent (upper bound); the gap certifies the AIS schedule. Writes RUN/bdmc.json.",
+        description="Simulate images and latents from the model, then sandwich log p(x) between "
+        "forward AIS (lower bound) and reverse AIS from the exact latent (upper bound); the gap "
+        "certifies the AIS schedule. Writes RUN/bdmc.json.",
     )
-    p.add_argument("run", help="run folder of a latent-variable model")
-    p.add_argument(
-        "--num-images",
-        type=_positive_int("--num-images"),
-        default=32,
-        help="simulated images (default 32)",
-    )
-    p.add_argument("--seed", type=_seed, default=0)
-    _ais_options(p)
-    common(p, data_dir=False)
+    o.add_run(p, "a latent-variable model")
+    o.add_num_images(p, 32, "simulated images (default 32)")
+    o.add_seed(p, "the simulated images and the AIS chains")
+    o.add_ais_options(p)
+    o.add_common(p, data_dir=False)
     p.set_defaults(func=cmd_bdmc)
 
     p = sub.add_parser(
         "sample",
         help="draw samples from a run's model into a PNG grid",
-        description="Ancestral samples x ~ p(x) (z ~ p(z) first for latent models); autoregressive models use the cached fast sampler unless --naive.",
+        description="Ancestral samples x ~ p(x) (z ~ p(z) first for latent models); "
+        "autoregressive models use the cached fast sampler unless --naive.",
     )
-    p.add_argument("run", help="run folder written by `pgm train`")
+    o.add_run(p)
     p.add_argument(
-        "-n", type=_positive_int("-n"), default=64, help="number of samples (default 64)"
+        "-n", type=o.positive_int("-n"), default=64, help="number of samples (default 64)"
     )
-    p.add_argument("--out", default=None, help="PNG path (default RUN/samples.png)")
-    p.add_argument("--seed", type=_seed, default=0)
+    o.add_png_out(p, "samples.png")
+    o.add_seed(p, "the samples")
     p.add_argument(
         "--naive",
         action="store_true",
@@ -645,19 +519,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scale",
-        type=_positive_int("--scale"),
+        type=o.positive_int("--scale"),
         default=None,
-        help="draw each pixel as SCALE×SCALE pixels (nearest neighbour; default: each image at least 56 pixels tall)",
+        help="draw each pixel as SCALE×SCALE pixels (nearest neighbour; default: each image at "
+        "least 56 pixels tall)",
     )
-    common(p, data_dir=False)
+    o.add_common(p, data_dir=False)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser(
         "complete",
         help="complete partly observed images with an autoregressive run",
-        description="Sample the unobserved pixels given the observed ones (the image-completion figure of the PixelRNN paper).",
+        description="Sample the unobserved pixels given the observed ones (the image-completion "
+        "figure of the PixelRNN paper).",
     )
-    p.add_argument("run", help="run folder of an autoregressive model")
+    o.add_run(p, "an autoregressive model")
     p.add_argument(
         "--input",
         default="test",
@@ -666,24 +542,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--observed",
         default="top-half",
-        help="which pixels are observed: top-half, bottom-half, left-half, right-half, center (default top-half; exact for top-half, where every observed pixel precedes every missing one in raster order)",
+        help="which pixels are observed: top-half, bottom-half, left-half, right-half, center "
+        "(default top-half; exact for top-half, where every observed pixel precedes every "
+        "missing one in raster order)",
     )
-    p.add_argument("-n", type=_positive_int("-n"), default=8, help="number of images (default 8)")
+    p.add_argument("-n", type=o.positive_int("-n"), default=8, help="number of images (default 8)")
     p.add_argument(
         "--samples",
-        type=_positive_int("--samples"),
+        type=o.positive_int("--samples"),
         default=4,
         help="completions per image (default 4)",
     )
-    p.add_argument("--out", default=None, help="PNG path (default RUN/completions.png)")
-    p.add_argument("--seed", type=_seed, default=0)
-    common(p)  # --no-progress: accepted like every command's (completion draws no bar)
+    o.add_png_out(p, "completions.png")
+    o.add_seed(p, "the completions")
+    o.add_plugin(p)
+    o.add_data_dir(p)
+    o.add_device(p)
+    o.add_no_progress(p, " (accepted like every command's; completion draws none)")
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser(
         "compare",
         help="evaluate several runs on the same images and write a report",
-        description="Evaluate every run on the SAME test images with the shared estimator, compare them pairwise, write results.json, report.md, report.html and figures into --out.",
+        description="Evaluate every run on the SAME test images with the shared estimator, "
+        "compare them pairwise, write results.json, report.md, report.html and figures into "
+        "--out.",
     )
     p.add_argument("runs", nargs="*", help="run folders (named after the folder; see --label)")
     p.add_argument(
@@ -691,31 +574,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=RUN",
-        help="a run folder with the name the report gives it (repeatable; e.g. --label baseline=runs/vae)",
+        help="a run folder with the name the report gives it (repeatable; e.g. --label "
+        "baseline=runs/vae)",
     )
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--num-particles",
-        "-k",
-        type=_positive_int("--num-particles", MAX_PARTICLES),
-        default=DEFAULT_NUM_PARTICLES,
-        help=f"importance samples K per test image for latent models (default {DEFAULT_NUM_PARTICLES}, as pgm suite; exact K = 1 for models without latents)",
-    )
-    p.add_argument(
-        "--split",
-        default="test",
-        choices=["train", "valid", "test"],
-        help="the data split every model is evaluated on (default test)",
-    )
-    p.add_argument(
-        "--num-images",
-        type=_positive_int("--num-images"),
-        default=None,
-        help="evaluate on the first N images of the split only (default: all)",
-    )
-    p.add_argument(
-        "--seed", type=_seed, default=0, help="seed of the importance samples and resamples"
-    )
+    o.add_out_folder(p, "the report: results.json, idata.nc, report.md, report.html, figures/")
+    o.add_num_particles(p, o.DEFAULT_NUM_PARTICLES, ", as pgm suite")
+    o.add_split(p, "the data split every model is evaluated on")
+    o.add_num_images(p)
+    o.add_seed(p, "the importance samples and resamples")
     p.add_argument(
         "--alpha",
         type=float,
@@ -724,55 +590,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--curve-images",
-        type=_count("--curve-images"),
+        type=o.count("--curve-images"),
         default=16,
         help="test images for the estimate-against-K curves (default 16; 0: none)",
     )
     p.add_argument(
         "--curve-max-particles",
-        type=_positive_int("--curve-max-particles"),
+        type=o.positive_int("--curve-max-particles"),
         default=5000,
         help="largest K of those curves (default 5000)",
     )
-    p.add_argument(
-        "--method",
-        choices=["is", "ais"],
-        default="is",
-        help="ais: also AIS and BDMC for every latent model, beside importance sampling",
-    )
-    _ais_options(p)
+    o.add_method(p, "ais: also AIS and BDMC for every latent model, beside importance sampling")
+    o.add_ais_options(p)
     p.add_argument(
         "--bdmc-images",
-        type=_count("--bdmc-images"),
+        type=o.count("--bdmc-images"),
         default=16,
         help="AIS: simulated images for the BDMC gap (default 16; 0: none)",
     )
-    common(p, device=False)
+    o.add_common(p, device=False)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "list", help="list every registered model, prior, guide, likelihood, dataset"
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    common(p, data_dir=False, device=False, progress=False)
+    o.add_json(p, "machine-readable output: one JSON object, kind -> name -> description")
+    o.add_common(p, data_dir=False, device=False, progress=False)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(
         "suite",
         help="train and compare the standard set of models (the main job)",
-        description="Train the suite's models (VAEs with several priors/guides/ELBOs, the autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test split with the shared estimator, and write results.json, sample grids and the report into --out. Interrupted? Run the same command again: finished models are kept and an unfinished one resumes.",
+        description="Train the suite's models (VAEs with several priors/guides/ELBOs, the "
+        "autoencoder, PixelCNNs, PixelRNNs, PixelVAE) on one dataset, evaluate them on its test "
+        "split with the shared estimator, and write results.json, sample grids and the report "
+        "into --out. Interrupted? Run the same command again: finished models are kept and an "
+        "unfinished one resumes.",
     )
-    p.add_argument("--out", required=True, help="output folder")
+    o.add_out_folder(p, "the suite's runs and the report")
     p.add_argument(
         "--data", default="digits", help="dataset (default digits: embedded, no download)"
     )
-    p.add_argument(
-        "--num-particles",
-        "-k",
-        type=_positive_int("--num-particles", MAX_PARTICLES),
-        default=DEFAULT_NUM_PARTICLES,
-        help=f"importance samples per test image (default {DEFAULT_NUM_PARTICLES})",
-    )
+    o.add_num_particles(p, o.DEFAULT_NUM_PARTICLES, ", as pgm compare")
     p.add_argument("--models", nargs="+", default=None, help="only these suite models")
     p.add_argument(
         "--add",
@@ -791,15 +650,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget",
         choices=["fixed", "converge"],
         default="fixed",
-        help="fixed: each model's epochs from the suite table (minutes; not converged, the report says so); converge: early stopping, until 10 epochs bring no better validation loss (at most 500), the best epoch kept",
+        help="fixed: each model's epochs from the suite table (minutes; not converged, the "
+        "report says so); converge: early stopping, until 10 epochs bring no better validation "
+        "loss (at most 500), the best epoch kept",
     )
-    p.add_argument(
-        "--threads",
-        type=_positive_int("--threads"),
-        default=1,
-        help="CPU threads for torch (default 1: the suite's small networks run faster on one thread than on two that wait for each other)",
+    o.add_threads(
+        p,
+        1,
+        "1: the suite's small networks run faster on one thread than on two that wait for each "
+        "other",
     )
-    common(p)
+    o.add_common(p)
     p.set_defaults(func=cmd_suite)
 
     from .reproduce import add_parser as add_reproduce_parser

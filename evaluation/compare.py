@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from inference import load_run, read_metrics
-from inference.checkpoint import atomic_write_bytes, atomic_write_text
+from inference.atomic_write import atomic_write, atomic_write_bytes, atomic_write_text
 from pgm.data import ImageDataset, config_dataset
 from pgm.errors import PgmError
 from pgm.plain_model import PlainModel, SamplingUnavailable
@@ -555,16 +555,14 @@ def _figures(
                     )
                 )
         if run.is_autoregressive:
-            png = completion_figure(m, x[:8], num_samples=4, seed=seed)
-            if png is not None:
-                figs.append(
-                    FigureFile(
-                        f"completions-{n}.png",
-                        f"{n}: top half observed (left), four completions, the original (right).",
-                        "completions",
-                        png,
-                    )
+            figs.append(
+                FigureFile(
+                    f"completions-{n}.png",
+                    f"{n}: top half observed (left), four completions, the original (right).",
+                    "completions",
+                    completion_figure(m, x[:8], num_samples=4, seed=seed),
                 )
+            )
     metrics = {r.name: read_metrics(r.path) for r in runs}
     if any(metrics.values()):
         figs.append(
@@ -654,9 +652,7 @@ def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs
         getattr(idata, g).attrs.update(
             {k: v for k, v in attrs.items() if isinstance(v, str | int | float)}
         )
-    tmp = path.with_name(f".{path.name}.tmp")
-    idata.to_netcdf(str(tmp), engine="h5netcdf")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf"))
 
 
 def _ais_section(
@@ -689,8 +685,17 @@ def _ais_section(
         run.row["ais_log_likelihood_nats"] = row["ais_nats"]
         run.row["ais_minus_is_nats"] = row["difference_nats"]
         rows.append(row)
-        if warning:
-            warnings.append(warning)
+        if warning:  # IS and AIS disagree, or the BDMC gap says AIS has not converged
+            warnings.append(
+                warning_record(
+                    "ais-unreliable",
+                    run.name,
+                    "ais_minus_is_nats",
+                    row["difference_nats"],
+                    None,
+                    warning,
+                )
+            )
     return {"settings": ais_settings(steps, chains, bdmc_images, **options), "models": rows}
 
 

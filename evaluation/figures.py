@@ -25,6 +25,8 @@ __all__ = [
     "interpolation_figure",
     "k_curve_plot",
     "khat_plot",
+    "plot_bytes",
+    "plot_figure",
     "reconstruction_figure",
     "samples_figure",
     "training_curves_plot",
@@ -49,9 +51,9 @@ class FigureFile:
         return None if self.svg is None else self.name.rsplit(".", 1)[0] + ".svg"
 
 
-def _png(fig, with_svg: bool = False):
-    """The figure as PNG bytes, or ``(png, svg)`` with ``with_svg``; the SVG carries no
-    creation date and a fixed id salt, so the same figure gives the same file."""
+def plot_bytes(fig, with_svg: bool = False):
+    """A matplotlib figure as 150-dpi PNG bytes, or ``(png, svg)`` with ``with_svg``; the SVG
+    carries no creation date and a fixed id salt, so the same figure gives the same file."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
     if not with_svg:
@@ -64,7 +66,9 @@ def _png(fig, with_svg: bool = False):
     return buffer.getvalue(), vector.getvalue()
 
 
-def _figure(width: float, height: float):
+def plot_figure(width: float, height: float):
+    """An empty matplotlib ``Figure`` of ``width`` × ``height`` inches on the Agg canvas
+    (object API, no pyplot state), constrained layout."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
@@ -118,13 +122,11 @@ def interpolation_figure(model, xa: torch.Tensor, xb: torch.Tensor, steps: int =
 @torch.no_grad()
 def completion_figure(
     model, x: torch.Tensor, num_samples: int = 4, observed: str = "top-half", seed: int = 0
-) -> bytes | None:
+) -> bytes:
     """One row per image: the observed part, ``num_samples`` completions, the original (the
-    image-completion figure of the PixelRNN paper). ``None`` when ``pgm.completion`` is absent."""
-    try:
-        from pgm.completion import complete, observed_mask
-    except ImportError:
-        return None
+    image-completion figure of the PixelRNN paper)."""
+    from pgm.completion import complete, observed_mask
+
     x = x.to(model.device).float()
     mask = observed_mask(observed, model.event_shape).to(model.device)
     torch.manual_seed(seed)
@@ -141,7 +143,7 @@ def completion_figure(
 def forest_plot(rows: list[dict], with_svg: bool = False):
     """Mean test log-likelihood per model (nats) with its 95% bootstrap interval, best on top;
     ``rows`` are results.json's model rows in rank order."""
-    fig = _figure(6.4, 0.45 * len(rows) + 1.5)
+    fig = plot_figure(6.4, 0.45 * len(rows) + 1.5)
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     means = np.array([r["log_likelihood_nats"] for r in rows])
@@ -169,12 +171,12 @@ def forest_plot(rows: list[dict], with_svg: bool = False):
     ax.grid(axis="x", alpha=0.3)
     ax.margins(y=0.5 / max(len(rows), 1))
     fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return _png(fig, with_svg)
+    return plot_bytes(fig, with_svg)
 
 
 def k_curve_plot(curves: dict[str, dict], with_svg: bool = False):
     """The K-particle estimate against K (log axis), ±1 sd across disjoint blocks, per model."""
-    fig = _figure(6.4, 4.0)
+    fig = plot_figure(6.4, 4.0)
     ax = fig.subplots()
     for i, (name, c) in enumerate(curves.items()):
         k, m, s = np.array(c["num_particles"]), np.array(c["mean"]), np.array(c["std"])
@@ -185,12 +187,12 @@ def k_curve_plot(curves: dict[str, dict], with_svg: bool = False):
     ax.set_ylabel(r"mean $\log \hat{p}_K(x)$ on the subset (nats)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return _png(fig, with_svg)
+    return plot_bytes(fig, with_svg)
 
 
 def khat_plot(khats: dict[str, np.ndarray], with_svg: bool = False):
     """Per-image PSIS k-hat of each latent model as a strip, with the 0.5 and 0.7 thresholds."""
-    fig = _figure(6.4, 0.45 * len(khats) + 1.4)
+    fig = plot_figure(6.4, 0.45 * len(khats) + 1.4)
     ax = fig.subplots()
     rng = np.random.default_rng(0)
     for i, k in enumerate(khats.values()):
@@ -209,12 +211,12 @@ def khat_plot(khats: dict[str, np.ndarray], with_svg: bool = False):
     ax.set_yticks(np.arange(len(khats))[::-1], list(khats))
     ax.set_xlabel("PSIS k-hat per test image (> 0.7: unreliable)")
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig, with_svg)
+    return plot_bytes(fig, with_svg)
 
 
 def activity_plot(activities: dict[str, np.ndarray], with_svg: bool = False):
     """Activity A_u = Cov_x(E_q[z_u|x]) of each latent unit, sorted, per model (log axis)."""
-    fig = _figure(6.4, 3.6)
+    fig = plot_figure(6.4, 3.6)
     ax = fig.subplots()
     for i, (name, a) in enumerate(activities.items()):
         a = np.sort(np.asarray(a, dtype=float))[::-1]
@@ -232,7 +234,7 @@ def activity_plot(activities: dict[str, np.ndarray], with_svg: bool = False):
     ax.set_ylabel(r"$\mathrm{Cov}_x(\mathbb{E}_q[z_u \mid x])$")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return _png(fig, with_svg)
+    return plot_bytes(fig, with_svg)
 
 
 def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False):
@@ -247,7 +249,7 @@ def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False)
     names = [n for n, m in metrics.items() if m]
     cols = min(3, max(1, len(names)))
     nrows = max(1, math.ceil(len(names) / cols))
-    fig = _figure(3.2 * cols, 2.4 * nrows)
+    fig = plot_figure(3.2 * cols, 2.4 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, cols, squeeze=False)).ravel()
     for ax, name in zip(axes, names, strict=False):
         rows = metrics[name]
@@ -278,4 +280,4 @@ def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False)
         ax.legend(fontsize="x-small")
     for ax in axes[len(names) :]:
         ax.set_visible(False)
-    return _png(fig, with_svg)
+    return plot_bytes(fig, with_svg)

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
+from inference.atomic_write import atomic_write_bytes
+
 __all__ = ["MIN_IMAGE_PIXELS", "grid_png", "grid_scale", "image_grid", "save_grid", "to_unit"]
 
 #: grids are upscaled (nearest neighbour) until each image is at least this many pixels tall
@@ -56,10 +58,4 @@ def save_grid(
     scale: int | None = None,
 ) -> Path:
     """Save images as one PNG grid (see :func:`grid_png`), atomically."""
-    data = grid_png(x, num_levels, nrow, scale)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, grid_png(x, num_levels, nrow, scale))

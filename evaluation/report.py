@@ -14,14 +14,18 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .figures import FigureFile
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
+    "STYLESHEET",
     "TABLES",
     "Column",
+    "Table",
     "format_value",
+    "html_figures",
     "render_html",
     "render_markdown",
     "resolve_path",
@@ -41,9 +45,19 @@ class Column:
     title: str = ""
 
 
-# (section id, caption, results key holding the rows, row filter key or "", columns)
-TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
-    "ranking": (
+class Table(NamedTuple):
+    """One table of the report: its caption, the results key holding its rows, the key a row
+    must have set to be shown ("": every row), and its columns."""
+
+    caption: str
+    rows: str
+    only: str
+    columns: list[Column]
+
+
+#: section id -> its table
+TABLES: dict[str, Table] = {
+    "ranking": Table(
         (
             "Test log-likelihood per model, best first. Group letters: models sharing a letter are not "
             "distinguishable (Holm-adjusted paired tests); rank range: the ranks the data leave possible."
@@ -86,7 +100,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             ),
         ],
     ),
-    "models": (
+    "models": Table(
         (
             "What was built: each model's parts as constructed (read from the built objects), and "
             "its training — the best validation epoch (the weights evaluated), the last epoch, and "
@@ -103,7 +117,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("training", "training"),
         ],
     ),
-    "no_density": (
+    "no_density": Table(
         (
             "Models without a density p(x) are left out of the ranking: they have no likelihood to "
             "estimate or compare. They appear in the representation table, reconstructions, "
@@ -119,7 +133,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("training", "convergence/status"),
         ],
     ),
-    "comparisons": (
+    "comparisons": Table(
         (
             "Paired comparisons on the same test images: mean of log p_a(x) − log p_b(x) (a is the better "
             "mean), its BCa 95% interval, the sign-flip randomisation test p-value (a Monte Carlo p-value: "
@@ -145,7 +159,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("different", "significant"),
         ],
     ),
-    "importance": (
+    "importance": Table(
         (
             "Importance-sampling diagnostics per latent model, over the test images: PSIS k-hat (Vehtari "
             "et al. 2024; > 0.7 unreliable) and Kish's effective sample size of the K weights."
@@ -162,7 +176,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("K", "num_particles", "d"),
         ],
     ),
-    "latent": (
+    "latent": Table(
         (
             "VAE diagnostics: rate (KL, nats) and distortion (−E_q log p(x|z), nats), their sum the "
             "negative ELBO (Alemi et al. 2018); active units: Cov_x(E_q[z_u|x]) > 0.01 (Burda et al. 2016)."
@@ -179,7 +193,7 @@ TABLES: dict[str, tuple[str, str, str, list[Column]]] = {
             Column("status", "status"),
         ],
     ),
-    "representation": (
+    "representation": Table(
         (
             "Representation quality: test accuracy of a linear classifier (logistic regression on "
             "standardised features) trained on the codes E_q[z|x] of the training split."
@@ -252,7 +266,8 @@ def resolve_path(results: dict, path: str):
 
 def table_cells(results: dict, table: str) -> tuple[list[Column], list[list[tuple[str, str, str]]]]:
     """The columns of ``table`` and its rows of cells ``(text, data-path, format)``."""
-    _, key, only, columns = TABLES[table]
+    spec = TABLES[table]
+    key, only, columns = spec.rows, spec.only, spec.columns
     rows = []
     for i, row in enumerate(results.get(key, [])):
         if only and not row.get(only):
@@ -271,7 +286,7 @@ def table_cells(results: dict, table: str) -> tuple[list[Column], list[list[tupl
 # Tables take the column's width and no more: cells wrap (numbers only at the space of an
 # interval "[a, b]", text anywhere), so every column shows on screen and on paper; the print
 # stylesheet drops the width cap and shrinks the type to fit a portrait page.
-_CSS = """
+STYLESHEET = """
 *,*::before,*::after{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45;overflow-wrap:break-word}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -322,7 +337,7 @@ def _html_header(c: Column) -> str:
 
 
 def _html_table(results: dict, table: str) -> str:
-    caption = TABLES[table][0]
+    caption = TABLES[table].caption
     columns, rows = table_cells(results, table)
     if not rows:
         return "" if table == "no_density" else "<p><em>No rows.</em></p>"
@@ -339,7 +354,9 @@ def _html_table(results: dict, table: str) -> str:
     return f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html_figures(figures: Sequence[FigureFile], section: str) -> str:
+def html_figures(figures: Sequence[FigureFile], section: str) -> str:
+    """The figures of one report ``section`` as HTML ``<figure>``s, each PNG embedded as a
+    base64 data URI with its caption."""
     parts = []
     for f in figures:
         if f.section != section:
@@ -357,16 +374,14 @@ def _html_figures(figures: Sequence[FigureFile], section: str) -> str:
 
 
 def warning_messages(results: dict) -> list[str]:
-    """The sentences of ``results["warnings"]`` (records with a ``message``; plain strings, as
-    older results hold them, pass through). Runs still falling at their last epoch are listed
-    in one sentence when there are several (``results.json`` keeps one record each)."""
+    """The sentences of ``results["warnings"]`` (records with a ``message``, see
+    :func:`~.compare.warning_record`). Runs still falling at their last epoch are listed in one
+    sentence when there are several (``results.json`` keeps one record each)."""
     records = results.get("warnings", [])
-    falling = [w for w in records if isinstance(w, dict) and w.get("code") == "not-converged"]
+    falling = [w for w in records if w.get("code") == "not-converged"]
     out, listed = [], False
     for w in records:
-        if not isinstance(w, dict):
-            out.append(str(w))
-        elif w in falling and len(falling) > 1:
+        if w in falling and len(falling) > 1:
             if not listed:
                 runs = ", ".join(
                     f"{f['model']} ({format_value(f['value'], '.3f')})" for f in falling
@@ -489,7 +504,7 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>pgm comparison — {html.escape(m['dataset'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{STYLESHEET}</style></head><body>",
         f"<h1>Model comparison on {html.escape(m['dataset'])} ({html.escape(m['split'])} split)</h1>",
         (
             f"<p>{len(results['models'])} density models on the same {m['num_images']} test images, "
@@ -514,7 +529,7 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
             + "</ul>"
         )
     for section, title in SECTIONS:
-        figs = _html_figures(figures, section)
+        figs = html_figures(figures, section)
         if section == "method":
             out.append(ais_section_html(results))
             out.append(f'<h2 id="method">{title}</h2>')
@@ -545,7 +560,7 @@ def _md_table(results: dict, table: str) -> str:
         "|" + "|".join("---:" if c.fmt else "---" for c in columns) + "|",
     ]
     lines += ["| " + " | ".join(_md_escape(text) for text, _, _ in cells) + " |" for cells in rows]
-    return TABLES[table][0] + "\n\n" + "\n".join(lines) + "\n"
+    return TABLES[table].caption + "\n\n" + "\n".join(lines) + "\n"
 
 
 def render_markdown(

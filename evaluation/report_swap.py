@@ -22,7 +22,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from inference.checkpoint import _fsync_dir, kill_point
+from inference.atomic_write import fsync_folder
+from inference.kill_point import kill_point
 from inference.out_path import check_out_path
 
 __all__ = ["INCOMPLETE_MARKER", "REPORT_ENTRIES", "check_report_folder", "write_report"]
@@ -114,7 +115,7 @@ def write_report(out: str | Path, write: Callable[[Path], None]) -> None:
     new.mkdir()
     try:
         write(new)
-        _fsync_dir(new)
+        fsync_folder(new)
         kill_point("report:before-swap")
         if pure:
             _swap_folder(new, out)
@@ -137,7 +138,7 @@ def _swap_folder(new: Path, out: Path) -> None:
         kill_point("report:between-renames")
         new.rename(out)
         shutil.rmtree(old)
-    _fsync_dir(out.parent)
+    fsync_folder(out.parent)
 
 
 def _swap_entries(new: Path, out: Path) -> None:
@@ -146,7 +147,7 @@ def _swap_entries(new: Path, out: Path) -> None:
         "pgm was replacing the report in this folder and stopped before the end: the report "
         "files here may be a mix of two reports. Run the command again.\n"
     )
-    _fsync_dir(out)
+    fsync_folder(out)
     entries = sorted((p.name for p in new.iterdir()), key=lambda n: n == "results.json")
     (out / "results.json").unlink(missing_ok=True)  # first out, last in
     for name in entries:
@@ -157,6 +158,6 @@ def _swap_entries(new: Path, out: Path) -> None:
             target.unlink()
         (new / name).rename(target)
         kill_point(f"report:moved:{name}")
-    _fsync_dir(out)
+    fsync_folder(out)
     marker.unlink()
-    _fsync_dir(out)
+    fsync_folder(out)

@@ -16,8 +16,6 @@ no test split (it is held back), the validation split is used and every output s
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import math
 import sys
@@ -180,7 +178,7 @@ def reproduce_row(
     import torch
 
     from inference import train
-    from inference.checkpoint import atomic_write_text
+    from inference.atomic_write import atomic_write_text
     from inference.trainer import resolve_device
 
     from .log_likelihood import estimate
@@ -265,9 +263,9 @@ def learning_curve_figure(row: dict):
     """Validation nats per epoch (the ELBO for latent-variable models, an upper bound's
     negative; the exact log-likelihood otherwise), the published value as a dashed line and
     the final K-sample estimate as a point: a matplotlib ``Figure``."""
-    from .figures import _figure
+    from .figures import plot_figure
 
-    fig = _figure(4.2, 2.8)
+    fig = plot_figure(4.2, 2.8)
     ax = fig.subplots()
     if row["valid_curve"]:
         epochs, values = zip(*row["valid_curve"], strict=True)
@@ -395,14 +393,14 @@ def render_markdown(rows: list[dict]) -> str:
 def render_html(rows: list[dict], figures: list) -> str:
     import html
 
-    from .report import _CSS, _html_figures
+    from .report import STYLESHEET, html_figures
 
     header, body = _table_rows(rows)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         "<title>pgm reproduction</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{STYLESHEET}</style></head><body>",
         '<h1 id="reproduction">Reproduction of published binarized-MNIST results</h1>',
     ]
     out += [f"<p>{html.escape(n)}</p>" for n in _notes(rows)]
@@ -422,7 +420,7 @@ def render_html(rows: list[dict], figures: list) -> str:
             + "</tr>"
         )
     out.append("</tbody></table>")
-    out.append(f"<div>{_html_figures(figures, 'reproduction')}</div>")
+    out.append(f"<div>{html_figures(figures, 'reproduction')}</div>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -430,9 +428,9 @@ def render_html(rows: list[dict], figures: list) -> str:
 def write_table(out: str | Path) -> list[dict]:
     """Rewrite ``out/reproduction.{json,md,html}`` and the learning curves from every row in
     ``out`` (each row's own ``reproduction.json``); returns the rows."""
-    from inference.checkpoint import atomic_write_bytes, atomic_write_text
+    from inference.atomic_write import atomic_write_bytes, atomic_write_text
 
-    from .figures import FigureFile, _png
+    from .figures import FigureFile, plot_bytes
 
     out = Path(out)
     found = {p.parent.name: p for p in out.glob(f"*/{ROW_FILE}")}
@@ -446,10 +444,9 @@ def write_table(out: str | Path) -> list[dict]:
         # redrawn only when the row changed since its figure was drawn
         if not png_path.is_file() or png_path.stat().st_mtime < found[r["row"]].stat().st_mtime:
             fig = learning_curve_figure(r)
-            svg = io.StringIO()
-            fig.savefig(svg, format="svg", bbox_inches="tight")
-            atomic_write_text(out / "figures" / f"{name}.svg", svg.getvalue())
-            atomic_write_bytes(png_path, _png(fig))
+            png, svg = plot_bytes(fig, with_svg=True)
+            atomic_write_bytes(out / "figures" / f"{name}.svg", svg)
+            atomic_write_bytes(png_path, png)
         caption = f"{r['row']}: {r['curve_quantity']} per epoch; dashed: published"
         figures.append(FigureFile(f"{name}.png", caption, "reproduction", png_path.read_bytes()))
     atomic_write_text(out / "reproduction.json", json.dumps({"rows": rows}, indent=2) + "\n")
@@ -496,26 +493,13 @@ def reproduce(
 # -- command line ------------------------------------------------------------------------------
 def add_parser(sub) -> None:
     """The ``pgm reproduce`` subcommand on the ``pgm`` parser's subparsers ``sub``."""
-
-    def positive(kind):
-        def parse(text: str):
-            try:
-                value = kind(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(
-                    f"expected a positive number; found {text!r}"
-                ) from None
-            if not value > 0:
-                raise argparse.ArgumentTypeError(f"expected a positive number; found {text!r}")
-            return value
-
-        return parse
+    from . import cli_options as o
 
     p = sub.add_parser(
         "reproduce",
         help="train the papers' recipes and compare with the published numbers",
-        description="Train each ROW with its published recipe (configs/papers/ROW.toml) into OUT/ROW, "
-        "evaluate it with K importance samples on the test split (the validation split when the "
+        description="Train each ROW with its published recipe (configs/papers/ROW.toml) into "
+        "OUT/ROW, evaluate it with K importance samples on the test split (the validation split when the "
         "data holds no test split, saying so), and write OUT/reproduction.{json,md,html} with "
         "learning curves. A run cut short by --max-epochs/--time-budget continues with --resume.",
     )
@@ -525,57 +509,38 @@ def add_parser(sub) -> None:
         action="store_true",
         help="list every row: paper, model, published nats, epochs, cpu/gpu",
     )
-    p.add_argument("--out", help="folder for the runs (OUT/ROW) and the table")
-    p.add_argument("--data-dir", default=None, help="folder with binarized_mnist.npz")
-    p.add_argument(
-        "--device",
-        default=None,
-        choices=["cpu", "cuda", "auto"],
-        help="override the recipes' device (auto)",
-    )
+    o.add_out_folder(p, "the runs (OUT/ROW) and the table", required=False)
+    o.add_data_dir(p, ", binarized_mnist.npz for the papers' rows")
+    o.add_device(p, None, "override every recipe's device (default: each recipe's own)")
     limit = p.add_mutually_exclusive_group()
     limit.add_argument(
         "--max-epochs",
-        type=positive(int),
+        type=o.positive_int("--max-epochs"),
         default=None,
         help="train each row to at most N epochs in all",
     )
     limit.add_argument(
         "--time-budget",
-        type=positive(float),
+        type=o.positive_float("--time-budget"),
         default=None,
         metavar="MINUTES",
         help="stop each row's training at the epoch boundary before MINUTES pass (checkpointed)",
     )
     p.add_argument("--resume", action="store_true", help="continue rows already in OUT")
-    p.add_argument(
-        "--num-particles",
-        type=positive(int),
-        default=5000,
-        help="K importance samples per image (default 5000)",
-    )
-    p.add_argument(
-        "--num-images",
-        type=positive(int),
-        default=None,
-        help="evaluate on the first N images of the split (default: all; K=5000 on 10,000 images is long on a CPU)",
+    o.add_num_particles(p, 5000, short=False)
+    o.add_num_images(
+        p,
+        help="evaluate on the first N images of the split (default: all; K=5000 on 10,000 "
+        "images is long on a CPU)",
     )
     p.add_argument(
         "--data",
         default=None,
         help="train on another dataset than the recipe's (e.g. digits-binary, for a smoke test)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key in every row",
-    )
-    p.add_argument(
-        "--threads", type=positive(int), default=None, help="torch CPU threads (default: torch's)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    o.add_overrides(p, "a recipe key in every row")
+    o.add_threads(p, None, "torch's")
+    o.add_no_progress(p)
     p.set_defaults(func=cmd_reproduce)
 
 

@@ -1,27 +1,18 @@
 """Checkpoints without pickle: tensors in safetensors, everything else as JSON in its metadata.
 
-A checkpoint is one file written atomically (temporary file in the same folder, flush,
-fsync, ``os.replace``, fsync of the folder), so a kill at any moment leaves either the old
-file or the new one, never half of one; a kill mid-write leaves only a hidden ``.NAME.*.tmp``
-file, which :func:`remove_stale_temporaries` clears on resume. Loading never unpickles:
-safetensors stores raw tensors, and the JSON metadata is parsed as data. A pickle or
-``torch.save`` file put in a checkpoint's place is refused by name before anything reads it
-as a pickle.
-
-Tests kill the process at precise moments through :func:`kill_point`: with
-``PGM_TEST_KILL_AT=NAME`` set, the process sends itself SIGKILL the first time it reaches the
-point ``NAME`` (``write:FILENAME`` half-way through writing ``FILENAME``, and the trainer's
-``step:N`` and ``after-checkpoint:N``).
+A checkpoint is one file written by :func:`~.atomic_write.atomic_write_bytes`, so a kill at any
+moment leaves either the old file or the new one, never half of one; a kill mid-write leaves
+only a hidden ``.NAME.XXXXXXXX.tmp`` file, which :func:`remove_stale_temporaries` clears on
+resume. Loading never unpickles: safetensors stores raw tensors, and the JSON metadata is
+parsed as data. A pickle or ``torch.save`` file put in a checkpoint's place is refused by name
+before anything reads it as a pickle.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import signal
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +23,11 @@ from safetensors.torch import load_file, save
 
 from pgm.errors import PgmError
 
+from .atomic_write import atomic_write_bytes, temporary_pattern
+
 __all__ = [
-    "KILL_AT_ENV",
     "CheckpointError",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "flatten_optimizer_state",
-    "kill_point",
     "load_tensors",
     "load_weights",
     "remove_stale_temporaries",
@@ -57,43 +46,11 @@ class CheckpointError(PgmError):
     """A checkpoint file that is missing, truncated, or not one of ours; names the file."""
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-#: The environment variable naming the test-only kill point (see :func:`kill_point`).
-KILL_AT_ENV = "PGM_TEST_KILL_AT"
-
-
-def kill_point(name: str) -> None:
-    """SIGKILL this process if ``$PGM_TEST_KILL_AT`` names this point: the tests' way of
-    proving that a kill at that precise moment loses nothing. A no-op otherwise."""
-    if os.environ.get(KILL_AT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _temporary_prefix(name: str) -> str:
-    return f".{name}."
-
-
-#: The files of a run folder pgm writes atomically (their temporaries are ``.NAME.XXXXXXXX.tmp``,
-#: ``XXXXXXXX`` from :func:`tempfile.mkstemp`), and the write probe of a new run folder.
+#: The temporaries of the files of a run folder pgm writes atomically, and the write probe of a
+#: new run folder.
 _OWN_TEMPORARY = re.compile(
-    r"\.(?:(?:config\.json|metrics\.jsonl|model\.safetensors|epoch-\d+\.safetensors)"
-    r"\.[a-z0-9_]{8}|pgm-write-test\.\d+)\.tmp"
+    temporary_pattern(r"config\.json|metrics\.jsonl|model\.safetensors|epoch-\d+\.safetensors")
+    + r"|\.pgm-write-test\.\d+\.tmp"
 )
 
 
@@ -107,35 +64,6 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one whole:
-    a temporary file in the same folder, flushed and fsynced, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates files 0600; a shared run folder should read like any other file
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            half = len(data) // 2
-            f.write(data[:half])
-            f.flush()
-            kill_point(f"write:{path.name}")  # tests: die with the temporary file half written
-            f.write(data[half:])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_tensors(
@@ -194,20 +122,20 @@ def load_tensors(
             f"{path}: expected a complete pgm safetensors file; found an unreadable one "
             f"(truncated or corrupted? {reason})"
         ) from None
-    # files written before the single-entry layout keep "format" and "json" side by side
-    raw = meta[_META_KEY] if _META_KEY in meta else meta.get("json", "{}")
+    if _META_KEY not in meta:
+        raise CheckpointError(
+            f"{path}: expected a file written by pgm (metadata format {_FORMAT!r}); found "
+            f"format None (metadata entries: {', '.join(sorted(meta)) or 'none'})"
+        )
     try:
-        header = json.loads(raw)
+        header = json.loads(meta[_META_KEY])
     except (json.JSONDecodeError, RecursionError) as err:
         reason = "nested too deeply" if isinstance(err, RecursionError) else err
         raise CheckpointError(
             f"{path}: expected JSON metadata; found corrupted metadata ({reason})"
         ) from None
-    if _META_KEY in meta:
-        found = header.get("format") if isinstance(header, dict) else None
-        extra = header.get("metadata") if isinstance(header, dict) else None
-    else:
-        found, extra = meta.get("format"), header
+    found = header.get("format") if isinstance(header, dict) else None
+    extra = header.get("metadata") if isinstance(header, dict) else None
     if found != _FORMAT:
         raise CheckpointError(
             f"{path}: expected a file written by pgm (metadata format {_FORMAT!r}); "

@@ -68,7 +68,7 @@ def check_checkpoint_meta(meta: dict, path: Path) -> None:
     step = meta.get("step")
     if not _is_int(step) or step < epoch:
         refuse("'step'", f"an integer >= epoch ({epoch})", step)
-    best_epoch = meta.get("best_epoch", 0)
+    best_epoch = meta.get("best_epoch")
     if not _is_int(best_epoch) or not 0 <= best_epoch <= epoch:
         refuse("'best_epoch'", f"an integer in [0, {epoch}]", best_epoch)
     best = meta.get("best_valid_loss")
@@ -83,7 +83,7 @@ def check_checkpoint_meta(meta: dict, path: Path) -> None:
         for key, value in record.items():
             if value is not None and not _is_number(value):
                 refuse(f"'metrics'[{i}][{key!r}]", "a finite number or null", value)
-    if metrics and metrics[-1].get("step", step) != step:
+    if metrics and metrics[-1].get("step") != step:
         refuse("'step'", f"{metrics[-1].get('step')} (the last metrics record's)", step)
     optimizer = meta.get("optimizer")
     if not (
@@ -93,8 +93,8 @@ def check_checkpoint_meta(meta: dict, path: Path) -> None:
             isinstance(g, dict) and isinstance(g.get("params"), list)
             for g in optimizer["param_groups"]
         )
-        and isinstance(optimizer.get("plain", {}), dict)
-        and all(isinstance(v, dict) for v in optimizer.get("plain", {}).values())
+        and isinstance(optimizer.get("plain"), dict)
+        and all(isinstance(v, dict) for v in optimizer["plain"].values())
     ):
         refuse("'optimizer'", "{param_groups: [{params: [...], ...}], plain: {...}}", optimizer)
     rng = meta.get("rng")
@@ -114,13 +114,15 @@ def check_optimizer_state(state_dict: dict, params: list[torch.nn.Parameter], pa
     saved = [i for group in state_dict["param_groups"] for i in group["params"]]
     if len(saved) != len(params):
         raise CheckpointError(
-            f"{path}: expected optimizer state for the model's {len(params)} parameters; found {len(saved)}"
+            f"{path}: expected optimizer state for the model's {len(params)} parameters; "
+            f"found {len(saved)}"
         )
     order = {index: position for position, index in enumerate(saved)}
     for index, entry in state_dict["state"].items():
         if index not in order:
             raise CheckpointError(
-                f"{path}: expected optimizer state of the listed parameters; found parameter {index}"
+                f"{path}: expected optimizer state of the listed parameters; found parameter "
+                f"{index}"
             )
         shape = tuple(params[order[index]].shape)
         for key, value in entry.items():

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .checkpoint import atomic_write_text, remove_stale_temporaries
+from .atomic_write import atomic_write_text
+from .checkpoint import remove_stale_temporaries
 from .checkpoint_meta import sorted_checkpoints
 from .config import ConfigError
 from .fingerprint import config_differences

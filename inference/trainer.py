@@ -29,12 +29,10 @@ import pgm
 from pgm.contract import probe, sample_sites, trace_pair
 from pgm.errors import PgmTypeError
 
+from .atomic_write import atomic_write_text
 from .checkpoint import (
-    KILL_AT_ENV,
     CheckpointError,
-    atomic_write_text,
     flatten_optimizer_state,
-    kill_point,
     load_tensors,
     rng_state,
     save_tensors,
@@ -47,6 +45,7 @@ from .config import ConfigError, resolve_config
 from .early_stopping import should_stop
 from .elbo import make_elbo
 from .fingerprint import check_same_run, fingerprint
+from .kill_point import KILL_AT_ENV, kill_point
 from .kl_warmup import KLWarmup, kl_weight
 from .run_folder import RunFolder
 from .schedules import learning_rate

@@ -16,7 +16,8 @@ SHARED_DATA = Path(os.environ.get("PGM_TEST_DATA_DIR", REPO.parent / "shared" / 
 
 def pytest_configure(config):
     # The suite's networks are tiny: one torch thread per test process is as fast as two on an
-    # idle machine and far faster on a busy one; run `pytest -n 2` to use both cores.
+    # idle machine and far faster on a busy one; run `pytest -n 2` to use both cores. Set here
+    # once for every module (and every xdist worker): no test needs a fixture of its own for it.
     torch.set_num_threads(1)
 
 
@@ -27,17 +28,6 @@ def _pyro_validation():
     torch.manual_seed(0)
     yield
     pyro.clear_param_store()
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """Torch on one thread for a module of tiny-model tests (``pytestmark =
-    pytest.mark.usefixtures("one_thread")``): as fast on an idle machine, several times faster
-    on a loaded one, where OpenMP's spinning threads compete for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from evaluation.ais import ais, beta_schedule
 from evaluation.bdmc import bdmc, simulate
 from evaluation.hmc import Evaluation, hmc_transition
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def _easy_ppca(noise: float = 1.0, scale: float = 0.7, d: int = 5, latent: int = 2):
     """A PPCA whose posterior is a few times narrower than its prior: ``(model, exact_guide,

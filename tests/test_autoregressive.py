@@ -20,16 +20,6 @@ from pgm.distributions import PixelCNN, PixelRNN
 FULLY_OBSERVED = ["pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models run many small ops, which two intra-op threads slow down 10-100x on a busy
-    2-core machine; one thread keeps the module fast. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits() -> torch.Tensor:
     """64 real binarised 8×8 digits, ``(64, 1, 8, 8)`` floats in {0, 1}."""

@@ -68,11 +68,8 @@ def snapshot(folder: Path) -> dict[str, str]:
     }
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 @pytest.fixture(scope="module")
-def trained_run(one_thread, tmp_path_factory) -> Path:
+def trained_run(tmp_path_factory) -> Path:
     """A finished tiny run, copied by the cases that need one."""
     run = tmp_path_factory.mktemp("trained") / "run"
     train(TINY, run, progress=False)

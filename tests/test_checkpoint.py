@@ -20,15 +20,13 @@ import pyro.distributions as dist
 import pytest
 import torch
 from pyro.nn import PyroModule, PyroParam
-from safetensors.torch import save, save_file
+from safetensors.torch import save
 from torch import nn
 
 import pgm
 from inference import CheckpointError, Trainer, fit_model, load_run, train
 from inference import checkpoint as ckpt
 from inference.config import resolve_config
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 # keep_checkpoints = 2: the fallback hint needs an older checkpoint (the default keeps one)
@@ -82,7 +80,7 @@ PAYLOADS = {
 
 
 @pytest.fixture(scope="module")
-def run(one_thread, tmp_path_factory) -> Path:
+def run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ckpt") / "run"
     train(TINY, folder, progress=False)
     return folder
@@ -158,17 +156,31 @@ def test_truncated_files_are_refused_by_name(keep, tmp_path):
         ckpt.load_tensors(path)
 
 
-def test_foreign_and_corrupted_metadata_are_refused(tmp_path):
-    foreign = tmp_path / "foreign.safetensors"
-    save_file({"w": torch.zeros(2)}, str(foreign), metadata={"format": "pt"})
-    with pytest.raises(
-        CheckpointError, match=r"expected a file written by pgm .*; found format 'pt'"
-    ):
-        ckpt.load_tensors(foreign)
-    bad_json = tmp_path / "bad.safetensors"
-    bad_json.write_bytes(save({"w": torch.zeros(2)}, metadata={"pgm": "{not json"}))
-    with pytest.raises(CheckpointError, match=r"expected JSON metadata; found corrupted metadata"):
-        ckpt.load_tensors(bad_json)
+@pytest.mark.parametrize(
+    "metadata, found",
+    [
+        (
+            {"format": "pt"},
+            r"expected a file written by pgm \(metadata format "
+            r"'pgm-checkpoint-1'\); found format None \(metadata entries: format\)",
+        ),
+        (
+            {"pgm": '{"format": "pgm-checkpoint-0"}'},
+            r"expected a file written by pgm \(metadata "
+            r"format 'pgm-checkpoint-1'\); found format 'pgm-checkpoint-0'",
+        ),
+        ({"pgm": "{not json"}, r"expected JSON metadata; found corrupted metadata"),
+    ],
+    ids=["foreign", "other-format", "corrupted-json"],
+)
+def test_foreign_and_corrupted_metadata_are_refused(tmp_path, metadata, found):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(save({"w": torch.zeros(2)}, metadata=metadata))
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(path))}: {found}"):
+        ckpt.load_tensors(path)
+
+
+def test_a_missing_checkpoint_is_refused_by_name(tmp_path):
     missing = tmp_path / "missing.safetensors"
     with pytest.raises(
         CheckpointError,
@@ -193,45 +205,18 @@ def test_metadata_round_trips_and_the_bytes_are_reproducible(tmp_path):
     assert back == meta and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
 
 
-def test_files_written_with_the_earlier_two_entry_layout_still_load(tmp_path):
-    path = tmp_path / "old.safetensors"
-    path.write_bytes(
-        save(
-            {"w": torch.ones(2)},
-            metadata={"format": "pgm-checkpoint-1", "json": json.dumps({"epoch": 4})},
-        )
-    )
-    tensors, meta = ckpt.load_tensors(path)
-    assert meta == {"epoch": 4} and torch.equal(tensors["w"], torch.ones(2))
-
-
-def test_atomic_write_interrupted_mid_file_keeps_the_old_file(tmp_path, monkeypatch):
-    path = tmp_path / "state.bin"
-    ckpt.atomic_write_bytes(path, b"old content")
-
-    def die(name):
-        if name == "write:state.bin":
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(ckpt, "kill_point", die)
-    with pytest.raises(KeyboardInterrupt):
-        ckpt.atomic_write_bytes(path, b"new content that never lands")
-    assert path.read_bytes() == b"old content"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.bin"]
-
-
-def test_atomic_files_follow_the_umask_and_stale_temporaries_are_cleared(tmp_path):
-    path = tmp_path / "f.json"
-    ckpt.atomic_write_text(path, "{}")
-    mask = os.umask(0)
-    os.umask(mask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+def test_stale_temporaries_of_run_files_are_cleared_and_nothing_else(tmp_path):
+    (tmp_path / "f.json").write_text("{}")
     (tmp_path / ".metrics.jsonl.ab_c1234.tmp").write_bytes(b"half")
+    (tmp_path / ".epoch-00002.safetensors.abcd1234.tmp").write_bytes(b"half")
+    (tmp_path / ".pgm-write-test.123.tmp").write_bytes(b"")
     (tmp_path / ".f.json.abc123.tmp").write_bytes(b"a user's: not a name pgm writes")
     (tmp_path / ".notes.tmp").write_bytes(b"a user's")
     (tmp_path / "keep.tmp").write_bytes(b"not ours: no leading dot")
-    assert [p.name for p in ckpt.remove_stale_temporaries(tmp_path)] == [
-        ".metrics.jsonl.ab_c1234.tmp"
+    assert sorted(p.name for p in ckpt.remove_stale_temporaries(tmp_path)) == [
+        ".epoch-00002.safetensors.abcd1234.tmp",
+        ".metrics.jsonl.ab_c1234.tmp",
+        ".pgm-write-test.123.tmp",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".f.json.abc123.tmp",

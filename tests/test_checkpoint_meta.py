@@ -15,13 +15,11 @@ from inference import CheckpointError, train
 from inference.checkpoint import load_tensors, save_tensors
 from inference.checkpoint_meta import sorted_checkpoints
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 TINY = {**TINY_RUN, "epochs": 2, "lr": 3e-3, "keep_checkpoints": 1}
 
 
 @pytest.fixture(scope="module")
-def finished(one_thread, tmp_path_factory) -> Path:
+def finished(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("meta") / "run"
     train(TINY, run, progress=False)
     (

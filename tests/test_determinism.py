@@ -13,8 +13,6 @@ from safetensors.torch import load_file
 import pgm
 from inference import fit_model, train
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 TIMING = {"seconds", "images_per_second"}
 TINY = {
     "data": "digits",

@@ -16,13 +16,11 @@ from inference import ConfigError, train
 from inference.checkpoint import load_tensors
 from inference.fingerprint import config_differences
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 TINY = {**TINY_RUN, "epochs": 2, "lr": 3e-3}
 
 
 @pytest.fixture(scope="module")
-def finished(one_thread, tmp_path_factory) -> Path:
+def finished(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("fp") / "run"
     train(TINY, run, progress=False)
     return run

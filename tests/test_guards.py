@@ -22,8 +22,6 @@ from evaluation.log_likelihood import estimate
 from inference import NonFiniteLossError, Trainer, fit_model
 from inference.config import resolve_config
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 # 200 images in batches of 50: 4 steps an epoch; step 10 is the second step of epoch 3.
 TINY = {
     "data": "digits",

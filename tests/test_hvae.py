@@ -21,8 +21,6 @@ import evaluation
 import pgm
 from pgm.hvae import HierarchicalVAE, TwoLayerPosterior
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 D, L1, L2, N = 5, 3, 2, 20
 S1, S = 0.7, 0.5  # the noise scales of z1 | z2 and x | z1
 

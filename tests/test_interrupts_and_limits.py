@@ -22,8 +22,6 @@ from evaluation.cli import main
 from inference import train
 from inference.torchrun import main as torchrun_main
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 REPO = Path(__file__).resolve().parents[1]
 TINY = TINY_RUN
 

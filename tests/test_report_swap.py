@@ -10,82 +10,19 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from forking_cli import ForkingCLI
 from tiny_run import TINY_RUN
 
 from evaluation.cli import main
 from evaluation.report_swap import INCOMPLETE_MARKER
 from inference import train
-from inference.checkpoint import KILL_AT_ENV
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = TINY_RUN
-
-# one process imports the CLI, then forks a child per command (killed for real)
-FORKING = r"""
-import json, os, sys
-import evaluation.cli, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot
-for line in sys.stdin:
-    command = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            os.dup2(2, 1)
-            os.environ.pop("PGM_TEST_KILL_AT", None)
-            os.environ.update(command["env"])
-            code = evaluation.cli.main(command["argv"])
-        finally:
-            os._exit(code)
-    print(json.dumps({"pid": pid}), flush=True)
-    _, status = os.waitpid(pid, 0)
-    print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
-"""
-
-
-class Forking:
-    def __init__(self):
-        env = {
-            **os.environ,
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "PYTHONPATH": str(REPO),
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", FORKING],
-            cwd=REPO,
-            env=env,
-            text=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def start(self, argv, kill_at=None) -> int:
-        self.proc.stdin.write(
-            json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n"
-        )
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())["pid"]
-
-    def wait(self) -> int:
-        return json.loads(self.proc.stdout.readline())["status"]
-
-    def run(self, argv, kill_at=None) -> int:
-        self.start(argv, kill_at)
-        return self.wait()
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-        self.proc.stdout.close()
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -141,7 +78,9 @@ def test_compare_killed_at_any_moment_leaves_the_old_or_the_new_report(tmp_path)
     train(TINY, run, progress=False)
     assert main(_compare(run, out, 0)) == 0
     old = _hashes(out)
-    cli = Forking()
+    cli = ForkingCLI(
+        "import evaluation.cli, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot"
+    )
     killed = -signal.SIGKILL
     states = []
     try:
@@ -183,7 +122,9 @@ def test_report_in_a_folder_with_other_files_keeps_them_and_is_marked_while_repl
     (out / "runs" / "keep.txt").write_text("a run lives here")
     assert main(_compare(run, out, 0)) == 0
     assert (out / "runs" / "keep.txt").read_text() == "a run lives here"
-    cli = Forking()
+    cli = ForkingCLI(
+        "import evaluation.cli, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot"
+    )
     try:
         assert cli.run(_compare(run, out, 1), "report:moved:figures") == -signal.SIGKILL
         assert (out / INCOMPLETE_MARKER).exists() and not (out / "results.json").exists()

@@ -19,8 +19,6 @@ from evaluation.report import format_value
 from evaluation.reproduce import ROWS, list_recipes, load_recipe
 from inference import Trainer, resolve_config
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 #: Issue 10's table: published test log-likelihood (nats) per row.
 PUBLISHED = {
     "vae-vampprior-paper": -88.56,

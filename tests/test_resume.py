@@ -5,7 +5,7 @@ resumed with ``--resume``; the final ``model.safetensors`` is bitwise identical 
 uninterrupted run's, and so are the metrics (timing fields aside) and the last checkpoint's
 tensors.
 
-The kill points are the test hook ``PGM_TEST_KILL_AT`` (``inference.checkpoint.kill_point``).
+The kill points are the test hook ``PGM_TEST_KILL_AT`` (``inference.kill_point.kill_point``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from pathlib import Path
 import pyro.distributions as dist
 import pytest
 import torch
+from forking_cli import ForkingCLI, cli_env
 from safetensors.torch import load_file
 
 from inference import train
-from inference.checkpoint import KILL_AT_ENV, load_tensors
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+from inference.checkpoint import load_tensors
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = {"seconds", "images_per_second"}
@@ -47,91 +46,11 @@ device = "cpu"
 keep_checkpoints = 2
 """
 
-# A process that imports the CLI once and then forks one child per `pgm` command: each child
-# is `python -m evaluation.cli ARGV` without the seconds of imports, killed for real. Nothing
-# has run in the parent before a fork (no thread pools), so a child computes as a fresh
-# process does; the test checks that by mixing exec'd and forked processes in one chain.
-FORKING_CLI = r"""
-import json, os, sys
-import evaluation.cli, inference.trainer, sklearn.datasets, torch._dynamo  # what `pgm train` imports
-for line in sys.stdin:
-    command = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            os.dup2(2, 1)  # the child's own output must not mix with this protocol
-            os.environ.pop("PGM_TEST_KILL_AT", None)
-            os.environ.update(command["env"])
-            code = evaluation.cli.main(command["argv"])
-        except BaseException:
-            import traceback
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    print(json.dumps({"pid": pid}), flush=True)
-    _, status = os.waitpid(pid, 0)
-    print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
-"""
-
 
 def _argv(config: Path, run: Path, resume: bool) -> list[str]:
     return ["train", str(config), "--out", str(run), "--no-progress"] + (
         ["--resume"] if resume else []
     )
-
-
-def _env(kill_at: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != KILL_AT_ENV}
-    # One thread in every process of the test: these tiny models gain nothing from more, and
-    # OpenMP's spinning threads slow a loaded 2-core machine several times over. The same
-    # setting everywhere also keeps the reference and the resumed runs' arithmetic identical.
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    if kill_at:
-        env[KILL_AT_ENV] = kill_at
-    return env
-
-
-class ForkingCLI:
-    """Runs `pgm` commands in forked children of one long-lived, already-imported process."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", FORKING_CLI],
-            cwd=REPO,
-            env=_env(None),
-            text=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-    def start(self, argv: list[str], kill_at: str | None = None) -> int:
-        self.proc.stdin.write(
-            json.dumps({"argv": argv, "env": {KILL_AT_ENV: kill_at} if kill_at else {}}) + "\n"
-        )
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())["pid"]
-
-    def wait(self) -> int:
-        line = self.proc.stdout.readline()
-        assert line, self.proc.stderr.read()
-        return json.loads(line)["status"]
-
-    def run(self, argv: list[str], kill_at: str | None = None) -> int:
-        self.start(argv, kill_at)
-        return self.wait()
-
-    def close(self) -> str:
-        """End the parent (closing its stdin ends its loop); returns what it wrote to stderr."""
-        try:
-            _, err = self.proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        return err
 
 
 def _metrics(run: Path) -> list[dict]:
@@ -158,13 +77,15 @@ def test_resume_after_sigkill_at_any_moment_is_bitwise_exact(tmp_path):
     config.write_text(CONFIG)
     reference, run = tmp_path / "reference", tmp_path / "run"
     killed = -signal.SIGKILL
-    cli = ForkingCLI()  # imports while the first, exec'd, process runs
+    # imports what `pgm train` imports while the first, exec'd, process runs; the test mixes
+    # exec'd and forked processes in one chain, so a fork that computed otherwise would show
+    cli = ForkingCLI("import evaluation.cli, inference.trainer, sklearn.datasets, torch._dynamo")
     try:
         # 1. a real `python -m evaluation.cli train`, killed mid-epoch 2 (global step 6): only
         #    epoch 1's checkpoint and metrics line exist.
         done = subprocess.run(
             [sys.executable, "-m", "evaluation.cli", *_argv(config, run, False)],
-            env=_env("step:6"),
+            env=cli_env("step:6"),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -251,7 +172,7 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def straight(one_thread, tmp_path_factory) -> bytes:
+def straight(tmp_path_factory) -> bytes:
     """The final weights of TINY trained without interruption."""
     run = tmp_path_factory.mktemp("straight") / "run"
     train(TINY, run, progress=False)

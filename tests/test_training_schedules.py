@@ -18,8 +18,6 @@ from inference.early_stopping import should_stop
 from inference.kl_warmup import kl_weight
 from inference.schedules import iwae_stage, learning_rate
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 TINY = {
     "data": "digits",
     "model": "vae",

@@ -112,13 +112,3 @@ def make() -> callable:
 def images() -> callable:
     """:func:`all_images`."""
     return all_images
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tests run many small ops, which two intra-op threads slow down 10-100x on a busy
-    2-core machine; one thread keeps them fast. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

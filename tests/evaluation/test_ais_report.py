@@ -80,9 +80,15 @@ def test_evaluate_and_bdmc_commands(vae_run, capsys):
     assert main(["evaluate", str(vae_run), "--method", "ais", "--steps", "0"]) == 2
 
 
-def test_compare_with_ais_reports_both_estimates_and_the_gap(vae_run, tmp_path, capsys):
+def test_compare_with_ais_reports_both_estimates_and_the_gap(
+    vae_run, tmp_path, capsys, monkeypatch
+):
     import arviz as az
 
+    from evaluation import ais_agreement
+
+    # the warning IS and AIS give when they disagree (its sentence is tested below), forced
+    monkeypatch.setattr(ais_agreement, "_warning", lambda row: f"{row['model']}: forced")
     out = tmp_path / "cmp"
     assert (
         main(
@@ -128,6 +134,10 @@ def test_compare_with_ais_reports_both_estimates_and_the_gap(vae_run, tmp_path, 
     for attrs, text in ais_cells:
         assert text == format_value(resolve_path(results, attrs["data-path"]), attrs["data-format"])
     assert "Importance sampling against AIS" in (out / "report.md").read_text()
+    # AIS's warning is a record like every other, and the report says it
+    (warning,) = [w for w in results["warnings"] if w["code"] == "ais-unreliable"]
+    assert warning["model"] == "vae" and warning["value"] == row["difference_nats"]
+    assert warning["message"] == "vae: forced" and "vae: forced" in (out / "report.md").read_text()
     idata = az.from_netcdf(str(out / "idata.nc"), engine="h5netcdf")
     assert float(idata.ais_log_likelihood["vae"].values.mean()) == pytest.approx(
         row["ais_nats"], rel=1e-9

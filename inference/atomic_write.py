@@ -1,0 +1,100 @@
+"""Writing a file atomically: a kill or a failure at any moment leaves the old file or the new
+one whole, never half of one.
+
+The content goes to a hidden temporary file in the target's folder, ``.NAME.XXXXXXXX.tmp``
+(``XXXXXXXX`` from :func:`tempfile.mkstemp`), which is fsynced and then renamed over ``NAME``
+(``os.replace``); the folder is fsynced so that the rename itself survives a power cut. The
+file gets the permissions of any other file (``0666`` less the umask). A write that fails
+removes its temporary file; one a kill leaves behind matches :func:`temporary_pattern`, by
+which a caller that knows its own file names can clear it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .kill_point import kill_point
+
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "fsync_folder",
+    "temporary_pattern",
+]
+
+
+def temporary_pattern(name: str) -> str:
+    """The regular expression the temporary files of a write of ``name`` match (``name`` is
+    itself a regular expression: ``r"epoch-\\d+\\.safetensors"``)."""
+    return rf"\.(?:{name})\.[a-z0-9_]{{8}}\.tmp"
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Flush a folder's entries (renames, new and removed files) to the disk."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` to write the file's whole content to the path ``tmp`` (an empty
+    file beside ``path``), then put it in ``path``'s place; returns ``path``. Serves writers
+    that want a path, e.g. ``lambda p: fig.savefig(p, format="png")`` or
+    ``lambda p: idata.to_netcdf(p)`` (``tmp`` ends in ``.tmp``: name the format). ``path``'s
+    folder is created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        try:  # mkstemp creates files 0600; a shared run folder should read like any other file
+            os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_folder(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            half = len(data) // 2
+            f.write(data[:half])
+            f.flush()
+            kill_point(f"write:{path.name}")  # tests: die with the temporary file half written
+            f.write(data[half:])
+
+    return atomic_write(path, write)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` as UTF-8, atomically (see :func:`atomic_write`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,64 @@
+"""Atomic writes: a write interrupted or failing at any point leaves the old file whole and no
+temporary behind; the new file follows the umask; a path-taking writer (matplotlib, xarray)
+is served the same way."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from inference import atomic_write as aw
+
+
+def test_a_write_interrupted_mid_file_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "state.bin"
+    aw.atomic_write_bytes(path, b"old content")
+
+    def die(name):
+        if name == "write:state.bin":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(aw, "kill_point", die)
+    with pytest.raises(KeyboardInterrupt):
+        aw.atomic_write_bytes(path, b"new content that never lands")
+    assert path.read_bytes() == b"old content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.bin"]
+
+
+def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "report.md"
+    aw.atomic_write_text(path, "old")
+    seen = []
+
+    def write(tmp):
+        seen.append(tmp.name)
+        tmp.write_text("half of the new")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        aw.atomic_write(path, write)
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+    # the temporary it was given is the hidden name a caller can recognise and clear
+    assert re.fullmatch(aw.temporary_pattern(re.escape("report.md")), seen[0]), seen
+
+
+def test_files_follow_the_umask_and_folders_are_created(tmp_path):
+    path = tmp_path / "new" / "folder" / "f.json"
+    assert aw.atomic_write_text(path, "{}") == path
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.read_text() == "{}"
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_path_taking_writer_such_as_savefig(tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().plot([0, 1])
+    path = aw.atomic_write(tmp_path / "plot.png", lambda p: fig.savefig(p, format="png"))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
