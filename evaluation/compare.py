@@ -28,6 +28,7 @@ from inference import load_run, read_metrics
 from inference.atomic_write import atomic_write, atomic_write_bytes, atomic_write_text
 from pgm.data import ImageDataset, config_dataset
 from pgm.errors import PgmError
+from pgm.parts import FullyObservedAutoregressive
 from pgm.plain_model import PlainModel, SamplingUnavailable
 
 from . import diagnostics as diag
@@ -114,7 +115,7 @@ class _Run:
         return (
             self.model.has_density
             and not self.model.has_latents
-            and callable(getattr(self.model, "distribution", None))
+            and isinstance(self.model, FullyObservedAutoregressive)
         )
 
     @property
