@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=1,
-        help="torch intra-op threads (default 1: the ratios measure work per step; 0 keeps torch's default)",
+        help="torch intra-op threads (default 1: the ratios measure work per step; "
+        "0 keeps torch's default)",
     )
     p.add_argument(
         "--clock", choices=("cpu", "wall"), default="cpu", help="the clock ratios are computed on"

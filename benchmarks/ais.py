@@ -104,8 +104,9 @@ def _cost(quick: bool, data_dir: str | None) -> dict:
         "ratio_raw": round(per_ais / per_is, 3),
         "gradient_factor": round(gradient_factor, 3),
         "ratio": round(ratio, 3),
-        "cost_setup": f"{NUM_IMAGES} images ({source}), {per_pass} chains x images per pass, AIS T = "
-        f"{steps} x {leapfrog} leapfrog = {passes} density+gradient passes, IS K = {k} = {passes} passes",
+        "cost_setup": f"{NUM_IMAGES} images ({source}), {per_pass} chains x images per pass, "
+        f"AIS T = {steps} x {leapfrog} leapfrog = {passes} density+gradient passes, "
+        f"IS K = {k} = {passes} passes",
     }
 
 
@@ -178,7 +179,8 @@ def _digits(quick: bool) -> dict:
             "ais_seconds": round(seconds, 1),
         }
     rows["setup"] = (
-        "digits VAE (hidden 64, latent 8), 32 test images, 4 chains, 5 leapfrog; BDMC on 8 simulated"
+        "digits VAE (hidden 64, latent 8), 32 test images, 4 chains, 5 leapfrog; "
+        "BDMC on 8 simulated"
     )
     return rows
 
@@ -193,8 +195,9 @@ def _user_wall_time(data_dir: str | None) -> dict:
     seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
     scale = (1000 / steps) * (1000 / 100) / 3600
     return {
-        "measured": f"T = {steps}, 16 chains, 10 leapfrog, 100 images ({source}): {seconds:.1f} s wall, "
-        f"{cpu_seconds:.1f} s CPU (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+        "measured": f"T = {steps}, 16 chains, 10 leapfrog, 100 images ({source}): "
+        f"{seconds:.1f} s wall, {cpu_seconds:.1f} s CPU "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
         "extrapolated_hours_T1000_1000_images_wall": round(seconds * scale, 2),
         "extrapolated_hours_T1000_1000_images_cpu": round(cpu_seconds * scale, 2),
     }
@@ -209,7 +212,8 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
     memory_ratio = max(memory.values()) / min(memory.values())
     result = {
         "name": "ais",
-        "suite": "evaluation.ais (HMC, chains vectorised, chunked), per density+gradient evaluation",
+        "suite": "evaluation.ais (HMC, chains vectorised, chunked), "
+        "per density+gradient evaluation",
         "baseline": "evaluation.estimate (IS), per density evaluation, same pass size",
         **cost,
         "target": "<= 1.30 (ratio_raw / gradient_factor)",

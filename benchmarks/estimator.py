@@ -11,9 +11,9 @@ K = 5000.
 Memory: each measurement runs in a fresh subprocess (so one cannot inherit another's
 allocator state), which builds the model, warms up at K = 1, reads its resident set size,
 runs the estimate, and reports the peak RSS (``VmHWM``, reset after the warm-up) above that
-baseline: the bytes the estimate needed from the operating system. torch's CPU tensors are invisible to
-``tracemalloc`` and ``torch.cuda`` statistics do not apply, so the kernel's high-water mark is
-the measure. It is taken twice: with glibc's mmap threshold pinned
+baseline: the bytes the estimate needed from the operating system. torch's CPU tensors are
+invisible to ``tracemalloc`` and ``torch.cuda`` statistics do not apply, so the kernel's
+high-water mark is the measure. It is taken twice: with glibc's mmap threshold pinned
 (``MALLOC_MMAP_THRESHOLD_=131072``, its initial value), so that every large tensor is its own
 mapping, returned when freed, and the peak is the live tensors' (the ratio the target is
 checked on); and with glibc's default dynamic threshold, which after the first large free
@@ -186,8 +186,8 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
         "passed": ratio <= 1.10 and memory_ratio <= 1.5,
         "agreement_nats": round(float((suite.mean() - hand.mean()).abs()), 3),
         "wall_s": {name: round(t.wall_seconds, 3) for name, t in timings.items()},
-        "setup": f"K = {k}, {x.shape[0]} images, {chunk} particles per pass, data: {source}; memory: "
-        "peak RSS above a warm baseline, fresh subprocess per measurement",
+        "setup": f"K = {k}, {x.shape[0]} images, {chunk} particles per pass, data: {source}; "
+        "memory: peak RSS above a warm baseline, fresh subprocess per measurement",
     }
 
 

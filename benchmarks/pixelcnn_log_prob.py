@@ -76,6 +76,6 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
             "ratio": round(training_ratio, 3),
         },
         "max_abs_difference_nats": agreement,
-        "setup": f"plain PixelCNN (5 layers, 32 channels), batch {BATCH}, {rounds} interleaved rounds, "
-        f"data: {source}",
+        "setup": f"plain PixelCNN (5 layers, 32 channels), batch {BATCH}, "
+        f"{rounds} interleaved rounds, data: {source}",
     }

@@ -150,7 +150,8 @@ def train_pythae(x: torch.Tensor, epochs: int, seed: int = 0):
 
 
 def train_pgm(x_train, x_valid, epochs: int, elbo: str, seed: int = 0):
-    """``pgm train configs/vae-binarized-mnist.toml --set epochs=N`` (``elbo`` trace or mean-field)."""
+    """``pgm train configs/vae-binarized-mnist.toml --set epochs=N`` (``elbo`` trace or
+    mean-field)."""
     from pathlib import Path
 
     from inference import load_config, train

@@ -1,4 +1,5 @@
-"""The measured table, in markdown (``benchmarks/RESULTS.md``), for the README's performance section."""
+"""The measured table, in markdown (``benchmarks/RESULTS.md``), for the README's performance
+section."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def _ratio_rows(results: list[dict]) -> list[str]:
         if r["name"] == "cached_sampling" and "models" in r:
             for model, m in r["models"].items():
                 rows.append(
-                    f"| cached_sampling: {model} | {m['cached_s']:g} s | {m['naive_s']:g} s (naive) | "
+                    f"| cached_sampling: {model} | {m['cached_s']:g} s | "
+                    f"{m['naive_s']:g} s (naive) | "
                     f"{m['speedup']} | >= 10, identical: {'yes' if m['identical'] else 'NO'} | "
                     f"{'yes' if m['speedup'] >= 10 and m['identical'] else 'NO'} |"
                 )
@@ -53,7 +55,8 @@ def _ratio_rows(results: list[dict]) -> list[str]:
             peaks = r["memory_peak_mb"]
             rows.append(
                 f"| estimator peak memory, K=5000 vs K=500 | {peaks.get('suite K=5000')} MB | "
-                f"{peaks.get('suite K=500')} MB (K=500) | {r['memory_ratio']} | {r['memory_target']} | "
+                f"{peaks.get('suite K=500')} MB (K=500) | {r['memory_ratio']} | "
+                f"{r['memory_target']} | "
                 f"{'yes' if r['memory_ratio'] <= 1.5 else 'NO'} |"
             )
     return rows
@@ -84,8 +87,9 @@ def render(results: list[dict], host: dict, args, total_seconds: float) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `python -m benchmarks{' --quick' if args.quick else ''}` in {total_seconds:.0f} s on "
-        f"{host['cpu']} ({host['cores']} cores), {threads} torch thread{'s' if threads != 1 else ''}, "
+        f"Measured by `python -m benchmarks{' --quick' if args.quick else ''}` "
+        f"in {total_seconds:.0f} s on {host['cpu']} ({host['cores']} cores), "
+        f"{threads} torch thread{'s' if threads != 1 else ''}, "
         f"Python {host['python']}, torch {host['torch']}, Pyro {host['pyro']}, CUDA "
         f"{'available' if host['cuda'] else 'not available'}; 1-minute load average at the start "
         f"{host['load_average_1min']} (a shared machine). Ratios are suite / hand-written on "

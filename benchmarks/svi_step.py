@@ -146,6 +146,6 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
             "pyro_SVI_ratio": round(per_step["pyro_svi"] / per_step["hand"], 3),
         },
         "wall_ms": {k: round(t.wall_seconds / steps * 1e3, 3) for k, t in timings.items()},
-        "setup": f"batch {BATCH}, MLP 784-400-400-50 / 50-400-400-784, {steps} steps per timed epoch, "
-        f"{rounds} interleaved rounds, data: {source}",
+        "setup": f"batch {BATCH}, MLP 784-400-400-50 / 50-400-400-784, "
+        f"{steps} steps per timed epoch, {rounds} interleaved rounds, data: {source}",
     }

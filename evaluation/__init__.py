@@ -1,4 +1,5 @@
-"""Measuring models: the shared log-likelihood estimator, diagnostics, statistics, figures, reports."""
+"""Measuring models: the shared log-likelihood estimator, diagnostics, statistics, figures,
+reports."""
 
 try:
     from .ais import ais, ais_log_likelihood

@@ -143,7 +143,8 @@ class PathDensity:
     def log_densities(
         self, values: dict[str, torch.Tensor], num_chains: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log p(x, z), log q_0(z))``, each ``(C, N)``, from the traces replayed at ``values``."""
+        """``(log p(x, z), log q_0(z))``, each ``(C, N)``, from the traces replayed at
+        ``values``."""
         replayed = _values_trace(values)
         model = poutine.replay(self.model, trace=replayed)
         guide = poutine.replay(self.guide, trace=replayed) if self.start == "guide" else _no_guide
@@ -371,7 +372,8 @@ def ais(
     :param x: ``(N, C, H, W)`` (or ``(N, D)``) observations.
     :param num_steps: T intermediate distributions (T − 1 HMC transitions); T = 1 is importance
         sampling from the start distribution with K = ``num_chains``.
-    :param num_chains: C independent chains per datapoint; the estimate is their log-mean-exp weight.
+    :param num_chains: C independent chains per datapoint; the estimate is their log-mean-exp
+        weight.
     :param start: ``"guide"`` (q(z|x)) or ``"prior"`` (p(z)).
     :param schedule: ``"sigmoid"`` (default) or ``"linear"`` β_t.
     :param num_leapfrog: leapfrog steps per HMC transition.

@@ -45,7 +45,8 @@ AIS_COLUMNS = [
 
 _CAPTION = (
     "Importance sampling (IS) against annealed importance sampling with HMC (AIS; Neal 2001, Wu et "
-    "al. 2017) on the same images. Both are stochastic lower bounds on log p(x); AIS − IS > 0 means "
+    "al. 2017) on the same images. Both are stochastic lower bounds on log p(x); "
+    "AIS − IS > 0 means "
     "the IS estimate is biased low by at least that much. BDMC gap (Grosse et al. 2015): the "
     "distance between reverse and forward AIS on data simulated from the model, with the same "
     "schedule; a small gap certifies that the schedule is long enough."
@@ -124,9 +125,11 @@ def _warning(row: dict) -> str | None:
     lo, hi = row["difference_ci95"]
     if not row["agree"]:
         verdict = (
-            "the importance-sampled estimate is biased low: trust AIS, and the ranking only where it holds under AIS"
+            "the importance-sampled estimate is biased low: trust AIS, and the ranking only where "
+            "it holds under AIS"
             if row["difference_nats"] > 0
-            else "AIS is below importance sampling: its schedule is too short (see the BDMC gap); use more steps"
+            else "AIS is below importance sampling: its schedule is too short (see the BDMC gap); "
+            "use more steps"
         )
         notes.append(
             f"importance sampling and AIS disagree by more than their uncertainty: AIS − IS = "
@@ -136,7 +139,8 @@ def _warning(row: dict) -> str | None:
     gap = row["bdmc_gap_nats"]
     if gap is not None and gap > 1.0:
         notes.append(
-            f"the BDMC gap on simulated data is {gap:.2f} nats: AIS with T = {row['num_steps']} has not "
+            f"the BDMC gap on simulated data is {gap:.2f} nats: "
+            f"AIS with T = {row['num_steps']} has not "
             "converged, and its estimate may be low by up to that much"
         )
     return f"{row['model']}: " + "; ".join(notes) if notes else None
@@ -157,9 +161,9 @@ def _settings(results: dict) -> str:
     s = results["ais"]["settings"]
     return (
         f"AIS: T = {s['num_steps']} {s['schedule']} steps from the {s['start']} to the posterior, "
-        f"{s['num_chains']} chains per image, HMC with {s['num_leapfrog']} leapfrog steps, step size "
-        f"adapted per image toward acceptance {s['target_accept']} on independent pilot chains; BDMC "
-        f"on {s['bdmc_images']} simulated images."
+        f"{s['num_chains']} chains per image, HMC with {s['num_leapfrog']} leapfrog steps, "
+        f"step size adapted per image toward acceptance {s['target_accept']} on independent "
+        f"pilot chains; BDMC on {s['bdmc_images']} simulated images."
     )
 
 
@@ -205,7 +209,8 @@ def ais_section_markdown(results: dict) -> str:
 
 
 def ais_settings(num_steps: int, num_chains: int, bdmc_images: int, **ais_kwargs) -> dict:
-    """The AIS settings as recorded in results.json (defaults of :func:`evaluation.ais.ais` filled in)."""
+    """The AIS settings as recorded in results.json (defaults of :func:`evaluation.ais.ais`
+    filled in)."""
     import inspect
 
     defaults = {

@@ -28,7 +28,8 @@ __all__ = ["BDMCResult", "bdmc", "simulate"]
 @dataclass
 class BDMCResult:
     """Per simulated datapoint: ``x (N, ...)``, the ``lower (N,)`` and ``upper (N,)`` bounds in
-    nats (float64), ``gap = upper − lower``; the forward and reverse :class:`AISResult` behind them."""
+    nats (float64), ``gap = upper − lower``; the forward and reverse :class:`AISResult` behind
+    them."""
 
     x: torch.Tensor
     lower: torch.Tensor
@@ -81,7 +82,8 @@ def bdmc(
     :param model: a Pyro model keeping the contract, or a built model (whose ``event_shape`` gives
         ``data_shape``).
     :param data_shape: the shape of one datapoint, e.g. ``(1, 28, 28)`` (plain Pyro models).
-    :param kwargs: passed to :func:`evaluation.ais.ais` (``start``, ``schedule``, ``num_leapfrog``, ...).
+    :param kwargs: passed to :func:`evaluation.ais.ais` (``start``, ``schedule``,
+        ``num_leapfrog``, ...).
     """
     check_count("num_images", num_images)
     check_count("num_steps", num_steps)

@@ -185,13 +185,16 @@ def _evaluation_summary(row: dict) -> str:
     from .report import format_value as f
 
     lines = [
-        f"{row['model']} on the {row['split']} split: {row['num_images']} images, K = {row['num_particles']}",
-        f"  log p(x)   {f(row['log_likelihood_nats'], '.2f')} nats per image (SE {f(row['standard_error_nats'], '.3f')}, 95% CI {f(row['ci95'], '.2f')})",
+        f"{row['model']} on the {row['split']} split: {row['num_images']} images, "
+        f"K = {row['num_particles']}",
+        f"  log p(x)   {f(row['log_likelihood_nats'], '.2f')} nats per image "
+        f"(SE {f(row['standard_error_nats'], '.3f')}, 95% CI {f(row['ci95'], '.2f')})",
         f"  bits/dim   {f(row['bits_per_dim'], '.4f')}",
     ]
     if row.get("elbo_nats") is not None:
         lines.append(
-            f"  ELBO       {f(row['elbo_nats'], '.2f')} nats (gap {f(row['log_likelihood_nats'] - row['elbo_nats'], '.2f')})"
+            f"  ELBO       {f(row['elbo_nats'], '.2f')} nats "
+            f"(gap {f(row['log_likelihood_nats'] - row['elbo_nats'], '.2f')})"
         )
     share = row.get("psis_khat_unreliable_fraction")
     if share is not None:
@@ -202,7 +205,8 @@ def _evaluation_summary(row: dict) -> str:
         lines.append("  exact      no latent variables: log p(x) is exact (K = 1)")
     else:
         lines.append(
-            f"  k-hat      not estimable at K = {row['num_particles']} (too few weights for PSIS's tail fit)"
+            f"  k-hat      not estimable at K = {row['num_particles']} "
+            "(too few weights for PSIS's tail fit)"
         )
     return "\n".join(lines)
 
@@ -247,7 +251,8 @@ def cmd_complete(args) -> int:
         if not path.is_file():
             found = "a folder" if path.is_dir() else "no such file"
             raise UsageError(
-                f"--input: expected a split name (train, valid, test) or an .npy/.npz file; found {found}: {source!r}"
+                "--input: expected a split name (train, valid, test) or an .npy/.npz file; "
+                f"found {found}: {source!r}"
             )
         arr = load_image_array(path, model.num_levels, "--input")
         x = torch.as_tensor(np.asarray(arr).astype(np.float32))
@@ -395,7 +400,8 @@ def _print_table(results: dict) -> None:
     rows = results["models"] if isinstance(results, dict) else results
     rows = sorted(rows, key=lambda r: r.get("rank", 0) or -r["log_likelihood_nats"])
     print(
-        f"{'rank':<6}{'group':<7}{'model':<22}{'log p(x) nats':>14}{'95% CI':>20}{'bits/dim':>10}{'ELBO nats':>11}{'k-hat':>7}"
+        f"{'rank':<6}{'group':<7}{'model':<22}{'log p(x) nats':>14}{'95% CI':>20}"
+        f"{'bits/dim':>10}{'ELBO nats':>11}{'k-hat':>7}"
     )
     for r in rows:
         ci = r.get("ci95")
@@ -403,7 +409,8 @@ def _print_table(results: dict) -> None:
         elbo = "" if r.get("elbo_nats") is None else f"{r['elbo_nats']:.2f}"
         khat = "" if r.get("psis_khat") is None else f"{r['psis_khat']:.2f}"
         print(
-            f"{r.get('rank', ''):<6}{r.get('group', ''):<7}{r['model']:<22}{r['log_likelihood_nats']:>14.2f}"
+            f"{r.get('rank', ''):<6}{r.get('group', ''):<7}{r['model']:<22}"
+            f"{r['log_likelihood_nats']:>14.2f}"
             f"{ci_text:>20}{r['bits_per_dim']:>10.4f}{elbo:>11}{khat:>7}"
         )
     if not isinstance(results, dict):
@@ -413,7 +420,8 @@ def _print_table(results: dict) -> None:
         alpha = results.get("method", {}).get("alpha", 0.05)
         different = [c for c in comparisons if c["significant"]]
         print(
-            f"{len(different)} of {len(comparisons)} pairwise differences significant (Holm, alpha = {alpha}):"
+            f"{len(different)} of {len(comparisons)} pairwise differences significant "
+            f"(Holm, alpha = {alpha}):"
         )
         for c in different:
             print(
@@ -742,7 +750,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         print(
-            f"pgm {args.command}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}",
+            f"pgm {args.command}: interrupted; "
+            f"{_INTERRUPTED.get(args.command, 'nothing was written')}",
             file=sys.stderr,
         )
         return 130

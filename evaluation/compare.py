@@ -156,7 +156,8 @@ def _load_runs(run_dirs: list[str | Path], names: list[str | None] | None = None
     clash = sorted({c for c in chosen if chosen.count(c) > 1})
     if clash:
         raise ValueError(
-            f"--label: expected names unlike the other runs' folder names; found {clash[0]!r} for two runs"
+            "--label: expected names unlike the other runs' folder names; "
+            f"found {clash[0]!r} for two runs"
         )
     runs = []
     for name, path in zip(chosen, paths, strict=True):
@@ -302,7 +303,8 @@ def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[di
                 "active_units",
                 num_active,
                 run.row["latent_dim"] / 2,
-                f"{run.name}: partial posterior collapse — {inactive} of {run.row['latent_dim']} latent "
+                f"{run.name}: partial posterior collapse — {inactive} of "
+                f"{run.row['latent_dim']} latent "
                 f"units inactive (Cov_x(E_q[z_u|x]) ≤ {diag.ACTIVE_UNIT_THRESHOLD}), rate "
                 f"{_num(run.row['rate_nats'])} nats: the model uses few of its latent dimensions",
             )
@@ -315,11 +317,11 @@ def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[di
                 "psis_khat_unreliable_fraction",
                 unreliable,
                 diag.KHAT_UNRELIABLE,
-                f"{run.name}: PSIS k-hat > {diag.KHAT_UNRELIABLE} on {100 * unreliable:.1f}% of test "
-                f"images (max {run.row['psis_khat_max']:.2f}): the importance-sampled log-likelihood is "
-                "unreliable there (Vehtari et al. 2024): the weights are heavy-tailed, q(z|x) has lighter "
-                "tails than the posterior or misses part of it, so the estimate converges slowly in K and "
-                "is likely biased low",
+                f"{run.name}: PSIS k-hat > {diag.KHAT_UNRELIABLE} on {100 * unreliable:.1f}% "
+                f"of test images (max {run.row['psis_khat_max']:.2f}): the importance-sampled "
+                "log-likelihood is unreliable there (Vehtari et al. 2024): the weights are "
+                "heavy-tailed, q(z|x) has lighter tails than the posterior or misses part of it, "
+                "so the estimate converges slowly in K and is likely biased low",
             )
         )
         status.append("k-hat unreliable")
@@ -363,7 +365,8 @@ def _convergence_warnings(runs: list[_Run], comparisons: list[dict]) -> list[dic
                     "valid_loss_slope_per_epoch",
                     conv["slope_per_epoch"],
                     0.0,
-                    f"{run.name}: validation loss still falling at the last epoch ({conv['last_epoch']}; "
+                    f"{run.name}: validation loss still falling at the last epoch "
+                    f"({conv['last_epoch']}; "
                     f"slope {_num(conv['slope_per_epoch'], '.3f')} nats per epoch over the last "
                     f"{conv['window_epochs']} epochs): trained for a budget, not to convergence",
                 )
@@ -376,9 +379,9 @@ def _convergence_warnings(runs: list[_Run], comparisons: list[dict]) -> list[dic
                     "valid_loss",
                     conv["last_valid_loss"],
                     conv["best_valid_loss"],
-                    f"{run.name}: over-fitting — validation loss rose from {_num(conv['best_valid_loss'])} "
-                    f"(epoch {conv['best_epoch']}, the weights kept) to {_num(conv['last_valid_loss'])} "
-                    f"at epoch {conv['last_epoch']}",
+                    f"{run.name}: over-fitting — validation loss rose from "
+                    f"{_num(conv['best_valid_loss'])} (epoch {conv['best_epoch']}, the weights "
+                    f"kept) to {_num(conv['last_valid_loss'])} at epoch {conv['last_epoch']}",
                 )
             )
     falling = {name for name, conv in convs.items() if conv["still_falling"]}
@@ -396,9 +399,10 @@ def _convergence_warnings(runs: list[_Run], comparisons: list[dict]) -> list[dic
                 "significant_comparisons",
                 len(pairs),
                 0,
-                f"{len(pairs)} significant difference(s) of the ranking involve a model that had not "
-                f"converged ({shown}): they compare training budgets, not models; train to convergence "
-                "(pgm suite --budget converge) before reading them as a verdict (the rule: see Method)",
+                f"{len(pairs)} significant difference(s) of the ranking involve a model that "
+                f"had not converged ({shown}): they compare training budgets, not models; "
+                "train to convergence (pgm suite --budget converge) before reading them as a "
+                "verdict (the rule: see Method)",
             )
         )
     return out
@@ -456,7 +460,8 @@ def _figures(
     figs = [
         FigureFile(
             "forest.png",
-            "Mean test log-likelihood with 95% BCa intervals (group letters in brackets); crosses: ELBO.",
+            "Mean test log-likelihood with 95% BCa intervals (group letters in brackets); "
+            "crosses: ELBO.",
             "ranking",
             *forest_plot(rows, with_svg=True),
         )
@@ -467,7 +472,8 @@ def _figures(
         figs.append(
             FigureFile(
                 "k-curves.png",
-                "Estimate against the number of importance samples K (±1 sd across disjoint blocks), on a subset of test images; K = 1 is the ELBO.",
+                "Estimate against the number of importance samples K (±1 sd across disjoint "
+                "blocks), on a subset of test images; K = 1 is the ELBO.",
                 "importance",
                 *k_curve_plot(curves, with_svg=True),
             )
@@ -540,7 +546,9 @@ def _figures(
             figs.append(
                 FigureFile(
                     f"traversals-{n}.png",
-                    f"{n}: one row per latent unit (the {len(dims)} most variable), swept over its 2%–98% range on the test codes, the others fixed at the first test image's code; {decode}.{note}",
+                    f"{n}: one row per latent unit (the {len(dims)} most variable), swept over "
+                    "its 2%–98% range on the test codes, the others fixed at the first test "
+                    f"image's code; {decode}.{note}",
                     "traversals",
                     traversal_figure(m, x[:1], dims, low, high),
                 )
@@ -550,7 +558,8 @@ def _figures(
                 figs.append(
                     FigureFile(
                         f"interpolations-{n}.png",
-                        f"{n}: linear interpolation between two test images' codes ({decode}; ends: the images).{note}",
+                        f"{n}: linear interpolation between two test images' codes "
+                        f"({decode}; ends: the images).{note}",
                         "interpolations",
                         interpolation_figure(m, x[:pairs], x[pairs : 2 * pairs]),
                     )
@@ -569,7 +578,9 @@ def _figures(
         figs.append(
             FigureFile(
                 "training-curves.png",
-                "Training and validation loss per epoch (each run's own objective, nats per image); dotted line and dot: the best validation epoch, whose weights are kept; panel titles flag runs still falling or over-fitting.",
+                "Training and validation loss per epoch (each run's own objective, nats per "
+                "image); dotted line and dot: the best validation epoch, whose weights are "
+                "kept; panel titles flag runs still falling or over-fitting.",
                 "training",
                 *training_curves_plot(metrics, with_svg=True),
             )
@@ -668,7 +679,8 @@ def _ais_section(
     rows = []
     for run in [r for r in dense if r.has_latents]:
         say(
-            f"  AIS: {run.name} (T = {steps}, {chains} chains, {len(x)} images; BDMC on {bdmc_images})"
+            f"  AIS: {run.name} (T = {steps}, {chains} chains, {len(x)} images; "
+            f"BDMC on {bdmc_images})"
         )
         row, run.ais, warning = ais_agreement(
             run.name,
@@ -754,7 +766,8 @@ def _bootstrap_posterior(dense: list[_Run], seed: int, chains: int = 4, draws: i
         },
         attrs={
             "units": "nats per image",
-            "definition": "paired nonparametric bootstrap of the mean test log-likelihood (the same resampled images for every model)",
+            "definition": "paired nonparametric bootstrap of the mean test log-likelihood "
+            "(the same resampled images for every model)",
         },
     )
 
@@ -848,7 +861,8 @@ def compare_runs(
     dense = [r for r in runs if r.has_density]
     for run in dense:
         say(
-            f"  log-likelihood: {run.name} (K = {num_particles if run.has_latents else 1}, {len(x)} images)"
+            f"  log-likelihood: {run.name} (K = {num_particles if run.has_latents else 1}, "
+            f"{len(x)} images)"
         )
         torch.manual_seed(seed)
         run.est = estimate(

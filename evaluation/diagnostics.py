@@ -282,7 +282,8 @@ def collapse_warning(name: str, rate: float, num_active: int, latent_dim: int) -
     """A sentence for the report when the posterior has collapsed onto the prior, else None."""
     if num_active == 0 or rate < COLLAPSE_RATE_NATS:
         return (
-            f"{name}: POSTERIOR COLLAPSE — rate {rate:.3f} nats, {num_active} of {latent_dim} latent "
+            f"{name}: POSTERIOR COLLAPSE — rate {rate:.3f} nats, "
+            f"{num_active} of {latent_dim} latent "
             "units active: q(z|x) matches the prior and the decoder ignores z (try KL warm-up, a "
             "weaker decoder, or a smaller lr)"
         )

@@ -1,4 +1,5 @@
-"""AIS and BDMC for one trained run: the rows ``pgm evaluate --method ais`` and ``pgm bdmc`` write."""
+"""AIS and BDMC for one trained run: the rows ``pgm evaluate --method ais`` and ``pgm bdmc``
+write."""
 
 from __future__ import annotations
 

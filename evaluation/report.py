@@ -59,8 +59,9 @@ class Table(NamedTuple):
 TABLES: dict[str, Table] = {
     "ranking": Table(
         (
-            "Test log-likelihood per model, best first. Group letters: models sharing a letter are not "
-            "distinguishable (Holm-adjusted paired tests); rank range: the ranks the data leave possible."
+            "Test log-likelihood per model, best first. Group letters: models sharing a letter "
+            "are not distinguishable (Holm-adjusted paired tests); rank range: the ranks the "
+            "data leave possible."
         ),
         "models",
         "",
@@ -96,7 +97,8 @@ TABLES: dict[str, Table] = {
                 "training",
                 "training",
                 "",
-                "validation loss at the last epoch: still falling, flat or over-fitting (see Method)",
+                "validation loss at the last epoch: still falling, flat or over-fitting "
+                "(see Method)",
             ),
         ],
     ),
@@ -104,7 +106,8 @@ TABLES: dict[str, Table] = {
         (
             "What was built: each model's parts as constructed (read from the built objects), and "
             "its training — the best validation epoch (the weights evaluated), the last epoch, and "
-            "the validation loss's slope over the last fifth of training (nats per image per epoch)."
+            "the validation loss's slope over the last fifth of training (nats per image per "
+            "epoch)."
         ),
         "models",
         "",
@@ -135,10 +138,10 @@ TABLES: dict[str, Table] = {
     ),
     "comparisons": Table(
         (
-            "Paired comparisons on the same test images: mean of log p_a(x) − log p_b(x) (a is the better "
-            "mean), its BCa 95% interval, the sign-flip randomisation test p-value (a Monte Carlo p-value: "
-            "never below 1/(R+1) for R resamples), Holm-adjusted, and Wilcoxon's signed-rank p-value for "
-            "reference."
+            "Paired comparisons on the same test images: mean of log p_a(x) − log p_b(x) (a is "
+            "the better mean), its BCa 95% interval, the sign-flip randomisation test p-value "
+            "(a Monte Carlo p-value: never below 1/(R+1) for R resamples), Holm-adjusted, and "
+            "Wilcoxon's signed-rank p-value for reference."
         ),
         "comparisons",
         "",
@@ -161,8 +164,9 @@ TABLES: dict[str, Table] = {
     ),
     "importance": Table(
         (
-            "Importance-sampling diagnostics per latent model, over the test images: PSIS k-hat (Vehtari "
-            "et al. 2024; > 0.7 unreliable) and Kish's effective sample size of the K weights."
+            "Importance-sampling diagnostics per latent model, over the test images: PSIS k-hat "
+            "(Vehtari et al. 2024; > 0.7 unreliable) and Kish's effective sample size of the K "
+            "weights."
         ),
         "models",
         "has_latents",
@@ -178,8 +182,9 @@ TABLES: dict[str, Table] = {
     ),
     "latent": Table(
         (
-            "VAE diagnostics: rate (KL, nats) and distortion (−E_q log p(x|z), nats), their sum the "
-            "negative ELBO (Alemi et al. 2018); active units: Cov_x(E_q[z_u|x]) > 0.01 (Burda et al. 2016)."
+            "VAE diagnostics: rate (KL, nats) and distortion (−E_q log p(x|z), nats), their sum "
+            "the negative ELBO (Alemi et al. 2018); active units: Cov_x(E_q[z_u|x]) > 0.01 "
+            "(Burda et al. 2016)."
         ),
         "models",
         "has_latents",
@@ -288,7 +293,8 @@ def table_cells(results: dict, table: str) -> tuple[list[Column], list[list[tupl
 # stylesheet drops the width cap and shrinks the type to fit a portrait page.
 STYLESHEET = """
 *,*::before,*::after{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45;overflow-wrap:break-word}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;\
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45;overflow-wrap:break-word}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.85em;width:100%;table-layout:auto}
 th,td{border:1px solid #ccc;padding:.2em .4em;text-align:right;vertical-align:top}
@@ -345,13 +351,17 @@ def _html_table(results: dict, table: str) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td{_cell_class(text, fmt, path)} data-path="{html.escape(path)}" data-format="{html.escape(fmt)}">{html.escape(text)}</td>'
+            f'<td{_cell_class(text, fmt, path)} data-path="{html.escape(path)}" '
+            f'data-format="{html.escape(fmt)}">{html.escape(text)}</td>'
             for text, path, fmt in cells
         )
         + "</tr>"
         for cells in rows
     )
-    return f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def html_figures(figures: Sequence[FigureFile], section: str) -> str:
@@ -387,8 +397,9 @@ def warning_messages(results: dict) -> list[str]:
                     f"{f['model']} ({format_value(f['value'], '.3f')})" for f in falling
                 )
                 out.append(
-                    f"{len(falling)} runs were still falling at their last epoch (slope of the validation "
-                    f"loss, nats per image per epoch): {runs}: trained for a budget, not to convergence"
+                    f"{len(falling)} runs were still falling at their last epoch (slope of the "
+                    f"validation loss, nats per image per epoch): {runs}: trained for a budget, "
+                    "not to convergence"
                 )
                 listed = True
         else:
@@ -414,7 +425,8 @@ def summary_sentence(results: dict) -> str:
     comps = results["comparisons"]
     different = sum(c["significant"] for c in comps)
     best = (
-        f"Best mean log-likelihood: {rows[0]['model']} ({format_value(rows[0]['log_likelihood_nats'], '.2f')} nats, "
+        f"Best mean log-likelihood: {rows[0]['model']} "
+        f"({format_value(rows[0]['log_likelihood_nats'], '.2f')} nats, "
         f"{format_value(rows[0]['bits_per_dim'], '.4f')} bits/dim)"
     )
     if len(top) > 1:
@@ -447,35 +459,37 @@ def method_paragraphs(results: dict) -> list[str]:
     return [
         (
             f"Test set: the {m['split']} split of {m['dataset']}, {m['num_images']} images of "
-            f"{m['num_dims']} dimensions with {m['num_levels']} levels each; every model is evaluated "
-            "on the same images."
+            f"{m['num_dims']} dimensions with {m['num_levels']} levels each; every model is "
+            "evaluated on the same images."
         ),
         (
-            "Estimator: log p(x) ≈ log (1/K) Σ_k p(x, z_k)/q(z_k|x), z_k ~ q(z|x) (Burda et al. 2016, "
-            f"eq. 8), per image, with K = {m['num_particles']} importance samples from each model's own "
-            "guide; exact (K = 1) for models without latent variables. The mean of the same log-weights "
-            "is the ELBO. The estimate is a stochastic lower bound of log p(x) whose bias shrinks as K "
-            "grows (see the K-curves); bits/dim = −log p(x) / (D ln 2)."
+            "Estimator: log p(x) ≈ log (1/K) Σ_k p(x, z_k)/q(z_k|x), z_k ~ q(z|x) (Burda et al. "
+            f"2016, eq. 8), per image, with K = {m['num_particles']} importance samples from each "
+            "model's own guide; exact (K = 1) for models without latent variables. The mean of "
+            "the same log-weights is the ELBO. The estimate is a stochastic lower bound of "
+            "log p(x) whose bias shrinks as K grows (see the K-curves); bits/dim = "
+            "−log p(x) / (D ln 2)."
         ),
         (
-            f"Intervals: BCa bootstrap (Efron 1987) of the mean over test images, {m['n_resamples']} "
-            "resamples, 95%; they reflect the sampling of test images together with the Monte Carlo "
-            "noise of the estimator, not its bias."
+            "Intervals: BCa bootstrap (Efron 1987) of the mean over test images, "
+            f"{m['n_resamples']} resamples, 95%; they reflect the sampling of test images "
+            "together with the Monte Carlo noise of the estimator, not its bias."
         ),
         (
-            "Comparisons: every pair of models on the same images, through the per-image differences; "
-            f"two-sided sign-flip randomisation test of the mean difference ({m['n_resamples']} "
-            "resamples; Fisher 1935), Wilcoxon's signed-rank test for reference; p-values adjusted by "
-            f"Holm's (1979) step-down procedure over the {m['num_comparisons']} comparisons, "
-            f"significance at family-wise level α = {m['alpha']}. Models sharing a group letter are not "
-            "separated by any significant comparison."
+            "Comparisons: every pair of models on the same images, through the per-image "
+            "differences; two-sided sign-flip randomisation test of the mean difference "
+            f"({m['n_resamples']} resamples; Fisher 1935), Wilcoxon's signed-rank test for "
+            "reference; p-values adjusted by Holm's (1979) step-down procedure over the "
+            f"{m['num_comparisons']} comparisons, significance at family-wise level "
+            f"α = {m['alpha']}. Models sharing a group letter are not separated by any "
+            "significant comparison."
         ),
         (
-            f"Diagnostics: PSIS k-hat (Vehtari et al. 2024) of each image's K log-weights through ArviZ; "
-            f"one rule throughout (tables, figure, warnings): k-hat > {m['khat_unreliable']} marks an "
-            "unreliable estimate. Estimate against K on "
-            f"the first {m['curve_images']} test images with up to {m['curve_max_particles']} samples, "
-            "each point averaged over disjoint blocks of K samples. Active units: "
+            "Diagnostics: PSIS k-hat (Vehtari et al. 2024) of each image's K log-weights "
+            "through ArviZ; one rule throughout (tables, figure, warnings): k-hat > "
+            f"{m['khat_unreliable']} marks an unreliable estimate. Estimate against K on the "
+            f"first {m['curve_images']} test images with up to {m['curve_max_particles']} "
+            "samples, each point averaged over disjoint blocks of K samples. Active units: "
             f"Cov_x(E_q[z_u|x]) > {m['active_unit_threshold']} (Burda et al. 2016)."
         ),
         (
@@ -505,10 +519,12 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>pgm comparison — {html.escape(m['dataset'])}</title>",
         f"<style>{STYLESHEET}</style></head><body>",
-        f"<h1>Model comparison on {html.escape(m['dataset'])} ({html.escape(m['split'])} split)</h1>",
+        f"<h1>Model comparison on {html.escape(m['dataset'])} "
+        f"({html.escape(m['split'])} split)</h1>",
         (
-            f"<p>{len(results['models'])} density models on the same {m['num_images']} test images, "
-            f"K = {m['num_particles']} importance samples, α = {m['alpha']} (Holm).</p>"
+            f"<p>{len(results['models'])} density models on the same {m['num_images']} "
+            f"test images, K = {m['num_particles']} importance samples, "
+            f"α = {m['alpha']} (Holm).</p>"
         ),
     ]
     out.append(f"<p>{html.escape(summary_sentence(results))}</p>")

@@ -69,11 +69,13 @@ def linear_probe(
     ytr, yte = np.asarray(train_labels).ravel(), np.asarray(test_labels).ravel()
     if xtr.ndim != 2 or xte.ndim != 2 or xtr.shape[1] != xte.shape[1]:
         raise PgmError(
-            f"train_features/test_features: expected (N, F) arrays with the same F; found {xtr.shape} and {xte.shape}"
+            "train_features/test_features: expected (N, F) arrays with the same F; "
+            f"found {xtr.shape} and {xte.shape}"
         )
     if len(xtr) != len(ytr) or len(xte) != len(yte):
         raise PgmError(
-            f"labels: expected one per row ({len(xtr)} train, {len(xte)} test); found {len(ytr)} and {len(yte)}"
+            f"labels: expected one per row ({len(xtr)} train, {len(xte)} test); "
+            f"found {len(ytr)} and {len(yte)}"
         )
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
     with warnings.catch_warnings(record=True) as caught:

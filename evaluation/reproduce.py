@@ -499,7 +499,8 @@ def add_parser(sub) -> None:
         "reproduce",
         help="train the papers' recipes and compare with the published numbers",
         description="Train each ROW with its published recipe (configs/papers/ROW.toml) into "
-        "OUT/ROW, evaluate it with K importance samples on the test split (the validation split when the "
+        "OUT/ROW, evaluate it with K importance samples on the test split "
+        "(the validation split when the "
         "data holds no test split, saying so), and write OUT/reproduction.{json,md,html} with "
         "learning curves. A run cut short by --max-epochs/--time-budget continues with --resume.",
     )

@@ -176,7 +176,8 @@ def holm(p_values) -> np.ndarray:
         raise PgmError(f"p_values: expected a 1-D array; found shape {p.shape}")
     if np.any((p < 0) | (p > 1) | ~np.isfinite(p)):
         raise PgmError(
-            f"p_values: expected values in [0, 1]; found {p[(p < 0) | (p > 1) | ~np.isfinite(p)][:3]}"
+            "p_values: expected values in [0, 1]; "
+            f"found {p[(p < 0) | (p > 1) | ~np.isfinite(p)][:3]}"
         )
     m = p.size
     if m == 0:
@@ -201,7 +202,8 @@ def compare_paired(
     la, lb = _as_vector(log_lik_a, f"log_lik_a ({a})"), _as_vector(log_lik_b, f"log_lik_b ({b})")
     if la.shape != lb.shape:
         raise PgmError(
-            f"log_lik_b ({b}): expected the same images as {a}, shape {la.shape}; found shape {lb.shape}"
+            f"log_lik_b ({b}): expected the same images as {a}, shape {la.shape}; "
+            f"found shape {lb.shape}"
         )
     d = la - lb
     s = summarise_mean(d, n_resamples=n_resamples, seed=seed)

@@ -91,7 +91,8 @@ def run_suite(
     missing = [str(r) for r in extra if not (r / "config.json").is_file()]
     if missing:
         raise PgmError(
-            f"--add: expected run folders written by `pgm train`; found no config.json in {', '.join(missing)}"
+            "--add: expected run folders written by `pgm train`; "
+            f"found no config.json in {', '.join(missing)}"
         )
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
@@ -123,7 +124,8 @@ def run_suite(
             log(f"[{i}/{len(chosen)}] {name}: already trained in {run_dir}, kept")
         else:
             until = (
-                f"until {CONVERGE_PATIENCE} epochs bring no better validation loss (at most {cfg['epochs']})"
+                f"until {CONVERGE_PATIENCE} epochs bring no better validation loss "
+                f"(at most {cfg['epochs']})"
                 if budget == "converge"
                 else f"{cfg['epochs']} epochs"
             )
@@ -139,7 +141,8 @@ def run_suite(
             log(f"    done in {time.perf_counter() - t0:.1f} s")
         runs.append(run_dir)
     log(
-        f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; evaluating on the test split"
+        f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; "
+        "evaluating on the test split"
     )
     return compare_runs(
         [*runs, *extra], out, num_particles=num_particles, data_dir=data_dir, progress=progress

@@ -57,7 +57,8 @@ def main(num_particles: int = 20_000, epochs: int = 200) -> dict:
     torch.manual_seed(0)
     estimate = float(log_likelihood(model, x=POINTS, num_particles=num_particles).mean())
     print(
-        f"mean log p(x) over {len(POINTS)} points: exact {exact:.4f}, estimate {estimate:.4f} (K = {num_particles})"
+        f"mean log p(x) over {len(POINTS)} points: exact {exact:.4f}, estimate {estimate:.4f} "
+        f"(K = {num_particles})"
     )
     torch.manual_seed(0)
     train_x = torch.randn(2000, 1) * math.sqrt(2.0)  # draws from p(x)

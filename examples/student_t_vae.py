@@ -24,7 +24,8 @@ __version__ = "0.1"
 
 
 class StudentTVAE(nn.Module):
-    """p(z) = prod_l StudentT(z_l; df, 0, 1), p(x | z) = prod_i Binomial(x_i; K - 1, sigmoid(f(z)_i)),
+    """p(z) = prod_l StudentT(z_l; df, 0, 1),
+    p(x | z) = prod_i Binomial(x_i; K - 1, sigmoid(f(z)_i)),
     q(z | x) = N(mu(x), diag sigma(x)^2).
 
     :param image_shape: ``(C, H, W)`` of the data.

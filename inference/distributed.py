@@ -3,7 +3,8 @@ machine or several, launched by ``torchrun``.
 
 ::
 
-    torchrun --nproc_per_node=4 -m inference.torchrun configs/vae-binarized-mnist.toml --out runs/vae
+    torchrun --nproc_per_node=4 -m inference.torchrun configs/vae-binarized-mnist.toml \\
+        --out runs/vae
     torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --master_port=29500 \\
         --nproc_per_node=8 -m inference.torchrun CONFIG --out RUN        # the same on every node
     pgm train CONFIG --out RUN --distributed                         # under torchrun as well
@@ -111,7 +112,8 @@ class DistributedTrainer(Trainer):
 
     def _has_unused_parameters(self, x: torch.Tensor) -> bool:
         """Whether some parameter gets no gradient from the loss (DDP must then be told, or it
-        waits for that gradient forever). Decided once, on a forked RNG, identically on all ranks."""
+        waits for that gradient forever). Decided once, on a forked RNG, identically on all
+        ranks."""
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             return False

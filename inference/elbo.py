@@ -27,7 +27,8 @@ class ImportanceWeightedELBO(infer.RenyiELBO):
     """Pyro's ``RenyiELBO`` with ``differentiable_loss``, so a plain torch optimiser can train
     on it. At ``alpha = 0`` it is the importance-weighted bound of Burda et al. (2016):
 
-    .. math:: \\mathcal{L}_K = \\mathbb{E}\\Big[\\log \\frac1K \\sum_k \\frac{p(x, z_k)}{q(z_k|x)}\\Big]
+    .. math:: \\mathcal{L}_K = \\mathbb{E}\\Big[\\log \\frac1K
+              \\sum_k \\frac{p(x, z_k)}{q(z_k|x)}\\Big]
 
     Pyro's ``RenyiELBO`` only offers ``loss_and_grads``, which back-propagates into
     param-store parameters; our models keep their weights in ``nn.Module``s. For a

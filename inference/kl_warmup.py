@@ -1,4 +1,5 @@
-"""KL warm-up (Bowman et al. 2016; Sønderby et al. 2016): scale the latent sites by beta in [0, 1]."""
+"""KL warm-up (Bowman et al. 2016; Sønderby et al. 2016): scale the latent sites by beta in
+[0, 1]."""
 
 from __future__ import annotations
 

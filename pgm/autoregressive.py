@@ -69,7 +69,8 @@ class FullyObservedModel(GenerativeModel):
     :param family: :class:`~pgm.distributions.PixelCNN` or :class:`~pgm.distributions.PixelRNN`.
     :param network: its network, unconditional.
     :param cfg: the resolved config (``image_shape``, ``num_levels``, ...).
-    :param output: the per-pixel output (``"auto"``, ``"bernoulli"``, ``"categorical"``, ``"logistic"``).
+    :param output: the per-pixel output (``"auto"``, ``"bernoulli"``, ``"categorical"``,
+        ``"logistic"``).
     """
 
     has_latents = False
@@ -130,7 +131,8 @@ def _describe_network(network: nn.Module, cfg: dict, output: str, num_levels: in
     layer = next((text for cls, text in _LAYER_NAMES if cls in classes), type(network).__name__)
     out = resolve_output(output, num_levels)
     return (
-        f"{cfg.get('num_layers', '?')} {layer} layers × {cfg.get('hidden_channels', '?')} channels, "
+        f"{cfg.get('num_layers', '?')} {layer} layers × "
+        f"{cfg.get('hidden_channels', '?')} channels, "
         f"{out} output ({num_levels} levels)"
     )
 
@@ -222,7 +224,10 @@ class PixelCNNLikelihood(nn.Module):
     def describe(self) -> str:
         decoder = "MLP" if type(self.decoder).__name__.startswith("MLP") else "conv"
         network = _describe_network(self.network, self._cfg, self.output, self.num_levels)
-        return f"conditional PixelCNN likelihood p(x|z) ({network}; z enters as a {decoder}-decoded feature map)"
+        return (
+            f"conditional PixelCNN likelihood p(x|z) ({network}; "
+            f"z enters as a {decoder}-decoded feature map)"
+        )
 
     def forward(self, z: torch.Tensor) -> PixelCNN:
         return PixelCNN(

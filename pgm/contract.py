@@ -1,4 +1,5 @@
-"""The one contract every model/guide pair keeps, and the trace probes both training and evaluation use.
+"""The one contract every model/guide pair keeps, and the trace probes both training and
+evaluation use.
 
 - every per-datapoint site sits inside ``pyro.plate("data", N)`` at dim -1;
 - the data is observed at the site ``"x"``;
@@ -72,7 +73,8 @@ def max_plate_nesting(model_trace: poutine.Trace, guide_trace: poutine.Trace) ->
 
 
 def check_data_plate(*traces: poutine.Trace) -> None:
-    """Raise ``ValueError`` naming the first sample site outside ``pyro.plate("data")`` at dim -1."""
+    """Raise ``ValueError`` naming the first sample site outside ``pyro.plate("data")`` at
+    dim -1."""
     for trace in traces:
         for name, site in sample_sites(trace):
             frames = {f.name: f.dim for f in site["cond_indep_stack"] if f.vectorized}

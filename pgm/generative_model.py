@@ -18,8 +18,9 @@ def check_images(
     num_levels: int | None,
     argument: str = "x",
 ) -> None:
-    """Raise ``ValueError`` naming ``argument`` unless ``x`` is a non-empty batch ``(N, *event_shape)``
-    of finite values, integers in ``{0, ..., num_levels - 1}`` when ``num_levels`` is given."""
+    """Raise ``ValueError`` naming ``argument`` unless ``x`` is a non-empty batch
+    ``(N, *event_shape)`` of finite values, integers in ``{0, ..., num_levels - 1}`` when
+    ``num_levels`` is given."""
     if not torch.is_tensor(x):
         raise PgmTypeError(f"{argument}: expected a torch.Tensor; found {type(x).__name__}")
     expected = "(N, " + ", ".join(map(str, event_shape)) + ")"

@@ -72,7 +72,8 @@ class ConditionalNormal(nn.Module):
 
 
 class TwoLayerPosterior(nn.Module):
-    """q(z1, z2 | x) = q(z2 | x) q(z1 | x, z2): ``top(x)`` and ``bottom(x, z2)`` give the two factors.
+    """q(z1, z2 | x) = q(z2 | x) q(z1 | x, z2): ``top(x)`` and ``bottom(x, z2)`` give the two
+    factors.
 
     ``forward(x)`` summarises it as one diagonal Gaussian over the code (z1, z2), ``(N, L1 + L2)``:
     q(z2 | x), and q(z1 | x, z2) at z2 = E_q[z2 | x]. Its mean is the code
@@ -152,7 +153,8 @@ class HierarchicalVAE(VAE):
 
     @torch.no_grad()
     def sample(self, n: int, cached: bool = True) -> torch.Tensor:
-        """Ancestral sampling: z2 ~ p(z2), z1 ~ p(z1 | z2), x ~ p(x | z1, z2); ``(n, *image_shape)``."""
+        """Ancestral sampling: z2 ~ p(z2), z1 ~ p(z1 | z2), x ~ p(x | z1, z2);
+        ``(n, *image_shape)``."""
         z2 = self.prior().sample((n,))
         z1 = self.conditional_prior(z2).sample()
         return draw(self.likelihood(join_codes(z1, z2)), cached)

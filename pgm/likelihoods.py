@@ -148,7 +148,8 @@ def _categorical(cfg: dict) -> nn.Module:
 def _logistic(cfg: dict) -> nn.Module:
     if cfg["num_levels"] < 2:
         raise PgmError(
-            f"likelihood 'discretized-logistic': expected num_levels >= 2; found {cfg['num_levels']}"
+            "likelihood 'discretized-logistic': expected num_levels >= 2; "
+            f"found {cfg['num_levels']}"
         )
     return DiscretizedLogisticLikelihood(cfg)
 

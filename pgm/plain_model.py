@@ -1,4 +1,5 @@
-"""A hand-written Pyro ``model(x)``/``guide(x)`` pair and its ``nn.Module``, as a model of the suite."""
+"""A hand-written Pyro ``model(x)``/``guide(x)`` pair and its ``nn.Module``, as a model of the
+suite."""
 
 from __future__ import annotations
 
@@ -68,12 +69,14 @@ class PlainModel(GenerativeModel):
             )
         if not isinstance(network, nn.Module):
             raise PgmTypeError(
-                f"module: expected the nn.Module holding the pair's parameters; found {type(network).__name__}"
+                "module: expected the nn.Module holding the pair's parameters; "
+                f"found {type(network).__name__}"
             )
         for key in ("image_shape", "num_levels"):
             if config.get(key) is None:
                 raise PgmError(
-                    f"{key}: required for a plain model (the data's shape and levels); found nothing"
+                    f"{key}: required for a plain model (the data's shape and levels); "
+                    "found nothing"
                 )
         super().__init__(config["image_shape"], config["num_levels"], config)
         self.network = network
@@ -120,7 +123,8 @@ class PlainModel(GenerativeModel):
         """``n`` draws x ~ p(x), ``(n, *image_shape)`` (``cached`` is for autoregressive models)."""
         if self._sample is False:
             raise SamplingUnavailable(
-                f"model {self.config.get('model', 'plain')!r}: gives no sample(n) (built with sample=False)"
+                f"model {self.config.get('model', 'plain')!r}: gives no sample(n) "
+                "(built with sample=False)"
             )
         if callable(self._sample) and not isinstance(self._sample, bool):
             return self._sample(n)
@@ -138,7 +142,8 @@ class PlainModel(GenerativeModel):
         if tuple(value.shape) != expected:
             raise SamplingUnavailable(
                 f"model {self.config.get('model', 'plain')!r}: expected the unobserved site "
-                f"'x' to give {expected}; found {tuple(value.shape)} (give plain_model(..., sample=fn))"
+                f"'x' to give {expected}; found {tuple(value.shape)} "
+                "(give plain_model(..., sample=fn))"
             )
         return value
 

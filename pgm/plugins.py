@@ -77,7 +77,8 @@ def normalise_spec(spec: Any, argument: str = "plugins", base: str | Path | None
     """A module name as given, or a ``.py`` path made absolute (against ``base`` when given)."""
     if not isinstance(spec, str) or not spec.strip():
         raise PluginError(
-            f"{argument}: expected an importable module name or a path to a .py file; found {spec!r}"
+            f"{argument}: expected an importable module name or a path to a .py file; "
+            f"found {spec!r}"
         )
     spec = spec.strip()
     if _is_path(spec):

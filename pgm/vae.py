@@ -1,4 +1,5 @@
-"""The variational autoencoder as a Pyro model/guide pair composed of a prior, a guide and a likelihood."""
+"""The variational autoencoder as a Pyro model/guide pair composed of a prior, a guide and a
+likelihood."""
 
 from __future__ import annotations
 

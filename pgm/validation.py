@@ -1,4 +1,5 @@
-"""Checks for user-supplied settings: each error names the argument, what was expected and what was found."""
+"""Checks for user-supplied settings: each error names the argument, what was expected and what
+was found."""
 
 from __future__ import annotations
 

@@ -35,6 +35,7 @@ def shared_data() -> Path:
     """The folder holding binarized_mnist.npz and mnist.npz (skips when absent)."""
     if not (SHARED_DATA / "binarized_mnist.npz").is_file():
         pytest.skip(
-            f"real data not found in {SHARED_DATA} (set PGM_TEST_DATA_DIR to the folder with binarized_mnist.npz)"
+            f"real data not found in {SHARED_DATA} "
+            "(set PGM_TEST_DATA_DIR to the folder with binarized_mnist.npz)"
         )
     return SHARED_DATA

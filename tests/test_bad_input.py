@@ -1191,7 +1191,8 @@ def test_payload_of_the_test_pickles_is_live(tmp_path):
         ),
         (
             ["evaluate", "OUT", "--num-particles", "0"],
-            "pgm evaluate: error: argument --num-particles/-k: expected a positive integer; found 0",
+            "pgm evaluate: error: argument --num-particles/-k: expected a positive integer; "
+            "found 0",
         ),
     ],
     ids=["missing-config", "num-particles-zero"],

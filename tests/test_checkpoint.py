@@ -151,7 +151,8 @@ def test_truncated_files_are_refused_by_name(keep, tmp_path):
     path.write_bytes(data[:n])
     with pytest.raises(
         CheckpointError,
-        match=rf"^{re.escape(str(path))}: expected a complete pgm safetensors file; found an unreadable one \(truncated or corrupted\?",
+        match=rf"^{re.escape(str(path))}: expected a complete pgm safetensors file; "
+        r"found an unreadable one \(truncated or corrupted\?",
     ):
         ckpt.load_tensors(path)
 
@@ -301,7 +302,8 @@ def test_checkpoint_of_another_model_is_refused_by_name(tmp_path):
     path = trainer.latest_checkpoint()
     with pytest.raises(
         CheckpointError,
-        match=rf"^{re.escape(str(path))}: expected a pgm training checkpoint of this model; found one that does not fit",
+        match=rf"^{re.escape(str(path))}: expected a pgm training checkpoint of this model; "
+        r"found one that does not fit",
     ):
         other.load_checkpoint(path)
 
@@ -359,7 +361,8 @@ def test_param_store_sites_are_refused():
     x = torch.randn(20, 3)
     with pytest.raises(
         TypeError,
-        match=r"^model: expected every learnable tensor to be an nn.Parameter .*found pyro.param site\(s\) \['scale'\]",
+        match=r"^model: expected every learnable tensor to be an nn.Parameter .*"
+        r"found pyro.param site\(s\) \['scale'\]",
     ):
         fit_model(_ParamStoreModel(), x, epochs=1, batch_size=10)
 

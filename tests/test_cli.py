@@ -1,4 +1,5 @@
-"""The ``pgm`` command end to end in a temporary folder: train -> evaluate -> sample, list, suite."""
+"""The ``pgm`` command end to end in a temporary folder: train -> evaluate -> sample, list,
+suite."""
 
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ def test_inapplicable_keys_are_warned_about_and_not_recorded(tmp_path, caplog):
         train(config, tmp_path / "run", progress=False)
     lines = [r.getMessage() for r in caplog.records if r.name == "pgm"]
     assert lines == [
-        "config: 'num_components', 'prior' do not apply to model 'pixelcnn'; ignored (not recorded in config.json)"
+        "config: 'num_components', 'prior' do not apply to model 'pixelcnn'; "
+        "ignored (not recorded in config.json)"
     ]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert "prior" not in saved and "num_components" not in saved and "latent_dim" not in saved

@@ -53,7 +53,9 @@ def test_resume_refuses_an_edited_config_json(finished, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith(
-        "pgm train: error: --resume: expected the run's own config and data (only epochs may grow); found differences with epoch-00002.safetensors in lr (run has 0.003, given 0.5); seed (run has 1, given 99)"
+        "pgm train: error: --resume: expected the run's own config and data (only epochs may "
+        "grow); found differences with epoch-00002.safetensors in lr (run has 0.003, given "
+        "0.5); seed (run has 1, given 99)"
     ), err
     assert _files(run) == before
 
@@ -102,7 +104,8 @@ def test_resume_refuses_other_data(finished, tmp_path):
     changed = ImageDataset("digits", "train", images, 17, train_ds.labels)
     with pytest.raises(
         ConfigError,
-        match=r"found differences with epoch-00002.safetensors in data sha256 \(run has '[0-9a-f]{64}', given '[0-9a-f]{64}'\)$",
+        match=r"found differences with epoch-00002.safetensors in data sha256 "
+        r"\(run has '[0-9a-f]{64}', given '[0-9a-f]{64}'\)$",
     ):
         train(
             {**TINY, "epochs": 3},
@@ -147,7 +150,8 @@ def test_suite_refuses_to_reuse_a_run_of_another_config(tmp_path):
     before = _files(run_dir)
     with pytest.raises(
         ConfigError,
-        match=r"^--out: expected the run's own config and data .*data \(run has 'digits', given 'digits-binary'\)",
+        match=r"^--out: expected the run's own config and data .*"
+        r"data \(run has 'digits', given 'digits-binary'\)",
     ):
         run_suite(out, data="digits-binary", **quiet)
     with pytest.raises(ConfigError, match=r"epochs \(run has 3, given 1; it may only grow\)"):

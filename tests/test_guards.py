@@ -169,7 +169,10 @@ def _guide(x):
         pyro.sample("z", dist.Normal(0.0, 1.0))
 
 
-SHAPE_ERROR = r"^site 'x': expected an observation of the distribution's shape \(\d+,\) \(batch_shape \+ event_shape\); found shape \(\d+, 1\)"
+SHAPE_ERROR = (
+    r"^site 'x': expected an observation of the distribution's shape \(\d+,\) "
+    r"\(batch_shape \+ event_shape\); found shape \(\d+, 1\)"
+)
 
 
 @pytest.mark.parametrize("num_particles", [1, 3, 6])

@@ -54,7 +54,10 @@ def test_torchrun_entry_point_refuses_bad_config_in_one_line(tmp_path, capsys):
 def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     # what the `pgm` console script runs, with a line to say Python itself is up
-    script = "print('up', flush=True); import sys; from evaluation.cli import main; sys.exit(main(['list']))"
+    script = (
+        "print('up', flush=True); import sys; from evaluation.cli import main; "
+        "sys.exit(main(['list']))"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
         cwd=REPO,
@@ -102,8 +105,8 @@ def test_ctrl_c_during_compare_does_not_suggest_resume(tmp_path, monkeypatch, ca
     assert main(["compare", str(tmp_path), "--out", str(tmp_path / "rep")]) == 130
     err = capsys.readouterr().err.strip()
     assert (
-        err
-        == "pgm compare: interrupted; the report folder holds the previous report (or none); run the command again"
+        err == "pgm compare: interrupted; the report folder holds the previous report "
+        "(or none); run the command again"
     )
 
 
@@ -133,7 +136,8 @@ def test_available_memory_reads_the_address_space_limit(monkeypatch):
     assert memory.available_memory() <= 1 << 30
     with pytest.raises(
         ValueError,
-        match=r"^-n: expected a request that fits in memory; found x, needing about 2.0 GiB, with .* available$",
+        match=r"^-n: expected a request that fits in memory; found x, needing about 2.0 GiB, "
+        r"with .* available$",
     ):
         memory.check_fits(2 << 30, "-n", "x")
 

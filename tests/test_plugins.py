@@ -131,7 +131,8 @@ def test_config_key_loads_a_plugin_and_the_run_records_it(tmp_path, plugin_file)
     path, tag = plugin_file
     toml = tmp_path / "conf.toml"
     toml.write_text(
-        f'plugins = ["{path.name}"]\nprior = "{tag}-laplace"\nnetwork = "{tag}-net"\nlatent_dim = 3\n'
+        f'plugins = ["{path.name}"]\nprior = "{tag}-laplace"\nnetwork = "{tag}-net"\n'
+        "latent_dim = 3\n"
     )
     config = load_config(toml)  # the relative path is read from the TOML file's folder
     assert config["plugins"] == [str(path.resolve())]
@@ -162,8 +163,8 @@ def test_suite_add_refuses_a_folder_without_a_run(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert (
-        err
-        == f"pgm suite: error: --add: expected run folders written by `pgm train`; found no config.json in {missing}"
+        err == "pgm suite: error: --add: expected run folders written by `pgm train`; "
+        f"found no config.json in {missing}"
     )
     assert not (tmp_path / "s").exists()  # refused before anything was trained or written
 

@@ -45,7 +45,8 @@ def test_the_torchrun_module_does_not_shadow_inference_train():
         "assert inspect.isfunction(train), train\n"
         "assert evaluation.suite.train is train\n"
         "from evaluation.cli import main\n"
-        "raise SystemExit(main(['suite', '--out', '/nonexistent-dir/x', '--models', 'no-such-model']))\n"
+        "raise SystemExit(main(['suite', '--out', '/nonexistent-dir/x', "
+        "'--models', 'no-such-model']))\n"
     )
     assert not (REPO / "inference" / "train.py").exists()
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

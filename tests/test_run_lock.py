@@ -120,7 +120,8 @@ def test_lock_is_exclusive_between_processes_and_named(tmp_path):
         assert child.stdout.readline().strip() == "locked"
         with pytest.raises(
             RunLockedError,
-            match=rf"^--out: expected a run folder no other process is writing; found .* locked by another process \(pid {child.pid};",
+            match=r"^--out: expected a run folder no other process is writing; "
+            rf"found .* locked by another process \(pid {child.pid};",
         ):
             RunLock(tmp_path)
     finally:

@@ -98,7 +98,8 @@ def check_npy_sizes(path: Path, what: str) -> None:
         need = int(np.prod(shape, dtype=object)) * dtype.itemsize
         if need > stored:
             raise PgmError(
-                f"{what}: expected {f'array {name} of ' if name else ''}{path} to hold the data its header declares; "
+                f"{what}: expected {f'array {name} of ' if name else ''}{path} to hold the data "
+                "its header declares; "
                 f"found shape {shape} of {dtype} ({need:,} bytes) in {stored:,} bytes (corrupted?)"
             )
 
@@ -143,7 +144,8 @@ def load_image_array(path: str | Path, num_levels: int, what: str = "--input") -
         ) from None
     if arr.ndim == 0:
         raise PgmError(
-            f"{what}: expected images (N, C, H, W) or one image (C, H, W); found a 0-d array in {path}"
+            f"{what}: expected images (N, C, H, W) or one image (C, H, W); "
+            f"found a 0-d array in {path}"
         )
     check_pixels(arr, num_levels, f"{what} ({path})")
     return arr

@@ -55,7 +55,8 @@ class AutoregressiveImageDistribution(TorchDistribution):
             raise PgmError(f"num_levels: expected an integer >= 2; found {num_levels!r}")
         if not isinstance(network, AutoregressiveNetwork):
             raise PgmTypeError(
-                f"network: expected an AutoregressiveNetwork (pgm.nn); found {type(network).__name__}"
+                "network: expected an AutoregressiveNetwork (pgm.nn); "
+                f"found {type(network).__name__}"
             )
         channels = event_shape[0]
         if network.image_channels != channels:
@@ -79,7 +80,8 @@ class AutoregressiveImageDistribution(TorchDistribution):
         if context_shape is None:
             if context is not None:
                 raise PgmError(
-                    f"context: the network is unconditional; found a context of shape {tuple(context.shape)}"
+                    "context: the network is unconditional; "
+                    f"found a context of shape {tuple(context.shape)}"
                 )
             batch_shape = torch.Size()
         else:
@@ -90,7 +92,8 @@ class AutoregressiveImageDistribution(TorchDistribution):
             ):
                 found = tuple(context.shape) if torch.is_tensor(context) else context
                 raise PgmError(
-                    f"context: expected shape (..., {', '.join(map(str, context_shape))}); found {found}"
+                    f"context: expected shape (..., {', '.join(map(str, context_shape))}); "
+                    f"found {found}"
                 )
             batch_shape = context.shape[: context.dim() - k]
         super().__init__(batch_shape, torch.Size(event_shape), validate_args=validate_args)
@@ -126,21 +129,23 @@ class AutoregressiveImageDistribution(TorchDistribution):
         shape = tuple(self.event_shape)
         if value.dim() < 3 or tuple(value.shape[-3:]) != shape:
             raise PgmError(
-                f"value: expected shape (..., {', '.join(map(str, shape))}); found {tuple(value.shape)}"
+                f"value: expected shape (..., {', '.join(map(str, shape))}); "
+                f"found {tuple(value.shape)}"
             )
         try:
             torch.broadcast_shapes(value.shape[:-3], self.batch_shape)
         except RuntimeError:
             raise PgmError(
-                f"value: expected leading dims broadcastable with batch_shape {tuple(self.batch_shape)}; "
-                f"found {tuple(value.shape[:-3])}"
+                "value: expected leading dims broadcastable with batch_shape "
+                f"{tuple(self.batch_shape)}; found {tuple(value.shape[:-3])}"
             ) from None
         bad = (value < 0) | (value > self.num_levels - 1) | (value != torch.round(value))
         if bad.any():
             where = tuple(int(i) for i in bad.nonzero()[0])
             raise PgmError(
                 f"value: expected integer values in {{0, ..., {self.num_levels - 1}}} "
-                f"({self.num_levels} levels, the support); found {value[where].item()!r} at index {where}"
+                f"({self.num_levels} levels, the support); found {value[where].item()!r} "
+                f"at index {where}"
             )
 
     # --- the network -------------------------------------------------------------------------

@@ -51,7 +51,8 @@ class DiagonalNormalMixture(dist.TorchDistribution):
     ):
         if loc.dim() != 2 or loc.shape != scale.shape:
             raise ValueError(
-                f"loc, scale: expected two tensors of the same shape (M, D); found {tuple(loc.shape)} and {tuple(scale.shape)}"
+                "loc, scale: expected two tensors of the same shape (M, D); "
+                f"found {tuple(loc.shape)} and {tuple(scale.shape)}"
             )
         self.loc, self.scale = loc, scale
         self.logits = loc.new_zeros(loc.shape[0]) if logits is None else logits

@@ -1,4 +1,5 @@
-"""The PixelRNN distribution: an autoregressive image likelihood from Row LSTM or Diagonal BiLSTM layers."""
+"""The PixelRNN distribution: an autoregressive image likelihood from Row LSTM or
+Diagonal BiLSTM layers."""
 
 from __future__ import annotations
 

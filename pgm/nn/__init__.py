@@ -1,5 +1,6 @@
-"""Networks only: MLPs (plain and gated), encoders and decoders, masked convolutions, the PixelCNN, gated PixelCNN and PixelRNN networks, and
-their streaming (cached) evaluation. A network never knows it is inside a distribution."""
+"""Networks only: MLPs (plain and gated), encoders and decoders, masked convolutions, the PixelCNN,
+gated PixelCNN and PixelRNN networks, and their streaming (cached) evaluation. A network never
+knows it is inside a distribution."""
 
 from __future__ import annotations
 

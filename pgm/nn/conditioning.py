@@ -39,8 +39,9 @@ class ContextProjection(nn.Module):
             )
 
     def check(self, context: torch.Tensor, batch: int, height: int, width: int) -> None:
-        """Raise ``ValueError`` unless ``context`` is ``(batch, D)``, or ``(batch, S, height, width)``
-        for a map (the image's size, which is the first rows only while sampling by rows)."""
+        """Raise ``ValueError`` unless ``context`` is ``(batch, D)``, or
+        ``(batch, S, height, width)`` for a map (the image's size, which is the first rows only
+        while sampling by rows)."""
         expected = (batch,) + self.context_shape
         if len(self.context_shape) == 3:
             expected = (batch, self.context_shape[0], height, width)

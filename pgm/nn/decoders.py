@@ -1,4 +1,5 @@
-"""Decoders: a latent code ``(..., L)`` to per-pixel distribution parameters ``(..., *event_shape, P)``."""
+"""Decoders: a latent code ``(..., L)`` to per-pixel distribution parameters
+``(..., *event_shape, P)``."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ class ConvDecoder(nn.Module):
             )
         if activation not in ACTIVATIONS:
             raise PgmError(
-                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
+                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; "
+                f"found {activation!r}"
             )
         c, h, w = event_shape
         act = ACTIVATIONS[activation]

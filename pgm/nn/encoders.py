@@ -72,7 +72,8 @@ class ConvEncoder(nn.Module):
             )
         if activation not in ACTIVATIONS:
             raise PgmError(
-                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
+                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; "
+                f"found {activation!r}"
             )
         c, h, w = event_shape
         act = ACTIVATIONS[activation]

@@ -58,7 +58,8 @@ def causal_mask(
     image_channels: int = 1,
     out_chunks: int = 1,
 ) -> torch.Tensor:
-    """The 0/1 mask ``(out_channels, in_channels, kh, kw)`` of a causal convolution (see module doc)."""
+    """The 0/1 mask ``(out_channels, in_channels, kh, kw)`` of a causal convolution (see module
+    doc)."""
     if mask_type not in MASK_TYPES:
         raise PgmError(f"mask_type: expected one of 'A', 'B', 'V', None; found {mask_type!r}")
     kh, kw = kernel_size
@@ -182,4 +183,7 @@ class MaskedConv2d(nn.Conv2d, StreamingModule):
         return F.linear(window.reshape(x.shape[0], -1), self._flat_weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, mask_type={self.mask_type!r}, image_channels={self.image_channels}"
+        return (
+            f"{super().extra_repr()}, mask_type={self.mask_type!r}, "
+            f"image_channels={self.image_channels}"
+        )

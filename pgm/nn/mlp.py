@@ -37,7 +37,8 @@ class MLP(nn.Sequential):
     ) -> None:
         if activation not in ACTIVATIONS:
             raise PgmError(
-                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; found {activation!r}"
+                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; "
+                f"found {activation!r}"
             )
         widths = [in_features, *hidden_dims]
         layers: list[nn.Module] = []

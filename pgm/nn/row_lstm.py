@@ -7,7 +7,8 @@ convolution of width k over the previous row's hidden state. With both, the stat
 (i, j) sees a triangle above the pixel (its receptive field does not reach the whole
 context). The gates:
 
-.. math:: [o_i, f_i, i_i, g_i] = \\sigma(K^{ss} \\circledast h_{i-1} + K^{is} \\circledast x_i),\\quad
+.. math:: [o_i, f_i, i_i, g_i] = \\sigma(K^{ss} \\circledast h_{i-1}
+          + K^{is} \\circledast x_i),\\quad
           c_i = f_i \\odot c_{i-1} + i_i \\odot g_i,\\quad h_i = o_i \\odot \\tanh(c_i)
 
 (with tanh for g). Each gate is a chunk of the input-to-state output, grouped by image

@@ -32,7 +32,8 @@ __all__ = ["StreamCursor", "StreamingModule", "open_stream"]
 
 
 class StreamCursor:
-    """Where a streaming pass is: ``row``, and ``col`` for one pixel (``col = None``: the whole row).
+    """Where a streaming pass is: ``row``, and ``col`` for one pixel (``col = None``: the whole
+    row).
 
     Shared by every :class:`StreamingModule` of one network while its stream is open.
     """
@@ -73,7 +74,8 @@ class StreamingModule(nn.Module):
     def begin_stream(
         self, cursor: StreamCursor, batch: int, height: int, width: int, like: torch.Tensor
     ) -> None:
-        """Open a stream over images ``(batch, ·, height, width)`` of ``like``'s dtype and device."""
+        """Open a stream over images ``(batch, ·, height, width)`` of ``like``'s dtype and
+        device."""
         self._cursor = cursor
 
     def end_stream(self) -> None:

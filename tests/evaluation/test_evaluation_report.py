@@ -309,11 +309,14 @@ post = idata.posterior["mean_log_likelihood"]
 a, b = post.model.values[:2]
 print(a, "-", b, az.hdi((post.sel(model=a) - post.sel(model=b)).values.ravel(), hdi_prob=0.95))
 
-# log_likelihood: per-image log p(x) in nats, one variable per density model, dims (chain, draw, image)
-ll = idata.log_likelihood.to_dataframe()                    # one column per model, one row per image
+# log_likelihood: per-image log p(x) in nats, one variable per density model, \
+dims (chain, draw, image)
+ll = idata.log_likelihood.to_dataframe()                    # one column per model, \
+one row per image
 print(ll.describe().loc[["mean", "std"]])
 
-# log_weights: the K log-weights log p(x, z_k) - log q(z_k|x) of each latent model, dims (particle, image)
+# log_weights: the K log-weights log p(x, z_k) - log q(z_k|x) of each latent model, \
+dims (particle, image)
 lw = idata.log_weights[list(idata.log_weights)[0]].values   # the first latent model: (K, images)
 print(az.psislw(lw.T)[1][:5])                              # PSIS k-hat per image, as in the report
 
@@ -410,10 +413,13 @@ _PROBE = """<script>
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     const name = el.tagName + (el.dataset.path ? "[" + el.dataset.path + "]" : "");
-    if (r.right > width + 0.5 || r.left < -0.5) bad.push(name + " spans " + Math.round(r.left) + ".." + Math.round(r.right));
-    if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) bad.push(name + " content " + el.scrollWidth + " > box " + el.clientWidth);
+    if (r.right > width + 0.5 || r.left < -0.5) bad.push(name + " spans " + \
+Math.round(r.left) + ".." + Math.round(r.right));
+    if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) bad.push(name + " content " + \
+el.scrollWidth + " > box " + el.clientWidth);
   }
-  document.body.setAttribute("data-probe", JSON.stringify({width: width, page: document.documentElement.scrollWidth, bad: bad}));
+  document.body.setAttribute("data-probe", JSON.stringify({width: width, \
+page: document.documentElement.scrollWidth, bad: bad}));
 })();
 </script>"""
 
