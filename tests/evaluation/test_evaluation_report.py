@@ -294,35 +294,34 @@ def test_compare_refuses_runs_on_different_data(runs, tmp_path):
         compare_runs([runs["autoencoder"]], tmp_path / "out", num_particles=2, progress=False)
 
 
-# -- the ArviZ example of the README (notes/i14-report.md), run exactly as printed there --------
+# -- the ArviZ example of the README, run exactly as printed there ------------------------------
 ARVIZ_EXAMPLE = """\
 import arviz as az
 idata = az.from_netcdf("results/idata.nc")
 
 # posterior: paired bootstrap draws of each model's mean log p(x), dims (chain, draw, model)
-print(az.summary(idata, kind="stats", hdi_prob=0.95))      # mean, sd and 95% HDI per model
-az.plot_forest(idata, combined=True, hdi_prob=0.95)         # the comparison as a forest plot
-print(az.ess(idata)["mean_log_likelihood"].values)         # bootstrap draws: ESS ≈ 4000
+print(az.summary(idata, kind="stats", hdi_prob=0.95))  # mean, sd and 95% HDI per model
+az.plot_forest(idata, combined=True, hdi_prob=0.95)  # the comparison as a forest plot
+print(az.ess(idata)["mean_log_likelihood"].values)  # bootstrap draws: ESS ≈ 4000
 
 # posterior, paired: the difference between the two best models, in nats
 post = idata.posterior["mean_log_likelihood"]
 a, b = post.model.values[:2]
 print(a, "-", b, az.hdi((post.sel(model=a) - post.sel(model=b)).values.ravel(), hdi_prob=0.95))
 
-# log_likelihood: per-image log p(x) in nats, one variable per density model, \
-dims (chain, draw, image)
-ll = idata.log_likelihood.to_dataframe()                    # one column per model, \
-one row per image
+# log_likelihood: per-image log p(x) in nats, one variable per density model,
+# dims (chain, draw, image)
+ll = idata.log_likelihood.to_dataframe()  # one column per model, one row per image
 print(ll.describe().loc[["mean", "std"]])
 
-# log_weights: the K log-weights log p(x, z_k) - log q(z_k|x) of each latent model, \
-dims (particle, image)
-lw = idata.log_weights[list(idata.log_weights)[0]].values   # the first latent model: (K, images)
-print(az.psislw(lw.T)[1][:5])                              # PSIS k-hat per image, as in the report
+# log_weights: the K log-weights log p(x, z_k) - log q(z_k|x) of each latent model,
+# dims (particle, image)
+lw = idata.log_weights[list(idata.log_weights)[0]].values  # the first latent model: (K, images)
+print(az.psislw(lw.T)[1][:5])  # PSIS k-hat per image, as in the report
 
 # diagnostics: ELBO, PSIS k-hat and ESS per (model, image); NaN where undefined
 d = idata.diagnostics.to_dataframe()
-print((d["psis_khat"] > 0.7).groupby("model").mean())       # share of unreliable images per model
+print((d["psis_khat"] > 0.7).groupby("model").mean())  # share of unreliable images per model
 """
 
 
@@ -330,7 +329,7 @@ def test_arviz_example_in_the_docs_is_the_one_tested():
     """Wherever the README (or these notes) print the example, it is this test's, verbatim."""
     root = Path(__file__).resolve().parents[2]
     shown = 0
-    for doc in (root / "README.md", root / "notes" / "i14-report.md"):
+    for doc in (root / "README.md",):
         text = doc.read_text() if doc.is_file() else ""
         if 'az.from_netcdf("results/idata.nc")' in text:
             blocks = re.findall(r"```python\n(.*?)```", text, re.S)
