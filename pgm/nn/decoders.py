@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..errors import PgmError
 from ..registry import DECODERS
-from .mlp import ACTIVATIONS, make_mlp
+from .encoders import conv_image_shape
+from .mlp import activation_class, make_mlp
 
 __all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
 
@@ -55,17 +55,8 @@ class ConvDecoder(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        if len(event_shape) != 3:
-            raise PgmError(
-                f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}"
-            )
-        if activation not in ACTIVATIONS:
-            raise PgmError(
-                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; "
-                f"found {activation!r}"
-            )
-        c, h, w = event_shape
-        act = ACTIVATIONS[activation]
+        c, h, w = conv_image_shape(event_shape)
+        act = activation_class(activation)
         self.event_shape, self.params_per_dim = tuple(event_shape), params_per_dim
         self.ch = max(hidden_dims[-1] // 8, 8)
         self.hh, self.ww = (h + 3) // 4, (w + 3) // 4

@@ -10,9 +10,17 @@ from torch import nn
 
 from ..errors import PgmError
 from ..registry import ENCODERS
-from .mlp import ACTIVATIONS, make_mlp
+from .mlp import activation_class, make_mlp
 
-__all__ = ["ConvEncoder", "MLPEncoder", "make_encoder", "scale_pixels"]
+__all__ = ["ConvEncoder", "MLPEncoder", "conv_image_shape", "make_encoder", "scale_pixels"]
+
+
+def conv_image_shape(event_shape: Sequence[int]) -> tuple[int, int, int]:
+    """``(C, H, W)`` of the images a convolutional network (``network = "conv"``) reads."""
+    if len(event_shape) != 3:
+        raise PgmError(f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}")
+    c, h, w = event_shape
+    return c, h, w
 
 
 def scale_pixels(x: torch.Tensor, num_levels: int) -> torch.Tensor:
@@ -66,17 +74,8 @@ class ConvEncoder(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        if len(event_shape) != 3:
-            raise PgmError(
-                f"network='conv': expected image_shape [C, H, W]; found {list(event_shape)}"
-            )
-        if activation not in ACTIVATIONS:
-            raise PgmError(
-                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; "
-                f"found {activation!r}"
-            )
-        c, h, w = event_shape
-        act = ACTIVATIONS[activation]
+        c, h, w = conv_image_shape(event_shape)
+        act = activation_class(activation)
         self.event_shape, self.num_levels = tuple(event_shape), num_levels
         ch = max(hidden_dims[0] // 8, 8)
         width = hidden_dims[-1]

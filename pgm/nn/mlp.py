@@ -7,12 +7,19 @@ from collections.abc import Sequence
 from torch import nn
 
 from ..errors import PgmError
+from ..validation import check_choice
 from .gated_mlp import GatedMLP
 
-__all__ = ["ACTIVATIONS", "MLP", "MLP_NETWORKS", "make_mlp"]
+__all__ = ["ACTIVATIONS", "MLP", "MLP_NETWORKS", "activation_class", "make_mlp"]
 
 #: The hidden layers' non-linearity, by the name configs use (IWAE uses tanh).
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def activation_class(name: str) -> type[nn.Module]:
+    """The hidden layers' activation called ``name`` in a config (``activation``)."""
+    return ACTIVATIONS[check_choice(name, "activation", ACTIVATIONS)]
+
 
 #: Network names that build an MLP (``make_mlp``).
 MLP_NETWORKS = ("gated-mlp", "mlp")
@@ -35,15 +42,11 @@ class MLP(nn.Sequential):
         out_features: int | None = None,
         activation: str = "relu",
     ) -> None:
-        if activation not in ACTIVATIONS:
-            raise PgmError(
-                f"activation: expected one of {', '.join(sorted(ACTIVATIONS))}; "
-                f"found {activation!r}"
-            )
+        act = activation_class(activation)
         widths = [in_features, *hidden_dims]
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
+            layers += [nn.Linear(a, b), act()]
         if out_features is not None:
             layers.append(nn.Linear(widths[-1], out_features))
         super().__init__(*layers)
