@@ -125,7 +125,9 @@ def test_torchrun_takes_plugin_like_pgm_train(tmp_path, monkeypatch):
 
     monkeypatch.setattr(inference.run, "train", fake_train)
     monkeypatch.setattr(inference.distributed, "train_distributed", fake_train)
-    args = [str(config), "--out", str(tmp_path / "run"), "--plugin", "my_models", "--no-progress"]
+    plugin = tmp_path / "empty_plugin.py"
+    plugin.write_text('"""A plug-in that registers nothing."""\n')
+    args = [str(config), "--out", str(tmp_path / "run"), "--plugin", str(plugin), "--no-progress"]
     assert evaluation.cli.main(["train", *args]) == 0
     assert inference.torchrun.main(args) == 0
-    assert seen[0] == seen[1] and seen[1]["plugins"] == ["my_models"]
+    assert seen[0] == seen[1] and seen[1]["plugins"] == [str(plugin)]
