@@ -15,6 +15,7 @@ import pgm
 from pgm.data import ImageDataset, load_data
 from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
+from pgm.model_config import inapplicable_keys
 from pgm.plugins import use_plugins
 
 from .checkpoint import CheckpointError, load_tensors, load_weights
@@ -146,12 +147,14 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
         )
     # the weights record the config they were trained with: an edited config.json would
     # build another model (another activation, say) and score it with these weights. Plug-in
-    # records name files on the training machine; pgm.plugins checks those itself.
+    # records name files on the training machine (pgm.plugins checks those itself); keys the
+    # model never reads (which pgm 0.1 recorded) are not compared.
     _, meta = load_tensors(weights)
     if isinstance(meta.get("config"), dict):
+        unread = {"plugins", *inapplicable_keys(cfg)}
         check_same_run(
             {"config": {k: v for k, v in meta["config"].items() if k != "plugins"}},
-            {k: v for k, v in cfg.items() if k != "plugins"},
+            {k: v for k, v in cfg.items() if k not in unread},
             None,
             "run",
             str(weights),

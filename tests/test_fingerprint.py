@@ -167,3 +167,6 @@ def test_loading_a_run_refuses_a_config_json_edited_after_training(finished, tmp
     # keys a session may change (and epochs grown by a resume in progress) still load
     (run / "config.json").write_text(json.dumps({**saved, "eval_particles": 3, "epochs": 5}))
     load_run(run)
+    # and so do keys the model never reads, which pgm 0.1 recorded (num_layers for a VAE)
+    (run / "config.json").write_text(json.dumps({**saved, "num_layers": 5}))
+    load_run(run)
