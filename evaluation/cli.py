@@ -450,18 +450,23 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model from a TOML config",
         description="Train a model by SVI. The config holds the pgm.build keys (model, prior, "
-        "guide, likelihood, latent_dim, ...) and training keys (data, epochs, batch_size, lr, "
-        "seed, device, elbo, num_particles, kl_warmup_epochs, early_stopping_patience for early "
-        "stopping, logger = tensorboard for a TensorBoard log, keep_checkpoints). Keys that do "
-        "not apply to the model are warned about and not recorded. The run folder gets "
-        "config.json, metrics.jsonl, checkpoints/ (the last one by default, which resume needs) "
-        "and model.safetensors (the best validation epoch's weights).",
+        "guide, likelihood, latent_dim, ...), data keys (data, num_train, data_dir, download) "
+        "and training keys (epochs, batch_size, lr, seed, device, elbo, num_particles, "
+        "kl_warmup_epochs, early_stopping_patience for early stopping, logger = tensorboard for "
+        "a TensorBoard log, keep_checkpoints). Keys that do not apply to the model are warned "
+        "about and not recorded. The run folder gets config.json, metrics.jsonl, checkpoints/ "
+        "(the last one by default, which resume needs) and model.safetensors (the best "
+        "validation epoch's weights).",
     )
     p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
     o.add_out_folder(p, "the run: created, or continued with --resume")
     o.add_overrides(p, "a config key")
     p.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint (epochs may grow; the session "
+        "keys device, eval_particles, checkpoint_every, keep_checkpoints, logger, num_workers, "
+        "data_dir and download may change; any other difference is refused)",
     )
     p.add_argument(
         "--distributed", action="store_true", help="DistributedDataParallel training under torchrun"
@@ -620,7 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
-        "list", help="list every registered model, prior, guide, likelihood, dataset"
+        "list",
+        help="list every registered model, prior, guide, likelihood, dataset",
+        description="List every registered name a config may use, with its description: "
+        "models, priors, guides, likelihoods, datasets, encoder/decoder networks and ELBOs "
+        "(plug-ins included).",
     )
     o.add_json(p, "machine-readable output: one JSON object, kind -> name -> description")
     o.add_common(p, data_dir=False, device=False, progress=False)

@@ -15,11 +15,12 @@ import pgm
 from pgm.data import ImageDataset, load_data
 from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
+from pgm.model_config import inapplicable_keys
 from pgm.plugins import use_plugins
 
-from .checkpoint import CheckpointError, load_weights
+from .checkpoint import CheckpointError, load_tensors, load_weights
 from .config import ConfigError, resolve_config
-from .fingerprint import data_identity
+from .fingerprint import check_same_run, data_identity
 from .out_path import check_out_path
 from .run_folder import RunFolder, read_json_object
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
@@ -120,7 +121,9 @@ def check_memory(cfg: dict, data: ImageDataset) -> None:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeModel, dict]:
-    """``(model, config)`` of a run written by ``pgm train``; the model is in eval mode."""
+    """``(model, config)`` of a run written by ``pgm train``; the model is in eval mode.
+    A ``config.json`` that differs from the config ``model.safetensors`` records (but for
+    session keys, and ``epochs``, which a resume may have grown) is refused, naming the keys."""
     run = Path(run_dir)
     if not run.is_dir():
         found = "a file" if run.exists() else "no such folder"
@@ -141,6 +144,21 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
         raise CheckpointError(
             f"run: expected {weights}; found none (training did not finish: continue it with "
             f"`pgm train --out {run} --resume`)"
+        )
+    # the weights record the config they were trained with: an edited config.json would
+    # build another model (another activation, say) and score it with these weights. Plug-in
+    # records name files on the training machine (pgm.plugins checks those itself); keys the
+    # model never reads (which pgm 0.1 recorded) are not compared.
+    _, meta = load_tensors(weights)
+    if isinstance(meta.get("config"), dict):
+        unread = {"plugins", *inapplicable_keys(cfg)}
+        check_same_run(
+            {"config": {k: v for k, v in meta["config"].items() if k != "plugins"}},
+            {k: v for k, v in cfg.items() if k not in unread},
+            None,
+            "run",
+            str(weights),
+            f" (config.json was edited; restore it in {run})",
         )
     model = pgm.build(cfg)
     load_weights(weights, model)

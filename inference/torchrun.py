@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
     )
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE_OR_FILE",
+        help="import a plug-in first (a module name or a .py file), as pgm train --plugin; "
+        "repeatable, recorded in the run",
+    )
     p.add_argument("--data-dir", default=None, help="folder with the .npz data files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -53,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out,
             resume=args.resume,
             sets=args.set,
+            plugins=args.plugin,
             data_dir=args.data_dir,
             progress=not args.no_progress,
             distributed=True,

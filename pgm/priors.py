@@ -91,9 +91,10 @@ class VampPrior(nn.Module):
     def attach(self, guide: nn.Module) -> None:
         """Take q's diagonal Gaussian from ``guide`` (a :class:`pgm.parts.GaussianGuide`)."""
         if not isinstance(guide, GaussianGuide):
+            renamed = " (pgm 0.1's base(x) is now gaussian(x))" if hasattr(guide, "base") else ""
             raise PgmTypeError(
                 "prior 'vamp': expected a guide with gaussian(x), its diagonal Gaussian "
-                f"(pgm.parts.GaussianGuide); found {type(guide).__name__} without it"
+                f"(pgm.parts.GaussianGuide); found {type(guide).__name__} without it{renamed}"
             )
         self._gaussian = guide.gaussian
 

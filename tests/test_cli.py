@@ -3,7 +3,9 @@ suite."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -133,6 +135,19 @@ def test_help_explains_each_command(capsys):
     for command in ("train", "evaluate", "sample", "suite", "compare", "list", "complete"):
         assert main([command, "--help"]) == 0
         assert "usage: pgm " + command in capsys.readouterr().out
+
+
+def test_every_command_has_a_description_and_train_names_the_session_keys():
+    from evaluation.cli import build_parser
+    from inference.fingerprint import SESSION_KEYS
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        assert parser.description, f"pgm {name} --help has no description"
+    train = sub.choices["train"]
+    resume = next(a for a in train._actions if "--resume" in a.option_strings)
+    named = {k for k in SESSION_KEYS if re.search(rf"\b{k}\b", resume.help)}
+    assert named == set(SESSION_KEYS), sorted(set(SESSION_KEYS) - named)
 
 
 def test_complete_fills_the_bottom_half(tmp_path, capsys):

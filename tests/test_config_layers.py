@@ -112,3 +112,22 @@ def test_pgm_train_and_torchrun_print_the_same_summary(tmp_path, monkeypatch, ca
     }
     assert seen[0] == seen[1]
     assert seen[0][0] == {"model": "vae", "epochs": 2, "lr": 0.01}
+
+
+def test_torchrun_takes_plugin_like_pgm_train(tmp_path, monkeypatch):
+    config = tmp_path / "run.toml"
+    config.write_text('model = "vae"\nepochs = 2\n')
+    seen = []
+
+    def fake_train(cfg, out, **settings):
+        seen.append(cfg)
+        return FitResult(None, cfg, Path(out), [{"epoch": 2, "train_loss": 1.5}], 1.25)
+
+    monkeypatch.setattr(inference.run, "train", fake_train)
+    monkeypatch.setattr(inference.distributed, "train_distributed", fake_train)
+    plugin = tmp_path / "empty_plugin.py"
+    plugin.write_text('"""A plug-in that registers nothing."""\n')
+    args = [str(config), "--out", str(tmp_path / "run"), "--plugin", str(plugin), "--no-progress"]
+    assert evaluation.cli.main(["train", *args]) == 0
+    assert inference.torchrun.main(args) == 0
+    assert seen[0] == seen[1] and seen[1]["plugins"] == [str(plugin)]

@@ -99,7 +99,10 @@ def test_fashion_mnist_through_torchvision_layout(tmp_path):
 
 
 def test_torchvision_dataset_absent_offline_says_how_to_get_it(tmp_path):
+    # the way it names exists: the config key (there is no --download flag)
     with pytest.raises(
-        FileNotFoundError, match="fashion-mnist: torchvision found no usable files.*--download"
+        FileNotFoundError,
+        match=r"fashion-mnist: torchvision found no usable files.*set download = true "
+        r"\(--set download=true\)",
     ):
         load_dataset("fashion-mnist", "train", tmp_path)

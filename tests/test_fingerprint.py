@@ -157,3 +157,20 @@ def test_suite_refuses_to_reuse_a_run_of_another_config(tmp_path):
     with pytest.raises(ConfigError, match=r"epochs \(run has 3, given 1; it may only grow\)"):
         run_suite(out, epochs_scale=1 / 40, **quiet)
     assert _files(run_dir) == before
+
+
+def test_loading_a_run_refuses_a_config_json_edited_after_training(finished, tmp_path):
+    # same shapes, another model: the weights would be scored under an activation never trained
+    from inference import load_run
+
+    run = _copy(finished, tmp_path)
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**saved, "activation": "tanh"}))
+    with pytest.raises(ConfigError, match=r"activation \(run has 'relu', given 'tanh'\)"):
+        load_run(run)
+    # keys a session may change (and epochs grown by a resume in progress) still load
+    (run / "config.json").write_text(json.dumps({**saved, "eval_particles": 3, "epochs": 5}))
+    load_run(run)
+    # and so do keys the model never reads, which pgm 0.1 recorded (num_layers for a VAE)
+    (run / "config.json").write_text(json.dumps({**saved, "num_layers": 5}))
+    load_run(run)

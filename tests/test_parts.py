@@ -138,6 +138,20 @@ def test_vamp_prior_refuses_a_guide_without_a_gaussian_in_one_line(register):
         pgm.build({**BASE, "guide": name, "prior": "vamp"})
 
 
+class _OldGuide(_PlainGuide):
+    def base(self, x):  # pgm 0.1's name for gaussian(x)
+        return self(x)
+
+
+def test_vamp_prior_says_a_guides_old_base_method_is_now_gaussian(register):
+    name = register(pgm.GUIDES, lambda cfg: _OldGuide())
+    with pytest.raises(
+        PgmTypeError,
+        match=r"found _OldGuide without it \(pgm 0.1's base\(x\) is now gaussian\(x\)\)$",
+    ):
+        pgm.build({**BASE, "guide": name, "prior": "vamp"})
+
+
 def test_a_plug_in_prior_that_needs_the_guide_is_attached_by_the_model(register):
     class Attached(nn.Module):
         def attach(self, guide):

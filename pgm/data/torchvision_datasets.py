@@ -35,9 +35,9 @@ def load_torchvision(
         ds = cls(str(root), train=split != "test", download=download)
     except RuntimeError as err:
         raise FileNotFoundError(
-            f"{name}: torchvision found no usable files under {root} ({err}); pass --download "
-            "on a machine that is online, or point --data-dir / PGM_DATA_DIR at a folder "
-            "holding them"
+            f"{name}: torchvision found no usable files under {root} ({err}); set download = true "
+            "(--set download=true) on a machine that is online, or point --data-dir / "
+            "PGM_DATA_DIR at a folder holding them"
         ) from None
     data = ds.data
     images = torch.as_tensor(np.asarray(data))
