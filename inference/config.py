@@ -92,6 +92,16 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     :func:`pgm.model_config.resolve_model_config`); a key no layer declared is refused, naming
     the closest one. ``image_shape``/``num_levels`` come from the data when the config leaves
     them out; when it states them they must agree with the data."""
+    try:
+        return _resolve(config, image_shape, num_levels)
+    except PgmError as err:
+        if type(err) is not PgmError:
+            raise  # a more precise kind (an unknown name, a plug-in's type error) stays
+        # a setting the layers refused: inference's answer for a config is ConfigError
+        raise ConfigError(str(err)) from None
+
+
+def _resolve(config: dict, image_shape, num_levels) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
     config = copy.deepcopy(config)

@@ -65,18 +65,27 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
     """``key (run has A, given B)`` for every key whose values differ, but
     :data:`SESSION_KEYS`; ``epochs`` may grow (a resume may extend a run) but not shrink.
     Model keys the recorded model does not read (which pgm 0.1 still wrote into config.json,
-    e.g. ``num_layers`` for a VAE) are not compared."""
+    e.g. ``num_layers`` for a VAE) are not compared, and plug-ins are compared by module and
+    file content, not by where the file lies."""
     recorded = {k: v for k, v in recorded.items() if k not in inapplicable_keys(recorded)}
     out = []
     for key in sorted((set(recorded) | set(given)) - SESSION_KEYS):
         old, new = recorded.get(key), given.get(key)
-        if old == new:
+        if old == new or (key == "plugins" and _plugin_code(old) == _plugin_code(new)):
             continue
         if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
             continue
         note = "; it may only grow" if key == "epochs" else ""
         out.append(f"{key} (run has {old!r}, given {new!r}{note})")
     return out
+
+
+def _plugin_code(records) -> object:
+    """What a run's plug-in records say about the code trained: each module and its file's
+    sha256, not where the file lay (another machine keeps it elsewhere)."""
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        return records
+    return sorted((str(r.get("module")), str(r.get("sha256"))) for r in records)
 
 
 def check_same_run(

@@ -19,6 +19,12 @@ def train_config(config: str | None, out: str | Path, resume: bool, sets: list[s
     overrides = parse_overrides(sets)
     if config is not None:
         cfg = load_config(config)
+        if isinstance(cfg.get("paper"), dict):
+            row = Path(config).stem
+            raise ConfigError(
+                f"config: expected a training config; found {config}, a paper recipe (its "
+                f"[paper] table is not a training key): run it with `pgm reproduce {row} --out DIR`"
+            )
     elif resume:
         saved = RunFolder(out).config
         if not saved.is_file():

@@ -44,20 +44,23 @@ def check_known_keys(config: dict) -> None:
     if not unknown:
         return
     listed = sorted(valid)
+    # pgm alone (a script that did not import inference) cannot tell a training key from a
+    # typo: it guesses only near misses and says where a run's other keys are declared
+    alone = "training" not in _LAYERS
     guesses = [
         f"{key!r} (did you mean {close[0]!r}?)"
-        if (close := difflib.get_close_matches(str(key), listed, n=1))
+        if (close := difflib.get_close_matches(str(key), listed, n=1, cutoff=0.8 if alone else 0.6))
         else repr(key)
         for key in sorted(unknown, key=str)
     ]
-    # a run's config.json read by a script that imported pgm alone: say where its keys live
-    hint = (
-        " (a run's config.json also holds training keys, which `import inference` declares; "
-        "inference.load_run reads a run for you)"
-        if "training" not in _LAYERS
-        else ""
-    )
+    if alone:
+        raise PgmError(
+            f"config: expected the keys of pgm's layers (model, data); found "
+            f"{', '.join(guesses)}, which none declares (a run's config.json also holds "
+            "training keys: `import inference` declares them, and inference.load_run reads a "
+            "run for you)"
+        )
     raise PgmError(
         f"config: expected keys among {', '.join(listed)}; found unknown key(s) "
-        f"{', '.join(guesses)}{hint}"
+        f"{', '.join(guesses)}"
     )

@@ -131,3 +131,52 @@ def test_torchrun_takes_plugin_like_pgm_train(tmp_path, monkeypatch):
     assert evaluation.cli.main(["train", *args]) == 0
     assert inference.torchrun.main(args) == 0
     assert seen[0] == seen[1] and seen[1]["plugins"] == [str(plugin)]
+
+
+def test_pgm_train_on_a_paper_recipe_points_to_pgm_reproduce(capsys):
+    from pathlib import Path
+
+    from evaluation.cli import main
+
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "papers" / "pixelcnn.toml"
+    assert main(["train", str(recipe), "--out", "/nonexistent/never-written"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "a paper recipe" in err and "pgm reproduce pixelcnn --out DIR" in err, err
+
+
+def test_pgm_alone_refuses_a_run_config_saying_where_training_keys_live():
+    """A script importing pgm only cannot tell a training key from a typo: it names the keys,
+    guesses only near misses (no 'num_particles' -> 'num_levels') and points to inference."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import pgm\n"
+        "try:\n"
+        "    pgm.build({'model': 'vae', 'image_shape': [1, 8, 8], 'num_levels': 17,\n"
+        "               'num_particles': 2, 'latnet_dim': 3})\n"
+        "except pgm.errors.PgmError as err:\n"
+        "    print(err)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    ).stdout.strip()
+    assert out.startswith("config: expected the keys of pgm's layers (model, data); found "), out
+    assert "'latnet_dim' (did you mean 'latent_dim'?)" in out and "'num_particles'," in out
+    assert "did you mean 'num_levels'" not in out and "`import inference`" in out
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"epoch": 3}, {"lr_decay": 2.0}, {"data_dir": 3}, {"latent_dim": 0}],
+    ids=["unknown key", "training", "data", "model"],
+)
+def test_every_layer_refusal_is_an_inference_config_error(bad):
+    """Whichever layer refuses a setting, `except inference.ConfigError` catches it."""
+    from inference import ConfigError, resolve_config
+
+    with pytest.raises(ConfigError):
+        resolve_config({"model": "vae", **bad}, image_shape=[1, 8, 8], num_levels=17)

@@ -174,3 +174,14 @@ def test_loading_a_run_refuses_a_config_json_edited_after_training(finished, tmp
     # and so do keys the model never reads, which pgm 0.1 recorded (num_layers for a VAE)
     (run / "config.json").write_text(json.dumps({**saved, "num_layers": 5}))
     load_run(run)
+
+
+def test_plugins_are_compared_by_module_and_content_not_by_path():
+    """A run resumed on another machine finds its plug-in file elsewhere: the same module with
+    the same sha256 is the same code; another sha256 is another model."""
+    record = {"plugin": "/a/plug.py", "module": "plug", "file": "/a/plug.py", "sha256": "1" * 64}
+    moved = {**record, "plugin": "/b/plug.py", "file": "/b/plug.py"}
+    assert config_differences({"plugins": [record]}, {"plugins": [moved]}) == []
+    edited = {**moved, "sha256": "2" * 64}
+    (diff,) = config_differences({"plugins": [record]}, {"plugins": [edited]})
+    assert diff.startswith("plugins (run has [{")
