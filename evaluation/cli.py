@@ -482,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
         "RUN/evaluation-SPLIT.json.",
     )
     o.add_run(p)
-    o.add_num_particles(p, 1000)
+    o.add_num_particles(p, None, "the run's eval_particles, 1000 unless its config set another")
     o.add_split(p)
     o.add_num_images(p)
     o.add_seed(p, "the importance samples")

@@ -143,7 +143,7 @@ def add_seed(p, of: str) -> None:
     p.add_argument("--seed", type=seed, default=0, help=f"seed of {of} (default 0)")
 
 
-def add_num_particles(p, default: int, note: str = "", short: bool = True) -> None:
+def add_num_particles(p, default: int | None, note: str = "", short: bool = True) -> None:
     """``--num-particles`` (and ``-k`` with ``short``): the estimator's K, at most
     :data:`~.log_likelihood.MAX_PARTICLES`."""
     from .log_likelihood import MAX_PARTICLES
@@ -154,8 +154,9 @@ def add_num_particles(p, default: int, note: str = "", short: bool = True) -> No
         type=positive_int("--num-particles", MAX_PARTICLES),
         default=default,
         metavar="K",
-        help=f"importance samples K per image for latent models (default {default}{note}; "
-        "exact K = 1 for models without latents)",
+        help=f"importance samples K per image for latent models (default "
+        f"{note if default is None else f'{default}{note}'}; exact K = 1 for models without "
+        "latents)",
     )
 
 

@@ -11,12 +11,15 @@ from pgm.data import config_dataset
 
 from .log_likelihood import Estimate, bits_per_dim, estimate
 
-__all__ = ["evaluate_run", "summarise"]
+__all__ = ["EVAL_PARTICLES", "evaluate_run", "summarise"]
+
+#: K for a run whose config.json predates ``eval_particles``
+EVAL_PARTICLES = 1000
 
 
 def evaluate_run(
     run_dir: str | Path,
-    num_particles: int = 1000,
+    num_particles: int | None = None,
     split: str = "test",
     data_dir: str | None = None,
     num_images: int | None = None,
@@ -25,8 +28,12 @@ def evaluate_run(
     return_log_weights: bool = False,
     progress: bool = False,
 ):
-    """``(model, config, dataset, Estimate)`` for a run on ``split`` (the first ``num_images``)."""
+    """``(model, config, dataset, Estimate)`` for a run on ``split`` (the first ``num_images``),
+    with K = ``num_particles`` importance samples, or the run's own ``eval_particles`` (its
+    config's evaluation K) when None."""
     model, cfg = load_run(run_dir, device=device)
+    if num_particles is None:
+        num_particles = cfg.get("eval_particles", EVAL_PARTICLES)
     if not model.has_density:
         return model, cfg, None, None
     data = config_dataset(cfg, split, data_dir).subset(num_images)

@@ -4,6 +4,7 @@ checks in one typed :class:`TrainingConfig`; adding a training option means addi
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,8 @@ class TrainingConfig:
     num_particles: int = 1
     kl_warmup_epochs: int = 0  # beta rises linearly over these epochs (Tomczak & Welling 2018)
     grad_clip: float = 0.0  # 0: no clipping
-    eval_particles: int = field(default=100, metadata=_SESSION)
+    # K of `pgm evaluate RUN` when -k is not given (compare/suite/reproduce take their own)
+    eval_particles: int = field(default=1000, metadata=_SESSION)
     checkpoint_every: int = field(default=1, metadata=_SESSION)  # epochs
     # what resume needs: the last checkpoint (it holds the best epoch's weights too)
     keep_checkpoints: int = field(default=1, metadata=_SESSION)
@@ -57,6 +59,10 @@ class TrainingConfig:
         check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1)
         if self.num_workers is not None:
             check_int(self.num_workers, "num_workers", minimum=0)
+            logging.getLogger("pgm").warning(
+                "config: 'num_workers' has no effect: pgm holds a dataset in memory as one "
+                "tensor and batches it without loader workers; ignored"
+            )
         check_choice(self.device, "device", ("auto", "cpu", "cuda"))
         check_choice(self.precision, "precision", ("fp32", "bf16"))
         check_choice(self.elbo, "elbo", ELBOS)

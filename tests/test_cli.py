@@ -98,6 +98,13 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
     assert f"bits/dim   {row['bits_per_dim']:.4f}" in text and "ELBO" in text
     assert f"{100 * row['psis_khat_unreliable_fraction']:.1f}% of images above 0.7" in text
 
+    # without -k: the K the run's config records (eval_particles, a session key: edited here)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["eval_particles"] == 1000  # the default, what `pgm evaluate` used before
+    (run / "config.json").write_text(json.dumps({**saved, "eval_particles": 7}))
+    assert main(["evaluate", str(run), "--num-images", "5", "--no-progress", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["num_particles"] == 7
+
     out = tmp_path / "grid.png"
     assert main(["sample", str(run), "-n", "9", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
