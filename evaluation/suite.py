@@ -8,7 +8,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from inference import train
+from inference import load_run, train
 from inference.checkpoint import load_tensors
 from inference.config import load_config, resolve_config
 from inference.fingerprint import check_same_run, data_identity
@@ -94,6 +94,13 @@ def run_suite(
             "--add: expected run folders written by `pgm train`; "
             f"found no config.json in {', '.join(missing)}"
         )
+    for run in extra:  # met before minutes of training, not after: a run of other data
+        _, saved = load_run(run)  # (or one whose weights or plug-in are missing) is refused now
+        if saved.get("data") != data:
+            raise PgmError(
+                f"--add: expected runs trained on the suite's data {data!r}; found {run} "
+                f"trained on {saved.get('data')!r}"
+            )
     chosen = models or list(table)
     unknown = [m for m in chosen if m not in table]
     if unknown:

@@ -18,7 +18,7 @@ import torch
 
 import pgm
 from evaluation.cli import main
-from inference import load_run
+from inference import load_run, train
 from inference.config import load_config, resolve_config
 from pgm import plugins
 from pgm.plain_model import MODEL_KEYS
@@ -165,6 +165,21 @@ def test_suite_add_refuses_a_folder_without_a_run(tmp_path, capsys):
     assert (
         err == "pgm suite: error: --add: expected run folders written by `pgm train`; "
         f"found no config.json in {missing}"
+    )
+    assert not (tmp_path / "s").exists()  # refused before anything was trained or written
+
+
+def test_suite_add_refuses_a_run_of_other_data_before_training(tmp_path, capsys):
+    from tiny_run import TINY_RUN
+
+    other = tmp_path / "binary"
+    train({**TINY_RUN, "data": "digits-binary"}, other, progress=False)
+    argv = ["suite", "--out", str(tmp_path / "s"), "--models", "vae", "--add", str(other)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "pgm suite: error: --add: expected runs trained on the suite's data 'digits'; found "
+        f"{other} trained on 'digits-binary'"
     )
     assert not (tmp_path / "s").exists()  # refused before anything was trained or written
 
