@@ -217,7 +217,7 @@ def _representation(
 
 
 def _ais_section(
-    dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[str], say
+    dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[dict], say
 ) -> dict:
     """IS against AIS and the BDMC gap for every latent model; fills ``run.ais``."""
     from .ais_agreement import ais_agreement, ais_settings
