@@ -1,16 +1,22 @@
 """``pgm compare`` (and the last step of ``pgm suite``): evaluate several runs on the same test
 images and write a statistical report.
 
-Steps, each in the module named after its idea:
+:func:`compare_runs` runs the steps in order and keeps each model's row of ``results.json`` and
+its diagnostics; each step lives in the module named after its idea:
 
+0. the run folders, loaded and checked to be comparable (:mod:`.compared_run`);
 1. every density model's per-image log-likelihood and ELBO from the shared estimator
    (:mod:`.log_likelihood`), on the same images, with the K log-weights kept;
 2. per-model means with bootstrap intervals, every pairwise paired test, Holm's adjustment and
    a ranking with tie groups (:mod:`.statistics`);
-3. ESS, PSIS k-hat, the estimate against K, rate/distortion and active units (:mod:`.diagnostics`);
+3. ESS, PSIS k-hat, the estimate against K, rate/distortion and active units (:mod:`.diagnostics`),
+   IS against AIS where asked (:mod:`.ais_agreement`), and whether each run had converged
+   (:mod:`.convergence`); every warning in one form (:mod:`.warning_record`);
 4. the linear probe on latent codes, the autoencoder included (:mod:`.representation`);
-5. figures (:mod:`.figures`), and ``results.json``, ``idata.nc`` (ArviZ), ``report.md`` and
-   ``report.html`` (:mod:`.report`) in the output folder.
+5. the figures (:mod:`.report_figures`, drawn by :mod:`.figures`), the software it was made with
+   (:mod:`.provenance`), and ``results.json``, ``idata.nc`` (ArviZ, :mod:`.inference_data`),
+   ``report.md`` and ``report.html`` (:mod:`.report`), swapped into the output folder whole
+   (:mod:`.report_swap`).
 """
 
 from __future__ import annotations
@@ -18,178 +24,38 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from inference import load_run, read_metrics
-from inference.atomic_write import atomic_write, atomic_write_bytes, atomic_write_text
+from inference import read_metrics
+from inference.atomic_write import atomic_write_bytes, atomic_write_text
 from pgm.data import ImageDataset, config_dataset
 from pgm.errors import PgmError
-from pgm.parts import FullyObservedAutoregressive
-from pgm.plain_model import PlainModel, SamplingUnavailable
+from pgm.plain_model import PlainModel
 
 from . import diagnostics as diag
+from .compared_run import ComparedRun, load_runs, relative_to_report
 from .convergence import RULE as CONVERGENCE_RULE
-from .convergence import convergence
+from .convergence import convergence, convergence_warnings
 from .evaluate_run import summarise
-from .figures import (
-    FigureFile,
-    activity_plot,
-    completion_figure,
-    forest_plot,
-    interpolation_figure,
-    k_curve_plot,
-    khat_plot,
-    reconstruction_figure,
-    samples_figure,
-    training_curves_plot,
-    traversal_figure,
-)
-from .log_likelihood import Estimate, bits_per_dim, estimate
-from .report import render_html, render_markdown
+from .inference_data import write_inference_data
+from .log_likelihood import bits_per_dim, estimate
+from .progress import progress_bar
+from .provenance import plugin_names, versions
+from .report import format_value, render_html, render_markdown
+from .report_figures import report_figures
 from .report_swap import check_report_folder, write_report
 from .representation import encode_all, linear_probe
 from .statistics import compare_all, rank_models, summarise_mean
+from .warning_record import warning_record
 
-__all__ = ["compare_runs", "warning_record", "write_inference_data"]
+__all__ = ["compare_runs"]
 
 # what distinguishes one VAE of the suite from another, shown next to its name
 # (num_particles here is the training objective's K, not the evaluation's)
 _DETAIL_KEYS = ("prior", "guide", "likelihood", "elbo", "num_particles", "latent_dim")
-
-
-def warning_record(
-    code: str, model: str | None, metric: str | None, value, threshold, message: str
-) -> dict:
-    """One warning of ``results.json``: a machine-readable ``code`` (``posterior-collapse``,
-    ``khat-unreliable``, ``not-converged``, ...), the ``model`` and ``metric`` it is about, the
-    ``value`` found and the ``threshold`` it crossed, and the sentence the report prints."""
-    return {
-        "code": code,
-        "model": model,
-        "metric": metric,
-        "value": value,
-        "threshold": threshold,
-        "message": message,
-    }
-
-
-@dataclass
-class _Run:
-    """One run being compared: its display name, folder, model and config, and what the
-    comparison learns about it on the way."""
-
-    name: str
-    path: Path
-    model: torch.nn.Module
-    cfg: dict
-    est: Estimate | None = None
-    row: dict = field(default_factory=dict)
-    khat: np.ndarray | None = None
-    ess: np.ndarray | None = None
-    activity: np.ndarray | None = None
-    test_codes: np.ndarray | None = None
-    ais: torch.Tensor | None = None
-
-    @property
-    def has_density(self) -> bool:
-        return bool(self.model.has_density)
-
-    @property
-    def has_latents(self) -> bool:
-        return bool(self.model.has_density and self.model.has_latents)
-
-    @property
-    def has_codes(self) -> bool:
-        """VAEs and the autoencoder map x to a code (``encode``/``decode``)."""
-        return (self.model.has_latents or not self.model.has_density) and hasattr(
-            self.model, "encode"
-        )
-
-    @property
-    def is_autoregressive(self) -> bool:
-        """Fully observed with an autoregressive ``distribution()`` (what completion needs)."""
-        return (
-            self.model.has_density
-            and not self.model.has_latents
-            and isinstance(self.model, FullyObservedAutoregressive)
-        )
-
-    @property
-    def can_sample(self) -> bool:
-        return self.model.has_density and getattr(self.model, "can_sample", True)
-
-
-def _unique_names(paths: list[Path]) -> list[str]:
-    """Folder names, made unique (``vae``, ``vae#2``) when a run is listed twice or two folders
-    share a name: every row of the report must name one evaluation."""
-    seen: dict[str, int] = {}
-    names = []
-    for p in paths:
-        base = p.name or str(p)
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
-    return names
-
-
-def _load_runs(run_dirs: list[str | Path], names: list[str | None] | None = None) -> list[_Run]:
-    if not run_dirs:
-        raise PgmError("runs: expected at least one run folder; found none")
-    paths = [Path(r) for r in run_dirs]
-    names = list(names) if names is not None else [None] * len(paths)
-    if len(names) != len(paths):
-        raise ValueError(f"names: expected one per run ({len(paths)}); found {len(names)}")
-    given = [n for n in names if n]
-    repeated = sorted({n for n in given if given.count(n) > 1})
-    if repeated:
-        raise ValueError(
-            f"--label: expected a different name for each run; found {repeated[0]!r} twice"
-        )
-    # a labelled run is called by its label; the others by their folder, made unique
-    default = _unique_names(
-        [p if not n else Path(f"\0{i}") for i, (p, n) in enumerate(zip(paths, names, strict=True))]
-    )
-    chosen = [n or d for n, d in zip(names, default, strict=True)]
-    clash = sorted({c for c in chosen if chosen.count(c) > 1})
-    if clash:
-        raise ValueError(
-            "--label: expected names unlike the other runs' folder names; "
-            f"found {clash[0]!r} for two runs"
-        )
-    runs = []
-    for name, path in zip(chosen, paths, strict=True):
-        model, cfg = load_run(path)
-        read_metrics(path)  # a corrupted metrics.jsonl is refused now, not after the estimates
-        runs.append(_Run(name, path, model, cfg))
-    first = runs[0]
-    for r in runs[1:]:
-        mismatch = [
-            k for k in ("data", "image_shape", "num_levels") if r.cfg.get(k) != first.cfg.get(k)
-        ]
-        if mismatch:
-            k = mismatch[0]
-            raise PgmError(
-                f"runs: expected every run to be trained on the same data (the comparison pairs "
-                f"models on the same test images); found {k} = {first.cfg.get(k)!r} for "
-                f"{first.name} and {r.cfg.get(k)!r} for {r.name}"
-            )
-    if not any(r.has_density for r in runs):
-        raise PgmError(
-            "runs: expected at least one model with a density p(x) (a VAE or an autoregressive "
-            "model); found only models without one (autoencoders)"
-        )
-    return runs
-
-
-def _progress(items, desc: str, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, leave=False)
 
 
 def _interval_bits(ci: tuple[float, float] | list[float], num_dims: int) -> list[float]:
@@ -197,27 +63,9 @@ def _interval_bits(ci: tuple[float, float] | list[float], num_dims: int) -> list
     return [float(bits_per_dim(ci[1], num_dims)), float(bits_per_dim(ci[0], num_dims))]
 
 
-def _describe(run: _Run) -> str:
-    """What was built (``model.describe()``, from the built parts) and, for latent models, the
-    objective it was trained with: ``..., trained on the iwae ELBO (K = 8)``."""
-    text = run.model.describe() if hasattr(run.model, "describe") else str(run.cfg.get("model"))
-    if run.has_latents and "elbo" in run.cfg:
-        k = run.cfg.get("num_particles", 1)
-        text += f"; trained on the {run.cfg['elbo']} ELBO" + (f" (K = {k})" if k and k > 1 else "")
-    return text
-
-
-def _relative(path: Path, out: Path) -> str:
-    """``path`` relative to the output folder (``runs/vae``), so a report folder moves whole."""
-    import os
-
-    try:
-        return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve())).as_posix()
-    except ValueError:  # another drive (Windows)
-        return str(path)
-
-
-def _model_row(run: _Run, data: ImageDataset, n_resamples: int, seed: int, out: Path) -> dict:
+def _model_row(
+    run: ComparedRun, data: ImageDataset, n_resamples: int, seed: int, out: Path
+) -> dict:
     row = summarise(run.name, run.cfg, run.est, data.num_dims, run.has_latents)
     details = {k: run.cfg[k] for k in _DETAIL_KEYS if k in run.cfg} if run.has_latents else {}
     if isinstance(run.model, PlainModel):  # a hand-written pair: the VAE part keys do not apply
@@ -229,7 +77,7 @@ def _model_row(run: _Run, data: ImageDataset, n_resamples: int, seed: int, out: 
     row.update(
         {
             "details": details,
-            "description": _describe(run),
+            "description": run.describe(),
             "convergence": conv,
             "training": conv["status"],
             "has_latents": run.has_latents,
@@ -247,13 +95,13 @@ def _model_row(run: _Run, data: ImageDataset, n_resamples: int, seed: int, out: 
             "active_units": None,
             "latent_dim": int(run.model.latent_dim) if run.has_latents else None,
             "status": "ok",
-            "run": _relative(run.path, out),
+            "run": relative_to_report(run.path, out),
         }
     )
     return row
 
 
-def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[dict]) -> None:
+def _latent_diagnostics(run: ComparedRun, x: torch.Tensor, seed: int, warnings: list[dict]) -> None:
     """ESS and k-hat from the kept weights, rate/distortion, active units; fills ``run.row``."""
     lw = run.est.log_weights
     run.khat = diag.psis_khat(lw)
@@ -306,7 +154,8 @@ def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[di
                 f"{run.name}: partial posterior collapse — {inactive} of "
                 f"{run.row['latent_dim']} latent "
                 f"units inactive (Cov_x(E_q[z_u|x]) ≤ {diag.ACTIVE_UNIT_THRESHOLD}), rate "
-                f"{_num(run.row['rate_nats'])} nats: the model uses few of its latent dimensions",
+                f"{format_value(run.row['rate_nats'], '.2f')} nats: the model uses few of its "
+                "latent dimensions",
             )
         )
     if unreliable:
@@ -328,88 +177,8 @@ def _latent_diagnostics(run: _Run, x: torch.Tensor, seed: int, warnings: list[di
     run.row["status"] = "; ".join(status) or "ok"
 
 
-def _run_method(run: _Run, out: Path) -> dict:
-    """How one run was trained: its folder, architecture, seed, the epoch budget and the epochs
-    it ran (fewer with early stopping: ``early_stopping_patience``), and its training time."""
-    metrics = read_metrics(run.path)
-    return {
-        "path": _relative(run.path, out),
-        "architecture": run.cfg.get("model"),
-        "seed": run.cfg.get("seed"),
-        "epochs": run.cfg.get("epochs"),
-        "epochs_run": metrics[-1]["epoch"] if metrics else None,
-        "patience": run.cfg.get("early_stopping_patience", 0),
-        "train_seconds": round(sum(float(m.get("seconds") or 0) for m in metrics), 1),
-    }
-
-
-def _num(value: float, fmt: str = ".2f") -> str:
-    """A number for prose, with a true minus sign (−), as the tables print it."""
-    from .report import format_value
-
-    return format_value(value, fmt)
-
-
-def _convergence_warnings(runs: list[_Run], comparisons: list[dict]) -> list[dict]:
-    """One warning per run whose validation loss was still falling (or over-fitting) at its last
-    epoch, and one when the ranking separates models that had not converged."""
-    out = []
-    convs = {r.name: r.row.get("convergence") or convergence(read_metrics(r.path)) for r in runs}
-    for run in runs:
-        conv = convs[run.name]
-        if conv["still_falling"]:
-            out.append(
-                warning_record(
-                    "not-converged",
-                    run.name,
-                    "valid_loss_slope_per_epoch",
-                    conv["slope_per_epoch"],
-                    0.0,
-                    f"{run.name}: validation loss still falling at the last epoch "
-                    f"({conv['last_epoch']}; "
-                    f"slope {_num(conv['slope_per_epoch'], '.3f')} nats per epoch over the last "
-                    f"{conv['window_epochs']} epochs): trained for a budget, not to convergence",
-                )
-            )
-        if conv["overfitting"]:
-            out.append(
-                warning_record(
-                    "over-fitting",
-                    run.name,
-                    "valid_loss",
-                    conv["last_valid_loss"],
-                    conv["best_valid_loss"],
-                    f"{run.name}: over-fitting — validation loss rose from "
-                    f"{_num(conv['best_valid_loss'])} (epoch {conv['best_epoch']}, the weights "
-                    f"kept) to {_num(conv['last_valid_loss'])} at epoch {conv['last_epoch']}",
-                )
-            )
-    falling = {name for name, conv in convs.items() if conv["still_falling"]}
-    pairs = [
-        c for c in comparisons if c["significant"] and (c["a"] in falling or c["b"] in falling)
-    ]
-    if pairs:
-        shown = ", ".join(f"{c['a']} > {c['b']}" for c in pairs[:6]) + (
-            " …" if len(pairs) > 6 else ""
-        )
-        out.append(
-            warning_record(
-                "ranking-not-converged",
-                None,
-                "significant_comparisons",
-                len(pairs),
-                0,
-                f"{len(pairs)} significant difference(s) of the ranking involve a model that "
-                f"had not converged ({shown}): they compare training budgets, not models; "
-                "train to convergence (pgm suite --budget converge) before reading them as a "
-                "verdict (the rule: see Method)",
-            )
-        )
-    return out
-
-
 def _representation(
-    runs: list[_Run],
+    runs: list[ComparedRun],
     cfg: dict,
     split_data: ImageDataset,
     data_dir,
@@ -437,7 +206,7 @@ def _representation(
             seed=seed,
         ).as_dict()
     ]
-    for run in _progress(coded, "linear probe", progress):
+    for run in progress_bar(coded, "linear probe", progress):
         torch.manual_seed(seed)
         train_codes = encode_all(run.model, xtr)
         kind = "E_q[z|x]" if run.model.has_density else "code (encoder output)"
@@ -447,228 +216,8 @@ def _representation(
     return rows
 
 
-def _figures(
-    runs: list[_Run],
-    rows: list[dict],
-    curves: dict,
-    x: torch.Tensor,
-    seed: int,
-    progress: bool,
-    notes: list[str],
-) -> list[FigureFile]:
-    """The report's figures; a capability a (plug-in) model lacks adds one line to ``notes``."""
-    figs = [
-        FigureFile(
-            "forest.png",
-            "Mean test log-likelihood with 95% BCa intervals (group letters in brackets); "
-            "crosses: ELBO.",
-            "ranking",
-            *forest_plot(rows, with_svg=True),
-        )
-    ]
-    # diagnostics follow the ranking's order, like the tables beside them
-    latent = sorted((r for r in runs if r.has_latents), key=lambda r: r.row["rank"])
-    if curves:
-        figs.append(
-            FigureFile(
-                "k-curves.png",
-                "Estimate against the number of importance samples K (±1 sd across disjoint "
-                "blocks), on a subset of test images; K = 1 is the ELBO.",
-                "importance",
-                *k_curve_plot(curves, with_svg=True),
-            )
-        )
-    if latent:
-        figs.append(
-            FigureFile(
-                "khat.png",
-                "PSIS k-hat per test image (dashed: 0.5 and 0.7).",
-                "importance",
-                *khat_plot({r.name: r.khat for r in latent}, with_svg=True),
-            )
-        )
-        figs.append(
-            FigureFile(
-                "active-units.png",
-                "Activity of each latent unit, sorted (dashed: the 0.01 threshold).",
-                "latent",
-                *activity_plot({r.name: r.activity for r in latent}, with_svg=True),
-            )
-        )
-    pairs = min(4, x.shape[0] // 2)
-    for run in _progress(runs, "figures", progress):
-        m, n = run.model, run.name
-        if run.can_sample:
-            try:
-                figs.append(
-                    FigureFile(
-                        f"samples-{n}.png",
-                        f"{n}: 64 samples x ~ p(x).",
-                        "samples",
-                        samples_figure(m, 64, seed),
-                    )
-                )
-            except SamplingUnavailable as err:
-                notes.append(f"{n}: no sample grid ({err})")
-        elif run.has_density:
-            notes.append(f"{n}: no sample grid (the model gives no sample(n))")
-        if run.has_codes:
-            # what "decode" means differs: the autoencoder's decoder is a function of its code, a
-            # VAE's is the mean of p(x|z), and an autoregressive p(x|z) (PixelVAE) has no
-            # tractable mean, so each decode is one sample given z
-            sampled = bool(getattr(m, "autoregressive_decoder", False))
-            if not run.has_density:
-                recon, decode = "decoder(encoder(x))", "decoder outputs"
-            elif sampled:
-                recon, decode = "one sample x ~ p(x|z = E_q[z|x])", "samples x ~ p(x|z)"
-            else:
-                recon, decode = "decode(E_q[z|x]), the mean of p(x|z)", "means E[x|z]"
-            note = (
-                " The decoder is autoregressive (a conditional PixelCNN): each image is a fresh "
-                "sample given z, so neighbouring images differ in their local detail even where z "
-                "barely moves; what z controls is what stays common along a row."
-                if sampled
-                else ""
-            )
-            figs.append(
-                FigureFile(
-                    f"reconstructions-{n}.png",
-                    f"{n}: test images (top) and reconstructions {recon} (bottom).{note}",
-                    "reconstructions",
-                    reconstruction_figure(m, x[:16]),
-                )
-            )
-            codes = torch.as_tensor(run.test_codes, dtype=torch.float32)
-            spread = codes.var(0)
-            dims = [int(d) for d in torch.argsort(spread, descending=True)[:8]]
-            low, high = torch.quantile(codes, 0.02, dim=0), torch.quantile(codes, 0.98, dim=0)
-            torch.manual_seed(seed)
-            figs.append(
-                FigureFile(
-                    f"traversals-{n}.png",
-                    f"{n}: one row per latent unit (the {len(dims)} most variable), swept over "
-                    "its 2%–98% range on the test codes, the others fixed at the first test "
-                    f"image's code; {decode}.{note}",
-                    "traversals",
-                    traversal_figure(m, x[:1], dims, low, high),
-                )
-            )
-            if pairs:
-                torch.manual_seed(seed)
-                figs.append(
-                    FigureFile(
-                        f"interpolations-{n}.png",
-                        f"{n}: linear interpolation between two test images' codes "
-                        f"({decode}; ends: the images).{note}",
-                        "interpolations",
-                        interpolation_figure(m, x[:pairs], x[pairs : 2 * pairs]),
-                    )
-                )
-        if run.is_autoregressive:
-            figs.append(
-                FigureFile(
-                    f"completions-{n}.png",
-                    f"{n}: top half observed (left), four completions, the original (right).",
-                    "completions",
-                    completion_figure(m, x[:8], num_samples=4, seed=seed),
-                )
-            )
-    metrics = {r.name: read_metrics(r.path) for r in runs}
-    if any(metrics.values()):
-        figs.append(
-            FigureFile(
-                "training-curves.png",
-                "Training and validation loss per epoch (each run's own objective, nats per "
-                "image); dotted line and dot: the best validation epoch, whose weights are "
-                "kept; panel titles flag runs still falling or over-fitting.",
-                "training",
-                *training_curves_plot(metrics, with_svg=True),
-            )
-        )
-    return figs
-
-
-def write_inference_data(path: Path, runs: list[_Run], data: ImageDataset, attrs: dict) -> None:
-    """Per-image log-likelihoods and log-weights as an ArviZ ``InferenceData`` in netCDF.
-
-    Groups: ``posterior`` (variable ``mean_log_likelihood``, dims ``(chain=4, draw=1000,
-    model)``: paired bootstrap draws of each model's mean test log-likelihood in nats — every
-    draw resamples the same images for all models, so differences between models are draws of
-    the paired difference; ``az.summary``, ``az.plot_forest``, ``az.ess`` and ``az.hdi`` read
-    it directly); ``log_likelihood`` (one variable per density model, dims ``(chain=1, draw=1,
-    image)``: the per-image estimate in nats); ``log_weights`` (one per latent model, dims
-    ``(particle, image)``: log p(x, z_k) − log q(z_k|x); ``az.psislw(lw.T)`` re-derives k-hat);
-    ``diagnostics`` (dims ``(model, image)``: elbo, psis_khat, ess; NaN where undefined);
-    ``observed_data`` (the images and labels)."""
-    import arviz as az
-    import xarray as xr
-
-    dense = [r for r in runs if r.est is not None]
-    ll = xr.Dataset(
-        {
-            r.name: (("chain", "draw", "image"), r.est.log_likelihood.double().numpy()[None, None])
-            for r in dense
-        },
-        attrs={
-            "units": "nats",
-            "estimator": "importance-sampled log p(x), Burda et al. 2016 eq. 8",
-        },
-    )
-    groups = {
-        "posterior": _bootstrap_posterior(dense, int(attrs.get("seed", 0))),
-        "log_likelihood": ll,
-    }
-    latent = [r for r in dense if r.has_latents]
-    if latent:
-        groups["log_weights"] = xr.Dataset(
-            {r.name: (("particle", "image"), r.est.log_weights.double().numpy()) for r in latent},
-            attrs={"definition": "log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x)"},
-        )
-    n = data.images.shape[0]
-    nan = np.full(n, np.nan)
-    groups["diagnostics"] = xr.Dataset(
-        {
-            "elbo": (
-                ("model", "image"),
-                np.stack([r.est.elbo.double().numpy() if r.has_latents else nan for r in dense]),
-            ),
-            "psis_khat": (
-                ("model", "image"),
-                np.stack([r.khat if r.khat is not None else nan for r in dense]),
-            ),
-            "ess": (
-                ("model", "image"),
-                np.stack([r.ess if r.ess is not None else nan for r in dense]),
-            ),
-        },
-        coords={"model": [r.name for r in dense]},
-    )
-    observed = {"images": (("image", "channel", "row", "col"), data.images.numpy())}
-    if data.labels is not None:
-        observed["labels"] = (("image",), data.labels.numpy())
-    annealed = [r for r in dense if r.ais is not None]
-    if annealed:
-        groups["ais_log_likelihood"] = xr.Dataset(
-            {
-                r.name: (("chain", "draw", "image"), r.ais.double().numpy()[None, None])
-                for r in annealed
-            },
-            attrs={
-                "units": "nats",
-                "estimator": "annealed importance sampling with HMC (Neal 2001)",
-            },
-        )
-    groups["observed_data"] = xr.Dataset(observed)
-    idata = az.InferenceData(**groups)
-    for g in groups:
-        getattr(idata, g).attrs.update(
-            {k: v for k, v in attrs.items() if isinstance(v, str | int | float)}
-        )
-    atomic_write(path, lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf"))
-
-
 def _ais_section(
-    dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[str], say
+    dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[dict], say
 ) -> dict:
     """IS against AIS and the BDMC gap for every latent model; fills ``run.ais``."""
     from .ais_agreement import ais_agreement, ais_settings
@@ -710,90 +259,6 @@ def _ais_section(
                 )
             )
     return {"settings": ais_settings(steps, chains, bdmc_images, **options), "models": rows}
-
-
-def _git_commit() -> str | None:
-    """The commit of the checkout pgm runs from (with ``+dirty`` for uncommitted changes), or
-    None when it is not a git checkout (an installed wheel) or git is absent."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    if not (root / ".git").exists():
-        return None
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _bootstrap_posterior(dense: list[_Run], seed: int, chains: int = 4, draws: int = 1000):
-    """Paired bootstrap draws of each model's mean log-likelihood, ``(chain, draw, model)``,
-    the models in rank order (best first, as in the ranking table and the forest plot)."""
-    import xarray as xr
-
-    dense = sorted(dense, key=lambda r: r.row.get("rank") or 0)
-    ll = np.stack([r.est.log_likelihood.double().numpy() for r in dense], -1)  # (N, M)
-    n = ll.shape[0]
-    rng = np.random.default_rng(seed)
-    means = np.empty((chains * draws, ll.shape[1]))
-    # each draw as the counts of a resample of the N images (a multinomial), a block at a time:
-    # memory stays O(block · N) whatever the number of models
-    block = max(1, min(chains * draws, 2**22 // max(n, 1)))
-    for start in range(0, chains * draws, block):
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=min(block, chains * draws - start))
-        means[start : start + counts.shape[0]] = counts @ ll / n
-    means = means.reshape(chains, draws, -1)
-    return xr.Dataset(
-        {"mean_log_likelihood": (("chain", "draw", "model"), means)},
-        coords={
-            "chain": np.arange(chains),
-            "draw": np.arange(draws),
-            "model": [r.name for r in dense],
-        },
-        attrs={
-            "units": "nats per image",
-            "definition": "paired nonparametric bootstrap of the mean test log-likelihood "
-            "(the same resampled images for every model)",
-        },
-    )
-
-
-def _versions() -> dict[str, str]:
-    import arviz
-    import pyro
-    import scipy
-    import sklearn
-
-    import pgm
-
-    versions = {"pgm": pgm.__version__}
-    commit = _git_commit()
-    if commit:
-        versions["pgm git commit"] = commit
-    versions.update(
-        {
-            "torch": torch.__version__,
-            "pyro-ppl": pyro.__version__,
-            "arviz": arviz.__version__,
-            "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__,
-        }
-    )
-    return versions
 
 
 def compare_runs(
@@ -850,7 +315,7 @@ def compare_runs(
     say = log if progress else (lambda *_: None)
     out = Path(out)
     check_report_folder(out)  # every input is checked before anything is created
-    runs = _load_runs(run_dirs, names)
+    runs = load_runs(run_dirs, names)
     cfg0 = runs[0].cfg
     data = config_dataset(cfg0, split, data_dir).subset(num_images)
     x = data.float_images()
@@ -888,7 +353,7 @@ def compare_runs(
     warnings: list[dict] = []
     curves: dict[str, dict] = {}
     n_curve = min(curve_images, len(x))
-    for run in _progress([r for r in dense if r.has_latents], "diagnostics", progress):
+    for run in progress_bar([r for r in dense if r.has_latents], "diagnostics", progress):
         _latent_diagnostics(run, x, seed, warnings)
         if n_curve:
             curves[run.name] = diag.estimate_vs_particles(
@@ -912,7 +377,10 @@ def compare_runs(
     timing["representation"] = time.perf_counter() - t
 
     comparison_rows = [c.as_dict() for c in comparisons]
-    warnings += _convergence_warnings(runs, comparison_rows)
+    convergences = {
+        r.name: r.row.get("convergence") or convergence(read_metrics(r.path)) for r in runs
+    }
+    warnings += convergence_warnings(convergences, comparison_rows)
     rows = [r.row for r in dense]
     results = {
         "models": rows,
@@ -923,10 +391,10 @@ def compare_runs(
             {
                 "model": r.name,
                 "architecture": r.cfg.get("model"),
-                "description": _describe(r),
+                "description": r.describe(),
                 "reason": "defines no density p(x), so it has no log-likelihood to rank",
                 "convergence": convergence(read_metrics(r.path)),
-                "run": _relative(r.path, out),
+                "run": relative_to_report(r.path, out),
             }
             for r in runs
             if not r.has_density
@@ -955,9 +423,9 @@ def compare_runs(
             "active_unit_threshold": diag.ACTIVE_UNIT_THRESHOLD,
             "convergence_rule": CONVERGENCE_RULE,
             "runs": {
-                r.name: {**_run_method(r, out), "plugins": _plugin_names(r.cfg)} for r in runs
+                r.name: {**r.training_method(out), "plugins": plugin_names(r.cfg)} for r in runs
             },
-            "versions": _versions(),
+            "versions": versions(),
         },
     }
 
@@ -966,7 +434,7 @@ def compare_runs(
 
     # 5. figures and files
     t = time.perf_counter()
-    figures = _figures(runs, rows, curves, x, seed, progress, results["notes"])
+    figures = report_figures(runs, rows, curves, x, seed, progress, results["notes"])
     results["figures"] = [f"figures/{f.name}" for f in figures]
     results["vector_figures"] = [f"figures/{f.svg_name}" for f in figures if f.svg is not None]
     timing["figures"] = time.perf_counter() - t
@@ -1000,12 +468,6 @@ def compare_runs(
     write_report(out, write)
     say(f"  report: {out / 'report.html'} ({results['method']['seconds']:.1f} s)")
     return results
-
-
-def _plugin_names(cfg: dict) -> list[str]:
-    """The plug-in modules a run needs (with their versions), from its config's records."""
-    records = [r for r in cfg.get("plugins") or [] if isinstance(r, dict)]
-    return [r["module"] + (f" {r['version']}" if r.get("version") else "") for r in records]
 
 
 def _jsonable(value):

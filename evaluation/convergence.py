@@ -11,6 +11,10 @@ The rules, stated once (the report's Method section quotes :data:`RULE`):
 - *over-fitting*: the last epoch's validation loss is above the best epoch's by more than
   :data:`OVERFIT_TOLERANCE_NATS` nats and :data:`OVERFIT_TOLERANCE_RELATIVE` of the best
   (the trainer keeps the best epoch's weights, so the model compared is the best one).
+
+:func:`convergence_warnings` turns these records into the warnings of a comparison, including
+the one that matters most for a ranking: a significant difference that involves a run still
+falling compares training budgets, not models.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import math
 
 import numpy as np
 
+from .warning_record import warning_record
+
 __all__ = [
     "FALL_TOLERANCE_NATS",
     "MIN_WINDOW",
@@ -26,6 +32,7 @@ __all__ = [
     "OVERFIT_TOLERANCE_RELATIVE",
     "RULE",
     "convergence",
+    "convergence_warnings",
 ]
 
 MIN_WINDOW = 3
@@ -89,4 +96,71 @@ def convergence(metrics: list[dict]) -> dict:
         overfitting=bool(overfitting),
         status="over-fitting" if overfitting else "still falling" if falling else "flat",
     )
+    return out
+
+
+def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict]) -> list[dict]:
+    """The warnings of a comparison about convergence: one per run whose validation loss was
+    still falling (or over-fitting) at its last epoch, and one when the ranking separates models
+    that had not converged.
+
+    :param convergences: each run's :func:`convergence` record, by the run's name in the report
+        (in the report's order of runs).
+    :param comparisons: the pairwise comparisons of ``results.json`` (``a``, ``b``,
+        ``significant``).
+    :returns: :func:`~.warning_record.warning_record` dicts.
+    """
+    from .report import format_value  # numbers as the report's tables print them (true minus)
+
+    out = []
+    for name, conv in convergences.items():
+        if conv["still_falling"]:
+            out.append(
+                warning_record(
+                    "not-converged",
+                    name,
+                    "valid_loss_slope_per_epoch",
+                    conv["slope_per_epoch"],
+                    0.0,
+                    f"{name}: validation loss still falling at the last epoch "
+                    f"({conv['last_epoch']}; slope {format_value(conv['slope_per_epoch'], '.3f')} "
+                    f"nats per epoch over the last {conv['window_epochs']} epochs): trained for a "
+                    "budget, not to convergence",
+                )
+            )
+        if conv["overfitting"]:
+            out.append(
+                warning_record(
+                    "over-fitting",
+                    name,
+                    "valid_loss",
+                    conv["last_valid_loss"],
+                    conv["best_valid_loss"],
+                    f"{name}: over-fitting — validation loss rose from "
+                    f"{format_value(conv['best_valid_loss'], '.2f')} (epoch {conv['best_epoch']}, "
+                    f"the weights kept) to {format_value(conv['last_valid_loss'], '.2f')} at "
+                    f"epoch {conv['last_epoch']}",
+                )
+            )
+    falling = {name for name, conv in convergences.items() if conv["still_falling"]}
+    pairs = [
+        c for c in comparisons if c["significant"] and (c["a"] in falling or c["b"] in falling)
+    ]
+    if pairs:
+        shown = ", ".join(f"{c['a']} > {c['b']}" for c in pairs[:6]) + (
+            " …" if len(pairs) > 6 else ""
+        )
+        out.append(
+            warning_record(
+                "ranking-not-converged",
+                None,
+                "significant_comparisons",
+                len(pairs),
+                0,
+                f"{len(pairs)} significant difference(s) of the ranking involve a model that "
+                f"had not converged ({shown}): they compare training budgets, not models; "
+                "train to convergence (pgm suite --budget converge) before reading them as a "
+                "verdict (the rule: see Method)",
+            )
+        )
     return out

@@ -385,8 +385,8 @@ def html_figures(figures: Sequence[FigureFile], section: str) -> str:
 
 def warning_messages(results: dict) -> list[str]:
     """The sentences of ``results["warnings"]`` (records with a ``message``, see
-    :func:`~.compare.warning_record`). Runs still falling at their last epoch are listed in one
-    sentence when there are several (``results.json`` keeps one record each)."""
+    :func:`~.warning_record.warning_record`). Runs still falling at their last epoch are listed
+    in one sentence when there are several (``results.json`` keeps one record each)."""
     records = results.get("warnings", [])
     falling = [w for w in records if w.get("code") == "not-converged"]
     out, listed = [], False

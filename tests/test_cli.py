@@ -255,7 +255,7 @@ def test_compare_help_and_labels(tmp_path, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--label NAME=RUN" in text and "(default 500, as pgm suite;" in text
     assert "the data split every model is evaluated on" in text and "first N images" in text
-    from evaluation.compare import _load_runs
+    from evaluation.compared_run import load_runs
     from inference import train
 
     run = tmp_path / "vae"
@@ -272,7 +272,7 @@ def test_compare_help_and_labels(tmp_path, capsys):
         run,
         progress=False,
     )
-    assert [r.name for r in _load_runs([run, run, run], ["baseline", None, None])] == [
+    assert [r.name for r in load_runs([run, run, run], ["baseline", None, None])] == [
         "baseline",
         "vae",
         "vae#2",
@@ -280,10 +280,10 @@ def test_compare_help_and_labels(tmp_path, capsys):
     with pytest.raises(
         ValueError, match="--label: expected a different name for each run; found 'a' twice"
     ):
-        _load_runs([run, run], ["a", "a"])
+        load_runs([run, run], ["a", "a"])
     with pytest.raises(
         ValueError, match="--label: expected names unlike the other runs' folder names"
     ):
-        _load_runs([run, run], ["vae", None])
+        load_runs([run, run], ["vae", None])
     assert main(["compare", "--out", str(tmp_path / "o"), "--label", "nameless"]) == 2
     assert "--label: expected NAME=RUN" in capsys.readouterr().err

@@ -1,0 +1,16 @@
+"""A progress bar over the steps of a comparison (one per model), shown only when asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["progress_bar"]
+
+
+def progress_bar(items: Iterable, desc: str, enabled: bool) -> Iterable:
+    """``items`` with a transient tqdm bar labelled ``desc`` when ``enabled``; else ``items``."""
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, leave=False)
