@@ -101,6 +101,7 @@ def check_same_run(
         differ += [f"data {d}" for d in config_differences(recorded["data"], data)]
     if differ:
         raise ConfigError(
-            f"{flag}: expected the run's own config and data (only epochs may grow); found "
+            f"{flag}: expected the run's own config and data (only epochs may grow; session "
+            "keys such as device or keep_checkpoints may change); found "
             f"differences with {where} in {'; '.join(differ)}{hint}"
         )

@@ -26,7 +26,7 @@ from .atomic_write import atomic_write_text
 from .checkpoint import remove_stale_temporaries
 from .checkpoint_meta import sorted_checkpoints
 from .config import ConfigError
-from .fingerprint import config_differences
+from .fingerprint import check_same_run
 from .run_lock import RunLock
 
 __all__ = [
@@ -133,12 +133,8 @@ class RunFolder:
             return False  # new, or killed before it wrote anything: resuming is starting
         if not resume:
             return False
-        differ = config_differences(read_json_object(self.config, "--resume"), cfg)
-        if differ:
-            raise ConfigError(
-                "--resume: expected the run's own config (only epochs may grow); found "
-                f"differences in {'; '.join(differ)}"
-            )
+        saved = read_json_object(self.config, "--resume")
+        check_same_run({"config": saved}, cfg, None, "--resume", CONFIG_FILE)
         return True
 
     def write_config(self, cfg: dict) -> None:

@@ -54,7 +54,8 @@ def test_resume_refuses_an_edited_config_json(finished, tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert err.startswith(
         "pgm train: error: --resume: expected the run's own config and data (only epochs may "
-        "grow); found differences with epoch-00002.safetensors in lr (run has 0.003, given "
+        "grow; session keys such as device or keep_checkpoints may change); found differences "
+        "with epoch-00002.safetensors in lr (run has 0.003, given "
         "0.5); seed (run has 1, given 99)"
     ), err
     assert _files(run) == before
