@@ -285,5 +285,9 @@ def test_compare_help_and_labels(tmp_path, capsys):
         ValueError, match="--label: expected names unlike the other runs' folder names"
     ):
         load_runs([run, run], ["vae", None])
+    # a clash of names is a usage error on the command line: one line, exit status 2
+    assert main(["compare", str(run), "--label", f"vae={run}", "--out", str(tmp_path / "o")]) == 2
+    assert "--label: expected names unlike" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
     assert main(["compare", "--out", str(tmp_path / "o"), "--label", "nameless"]) == 2
     assert "--label: expected NAME=RUN" in capsys.readouterr().err
