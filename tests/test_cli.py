@@ -104,6 +104,12 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
     (run / "config.json").write_text(json.dumps({**saved, "eval_particles": 7}))
     assert main(["evaluate", str(run), "--num-images", "5", "--no-progress", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["num_particles"] == 7
+    # an edited eval_particles that is no K is refused naming the key, not the estimator's name
+    for bad in (0, "abc", True, 5.0):
+        (run / "config.json").write_text(json.dumps({**saved, "eval_particles": bad}))
+        assert main(["evaluate", str(run), "--num-images", "5", "--no-progress"]) == 2
+        assert "error: eval_particles (in " in capsys.readouterr().err
+    (run / "config.json").write_text(json.dumps(saved))
 
     out = tmp_path / "grid.png"
     assert main(["sample", str(run), "-n", "9", "--out", str(out)]) == 0
