@@ -132,7 +132,7 @@ def load_runs(
     given = [n for n in names if n]
     repeated = sorted({n for n in given if given.count(n) > 1})
     if repeated:
-        raise ValueError(
+        raise PgmError(
             f"--label: expected a different name for each run; found {repeated[0]!r} twice"
         )
     # a labelled run is called by its label; the others by their folder, made unique
@@ -142,7 +142,7 @@ def load_runs(
     chosen = [n or d for n, d in zip(names, default, strict=True)]
     clash = sorted({c for c in chosen if chosen.count(c) > 1})
     if clash:
-        raise ValueError(
+        raise PgmError(
             "--label: expected names unlike the other runs' folder names; "
             f"found {clash[0]!r} for two runs"
         )

@@ -8,6 +8,7 @@ import torch
 
 from inference import load_run
 from pgm.data import config_dataset
+from pgm.validation import check_int
 
 from .log_likelihood import Estimate, bits_per_dim, estimate
 
@@ -33,7 +34,9 @@ def evaluate_run(
     config's evaluation K) when None."""
     model, cfg = load_run(run_dir, device=device)
     if num_particles is None:
-        num_particles = cfg.get("eval_particles", EVAL_PARTICLES)
+        # a session key, editable in config.json: checked here, naming the key and the file
+        where = f"eval_particles (in {Path(run_dir) / 'config.json'})"
+        num_particles = check_int(cfg.get("eval_particles", EVAL_PARTICLES), where, minimum=1)
     if not model.has_density:
         return model, cfg, None, None
     data = config_dataset(cfg, split, data_dir).subset(num_images)

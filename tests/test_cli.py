@@ -104,6 +104,12 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
     (run / "config.json").write_text(json.dumps({**saved, "eval_particles": 7}))
     assert main(["evaluate", str(run), "--num-images", "5", "--no-progress", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["num_particles"] == 7
+    # an edited eval_particles that is no K is refused naming the key, not the estimator's name
+    for bad in (0, "abc", True, 5.0):
+        (run / "config.json").write_text(json.dumps({**saved, "eval_particles": bad}))
+        assert main(["evaluate", str(run), "--num-images", "5", "--no-progress"]) == 2
+        assert "error: eval_particles (in " in capsys.readouterr().err
+    (run / "config.json").write_text(json.dumps(saved))
 
     out = tmp_path / "grid.png"
     assert main(["sample", str(run), "-n", "9", "--out", str(out)]) == 0
@@ -285,5 +291,9 @@ def test_compare_help_and_labels(tmp_path, capsys):
         ValueError, match="--label: expected names unlike the other runs' folder names"
     ):
         load_runs([run, run], ["vae", None])
+    # a clash of names is a usage error on the command line: one line, exit status 2
+    assert main(["compare", str(run), "--label", f"vae={run}", "--out", str(tmp_path / "o")]) == 2
+    assert "--label: expected names unlike" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
     assert main(["compare", "--out", str(tmp_path / "o"), "--label", "nameless"]) == 2
     assert "--label: expected NAME=RUN" in capsys.readouterr().err
