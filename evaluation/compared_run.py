@@ -106,8 +106,8 @@ def relative_to_report(path: Path, out: Path) -> str:
 
 
 def unique_names(paths: list[Path]) -> list[str]:
-    """Folder names, made unique (``vae``, ``vae#2``) when a run is listed twice or two folders
-    share a name: every row of the report must name one evaluation."""
+    """Folder names, made unique (``vae``, ``vae#2``) when two folders share a name: every row
+    of the report must name one evaluation."""
     seen: dict[str, int] = {}
     names = []
     for p in paths:
@@ -121,14 +121,21 @@ def load_runs(
     run_dirs: list[str | Path], names: list[str | None] | None = None
 ) -> list[ComparedRun]:
     """Load every run folder, each under its name (``names[i]``, or its folder's name made
-    unique), refusing in one line: no runs, a label given twice or equal to another run's
-    folder name, runs trained on different data, or no model with a density p(x)."""
+    unique), refusing in one line: no runs, a run folder listed twice, a label given twice or
+    equal to another run's folder name, runs trained on different data, or no model with a
+    density p(x)."""
     if not run_dirs:
         raise PgmError("runs: expected at least one run folder; found none")
     paths = [Path(r) for r in run_dirs]
     names = list(names) if names is not None else [None] * len(paths)
     if len(names) != len(paths):
         raise ValueError(f"names: expected one per run ({len(paths)}); found {len(names)}")
+    # the same run twice would be compared with itself (a difference of 0, p = 1) and would
+    # enlarge Holm's family, changing every other pair's adjusted p-value
+    resolved = [p.resolve() for p in paths]
+    twice = next((p for p, r in zip(paths, resolved, strict=True) if resolved.count(r) > 1), None)
+    if twice is not None:
+        raise PgmError(f"runs: expected each run folder once; found {twice} listed twice")
     given = [n for n in names if n]
     repeated = sorted({n for n in given if given.count(n) > 1})
     if repeated:

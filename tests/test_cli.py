@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -278,21 +279,26 @@ def test_compare_help_and_labels(tmp_path, capsys):
         run,
         progress=False,
     )
-    assert [r.name for r in load_runs([run, run, run], ["baseline", None, None])] == [
+    # copies of the folder: two more runs, each folder named vae
+    run2 = shutil.copytree(run, tmp_path / "copy2" / "vae")
+    run3 = shutil.copytree(run, tmp_path / "copy3" / "vae")
+    assert [r.name for r in load_runs([run, run2, run3], ["baseline", None, None])] == [
         "baseline",
         "vae",
         "vae#2",
     ]
+    with pytest.raises(ValueError, match=r"^runs: expected each run folder once; found .* twice"):
+        load_runs([run, run2, run], ["a", "b", "c"])
     with pytest.raises(
         ValueError, match="--label: expected a different name for each run; found 'a' twice"
     ):
-        load_runs([run, run], ["a", "a"])
+        load_runs([run, run2], ["a", "a"])
     with pytest.raises(
         ValueError, match="--label: expected names unlike the other runs' folder names"
     ):
-        load_runs([run, run], ["vae", None])
+        load_runs([run, run2], ["vae", None])
     # a clash of names is a usage error on the command line: one line, exit status 2
-    assert main(["compare", str(run), "--label", f"vae={run}", "--out", str(tmp_path / "o")]) == 2
+    assert main(["compare", str(run), "--label", f"vae={run2}", "--out", str(tmp_path / "o")]) == 2
     assert "--label: expected names unlike" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert main(["compare", "--out", str(tmp_path / "o"), "--label", "nameless"]) == 2

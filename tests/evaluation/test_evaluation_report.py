@@ -83,8 +83,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def report(runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    # the VAE listed twice: the same evaluation (same seed) compared with itself
-    run_list = [runs["vae"], runs["vae-mix"], runs["vae"], runs["autoencoder"]]
+    # a copy of the VAE's folder (the same folder twice is refused): the same evaluation (same
+    # weights, same seed) compared with itself, named vae#2
+    copy = shutil.copytree(runs["vae"], tmp_path_factory.mktemp("copy") / "vae")
+    run_list = [runs["vae"], runs["vae-mix"], copy, runs["autoencoder"]]
     results = compare_runs(
         run_list,
         out,
