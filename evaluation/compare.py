@@ -21,6 +21,7 @@ its diagnostics; each step lives in the module named after its idea:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -46,7 +47,7 @@ from .progress import progress_bar
 from .provenance import plugin_names, versions
 from .report import format_value, render_html, render_markdown
 from .report_figures import report_figures
-from .report_swap import check_report_folder, write_report
+from .report_swap import check_report_folder, report_lock, write_report
 from .representation import encode_all, linear_probe
 from .statistics import compare_all, rank_models, summarise_mean
 from .warning_record import warning_record
@@ -261,6 +262,20 @@ def _ais_section(
     return {"settings": ais_settings(steps, chains, bdmc_images, **options), "models": rows}
 
 
+def _one_writer(compare):
+    """Run ``compare`` holding ``out``'s report lock (:func:`.report_swap.report_lock`)."""
+
+    @functools.wraps(compare)
+    def locked(run_dirs, out, *args, **kwargs):
+        out = Path(out)
+        check_report_folder(out)  # a path that cannot hold a report: refused before the lock
+        with report_lock(out):
+            return compare(run_dirs, out, *args, **kwargs)
+
+    return locked
+
+
+@_one_writer
 def compare_runs(
     run_dirs: list[str | Path],
     out: str | Path,

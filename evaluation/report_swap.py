@@ -19,14 +19,22 @@ import ctypes
 import ctypes.util
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from inference.atomic_write import fsync_folder
 from inference.kill_point import kill_point
 from inference.out_path import check_out_path
+from inference.run_lock import RunLock
 
-__all__ = ["INCOMPLETE_MARKER", "REPORT_ENTRIES", "check_report_folder", "write_report"]
+__all__ = [
+    "INCOMPLETE_MARKER",
+    "REPORT_ENTRIES",
+    "check_report_folder",
+    "report_lock",
+    "write_report",
+]
 
 #: The entries a report consists of: the only names in OUT that a new report replaces.
 REPORT_ENTRIES = ("figures", "idata.nc", "report.md", "report.html", "results.json")
@@ -75,6 +83,43 @@ def check_report_folder(out: Path) -> None:
         raise PermissionError(
             f"--out: expected a folder that can be created and written; found {parent} not writable"
         )
+
+
+@contextmanager
+def report_lock(out: Path) -> Iterator[None]:
+    """One writer per report folder: an exclusive lock on ``.OUT.pgm-lock`` beside ``out``
+    (inside it, the lock would be swapped away with the old report), held for the whole
+    command, so a second command writing the same ``--out`` is refused at once, in one line
+    naming the holder, instead of silently replacing the first one's report. Parents of
+    ``out`` created for the lock file are removed again if the command writes nothing."""
+    missing, folder = [], out.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+        lock = RunLock(
+            out.parent, "--out", name=f".{out.name}.pgm-lock", guarded=("a report folder", out)
+        )
+    except BaseException:
+        _remove_empty(created)
+        raise
+    try:
+        yield
+    finally:
+        lock.release(remove=True)
+        _remove_empty(created)
+
+
+def _remove_empty(created: list[Path]) -> None:
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # the report is in it: keep
 
 
 def _remove_stale(out: Path) -> None:

@@ -1,4 +1,5 @@
-"""One writer per run folder: an exclusive OS file lock on ``RUN/.pgm-lock``.
+"""One writer per run folder: an exclusive OS file lock on ``RUN/.pgm-lock`` (and one writer
+per report folder, on ``.OUT.pgm-lock`` beside it).
 
 The lock is ``fcntl.flock`` on an open file: the kernel releases it when the holder closes the
 file or dies, so a SIGKILL never leaves a stale lock behind. The holder writes its pid into
@@ -38,8 +39,18 @@ class RunLock:
     ``created`` says whether this lock made the lock file (a failed new run removes it again,
     leaving the folder as it was found)."""
 
-    def __init__(self, folder: str | Path, what: str = "--out"):
-        self.path = Path(folder) / LOCK_FILE
+    def __init__(
+        self,
+        folder: str | Path,
+        what: str = "--out",
+        name: str = LOCK_FILE,
+        guarded: tuple[str, str | Path] | None = None,
+    ):
+        """``name``: the lock file's name in ``folder``; ``guarded``: what the lock protects,
+        as (a description, a path) for the refusal (default: ``("a run folder", folder)``)."""
+        self.path = Path(folder) / name
+        self._args = (folder, what, name, guarded)
+        kind, shown = guarded or ("a run folder", folder)
         self.created = not self.path.exists()
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -51,13 +62,13 @@ class RunLock:
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
             raise RunLockedError(
-                f"{what}: expected a run folder no other process is writing; found {folder} "
+                f"{what}: expected {kind} no other process is writing; found {shown} "
                 f"locked by another process ({holder}; wait for it to finish, or stop it)"
             ) from None
         if os.fstat(self._fd).st_ino != _inode(self.path):
             # the holder removed the file between our open and our lock: lock the new one
             os.close(self._fd)
-            self.__init__(folder, what)
+            self.__init__(*self._args)
             return
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)

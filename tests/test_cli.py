@@ -303,3 +303,33 @@ def test_compare_help_and_labels(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert main(["compare", "--out", str(tmp_path / "o"), "--label", "nameless"]) == 2
     assert "--label: expected NAME=RUN" in capsys.readouterr().err
+
+
+def test_two_compares_into_one_out_folder_the_second_is_refused(tmp_path, capsys):
+    """While one command writes OUT's report (it holds .OUT.pgm-lock beside OUT), another
+    command on the same --out is refused in one line naming the holder, and writes nothing;
+    once the first is done, the lock file is gone."""
+    from tiny_run import TINY_RUN
+
+    from evaluation.report_swap import report_lock
+    from inference import train
+
+    run = tmp_path / "vae"
+    train(TINY_RUN, run, progress=False)
+    out = tmp_path / "deeper" / "report"
+    with report_lock(out):
+        assert (tmp_path / "deeper" / ".report.pgm-lock").is_file()
+        argv = ["compare", str(run), "--out", str(out), "-k", "2", "--num-images", "4"]
+        assert main([*argv, "--no-progress", "--curve-images", "0"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert err.startswith(
+            f"pgm compare: error: --out: expected a report folder no other process is writing; "
+            f"found {out} locked by another process (pid "
+        ), err
+        assert not out.exists()
+    assert not (tmp_path / "deeper").exists()  # created for the lock only, removed again
+    assert main([*argv, "--no-progress", "--curve-images", "0"]) == 0
+    assert (out / "report.html").is_file() and not (
+        tmp_path / "deeper" / ".report.pgm-lock"
+    ).exists()
