@@ -124,8 +124,9 @@ def cmd_evaluate(args) -> int:
     )
     if est is None:
         raise UsageError(
-            f"run: {args.run} holds a {cfg['model']}, which defines no density p(x); there is no "
-            "log-likelihood to evaluate (use `pgm compare` for its representation quality)"
+            f"run: expected a model with a density p(x); found {args.run} holding model "
+            f"{cfg['model']!r}, which defines none, so there is no log-likelihood to evaluate "
+            "(use `pgm compare` for its representation quality)"
         )
     row = summarise(Path(args.run).name, cfg, est, data.num_dims, model.has_latents)
     row["split"] = args.split

@@ -333,3 +333,20 @@ def test_two_compares_into_one_out_folder_the_second_is_refused(tmp_path, capsys
     assert (out / "report.html").is_file() and not (
         tmp_path / "deeper" / ".report.pgm-lock"
     ).exists()
+
+
+def test_evaluate_refuses_a_model_without_a_density(tmp_path, capsys):
+    from tiny_run import TINY_RUN
+
+    from inference import train
+
+    run = tmp_path / "ae"
+    train({**TINY_RUN, "model": "autoencoder"}, run, progress=False)
+    assert main(["evaluate", str(run), "-k", "2", "--num-images", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"pgm evaluate: error: run: expected a model with a density p(x); found {run} holding "
+        "model 'autoencoder', which defines none, so there is no log-likelihood to evaluate "
+        "(use `pgm compare` for its representation quality)"
+    )
+    assert not (run / "evaluation-test.json").exists()
