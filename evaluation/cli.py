@@ -650,7 +650,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", default="digits", help="dataset (default digits: embedded, no download)"
     )
     o.add_num_particles(p, o.DEFAULT_NUM_PARTICLES, ", as pgm compare")
-    p.add_argument("--models", nargs="+", default=None, help="only these suite models")
+    from .suite import suite_models
+
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"only these suite models, among: {', '.join(suite_models())} (default: all)",
+    )
     p.add_argument(
         "--add",
         nargs="+",
