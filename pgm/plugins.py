@@ -287,6 +287,13 @@ def _load_record(record: dict, argument: str) -> dict[str, Any]:
     try:
         if module == "__main__":
             return dict(record)  # a script's own registrations: nothing to import
+        loaded = sys.modules.get(module)
+        if loaded is not None and record.get("sha256"):
+            same = _module_record(loaded)
+            if same["sha256"] == record["sha256"]:
+                # the very code the run was trained with, already loaded (e.g. by --plugin from
+                # a copy elsewhere): use it rather than the recorded path
+                return {"plugin": same["file"], **same}
         if record.get("plugin"):
             current = load_plugin(record["plugin"], argument)
         else:

@@ -316,6 +316,36 @@ def test_missing_plugin_is_refused_in_one_line_and_a_changed_one_warns(
     assert isinstance(model, pgm.PlainModel)
 
 
+def test_a_copy_of_the_plugin_given_by_plugin_serves_a_run_whose_file_still_exists(
+    tmp_path, plugin_file, capsys
+):
+    """Another process passes --plugin with an identical copy (its sha256 the recorded one)
+    while the recorded file still exists: the loaded copy is the run's code, and is used."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    path, tag = plugin_file
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'model = "{tag}-pixels"\nepochs = 1\nnum_train = 64\ndevice = "cpu"\n')
+    run = tmp_path / "run"
+    argv = ["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]
+    assert main(argv) == 0
+    copy = Path(shutil.copy(path, (tmp_path / "copy").mkdir() or tmp_path / "copy"))
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "evaluation.cli", "evaluate", str(run), "--plugin", str(copy)]
+        + ["--num-images", "4", "--no-progress", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["num_images"] == 4
+
+
 def test_example_plugin_ranks_with_the_suite(tmp_path, capsys):
     """examples/: the plain-Pyro Student-t VAE trained from its TOML (plug-in named by the
     config key), then `pgm suite --add` compares it with the standard set's VAE."""
