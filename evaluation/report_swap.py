@@ -25,7 +25,7 @@ from pathlib import Path
 
 from inference.atomic_write import fsync_folder
 from inference.kill_point import kill_point
-from inference.out_path import check_out_path
+from inference.out_path import check_out_path, make_folders, remove_created
 from inference.run_lock import RunLock
 
 __all__ = [
@@ -92,34 +92,20 @@ def report_lock(out: Path) -> Iterator[None]:
     command, so a second command writing the same ``--out`` is refused at once, in one line
     naming the holder, instead of silently replacing the first one's report. Parents of
     ``out`` created for the lock file are removed again if the command writes nothing."""
-    missing, folder = [], out.parent
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
     created: list[Path] = []
     try:
-        for folder in reversed(missing):
-            folder.mkdir()
-            created.append(folder)
+        make_folders(out.parent, created)
         lock = RunLock(
             out.parent, "--out", name=f".{out.name}.pgm-lock", guarded=("a report folder", out)
         )
     except BaseException:
-        _remove_empty(created)
+        remove_created(created)
         raise
     try:
         yield
     finally:
         lock.release(remove=True)
-        _remove_empty(created)
-
-
-def _remove_empty(created: list[Path]) -> None:
-    for folder in reversed(created):
-        try:
-            folder.rmdir()
-        except OSError:
-            break  # the report is in it: keep
+        remove_created(created)
 
 
 def _remove_stale(out: Path) -> None:

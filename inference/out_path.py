@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .config import ConfigError
 
-__all__ = ["check_out_path", "os_error_text"]
+__all__ = ["check_out_path", "make_folders", "os_error_text", "remove_created"]
 
 
 def _limit(name: str, default: int) -> int:
@@ -37,3 +37,24 @@ def check_out_path(path: str | Path, flag: str = "--out") -> Path:
 def os_error_text(err: OSError) -> str:
     """An operating-system error's reason without Python's ``[Errno N]`` prefix."""
     return err.strerror or type(err).__name__
+
+
+def make_folders(folder: Path, created: list[Path]) -> None:
+    """Create ``folder`` and its missing parents, appending each one made to ``created`` (so a
+    caller that fails later, or on an error here, can undo them with :func:`remove_created`)."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir()
+        created.append(folder)
+
+
+def remove_created(created: list[Path]) -> None:
+    """Remove folders a command created, deepest first, while they are empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # not empty (the command's output, or someone else's): leave it

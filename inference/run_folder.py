@@ -27,6 +27,7 @@ from .checkpoint import remove_stale_temporaries
 from .checkpoint_meta import sorted_checkpoints
 from .config import ConfigError
 from .fingerprint import check_same_run
+from .out_path import make_folders, remove_created
 from .run_lock import RunLock
 
 __all__ = [
@@ -157,7 +158,7 @@ class RunFolder:
         try:
             lock = RunLock(self.path)
         except BaseException:
-            _remove_created(created)
+            remove_created(created)
             raise
         checked = resuming = False
         try:
@@ -176,9 +177,9 @@ class RunFolder:
             if checked and not resuming and not sorted_checkpoints(self.checkpoints):
                 for path in (self.config, self.metrics):
                     path.unlink(missing_ok=True)
-                _remove_created([self.checkpoints] if self.checkpoints.is_dir() else [])
+                remove_created([self.checkpoints] if self.checkpoints.is_dir() else [])
                 lock.release(remove=lock.created)
-                _remove_created(created)
+                remove_created(created)
             raise
         finally:
             lock.release(remove=lock.created)
@@ -187,32 +188,16 @@ class RunFolder:
 def _create_folders(run: Path) -> list[Path]:
     """Create ``run`` and its missing parents; returns those created (to undo on failure).
     A path under a regular file, on a read-only or virtual file system, is refused by name."""
-    missing = []
-    folder = run
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
     created: list[Path] = []
     try:
-        for folder in reversed(missing):
-            folder.mkdir()
-            created.append(folder)
+        make_folders(run, created)
         probe_file = run / f".pgm-write-test.{os.getpid()}.tmp"  # cleared on resume if killed here
         probe_file.write_bytes(b"")
         probe_file.unlink()
     except OSError as err:
-        _remove_created(created)
+        remove_created(created)
         raise ConfigError(
             f"--out: expected a folder that can be created and written; found {run} refused "
             f"({err.strerror or type(err).__name__})"
         ) from None
     return created
-
-
-def _remove_created(created: list[Path]) -> None:
-    """Remove folders this call created, deepest first, if they are empty."""
-    for folder in reversed(created):
-        try:
-            folder.rmdir()
-        except OSError:
-            break  # not empty (someone else wrote there): leave it
