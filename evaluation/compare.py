@@ -269,6 +269,11 @@ def _one_writer(compare):
     def locked(run_dirs, out, *args, **kwargs):
         out = Path(out)
         check_report_folder(out)  # a path that cannot hold a report: refused before the lock
+        if any(Path(r).resolve() == out.resolve() for r in run_dirs or []):
+            raise PgmError(
+                f"--out: expected a folder apart from the runs compared; found {out}, one of them "
+                "(its report files would mix with the run's own)"
+            )
         with report_lock(out):
             return compare(run_dirs, out, *args, **kwargs)
 

@@ -329,6 +329,11 @@ def test_two_compares_into_one_out_folder_the_second_is_refused(tmp_path, capsys
         ), err
         assert not out.exists()
     assert not (tmp_path / "deeper").exists()  # created for the lock only, removed again
+    # the report written into one of the runs it compares: refused, the run untouched
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["compare", str(run), "--out", str(run), "--no-progress"]) == 2
+    assert "--out: expected a folder apart from the runs compared" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == before
     assert main([*argv, "--no-progress", "--curve-images", "0"]) == 0
     assert (out / "report.html").is_file() and not (
         tmp_path / "deeper" / ".report.pgm-lock"
