@@ -299,6 +299,7 @@ def compare_runs(
     ais: dict | None = None,
     log=None,
     names: list[str | None] | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Evaluate every run on the same images and write the report into ``out``.
 
@@ -315,6 +316,7 @@ def compare_runs(
         :func:`evaluation.ais.ais`); ``None``: importance sampling only.
     :param log: where progress lines go (default: ``tqdm.write``); silent unless ``progress``.
     :param names: the name each run gets in the report (``None``: its folder's name).
+    :param device: where the models run (``cpu``, ``cuda``, ``auto``).
     :returns: the results (also ``out/results.json``).
     """
     if not isinstance(num_particles, int) or isinstance(num_particles, bool) or num_particles < 1:
@@ -335,7 +337,7 @@ def compare_runs(
     say = log if progress else (lambda *_: None)
     out = Path(out)
     check_report_folder(out)  # every input is checked before anything is created
-    runs = load_runs(run_dirs, names)
+    runs = load_runs(run_dirs, names, device)
     cfg0 = runs[0].cfg
     data = config_dataset(cfg0, split, data_dir).subset(num_images)
     x = data.float_images()

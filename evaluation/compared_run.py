@@ -118,7 +118,7 @@ def unique_names(paths: list[Path]) -> list[str]:
 
 
 def load_runs(
-    run_dirs: list[str | Path], names: list[str | None] | None = None
+    run_dirs: list[str | Path], names: list[str | None] | None = None, device: str = "cpu"
 ) -> list[ComparedRun]:
     """Load every run folder, each under its name (``names[i]``, or its folder's name made
     unique), refusing in one line: no runs, a run folder listed twice, a label given twice or
@@ -155,7 +155,7 @@ def load_runs(
         )
     runs = []
     for name, path in zip(chosen, paths, strict=True):
-        model, cfg = load_run(path)
+        model, cfg = load_run(path, device=device)
         read_metrics(path)  # a corrupted metrics.jsonl is refused now, not after the estimates
         runs.append(ComparedRun(name, path, model, cfg))
     first = runs[0]

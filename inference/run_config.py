@@ -1,5 +1,6 @@
 """The ``train`` command, one for ``pgm train`` and the torchrun entry point: the config it runs
-(a TOML file plus ``--set``, or, with ``--resume`` and no file, the run's own ``config.json``),
+(a TOML or JSON file plus ``--set``; with ``--resume`` and no file, the run's own
+``config.json``; with ``--from RUN``, that run's config less its session keys),
 the training, and the one-line JSON summary; both refuse the same inputs with the same
 one-line messages."""
 
@@ -10,15 +11,55 @@ from pathlib import Path
 from .config import ConfigError, load_config, parse_overrides
 from .run_folder import RunFolder, read_json_object
 
-__all__ = ["read_json_object", "train_command", "train_config"]
+__all__ = ["read_json_object", "run_template", "train_command", "train_config"]
 
 
-def train_config(config: str | None, out: str | Path, resume: bool, sets: list[str]) -> dict:
-    """The config file (or, on ``--resume`` without one, ``OUT/config.json``) with the
-    ``--set KEY=VALUE`` overrides applied."""
+def run_template(run: str | Path) -> dict:
+    """The config that trains ``run`` again (``pgm train --from RUN``): its ``config.json``
+    without the session keys (device, data_dir, logger, ...), which the new run takes from its
+    own command line. Recorded plug-ins stay: loading them is the plug-in checks' decision."""
+    from .fingerprint import SESSION_KEYS
+
+    saved = RunFolder(run).config
+    if not Path(run).is_dir() or not saved.is_file():
+        raise ConfigError(
+            f"--from: expected a run folder written by `pgm train` (holding config.json); "
+            f"found {'no such folder' if not Path(run).exists() else 'no ' + str(saved)}: {run}"
+        )
+    cfg = read_json_object(saved, "--from")
+    return {k: v for k, v in cfg.items() if k not in SESSION_KEYS}
+
+
+def _read_config(config: str) -> dict:
+    """A TOML config file, or a JSON one (a run's ``config.json``, say)."""
+    if Path(config).suffix.lower() == ".json":
+        if not Path(config).is_file():
+            found = "a folder" if Path(config).is_dir() else "no such file"
+            raise ConfigError(f"config: expected a JSON config file; found {found}: {config}")
+        return read_json_object(config, "config")
+    return load_config(config)
+
+
+def train_config(
+    config: str | None,
+    out: str | Path,
+    resume: bool,
+    sets: list[str],
+    from_run: str | Path | None = None,
+) -> dict:
+    """The config file (or, on ``--resume`` without one, ``OUT/config.json``; with
+    ``from_run``, that run's config less its session keys) with the ``--set KEY=VALUE``
+    overrides applied."""
     overrides = parse_overrides(sets)
-    if config is not None:
-        cfg = load_config(config)
+    if from_run is not None:
+        if config is not None or resume:
+            given = "a config file" if config is not None else "--resume"
+            raise ConfigError(
+                f"--from: expected a run to train again as a new run (--out); found {given} too"
+            )
+        cfg = run_template(from_run)
+    elif config is not None:
+        cfg = _read_config(config)
         if isinstance(cfg.get("paper"), dict):
             row = Path(config).stem
             raise ConfigError(
@@ -52,13 +93,14 @@ def train_command(
     data_dir: str | None = None,
     progress: bool = True,
     distributed: bool = False,
+    from_run: str | Path | None = None,
 ) -> dict | None:
-    """Train the run a command line names (``pgm train``, ``torchrun -m inference.torchrun``);
+    """Train the run a command line names (``pgm train``, ``torchrun -m pgm_cli.torchrun``);
     returns the summary it prints as one JSON line, ``{"run", "epochs", "train_loss",
     "best_valid_loss"}``, or None where there is nothing to report (a torchrun rank but 0, a
     run that had no epoch left). ``plugins`` (``--plugin``) are recorded in the run's
     ``config.json``, so later commands load them themselves."""
-    cfg = train_config(config, out, resume, sets or [])
+    cfg = train_config(config, out, resume, sets or [], from_run)
     if plugins:
         cfg["plugins"] = [*(cfg.get("plugins") or []), *plugins]
     settings = {"resume": resume, "data_dir": data_dir, "progress": progress}

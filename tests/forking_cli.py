@@ -1,5 +1,5 @@
 """``pgm`` commands run in forked children of one long-lived process that has imported the CLI
-once: each child is ``python -m evaluation.cli ARGV`` without the seconds of imports, and is
+once: each child is ``python -m pgm_cli ARGV`` without the seconds of imports, and is
 killed for real at a kill point (``PGM_TEST_KILL_AT``, :mod:`inference.kill_point`). Nothing
 runs in the parent before a fork (no thread pools), so a child computes as a fresh process
 does."""
@@ -31,7 +31,7 @@ for line in sys.stdin:
             os.dup2(2, 1)  # the child's own output must not mix with this protocol
             os.environ.pop("PGM_TEST_KILL_AT", None)
             os.environ.update(command["env"])
-            code = evaluation.cli.main(command["argv"])
+            code = pgm_cli.main.main(command["argv"])
         except BaseException:
             import traceback
             traceback.print_exc()
@@ -60,9 +60,9 @@ def cli_env(kill_at: str | None = None) -> dict[str, str]:
 
 class ForkingCLI:
     """Runs ``pgm`` commands in forked children of one process that first runs ``preload``
-    (import statements: what the commands import, ``evaluation.cli`` among them)."""
+    (import statements: what the commands import, ``pgm_cli.main`` among them)."""
 
-    def __init__(self, preload: str = "import evaluation.cli"):
+    def __init__(self, preload: str = "import pgm_cli.main"):
         self._stderr = tempfile.TemporaryFile("w+")  # a file, not a pipe: it never fills up
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _SERVER.format(preload=preload)],

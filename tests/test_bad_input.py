@@ -1,7 +1,7 @@
 """Every bad input is explained: one line naming the argument, what was expected and what was
 found; the CLI exits with status 2 and no traceback, and leaves no partial output behind.
 
-The cases are a table; each runs the CLI in-process (``evaluation.cli.main``), and a few run
+The cases are a table; each runs the CLI in-process (``pgm_cli.main.main``), and a few run
 the real console entry point in a subprocess. Python-API cases check the exception's text.
 """
 
@@ -24,10 +24,10 @@ import pytest
 import torch
 
 import pgm
-from evaluation.cli import main
 from evaluation.log_likelihood import estimate
 from inference import ConfigError, fit_model, load_run, train
 from pgm.data import ImageDataset
+from pgm_cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -1203,7 +1203,7 @@ def test_console_bad_input_subprocess(argv, says, tmp_path):
         for a in argv
     ]
     done = subprocess.run(
-        [sys.executable, "-m", "evaluation.cli", *argv], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "pgm_cli", *argv], capture_output=True, text=True, cwd=REPO
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import pgm
-from evaluation.cli import main
 from inference import load_run
 from pgm.completion import complete, observed_mask
+from pgm_cli.main import main
 
 TINY = """
 data = "digits"
@@ -115,6 +115,8 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
     out = tmp_path / "grid.png"
     assert main(["sample", str(run), "-n", "9", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert capsys.readouterr().out == f"9 samples of shape [1, 8, 8] in {out}\n"
+    assert main(["sample", str(run), "-n", "9", "--out", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["shape"] == [9, 1, 8, 8]
     # 3 x 3 images of 8 pixels, 1-pixel padding: 3 * 9 + 1 = 28 pixels, drawn 7x by default
     assert int.from_bytes(out.read_bytes()[16:20], "big") == 28 * 7
@@ -143,7 +145,7 @@ def test_list_names_every_part(capsys):
 
 def test_help_explains_each_command(capsys):
     done = subprocess.run(
-        [sys.executable, "-m", "evaluation.cli", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "pgm_cli", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "usage: pgm" in done.stdout and "suite" in done.stdout
     for command in ("train", "evaluate", "sample", "suite", "compare", "list", "complete"):
@@ -151,9 +153,32 @@ def test_help_explains_each_command(capsys):
         assert "usage: pgm " + command in capsys.readouterr().out
 
 
+def test_help_and_version_load_no_torch_pyro_or_arviz():
+    """``pgm --help``, ``pgm COMMAND --help`` and ``pgm --version`` build every parser without
+    the heavy libraries: they are imported inside a command's ``run``."""
+    code = (
+        "import sys\n"
+        "from pgm_cli.main import main\n"
+        "codes = [main(['--help']), main(['suite', '--help']), main(['--version'])]\n"
+        "heavy = sorted({'torch', 'pyro', 'arviz', 'matplotlib'} & set(sys.modules))\n"
+        "print(codes, heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == "[0, 0, 0] []", done.stderr
+    from importlib.metadata import PackageNotFoundError, version
+
+    import pgm
+
+    try:
+        expected = version("pgm")
+    except PackageNotFoundError:
+        expected = pgm.__version__
+    assert done.stdout.splitlines()[-1] == f"pgm {expected}"
+
+
 def test_every_command_has_a_description_and_train_names_the_session_keys():
-    from evaluation.cli import build_parser
     from inference.fingerprint import SESSION_KEYS
+    from pgm_cli.main import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name, parser in sub.choices.items():
@@ -188,6 +213,7 @@ def test_complete_fills_the_bottom_half(tmp_path, capsys):
                 "--out",
                 str(out),
                 "--no-progress",
+                "--json",
             ]
         )
         == 0
@@ -241,7 +267,7 @@ def test_suite_writes_results_and_sample_grids(tmp_path, capsys):
 
 
 def test_pgm_alone_prints_its_help():
-    done = subprocess.run([sys.executable, "-m", "evaluation.cli"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "pgm_cli"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("usage: pgm") and "suite" in done.stdout
     assert done.stderr == ""
 
@@ -249,7 +275,7 @@ def test_pgm_alone_prints_its_help():
 def test_list_into_a_closed_pipe_is_quiet():
     # `pgm list --json | head -1`: the reader leaves early; no BrokenPipeError, no traceback
     done = subprocess.run(
-        f"{sys.executable} -m evaluation.cli list --json | head -1",
+        f"{sys.executable} -m pgm_cli list --json | head -1",
         shell=True,
         capture_output=True,
         text=True,

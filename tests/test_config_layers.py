@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from tiny_run import TINY_RUN
 
-import evaluation.cli
 import inference.distributed
 import inference.run
-import inference.torchrun
 import pgm
+import pgm_cli.main
+import pgm_cli.torchrun
 from inference import FitResult, TrainingConfig, resolve_config
 from inference.fingerprint import SESSION_KEYS
 from inference.training_config import TRAINING_KEYS
@@ -99,12 +99,14 @@ def test_pgm_train_and_torchrun_print_the_same_summary(tmp_path, monkeypatch, ca
     monkeypatch.setattr(inference.run, "train", fake_train)
     monkeypatch.setattr(inference.distributed, "train_distributed", fake_train)
     args = [str(config), "--out", str(tmp_path / "run"), "--set", "lr=0.01", "--no-progress"]
-    assert evaluation.cli.main(["train", *args]) == 0
+    assert pgm_cli.main.main(["train", *args]) == 0
     from_cli = capsys.readouterr().out
-    assert inference.torchrun.main(args) == 0
+    assert pgm_cli.torchrun.main(args) == 0
     from_torchrun = capsys.readouterr().out
     assert from_cli == from_torchrun
-    assert json.loads(from_cli) == {
+    assert from_cli == f"{tmp_path / 'run'}: 2 epochs, train loss 1.5, best validation loss 1.25\n"
+    assert pgm_cli.main.main(["train", *args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
         "run": str(tmp_path / "run"),
         "epochs": 2,
         "train_loss": 1.5,
@@ -128,15 +130,15 @@ def test_torchrun_takes_plugin_like_pgm_train(tmp_path, monkeypatch):
     plugin = tmp_path / "empty_plugin.py"
     plugin.write_text('"""A plug-in that registers nothing."""\n')
     args = [str(config), "--out", str(tmp_path / "run"), "--plugin", str(plugin), "--no-progress"]
-    assert evaluation.cli.main(["train", *args]) == 0
-    assert inference.torchrun.main(args) == 0
+    assert pgm_cli.main.main(["train", *args]) == 0
+    assert pgm_cli.torchrun.main(args) == 0
     assert seen[0] == seen[1] and seen[1]["plugins"] == [str(plugin)]
 
 
 def test_pgm_train_on_a_paper_recipe_points_to_pgm_reproduce(capsys):
     from pathlib import Path
 
-    from evaluation.cli import main
+    from pgm_cli.main import main
 
     recipe = Path(__file__).resolve().parents[1] / "configs" / "papers" / "pixelcnn.toml"
     assert main(["train", str(recipe), "--out", "/nonexistent/never-written"]) == 2

@@ -125,11 +125,12 @@ def test_torchrun_entry_point_trains_a_run(tmp_path):
         "--master_addr=127.0.0.1",
         f"--master_port={_free_port()}",
         "-m",
-        "inference.torchrun",
+        "pgm_cli.torchrun",
         str(config),
         "--out",
         str(out),
         "--no-progress",
+        "--json",
     ]
     done = subprocess.run(
         cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False

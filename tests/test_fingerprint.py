@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from tiny_run import TINY_RUN
 
-from evaluation.cli import main
 from evaluation.suite import run_suite
 from inference import ConfigError, train
 from inference.checkpoint import load_tensors
 from inference.fingerprint import config_differences
+from pgm_cli.main import main
 
 TINY = {**TINY_RUN, "epochs": 2, "lr": 3e-3}
 

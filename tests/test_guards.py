@@ -17,10 +17,10 @@ from pyro.infer.util import is_validation_enabled
 from torch import nn
 
 import pgm
-from evaluation.cli import main
 from evaluation.log_likelihood import estimate
 from inference import NonFiniteLossError, Trainer, fit_model
 from inference.config import resolve_config
+from pgm_cli.main import main
 
 # 200 images in batches of 50: 4 steps an epoch; step 10 is the second step of epoch 3.
 TINY = {

@@ -18,9 +18,9 @@ from tiny_run import TINY_RUN
 
 import evaluation.log_likelihood  # noqa: F401  (the module, for the folding test)
 import pgm
-from evaluation.cli import main
 from inference import train
-from inference.torchrun import main as torchrun_main
+from pgm_cli.main import main
+from pgm_cli.torchrun import main as torchrun_main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = TINY_RUN
@@ -40,14 +40,14 @@ def test_torchrun_entry_point_refuses_bad_config_in_one_line(tmp_path, capsys):
         == 2
     )
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["inference.torchrun: error: lr: expected a number > 0.0; found -1"], err
+    assert err == ["pgm_cli.torchrun: error: lr: expected a number > 0.0; found -1"], err
     assert not (tmp_path / "run").exists()
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text("{ corrupted")
     assert torchrun_main(["--out", str(tmp_path / "run"), "--resume", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
-        "inference.torchrun: error: --resume: expected JSON in"
+        "pgm_cli.torchrun: error: --resume: expected JSON in"
     ), err
 
 
@@ -55,7 +55,7 @@ def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     # what the `pgm` console script runs, with a line to say Python itself is up
     script = (
-        "print('up', flush=True); import sys; from evaluation.cli import main; "
+        "print('up', flush=True); import sys; from pgm_cli.main import main; "
         "sys.exit(main(['list']))"
     )
     proc = subprocess.Popen(

@@ -17,12 +17,12 @@ import pytest
 import torch
 
 import pgm
-from evaluation.cli import main
 from inference import load_run, train
 from inference.config import load_config, resolve_config
 from pgm import plugins
 from pgm.plain_model import MODEL_KEYS
 from pgm.registry import all_registries
+from pgm_cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -335,7 +335,7 @@ def test_a_copy_of_the_plugin_given_by_plugin_serves_a_run_whose_file_still_exis
     copy = Path(shutil.copy(path, (tmp_path / "copy").mkdir() or tmp_path / "copy"))
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
-        [sys.executable, "-m", "evaluation.cli", "evaluate", str(run), "--plugin", str(copy)]
+        [sys.executable, "-m", "pgm_cli", "evaluate", str(run), "--plugin", str(copy)]
         + ["--num-images", "4", "--no-progress", "--json"],
         capture_output=True,
         text=True,

@@ -17,9 +17,9 @@ import pytest
 from forking_cli import ForkingCLI
 from tiny_run import TINY_RUN
 
-from evaluation.cli import main
 from evaluation.report_swap import INCOMPLETE_MARKER
 from inference import train
+from pgm_cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = TINY_RUN
@@ -79,7 +79,7 @@ def test_compare_killed_at_any_moment_leaves_the_old_or_the_new_report(tmp_path)
     assert main(_compare(run, out, 0)) == 0
     old = _hashes(out)
     cli = ForkingCLI(
-        "import evaluation.cli, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot"
+        "import pgm_cli.main, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot"
     )
     killed = -signal.SIGKILL
     states = []
@@ -129,7 +129,7 @@ def test_report_in_a_folder_with_other_files_keeps_them_and_is_marked_while_repl
     assert main(_compare(run, out, 0)) == 0
     assert (out / "runs" / "keep.txt").read_text() == "a run lives here"
     cli = ForkingCLI(
-        "import evaluation.cli, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot"
+        "import pgm_cli.main, evaluation.compare, arviz, sklearn.linear_model, matplotlib.pyplot"
     )
     try:
         assert cli.run(_compare(run, out, 1), "report:moved:figures") == -signal.SIGKILL

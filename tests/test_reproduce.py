@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import pgm
-from evaluation.cli import main
 from evaluation.log_likelihood import estimate
 from evaluation.report import format_value
 from evaluation.reproduce import ROWS, list_recipes, load_recipe
 from inference import Trainer, resolve_config
+from pgm_cli.main import main
 
 #: Issue 10's table: published test log-likelihood (nats) per row.
 PUBLISHED = {

@@ -79,12 +79,12 @@ def test_resume_after_sigkill_at_any_moment_is_bitwise_exact(tmp_path):
     killed = -signal.SIGKILL
     # imports what `pgm train` imports while the first, exec'd, process runs; the test mixes
     # exec'd and forked processes in one chain, so a fork that computed otherwise would show
-    cli = ForkingCLI("import evaluation.cli, inference.trainer, sklearn.datasets, torch._dynamo")
+    cli = ForkingCLI("import pgm_cli.main, inference.trainer, sklearn.datasets, torch._dynamo")
     try:
-        # 1. a real `python -m evaluation.cli train`, killed mid-epoch 2 (global step 6): only
+        # 1. a real `python -m pgm_cli train`, killed mid-epoch 2 (global step 6): only
         #    epoch 1's checkpoint and metrics line exist.
         done = subprocess.run(
-            [sys.executable, "-m", "evaluation.cli", *_argv(config, run, False)],
+            [sys.executable, "-m", "pgm_cli", *_argv(config, run, False)],
             env=cli_env("step:6"),
             cwd=REPO,
             capture_output=True,

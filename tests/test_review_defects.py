@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation import cli
 from evaluation.statistics import (
     PairedComparison,
     compact_letter_columns,
@@ -26,6 +25,8 @@ from pgm.distributions.discretized_logistic import (
     discretized_logistic_log_prob,
 )
 from pgm.errors import ContractError, PgmError, PgmTypeError, UnknownNameError
+from pgm_cli import main as cli
+from pgm_cli.commands import list as list_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,12 +40,12 @@ else:  # pragma: no cover
 def test_the_torchrun_module_does_not_shadow_inference_train():
     code = (
         "import inspect\n"
-        "import inference.torchrun\n"
+        "import pgm_cli.torchrun\n"
         "from inference import train\n"
         "import evaluation.suite\n"
         "assert inspect.isfunction(train), train\n"
         "assert evaluation.suite.train is train\n"
-        "from evaluation.cli import main\n"
+        "from pgm_cli.main import main\n"
         "raise SystemExit(main(['suite', '--out', '/nonexistent-dir/x', "
         "'--models', 'no-such-model']))\n"
     )
@@ -69,7 +70,7 @@ def test_the_project_errors_are_one_line_and_exit_2(error, monkeypatch, capsys):
     def fail(args):
         raise error
 
-    monkeypatch.setattr(cli, "cmd_list", fail)
+    monkeypatch.setattr(list_command, "run", fail)
     monkeypatch.delenv("PGM_DEBUG", raising=False)
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err
@@ -92,16 +93,16 @@ def test_real_bugs_surface_as_bugs(bug, monkeypatch):
     def fail(args):
         raise bug
 
-    monkeypatch.setattr(cli, "cmd_list", fail)
+    monkeypatch.setattr(list_command, "run", fail)
     monkeypatch.delenv("PGM_DEBUG", raising=False)
     with pytest.raises(type(bug)):  # not swallowed: the interpreter prints the traceback, exit 1
         cli.main(["list"])
 
 
 def test_the_project_error_types_are_one_hierarchy():
-    from evaluation.cli import UsageError
     from inference.checkpoint import CheckpointError
     from inference.config import ConfigError
+    from pgm_cli.errors import UsageError
 
     for kind in (
         ContractError,

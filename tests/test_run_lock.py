@@ -35,7 +35,7 @@ def _env() -> dict[str, str]:
 
 
 def _pgm(*argv: str, **kwargs):
-    return [sys.executable, "-m", "evaluation.cli", *argv]
+    return [sys.executable, "-m", "pgm_cli", *argv]
 
 
 def _wait_for_lock(run: Path, proc: subprocess.Popen, timeout: float = 120.0) -> int:

@@ -9,9 +9,9 @@ import pytest
 from test_evaluation_report import TINY, _Page
 
 from evaluation.ais_agreement import _warning
-from evaluation.cli import main
 from evaluation.report import format_value, resolve_path
 from inference import train
+from pgm_cli.main import main
 
 AIS_KEYS = {
     "model",
@@ -71,6 +71,7 @@ def test_evaluate_and_bdmc_commands(vae_run, capsys):
                 "--num-images",
                 "4",
                 "--no-progress",
+                "--json",
             ]
         )
         == 0

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.cli import main
 from evaluation.compare import compare_runs
 from evaluation.report import (
     CONTENT_SECURITY_POLICY,
@@ -27,6 +26,7 @@ from evaluation.report import (
     table_cells,
 )
 from inference import train
+from pgm_cli.main import main
 
 TINY = {
     "data": "digits",

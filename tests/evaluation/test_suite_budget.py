@@ -6,7 +6,7 @@ import pytest
 
 import evaluation.compare
 import evaluation.suite as suite
-from evaluation.cli import main
+from pgm_cli.main import main
 
 
 @pytest.fixture

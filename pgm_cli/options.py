@@ -145,13 +145,19 @@ def add_seed(p, of: str) -> None:
 
 def add_num_particles(p, default: int | None, note: str = "", short: bool = True) -> None:
     """``--num-particles`` (and ``-k`` with ``short``): the estimator's K, at most
-    :data:`~.log_likelihood.MAX_PARTICLES`."""
-    from .log_likelihood import MAX_PARTICLES
+    :data:`evaluation.log_likelihood.MAX_PARTICLES` (read when a value is given, so that
+    building the parser imports no torch)."""
 
+    def num_particles(text: str) -> int:
+        from evaluation.log_likelihood import MAX_PARTICLES
+
+        return positive_int("--num-particles", MAX_PARTICLES)(text)
+
+    num_particles.__name__ = "--num-particles"
     p.add_argument(
         "--num-particles",
         *(["-k"] if short else []),
-        type=positive_int("--num-particles", MAX_PARTICLES),
+        type=num_particles,
         default=default,
         metavar="K",
         help=f"importance samples K per image for latent models (default "

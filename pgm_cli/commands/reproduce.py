@@ -1,0 +1,117 @@
+"""``pgm reproduce``: train the papers' recipes and compare with the published numbers (the
+logic lives in :mod:`evaluation.reproduce`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from .. import options as o
+
+
+def add_parser(sub) -> None:
+    """The ``pgm reproduce`` subcommand on the ``pgm`` parser's subparsers ``sub``."""
+    p = sub.add_parser(
+        "reproduce",
+        help="train the papers' recipes and compare with the published numbers",
+        description="Train each ROW with its published recipe (configs/papers/ROW.toml) into "
+        "OUT/ROW, evaluate it with K importance samples on the test split "
+        "(the validation split when the "
+        "data holds no test split, saying so), and write OUT/reproduction.{json,md,html} with "
+        "learning curves. A run cut short by --max-epochs/--time-budget continues with --resume.",
+    )
+    p.add_argument("rows", nargs="*", metavar="ROW", help="rows to run (see --list)")
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="list every row: paper, model, published nats, epochs, cpu/gpu",
+    )
+    o.add_out_folder(p, "the runs (OUT/ROW) and the table", required=False)
+    o.add_data_dir(p, ", binarized_mnist.npz for the papers' rows")
+    o.add_device(p, None, "override every recipe's device (default: each recipe's own)")
+    limit = p.add_mutually_exclusive_group()
+    limit.add_argument(
+        "--max-epochs",
+        type=o.positive_int("--max-epochs"),
+        default=None,
+        help="train each row to at most N epochs in all",
+    )
+    limit.add_argument(
+        "--time-budget",
+        type=o.positive_float("--time-budget"),
+        default=None,
+        metavar="MINUTES",
+        help="stop each row's training at the epoch boundary before MINUTES pass (checkpointed)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue rows already in OUT")
+    o.add_num_particles(p, 5000, short=False)
+    o.add_num_images(
+        p,
+        help="evaluate on the first N images of the split (default: all; K=5000 on 10,000 "
+        "images is long on a CPU)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="train on another dataset than the recipe's (e.g. digits-binary, for a smoke test)",
+    )
+    o.add_overrides(p, "a recipe key in every row")
+    o.add_threads(p, None, "torch's")
+    o.add_no_progress(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from evaluation.reproduce import format_list, list_recipes, reproduce
+    from inference.config import ConfigError, parse_overrides
+
+    if args.list:
+        sys.stdout.write(format_list(list_recipes()))
+        return 0
+    if not args.out:
+        raise ConfigError("--out: expected a folder for the runs and the table; found none")
+    overrides = parse_overrides(args.set)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.data is not None:
+        overrides["data"] = args.data
+    rows = reproduce(
+        args.rows,
+        args.out,
+        time_budget_minutes=args.time_budget,
+        data_dir=args.data_dir,
+        device=args.device,
+        max_epochs=args.max_epochs,
+        resume=args.resume,
+        num_particles=args.num_particles,
+        num_images=args.num_images,
+        overrides=overrides,
+        progress=not args.no_progress,
+    )
+    for r in rows:
+        if r["row"] in args.rows:
+            print(
+                json.dumps(
+                    {
+                        k: r[k]
+                        for k in (
+                            "row",
+                            "published_nats",
+                            "measured_nats",
+                            "ci95",
+                            "gap_nats",
+                            "split",
+                            "num_particles",
+                            "epochs_run",
+                            "recipe_epochs",
+                            "stopped",
+                        )
+                    }
+                )
+            )
+    print(f"table: {Path(args.out) / 'reproduction.md'}", file=sys.stderr)
+    return 0 if all(math.isfinite(r["measured_nats"]) for r in rows) else 1

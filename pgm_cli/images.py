@@ -1,0 +1,44 @@
+"""The PNG output of ``sample`` and ``complete``: its path checked before anything runs, its
+writing refused in one line, and the memory a grid of images needs checked up front."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+__all__ = ["check_image_memory", "png_out", "write_png"]
+
+
+def png_out(out: str | None, default: Path) -> Path:
+    """The PNG path of ``sample``/``complete``, checked before anything runs."""
+    from inference.out_path import check_out_path
+
+    from .errors import UsageError
+
+    if out is None:
+        return default
+    path = check_out_path(out)
+    if path.is_dir():
+        raise UsageError(f"--out: expected a PNG file path; found a folder: {path}")
+    return path
+
+
+def write_png(save, out: Path) -> None:
+    from inference.out_path import os_error_text
+
+    from .errors import UsageError
+
+    try:
+        save()
+    except OSError as err:
+        raise UsageError(
+            f"--out: expected a writable file path; found {out} refused ({os_error_text(err)})"
+        ) from None
+
+
+def check_image_memory(count: int, model, argument: str) -> None:
+    """Samples, the grid and the network's activations: about 128 bytes per pixel drawn."""
+    from pgm.memory import check_fits
+
+    dims = math.prod(model.event_shape)
+    check_fits(128 * count * dims, argument, f"{count:,} images of {dims} pixels")

@@ -1,0 +1,170 @@
+"""The ``pgm`` command's entry point: the top-level parser (each command adds its own
+subparser, ``pgm_cli/commands/NAME.py``), the dispatch, and the one-line answer to bad input."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+
+from .commands import COMMANDS
+
+__all__ = ["build_parser", "main", "version"]
+
+EPILOG = """examples:
+  pgm suite --out results                       # train and compare the standard set on digits
+  pgm train configs/vae-digits.toml --out runs/vae --set prior=vamp
+  pgm evaluate runs/vae --num-particles 1000
+  pgm evaluate runs/vae --method ais --steps 1000 --chains 16
+  pgm sample runs/vae -n 64
+  pgm list                                      # every model, prior, guide, likelihood, dataset
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported on one line (exit status 2), like every other
+    bad input; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def version() -> str:
+    """The installed distribution's version, or the source tree's ``pgm.__version__``."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("pgm")
+    except PackageNotFoundError:
+        from pgm import __version__
+
+        return __version__
+
+
+class _Version(argparse.Action):
+    """``--version``: looked up only when asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(0, f"pgm {version()}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pgm",
+        description="Explicit-density generative models for images (VAEs, PixelCNN, PixelRNN) as "
+        "Pyro programs: train, evaluate with one shared importance-sampled log-likelihood "
+        "estimator (nats and bits/dim), sample, and compare.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action=_Version, help="print pgm's version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"{__package__}.commands.{name}").add_parser(sub)
+    return parser
+
+
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line. Pyro appends a table of trace shapes to errors raised
+    inside a model; the sentence before it says what went wrong, the table is left out."""
+    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    lines = []
+    for line in str(text).splitlines():
+        if line.strip().startswith("Trace Shapes:"):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return " ".join(lines) or type(err).__name__
+
+
+_INTERRUPTED = {
+    "train": "checkpoints written so far are intact (pgm train --out RUN --resume continues)",
+    "suite": "finished runs are kept and an unfinished one resumes: run the same command again",
+    "compare": "the report folder holds the previous report (or none); run the command again",
+    "evaluate": "no evaluation file was written",
+}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit status where nothing is to be run (help, a usage
+    error, ``pgm`` alone)."""
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()  # `pgm` alone: what it can do, not a usage error
+        return 0
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``pgm`` command; returns the exit status.
+
+    Bad input (a config, an argument, a file, data, a model/guide pair breaking the contract:
+    the project's own :class:`pgm.errors.PgmError`, and a path that does not exist or cannot be
+    written) is answered by one line naming the argument, what was expected and what was
+    found, exit status 2, no traceback; a run that fails while training (a non-finite loss) or
+    another operating-system failure gets one line and status 1. Any other exception is a bug
+    and surfaces as one, with its traceback. ``PGM_DEBUG=1`` shows the traceback always.
+    """
+    try:  # Ctrl-C while the start-up imports run: one line, no traceback
+        args = _parse(argv)
+        if isinstance(args, int):
+            return args
+        from inference.trainer import NonFiniteLossError
+        from pgm.errors import PgmError
+        from pgm.plugins import PluginWarning, use_plugins
+    except KeyboardInterrupt:
+        print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
+        return 130
+
+    bad_input = (
+        PgmError,
+        FileNotFoundError,
+        FileExistsError,
+        PermissionError,
+        NotADirectoryError,
+        IsADirectoryError,
+    )
+    shown = warnings.formatwarning  # a plug-in's warning is one line, like every other message
+    warnings.formatwarning = lambda m, c, *a, **k: (
+        f"pgm {args.command}: warning: {m}\n"
+        if issubclass(c, PluginWarning)
+        else shown(m, c, *a, **k)
+    )
+    try:
+        use_plugins(getattr(args, "plugin", None), "--plugin")
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader left (`pgm list --json | head`): not an error; stdout is pointed at devnull
+        # so that Python's flush at exit does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(
+            f"pgm {args.command}: interrupted; "
+            f"{_INTERRUPTED.get(args.command, 'nothing was written')}",
+            file=sys.stderr,
+        )
+        return 130
+    except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
+        if os.environ.get("PGM_DEBUG"):
+            raise
+        print(f"pgm {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2 if isinstance(err, bad_input) else 1
+    finally:
+        warnings.formatwarning = shown
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

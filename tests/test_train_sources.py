@@ -1,0 +1,75 @@
+"""Where ``pgm train`` takes its config from: a TOML file, a JSON file (a run's own
+``config.json``), or ``--from RUN`` (that run's config less its session keys, for a retrain or a
+reseed); ``--device`` overrides the config's device. Training itself is replaced by a recorder:
+these tests are about the config that reaches it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import inference.run
+from inference import FitResult
+from inference.fingerprint import SESSION_KEYS
+from pgm_cli.main import main
+
+
+@pytest.fixture
+def trained(tmp_path, monkeypatch):
+    """The configs ``pgm train`` hands to training, in order."""
+    seen = []
+
+    def fake_train(cfg, out, **settings):
+        seen.append(dict(cfg))
+        return FitResult(None, cfg, Path(out), [{"epoch": 1, "train_loss": 2.0}], 1.5)
+
+    monkeypatch.setattr(inference.run, "train", fake_train)
+    return seen
+
+
+def recorded_run(folder: Path) -> Path:
+    """A run folder whose config.json holds model keys and session keys."""
+    folder.mkdir()
+    cfg = {"model": "vae", "epochs": 3, "seed": 0, "latent_dim": 2, "device": "cuda"}
+    cfg.update({"data_dir": "/elsewhere", "logger": "tensorboard", "eval_particles": 7})
+    (folder / "config.json").write_text(json.dumps(cfg))
+    return folder
+
+
+def test_a_json_config_trains_like_toml(tmp_path, trained, capsys):
+    run = recorded_run(tmp_path / "old")
+    assert main(["train", str(run / "config.json"), "--out", str(tmp_path / "new")]) == 0
+    assert trained[0] == json.loads((run / "config.json").read_text())
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'new'}: 1 epoch, train loss 2")
+
+
+def test_from_a_run_drops_its_session_keys_and_takes_set(tmp_path, trained):
+    run = recorded_run(tmp_path / "old")
+    argv = ["train", "--from", str(run), "--set", "seed=1", "--out", str(tmp_path / "new")]
+    assert main([*argv, "--device", "cpu"]) == 0
+    assert trained[0] == {"model": "vae", "epochs": 3, "seed": 1, "latent_dim": 2, "device": "cpu"}
+    assert main(argv) == 0
+    assert not SESSION_KEYS & trained[1].keys()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["cfg.toml"], "--from: expected a run to train again as a new run (--out); found a "),
+        (["--resume"], "found --resume too"),
+    ],
+)
+def test_from_refuses_a_second_source(tmp_path, trained, capsys, extra, message):
+    run = recorded_run(tmp_path / "old")
+    assert main(["train", "--from", str(run), "--out", str(tmp_path / "n"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not trained
+
+
+def test_from_a_folder_without_a_config_is_refused(tmp_path, trained, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--from", str(tmp_path / "empty"), "--out", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert "--from: expected a run folder written by `pgm train`" in err and not trained
+    assert main(["train", str(tmp_path / "none.json"), "--out", str(tmp_path / "n")]) == 2
+    assert "config: expected a JSON config file; found no such file" in capsys.readouterr().err
