@@ -45,7 +45,7 @@ from evaluation.ais import ais
 from evaluation.bdmc import bdmc
 from evaluation.log_likelihood import estimate
 
-from .estimator import CONFIG, _reset_peak_rss, _rss_kib
+from .estimator import CONFIG, reset_peak_rss, rss_kib
 from .timing import binary_images, compare
 
 __all__ = ["hand_written_density", "run"]
@@ -117,13 +117,13 @@ def measure_peak(num_steps: int, num_chains: int, data_dir: str | None) -> dict:
     model = pgm.build(CONFIG).eval()
     x, _ = binary_images("valid", NUM_IMAGES, data_dir)
     ais(model, None, x, 2, 2, num_leapfrog=2)  # imports, lazy initialisation, first arenas
-    _reset_peak_rss()
-    baseline = _rss_kib("VmRSS")
+    reset_peak_rss()
+    baseline = rss_kib("VmRSS")
     ais(model, None, x, num_steps, num_chains, num_leapfrog=2)
     return {
         "num_steps": num_steps,
         "num_chains": num_chains,
-        "peak_mb": (_rss_kib("VmHWM") - baseline) / 1024,
+        "peak_mb": (rss_kib("VmHWM") - baseline) / 1024,
     }
 
 

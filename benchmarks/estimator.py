@@ -39,7 +39,7 @@ from evaluation.log_likelihood import estimate
 
 from .timing import binary_images, compare
 
-__all__ = ["hand_written_iwae", "run"]
+__all__ = ["hand_written_iwae", "reset_peak_rss", "rss_kib", "run"]
 
 NUM_IMAGES = 16
 CONFIG = {
@@ -101,10 +101,10 @@ def measure_peak(which: str, num_particles: int, data_dir: str | None) -> dict:
             hand_written_iwae(model, x, k, default_chunk(x.shape[0], k))
 
     once(1)  # imports, lazy initialisation, the allocator's first arenas
-    _reset_peak_rss()
-    baseline = _rss_kib("VmRSS")
+    reset_peak_rss()
+    baseline = rss_kib("VmRSS")
     once(num_particles)
-    peak = _rss_kib("VmHWM")
+    peak = rss_kib("VmHWM")
     return {
         "which": which,
         "num_particles": num_particles,
@@ -113,7 +113,7 @@ def measure_peak(which: str, num_particles: int, data_dir: str | None) -> dict:
     }
 
 
-def _rss_kib(field: str) -> int:
+def rss_kib(field: str) -> int:
     """``VmRSS`` (now) or ``VmHWM`` (the peak) of this process, in KiB.
 
     Not ``getrusage``'s ``ru_maxrss``: Linux carries a parent's resident size at fork into the
@@ -125,7 +125,7 @@ def _rss_kib(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def _reset_peak_rss() -> None:
+def reset_peak_rss() -> None:
     """Set the peak (``VmHWM``) to the current resident size (Linux >= 4.0)."""
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")

@@ -11,7 +11,7 @@ import warnings
 
 from .commands import COMMANDS
 
-__all__ = ["build_parser", "main", "version"]
+__all__ = ["build_parser", "main", "one_line", "version"]
 
 EPILOG = """examples:
   pgm suite --out results                       # train and compare the standard set on digits
@@ -51,7 +51,8 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(0, f"pgm {version()}\n")
+        print(f"pgm {version()}")  # on stdout, as argparse's own version action
+        parser.exit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
     """The error's message on one line. Pyro appends a table of trace shapes to errors raised
     inside a model; the sentence before it says what went wrong, the table is left out."""
     text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
             raise
-        print(f"pgm {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        print(f"pgm {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
     finally:
         warnings.formatwarning = shown

@@ -18,7 +18,7 @@ import os
 import sys
 
 from .commands.train import add_arguments, train
-from .main import _one_line
+from .main import one_line
 
 __all__ = ["build_parser", "main"]
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except PgmError as err:  # bad input (config, checkpoint, data, contract): one line
         if os.environ.get("PGM_DEBUG"):
             raise
-        print(f"pgm_cli.torchrun: error: {_one_line(err)}", file=sys.stderr)
+        print(f"pgm_cli.torchrun: error: {one_line(err)}", file=sys.stderr)
         return 2
 
 

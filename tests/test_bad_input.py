@@ -510,7 +510,7 @@ CASES = [
 ]
 
 
-# -- issue 13: hostile inputs ----------------------------------------------------------------
+# -- hostile inputs ---------------------------------------------------------------------------
 def _mnist(tmp: Path, x_train: np.ndarray) -> list[str]:
     """mnist.npz holding ``x_train`` (and uint8 x_test, labels) in tmp/data."""
     folder = tmp / "data"

@@ -1,4 +1,4 @@
-"""Issue 13's remaining promises: the torchrun entry point shares the CLI's config checks,
+"""Interrupts and limits: the torchrun entry point shares the CLI's config checks,
 Ctrl-C (at start-up, before the first checkpoint, during compare) leaves nothing behind and
 says so in one line, resume touches only pgm's own temporaries, memory limits are read, and the
 estimator's partial sums stay bounded in K."""

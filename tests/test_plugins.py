@@ -92,7 +92,7 @@ def _forget_plugins():
     """Each test's plug-ins leave the (process-wide) registries as they were, so tests that
     enumerate every registered part see only the built-ins."""
     registries = all_registries()
-    before = {kind: set(reg._entries) for kind, reg in registries.items()}
+    before = {kind: set(reg) for kind, reg in registries.items()}
     loaded, entry_points, keys = (
         dict(plugins._LOADED),
         dict(plugins._ENTRY_POINTS),
@@ -100,7 +100,7 @@ def _forget_plugins():
     )
     yield
     for kind, reg in registries.items():
-        for name in set(reg._entries) - before[kind]:
+        for name in set(reg) - before[kind]:
             reg.unregister(name)
     added = {m.__name__ for m in plugins._LOADED.values()} - {m.__name__ for m in loaded.values()}
     for name in added | (set(plugins._ENTRY_POINTS) - set(entry_points)):

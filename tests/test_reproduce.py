@@ -19,7 +19,7 @@ from evaluation.reproduce import ROWS, list_recipes, load_recipe
 from inference import Trainer, resolve_config
 from pgm_cli.main import main
 
-#: Issue 10's table: published test log-likelihood (nats) per row.
+#: The papers' table: published test log-likelihood (nats) per row.
 PUBLISHED = {
     "vae-vampprior-paper": -88.56,
     "vamp-1layer": -85.57,

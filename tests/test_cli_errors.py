@@ -1,0 +1,103 @@
+"""How the ``pgm`` command answers failures: the project's own errors (one hierarchy, under
+:class:`pgm.errors.PgmError`) are one line and exit status 2, anything else is a bug and surfaces
+with its traceback; bad input leaves nothing behind; the torchrun entry point does not shadow
+``inference.train``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pgm.errors import ContractError, PgmError, PgmTypeError, UnknownNameError
+from pgm_cli import main as cli
+from pgm_cli.commands import list as list_command
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_torchrun_module_does_not_shadow_inference_train():
+    code = (
+        "import inspect\n"
+        "import pgm_cli.torchrun\n"
+        "from inference import train\n"
+        "import evaluation.suite\n"
+        "assert inspect.isfunction(train), train\n"
+        "assert evaluation.suite.train is train\n"
+        "from pgm_cli.main import main\n"
+        "raise SystemExit(main(['suite', '--out', '/nonexistent-dir/x', "
+        "'--models', 'no-such-model']))\n"
+    )
+    assert not (REPO / "inference" / "train.py").exists()
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "not callable" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PgmError("x: expected A; found B"),
+        ContractError("site 'z': expected A; found B"),
+        PgmTypeError("x: expected a Tensor; found list"),
+        UnknownNameError("unknown model 'q'; expected one of: vae"),
+        FileNotFoundError("no such file: run/config.json"),
+    ],
+)
+def test_the_project_errors_are_one_line_and_exit_2(error, monkeypatch, capsys):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(list_command, "run", fail)
+    monkeypatch.delenv("PGM_DEBUG", raising=False)
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("pgm list: error: ")
+    assert "'" + str(error.args[0]) not in err  # UnknownNameError's message is not quoted
+
+
+@pytest.mark.parametrize(
+    "bug",
+    [
+        TypeError("unsupported operand type(s) for +: 'int' and 'str'"),
+        AttributeError("no attribute 'x'"),
+        RuntimeError("shape '[32, 1, 8, 8, 17]' is invalid"),
+        ValueError("a ValueError from torch"),
+        KeyError("key"),
+        ZeroDivisionError("division by zero"),
+    ],
+)
+def test_real_bugs_surface_as_bugs(bug, monkeypatch):
+    def fail(args):
+        raise bug
+
+    monkeypatch.setattr(list_command, "run", fail)
+    monkeypatch.delenv("PGM_DEBUG", raising=False)
+    with pytest.raises(type(bug)):  # not swallowed: the interpreter prints the traceback, exit 1
+        cli.main(["list"])
+
+
+def test_the_project_error_types_are_one_hierarchy():
+    from inference.checkpoint import CheckpointError
+    from inference.config import ConfigError
+    from pgm_cli.errors import UsageError
+
+    for kind in (
+        ContractError,
+        PgmTypeError,
+        UnknownNameError,
+        UsageError,
+        ConfigError,
+        CheckpointError,
+    ):
+        assert issubclass(kind, PgmError) and issubclass(kind, ValueError)
+    assert issubclass(PgmTypeError, TypeError) and issubclass(UnknownNameError, KeyError)
+
+
+def test_compare_of_a_missing_run_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["compare", str(tmp_path / "missing"), "--out", str(out), "--no-progress"]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert not out.exists()  # no out/figures/ left behind
