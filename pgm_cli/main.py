@@ -3,13 +3,18 @@ subparser, ``pgm_cli/commands/NAME.py``), the dispatch, and the one-line answer 
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import os
 import sys
-import warnings
 
-from .commands import COMMANDS
+try:  # Ctrl-C while the command starts: one line, no traceback (heavier imports come later)
+    import argparse
+    import importlib
+    import os
+    import warnings
+
+    from .commands import COMMANDS
+except KeyboardInterrupt:  # pragma: no cover - timing
+    print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
+    raise SystemExit(130) from None
 
 __all__ = ["build_parser", "main", "one_line", "version"]
 
