@@ -736,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as stop:  # argparse: --help, or a usage error already printed
             return stop.code if isinstance(stop.code, int) else 2
         from inference.trainer import NonFiniteLossError
-        from pgm.plugins import PluginWarning, use_plugins
+        from pgm.plugins import PluginWarning, name_plugins  # trust boundary (a-config)
     except KeyboardInterrupt:
         print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
         return 130
@@ -756,7 +756,8 @@ def main(argv: list[str] | None = None) -> int:
         else shown(m, c, *a, **k)
     )
     try:
-        use_plugins(getattr(args, "plugin", None), "--plugin")
+        # --plugin: named now, imported at the first lookup or after a run's sha256 check
+        args.plugin = name_plugins(getattr(args, "plugin", None), "--plugin")
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         return code

@@ -12,7 +12,8 @@ from typing import Any
 from pgm.config_keys import check_known_keys
 from pgm.data.from_config import DATA_KEYS, DataConfig
 from pgm.model_config import inapplicable_keys, resolve_model_config
-from pgm.plugins import normalise_spec, use_plugins
+from pgm.plugins import normalise_spec
+from pgm.run_plugins import use_plugins
 
 if sys.version_info >= (3, 11):
     import tomllib

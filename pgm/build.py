@@ -7,7 +7,15 @@ from torch import nn
 
 from .generative_model import GenerativeModel
 from .model_config import MODEL_DEFAULTS, inapplicable_keys, resolve_model_config
-from .parts import Guide, Likelihood, Prior, PriorNeedsGuide, build_part, check_distribution
+from .parts import (
+    Guide,
+    Likelihood,
+    Prior,
+    PriorNeedsGuide,
+    build_part,
+    call_factory,
+    check_distribution,
+)
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 
 __all__ = [
@@ -76,7 +84,7 @@ def build(config: dict) -> GenerativeModel:
     keys another layer declared (data, training) are not the model's and are left alone.
     """
     cfg = resolve_model_config(config)
-    return MODELS[cfg["model"]](cfg)
+    return call_factory("model", cfg["model"], MODELS[cfg["model"]], cfg)
 
 
 @MODELS.register("vae", "VAE: any prior x guide x likelihood")

@@ -19,8 +19,8 @@ from .data import from_config as _data_keys  # noqa: F401  (declares the data's 
 from .errors import PgmError, PgmTypeError
 from .nn.mlp import ACTIVATIONS
 from .plain_model import MODEL_KEYS
-from .plugins import plugin_records, use_plugins
 from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
+from .run_plugins import plugin_records, use_plugins
 from .validation import check_choice, check_int, check_shape
 
 __all__ = [

@@ -1,4 +1,9 @@
-"""Registries mapping the names used in configs and on the command line to model parts."""
+"""Registries mapping the names used in configs and on the command line to model parts.
+
+A registry knows nothing of plug-ins: before each lookup it calls the hooks given to
+:func:`add_lookup_hook` (:mod:`pgm.plugins` adds the one that loads installed entry points
+and the plug-ins a user named), so the two modules do not import each other.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,23 @@ __all__ = [
     "MODELS",
     "PRIORS",
     "Registry",
+    "add_lookup_hook",
     "all_registries",
 ]
+
+#: called, in order, before every lookup (``pgm.plugins`` loads what the user named)
+_LOOKUP_HOOKS: list[Callable[[], None]] = []
+
+
+def add_lookup_hook(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` before every registry lookup (once per hook, however often added)."""
+    if hook not in _LOOKUP_HOOKS:
+        _LOOKUP_HOOKS.append(hook)
+
+
+def _before_lookup() -> None:
+    for hook in _LOOKUP_HOOKS:
+        hook()
 
 
 class Registry:
@@ -57,11 +77,11 @@ class Registry:
 
     def origin(self, name: str) -> str:
         """The module that registered ``name`` (``pgm....`` for a built-in)."""
-        _installed_plugins()
+        _before_lookup()
         return self._origins.get(name, "")
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
-        _installed_plugins()
+        _before_lookup()
         if not isinstance(name, str) or name not in self._entries:
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; expected one of: {', '.join(sorted(self))}"
@@ -70,7 +90,7 @@ class Registry:
 
     def check(self, name: Any, argument: str | None = None) -> str:
         """Return ``name`` if registered, else raise ``ValueError`` naming the valid ones."""
-        _installed_plugins()
+        _before_lookup()
         if not isinstance(name, str) or name not in self._entries:
             raise PgmError(
                 f"{argument or self.kind}: expected one of "
@@ -79,27 +99,26 @@ class Registry:
         return name
 
     def __contains__(self, name: object) -> bool:
-        _installed_plugins()
+        _before_lookup()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
-        _installed_plugins()
+        _before_lookup()
         return iter(self._entries)
 
     def __len__(self) -> int:
-        _installed_plugins()
+        _before_lookup()
         return len(self._entries)
 
     def describe(self, name: str) -> str:
+        """The one-line description ``name`` was registered with ("" if none or unknown)."""
+        _before_lookup()
         return self._docs.get(name, "")
 
-
-def _installed_plugins() -> None:
-    """Load the ``pgm.plugins`` entry points of installed packages, once, at the first lookup
-    (not at import: a package that is never asked for costs nothing)."""
-    from . import plugins
-
-    plugins.load_entry_points()
+    def names(self) -> frozenset[str]:
+        """The names registered right now, without loading any plug-in first (a plug-in whose
+        import fails takes back what it added by comparing two of these)."""
+        return frozenset(self._entries)
 
 
 #: Models: ``factory(cfg) -> GenerativeModel`` (or a plain pair, through ``pgm.register_model``).
