@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import torch
 from torch import nn
 
@@ -75,15 +77,17 @@ def build_likelihood(cfg: dict) -> nn.Module:
     return likelihood
 
 
-def build(config: dict) -> GenerativeModel:
+def build(config: dict | MappingProxyType) -> GenerativeModel:
     """Build a model from config keys (see :mod:`pgm.model_config`), e.g.
     ``build({"model": "vae", "prior": "vamp", "image_shape": [1, 8, 8], "num_levels": 17})``.
 
     The result has ``.model(x)`` and ``.guide(x)`` (Pyro callables keeping the contract of
     DESIGN.md) and ``.sample(n) -> (n, C, H, W)``. A run's whole ``config.json`` is accepted:
     keys another layer declared (data, training) are not the model's and are left alone.
+    A resolved model layer (``inference.ResolvedConfig.model``, a read-only mapping) is built
+    as it is: a dict is resolved here, at the public edge, and only then.
     """
-    cfg = resolve_model_config(config)
+    cfg = dict(config) if isinstance(config, MappingProxyType) else resolve_model_config(config)
     return call_factory("model", cfg["model"], MODELS[cfg["model"]], cfg)
 
 
