@@ -7,10 +7,11 @@ and the plug-ins a user named), so the two modules do not import each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import PgmError, UnknownNameError
+from .keys import Key
 
 __all__ = [
     "DATASETS",
@@ -52,18 +53,25 @@ class Registry:
         self._entries: dict[str, Callable[..., Any]] = {}
         self._docs: dict[str, str] = {}
         self._origins: dict[str, str] = {}
+        self._keys: dict[str, tuple[Key, ...]] = {}
 
-    def register(self, name: str, doc: str | None = None) -> Callable:
+    def register(self, name: str, doc: str | None = None, keys: Iterable[Key] = ()) -> Callable:
         """Decorator: ``@PRIORS.register("laplace", "one line for pgm list")`` on a factory
         ``f(cfg) -> part`` (for parts see :mod:`pgm.parts`). Built-ins and plug-ins use the same
         decorator; the factory's module is recorded as the
-        entry's origin, so a run can say which plug-in it needs."""
+        entry's origin, so a run can say which plug-in it needs. ``keys``: the config keys the
+        part reads besides the model's (:class:`pgm.keys.Key`: name, type, default, bounds,
+        meaning); the model layer fills and checks them, ``pgm list --keys`` shows them."""
+        declared = tuple(keys)
+        if not all(isinstance(k, Key) for k in declared):
+            raise PgmError(f"{self.kind} {name!r}: expected keys as pgm.keys.Key; found {keys!r}")
 
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries:
                 raise PgmError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = factory
             self._origins[name] = getattr(factory, "__module__", None) or ""
+            self._keys[name] = declared
             text = doc or (factory.__doc__ or "").strip().splitlines()[0:1]
             self._docs[name] = text if isinstance(text, str) else (text[0] if text else "")
             return factory
@@ -72,7 +80,7 @@ class Registry:
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` (a plug-in whose import failed half-way takes back what it added)."""
-        for table in (self._entries, self._docs, self._origins):
+        for table in (self._entries, self._docs, self._origins, self._keys):
             table.pop(name, None)
 
     def origin(self, name: str) -> str:
@@ -114,6 +122,16 @@ class Registry:
         """The one-line description ``name`` was registered with ("" if none or unknown)."""
         _before_lookup()
         return self._docs.get(name, "")
+
+    def keys(self, name: str) -> tuple[Key, ...]:
+        """The config keys ``name`` declared when registered (none for an unknown name)."""
+        _before_lookup()
+        return self._keys.get(name, ())
+
+    def builtin(self, name: str) -> bool:
+        """Whether ``name`` was registered by pgm itself (not by a plug-in)."""
+        origin = self.origin(name)
+        return origin == "pgm" or origin.startswith("pgm.")
 
     def names(self) -> frozenset[str]:
         """The names registered right now, without loading any plug-in first (a plug-in whose

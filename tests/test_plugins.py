@@ -22,6 +22,7 @@ from inference import train
 from inference.config import load_config, resolve_config
 from pgm import plugins
 from pgm.plain_model import MODEL_KEYS
+from pgm.registry import all_registries
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -405,3 +406,55 @@ def test_plain_model_capabilities_are_optional():
         pgm.plain_model(model, guide, object(), image_shape=[1], num_levels=0)
     with pytest.raises(ValueError, match="^image_shape: required"):
         pgm.plain_model(model, guide, net)
+
+
+KEYED_PRIOR = """
+import torch
+import pyro.distributions as dist
+from torch import nn
+
+import pgm
+from pgm.keys import Key
+
+
+class ScaledNormal(nn.Module):
+    def __init__(self, latent_dim, my_key):
+        super().__init__()
+        self.register_buffer("scale", torch.full((latent_dim,), float(my_key)))
+
+    def forward(self):
+        return dist.Normal(torch.zeros_like(self.scale), self.scale).to_event(1)
+
+
+@pgm.PRIORS.register(
+    "{tag}-scaled", "N(0, my_key^2 I)", keys=[Key("my_key", int, 1, low=1, help="the scale")]
+)
+def _scaled(cfg):
+    return ScaledNormal(cfg["latent_dim"], cfg["my_key"])
+"""
+
+
+def test_a_plugin_file_alone_adds_a_prior_with_a_hyperparameter(tmp_path, capsys):
+    """No edit of pgm: the prior declares its key where it is registered; `pgm train --set`
+    accepts it, checks its bounds, and config.json records it."""
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"keyed_{tag}.py"
+    path.write_text(textwrap.dedent(KEYED_PRIOR).replace("{tag}", tag))
+    conf = tmp_path / "c.toml"
+    conf.write_text('latent_dim = 2\nhidden_dim = 8\nnum_train = 50\nepochs = 1\ndevice = "cpu"\n')
+    argv = ["train", str(conf), "--plugin", str(path), "--set", f"prior={tag}-scaled"]
+    assert main([*argv, "--set", "my_key=0", "--out", str(tmp_path / "bad")]) == 2
+    assert "my_key: expected an integer >= 1; found 0" in capsys.readouterr().err
+    assert main([*argv, "--set", "my_key=3", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["prior"] == f"{tag}-scaled" and saved["my_key"] == 3
+    # without the prior, the key is no layer's: refused
+    assert main(["train", str(conf), "--set", "my_key=3", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_builtin_part_keys_are_declared_with_the_model_layers_defaults():
+    from pgm.model_config import MODEL_DEFAULTS
+
+    declared = [k for reg in all_registries().values() for n in reg for k in reg.keys(n)]
+    assert {k.name for k in declared} >= {"num_components", "num_flows", "num_mixtures"}
+    assert all(MODEL_DEFAULTS[k.name] == k.default for k in declared if k.name in MODEL_DEFAULTS)
