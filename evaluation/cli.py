@@ -295,6 +295,11 @@ def cmd_list(args) -> int:
     import pgm
     from inference.elbo import ELBOS
 
+    if args.keys or args.model:  # pgm list [MODEL] --keys (a-config: pgm/registry_listing.py)
+        from pgm.registry_listing import format_keys, key_rows
+
+        print(json.dumps(key_rows(args.model), indent=2) if args.json else format_keys(args.model))
+        return 0
     parts = pgm.list_parts()
     parts["elbos"] = dict(ELBOS)
     if args.json:
@@ -633,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(plug-ins included).",
     )
     o.add_json(p, "machine-readable output: one JSON object, kind -> name -> description")
+    __import__("pgm.registry_listing").registry_listing.add_arguments(p)  # a-config: --keys
     o.add_common(p, data_dir=False, device=False, progress=False)
     p.set_defaults(func=cmd_list)
 

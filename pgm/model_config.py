@@ -40,13 +40,13 @@ class ModelConfig:
     (:data:`pgm.plain_model.MODEL_KEYS`); ``likelihood = "auto"`` and ``latent_dim_top =
     None`` are resolved from ``num_levels`` and ``latent_dim``."""
 
-    model: str = "vae"
-    prior: str = "standard-normal"
-    guide: str = "diagonal-normal"
+    model: str = "vae"  # the registered model (pgm list)
+    prior: str = "standard-normal"  # p(z): a registered prior
+    guide: str = "diagonal-normal"  # q(z | x): a registered guide
     likelihood: str = "auto"  # bernoulli for K = 2, categorical for K > 2, normal for K = 0
     image_shape: tuple[int, ...] | None = None  # [C, H, W], or [D] for vectors; required
     num_levels: int | None = None  # K levels per pixel; 0 for real-valued data; required
-    latent_dim: int = 16
+    latent_dim: int = 16  # size of the latent code z
     latent_dim_top: int | None = None  # hvae: size of the top layer z2 (None: latent_dim)
     network: str = "mlp"  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
     hidden_dim: int = 256  # width of each hidden layer (and of flows' hidden layers)

@@ -458,3 +458,17 @@ def test_builtin_part_keys_are_declared_with_the_model_layers_defaults():
     declared = [k for reg in all_registries().values() for n in reg for k in reg.keys(n)]
     assert {k.name for k in declared} >= {"num_components", "num_flows", "num_mixtures"}
     assert all(MODEL_DEFAULTS[k.name] == k.default for k in declared if k.name in MODEL_DEFAULTS)
+
+
+def test_list_keys_shows_each_models_and_parts_keys_from_their_declarations(capsys):
+    from pgm.registry_listing import describe
+
+    assert main(["list", "vae", "--keys"]) == 0
+    out = capsys.readouterr().out
+    vamp = next(line for line in out.splitlines() if line.startswith("prior vamp"))
+    assert vamp.split()[2:5] == ["num_components", "10", "[1,"]
+    assert "size of the latent code z" in out
+    assert main(["list", "pixelcnn", "--keys"]) == 0
+    assert "prior vamp" not in capsys.readouterr().out  # a pixelcnn takes no prior
+    assert describe("models", "vae") == "VAE: any prior x guide x likelihood"
+    assert describe("model", "no-such-model") == ""
