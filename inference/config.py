@@ -6,13 +6,16 @@ from __future__ import annotations
 import copy
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pgm.config_keys import check_known_keys
 from pgm.data.from_config import DATA_KEYS, DataConfig
 from pgm.model_config import inapplicable_keys, resolve_model_config
-from pgm.plugins import normalise_spec, use_plugins
+from pgm.plugins import normalise_spec
+from pgm.run_plugins import use_plugins
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +26,14 @@ from pgm.errors import PgmError
 
 from .training_config import TRAINING_KEYS, TrainingConfig
 
-__all__ = ["ConfigError", "load_config", "parse_overrides", "resolve_config"]
+__all__ = [
+    "ConfigError",
+    "ResolvedConfig",
+    "load_config",
+    "parse_overrides",
+    "resolve_config",
+    "resolve_run",
+]
 
 
 class ConfigError(PgmError):
@@ -86,12 +96,28 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
-    """The flat config a run records: every layer's keys filled and checked once by their
-    owner (:class:`pgm.data.DataConfig`, :class:`TrainingConfig`, the model's in
-    :func:`pgm.model_config.resolve_model_config`); a key no layer declared is refused, naming
-    the closest one. ``image_shape``/``num_levels`` come from the data when the config leaves
-    them out; when it states them they must agree with the data."""
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """A run's configuration, resolved once (:func:`resolve_run`): each layer filled and
+    checked by its owner, plug-ins loaded once. ``model`` is the model layer as ``pgm.build``
+    reads it (keys the model does not read dropped); ``plugins`` the records config.json keeps."""
+
+    data: DataConfig
+    training: TrainingConfig
+    model: MappingProxyType
+    plugins: tuple[dict, ...] = ()
+
+    def as_dict(self) -> dict:
+        """The flat config a run records in ``config.json`` (a fresh, mutable copy)."""
+        cfg = {**self.data.as_dict(), **self.training.as_dict(), **copy.deepcopy(dict(self.model))}
+        if self.plugins:
+            cfg["plugins"] = copy.deepcopy(list(self.plugins))
+        return cfg
+
+
+def resolve_run(config: dict, image_shape=None, num_levels=None) -> ResolvedConfig:
+    """The one entry point resolving a run's config into a :class:`ResolvedConfig` (see
+    :func:`resolve_config` for what is checked)."""
     try:
         return _resolve(config, image_shape, num_levels)
     except PgmError as err:
@@ -101,11 +127,24 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
         raise ConfigError(str(err)) from None
 
 
-def _resolve(config: dict, image_shape, num_levels) -> dict:
+def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
+    """The flat config a run records: every layer's keys filled and checked once by their
+    owner (:class:`pgm.data.DataConfig`, :class:`TrainingConfig`, the model's in
+    :func:`pgm.model_config.resolve_model_config`); a key no layer declared is refused, naming
+    the closest one. ``image_shape``/``num_levels`` come from the data when the config leaves
+    them out; when it states them they must agree with the data."""
+    return resolve_run(config, image_shape, num_levels).as_dict()
+
+
+def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
     config = copy.deepcopy(config)
-    use_plugins(config.get("plugins"))  # before any name (model, data, part) is looked up
+    # loaded once, here, before any name (model, data, part) is looked up; the model layer
+    # gets the records (checked again, not imported again)
+    records = use_plugins(config.get("plugins"))
+    if records:
+        config["plugins"] = records
     check_known_keys(config)
     data = DataConfig.from_config(config)
     training = TrainingConfig.from_config(config)
@@ -124,8 +163,6 @@ def _resolve(config: dict, image_shape, num_levels) -> dict:
             )
     cfg = {**data.as_dict(), **training.as_dict()}
     cfg.update(resolve_model_config(model_keys))
-    if "plugins" in config and "plugins" not in cfg:
-        cfg["plugins"] = config["plugins"]
     cfg["image_shape"] = list(cfg["image_shape"])
     # keys the model does not read are dropped, so config.json records only what was used;
     # the ones the user named get a one-line warning (defaults are dropped silently)
@@ -139,4 +176,5 @@ def _resolve(config: dict, image_shape, num_levels) -> dict:
         )
     for key in unused:
         del cfg[key]
-    return cfg
+    model = {k: v for k, v in cfg.items() if k not in DATA_KEYS + TRAINING_KEYS + ("plugins",)}
+    return ResolvedConfig(data, training, MappingProxyType(model), tuple(cfg.get("plugins") or ()))

@@ -18,6 +18,7 @@ from .training_config import TRAINING_SESSION_KEYS
 
 __all__ = [
     "SESSION_KEYS",
+    "check_same_plugins",
     "check_same_run",
     "config_differences",
     "data_identity",
@@ -54,8 +55,11 @@ def data_identity(train, valid) -> dict[str, Any]:
 
 def fingerprint(cfg: dict, data: dict | None) -> str:
     """A short hash of every resolved config key that changes what is trained (not ``epochs``
-    nor :data:`SESSION_KEYS`), and of the data's identity."""
+    nor :data:`SESSION_KEYS`), and of the data's identity. Plug-ins count by their code
+    (module and sha256), not by where their files lay."""
     kept = {k: v for k, v in cfg.items() if k != "epochs" and k not in SESSION_KEYS}
+    if "plugins" in kept:
+        kept["plugins"] = _plugin_code(kept["plugins"])
     payload = {"config": kept, "data": data}
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -83,9 +87,23 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
 def _plugin_code(records) -> object:
     """What a run's plug-in records say about the code trained: each module and its file's
     sha256, not where the file lay (another machine keeps it elsewhere)."""
+    if not records:
+        return []
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         return records
     return sorted((str(r.get("module")), str(r.get("sha256"))) for r in records)
+
+
+def check_same_plugins(recorded: dict, cfg: dict, where: str, hint: str = "") -> None:
+    """Refuse a config whose plug-in records (module and sha256) are not the ones ``recorded``
+    (the config stored with the weights): recorded plug-ins are part of what was trained.
+    Compares data only; imports nothing."""
+    old, new = recorded.get("plugins"), cfg.get("plugins")
+    if _plugin_code(old) != _plugin_code(new):
+        raise ConfigError(
+            f"run: expected the plug-ins recorded with {where}; found plugins (run has "
+            f"{_plugin_code(old)!r}, given {_plugin_code(new)!r}){hint}"
+        )
 
 
 def check_same_run(

@@ -16,11 +16,11 @@ from pgm.data import ImageDataset, load_data
 from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
 from pgm.model_config import inapplicable_keys
-from pgm.plugins import use_plugins
+from pgm.run_plugins import check_records, use_plugins
 
 from .checkpoint import CheckpointError, load_tensors, load_weights
 from .config import ConfigError, resolve_config
-from .fingerprint import check_same_run, data_identity
+from .fingerprint import check_same_plugins, check_same_run, data_identity
 from .out_path import check_out_path
 from .run_folder import RunFolder, read_json_object
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
@@ -146,19 +146,24 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
             f"`pgm train --out {run} --resume`)"
         )
     # the weights record the config they were trained with: an edited config.json would
-    # build another model (another activation, say) and score it with these weights. Plug-in
-    # records name files on the training machine (pgm.plugins checks those itself); keys the
-    # model never reads (which pgm 0.1 recorded) are not compared.
+    # build another model (another activation, say) and score it with these weights, or name
+    # other plug-ins. Plug-in records are checked against what the user named and never
+    # imported (pgm.run_plugins); keys the model never reads (pgm 0.1 recorded them) are not
+    # compared.
     _, meta = load_tensors(weights)
+    hint = f" (config.json was edited; restore it in {run})"
     if isinstance(meta.get("config"), dict):
-        unread = {"plugins", *inapplicable_keys(cfg)}
+        check_same_plugins(meta["config"], cfg, str(weights), hint)
+    check_records(cfg.get("plugins"), "run", f"run {run}")
+    if isinstance(meta.get("config"), dict):
+        unread = set(inapplicable_keys(cfg))
         check_same_run(
-            {"config": {k: v for k, v in meta["config"].items() if k != "plugins"}},
+            {"config": meta["config"]},
             {k: v for k, v in cfg.items() if k not in unread},
             None,
             "run",
             str(weights),
-            f" (config.json was edited; restore it in {run})",
+            hint,
         )
     model = pgm.build(cfg)
     load_weights(weights, model)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pgm.plugins import name_plugins
+from pgm.run_plugins import recorded
+
 from .config import ConfigError, load_config, parse_overrides
 from .run_folder import RunFolder, read_json_object
 
@@ -74,6 +77,7 @@ def train_config(
                 f"found neither ({saved} does not exist)"
             )
         cfg = read_json_object(saved, "--resume")
+        recorded(cfg.get("plugins"), f"--resume ({saved})")  # records only: they name no code
     else:
         raise ConfigError(
             "config: expected a TOML config file (it may be left out only with --resume); "
@@ -101,8 +105,8 @@ def train_command(
     run that had no epoch left). ``plugins`` (``--plugin``) are recorded in the run's
     ``config.json``, so later commands load them themselves."""
     cfg = train_config(config, out, resume, sets or [], from_run)
-    if plugins:
-        cfg["plugins"] = [*(cfg.get("plugins") or []), *plugins]
+    if plugins:  # typed on a command line: relative paths are the working directory's
+        cfg["plugins"] = [*(cfg.get("plugins") or []), *name_plugins(plugins, "--plugin")]
     settings = {"resume": resume, "data_dir": data_dir, "progress": progress}
     if distributed:
         from .distributed import train_distributed  # torch.distributed only when asked for

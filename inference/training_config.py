@@ -15,7 +15,7 @@ from pgm.validation import check_choice, check_float, check_int
 from .elbo import ELBOS
 from .schedules import LR_SCHEDULES
 
-__all__ = ["TRAINING_DEFAULTS", "TRAINING_KEYS", "TRAINING_SESSION_KEYS", "TrainingConfig"]
+__all__ = ["TRAINING_KEYS", "TRAINING_SESSION_KEYS", "TrainingConfig"]
 
 # field metadata: a session key says how a session runs, not what it trains (a resume may
 # change it); an optional key is recorded only when the config gives it
@@ -113,6 +113,4 @@ _FIELDS = dataclasses.fields(TrainingConfig)
 TRAINING_KEYS = tuple(f.name for f in _FIELDS)
 #: keys that say how a session runs, not what it trains: a resume may change them
 TRAINING_SESSION_KEYS = frozenset(f.name for f in _FIELDS if f.metadata.get("session"))
-#: the defaults of the keys a resolved config always records
-TRAINING_DEFAULTS: dict[str, Any] = TrainingConfig().as_dict()
 declare_keys("training", TRAINING_KEYS)

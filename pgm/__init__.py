@@ -22,7 +22,7 @@ from .build import MODEL_DEFAULTS, build, resolve_model_config
 from .data import ImageDataset, load_dataset
 from .generative_model import GenerativeModel, check_images
 from .plain_model import PlainModel, SamplingUnavailable, plain_model, register_model
-from .plugins import PluginError, PluginWarning, use_plugins
+from .plugins import PluginError, PluginWarning, load_plugin, name_plugins
 from .registry import (
     DATASETS,
     DECODERS,
@@ -33,6 +33,7 @@ from .registry import (
     PRIORS,
     all_registries,
 )
+from .run_plugins import use_plugins  # noqa: F401  (pgm.use_plugins, as before)
 
 __version__ = "0.1.0"
 
@@ -63,8 +64,9 @@ __all__ = [
 
 
 def load_plugins(*plugins: str) -> list[dict]:
-    """Import plug-ins (module names or ``.py`` paths), each once; their records."""
-    return use_plugins(list(plugins), "plugins")
+    """Import plug-ins now (module names or ``.py`` paths; a relative path is read from the
+    working directory, as on a command line), each once; their records."""
+    return [load_plugin(spec, "plugins") for spec in name_plugins(list(plugins), "plugins")]
 
 
 def list_parts() -> dict[str, dict[str, str]]:

@@ -18,6 +18,7 @@ from .distributions.pixelcnn import PixelCNN
 from .distributions.pixelrnn import PixelRNN
 from .errors import PgmError
 from .generative_model import GenerativeModel
+from .keys import Key
 from .nn.autoregressive_network import AutoregressiveNetwork
 from .nn.decoders import make_decoder
 from .registry import LIKELIHOODS, MODELS
@@ -239,7 +240,14 @@ class PixelCNNLikelihood(nn.Module):
         )
 
 
-@LIKELIHOODS.register("pixelcnn", "gated PixelCNN conditioned on z (PixelVAE decoder)")
+@LIKELIHOODS.register(
+    "pixelcnn",
+    "gated PixelCNN conditioned on z (PixelVAE decoder)",
+    keys=[
+        Key("num_layers", int, 5, low=1, help="gated PixelCNN layers"),
+        Key("hidden_channels", int, 32, low=1, help="channels of each layer"),
+    ],
+)
 def _pixelcnn_likelihood(cfg: dict) -> nn.Module:
     return PixelCNNLikelihood(cfg)
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import torch
 from torch import nn
 
 from .generative_model import GenerativeModel
 from .model_config import MODEL_DEFAULTS, inapplicable_keys, resolve_model_config
-from .parts import Guide, Likelihood, Prior, PriorNeedsGuide, build_part, check_distribution
+from .parts import (
+    Guide,
+    Likelihood,
+    Prior,
+    PriorNeedsGuide,
+    build_part,
+    call_factory,
+    check_distribution,
+)
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
 
 __all__ = [
@@ -67,16 +77,18 @@ def build_likelihood(cfg: dict) -> nn.Module:
     return likelihood
 
 
-def build(config: dict) -> GenerativeModel:
+def build(config: dict | MappingProxyType) -> GenerativeModel:
     """Build a model from config keys (see :mod:`pgm.model_config`), e.g.
     ``build({"model": "vae", "prior": "vamp", "image_shape": [1, 8, 8], "num_levels": 17})``.
 
     The result has ``.model(x)`` and ``.guide(x)`` (Pyro callables keeping the contract of
     DESIGN.md) and ``.sample(n) -> (n, C, H, W)``. A run's whole ``config.json`` is accepted:
     keys another layer declared (data, training) are not the model's and are left alone.
+    A resolved model layer (``inference.ResolvedConfig.model``, a read-only mapping) is built
+    as it is: a dict is resolved here, at the public edge, and only then.
     """
-    cfg = resolve_model_config(config)
-    return MODELS[cfg["model"]](cfg)
+    cfg = dict(config) if isinstance(config, MappingProxyType) else resolve_model_config(config)
+    return call_factory("model", cfg["model"], MODELS[cfg["model"]], cfg)
 
 
 @MODELS.register("vae", "VAE: any prior x guide x likelihood")

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .build import encoder_hidden_dims
+from .keys import Key
 from .nn.encoders import make_encoder
 from .registry import GUIDES
 
@@ -104,7 +105,11 @@ def _diagonal_normal(cfg: dict) -> nn.Module:
     return DiagonalNormalGuide(encoder, encoder.out_features, cfg["latent_dim"])
 
 
-@GUIDES.register("iaf", "inverse autoregressive flow on the diagonal Gaussian (Kingma et al. 2016)")
+@GUIDES.register(
+    "iaf",
+    "inverse autoregressive flow on the diagonal Gaussian (Kingma et al. 2016)",
+    keys=[Key("num_flows", int, 2, low=1, help="IAF steps on the diagonal Gaussian")],
+)
 def _iaf(cfg: dict) -> nn.Module:
     encoder = _encoder(cfg)
     return IAFGuide(

@@ -11,6 +11,7 @@ from torch import nn
 
 from .build import decoder_hidden_dims
 from .errors import PgmError
+from .keys import Key
 from .nn.decoders import make_decoder
 from .registry import LIKELIHOODS
 
@@ -144,7 +145,11 @@ def _categorical(cfg: dict) -> nn.Module:
     return CategoricalLikelihood(cfg)
 
 
-@LIKELIHOODS.register("discretized-logistic", "mixture of discretized logistics (PixelCNN++)")
+@LIKELIHOODS.register(
+    "discretized-logistic",
+    "mixture of discretized logistics (PixelCNN++)",
+    keys=[Key("num_mixtures", int, 5, low=1, help="logistics per pixel")],
+)
 def _logistic(cfg: dict) -> nn.Module:
     if cfg["num_levels"] < 2:
         raise PgmError(

@@ -19,8 +19,8 @@ from .data import from_config as _data_keys  # noqa: F401  (declares the data's 
 from .errors import PgmError, PgmTypeError
 from .nn.mlp import ACTIVATIONS
 from .plain_model import MODEL_KEYS
-from .plugins import plugin_records, use_plugins
 from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
+from .run_plugins import plugin_records, use_plugins
 from .validation import check_choice, check_int, check_shape
 
 __all__ = [
@@ -40,13 +40,13 @@ class ModelConfig:
     (:data:`pgm.plain_model.MODEL_KEYS`); ``likelihood = "auto"`` and ``latent_dim_top =
     None`` are resolved from ``num_levels`` and ``latent_dim``."""
 
-    model: str = "vae"
-    prior: str = "standard-normal"
-    guide: str = "diagonal-normal"
+    model: str = "vae"  # the registered model (pgm list)
+    prior: str = "standard-normal"  # p(z): a registered prior
+    guide: str = "diagonal-normal"  # q(z | x): a registered guide
     likelihood: str = "auto"  # bernoulli for K = 2, categorical for K > 2, normal for K = 0
     image_shape: tuple[int, ...] | None = None  # [C, H, W], or [D] for vectors; required
     num_levels: int | None = None  # K levels per pixel; 0 for real-valued data; required
-    latent_dim: int = 16
+    latent_dim: int = 16  # size of the latent code z
     latent_dim_top: int | None = None  # hvae: size of the top layer z2 (None: latent_dim)
     network: str = "mlp"  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
     hidden_dim: int = 256  # width of each hidden layer (and of flows' hidden layers)
@@ -109,8 +109,11 @@ class ModelConfig:
     def from_config(cls, config: dict) -> ModelConfig:
         """The model keys of a flat config (the others are left to their layers), defaults
         filled in: a plug-in model's own defaults (which may also replace a built-in key's)."""
-        own = MODEL_KEYS.get(config.get("model", "vae"), {})
+        own = {**part_key_defaults(config), **MODEL_KEYS.get(config.get("model", "vae"), {})}
         values = copy.deepcopy({**own, **{k: v for k, v in config.items() if k in own}})
+        for key in _declared(config):
+            if key.name in values and key.name not in _FIELDS:
+                values[key.name] = key.check(values[key.name])
         values.update(copy.deepcopy({k: v for k, v in config.items() if k in _FIELDS}))
         extra = {k: values.pop(k) for k in list(values) if k not in _FIELDS}
         return cls(**values, own=extra)
@@ -144,10 +147,31 @@ _INT_KEYS = {
 }
 
 
+#: the config keys naming a registered part that declares keys of its own
+_PART_REGISTRIES = {"prior": PRIORS, "guide": GUIDES, "likelihood": LIKELIHOODS}
+
+
+def _declared(config: dict) -> list:
+    """The :class:`pgm.keys.Key` declarations of the parts ``config`` names (registered ones)."""
+    out = []
+    for key, registry in _PART_REGISTRIES.items():
+        name = config.get(key, MODEL_DEFAULTS[key])
+        if isinstance(name, str) and name in registry:
+            out += registry.keys(name)
+    return out
+
+
+def part_key_defaults(config: dict) -> dict[str, Any]:
+    """The keys the parts ``config`` names declared, with their defaults (a built-in field's
+    default is the field's)."""
+    return {k.name: k.default for k in _declared(config) if k.name not in _FIELDS}
+
+
 def model_keys(config: dict) -> set[str]:
-    """The model keys ``config`` may hold: the built-in ones and its model's own (a plug-in's)."""
+    """The model keys ``config`` may hold: the built-in ones, its model's own (a plug-in's), and
+    those its parts declared where they were registered."""
     own = MODEL_KEYS.get(config.get("model", MODEL_DEFAULTS["model"]), {})
-    return set(MODEL_DEFAULTS) | set(own) | PGM_KEYS
+    return set(MODEL_DEFAULTS) | set(own) | PGM_KEYS | set(part_key_defaults(config))
 
 
 declare_keys("model", model_keys)
@@ -183,15 +207,6 @@ _KEYS_OF_MODEL = {
         for m in ("pixelcnn", "gated-pixelcnn", "row-lstm", "diagonal-bilstm")
     },
 }
-# keys a part brings with it, by (key naming the part, its value)
-_KEYS_OF_PART = {
-    ("prior", "mixture"): {"num_components"},
-    ("prior", "vamp"): {"num_components"},
-    ("prior", "flow"): {"num_flows", "hidden_dim"},
-    ("guide", "iaf"): {"num_flows"},
-    ("likelihood", "discretized-logistic"): {"num_mixtures"},
-    ("likelihood", "pixelcnn"): {"num_layers", "hidden_channels"},
-}
 _ALWAYS = {"model", "image_shape", "num_levels"}
 
 
@@ -203,13 +218,11 @@ def inapplicable_keys(cfg: dict) -> list[str]:
     if used is None:
         return []
     used = set(used) | _ALWAYS
-    for (key, value), extra in _KEYS_OF_PART.items():
-        if key in used and cfg.get(key) == value:
-            used |= extra
-    builtin_part = {
-        "prior": {"standard-normal", "diagonal-normal", "mixture", "vamp", "flow"},
-        "guide": {"diagonal-normal", "iaf"},
-    }
-    if any(k in used and cfg.get(k) not in names for k, names in builtin_part.items()):
-        return []  # a plug-in part: it may read any key
+    for key, registry in _PART_REGISTRIES.items():
+        name = cfg.get(key)
+        if key not in used or not isinstance(name, str) or name not in registry:
+            continue
+        if not registry.builtin(name):
+            return []  # a plug-in part: it may read any key
+        used |= {k.name for k in registry.keys(name)}  # keys a part brings, as it declared
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)

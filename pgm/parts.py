@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from .errors import PgmTypeError
+from .errors import PgmError, PgmTypeError
 
 __all__ = [
     "AutoregressiveImage",
@@ -49,6 +49,7 @@ __all__ = [
     "PriorNeedsGuide",
     "attach_guide",
     "build_part",
+    "call_factory",
     "check_distribution",
     "describe",
     "mean_of",
@@ -188,6 +189,31 @@ def _describe_callable(factory: Callable) -> str:
         return name
 
 
+def call_factory(kind: str, name: str, factory: Callable, cfg: dict):
+    """``factory(cfg)``; a plug-in's factory that fails (an exception, ``sys.exit``) is refused
+    in one line naming the part, its module and the line (a built-in's failure is pgm's bug and
+    keeps its traceback; a :class:`~pgm.errors.PgmError` already is one line)."""
+    module = getattr(factory, "__module__", None) or ""
+    if module == "pgm" or module.startswith("pgm."):
+        return factory(cfg)
+    try:
+        return factory(cfg)
+    except (PgmError, KeyboardInterrupt):
+        raise
+    except (Exception, SystemExit) as err:
+        line, tb = None, err.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_globals.get("__name__") == module:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        first = (str(err).splitlines() or [""])[0]
+        where = f"{module}, line {line}" if line else module
+        raise PgmError(
+            f"{kind} {name!r}: expected its factory (plug-in {where}) to build it; found "
+            f"{type(err).__name__}: {first}"
+        ) from None
+
+
 def build_part(kind: str, name: str, factory: Callable, cfg: dict, protocol: type) -> nn.Module:
     """``factory(cfg)``, checked: the factory takes the config alone, and what it returns is an
     ``nn.Module`` (its weights are trained and saved with the model) with its own ``forward``,
@@ -210,7 +236,7 @@ def build_part(kind: str, name: str, factory: Callable, cfg: dict, protocol: typ
         ) from None
     except ValueError:  # no signature to read (a builtin): let the call speak
         pass
-    part = factory(cfg)
+    part = call_factory(kind, name, factory, cfg)
     if not isinstance(part, nn.Module):
         raise PgmTypeError(
             f"{kind} {name!r}: expected an nn.Module keeping the {protocol.__name__} protocol "

@@ -13,8 +13,11 @@ from torch import nn
 
 from .distributions.diagonal_normal_mixture import DiagonalNormalMixture
 from .errors import PgmError, PgmTypeError
+from .keys import Key
 from .parts import GaussianGuide
 from .registry import PRIORS
+
+COMPONENTS = Key("num_components", int, 10, low=1, help="mixture components / pseudo-inputs M")
 
 __all__ = ["DiagonalNormalPrior", "FlowPrior", "MixturePrior", "StandardNormalPrior", "VampPrior"]
 
@@ -148,16 +151,25 @@ def _diagonal(cfg: dict) -> nn.Module:
     return DiagonalNormalPrior(cfg["latent_dim"])
 
 
-@PRIORS.register("mixture", "learned mixture of diagonal Gaussians")
+@PRIORS.register("mixture", "learned mixture of diagonal Gaussians", keys=[COMPONENTS])
 def _mixture(cfg: dict) -> nn.Module:
     return MixturePrior(cfg["latent_dim"], cfg["num_components"])
 
 
-@PRIORS.register("vamp", "VampPrior: mixture of the guide at learned pseudo-inputs")
+@PRIORS.register(
+    "vamp", "VampPrior: mixture of the guide at learned pseudo-inputs", keys=[COMPONENTS]
+)
 def _vamp(cfg: dict) -> nn.Module:
     return VampPrior(cfg["image_shape"], cfg["num_levels"], cfg["num_components"])
 
 
-@PRIORS.register("flow", "N(0, I) through affine coupling flows")
+@PRIORS.register(
+    "flow",
+    "N(0, I) through affine coupling flows",
+    keys=[
+        Key("num_flows", int, 2, low=1, help="affine coupling layers"),
+        Key("hidden_dim", int, 256, low=1, help="width of each coupling's hidden layer"),
+    ],
+)
 def _flow(cfg: dict) -> nn.Module:
     return FlowPrior(cfg["latent_dim"], cfg["num_flows"], cfg["hidden_dim"])

@@ -1,11 +1,17 @@
-"""Registries mapping the names used in configs and on the command line to model parts."""
+"""Registries mapping the names used in configs and on the command line to model parts.
+
+A registry knows nothing of plug-ins: before each lookup it calls the hooks given to
+:func:`add_lookup_hook` (:mod:`pgm.plugins` adds the one that loads installed entry points
+and the plug-ins a user named), so the two modules do not import each other.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import PgmError, UnknownNameError
+from .keys import Key
 
 __all__ = [
     "DATASETS",
@@ -16,8 +22,23 @@ __all__ = [
     "MODELS",
     "PRIORS",
     "Registry",
+    "add_lookup_hook",
     "all_registries",
 ]
+
+#: called, in order, before every lookup (``pgm.plugins`` loads what the user named)
+_LOOKUP_HOOKS: list[Callable[[], None]] = []
+
+
+def add_lookup_hook(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` before every registry lookup (once per hook, however often added)."""
+    if hook not in _LOOKUP_HOOKS:
+        _LOOKUP_HOOKS.append(hook)
+
+
+def _before_lookup() -> None:
+    for hook in _LOOKUP_HOOKS:
+        hook()
 
 
 class Registry:
@@ -32,18 +53,25 @@ class Registry:
         self._entries: dict[str, Callable[..., Any]] = {}
         self._docs: dict[str, str] = {}
         self._origins: dict[str, str] = {}
+        self._keys: dict[str, tuple[Key, ...]] = {}
 
-    def register(self, name: str, doc: str | None = None) -> Callable:
+    def register(self, name: str, doc: str | None = None, keys: Iterable[Key] = ()) -> Callable:
         """Decorator: ``@PRIORS.register("laplace", "one line for pgm list")`` on a factory
         ``f(cfg) -> part`` (for parts see :mod:`pgm.parts`). Built-ins and plug-ins use the same
         decorator; the factory's module is recorded as the
-        entry's origin, so a run can say which plug-in it needs."""
+        entry's origin, so a run can say which plug-in it needs. ``keys``: the config keys the
+        part reads besides the model's (:class:`pgm.keys.Key`: name, type, default, bounds,
+        meaning); the model layer fills and checks them, ``pgm list --keys`` shows them."""
+        declared = tuple(keys)
+        if not all(isinstance(k, Key) for k in declared):
+            raise PgmError(f"{self.kind} {name!r}: expected keys as pgm.keys.Key; found {keys!r}")
 
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries:
                 raise PgmError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = factory
             self._origins[name] = getattr(factory, "__module__", None) or ""
+            self._keys[name] = declared
             text = doc or (factory.__doc__ or "").strip().splitlines()[0:1]
             self._docs[name] = text if isinstance(text, str) else (text[0] if text else "")
             return factory
@@ -52,16 +80,16 @@ class Registry:
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` (a plug-in whose import failed half-way takes back what it added)."""
-        for table in (self._entries, self._docs, self._origins):
+        for table in (self._entries, self._docs, self._origins, self._keys):
             table.pop(name, None)
 
     def origin(self, name: str) -> str:
         """The module that registered ``name`` (``pgm....`` for a built-in)."""
-        _installed_plugins()
+        _before_lookup()
         return self._origins.get(name, "")
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
-        _installed_plugins()
+        _before_lookup()
         if not isinstance(name, str) or name not in self._entries:
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; expected one of: {', '.join(sorted(self))}"
@@ -70,7 +98,7 @@ class Registry:
 
     def check(self, name: Any, argument: str | None = None) -> str:
         """Return ``name`` if registered, else raise ``ValueError`` naming the valid ones."""
-        _installed_plugins()
+        _before_lookup()
         if not isinstance(name, str) or name not in self._entries:
             raise PgmError(
                 f"{argument or self.kind}: expected one of "
@@ -79,27 +107,36 @@ class Registry:
         return name
 
     def __contains__(self, name: object) -> bool:
-        _installed_plugins()
+        _before_lookup()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
-        _installed_plugins()
+        _before_lookup()
         return iter(self._entries)
 
     def __len__(self) -> int:
-        _installed_plugins()
+        _before_lookup()
         return len(self._entries)
 
     def describe(self, name: str) -> str:
+        """The one-line description ``name`` was registered with ("" if none or unknown)."""
+        _before_lookup()
         return self._docs.get(name, "")
 
+    def keys(self, name: str) -> tuple[Key, ...]:
+        """The config keys ``name`` declared when registered (none for an unknown name)."""
+        _before_lookup()
+        return self._keys.get(name, ())
 
-def _installed_plugins() -> None:
-    """Load the ``pgm.plugins`` entry points of installed packages, once, at the first lookup
-    (not at import: a package that is never asked for costs nothing)."""
-    from . import plugins
+    def builtin(self, name: str) -> bool:
+        """Whether ``name`` was registered by pgm itself (not by a plug-in)."""
+        origin = self.origin(name)
+        return origin == "pgm" or origin.startswith("pgm.")
 
-    plugins.load_entry_points()
+    def names(self) -> frozenset[str]:
+        """The names registered right now, without loading any plug-in first (a plug-in whose
+        import fails takes back what it added by comparing two of these)."""
+        return frozenset(self._entries)
 
 
 #: Models: ``factory(cfg) -> GenerativeModel`` (or a plain pair, through ``pgm.register_model``).

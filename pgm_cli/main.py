@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             return args
         from inference.trainer import NonFiniteLossError
         from pgm.errors import PgmError
-        from pgm.plugins import PluginWarning, use_plugins
+        from pgm.plugins import PluginWarning, name_plugins
     except KeyboardInterrupt:
         print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
         return 130
@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         else shown(m, c, *a, **k)
     )
     try:
-        use_plugins(getattr(args, "plugin", None), "--plugin")
+        # --plugin: named now, imported at the first lookup or after a run's sha256 check
+        args.plugin = name_plugins(getattr(args, "plugin", None), "--plugin")
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         return code

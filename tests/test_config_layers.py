@@ -182,3 +182,22 @@ def test_every_layer_refusal_is_an_inference_config_error(bad):
 
     with pytest.raises(ConfigError):
         resolve_config({"model": "vae", **bad}, image_shape=[1, 8, 8], num_levels=17)
+
+
+def test_a_run_is_resolved_once_into_frozen_layers_and_built_from_its_model_layer():
+    import dataclasses
+
+    from inference.config import ResolvedConfig, resolve_run
+
+    resolved = resolve_run(TINY_RUN, **DIGITS)
+    assert isinstance(resolved, ResolvedConfig)
+    assert resolved.as_dict() == resolve_config(TINY_RUN, **DIGITS)
+    assert resolved.training.epochs == 1 and resolved.data.data == "digits"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.training = None
+    with pytest.raises(TypeError):
+        resolved.model["latent_dim"] = 3  # read-only
+    model = pgm.build(resolved.model)  # not resolved a second time
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        p.numel() for p in pgm.build(resolved.as_dict()).parameters()
+    )

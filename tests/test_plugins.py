@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import pgm
-from inference import load_run, train
+from inference import train
 from inference.config import load_config, resolve_config
 from pgm import plugins
 from pgm.plain_model import MODEL_KEYS
@@ -91,27 +91,11 @@ def _pixels(cfg):
 def _forget_plugins():
     """Each test's plug-ins leave the (process-wide) registries as they were, so tests that
     enumerate every registered part see only the built-ins."""
-    registries = all_registries()
-    before = {kind: set(reg) for kind, reg in registries.items()}
-    loaded, entry_points, keys = (
-        dict(plugins._LOADED),
-        dict(plugins._ENTRY_POINTS),
-        dict(MODEL_KEYS),
-    )
+    saved, keys = plugins.snapshot(), dict(MODEL_KEYS)
     yield
-    for kind, reg in registries.items():
-        for name in set(reg) - before[kind]:
-            reg.unregister(name)
-    added = {m.__name__ for m in plugins._LOADED.values()} - {m.__name__ for m in loaded.values()}
-    for name in added | (set(plugins._ENTRY_POINTS) - set(entry_points)):
-        sys.modules.pop(name, None)
-    for table, saved in (
-        (plugins._LOADED, loaded),
-        (plugins._ENTRY_POINTS, entry_points),
-        (MODEL_KEYS, keys),
-    ):
-        table.clear()
-        table.update(saved)
+    plugins.restore(saved)
+    MODEL_KEYS.clear()
+    MODEL_KEYS.update(keys)
 
 
 @pytest.fixture
@@ -190,8 +174,8 @@ def test_failed_import_takes_back_its_registrations(tmp_path):
     path.write_text(
         f"import pgm\npgm.DATASETS.register('{tag}-data')(lambda *a, **k: None)\n1 / 0\n"
     )
-    with pytest.raises(ZeroDivisionError):  # the plug-in's own bug surfaces as itself
-        pgm.load_plugins(str(path))
+    with pytest.raises(pgm.PluginError, match=r"ZeroDivisionError: division by zero \(line 3\)"):
+        pgm.load_plugins(str(path))  # one line naming the plug-in, its error and line
     assert f"{tag}-data" not in pgm.DATASETS
     path.write_text(f"import pgm\npgm.DATASETS.register('{tag}-data')(lambda *a, **k: None)\n")
     pgm.load_plugins(str(path))  # fixed: loads in the same process, no "registered twice"
@@ -213,7 +197,7 @@ def test_entry_point_plugins_load_lazily_and_are_recorded(tmp_path, monkeypatch)
         f"[pgm.plugins]\ndemo = {module}\nbroken = no_such_module_{tag}\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(plugins._entry_points_state, "loaded", False)  # as in a fresh process
+    monkeypatch.setitem(plugins._state, "entry_points", False)  # as in a fresh process
     with pytest.warns(pgm.PluginWarning, match=f"broken = no_such_module_{tag}"):
         assert f"{tag}-ep-prior" in pgm.PRIORS  # the first lookup loads the entry points
     assert module in plugins._ENTRY_POINTS
@@ -240,11 +224,13 @@ def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_f
     )
     saved = json.loads((run / "config.json").read_text())
     assert [r["module"] for r in saved["plugins"]] == [path.stem]
-    # resuming reads the records back and finds the same plug-in: no config difference
-    assert main(["train", "--out", str(run), "--resume", "--set", "epochs=2", "--no-progress"]) == 0
+    # resuming checks the records against the plug-in named again: no config difference
+    resume = ["train", "--out", str(run), "--resume", "--set", "epochs=2", "--plugin", str(path)]
+    assert main([*resume, "--no-progress"]) == 0
     assert json.loads((run / "config.json").read_text())["plugins"] == saved["plugins"]
-    # the run loads its plug-in itself: no --plugin needed from here on
-    assert main(["evaluate", str(run), "--num-images", "20", "--no-progress", "--json"]) == 0
+    # the run's record is checked against --plugin (test_trust_boundary: never loaded from it)
+    evaluate = ["evaluate", str(run), "--plugin", str(path), "--num-images", "20", "--json"]
+    assert main([*evaluate, "--no-progress"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["architecture"] == f"{tag}-pixels" and row["num_particles"] == 1
     assert math.isfinite(row["log_likelihood_nats"]) and row["elbo_nats"] is None
@@ -286,36 +272,6 @@ def test_plain_pair_through_cli_train_evaluate_sample_compare(tmp_path, plugin_f
     assert (out / "figures" / "samples-vae.png").is_file()
 
 
-def test_missing_plugin_is_refused_in_one_line_and_a_changed_one_warns(
-    tmp_path, plugin_file, capsys
-):
-    path, tag = plugin_file
-    conf = tmp_path / "c.toml"
-    conf.write_text(f'model = "{tag}-pixels"\nepochs = 1\nnum_train = 64\ndevice = "cpu"\n')
-    run = tmp_path / "run"
-    assert (
-        main(["train", str(conf), "--out", str(run), "--plugin", str(path), "--no-progress"]) == 0
-    )
-    capsys.readouterr()
-    config_path = run / "config.json"
-    cfg = json.loads(config_path.read_text())
-    # the run, moved to a machine where the plug-in's file is elsewhere (and it was never imported)
-    gone = tmp_path / "elsewhere" / f"other_{tag}.py"
-    cfg["plugins"][0].update(plugin=str(gone), module=gone.stem)
-    config_path.write_text(json.dumps(cfg))
-    assert main(["evaluate", str(run), "--num-images", "4", "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    assert err.startswith("pgm evaluate: error: plugins: expected plug-in") and str(gone) in err
-    assert "version 2.5" in err and "--plugin" in err
-    # the file now differs from the one the run was trained with: a warning, still loads
-    cfg["plugins"][0].update(plugin=str(path), module=path.stem, sha256="0" * 64)
-    config_path.write_text(json.dumps(cfg))
-    with pytest.warns(pgm.PluginWarning, match=f"{path.name} changed since the run was trained"):
-        model, _ = load_run(run)
-    assert isinstance(model, pgm.PlainModel)
-
-
 def test_a_copy_of_the_plugin_given_by_plugin_serves_a_run_whose_file_still_exists(
     tmp_path, plugin_file, capsys
 ):
@@ -324,7 +280,6 @@ def test_a_copy_of_the_plugin_given_by_plugin_serves_a_run_whose_file_still_exis
     import os
     import shutil
     import subprocess
-    import sys
 
     path, tag = plugin_file
     conf = tmp_path / "c.toml"
@@ -451,3 +406,69 @@ def test_plain_model_capabilities_are_optional():
         pgm.plain_model(model, guide, object(), image_shape=[1], num_levels=0)
     with pytest.raises(ValueError, match="^image_shape: required"):
         pgm.plain_model(model, guide, net)
+
+
+KEYED_PRIOR = """
+import torch
+import pyro.distributions as dist
+from torch import nn
+
+import pgm
+from pgm.keys import Key
+
+
+class ScaledNormal(nn.Module):
+    def __init__(self, latent_dim, my_key):
+        super().__init__()
+        self.register_buffer("scale", torch.full((latent_dim,), float(my_key)))
+
+    def forward(self):
+        return dist.Normal(torch.zeros_like(self.scale), self.scale).to_event(1)
+
+
+@pgm.PRIORS.register(
+    "{tag}-scaled", "N(0, my_key^2 I)", keys=[Key("my_key", int, 1, low=1, help="the scale")]
+)
+def _scaled(cfg):
+    return ScaledNormal(cfg["latent_dim"], cfg["my_key"])
+"""
+
+
+def test_a_plugin_file_alone_adds_a_prior_with_a_hyperparameter(tmp_path, capsys):
+    """No edit of pgm: the prior declares its key where it is registered; `pgm train --set`
+    accepts it, checks its bounds, and config.json records it."""
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"keyed_{tag}.py"
+    path.write_text(textwrap.dedent(KEYED_PRIOR).replace("{tag}", tag))
+    conf = tmp_path / "c.toml"
+    conf.write_text('latent_dim = 2\nhidden_dim = 8\nnum_train = 50\nepochs = 1\ndevice = "cpu"\n')
+    argv = ["train", str(conf), "--plugin", str(path), "--set", f"prior={tag}-scaled"]
+    assert main([*argv, "--set", "my_key=0", "--out", str(tmp_path / "bad")]) == 2
+    assert "my_key: expected an integer >= 1; found 0" in capsys.readouterr().err
+    assert main([*argv, "--set", "my_key=3", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["prior"] == f"{tag}-scaled" and saved["my_key"] == 3
+    # without the prior, the key is no layer's: refused
+    assert main(["train", str(conf), "--set", "my_key=3", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_builtin_part_keys_are_declared_with_the_model_layers_defaults():
+    from pgm.model_config import MODEL_DEFAULTS
+
+    declared = [k for reg in all_registries().values() for n in reg for k in reg.keys(n)]
+    assert {k.name for k in declared} >= {"num_components", "num_flows", "num_mixtures"}
+    assert all(MODEL_DEFAULTS[k.name] == k.default for k in declared if k.name in MODEL_DEFAULTS)
+
+
+def test_list_keys_shows_each_models_and_parts_keys_from_their_declarations(capsys):
+    from pgm.registry_listing import describe
+
+    assert main(["list", "vae", "--keys"]) == 0
+    out = capsys.readouterr().out
+    vamp = next(line for line in out.splitlines() if line.startswith("prior vamp"))
+    assert vamp.split()[2:5] == ["num_components", "10", "[1,"]
+    assert "size of the latent code z" in out
+    assert main(["list", "pixelcnn", "--keys"]) == 0
+    assert "prior vamp" not in capsys.readouterr().out  # a pixelcnn takes no prior
+    assert describe("models", "vae") == "VAE: any prior x guide x likelihood"
+    assert describe("model", "no-such-model") == ""

@@ -16,6 +16,12 @@ def add_parser(sub) -> None:
         "(plug-ins included).",
     )
     o.add_json(p, "machine-readable output: one JSON object, kind -> name -> description")
+    p.add_argument("model", nargs="?", help="with --keys: only this model's keys")
+    p.add_argument(
+        "--keys",
+        action="store_true",
+        help="list the config keys of each model and part: default, bounds and meaning",
+    )
     o.add_common(p, data_dir=False, device=False, progress=False)
     p.set_defaults(func=run)
 
@@ -24,6 +30,11 @@ def run(args) -> int:
     import pgm
     from inference.elbo import ELBOS
 
+    if args.keys or args.model:  # pgm list [MODEL] --keys
+        from pgm.registry_listing import format_keys, key_rows
+
+        print(json.dumps(key_rows(args.model), indent=2) if args.json else format_keys(args.model))
+        return 0
     parts = pgm.list_parts()
     parts["elbos"] = dict(ELBOS)
     if args.json:
