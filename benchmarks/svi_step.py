@@ -95,13 +95,13 @@ def run(quick: bool, data_dir: str | None = None) -> dict:
     rounds = 5 if quick else 9
     x, source = binary_images("train", steps * BATCH, data_dir)
     torch.manual_seed(0)
-    cfg = resolve_config(CONFIG)
+    cfg = resolve_config({**CONFIG, "epochs": 10**6})
     model = pgm.build(cfg)
 
     def trainer_epoch(trainer: Trainer):
         def epoch():
-            trainer.cfg["epochs"] = trainer.epoch + 1  # one more epoch of the same run
-            trainer.fit(x, None, progress=False)
+            # one more epoch of the same run (its config allows many)
+            trainer.fit(x, None, progress=False, max_epochs=trainer.epoch + 1)
 
         return epoch
 

@@ -3,7 +3,7 @@
 from .checkpoint import CheckpointError
 from .config import ConfigError, load_config, parse_overrides, resolve_config
 from .elbo import ImportanceWeightedELBO, make_elbo
-from .run import load_run, read_metrics, train
+from .run import Run, load_run, read_metrics, train
 from .run_folder import RunFolder
 from .trainer import FitResult, NonFiniteLossError, Trainer, fit_model
 from .training_config import TrainingConfig
@@ -14,6 +14,7 @@ __all__ = [
     "FitResult",
     "ImportanceWeightedELBO",
     "NonFiniteLossError",
+    "Run",
     "RunFolder",
     "Trainer",
     "TrainingConfig",

@@ -49,7 +49,9 @@ class CheckpointError(PgmError):
 #: The temporaries of the files of a run folder pgm writes atomically, and the write probe of a
 #: new run folder.
 _OWN_TEMPORARY = re.compile(
-    temporary_pattern(r"config\.json|metrics\.jsonl|model\.safetensors|epoch-\d+\.safetensors")
+    temporary_pattern(
+        r"config\.json|metrics\.jsonl|metrics\.csv|model\.safetensors|epoch-\d+\.safetensors"
+    )
     + r"|\.pgm-write-test\.\d+\.tmp"
 )
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -69,10 +68,10 @@ class ELBOLoss(nn.Module):
     def __init__(self, model: pgm.GenerativeModel, objective):
         super().__init__()
         self.model = model
-        self._objective = objective  # a bound method, not a submodule
+        self.objective = objective  # a bound method, not a submodule
 
     def forward(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-        return self._objective(x, beta)
+        return self.objective(x, beta)
 
 
 class _OtherRankFailed(RuntimeError):
@@ -80,19 +79,19 @@ class _OtherRankFailed(RuntimeError):
 
 
 class DistributedTrainer(Trainer):
-    """The :class:`~inference.trainer.Trainer`, its loop unchanged, with the objective of each
-    step computed on this rank's shard of the global batch through DDP (see the module's
-    docstring). Construct it inside an initialised process group.
+    """The :class:`~inference.trainer.Trainer`, its step and loop unchanged, with the loss of
+    each batch (:meth:`batch_loss`) computed on this rank's shard of the global batch through
+    DDP (see the module's docstring). Construct it inside an initialised process group.
     """
 
-    def __init__(self, cfg: dict, model: pgm.GenerativeModel, run_dir: str | Path | None = None):
+    def __init__(self, config, model: pgm.GenerativeModel, run_dir: str | Path | None = None, **kw):
         if not dist.is_initialized():
             raise RuntimeError(
                 "DistributedTrainer: expected an initialised process group (launch with torchrun, "
                 "or call inference.distributed.init_process_group first); found none"
             )
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
-        super().__init__(cfg, model, run_dir if self.rank == 0 else None)
+        super().__init__(config, model, run_dir if self.rank == 0 else None, **kw)
         if self.device.type == "cuda":
             # "cuda" alone means the current device, which train_distributed set from LOCAL_RANK
             self.device = torch.device("cuda", torch.cuda.current_device())
@@ -103,9 +102,8 @@ class DistributedTrainer(Trainer):
         super()._setup(x)
         if self.ddp is not None:
             return
-        module = ELBOLoss(self.model, partial(Trainer._objective, self))
         self.ddp = DistributedDataParallel(
-            module,
+            ELBOLoss(self.model, self.objective),
             device_ids=[self.device.index] if self.device.type == "cuda" else None,
             find_unused_parameters=self._has_unused_parameters(x[:2]),
         )
@@ -119,15 +117,15 @@ class DistributedTrainer(Trainer):
             return False
         devices = [self.device.index] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            loss = Trainer._objective(self, x)
+            loss = self.objective(x)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
         return any(g is None for g in grads)
 
     def _step_seed(self) -> int:
-        return (self.cfg["seed"] * 1_000_003 + self.step) * 65_537 + self.rank
+        return (self.training.seed * 1_000_003 + self.step) * 65_537 + self.rank
 
-    # -- the objective ----------------------------------------------------------------------
-    def _objective(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    # -- the loss of a batch ------------------------------------------------------------------
+    def batch_loss(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
         """The global batch's mean negative ELBO per image, differentiated on this rank's shard.
 
         The returned value is the same on every rank (the mean over the whole batch ``x``); its
@@ -147,7 +145,7 @@ class DistributedTrainer(Trainer):
                 torch.manual_seed(self._step_seed())
                 loss = self.ddp(shard, beta) * weight
             else:  # validation: no gradients to reduce, and valid_loss has seeded its own RNG
-                loss = Trainer._objective(self, shard, beta) * weight
+                loss = self.objective(shard, beta) * weight
             report = torch.stack([loss.detach().float(), loss.new_zeros((), dtype=torch.float32)])
         except Exception as err:  # every rank must reach the all-reduce below, or the others hang
             failed = err

@@ -1,9 +1,10 @@
 """A run: training a model from its config into a run folder (a new run, or a resumed one),
 and reading a finished run back (its model, config and metrics).
 
-:func:`train` checks everything (config, data, run folder, the model/guide pair on a batch)
-before the folder is created; the folder itself (:class:`~inference.run_folder.RunFolder`)
-is created, locked and, when a new run fails before its first checkpoint, removed again.
+:class:`Run` owns a run's lifecycle (:func:`train` makes and trains one): it checks everything
+(config, data, run folder, the model/guide pair on a batch) before the folder is created; the
+folder itself (:class:`~inference.run_folder.RunFolder`) is created, locked and, when a new run
+fails before its first checkpoint, removed again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pgm.memory import check_fits, format_bytes, parameter_bytes
 from pgm.model_config import inapplicable_keys
 from pgm.run_plugins import check_records, use_plugins
 
+from .callback import Callback
 from .checkpoint import CheckpointError, load_tensors, load_weights
 from .config import ConfigError, resolve_config
 from .fingerprint import check_same_plugins, check_same_run, data_identity
@@ -25,7 +27,85 @@ from .out_path import check_out_path
 from .run_folder import RunFolder, read_json_object
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
 
-__all__ = ["check_memory", "load_run", "read_metrics", "train"]
+__all__ = ["Run", "check_memory", "load_run", "read_metrics", "train"]
+
+
+class Run:
+    """One training run's lifecycle, owned in one place: checked whole (config, data, run
+    folder, memory, the model/guide pair on a batch) when made, before anything is written;
+    :meth:`train` then creates and locks the folder (or resumes the run in it), trains, and
+    writes the weights. A run that fails before its first checkpoint removes what it wrote.
+
+    ``trainer_class`` changes how a step's loss is computed (:mod:`inference.distributed`), not
+    the run's protocol; ``callbacks`` are added to the trainer's own.
+    """
+
+    def __init__(
+        self,
+        config: dict,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+        data_dir: str | None = None,
+        data: tuple[ImageDataset, ImageDataset] | None = None,
+        trainer_class: type[Trainer] | None = None,
+        callbacks: list[Callback] | None = None,
+    ):
+        if not isinstance(config, dict):
+            raise ConfigError(
+                f"config: expected a table of settings; found {type(config).__name__}"
+            )
+        use_plugins(config.get("plugins"))  # a plug-in may provide the dataset
+        train_ds, valid_ds = _datasets(config, data_dir, data)
+        self.config = resolve_config(
+            config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels
+        )
+        self.resume = resume
+        self.folder = RunFolder(check_out_path(run_dir)) if run_dir is not None else None
+        if self.folder is not None:
+            self.folder.check(self.config, resume)
+        check_memory(self.config, train_ds)
+        seed_everything(self.config["seed"])
+        self.trainer = (trainer_class or Trainer)(
+            self.config,
+            pgm.build(self.config),
+            self.folder.path if self.folder else None,
+            data_identity=data_identity(train_ds, valid_ds) if self.folder else None,
+            callbacks=callbacks,
+        )
+        self.train_x, self.valid_x = train_ds.float_images(), valid_ds.float_images()
+        self.trainer.prepare(self.train_x, self.valid_x)
+
+    def train(
+        self,
+        progress: bool = True,
+        max_epochs: int | None = None,
+        time_budget: float | None = None,
+    ) -> FitResult:
+        """Train (or continue) the run; see :func:`train`."""
+        limits = {"max_epochs": max_epochs, "time_budget": time_budget, "progress": progress}
+        if self.folder is None:
+            return self.trainer.fit(self.train_x, self.valid_x, **limits)
+        with self.folder.open(self.config, self.resume) as resuming:
+            if resuming:
+                self.trainer.restore()
+                self.folder.write_config(self.config)  # epochs grew: say so
+            return self.trainer.fit(self.train_x, self.valid_x, **limits)
+
+
+def _datasets(config: dict, data_dir: str | None, data) -> tuple[ImageDataset, ImageDataset]:
+    """The run's (train, valid) datasets: ``data`` when given, else the config's."""
+    if data is None:
+        return load_data(config, data_dir)
+    if (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(d, ImageDataset) for d in data)
+    ):
+        return data[0], data[1]
+    raise PgmTypeError(
+        "data: expected a pair (train, valid) of pgm.data.ImageDataset; found "
+        f"{type(data).__name__}"
+    )
 
 
 def train(
@@ -38,6 +118,7 @@ def train(
     trainer_class: type[Trainer] | None = None,
     max_epochs: int | None = None,
     time_budget: float | None = None,
+    callbacks: list[Callback] | None = None,
 ) -> FitResult:
     """Train the model a config describes on its data; write the run into ``run_dir``.
 
@@ -54,44 +135,8 @@ def train(
     Everything is checked (config, data, run folder, the model/guide pair on a batch) before
     the folder is created; a run that fails before its first checkpoint removes what it wrote.
     """
-    if not isinstance(config, dict):
-        raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
-    use_plugins(config.get("plugins"))  # a plug-in may provide the dataset
-    if data is None:
-        train_ds, valid_ds = load_data(config, data_dir)
-    elif (
-        isinstance(data, (tuple, list))
-        and len(data) == 2
-        and all(isinstance(d, ImageDataset) for d in data)
-    ):
-        train_ds, valid_ds = data
-    else:
-        raise PgmTypeError(
-            "data: expected a pair (train, valid) of pgm.data.ImageDataset; found "
-            f"{type(data).__name__}"
-        )
-    cfg = resolve_config(
-        config, image_shape=list(train_ds.image_shape), num_levels=train_ds.num_levels
-    )
-    folder = RunFolder(check_out_path(run_dir)) if run_dir is not None else None
-    if folder is not None:
-        folder.check(cfg, resume)
-    check_memory(cfg, train_ds)
-    seed_everything(cfg["seed"])
-    model = pgm.build(cfg)
-    # a subclass changes how a step is computed, not the run's protocol (distributed.py)
-    trainer = (trainer_class or Trainer)(cfg, model, folder.path if folder else None)
-    train_x, valid_x = train_ds.float_images(), valid_ds.float_images()
-    trainer.prepare(train_x, valid_x)
-    limits = {"max_epochs": max_epochs, "time_budget": time_budget, "progress": progress}
-    if folder is None:
-        return trainer.fit(train_x, valid_x, **limits)
-    trainer.data_identity = data_identity(train_ds, valid_ds)
-    with folder.open(cfg, resume) as resuming:
-        if resuming:
-            trainer.restore()
-            folder.write_config(cfg)  # epochs grew: say so
-        return trainer.fit(train_x, valid_x, **limits)
+    run = Run(config, run_dir, resume, data_dir, data, trainer_class, callbacks)
+    return run.train(progress=progress, max_epochs=max_epochs, time_budget=time_budget)
 
 
 def check_memory(cfg: dict, data: ImageDataset) -> None:

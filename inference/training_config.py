@@ -13,6 +13,7 @@ from pgm.errors import PgmError
 from pgm.validation import check_choice, check_float, check_int
 
 from .elbo import ELBOS
+from .loggers import check_logger
 from .schedules import LR_SCHEDULES
 
 __all__ = ["TRAINING_KEYS", "TRAINING_SESSION_KEYS", "TrainingConfig"]
@@ -48,7 +49,8 @@ class TrainingConfig:
     checkpoint_every: int = field(default=1, metadata=_SESSION)  # epochs
     # what resume needs: the last checkpoint (it holds the best epoch's weights too)
     keep_checkpoints: int = field(default=1, metadata=_SESSION)
-    # metrics.jsonl always; "tensorboard" adds a TensorBoard log in tensorboard/
+    # metrics.jsonl always; a registered logger (inference.loggers.LOGGERS: jsonl, csv,
+    # tensorboard, a plug-in's) adds its own
     logger: str = field(default="jsonl", metadata=_SESSION)
     num_workers: int | None = field(default=None, metadata={**_SESSION, "optional": True})
 
@@ -92,7 +94,7 @@ class TrainingConfig:
         check_float(self.grad_clip, "grad_clip", minimum=0.0)
         check_int(self.checkpoint_every, "checkpoint_every", minimum=1)
         check_int(self.keep_checkpoints, "keep_checkpoints", minimum=1)
-        check_choice(self.logger, "logger", ("jsonl", "tensorboard"))
+        check_logger(self.logger)  # registered, and its package installed
 
     @classmethod
     def from_config(cls, config: dict) -> TrainingConfig:

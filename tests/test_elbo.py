@@ -195,7 +195,7 @@ def test_the_trainer_objective_is_pyro_on_a_built_vae():
     )
     trainer.prepare(x)
     torch.manual_seed(3)
-    found = trainer._objective(x, beta=0.5)
+    found = trainer.objective(x, beta=0.5)
     torch.manual_seed(3)
     expected = (
         infer.Trace_ELBO(max_plate_nesting=1).differentiable_loss(

@@ -1,0 +1,117 @@
+"""A trainer's state in a checkpoint: what :meth:`Trainer.save_checkpoint` writes and
+:meth:`Trainer.load_checkpoint` restores (weights, Adam's state, the best weights so far, the
+counters, the metrics, the RNG states, and the run's identity), and ``metrics.jsonl``.
+
+The format (``pgm-checkpoint-1``: tensors in safetensors, the rest as JSON in its metadata) is
+:mod:`inference.checkpoint`'s; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .atomic_write import atomic_write_text
+from .checkpoint import (
+    CheckpointError,
+    flatten_optimizer_state,
+    load_tensors,
+    rng_state,
+    save_tensors,
+    set_rng_state,
+    unflatten_optimizer_state,
+)
+from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorted_checkpoints
+from .fingerprint import check_same_run, fingerprint
+from .nan_diagnosis import first_line
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+__all__ = ["identity", "load_checkpoint", "save_checkpoint", "write_metrics"]
+
+
+def identity(trainer: Trainer) -> dict:
+    """What the run trains: the resolved config, the data's identity, their fingerprint."""
+    return {
+        "config": trainer.config,
+        "data": trainer.data_identity,
+        "fingerprint": fingerprint(trainer.config, trainer.data_identity),
+    }
+
+
+def save_checkpoint(trainer: Trainer) -> None:
+    """Write ``checkpoints/epoch-XXXXX.safetensors`` for the trainer's epoch, then rotate."""
+    tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
+    opt_tensors, opt_meta = flatten_optimizer_state(trainer.optimizer.state_dict())
+    tensors.update(opt_tensors)
+    if trainer.best_state is not None:
+        tensors.update({f"best.{k}": v for k, v in trainer.best_state.items()})
+    rng_tensors, rng_meta = rng_state()
+    tensors.update(rng_tensors)
+    best = trainer.best_valid_loss
+    meta = {
+        "epoch": trainer.epoch,
+        "step": trainer.step,
+        "best_valid_loss": best if math.isfinite(best) else None,
+        "best_epoch": trainer.best_epoch,
+        "stopped_early": trainer.stopped_early,
+        "metrics": trainer.metrics,
+        "optimizer": opt_meta,
+        "rng": rng_meta,
+        **identity(trainer),
+    }
+    folder = trainer.folder
+    save_tensors(folder.checkpoint(trainer.epoch), tensors, meta)
+    # Rotate only after the new file is in place: the last `keep_checkpoints` stay, and so
+    # does the best epoch's checkpoint, however old, until a better epoch replaces it.
+    kept = folder.checkpoint(trainer.best_epoch) if trainer.best_epoch else None
+    for path in sorted_checkpoints(folder.checkpoints)[: -trainer.training.keep_checkpoints]:
+        if path != kept:
+            path.unlink(missing_ok=True)
+
+
+def load_checkpoint(trainer: Trainer, path: Path) -> None:
+    """Restore everything :func:`save_checkpoint` wrote; a file that is not a pgm checkpoint of
+    this model is refused by name (never unpickled)."""
+    try:
+        tensors, meta = load_tensors(path, device="cpu")
+    except CheckpointError as err:
+        older = [p.name for p in sorted_checkpoints(path.parent) if p != path]
+        hint = f"; move it away to resume from {older[-1]}" if older else ""
+        raise CheckpointError(f"{err}{hint}") from None
+    check_checkpoint_meta(meta, path)
+    if trainer.data_identity is not None:  # resuming a run: config.json may have been edited
+        check_same_run(meta, trainer.config, trainer.data_identity, "--resume", path.name)
+    try:
+        state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        trainer.model.load_state_dict(state)
+        optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
+        check_optimizer_state(optimizer_state, list(trainer.model.parameters()), path)
+        trainer.optimizer.load_state_dict(optimizer_state)
+        device = trainer.device
+        best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+        trainer.best_state = best or None
+        trainer.epoch, trainer.step = int(meta["epoch"]), int(meta["step"])
+        bv = meta["best_valid_loss"]
+        trainer.best_valid_loss = math.inf if bv is None else float(bv)
+        trainer.best_epoch = int(meta.get("best_epoch", 0))
+        trainer.stopped_early = bool(meta.get("stopped_early", False))
+        trainer.metrics = list(meta["metrics"])
+        set_rng_state(tensors, meta["rng"])
+    except CheckpointError:
+        raise
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
+        found = first_line(err) if not isinstance(err, KeyError) else f"no entry {err}"
+        raise CheckpointError(
+            f"{path}: expected a pgm training checkpoint of this model; found one that does "
+            f"not fit ({found})"
+        ) from None
+
+
+def write_metrics(trainer: Trainer) -> None:
+    """``metrics.jsonl``: one JSON line per epoch trained so far, written atomically."""
+    text = "".join(json.dumps(m) + "\n" for m in trainer.metrics)
+    atomic_write_text(trainer.folder.metrics, text)
