@@ -3,10 +3,10 @@ machine or several, launched by ``torchrun``.
 
 ::
 
-    torchrun --nproc_per_node=4 -m inference.torchrun configs/vae-binarized-mnist.toml \\
+    torchrun --nproc_per_node=4 -m pgm_cli.torchrun configs/vae-binarized-mnist.toml \\
         --out runs/vae
     torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --master_port=29500 \\
-        --nproc_per_node=8 -m inference.torchrun CONFIG --out RUN        # the same on every node
+        --nproc_per_node=8 -m pgm_cli.torchrun CONFIG --out RUN        # the same on every node
     pgm train CONFIG --out RUN --distributed                         # under torchrun as well
 
 How the work is split, and why it stays one run:
