@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyro
@@ -45,24 +44,41 @@ import torch
 from pyro import poutine
 from torch.distributions import biject_to
 
-from pgm.contract import latent_sites, probe, sample_sites, trace_pair
-from pgm.errors import ContractError
+from pgm.contract import PARTICLE_PLATE, sample_sites, trace_pair
+from pgm.errors import ContractError, PgmError
 
-from .hmc import Evaluation, hmc_transition
-from .log_likelihood import _PARTICLE_PLATE, estimate, resolve_pair, site_log_probs
+from .defaults import (
+    DEFAULT_CHAINS,
+    DEFAULT_LEAPFROG,
+    DEFAULT_STEPS,
+    MAX_AIS_CHAINS,
+    MAX_AIS_STEPS,
+    MAX_LEAPFROG,
+)
+from .hmc import Evaluation, PilotStepSize, hmc_transition
+from .log_likelihood import estimate, site_log_probs
+from .pair import check_count, prepare_pair
 
 __all__ = [
     "AISResult",
+    "DEFAULT_CHAINS",
+    "DEFAULT_LEAPFROG",
+    "DEFAULT_STEPS",
+    "MAX_AIS_CHAINS",
+    "MAX_AIS_STEPS",
+    "MAX_LEAPFROG",
     "PathDensity",
     "ais",
     "ais_log_likelihood",
     "anneal",
     "beta_schedule",
+    "check_settings",
     "initial_state",
     "prepare",
 ]
 
 STARTS = ("guide", "prior")
+SCHEDULES = ("sigmoid", "linear")
 
 
 @dataclass
@@ -70,7 +86,8 @@ class AISResult:
     """Per-datapoint results: ``log_likelihood (N,)`` in nats (float64), the chains' ``log_weights
     (C, N)`` (float64), ``standard_error (N,)`` of the log-mean-exp over chains (delta method;
     crude for few chains), the scored chains' mean HMC ``accept_rate (N,)`` and the final
-    ``step_size (N,)``. ``num_steps`` and ``num_chains`` as run (1 and 1 without latents)."""
+    ``step_size (N,)``. ``num_steps`` and ``num_chains`` as run (1 and 1 without latents, where
+    ``exact``: the estimate is log p(x) itself, K = 1 importance sampling)."""
 
     log_likelihood: torch.Tensor
     log_weights: torch.Tensor
@@ -79,6 +96,7 @@ class AISResult:
     step_size: torch.Tensor
     num_steps: int
     num_chains: int
+    exact: bool = False
 
 
 def beta_schedule(
@@ -91,7 +109,7 @@ def beta_schedule(
     if schedule == "linear":
         return t
     if schedule != "sigmoid":
-        raise ValueError(f"schedule: expected 'sigmoid' or 'linear'; found {schedule!r}")
+        raise PgmError(f"schedule: expected one of {SCHEDULES}; found {schedule!r}")
     s = torch.sigmoid(sharpness * (2 * t - 1))
     beta = (s - s[0]) / (s[-1] - s[0])
     beta[0], beta[-1] = 0.0, 1.0
@@ -165,6 +183,28 @@ class PathDensity:
         return log_joint.detach(), log_start.detach(), log_jac.detach(), grad_joint, grad_start
 
 
+class _Proposals:
+    """The tempered potential of one HMC transition's proposals. A proposal the pair cannot
+    evaluate (a ``ValueError``/``RuntimeError`` from a distribution's argument check, a failed
+    decomposition, ...) makes the whole trajectory a rejection: its energy is +inf from there on,
+    so the Metropolis test refuses it for every chain of the block. Rejecting is always a valid
+    move (the chains stay where they are, which leaves f_t invariant); non-finite energies of
+    single chains are rejected chain by chain by :func:`evaluation.hmc.hmc_transition`."""
+
+    def __init__(self, density: PathDensity, beta: float):
+        self.density, self.beta, self.failed = density, beta, False
+
+    def __call__(self, u: torch.Tensor) -> Evaluation:
+        if not self.failed:
+            try:
+                return _tempered(self.density(u), self.beta)
+            except (ValueError, RuntimeError):
+                self.failed = True
+        worst = torch.full(u.shape[:2], -math.inf, dtype=u.dtype, device=u.device)
+        zero = torch.zeros_like(u)
+        return _tempered((worst, worst, worst, zero, zero), self.beta)
+
+
 def _grads(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     ga = torch.autograd.grad(a.sum(), u, retain_graph=True, allow_unused=True)[0]
     gb = torch.autograd.grad(b.sum(), u, allow_unused=True)[0]
@@ -202,7 +242,7 @@ def initial_state(model, guide, x: torch.Tensor, num_chains: int, nesting: int, 
     """Draw ``num_chains`` chains per datapoint from q_0 under the particle plate (the same draws,
     from the same random numbers, as the importance-sampled estimator's); returns the latent values
     ``{name: (C, mid..., N, event...)}`` and the distributions' supports."""
-    with pyro.plate(_PARTICLE_PLATE, num_chains, dim=-(nesting + 1)):
+    with pyro.plate(PARTICLE_PLATE, num_chains, dim=-(nesting + 1)):
         if start == "guide":
             model_trace, guide_trace = trace_pair(model, guide, x)
             source = guide_trace
@@ -266,7 +306,7 @@ def anneal(
     """
     num_total, n = position.shape[:2]
     pilots = adapt_chains
-    eps = torch.as_tensor(step_size, dtype=position.dtype, device=position.device).expand(n).clone()
+    adapter = PilotStepSize(step_size, n, position, pilots, target_accept, adapt_factor)
     parts = density(position)
     log_w = torch.zeros(num_total, n, dtype=torch.float64, device=position.device)
     accepted = torch.zeros(num_total - pilots, n, dtype=torch.float64, device=position.device)
@@ -278,19 +318,17 @@ def anneal(
             step = hmc_transition(
                 position,
                 _tempered(parts, beta),
-                lambda u, b=beta: _tempered(density(u), b),
-                eps,
+                _Proposals(density, beta),
+                adapter.step_size,
                 num_leapfrog,
             )
             position, parts = step.position.detach(), step.evaluation.extras
             accepted += step.accept_prob[pilots:].double()
-            if pilots:
-                rate = step.accept_prob[:pilots].mean(0)
-                eps = eps * torch.where(rate > target_accept, adapt_factor, 1.0 / adapt_factor)
+            adapter.update(step.accept_prob)
         if on_step is not None:
             on_step()
     accept_rate = accepted.mean(0) / max(num_transitions, 1)
-    return log_w[pilots:], accept_rate, eps
+    return log_w[pilots:], accept_rate, adapter.step_size
 
 
 def _log_mean_exp(log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -304,30 +342,6 @@ def _log_mean_exp(log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         else torch.full_like(lme, math.inf)
     )
     return lme, rel
-
-
-def check_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1; found {value!r}")
-    return value
-
-
-@contextmanager
-def evaluating(owner):
-    """A built model in eval mode (restored afterwards), Pyro's per-pass checks off for it (its
-    data and parameters were checked once, as in :func:`evaluation.estimate`)."""
-    was_training = getattr(owner, "training", None)
-    if owner is not None:
-        owner.eval()
-    try:
-        if owner is None:
-            yield
-        else:
-            with pyro.validation_enabled(False):
-                yield
-    finally:
-        if owner is not None and was_training:
-            owner.train()
 
 
 def _chunks(
@@ -350,12 +364,12 @@ def ais(
     model,
     guide=None,
     x: torch.Tensor | None = None,
-    num_steps: int = 1000,
-    num_chains: int = 16,
+    num_steps: int = DEFAULT_STEPS,
+    num_chains: int = DEFAULT_CHAINS,
     *,
     start: str = "guide",
     schedule: str = "sigmoid",
-    num_leapfrog: int = 10,
+    num_leapfrog: int = DEFAULT_LEAPFROG,
     step_size: float = 0.1,
     adapt_chains: int = 1,
     target_accept: float = 0.65,
@@ -367,7 +381,9 @@ def ais(
 ) -> AISResult:
     """AIS estimate of log p(x) per datapoint for a model/guide pair (or a built model).
 
-    :param model: a Pyro model keeping the contract of DESIGN.md, or a built model.
+    :param model: a Pyro model keeping the contract of DESIGN.md, a built model, or a
+        :class:`~evaluation.pair.PreparedPair` (prepared with ``check_guide=False`` for
+        ``start="prior"`` on a pair without a guide).
     :param guide: its guide (``None`` for a built model or a fully observed one).
     :param x: ``(N, C, H, W)`` (or ``(N, D)``) observations.
     :param num_steps: T intermediate distributions (T − 1 HMC transitions); T = 1 is importance
@@ -386,42 +402,24 @@ def ais(
     :param reverse: run β from 1 to 0; ``log_likelihood`` is then −log-mean-exp of the reverse
         weights, a stochastic upper bound on log p(x) (Grosse et al. 2015).
     """
-    if x is None and torch.is_tensor(guide):
-        x, guide = guide, None
-    model_fn, guide_fn, owner = resolve_pair(model, guide)
-    if not torch.is_tensor(x):
-        raise TypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
-    if x.dim() < 1 or x.shape[0] == 0:
-        raise ValueError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
-    for name, value in (
-        ("num_steps", num_steps),
-        ("num_chains", num_chains),
-        ("num_leapfrog", num_leapfrog),
+    check_settings(num_steps, num_chains, num_leapfrog, start, schedule)
+    check_count("adapt_chains", adapt_chains, minimum=0)
+    if not (
+        isinstance(step_size, int | float)
+        and not isinstance(step_size, bool)
+        and step_size > 0
+        and math.isfinite(step_size)
     ):
-        check_count(name, value)
-    if start not in STARTS:
-        raise ValueError(f"start: expected one of {STARTS}; found {start!r}")
-    if isinstance(adapt_chains, bool) or not isinstance(adapt_chains, int) or adapt_chains < 0:
-        raise ValueError(f"adapt_chains: expected an integer >= 0; found {adapt_chains!r}")
-    if not (isinstance(step_size, int | float) and step_size > 0 and math.isfinite(step_size)):
-        raise ValueError(f"step_size: expected a positive number; found {step_size!r}")
+        raise PgmError(f"step_size: expected a positive number; found {step_size!r}")
     betas = beta_schedule(num_steps, schedule)
     if reverse:
         betas = betas.flip(0)
-    if owner is not None and hasattr(owner, "check_data"):
-        owner.check_data(x)
-        x = x.to(owner.device).float()
-    nesting, latent = probe(
-        model_fn, guide_fn, x[:batch_size], check=True, check_guide=start == "guide"
-    )
-    if not latent and start == "prior":
-        # the prior as the start needs no guide: the model's own latent sites are annealed
-        with torch.no_grad():
-            latent = bool(latent_sites(poutine.trace(model_fn).get_trace(x[:batch_size])))
-    if not latent:
-        exact = estimate(model, guide, x, 1, batch_size=batch_size).log_likelihood.double()
+    pair = prepare_pair(model, guide, x, probe_size=batch_size, check_guide=start == "guide")
+    model_fn, guide_fn, x, nesting = pair.model, pair.guide, pair.x, pair.nesting
+    if not (pair.has_latents if start == "guide" else pair.model_latents):
+        exact = estimate(pair, num_particles=1, batch_size=batch_size).log_likelihood.double()
         zeros = torch.zeros_like(exact)
-        return AISResult(exact, exact[None], zeros, zeros + 1, zeros, 1, 1)
+        return AISResult(exact, exact[None], zeros, zeros + 1, zeros, 1, 1, exact=True)
     pilots = adapt_chains if num_steps > 1 else 0
     blocks = list(_chunks(x.shape[0], num_chains, pilots, batch_size, max_elements))
     bar = None
@@ -438,7 +436,9 @@ def ais(
     accept: dict[int, list[torch.Tensor]] = {}
     steps: dict[int, torch.Tensor] = {}
     try:
-        with evaluating(owner):
+        # Pyro's argument checks off for every pair: a proposal off the support is a
+        # rejection (non-finite energy), never an error that ends the run
+        with pair.evaluating(), pyro.validation_enabled(False):
             for lo, hi, chains in blocks:
                 xb = x[lo:hi]
                 total = chains + pilots
@@ -476,13 +476,27 @@ def ais(
     return AISResult(lme, log_weights, se, accept_rate, step, num_steps, num_chains)
 
 
+def check_settings(
+    num_steps: int, num_chains: int, num_leapfrog: int, start: str = "guide", schedule="sigmoid"
+) -> None:
+    """Refuse, in one line, AIS settings :func:`ais` cannot run (also used before any work by
+    :mod:`.bdmc` and the command line)."""
+    check_count("num_steps", num_steps, maximum=MAX_AIS_STEPS)
+    check_count("num_chains", num_chains, maximum=MAX_AIS_CHAINS)
+    check_count("num_leapfrog", num_leapfrog, maximum=MAX_LEAPFROG)
+    if start not in STARTS:
+        raise PgmError(f"start: expected one of {STARTS}; found {start!r}")
+    if schedule not in SCHEDULES:
+        raise PgmError(f"schedule: expected one of {SCHEDULES}; found {schedule!r}")
+
+
 def _start_at(values: dict, initial: dict, lo: int, hi: int, nesting: int) -> dict:
     """Every chain of datapoint n starts at the exact posterior draw ``initial[site]`` (reverse
     AIS), given in the trace's layout without chains: ``(mid..., N, event...)``."""
     out = {}
     for name, value in values.items():
         if name not in initial:
-            raise ValueError(
+            raise PgmError(
                 f"initial: expected a value for every latent site; found none for {name!r}"
             )
         z = torch.as_tensor(initial[name], dtype=value.dtype, device=value.device)
@@ -498,8 +512,8 @@ def ais_log_likelihood(
     model,
     guide=None,
     x: torch.Tensor | None = None,
-    num_steps: int = 1000,
-    num_chains: int = 16,
+    num_steps: int = DEFAULT_STEPS,
+    num_chains: int = DEFAULT_CHAINS,
     **kwargs,
 ) -> torch.Tensor:
     """Per-datapoint AIS estimate of log p(x) in nats, ``(N,)`` float64. See :func:`ais`."""

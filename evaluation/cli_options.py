@@ -13,6 +13,7 @@ import argparse
 __all__ = [
     "DEFAULT_NUM_PARTICLES",
     "DEVICES",
+    "MAX_AIS_CHAINS",
     "MAX_AIS_STEPS",
     "MAX_LEAPFROG",
     "SPLITS",
@@ -39,14 +40,18 @@ __all__ = [
     "seed",
 ]
 
-#: importance samples per test image in `pgm suite` and `pgm compare` (one default for both)
-DEFAULT_NUM_PARTICLES = 500
 SPLITS = ("train", "valid", "test")
 DEVICES = ("cpu", "cuda", "auto")
-# The β schedule holds T + 1 float64s and each step runs ``--leapfrog`` gradient evaluations:
-# beyond these a run exhausts the memory or never ends, so the value is refused up front.
-MAX_AIS_STEPS = 10**6
-MAX_LEAPFROG = 1000
+from .defaults import (  # noqa: E402
+    DEFAULT_CHAINS,
+    DEFAULT_LEAPFROG,
+    DEFAULT_NUM_PARTICLES,
+    DEFAULT_STEPS,
+    MAX_AIS_CHAINS,
+    MAX_AIS_STEPS,
+    MAX_LEAPFROG,
+    MAX_PARTICLES,
+)
 
 
 # -- argument types ----------------------------------------------------------------------------
@@ -146,8 +151,6 @@ def add_seed(p, of: str) -> None:
 def add_num_particles(p, default: int | None, note: str = "", short: bool = True) -> None:
     """``--num-particles`` (and ``-k`` with ``short``): the estimator's K, at most
     :data:`~.log_likelihood.MAX_PARTICLES`."""
-    from .log_likelihood import MAX_PARTICLES
-
     p.add_argument(
         "--num-particles",
         *(["-k"] if short else []),
@@ -179,8 +182,9 @@ def add_method(p, help: str) -> None:
     p.add_argument("--method", choices=["is", "ais"], default="is", help=help)
 
 
-def add_ais_options(p, steps: int = 1000) -> None:
-    """AIS's ``--steps``/``-T``, ``--chains``/``-C`` and ``--leapfrog``."""
+def add_ais_options(p, steps: int = DEFAULT_STEPS) -> None:
+    """AIS's ``--steps``/``-T``, ``--chains``/``-C`` and ``--leapfrog``, bounded like the
+    estimator (:func:`evaluation.ais.check_settings`)."""
     p.add_argument(
         "--steps",
         "-T",
@@ -191,15 +195,15 @@ def add_ais_options(p, steps: int = 1000) -> None:
     p.add_argument(
         "--chains",
         "-C",
-        type=positive_int("--chains"),
-        default=16,
-        help="AIS: chains per image (default 16)",
+        type=positive_int("--chains", MAX_AIS_CHAINS),
+        default=DEFAULT_CHAINS,
+        help=f"AIS: chains per image (default {DEFAULT_CHAINS})",
     )
     p.add_argument(
         "--leapfrog",
         type=positive_int("--leapfrog", MAX_LEAPFROG),
-        default=10,
-        help="AIS: leapfrog steps per HMC transition (default 10)",
+        default=DEFAULT_LEAPFROG,
+        help=f"AIS: leapfrog steps per HMC transition (default {DEFAULT_LEAPFROG})",
     )
 
 
