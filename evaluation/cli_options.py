@@ -177,9 +177,10 @@ def add_num_images(p, default: int | None = None, help: str | None = None) -> No
     )
 
 
-def add_method(p, help: str) -> None:
-    """``--method is|ais``; ``help`` says what ``ais`` does for this command."""
-    p.add_argument("--method", choices=["is", "ais"], default="is", help=help)
+def add_method(p, help: str, choices: list[str] | None = ["is", "ais"]) -> None:  # noqa: B006
+    """``--method``; ``help`` says what each method does for this command. ``choices=None``:
+    any name, checked against the estimator registry once plug-ins are loaded."""
+    p.add_argument("--method", choices=choices, default="is", metavar="NAME", help=help)
 
 
 def add_ais_options(p, steps: int = DEFAULT_STEPS) -> None:
