@@ -41,12 +41,10 @@ from dataclasses import dataclass
 
 import pyro
 import torch
-from pyro import poutine
-from torch.distributions import biject_to
 
-from pgm.contract import PARTICLE_PLATE, sample_sites, trace_pair
-from pgm.errors import ContractError, PgmError
+from pgm.errors import PgmError
 
+from .annealing_path import PathDensity, Proposals, initial_state, prepare, tempered
 from .defaults import (
     DEFAULT_CHAINS,
     DEFAULT_LEAPFROG,
@@ -55,8 +53,8 @@ from .defaults import (
     MAX_AIS_STEPS,
     MAX_LEAPFROG,
 )
-from .hmc import Evaluation, PilotStepSize, hmc_transition
-from .log_likelihood import estimate, site_log_probs
+from .hmc import PilotStepSize, hmc_transition
+from .log_likelihood import estimate
 from .pair import check_count, prepare_pair
 
 __all__ = [
@@ -116,175 +114,6 @@ def beta_schedule(
     return beta
 
 
-@dataclass
-class _Site:
-    """Where one latent site lives in the flat unconstrained position ``(C, N, D)``: its slice,
-    its shape with the data dim moved next to the chains', and the bijection to its support."""
-
-    name: str
-    transform: torch.distributions.Transform
-    data_dim: int
-    shape: tuple[int, ...]  # (mid plates..., unconstrained event...) per chain
-    offset: int
-    size: int
-
-
-class PathDensity:
-    """The two ends of the path at a flat position ``u: (C, N, D)``: ``log p(x, z)``, ``log
-    q_0(z)`` and the log-Jacobian of the map u -> z, each ``(C, N)``, with their gradients.
-
-    :param start: ``"guide"`` (q_0 = q(z|x)) or ``"prior"`` (q_0 = p(z), the model's latent sites).
-    """
-
-    def __init__(self, model, guide, x: torch.Tensor, nesting: int, start: str, sites: list[_Site]):
-        self.model, self.guide, self.x = model, guide, x
-        self.nesting, self.start, self.sites = nesting, start, sites
-        self.num_evaluations = 0
-
-    def unpack(self, u: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Site values z (in the trace's layout) and the summed log-Jacobian ``(C, N)``."""
-        values, log_jac = {}, torch.zeros(u.shape[:2], dtype=u.dtype, device=u.device)
-        for s in self.sites:
-            free = (
-                u[..., s.offset : s.offset + s.size]
-                .reshape(*u.shape[:2], *s.shape)
-                .movedim(1, s.data_dim)
-            )
-            z = s.transform(free)
-            values[s.name] = z
-            jac = s.transform.log_abs_det_jacobian(free, z)
-            if jac.dim() > s.data_dim + 1:
-                jac = jac.reshape(*jac.shape[: s.data_dim + 1], -1).sum(-1)
-            log_jac = log_jac + _per_chain(jac.expand(free.shape[: s.data_dim + 1]), s.data_dim)
-        return values, log_jac
-
-    def log_densities(
-        self, values: dict[str, torch.Tensor], num_chains: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log p(x, z), log q_0(z))``, each ``(C, N)``, from the traces replayed at
-        ``values``."""
-        replayed = _values_trace(values)
-        model = poutine.replay(self.model, trace=replayed)
-        guide = poutine.replay(self.guide, trace=replayed) if self.start == "guide" else _no_guide
-        sites = site_log_probs(model, guide, self.x, num_chains, self.nesting)
-        prior = sites.total("prior")
-        log_joint = sites.total("observed") + prior
-        return log_joint, sites.total("guide") if self.start == "guide" else prior
-
-    def __call__(self, u: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(log_joint, log_start, log_jac, grad_joint, grad_start)``: the gradients are of
-        ``log_joint + log_jac`` and ``log_start + log_jac`` with respect to ``u``."""
-        self.num_evaluations += 1
-        with torch.enable_grad():
-            u = u.detach().requires_grad_(True)
-            values, log_jac = self.unpack(u)
-            log_joint, log_start = self.log_densities(values, u.shape[0])
-            grad_joint, grad_start = _grads(log_joint + log_jac, log_start + log_jac, u)
-        return log_joint.detach(), log_start.detach(), log_jac.detach(), grad_joint, grad_start
-
-
-class _Proposals:
-    """The tempered potential of one HMC transition's proposals. A proposal the pair cannot
-    evaluate (a ``ValueError``/``RuntimeError`` from a distribution's argument check, a failed
-    decomposition, ...) makes the whole trajectory a rejection: its energy is +inf from there on,
-    so the Metropolis test refuses it for every chain of the block. Rejecting is always a valid
-    move (the chains stay where they are, which leaves f_t invariant); non-finite energies of
-    single chains are rejected chain by chain by :func:`evaluation.hmc.hmc_transition`."""
-
-    def __init__(self, density: PathDensity, beta: float):
-        self.density, self.beta, self.failed = density, beta, False
-
-    def __call__(self, u: torch.Tensor) -> Evaluation:
-        if not self.failed:
-            try:
-                return _tempered(self.density(u), self.beta)
-            except (ValueError, RuntimeError):
-                self.failed = True
-        worst = torch.full(u.shape[:2], -math.inf, dtype=u.dtype, device=u.device)
-        zero = torch.zeros_like(u)
-        return _tempered((worst, worst, worst, zero, zero), self.beta)
-
-
-def _grads(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    ga = torch.autograd.grad(a.sum(), u, retain_graph=True, allow_unused=True)[0]
-    gb = torch.autograd.grad(b.sum(), u, allow_unused=True)[0]
-    zero = torch.zeros_like(u)
-    return (zero if ga is None else ga), (zero if gb is None else gb)
-
-
-def _per_chain(t: torch.Tensor, data_dim: int) -> torch.Tensor:
-    """Sum a ``(C, mid..., N)`` tensor over its mid plates to ``(C, N)``."""
-    mid = tuple(range(1, data_dim))
-    return t.sum(mid) if mid else t
-
-
-def _no_guide(*args, **kwargs) -> None:
-    pass
-
-
-def _values_trace(values: dict[str, torch.Tensor]) -> poutine.Trace:
-    """A trace holding only latent values, for ``poutine.replay``."""
-    trace = poutine.Trace()
-    for name, value in values.items():
-        trace.add_node(name, type="sample", name=name, is_observed=False, value=value, infer={})
-    return trace
-
-
-def _tempered(parts: tuple[torch.Tensor, ...], beta: float) -> Evaluation:
-    """U = −log f_β at a point whose path densities are ``parts``, with ∇U; ``parts`` ride along."""
-    log_joint, log_start, log_jac, grad_joint, grad_start = parts
-    log_f = beta * log_joint + (1.0 - beta) * log_start + log_jac
-    grad = beta * grad_joint + (1.0 - beta) * grad_start
-    return Evaluation(-log_f, -grad, parts)
-
-
-def initial_state(model, guide, x: torch.Tensor, num_chains: int, nesting: int, start: str):
-    """Draw ``num_chains`` chains per datapoint from q_0 under the particle plate (the same draws,
-    from the same random numbers, as the importance-sampled estimator's); returns the latent values
-    ``{name: (C, mid..., N, event...)}`` and the distributions' supports."""
-    with pyro.plate(PARTICLE_PLATE, num_chains, dim=-(nesting + 1)):
-        if start == "guide":
-            model_trace, guide_trace = trace_pair(model, guide, x)
-            source = guide_trace
-        else:
-            model_trace = poutine.trace(model).get_trace(x)
-            source = model_trace
-    values, supports = {}, {}
-    for name, site in sample_sites(source):
-        if site["is_observed"]:
-            continue
-        fn = site["fn"]
-        if fn.support.is_discrete:
-            raise ContractError(
-                f"site {name!r}: AIS with HMC moves continuous latent sites only; found a discrete "
-                f"support ({fn.support}) (use evaluation.log_likelihood, which sums over it by "
-                "importance sampling)"
-            )
-        value = site["value"].detach()
-        batch = value.shape[: value.dim() - fn.event_dim]
-        batch = (1,) * (nesting + 1 - len(batch)) + tuple(batch)
-        values[name] = value.reshape(batch + value.shape[value.dim() - fn.event_dim :])
-        supports[name] = fn.support
-    return values, supports
-
-
-def prepare(values: dict[str, torch.Tensor], supports: dict, nesting: int):
-    """The flat unconstrained position ``(C, N, D)`` of latent ``values`` and the site layout."""
-    sites, pieces, offset = [], [], 0
-    for name, value in values.items():
-        support = supports[name]
-        transform = biject_to(support)
-        free = transform.inv(value)
-        # the unconstrained event may have another shape than the value's (e.g. a simplex)
-        moved = free.movedim(nesting, 1)
-        shape = tuple(moved.shape[2:])
-        size = math.prod(shape)
-        sites.append(_Site(name, transform, nesting, shape, offset, size))
-        pieces.append(moved.reshape(*moved.shape[:2], size))
-        offset += size
-    return torch.cat(pieces, -1), sites
-
-
 def anneal(
     density: PathDensity,
     position: torch.Tensor,
@@ -317,8 +146,8 @@ def anneal(
             beta = float(betas[t])
             step = hmc_transition(
                 position,
-                _tempered(parts, beta),
-                _Proposals(density, beta),
+                tempered(parts, beta),
+                Proposals(density, beta),
                 adapter.step_size,
                 num_leapfrog,
             )
@@ -402,15 +231,7 @@ def ais(
     :param reverse: run β from 1 to 0; ``log_likelihood`` is then −log-mean-exp of the reverse
         weights, a stochastic upper bound on log p(x) (Grosse et al. 2015).
     """
-    check_settings(num_steps, num_chains, num_leapfrog, start, schedule)
-    check_count("adapt_chains", adapt_chains, minimum=0)
-    if not (
-        isinstance(step_size, int | float)
-        and not isinstance(step_size, bool)
-        and step_size > 0
-        and math.isfinite(step_size)
-    ):
-        raise PgmError(f"step_size: expected a positive number; found {step_size!r}")
+    check_settings(num_steps, num_chains, num_leapfrog, start, schedule, adapt_chains, step_size)
     betas = beta_schedule(num_steps, schedule)
     if reverse:
         betas = betas.flip(0)
@@ -422,16 +243,7 @@ def ais(
         return AISResult(exact, exact[None], zeros, zeros + 1, zeros, 1, 1, exact=True)
     pilots = adapt_chains if num_steps > 1 else 0
     blocks = list(_chunks(x.shape[0], num_chains, pilots, batch_size, max_elements))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=len(blocks) * num_steps,
-            desc=f"AIS (T={num_steps}, C={num_chains})",
-            unit="step",
-            leave=False,
-        )
+    bar = _progress_bar(len(blocks) * num_steps, num_steps, num_chains) if progress else None
     weights: dict[int, list[torch.Tensor]] = {}
     accept: dict[int, list[torch.Tensor]] = {}
     steps: dict[int, torch.Tensor] = {}
@@ -464,26 +276,51 @@ def ais(
     finally:
         if bar is not None:
             bar.close()
+    return _result(weights, accept, steps, reverse, num_steps, num_chains)
+
+
+def _progress_bar(total: int, num_steps: int, num_chains: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"AIS (T={num_steps}, C={num_chains})", unit="step", leave=False)
+
+
+def _result(
+    weights: dict, accept: dict, steps: dict, reverse: bool, num_steps: int, num_chains: int
+) -> AISResult:
+    """The blocks' weights, acceptance and step sizes joined in datapoint order."""
     log_weights = torch.cat([torch.cat(weights[lo], 0) for lo in sorted(weights)], 1)
+    lme, se = _log_mean_exp(log_weights)
     if reverse:
         # each chain's reverse weight estimates 1/p(x): the bound is −log-mean-exp of them
-        lme, se = _log_mean_exp(log_weights)
         lme, log_weights = -lme, -log_weights
-    else:
-        lme, se = _log_mean_exp(log_weights)
     accept_rate = torch.cat([sum(accept[lo]) / num_chains for lo in sorted(accept)])
     step = torch.cat([steps[lo] for lo in sorted(steps)])
     return AISResult(lme, log_weights, se, accept_rate, step, num_steps, num_chains)
 
 
 def check_settings(
-    num_steps: int, num_chains: int, num_leapfrog: int, start: str = "guide", schedule="sigmoid"
+    num_steps: int,
+    num_chains: int,
+    num_leapfrog: int,
+    start: str = "guide",
+    schedule: str = "sigmoid",
+    adapt_chains: int = 1,
+    step_size: float = 0.1,
 ) -> None:
     """Refuse, in one line, AIS settings :func:`ais` cannot run (also used before any work by
     :mod:`.bdmc` and the command line)."""
     check_count("num_steps", num_steps, maximum=MAX_AIS_STEPS)
     check_count("num_chains", num_chains, maximum=MAX_AIS_CHAINS)
     check_count("num_leapfrog", num_leapfrog, maximum=MAX_LEAPFROG)
+    check_count("adapt_chains", adapt_chains, minimum=0)
+    if not (
+        isinstance(step_size, int | float)
+        and not isinstance(step_size, bool)
+        and step_size > 0
+        and math.isfinite(step_size)
+    ):
+        raise PgmError(f"step_size: expected a positive number; found {step_size!r}")
     if start not in STARTS:
         raise PgmError(f"start: expected one of {STARTS}; found {start!r}")
     if schedule not in SCHEDULES:
