@@ -28,7 +28,7 @@ from pgm.contract import PARTICLE_PLATE, sample_sites, trace_pair
 from pgm.errors import ContractError
 
 from .defaults import DEFAULT_NUM_PARTICLES, MAX_PARTICLES
-from .pair import check_count, empty_guide, prepare_pair, resolve_pair
+from .pair import check_count, prepare_pair, resolve_pair
 
 __all__ = [
     "DEFAULT_NUM_PARTICLES",
@@ -43,9 +43,6 @@ __all__ = [
     "resolve_pair",
     "site_log_probs",
 ]
-
-_PARTICLE_PLATE = PARTICLE_PLATE
-_empty_guide = empty_guide  # the name diagnostics imports
 
 
 @dataclass
@@ -108,7 +105,7 @@ class SiteLogProbs:
 
 def site_log_probs(model, guide, x: torch.Tensor, k: int, nesting: int) -> SiteLogProbs:
     """Trace ``k`` particles in one vectorised pass; the per-site ``(k, N)`` log-probabilities."""
-    with pyro.plate(_PARTICLE_PLATE, k, dim=-(nesting + 1)):
+    with pyro.plate(PARTICLE_PLATE, k, dim=-(nesting + 1)):
         model_trace, guide_trace = trace_pair(model, guide, x)
     model_trace.compute_log_prob()
     guide_trace.compute_log_prob()
