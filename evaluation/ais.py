@@ -37,32 +37,46 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyro
 import torch
-from pyro import poutine
-from torch.distributions import biject_to
 
-from pgm.contract import latent_sites, probe, sample_sites, trace_pair
-from pgm.errors import ContractError
+from pgm.errors import PgmError
 
-from .hmc import Evaluation, hmc_transition
-from .log_likelihood import _PARTICLE_PLATE, estimate, resolve_pair, site_log_probs
+from .annealing_path import PathDensity, Proposals, initial_state, prepare, tempered
+from .defaults import (
+    DEFAULT_CHAINS,
+    DEFAULT_LEAPFROG,
+    DEFAULT_STEPS,
+    MAX_AIS_CHAINS,
+    MAX_AIS_STEPS,
+    MAX_LEAPFROG,
+)
+from .hmc import PilotStepSize, hmc_transition
+from .log_likelihood import estimate
+from .pair import check_count, prepare_pair
 
 __all__ = [
     "AISResult",
+    "DEFAULT_CHAINS",
+    "DEFAULT_LEAPFROG",
+    "DEFAULT_STEPS",
+    "MAX_AIS_CHAINS",
+    "MAX_AIS_STEPS",
+    "MAX_LEAPFROG",
     "PathDensity",
     "ais",
     "ais_log_likelihood",
     "anneal",
     "beta_schedule",
+    "check_settings",
     "initial_state",
     "prepare",
 ]
 
 STARTS = ("guide", "prior")
+SCHEDULES = ("sigmoid", "linear")
 
 
 @dataclass
@@ -70,7 +84,8 @@ class AISResult:
     """Per-datapoint results: ``log_likelihood (N,)`` in nats (float64), the chains' ``log_weights
     (C, N)`` (float64), ``standard_error (N,)`` of the log-mean-exp over chains (delta method;
     crude for few chains), the scored chains' mean HMC ``accept_rate (N,)`` and the final
-    ``step_size (N,)``. ``num_steps`` and ``num_chains`` as run (1 and 1 without latents)."""
+    ``step_size (N,)``. ``num_steps`` and ``num_chains`` as run (1 and 1 without latents, where
+    ``exact``: the estimate is log p(x) itself, K = 1 importance sampling)."""
 
     log_likelihood: torch.Tensor
     log_weights: torch.Tensor
@@ -79,6 +94,7 @@ class AISResult:
     step_size: torch.Tensor
     num_steps: int
     num_chains: int
+    exact: bool = False
 
 
 def beta_schedule(
@@ -91,158 +107,11 @@ def beta_schedule(
     if schedule == "linear":
         return t
     if schedule != "sigmoid":
-        raise ValueError(f"schedule: expected 'sigmoid' or 'linear'; found {schedule!r}")
+        raise PgmError(f"schedule: expected one of {SCHEDULES}; found {schedule!r}")
     s = torch.sigmoid(sharpness * (2 * t - 1))
     beta = (s - s[0]) / (s[-1] - s[0])
     beta[0], beta[-1] = 0.0, 1.0
     return beta
-
-
-@dataclass
-class _Site:
-    """Where one latent site lives in the flat unconstrained position ``(C, N, D)``: its slice,
-    its shape with the data dim moved next to the chains', and the bijection to its support."""
-
-    name: str
-    transform: torch.distributions.Transform
-    data_dim: int
-    shape: tuple[int, ...]  # (mid plates..., unconstrained event...) per chain
-    offset: int
-    size: int
-
-
-class PathDensity:
-    """The two ends of the path at a flat position ``u: (C, N, D)``: ``log p(x, z)``, ``log
-    q_0(z)`` and the log-Jacobian of the map u -> z, each ``(C, N)``, with their gradients.
-
-    :param start: ``"guide"`` (q_0 = q(z|x)) or ``"prior"`` (q_0 = p(z), the model's latent sites).
-    """
-
-    def __init__(self, model, guide, x: torch.Tensor, nesting: int, start: str, sites: list[_Site]):
-        self.model, self.guide, self.x = model, guide, x
-        self.nesting, self.start, self.sites = nesting, start, sites
-        self.num_evaluations = 0
-
-    def unpack(self, u: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Site values z (in the trace's layout) and the summed log-Jacobian ``(C, N)``."""
-        values, log_jac = {}, torch.zeros(u.shape[:2], dtype=u.dtype, device=u.device)
-        for s in self.sites:
-            free = (
-                u[..., s.offset : s.offset + s.size]
-                .reshape(*u.shape[:2], *s.shape)
-                .movedim(1, s.data_dim)
-            )
-            z = s.transform(free)
-            values[s.name] = z
-            jac = s.transform.log_abs_det_jacobian(free, z)
-            if jac.dim() > s.data_dim + 1:
-                jac = jac.reshape(*jac.shape[: s.data_dim + 1], -1).sum(-1)
-            log_jac = log_jac + _per_chain(jac.expand(free.shape[: s.data_dim + 1]), s.data_dim)
-        return values, log_jac
-
-    def log_densities(
-        self, values: dict[str, torch.Tensor], num_chains: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log p(x, z), log q_0(z))``, each ``(C, N)``, from the traces replayed at
-        ``values``."""
-        replayed = _values_trace(values)
-        model = poutine.replay(self.model, trace=replayed)
-        guide = poutine.replay(self.guide, trace=replayed) if self.start == "guide" else _no_guide
-        sites = site_log_probs(model, guide, self.x, num_chains, self.nesting)
-        prior = sites.total("prior")
-        log_joint = sites.total("observed") + prior
-        return log_joint, sites.total("guide") if self.start == "guide" else prior
-
-    def __call__(self, u: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(log_joint, log_start, log_jac, grad_joint, grad_start)``: the gradients are of
-        ``log_joint + log_jac`` and ``log_start + log_jac`` with respect to ``u``."""
-        self.num_evaluations += 1
-        with torch.enable_grad():
-            u = u.detach().requires_grad_(True)
-            values, log_jac = self.unpack(u)
-            log_joint, log_start = self.log_densities(values, u.shape[0])
-            grad_joint, grad_start = _grads(log_joint + log_jac, log_start + log_jac, u)
-        return log_joint.detach(), log_start.detach(), log_jac.detach(), grad_joint, grad_start
-
-
-def _grads(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    ga = torch.autograd.grad(a.sum(), u, retain_graph=True, allow_unused=True)[0]
-    gb = torch.autograd.grad(b.sum(), u, allow_unused=True)[0]
-    zero = torch.zeros_like(u)
-    return (zero if ga is None else ga), (zero if gb is None else gb)
-
-
-def _per_chain(t: torch.Tensor, data_dim: int) -> torch.Tensor:
-    """Sum a ``(C, mid..., N)`` tensor over its mid plates to ``(C, N)``."""
-    mid = tuple(range(1, data_dim))
-    return t.sum(mid) if mid else t
-
-
-def _no_guide(*args, **kwargs) -> None:
-    pass
-
-
-def _values_trace(values: dict[str, torch.Tensor]) -> poutine.Trace:
-    """A trace holding only latent values, for ``poutine.replay``."""
-    trace = poutine.Trace()
-    for name, value in values.items():
-        trace.add_node(name, type="sample", name=name, is_observed=False, value=value, infer={})
-    return trace
-
-
-def _tempered(parts: tuple[torch.Tensor, ...], beta: float) -> Evaluation:
-    """U = −log f_β at a point whose path densities are ``parts``, with ∇U; ``parts`` ride along."""
-    log_joint, log_start, log_jac, grad_joint, grad_start = parts
-    log_f = beta * log_joint + (1.0 - beta) * log_start + log_jac
-    grad = beta * grad_joint + (1.0 - beta) * grad_start
-    return Evaluation(-log_f, -grad, parts)
-
-
-def initial_state(model, guide, x: torch.Tensor, num_chains: int, nesting: int, start: str):
-    """Draw ``num_chains`` chains per datapoint from q_0 under the particle plate (the same draws,
-    from the same random numbers, as the importance-sampled estimator's); returns the latent values
-    ``{name: (C, mid..., N, event...)}`` and the distributions' supports."""
-    with pyro.plate(_PARTICLE_PLATE, num_chains, dim=-(nesting + 1)):
-        if start == "guide":
-            model_trace, guide_trace = trace_pair(model, guide, x)
-            source = guide_trace
-        else:
-            model_trace = poutine.trace(model).get_trace(x)
-            source = model_trace
-    values, supports = {}, {}
-    for name, site in sample_sites(source):
-        if site["is_observed"]:
-            continue
-        fn = site["fn"]
-        if fn.support.is_discrete:
-            raise ContractError(
-                f"site {name!r}: AIS with HMC moves continuous latent sites only; found a discrete "
-                f"support ({fn.support}) (use evaluation.log_likelihood, which sums over it by "
-                "importance sampling)"
-            )
-        value = site["value"].detach()
-        batch = value.shape[: value.dim() - fn.event_dim]
-        batch = (1,) * (nesting + 1 - len(batch)) + tuple(batch)
-        values[name] = value.reshape(batch + value.shape[value.dim() - fn.event_dim :])
-        supports[name] = fn.support
-    return values, supports
-
-
-def prepare(values: dict[str, torch.Tensor], supports: dict, nesting: int):
-    """The flat unconstrained position ``(C, N, D)`` of latent ``values`` and the site layout."""
-    sites, pieces, offset = [], [], 0
-    for name, value in values.items():
-        support = supports[name]
-        transform = biject_to(support)
-        free = transform.inv(value)
-        # the unconstrained event may have another shape than the value's (e.g. a simplex)
-        moved = free.movedim(nesting, 1)
-        shape = tuple(moved.shape[2:])
-        size = math.prod(shape)
-        sites.append(_Site(name, transform, nesting, shape, offset, size))
-        pieces.append(moved.reshape(*moved.shape[:2], size))
-        offset += size
-    return torch.cat(pieces, -1), sites
 
 
 def anneal(
@@ -266,7 +135,7 @@ def anneal(
     """
     num_total, n = position.shape[:2]
     pilots = adapt_chains
-    eps = torch.as_tensor(step_size, dtype=position.dtype, device=position.device).expand(n).clone()
+    adapter = PilotStepSize(step_size, n, position, pilots, target_accept, adapt_factor)
     parts = density(position)
     log_w = torch.zeros(num_total, n, dtype=torch.float64, device=position.device)
     accepted = torch.zeros(num_total - pilots, n, dtype=torch.float64, device=position.device)
@@ -277,20 +146,18 @@ def anneal(
             beta = float(betas[t])
             step = hmc_transition(
                 position,
-                _tempered(parts, beta),
-                lambda u, b=beta: _tempered(density(u), b),
-                eps,
+                tempered(parts, beta),
+                Proposals(density, beta),
+                adapter.step_size,
                 num_leapfrog,
             )
             position, parts = step.position.detach(), step.evaluation.extras
             accepted += step.accept_prob[pilots:].double()
-            if pilots:
-                rate = step.accept_prob[:pilots].mean(0)
-                eps = eps * torch.where(rate > target_accept, adapt_factor, 1.0 / adapt_factor)
+            adapter.update(step.accept_prob)
         if on_step is not None:
             on_step()
     accept_rate = accepted.mean(0) / max(num_transitions, 1)
-    return log_w[pilots:], accept_rate, eps
+    return log_w[pilots:], accept_rate, adapter.step_size
 
 
 def _log_mean_exp(log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -304,30 +171,6 @@ def _log_mean_exp(log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         else torch.full_like(lme, math.inf)
     )
     return lme, rel
-
-
-def check_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1; found {value!r}")
-    return value
-
-
-@contextmanager
-def evaluating(owner):
-    """A built model in eval mode (restored afterwards), Pyro's per-pass checks off for it (its
-    data and parameters were checked once, as in :func:`evaluation.estimate`)."""
-    was_training = getattr(owner, "training", None)
-    if owner is not None:
-        owner.eval()
-    try:
-        if owner is None:
-            yield
-        else:
-            with pyro.validation_enabled(False):
-                yield
-    finally:
-        if owner is not None and was_training:
-            owner.train()
 
 
 def _chunks(
@@ -350,12 +193,12 @@ def ais(
     model,
     guide=None,
     x: torch.Tensor | None = None,
-    num_steps: int = 1000,
-    num_chains: int = 16,
+    num_steps: int = DEFAULT_STEPS,
+    num_chains: int = DEFAULT_CHAINS,
     *,
     start: str = "guide",
     schedule: str = "sigmoid",
-    num_leapfrog: int = 10,
+    num_leapfrog: int = DEFAULT_LEAPFROG,
     step_size: float = 0.1,
     adapt_chains: int = 1,
     target_accept: float = 0.65,
@@ -367,7 +210,9 @@ def ais(
 ) -> AISResult:
     """AIS estimate of log p(x) per datapoint for a model/guide pair (or a built model).
 
-    :param model: a Pyro model keeping the contract of DESIGN.md, or a built model.
+    :param model: a Pyro model keeping the contract of DESIGN.md, a built model, or a
+        :class:`~evaluation.pair.PreparedPair` (prepared with ``check_guide=False`` for
+        ``start="prior"`` on a pair without a guide).
     :param guide: its guide (``None`` for a built model or a fully observed one).
     :param x: ``(N, C, H, W)`` (or ``(N, D)``) observations.
     :param num_steps: T intermediate distributions (T − 1 HMC transitions); T = 1 is importance
@@ -386,59 +231,26 @@ def ais(
     :param reverse: run β from 1 to 0; ``log_likelihood`` is then −log-mean-exp of the reverse
         weights, a stochastic upper bound on log p(x) (Grosse et al. 2015).
     """
-    if x is None and torch.is_tensor(guide):
-        x, guide = guide, None
-    model_fn, guide_fn, owner = resolve_pair(model, guide)
-    if not torch.is_tensor(x):
-        raise TypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
-    if x.dim() < 1 or x.shape[0] == 0:
-        raise ValueError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
-    for name, value in (
-        ("num_steps", num_steps),
-        ("num_chains", num_chains),
-        ("num_leapfrog", num_leapfrog),
-    ):
-        check_count(name, value)
-    if start not in STARTS:
-        raise ValueError(f"start: expected one of {STARTS}; found {start!r}")
-    if isinstance(adapt_chains, bool) or not isinstance(adapt_chains, int) or adapt_chains < 0:
-        raise ValueError(f"adapt_chains: expected an integer >= 0; found {adapt_chains!r}")
-    if not (isinstance(step_size, int | float) and step_size > 0 and math.isfinite(step_size)):
-        raise ValueError(f"step_size: expected a positive number; found {step_size!r}")
+    check_settings(num_steps, num_chains, num_leapfrog, start, schedule, adapt_chains, step_size)
     betas = beta_schedule(num_steps, schedule)
     if reverse:
         betas = betas.flip(0)
-    if owner is not None and hasattr(owner, "check_data"):
-        owner.check_data(x)
-        x = x.to(owner.device).float()
-    nesting, latent = probe(
-        model_fn, guide_fn, x[:batch_size], check=True, check_guide=start == "guide"
-    )
-    if not latent and start == "prior":
-        # the prior as the start needs no guide: the model's own latent sites are annealed
-        with torch.no_grad():
-            latent = bool(latent_sites(poutine.trace(model_fn).get_trace(x[:batch_size])))
-    if not latent:
-        exact = estimate(model, guide, x, 1, batch_size=batch_size).log_likelihood.double()
+    pair = prepare_pair(model, guide, x, probe_size=batch_size, check_guide=start == "guide")
+    model_fn, guide_fn, x, nesting = pair.model, pair.guide, pair.x, pair.nesting
+    if not (pair.has_latents if start == "guide" else pair.model_latents):
+        exact = estimate(pair, num_particles=1, batch_size=batch_size).log_likelihood.double()
         zeros = torch.zeros_like(exact)
-        return AISResult(exact, exact[None], zeros, zeros + 1, zeros, 1, 1)
+        return AISResult(exact, exact[None], zeros, zeros + 1, zeros, 1, 1, exact=True)
     pilots = adapt_chains if num_steps > 1 else 0
     blocks = list(_chunks(x.shape[0], num_chains, pilots, batch_size, max_elements))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=len(blocks) * num_steps,
-            desc=f"AIS (T={num_steps}, C={num_chains})",
-            unit="step",
-            leave=False,
-        )
+    bar = _progress_bar(len(blocks) * num_steps, num_steps, num_chains) if progress else None
     weights: dict[int, list[torch.Tensor]] = {}
     accept: dict[int, list[torch.Tensor]] = {}
     steps: dict[int, torch.Tensor] = {}
     try:
-        with evaluating(owner):
+        # Pyro's argument checks off for every pair: a proposal off the support is a
+        # rejection (non-finite energy), never an error that ends the run
+        with pair.evaluating(), pyro.validation_enabled(False):
             for lo, hi, chains in blocks:
                 xb = x[lo:hi]
                 total = chains + pilots
@@ -464,16 +276,55 @@ def ais(
     finally:
         if bar is not None:
             bar.close()
+    return _result(weights, accept, steps, reverse, num_steps, num_chains)
+
+
+def _progress_bar(total: int, num_steps: int, num_chains: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"AIS (T={num_steps}, C={num_chains})", unit="step", leave=False)
+
+
+def _result(
+    weights: dict, accept: dict, steps: dict, reverse: bool, num_steps: int, num_chains: int
+) -> AISResult:
+    """The blocks' weights, acceptance and step sizes joined in datapoint order."""
     log_weights = torch.cat([torch.cat(weights[lo], 0) for lo in sorted(weights)], 1)
+    lme, se = _log_mean_exp(log_weights)
     if reverse:
         # each chain's reverse weight estimates 1/p(x): the bound is −log-mean-exp of them
-        lme, se = _log_mean_exp(log_weights)
         lme, log_weights = -lme, -log_weights
-    else:
-        lme, se = _log_mean_exp(log_weights)
     accept_rate = torch.cat([sum(accept[lo]) / num_chains for lo in sorted(accept)])
     step = torch.cat([steps[lo] for lo in sorted(steps)])
     return AISResult(lme, log_weights, se, accept_rate, step, num_steps, num_chains)
+
+
+def check_settings(
+    num_steps: int,
+    num_chains: int,
+    num_leapfrog: int,
+    start: str = "guide",
+    schedule: str = "sigmoid",
+    adapt_chains: int = 1,
+    step_size: float = 0.1,
+) -> None:
+    """Refuse, in one line, AIS settings :func:`ais` cannot run (also used before any work by
+    :mod:`.bdmc` and the command line)."""
+    check_count("num_steps", num_steps, maximum=MAX_AIS_STEPS)
+    check_count("num_chains", num_chains, maximum=MAX_AIS_CHAINS)
+    check_count("num_leapfrog", num_leapfrog, maximum=MAX_LEAPFROG)
+    check_count("adapt_chains", adapt_chains, minimum=0)
+    if not (
+        isinstance(step_size, int | float)
+        and not isinstance(step_size, bool)
+        and step_size > 0
+        and math.isfinite(step_size)
+    ):
+        raise PgmError(f"step_size: expected a positive number; found {step_size!r}")
+    if start not in STARTS:
+        raise PgmError(f"start: expected one of {STARTS}; found {start!r}")
+    if schedule not in SCHEDULES:
+        raise PgmError(f"schedule: expected one of {SCHEDULES}; found {schedule!r}")
 
 
 def _start_at(values: dict, initial: dict, lo: int, hi: int, nesting: int) -> dict:
@@ -482,7 +333,7 @@ def _start_at(values: dict, initial: dict, lo: int, hi: int, nesting: int) -> di
     out = {}
     for name, value in values.items():
         if name not in initial:
-            raise ValueError(
+            raise PgmError(
                 f"initial: expected a value for every latent site; found none for {name!r}"
             )
         z = torch.as_tensor(initial[name], dtype=value.dtype, device=value.device)
@@ -498,8 +349,8 @@ def ais_log_likelihood(
     model,
     guide=None,
     x: torch.Tensor | None = None,
-    num_steps: int = 1000,
-    num_chains: int = 16,
+    num_steps: int = DEFAULT_STEPS,
+    num_chains: int = DEFAULT_CHAINS,
     **kwargs,
 ) -> torch.Tensor:
     """Per-datapoint AIS estimate of log p(x) in nats, ``(N,)`` float64. See :func:`ais`."""

@@ -17,12 +17,21 @@ import torch
 from pyro import poutine
 
 from pgm.contract import OBSERVED_SITE, latent_sites, sample_sites
-from pgm.errors import ContractError
+from pgm.errors import ContractError, PgmError
 
-from .ais import AISResult, ais, check_count
-from .log_likelihood import resolve_pair
+from .ais import DEFAULT_CHAINS, DEFAULT_STEPS, AISResult, ais, check_settings
+from .pair import check_count, resolve_pair
 
-__all__ = ["BDMCResult", "bdmc", "simulate"]
+__all__ = ["BDMCResult", "bdmc", "no_latents_message", "simulate"]
+
+
+def no_latents_message(what: str) -> str:
+    """The one-line refusal of BDMC on a model without latent variables."""
+    return (
+        f"model: expected a latent-variable model (BDMC bounds AIS over latents); found {what} "
+        "has no latent variables, so log p(x) is exact (K = 1 importance sampling, `pgm "
+        "evaluate`) and there is no gap to certify"
+    )
 
 
 @dataclass
@@ -70,8 +79,8 @@ def bdmc(
     model,
     guide=None,
     num_images: int = 100,
-    num_steps: int = 1000,
-    num_chains: int = 4,
+    num_steps: int = DEFAULT_STEPS,
+    num_chains: int = DEFAULT_CHAINS,
     *,
     data_shape: tuple[int, ...] | None = None,
     **kwargs,
@@ -86,13 +95,20 @@ def bdmc(
         ``num_leapfrog``, ...).
     """
     check_count("num_images", num_images)
-    check_count("num_steps", num_steps)
-    check_count("num_chains", num_chains)
+    check_settings(
+        num_steps,
+        num_chains,
+        kwargs.get("num_leapfrog", 1),
+        kwargs.get("start", "guide"),
+        kwargs.get("schedule", "sigmoid"),
+    )
     model_fn, guide_fn, owner = resolve_pair(model, guide)
+    if owner is not None and not owner.has_latents:
+        raise PgmError(no_latents_message(type(owner).__name__))
     if data_shape is None:
         data_shape = getattr(owner, "event_shape", None)
         if data_shape is None:
-            raise ValueError(
+            raise PgmError(
                 "data_shape: expected the shape of one datapoint for a plain Pyro model; found None"
             )
     was_training = getattr(owner, "training", None)
@@ -103,6 +119,8 @@ def bdmc(
     finally:
         if owner is not None and was_training:
             owner.train()
+    if not z:
+        raise PgmError(no_latents_message("the model"))
     pair = (model, guide) if owner is None else (owner, None)
     forward = ais(*pair, x, num_steps, num_chains, **kwargs)
     reverse = ais(*pair, x, num_steps, num_chains, initial=z, reverse=True, **kwargs)

@@ -38,7 +38,8 @@ from pgm.contract import probe
 from pgm.errors import PgmError
 from pgm.parts import MEAN_DRAWS, mean_of
 
-from .log_likelihood import _empty_guide, estimate, resolve_pair, site_log_probs
+from .log_likelihood import estimate, resolve_pair, site_log_probs
+from .pair import prepare_pair
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
@@ -195,15 +196,10 @@ def rate_distortion(
     """Per-datapoint rate ``(N,)`` E_q[log q(z|x) − log p(z)] and distortion ``(N,)``
     −E_q[log p(x|z)] in nats, Monte Carlo over ``num_particles`` draws of the guide, read from
     the same per-site traces as the estimator (so −(rate + distortion) is its ELBO)."""
-    model_fn, guide_fn, owner = resolve_pair(model, guide)
-    if owner is not None:
-        owner.check_data(x)
-        x = x.to(owner.device).float()
-    # the estimator's contract (same sites in model and guide, no scaled site), checked once
-    nesting, latent = probe(
-        model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide
-    )
-    if not latent:
+    # the estimators' shared preparation: data and contract checked once
+    pair = prepare_pair(model, guide, x, probe_size=batch_size)
+    model_fn, guide_fn, x, nesting = pair.model, pair.guide, pair.x, pair.nesting
+    if not pair.has_latents:
         raise PgmError(
             "model: expected a latent-variable model (a guide with latent sites); found none"
         )

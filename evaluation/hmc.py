@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Evaluation", "HMCStep", "hmc_transition", "leapfrog"]
+__all__ = ["Evaluation", "HMCStep", "PilotStepSize", "hmc_transition", "leapfrog"]
 
 
 @dataclass
@@ -112,3 +112,32 @@ def hmc_transition(
         tuple(_where(accept, a, b) for a, b in zip(proposed.extras, current.extras, strict=True)),
     )
     return HMCStep(_where(accept, u, position), chosen, accept_prob.to(position.dtype))
+
+
+class PilotStepSize:
+    """The step size's adaptation, kept apart from the kernel (as Pyro's ``infer/mcmc`` keeps its
+    adapter apart from HMC): one ε per datapoint, multiplied by ``factor`` after a transition
+    whose first ``pilots`` chains (the pilots, never scored) accepted on average more than
+    ``target``, divided by it otherwise. With no pilots ε stays fixed. The scored chains' ε then
+    depends only on the pilots' past, so each of their transitions is a fixed f-invariant kernel.
+    """
+
+    def __init__(
+        self,
+        step_size: float | torch.Tensor,
+        num_datapoints: int,
+        like: torch.Tensor,
+        pilots: int,
+        target: float = 0.65,
+        factor: float = 1.02,
+    ):
+        eps = torch.as_tensor(step_size, dtype=like.dtype, device=like.device)
+        self.step_size = eps.expand(num_datapoints).clone()
+        self.pilots, self.target, self.factor = pilots, target, factor
+
+    def update(self, accept_prob: torch.Tensor) -> None:
+        """Adapt after a transition whose ``accept_prob (P + C, N)`` starts with the pilots'."""
+        if self.pilots:
+            rate = accept_prob[: self.pilots].mean(0)
+            up = torch.where(rate > self.target, self.factor, 1.0 / self.factor)
+            self.step_size = self.step_size * up

@@ -16,20 +16,22 @@ log-probabilities from the traces itself and keeps the data dimension.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyro
 import torch
 from pyro.distributions.util import scale_and_mask
 
-from pgm.contract import probe, sample_sites, trace_pair
-from pgm.errors import ContractError, PgmError, PgmTypeError
-from pgm.generative_model import GenerativeModel
+from pgm.contract import PARTICLE_PLATE, sample_sites, trace_pair
+from pgm.errors import ContractError
+
+from .defaults import DEFAULT_NUM_PARTICLES, MAX_PARTICLES
+from .pair import check_count, prepare_pair, resolve_pair
 
 __all__ = [
+    "DEFAULT_NUM_PARTICLES",
     "Estimate",
     "SiteLogProbs",
     "bits_per_dim",
@@ -37,11 +39,10 @@ __all__ = [
     "estimate",
     "log_likelihood",
     "log_weights",
+    "prepare_pair",
     "resolve_pair",
     "site_log_probs",
 ]
-
-_PARTICLE_PLATE = "_pgm_particles"
 
 
 @dataclass
@@ -55,45 +56,12 @@ class Estimate:
     log_weights: torch.Tensor | None = None
 
 
-#: The largest K the estimator accepts (``pgm evaluate -k``): 10^8 importance samples per image
-#: already take hours on a small model; larger requests are refused rather than left running.
-MAX_PARTICLES = 10**8
 _FOLD = 1024  # partial log-sum-exps kept per batch before folding them into one
 
 
 def bits_per_dim(log_likelihood: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
     """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W."""
     return -log_likelihood / (num_dims * math.log(2.0))
-
-
-def resolve_pair(model, guide=None) -> tuple[Callable, Callable, GenerativeModel | None]:
-    """Accept a built model (``pgm.build``'s result), or Pyro callables ``model`` and ``guide``
-    (``None``: the empty guide of a fully observed model). Returns the pair and the built
-    model they belong to, if any."""
-    owner = model if isinstance(model, GenerativeModel) else getattr(model, "__self__", None)
-    if not isinstance(owner, GenerativeModel):
-        owner = None
-    if owner is not None and not owner.has_density:
-        raise PgmTypeError(
-            f"model: {type(owner).__name__} defines no density p(x) (a deterministic "
-            "autoencoder has no prior and no likelihood), so its log-likelihood cannot be "
-            "estimated; evaluate a VAE or an autoregressive model instead"
-        )
-    if isinstance(model, GenerativeModel):
-        model, guide = model.model, model.guide if guide is None else guide
-    if not callable(model):
-        raise PgmTypeError(
-            f"model: expected a Pyro callable or a built model; found {type(model).__name__}"
-        )
-    if guide is None:
-        guide = _empty_guide
-    if not callable(guide):
-        raise PgmTypeError(f"guide: expected a Pyro callable or None; found {type(guide).__name__}")
-    return model, guide, owner
-
-
-def _empty_guide(*args, **kwargs) -> None:
-    pass
 
 
 def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:
@@ -137,7 +105,7 @@ class SiteLogProbs:
 
 def site_log_probs(model, guide, x: torch.Tensor, k: int, nesting: int) -> SiteLogProbs:
     """Trace ``k`` particles in one vectorised pass; the per-site ``(k, N)`` log-probabilities."""
-    with pyro.plate(_PARTICLE_PLATE, k, dim=-(nesting + 1)):
+    with pyro.plate(PARTICLE_PLATE, k, dim=-(nesting + 1)):
         model_trace, guide_trace = trace_pair(model, guide, x)
     model_trace.compute_log_prob()
     guide_trace.compute_log_prob()
@@ -177,7 +145,7 @@ def estimate(
     model,
     guide=None,
     x: torch.Tensor | None = None,
-    num_particles: int = 1000,
+    num_particles: int = DEFAULT_NUM_PARTICLES,
     *,
     batch_size: int = 256,
     max_elements: int = 2**12,
@@ -186,7 +154,8 @@ def estimate(
 ) -> Estimate:
     """Per-datapoint log p(x) and ELBO for a model/guide pair (or a built model).
 
-    :param model: a Pyro model keeping the contract of DESIGN.md, or a built model.
+    :param model: a Pyro model keeping the contract of DESIGN.md, a built model, or a
+        :class:`~evaluation.pair.PreparedPair` (then ``guide`` and ``x`` are not given).
     :param guide: its guide (``None`` for a fully observed model or a built model).
     :param x: ``(N, C, H, W)`` (or ``(N, D)``) observations.
     :param num_particles: K importance samples per datapoint; ignored (1 is exact) when the
@@ -194,27 +163,10 @@ def estimate(
     :param batch_size: datapoints evaluated together.
     :param max_elements: particles × datapoints per vectorised pass: memory does not grow with K.
     """
-    if x is None and torch.is_tensor(guide):
-        x, guide = guide, None
-    model_fn, guide_fn, owner = resolve_pair(model, guide)
-    if not torch.is_tensor(x):
-        raise PgmTypeError(f"x: expected a torch.Tensor of observations; found {type(x).__name__}")
-    if isinstance(num_particles, bool) or not isinstance(num_particles, int) or num_particles < 1:
-        raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
-    if num_particles > MAX_PARTICLES:
-        raise PgmError(
-            f"num_particles: expected an integer <= {MAX_PARTICLES:,} (the estimator's bound: more "
-            f"would run for days); found {num_particles:,}"
-        )
-    if x.dim() < 1 or x.shape[0] == 0:
-        raise PgmError(f"x: expected a non-empty batch (N, ...); found shape {tuple(x.shape)}")
-    if owner is not None and hasattr(owner, "check_data"):
-        owner.check_data(x)
-        x = x.to(owner.device).float()
-    # the contract is checked once per call, on the first batch, not per chunk of particles
-    nesting, latent = probe(
-        model_fn, guide_fn, x[:batch_size], check=True, guide_given=guide_fn is not _empty_guide
-    )
+    check_count("num_particles", num_particles, maximum=MAX_PARTICLES)
+    pair = prepare_pair(model, guide, x, probe_size=batch_size)
+    model_fn, guide_fn, x, nesting = pair.model, pair.guide, pair.x, pair.nesting
+    latent = pair.has_latents
     k_total = num_particles if latent else 1
     lls, elbos, weights = [], [], []
     batches = range(0, x.shape[0], batch_size)
@@ -231,15 +183,8 @@ def estimate(
             unit_scale=True,
             leave=False,
         )
-    was_training = getattr(owner, "training", None)
-    if owner is not None:
-        owner.eval()
     try:
-        # For a built model, check_data has checked every image and the probe the pair and its
-        # parameters (validation on); per-pass validation would re-check the same data and
-        # parameters on every chunk, a few per cent of the estimator's time (benchmarks/).
-        recheck = contextlib.nullcontext() if owner is None else pyro.validation_enabled(False)
-        with torch.no_grad(), recheck:
+        with pair.evaluating():
             for start in batches:
                 xb = x[start : start + batch_size]
                 chunk = max(1, min(k_total, max_elements // max(xb.shape[0], 1)))
@@ -260,8 +205,6 @@ def estimate(
     finally:
         if bar is not None:
             bar.close()
-        if owner is not None and was_training:
-            owner.train()
     return Estimate(
         torch.cat(lls),
         torch.cat(elbos),
@@ -271,7 +214,11 @@ def estimate(
 
 
 def log_likelihood(
-    model, guide=None, x: torch.Tensor | None = None, num_particles: int = 1000, **kwargs
+    model,
+    guide=None,
+    x: torch.Tensor | None = None,
+    num_particles: int = DEFAULT_NUM_PARTICLES,
+    **kwargs,
 ) -> torch.Tensor:
     """Per-datapoint importance-sampled log p(x) in nats, ``(N,)``. See :func:`estimate`."""
     return estimate(model, guide, x, num_particles, **kwargs).log_likelihood

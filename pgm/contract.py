@@ -4,7 +4,9 @@ evaluation use.
 - every per-datapoint site sits inside ``pyro.plate("data", N)`` at dim -1;
 - the data is observed at the site ``"x"``;
 - the guide samples every latent site of the model, and nothing else;
-- both accept extra leading batch dims added by an outer particle plate;
+- both accept extra leading batch dims added by an outer particle plate (the particle-dimension
+  rule: no latent is reshaped with ``x.shape[0]``; :func:`check_particles` probes it with two
+  particles when a pair is first used, by training and by every estimator);
 - no site is scaled: ``poutine.scale`` is refused, and a subsampled data plate is accepted only
   when its indices are the whole batch in order (``subsample=torch.arange(N)``), whose
   scale ``full_size / N`` the estimator then leaves out.
@@ -15,6 +17,7 @@ the rule.
 
 from __future__ import annotations
 
+import pyro
 import torch
 from pyro import poutine
 from pyro.poutine.util import site_is_subsample
@@ -27,6 +30,7 @@ __all__ = [
     "check_data_plate",
     "check_latent_sites",
     "check_observation_shapes",
+    "check_particles",
     "check_unscaled",
     "latent_sites",
     "max_plate_nesting",
@@ -38,6 +42,12 @@ __all__ = [
 
 DATA_PLATE = "data"
 OBSERVED_SITE = "x"
+PARTICLE_PLATE = "_pgm_particles"
+PARTICLE_RULE = (
+    "the particle-dimension rule: model and guide accept extra leading batch dims added by an "
+    "outer particle plate, so a latent is never reshaped with x.shape[0] (index from the right, "
+    "e.g. z.reshape(*z.shape[:-1], ...))"
+)
 
 
 def sample_sites(trace: poutine.Trace):
@@ -195,6 +205,80 @@ def check_observation_shapes(trace: poutine.Trace) -> None:
             )
 
 
+def _particle(value: torch.Tensor, event_dim: int, dim: int, k: int, p: int) -> torch.Tensor:
+    """Particle ``p`` of a value drawn under a ``k``-particle plate at batch dim ``dim`` (< 0)."""
+    batch = value.dim() - event_dim
+    if batch < -dim:
+        return value
+    at = batch + dim
+    if value.shape[at] == k:
+        return value.select(at, p)
+    return value.squeeze(at) if value.shape[at] == 1 else value
+
+
+def _site_totals(trace: poutine.Trace, dim: int | None, k: int) -> torch.Tensor:
+    """Sum over the sample sites of the log-probabilities, per particle ``(k,)`` (``dim`` the
+    particle plate's batch dim) or, without particles (``dim`` None), as a scalar."""
+    trace.compute_log_prob()
+    total = torch.zeros(k if dim is not None else ())
+    for _, site in sample_sites(trace):
+        lp = torch.as_tensor(site["log_prob"])
+        if dim is not None and lp.dim() >= -dim and lp.shape[dim] == k:
+            per = lp.movedim(dim, 0).reshape(k, -1).sum(-1)
+        else:
+            per = lp.sum().expand(k) if dim is not None else lp.sum()
+        total = total + per.to(total)
+    return total
+
+
+def _replay_values(trace: poutine.Trace, dim: int, k: int, p: int) -> poutine.Trace:
+    """A trace of particle ``p``'s latent values, for replaying the pair without particles."""
+    out = poutine.Trace()
+    for name, site in sample_sites(trace):
+        if site["is_observed"]:
+            continue
+        value = _particle(site["value"], site["fn"].event_dim, dim, k, p)
+        out.add_node(name, type="sample", name=name, is_observed=False, value=value, infer={})
+    return out
+
+
+@torch.no_grad()
+def check_particles(model, guide, x: torch.Tensor, nesting: int) -> None:
+    """Refuse, naming :data:`PARTICLE_RULE`, a pair that breaks the particle-dimension rule.
+
+    The pair runs once under an outer plate of two particles (three when the batch has two
+    datapoints, so that no shape coincides), and once per particle without it, replaying that
+    particle's latent values: every particle's log p(x, z) and log q(z | x) must equal its own
+    run's. A latent reshaped with ``x.shape[0]`` either fails under the plate or mixes particles
+    and datapoints (IS was off by hundreds of nats on such a pair)."""
+    k = 3 if x.shape[0] == 2 else 2
+    dim = -(nesting + 1)
+    try:
+        with pyro.plate(PARTICLE_PLATE, k, dim=dim):
+            model_trace, guide_trace = trace_pair(model, guide, x)
+        joint, start = _site_totals(model_trace, dim, k), _site_totals(guide_trace, dim, k)
+    except (RuntimeError, ValueError, IndexError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ContractError(
+            f"model/guide: expected {PARTICLE_RULE}; found the pair fails with {k} particles "
+            f"({first[:160]})"
+        ) from None
+    for p in range(k):
+        values = _replay_values(guide_trace, dim, k, p)
+        guide_p = poutine.trace(poutine.replay(guide, trace=values)).get_trace(x)
+        model_values = _replay_values(model_trace, dim, k, p)
+        model_p = poutine.trace(poutine.replay(model, trace=model_values)).get_trace(x)
+        found = (float(joint[p]), float(start[p]))
+        single = (float(_site_totals(model_p, None, k)), float(_site_totals(guide_p, None, k)))
+        for a, b, what in zip(found, single, ("log p(x, z)", "log q(z | x)"), strict=True):
+            if not abs(a - b) <= 1e-2 + 1e-4 * max(abs(a), abs(b)):
+                raise ContractError(
+                    f"model/guide: expected {PARTICLE_RULE}; found {what} of particle {p} is "
+                    f"{a:.2f} with {k} particles but {b:.2f} alone, so particles and "
+                    "datapoints are mixed"
+                )
+
+
 @torch.no_grad()
 def probe(
     model,
@@ -209,7 +293,8 @@ def probe(
     the model's (``guide_given=False``: the pair has no guide of its own; ``check_guide=False``:
     the guide is not used, e.g. AIS started at the prior), no scaled site (see the module's
     docstring). Observations that would be broadcast against their distribution are always
-    refused (:func:`check_observation_shapes`)."""
+    refused (:func:`check_observation_shapes`), and so is a latent pair that breaks the
+    particle-dimension rule (:func:`check_particles`)."""
     model_trace, guide_trace = trace_pair(model, guide, x)
     check_observation_shapes(model_trace)
     if check:
@@ -217,4 +302,8 @@ def probe(
             check_latent_sites(model_trace, guide_trace, guide_given)
         check_data_plate(model_trace, guide_trace)
         check_unscaled(model_trace, guide_trace, x.shape[0])
-    return max_plate_nesting(model_trace, guide_trace), bool(latent_sites(guide_trace))
+    nesting = max_plate_nesting(model_trace, guide_trace)
+    has_latents = bool(latent_sites(guide_trace)) or bool(latent_sites(model_trace))
+    if has_latents:
+        check_particles(model, guide, x, nesting)
+    return nesting, bool(latent_sites(guide_trace))

@@ -13,6 +13,7 @@ import argparse
 __all__ = [
     "DEFAULT_NUM_PARTICLES",
     "DEVICES",
+    "MAX_AIS_CHAINS",
     "MAX_AIS_STEPS",
     "MAX_LEAPFROG",
     "SPLITS",
@@ -39,14 +40,37 @@ __all__ = [
     "seed",
 ]
 
-#: importance samples per test image in `pgm suite` and `pgm compare` (one default for both)
-DEFAULT_NUM_PARTICLES = 500
 SPLITS = ("train", "valid", "test")
 DEVICES = ("cpu", "cuda", "auto")
-# The β schedule holds T + 1 float64s and each step runs ``--leapfrog`` gradient evaluations:
-# beyond these a run exhausts the memory or never ends, so the value is refused up front.
-MAX_AIS_STEPS = 10**6
-MAX_LEAPFROG = 1000
+
+
+def _estimator_defaults():
+    """:mod:`evaluation.defaults` read without running ``evaluation/__init__`` (which loads
+    torch and Pyro), so that ``pgm --help`` stays fast; registered in ``sys.modules`` so that
+    every later import of it is this same module."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "evaluation.defaults"
+    if name not in sys.modules:
+        package = importlib.util.find_spec("evaluation")
+        path = Path(package.submodule_search_locations[0]) / "defaults.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+_D = _estimator_defaults()
+DEFAULT_CHAINS, DEFAULT_LEAPFROG, DEFAULT_STEPS = (
+    _D.DEFAULT_CHAINS,
+    _D.DEFAULT_LEAPFROG,
+    _D.DEFAULT_STEPS,
+)
+DEFAULT_NUM_PARTICLES = _D.DEFAULT_NUM_PARTICLES
+MAX_AIS_CHAINS, MAX_AIS_STEPS, MAX_LEAPFROG = _D.MAX_AIS_CHAINS, _D.MAX_AIS_STEPS, _D.MAX_LEAPFROG
 
 
 # -- argument types ----------------------------------------------------------------------------
@@ -180,13 +204,15 @@ def add_num_images(p, default: int | None = None, help: str | None = None) -> No
     )
 
 
-def add_method(p, help: str) -> None:
-    """``--method is|ais``; ``help`` says what ``ais`` does for this command."""
-    p.add_argument("--method", choices=["is", "ais"], default="is", help=help)
+def add_method(p, help: str, choices: list[str] | None = ["is", "ais"]) -> None:  # noqa: B006
+    """``--method``; ``help`` says what each method does for this command. ``choices=None``:
+    any name, checked against the estimator registry once plug-ins are loaded."""
+    p.add_argument("--method", choices=choices, default="is", metavar="NAME", help=help)
 
 
-def add_ais_options(p, steps: int = 1000) -> None:
-    """AIS's ``--steps``/``-T``, ``--chains``/``-C`` and ``--leapfrog``."""
+def add_ais_options(p, steps: int = DEFAULT_STEPS) -> None:
+    """AIS's ``--steps``/``-T``, ``--chains``/``-C`` and ``--leapfrog``, bounded like the
+    estimator (:func:`evaluation.ais.check_settings`)."""
     p.add_argument(
         "--steps",
         "-T",
@@ -197,15 +223,15 @@ def add_ais_options(p, steps: int = 1000) -> None:
     p.add_argument(
         "--chains",
         "-C",
-        type=positive_int("--chains"),
-        default=16,
-        help="AIS: chains per image (default 16)",
+        type=positive_int("--chains", MAX_AIS_CHAINS),
+        default=DEFAULT_CHAINS,
+        help=f"AIS: chains per image (default {DEFAULT_CHAINS})",
     )
     p.add_argument(
         "--leapfrog",
         type=positive_int("--leapfrog", MAX_LEAPFROG),
-        default=10,
-        help="AIS: leapfrog steps per HMC transition (default 10)",
+        default=DEFAULT_LEAPFROG,
+        help=f"AIS: leapfrog steps per HMC transition (default {DEFAULT_LEAPFROG})",
     )
 
 

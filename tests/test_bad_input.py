@@ -1074,7 +1074,7 @@ QA2 = [
         "ais-on-an-autoencoder",
         lambda t: ["evaluate", str(t / "ae"), "--method", "ais", "--steps", "2", "--chains", "1"],
         "run",
-        ["expected a model that defines a density p(x)", "autoencoder"],
+        ["expected a model with a density p(x)", "autoencoder"],
         setup=_autoencoder_run,
         guarded="ae",
     ),
@@ -1403,7 +1403,7 @@ def test_evaluate_ais_answers_a_person_unless_json(tmp_path, trained_run, capsys
     argv += ["--leapfrog", "1", "--num-images", "2", "--no-progress"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "AIS with T = 2 steps, 1 chains" in text and "bits/dim" in text
+    assert "T = 2 steps, 1 chains" in text and "bits/dim" in text and "acceptance" in text
     assert not text.lstrip().startswith("{")
     assert main([*argv, "--json"]) == 0
     row = json.loads(capsys.readouterr().out)

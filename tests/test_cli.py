@@ -75,7 +75,7 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
         -row["log_likelihood_nats"] / (64 * 0.6931471805599453)
     )
     assert (
-        json.loads((run / "evaluation-test.json").read_text())["log_likelihood_nats"]
+        json.loads((run / "evaluation-test-is-K20-n30.json").read_text())["log_likelihood_nats"]
         == row["log_likelihood_nats"]
     )
     lo, hi = row["ci95"]
@@ -92,25 +92,19 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
         == 0
     )
     text = capsys.readouterr().out
-    row = json.loads((run / "evaluation-test.json").read_text())
+    row = json.loads((run / "evaluation-test-is-K200-n30.json").read_text())
     assert 0 <= row["psis_khat_unreliable_fraction"] <= 1
     assert f"log p(x)   {row['log_likelihood_nats']:.2f}".replace("-", "\u2212") in text
     assert f"SE {row['standard_error_nats']:.3f}" in text and "95% CI [\u2212" in text
     assert f"bits/dim   {row['bits_per_dim']:.4f}" in text and "ELBO" in text
     assert f"{100 * row['psis_khat_unreliable_fraction']:.1f}% of images above 0.7" in text
 
-    # without -k: the K the run's config records (eval_particles, a session key: edited here)
-    saved = json.loads((run / "config.json").read_text())
-    assert saved["eval_particles"] == 1000  # the default, what `pgm evaluate` used before
-    (run / "config.json").write_text(json.dumps({**saved, "eval_particles": 7}))
+    # without -k: the one default K that pgm compare uses too
+    from evaluation.defaults import DEFAULT_NUM_PARTICLES
+
     assert main(["evaluate", str(run), "--num-images", "5", "--no-progress", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["num_particles"] == 7
-    # an edited eval_particles that is no K is refused naming the key, not the estimator's name
-    for bad in (0, "abc", True, 5.0):
-        (run / "config.json").write_text(json.dumps({**saved, "eval_particles": bad}))
-        assert main(["evaluate", str(run), "--num-images", "5", "--no-progress"]) == 2
-        assert "error: eval_particles (in " in capsys.readouterr().err
-    (run / "config.json").write_text(json.dumps(saved))
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["num_particles"] == DEFAULT_NUM_PARTICLES
 
     out = tmp_path / "grid.png"
     assert main(["sample", str(run), "-n", "9", "--out", str(out)]) == 0
@@ -380,4 +374,4 @@ def test_evaluate_refuses_a_model_without_a_density(tmp_path, capsys):
         "model 'autoencoder', which defines none, so there is no log-likelihood to evaluate "
         "(use `pgm compare` for its representation quality)"
     )
-    assert not (run / "evaluation-test.json").exists()
+    assert not list(run.glob("evaluation-*.json"))

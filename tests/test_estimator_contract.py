@@ -169,4 +169,6 @@ def test_the_contract_is_checked_once_per_call_not_per_chunk():
     finally:
         contract.check_latent_sites = original
     assert len(checks) == 1  # one check, though 2 batches x 20 chunks of 2 particles ran
-    assert len(calls) == 1 + 2 * 20
+    # the probe's trace, the particle-dimension probe (two particles together, then each alone),
+    # and the 2 x 20 chunks
+    assert len(calls) == 1 + 3 + 2 * 20

@@ -58,7 +58,8 @@ def test_evaluate_and_bdmc_commands(vae_run, capsys):
     )
     row = json.loads(capsys.readouterr().out)
     assert row["method"] == "ais" and row["num_steps"] == 4 and row["num_images"] == 6
-    assert row == json.loads((vae_run / "evaluation-test-ais.json").read_text())
+    assert row["file"] == "evaluation-test-ais-T4-C2-L10-n6.json"
+    assert row == json.loads((vae_run / row["file"]).read_text())
     assert (
         main(
             [
