@@ -429,8 +429,10 @@ def _print_table(results: dict) -> None:
                 f"  {c['a']} > {c['b']}: {c['mean_difference_nats']:.2f} nats "
                 f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
             )
-    for w in results.get("warnings", []):
-        print(f"warning: {w['message'] if isinstance(w, dict) else w}")
+    from .warnings_text import warning_messages  # d-report: one warning per kind, as the page
+
+    for w in warning_messages(results):  # d-report
+        print(f"warning: {w}")
 
 
 # -- parser ------------------------------------------------------------------------------------
