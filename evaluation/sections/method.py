@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import diagnostics as diag
 from ..comparison import Comparison
 from ..convergence import RULE as CONVERGENCE_RULE
-from ..provenance import plugin_names, versions
+from ..provenance import command_line, hardware, made_at, plugin_names, versions
 from .section import Section
 
 __all__ = ["SECTION", "method_paragraphs"]
@@ -39,6 +39,9 @@ def compute(c: Comparison) -> None:
             r.name: {**r.training_method(c.out), "plugins": plugin_names(r.cfg)} for r in c.runs
         },
         "versions": versions(),
+        "date": made_at(),
+        "hardware": hardware(),
+        "command": command_line(),
     }
 
 
@@ -109,7 +112,18 @@ def method_paragraphs(results: dict) -> list[str]:
         "Software: "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
         + f". Comparison step: {m['seconds']:.1f} s.",
+        *_provenance(m),
     ]
+
+
+def _provenance(m: dict) -> list[str]:
+    """When, on what and by which command the report was made (absent in older results)."""
+    if "date" not in m:
+        return []
+    hw = m.get("hardware") or {}
+    machine = f"{hw.get('cpu', 'unknown CPU')} ({hw.get('cpu_cores')} logical cores)"
+    machine += f", GPU {hw['gpu']}" if hw.get("gpu") else ", no GPU"
+    return [f"Made {m['date']} on {machine}, {hw.get('platform', '')}; command: {m['command']}."]
 
 
 SECTION = Section("method", "Method", compute=compute, text=method_paragraphs)
