@@ -180,3 +180,39 @@ def test_collapse_record_for_synthetic_diagnostics(rate, active, dim, code):
     assert (record and record["code"]) == code
     if code:
         assert record["model"] == "pixelvae" and f"{active} of {dim}" in record["message"]
+
+
+def test_plugin_parts_are_described_by_their_registered_description():
+    """A plug-in prior without describe() is named in the report by the description it was
+    registered with, not its class name; a part that describes itself keeps its own words."""
+    from torch import nn
+
+    from evaluation.compared_run import _registered_descriptions
+    from pgm.registry import PRIORS
+
+    class StudentTPrior(nn.Module):
+        pass
+
+    class Model(nn.Module):
+        def describe(self) -> str:
+            return "StudentTPrior, diagonal-Gaussian guide"
+
+    model = Model()
+    model.prior = StudentTPrior()
+    PRIORS.register("test-student-t", "Student-t prior (3 degrees of freedom)")(lambda cfg: None)
+    try:
+        text = _registered_descriptions(model.describe(), model, {"prior": "test-student-t"})
+    finally:
+        PRIORS.unregister("test-student-t")
+    assert text == "Student-t prior (3 degrees of freedom), diagonal-Gaussian guide"
+
+
+def test_provenance_and_probe_column():
+    from evaluation.provenance import command_line, hardware, made_at
+    from evaluation.sections import TABLES
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", made_at())
+    assert hardware()["cpu"] and hardware()["cpu_cores"] >= 1
+    assert command_line(["/usr/bin/pgm", "compare", "a b"]) == "pgm compare 'a b'"
+    headers = [c.header for c in TABLES["representation"].columns]
+    assert "probe converged" in headers and "converged" not in headers
