@@ -1,22 +1,12 @@
 """``pgm compare`` (and the last step of ``pgm suite``): evaluate several runs on the same test
 images and write a statistical report.
 
-:func:`compare_runs` runs the steps in order and keeps each model's row of ``results.json`` and
-its diagnostics; each step lives in the module named after its idea:
-
-0. the run folders, loaded and checked to be comparable (:mod:`.compared_run`);
-1. every density model's per-image log-likelihood and ELBO from the shared estimator
-   (:mod:`.log_likelihood`), on the same images, with the K log-weights kept;
-2. per-model means with bootstrap intervals, every pairwise paired test, Holm's adjustment and
-   a ranking with tie groups (:mod:`.statistics`);
-3. ESS, PSIS k-hat, the estimate against K, rate/distortion and active units (:mod:`.diagnostics`),
-   IS against AIS where asked (:mod:`.ais_agreement`), and whether each run had converged
-   (:mod:`.convergence`); every warning in one form (:mod:`.warning_record`);
-4. the linear probe on latent codes, the autoencoder included (:mod:`.representation`);
-5. the figures (:mod:`.report_figures`, drawn by :mod:`.figures`), the software it was made with
-   (:mod:`.provenance`), and ``results.json``, ``idata.nc`` (ArviZ, :mod:`.inference_data`),
-   ``report.md`` and ``report.html`` (:mod:`.report`), swapped into the output folder whole
-   (:mod:`.report_swap`).
+:func:`compare_runs` checks its options, loads the runs (:mod:`.compared_run`, checked to be
+comparable), and hands one :class:`~.comparison.Comparison` to every report section in turn
+(:data:`~.sections.SECTIONS`: each computes its records, then draws its figures from them); then
+``results.json``, ``idata.nc`` (ArviZ, :mod:`.inference_data`), ``report.md``, ``report.html``
+and ``tables.tex`` (:mod:`.report`) are swapped into the output folder whole
+(:mod:`.report_swap`).
 """
 
 from __future__ import annotations
@@ -28,238 +18,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from inference import read_metrics
 from inference.atomic_write import atomic_write_bytes, atomic_write_text
-from pgm.data import ImageDataset, config_dataset
+from pgm.data import config_dataset
 from pgm.errors import PgmError
-from pgm.plain_model import PlainModel
 
-from . import diagnostics as diag
-from .compared_run import ComparedRun, load_runs, relative_to_report
-from .convergence import RULE as CONVERGENCE_RULE
-from .convergence import convergence, convergence_warnings
-from .evaluate_run import summarise
+from .compared_run import load_runs
+from .comparison import CompareOptions, Comparison
+from .convergence import convergence
+from .figures import FigureFile
 from .inference_data import write_inference_data
-from .log_likelihood import bits_per_dim, estimate
-from .progress import progress_bar
-from .provenance import plugin_names, versions
-from .report import format_value, render_html, render_markdown
-from .report_figures import report_figures
+from .report import render_html, render_latex, render_markdown
 from .report_swap import check_report_folder, report_lock, write_report
-from .representation import encode_all, linear_probe
-from .statistics import compare_all, rank_models, summarise_mean
-from .warning_record import warning_record
+from .sections import SECTIONS
 
 __all__ = ["compare_runs"]
-
-# what distinguishes one VAE of the suite from another, shown next to its name
-# (num_particles here is the training objective's K, not the evaluation's)
-_DETAIL_KEYS = ("prior", "guide", "likelihood", "elbo", "num_particles", "latent_dim")
-
-
-def _interval_bits(ci: tuple[float, float] | list[float], num_dims: int) -> list[float]:
-    """bits/dim decreases as log p(x) increases: the interval's ends swap."""
-    return [float(bits_per_dim(ci[1], num_dims)), float(bits_per_dim(ci[0], num_dims))]
-
-
-def _model_row(
-    run: ComparedRun, data: ImageDataset, n_resamples: int, seed: int, out: Path
-) -> dict:
-    row = summarise(run.name, run.cfg, run.est, data.num_dims, run.has_latents)
-    details = {k: run.cfg[k] for k in _DETAIL_KEYS if k in run.cfg} if run.has_latents else {}
-    if isinstance(run.model, PlainModel):  # a hand-written pair: the VAE part keys do not apply
-        details = {k: v for k, v in details.items() if k not in ("prior", "guide", "likelihood")}
-        details["latent_dim"] = run.model.latent_dim
-    ll = run.est.log_likelihood.double().numpy()
-    s = summarise_mean(ll, n_resamples=n_resamples, seed=seed)
-    conv = convergence(read_metrics(run.path))
-    row.update(
-        {
-            "details": details,
-            "description": run.describe(),
-            "convergence": conv,
-            "training": conv["status"],
-            "has_latents": run.has_latents,
-            "standard_error_nats": s.standard_error,
-            "ci95": list(s.ci95),
-            "bits_per_dim_ci95": _interval_bits(s.ci95, data.num_dims),
-            "gap_nats": row["log_likelihood_nats"] - row["elbo_nats"] if run.has_latents else None,
-            "psis_khat": None,
-            "psis_khat_max": None,
-            "psis_khat_unreliable_fraction": None,
-            "ess_mean": None,
-            "ess_min": None,
-            "rate_nats": None,
-            "distortion_nats": None,
-            "active_units": None,
-            "latent_dim": int(run.model.latent_dim) if run.has_latents else None,
-            "status": "ok",
-            "run": relative_to_report(run.path, out),
-        }
-    )
-    return row
-
-
-def _latent_diagnostics(run: ComparedRun, x: torch.Tensor, seed: int, warnings: list[dict]) -> None:
-    """ESS and k-hat from the kept weights, rate/distortion, active units; fills ``run.row``."""
-    lw = run.est.log_weights
-    run.khat = diag.psis_khat(lw)
-    run.ess = diag.effective_sample_size(lw)
-    finite = run.khat[np.isfinite(run.khat)]
-    unreliable = float((finite > diag.KHAT_UNRELIABLE).mean()) if finite.size else None
-    torch.manual_seed(seed)
-    rate, distortion = diag.rate_distortion(run.model, x)
-    torch.manual_seed(seed)
-    codes = diag.posterior_mean(run.model, x.to(run.model.device))
-    num_active, run.activity = diag.active_units(codes)
-    run.row.update(
-        {
-            "psis_khat": float(np.median(finite)) if finite.size else None,
-            "psis_khat_max": float(finite.max()) if finite.size else None,
-            "psis_khat_unreliable_fraction": unreliable,
-            "ess_mean": float(run.ess.mean()),
-            "ess_min": float(run.ess.min()),
-            "rate_nats": float(rate.double().mean()),
-            "distortion_nats": float(distortion.double().mean()),
-            "active_units": num_active,
-        }
-    )
-    status = []
-    collapse = diag.collapse_warning(
-        run.name, run.row["rate_nats"], num_active, run.row["latent_dim"]
-    )
-    if collapse:
-        warnings.append(
-            warning_record(
-                "posterior-collapse",
-                run.name,
-                "rate_nats",
-                run.row["rate_nats"],
-                diag.COLLAPSE_RATE_NATS,
-                collapse,
-            )
-        )
-        status.append("posterior collapse")
-    elif num_active < run.row["latent_dim"] / 2:
-        inactive = run.row["latent_dim"] - num_active
-        status.append(f"partial collapse ({inactive} units inactive)")
-        warnings.append(
-            warning_record(
-                "partial-collapse",
-                run.name,
-                "active_units",
-                num_active,
-                run.row["latent_dim"] / 2,
-                f"{run.name}: partial posterior collapse — {inactive} of "
-                f"{run.row['latent_dim']} latent "
-                f"units inactive (Cov_x(E_q[z_u|x]) ≤ {diag.ACTIVE_UNIT_THRESHOLD}), rate "
-                f"{format_value(run.row['rate_nats'], '.2f')} nats: the model uses few of its "
-                "latent dimensions",
-            )
-        )
-    if unreliable:
-        warnings.append(
-            warning_record(
-                "khat-unreliable",
-                run.name,
-                "psis_khat_unreliable_fraction",
-                unreliable,
-                diag.KHAT_UNRELIABLE,
-                f"{run.name}: PSIS k-hat > {diag.KHAT_UNRELIABLE} on {100 * unreliable:.1f}% "
-                f"of test images (max {run.row['psis_khat_max']:.2f}): the importance-sampled "
-                "log-likelihood is unreliable there (Vehtari et al. 2024): the weights are "
-                "heavy-tailed, q(z|x) has lighter tails than the posterior or misses part of it, "
-                "so the estimate converges slowly in K and is likely biased low",
-            )
-        )
-        status.append("k-hat unreliable")
-    run.row["status"] = "; ".join(status) or "ok"
-
-
-def _representation(
-    runs: list[ComparedRun],
-    cfg: dict,
-    split_data: ImageDataset,
-    data_dir,
-    max_train: int | None,
-    seed: int,
-    progress: bool,
-) -> list[dict]:
-    """Linear probe on raw pixels (the reference) and on each coded model's E_q[z|x]."""
-    coded = [r for r in runs if r.has_codes]
-    if split_data.labels is None or not coded:
-        return []
-    train = config_dataset(cfg, "train", data_dir).subset(max_train)
-    if train.labels is None:
-        return []
-    xtr, ytr = train.float_images(), train.labels.numpy()
-    xte, yte = split_data.float_images(), split_data.labels.numpy()
-    rows = [
-        linear_probe(
-            "pixels",
-            "raw pixels",
-            xtr.flatten(1).numpy(),
-            ytr,
-            xte.flatten(1).numpy(),
-            yte,
-            seed=seed,
-        ).as_dict()
-    ]
-    for run in progress_bar(coded, "linear probe", progress):
-        torch.manual_seed(seed)
-        train_codes = encode_all(run.model, xtr)
-        kind = "E_q[z|x]" if run.model.has_density else "code (encoder output)"
-        rows.append(
-            linear_probe(run.name, kind, train_codes, ytr, run.test_codes, yte, seed=seed).as_dict()
-        )
-    return rows
-
-
-def _ais_section(
-    dense, x, ais: dict, seed: int, n_resamples: int, progress: bool, warnings: list[dict], say
-) -> dict:
-    """IS against AIS and the BDMC gap for every latent model; fills ``run.ais``."""
-    from .ais_agreement import ais_agreement, ais_settings
-
-    options = dict(ais)
-    steps, chains = options.pop("num_steps"), options.pop("num_chains")
-    bdmc_images = options.pop("bdmc_images", 16)
-    rows = []
-    for run in [r for r in dense if r.has_latents]:
-        say(
-            f"  AIS: {run.name} (T = {steps}, {chains} chains, {len(x)} images; "
-            f"BDMC on {bdmc_images})"
-        )
-        row, run.ais, warning = ais_agreement(
-            run.name,
-            run.model,
-            x,
-            run.est.log_likelihood,
-            steps,
-            chains,
-            bdmc_images=bdmc_images,
-            seed=seed,
-            n_resamples=n_resamples,
-            progress=progress,
-            **options,
-        )
-        run.row["ais_log_likelihood_nats"] = row["ais_nats"]
-        run.row["ais_minus_is_nats"] = row["difference_nats"]
-        rows.append(row)
-        if warning:  # IS and AIS disagree, or the BDMC gap says AIS has not converged
-            warnings.append(
-                warning_record(
-                    "ais-unreliable",
-                    run.name,
-                    "ais_minus_is_nats",
-                    row["difference_nats"],
-                    None,
-                    warning,
-                )
-            )
-    return {"settings": ais_settings(steps, chains, bdmc_images, **options), "models": rows}
 
 
 def _one_writer(compare):
@@ -319,6 +93,38 @@ def compare_runs(
     :param device: where the models run (``cpu``, ``cuda``, ``auto``).
     :returns: the results (also ``out/results.json``).
     """
+    _check_options(num_particles, curve_images, curve_max_particles, alpha)
+    started = time.perf_counter()
+    options = CompareOptions(
+        num_particles=num_particles,
+        split=split,
+        data_dir=data_dir,
+        num_images=num_images,
+        seed=seed,
+        progress=progress,
+        alpha=alpha,
+        n_resamples=n_resamples,
+        curve_images=curve_images,
+        curve_max_particles=curve_max_particles,
+        representation_train_images=representation_train_images,
+        ais=ais,
+    )
+    out = Path(out)
+    check_report_folder(out)  # every input is checked before anything is created
+    c = _start(options, load_runs(run_dirs, names, device), out, log)
+    for section in SECTIONS:
+        if section.compute is not None:
+            section.compute(c)
+    with c.timed("figures"):
+        figures = [f for s in SECTIONS if s.figures is not None for f in s.figures(c)]
+    c.results["figures"] = [f"figures/{f.name}" for f in figures]
+    c.results["vector_figures"] = [f"figures/{f.svg_name}" for f in figures if f.svg is not None]
+    results = _write(c, figures, started)
+    c.say(f"  report: {out / 'report.html'} ({results['method']['seconds']:.1f} s)")
+    return results
+
+
+def _check_options(num_particles, curve_images, curve_max_particles, alpha) -> None:
     if not isinstance(num_particles, int) or isinstance(num_particles, bool) or num_particles < 1:
         raise PgmError(f"num_particles: expected an integer >= 1; found {num_particles!r}")
     if not isinstance(curve_max_particles, int) or curve_max_particles < 1:
@@ -329,167 +135,69 @@ def compare_runs(
         raise PgmError(f"--curve-images: expected an integer >= 0; found {curve_images!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
         raise PgmError(f"--alpha: expected a number in (0, 1); found {alpha!r}")
-    started = time.perf_counter()
+
+
+def _start(options: CompareOptions, runs, out: Path, log) -> Comparison:
+    """The comparison before any section: the test images, each run's metrics and convergence
+    record (read once, for every section and figure), and the results' keys in their order."""
     if log is None:
         from tqdm.auto import tqdm
 
         log = tqdm.write  # prints above a live progress bar instead of through it
-    say = log if progress else (lambda *_: None)
-    out = Path(out)
-    check_report_folder(out)  # every input is checked before anything is created
-    runs = load_runs(run_dirs, names, device)
-    cfg0 = runs[0].cfg
-    data = config_dataset(cfg0, split, data_dir).subset(num_images)
-    x = data.float_images()
-    timing: dict[str, float] = {}
-
-    # 1. the shared estimator on the same images
-    t = time.perf_counter()
-    dense = [r for r in runs if r.has_density]
-    for run in dense:
-        say(
-            f"  log-likelihood: {run.name} (K = {num_particles if run.has_latents else 1}, "
-            f"{len(x)} images)"
-        )
-        torch.manual_seed(seed)
-        run.est = estimate(
-            run.model, None, x, num_particles, return_log_weights=True, progress=progress
-        )
-        run.row = _model_row(run, data, n_resamples, seed, out)
-    timing["log_likelihood"] = time.perf_counter() - t
-
-    # 2. statistics: best first, so that each comparison's a is the better model
-    t = time.perf_counter()
-    dense.sort(key=lambda r: -r.row["log_likelihood_nats"])
-    lls = {r.name: r.est.log_likelihood.double().numpy() for r in dense}
-    comparisons = compare_all(lls, alpha=alpha, n_resamples=n_resamples, seed=seed)
-    ranking = rank_models(
-        [r.name for r in dense], [r.row["log_likelihood_nats"] for r in dense], comparisons
+    data = config_dataset(runs[0].cfg, options.split, options.data_dir).subset(options.num_images)
+    c = Comparison(
+        options, runs, data, data.float_images(), out, log if options.progress else _silent
     )
-    for run, rank in zip(dense, ranking, strict=True):
-        run.row.update({k: rank[k] for k in ("rank", "rank_range", "group")})
-    timing["statistics"] = time.perf_counter() - t
+    c.metrics = {r.name: read_metrics(r.path) for r in runs}
+    c.convergences = {name: convergence(m) for name, m in c.metrics.items()}
+    keys = ("models", "comparisons", "ranking", "representation", "models_without_density")
+    c.results = {**{k: [] for k in keys}, "k_curves": {}, "warnings": [], "notes": []}
+    c.results["method"] = {}
+    return c
 
-    # 3. diagnostics of the latent models
-    t = time.perf_counter()
-    warnings: list[dict] = []
-    curves: dict[str, dict] = {}
-    n_curve = min(curve_images, len(x))
-    for run in progress_bar([r for r in dense if r.has_latents], "diagnostics", progress):
-        _latent_diagnostics(run, x, seed, warnings)
-        if n_curve:
-            curves[run.name] = diag.estimate_vs_particles(
-                run.model, x[:n_curve], curve_max_particles, seed=seed
-            ).as_dict()
-    timing["diagnostics"] = time.perf_counter() - t
-    ais_section = (
-        _ais_section(dense, x, ais, seed, n_resamples, progress, warnings, say) if ais else None
-    )
-    timing["ais"] = time.perf_counter() - t - timing["diagnostics"]
 
-    # 4. representation: codes of the test images (kept for the traversal figures), linear probe
-    t = time.perf_counter()
-    for run in runs:
-        if run.has_codes:
-            torch.manual_seed(seed)
-            run.test_codes = encode_all(run.model, x)
-    representation = _representation(
-        runs, cfg0, data, data_dir, representation_train_images, seed, progress
-    )
-    timing["representation"] = time.perf_counter() - t
+def _silent(*_) -> None:
+    return None
 
-    comparison_rows = [c.as_dict() for c in comparisons]
-    convergences = {
-        r.name: r.row.get("convergence") or convergence(read_metrics(r.path)) for r in runs
-    }
-    warnings += convergence_warnings(convergences, comparison_rows)
-    rows = [r.row for r in dense]
-    results = {
-        "models": rows,
-        "comparisons": comparison_rows,
-        "ranking": ranking,
-        "representation": representation,
-        "models_without_density": [
-            {
-                "model": r.name,
-                "architecture": r.cfg.get("model"),
-                "description": r.describe(),
-                "reason": "defines no density p(x), so it has no log-likelihood to rank",
-                "convergence": convergence(read_metrics(r.path)),
-                "run": relative_to_report(r.path, out),
-            }
-            for r in runs
-            if not r.has_density
-        ],
-        "k_curves": curves,
-        "warnings": warnings,
-        "notes": [],
-        "method": {
-            "dataset": data.name,
-            "split": split,
-            "num_images": len(x),
-            "num_dims": int(data.num_dims),
-            "num_levels": int(data.num_levels),
-            "num_particles": num_particles,
-            "seed": seed,
-            "alpha": alpha,
-            "confidence_level": 0.95,
-            "bootstrap": "BCa",
-            "n_resamples": n_resamples,
-            "test": "paired two-sided sign-flip randomisation test of the mean difference",
-            "adjustment": "holm",
-            "num_comparisons": len(comparisons),
-            "khat_unreliable": diag.KHAT_UNRELIABLE,
-            "curve_images": n_curve,
-            "curve_max_particles": curve_max_particles,
-            "active_unit_threshold": diag.ACTIVE_UNIT_THRESHOLD,
-            "convergence_rule": CONVERGENCE_RULE,
-            "runs": {
-                r.name: {**r.training_method(out), "plugins": plugin_names(r.cfg)} for r in runs
-            },
-            "versions": versions(),
-        },
-    }
 
-    if ais_section is not None:
-        results["ais"] = ais_section
-
-    # 5. figures and files
-    t = time.perf_counter()
-    figures = report_figures(runs, rows, curves, x, seed, progress, results["notes"])
-    results["figures"] = [f"figures/{f.name}" for f in figures]
-    results["vector_figures"] = [f"figures/{f.svg_name}" for f in figures if f.svg is not None]
-    timing["figures"] = time.perf_counter() - t
+def _write(c: Comparison, figures: list[FigureFile], started: float) -> dict:
+    """Every report file into a fresh folder, swapped in whole for the old report
+    (:mod:`.report_swap`); returns the results as written to ``results.json``."""
+    results = c.results
+    written: dict = {}
 
     def write(folder: Path) -> None:
-        # a fresh folder, swapped in whole for the old report when complete (report_swap.py)
-        nonlocal results
-        t = time.perf_counter()
-        for f in figures:
-            atomic_write_bytes(folder / "figures" / f.name, f.png)
-            if f.svg is not None:
-                atomic_write_bytes(folder / "figures" / f.svg_name, f.svg)
-        write_inference_data(
-            folder / "idata.nc",
-            runs,
-            data,
-            {"dataset": data.name, "split": split, "num_particles": num_particles, "seed": seed},
-        )
-        timing["inference_data"] = time.perf_counter() - t
-        results["timing_seconds"] = {k: round(v, 3) for k, v in timing.items()}
+        with c.timed("inference_data"):
+            for f in figures:
+                atomic_write_bytes(folder / "figures" / f.name, f.png)
+                if f.svg is not None:
+                    atomic_write_bytes(folder / "figures" / f.svg_name, f.svg)
+            o = c.options
+            write_inference_data(
+                folder / "idata.nc",
+                c.runs,
+                c.data,
+                {
+                    "dataset": c.data.name,
+                    "split": o.split,
+                    "num_particles": o.num_particles,
+                    "seed": o.seed,
+                },
+            )
+        results["timing_seconds"] = {k: round(v, 3) for k, v in c.timing.items()}
         results["method"]["seconds"] = time.perf_counter() - started
         results["timing_seconds"]["total"] = round(results["method"]["seconds"], 3)
         atomic_write_text(
             folder / "results.json",
             json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n",
         )
-        results = json.loads((folder / "results.json").read_text())
-        atomic_write_text(folder / "report.md", render_markdown(results, figures))
-        atomic_write_text(folder / "report.html", render_html(results, figures))
+        written.update(json.loads((folder / "results.json").read_text()))
+        atomic_write_text(folder / "report.md", render_markdown(written, figures))
+        atomic_write_text(folder / "report.html", render_html(written, figures))
+        atomic_write_text(folder / "tables.tex", render_latex(written))
 
-    write_report(out, write)
-    say(f"  report: {out / 'report.html'} ({results['method']['seconds']:.1f} s)")
-    return results
+    write_report(c.out, write)
+    return written
 
 
 def _jsonable(value):

@@ -75,6 +75,7 @@ class ComparedRun:
         the objective it was trained with: ``..., trained on the iwae ELBO (K = 8)``."""
         model, cfg = self.model, self.cfg
         text = model.describe() if hasattr(model, "describe") else str(cfg.get("model"))
+        text = _registered_descriptions(text, model, cfg)
         if self.has_latents and "elbo" in cfg:
             k = cfg.get("num_particles", 1)
             text += f"; trained on the {cfg['elbo']} ELBO" + (f" (K = {k})" if k and k > 1 else "")
@@ -94,6 +95,30 @@ class ComparedRun:
             "patience": self.cfg.get("early_stopping_patience", 0),
             "train_seconds": round(sum(float(m.get("seconds") or 0) for m in metrics), 1),
         }
+
+
+def _registered_descriptions(text: str, model, cfg: dict) -> str:
+    """``text`` with each class name that stands for a part without its own ``describe()`` (a
+    plug-in's ``StudentTPrior``, a hand-written model's ``PlainModel``) replaced by the
+    description it was registered with (``@PRIORS.register(name, doc)``), where there is one."""
+    from pgm.parts import describe
+    from pgm.registry import GUIDES, LIKELIHOODS, MODELS, PRIORS
+
+    parts = [
+        (MODELS, cfg.get("model"), model),
+        (PRIORS, cfg.get("prior"), getattr(model, "prior", None)),
+        (GUIDES, cfg.get("guide"), getattr(model, "posterior", None)),
+        (LIKELIHOODS, cfg.get("likelihood"), getattr(model, "likelihood", None)),
+    ]
+    for registry, name, part in parts:
+        if part is None or not isinstance(name, str):
+            continue
+        if describe(part) != type(part).__name__:
+            continue  # the part says what it is
+        doc = registry.describe(name) if name in registry else ""
+        if doc and type(part).__name__ in text:
+            text = text.replace(type(part).__name__, doc, 1)
+    return text
 
 
 def relative_to_report(path: Path, out: Path) -> str:

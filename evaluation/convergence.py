@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from . import warnings_text as text
 from .warning_record import warning_record
 
 __all__ = [
@@ -110,8 +111,6 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
         ``significant``).
     :returns: :func:`~.warning_record.warning_record` dicts.
     """
-    from .report import format_value  # numbers as the report's tables print them (true minus)
-
     out = []
     for name, conv in convergences.items():
         if conv["still_falling"]:
@@ -122,10 +121,7 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                     "valid_loss_slope_per_epoch",
                     conv["slope_per_epoch"],
                     0.0,
-                    f"{name}: validation loss still falling at the last epoch "
-                    f"({conv['last_epoch']}; slope {format_value(conv['slope_per_epoch'], '.3f')} "
-                    f"nats per epoch over the last {conv['window_epochs']} epochs): trained for a "
-                    "budget, not to convergence",
+                    text.not_converged(name, conv),
                 )
             )
         if conv["overfitting"]:
@@ -136,10 +132,7 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                     "valid_loss",
                     conv["last_valid_loss"],
                     conv["best_valid_loss"],
-                    f"{name}: over-fitting — validation loss rose from "
-                    f"{format_value(conv['best_valid_loss'], '.2f')} (epoch {conv['best_epoch']}, "
-                    f"the weights kept) to {format_value(conv['last_valid_loss'], '.2f')} at "
-                    f"epoch {conv['last_epoch']}",
+                    text.over_fitting(name, conv),
                 )
             )
     falling = {name for name, conv in convergences.items() if conv["still_falling"]}
@@ -147,9 +140,6 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
         c for c in comparisons if c["significant"] and (c["a"] in falling or c["b"] in falling)
     ]
     if pairs:
-        shown = ", ".join(f"{c['a']} > {c['b']}" for c in pairs[:6]) + (
-            " …" if len(pairs) > 6 else ""
-        )
         out.append(
             warning_record(
                 "ranking-not-converged",
@@ -157,10 +147,7 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                 "significant_comparisons",
                 len(pairs),
                 0,
-                f"{len(pairs)} significant difference(s) of the ranking involve a model that "
-                f"had not converged ({shown}): they compare training budgets, not models; "
-                "train to convergence (pgm suite --budget converge) before reading them as a "
-                "verdict (the rule: see Method)",
+                text.ranking_not_converged(pairs),
             )
         )
     return out

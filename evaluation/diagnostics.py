@@ -16,7 +16,8 @@ w_k = p(x, z_k) / q(z_k | x) are not dominated by a few particles:
 For a VAE, rate R = E_q[log q(z|x) − log p(z)] (the KL term) and distortion
 D = −E_q[log p(x|z)] (Alemi et al. 2018) split the negative ELBO, and the active units
 (Burda et al. 2016, §5.2: Cov_x(E_q[z_u | x]) > 0.01) count the latent dimensions the model
-uses; none active, or a rate near zero, is posterior collapse.
+uses; none active, or a rate near zero, is posterior collapse; fewer than half active, or a
+rate under one nat, is partial collapse.
 
 References:
   * Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, ICLR.
@@ -47,7 +48,9 @@ __all__ = [
     "KHAT_UNRELIABLE",
     "KCurve",
     "active_units",
-    "collapse_warning",
+    "COLLAPSE_RATE_NATS",
+    "NEAR_COLLAPSE_RATE_NATS",
+    "collapse_kind",
     "effective_sample_size",
     "estimate_vs_particles",
     "khat_threshold",
@@ -63,6 +66,9 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 # a KL below this (nats per image) carries less than one tenth of a nat about x: the
 # posterior is the prior, whatever the number of nominally active units
 COLLAPSE_RATE_NATS = 0.1
+# below this the code carries less than one nat about each image: nearly collapsed, whatever the
+# number of units that vary (a PixelVAE's decoder can model the image without z)
+NEAR_COLLAPSE_RATE_NATS = 1.0
 
 
 def _as_weights(log_weights) -> np.ndarray:
@@ -274,13 +280,14 @@ def active_units(
     return int((activity > threshold).sum()), activity
 
 
-def collapse_warning(name: str, rate: float, num_active: int, latent_dim: int) -> str | None:
-    """A sentence for the report when the posterior has collapsed onto the prior, else None."""
+def collapse_kind(rate: float, num_active: int, latent_dim: int) -> str | None:
+    """Whether a latent model's code has collapsed onto the prior, from its rate (nats per image)
+    and its active units: ``"posterior-collapse"`` (no unit active, or a rate under
+    :data:`COLLAPSE_RATE_NATS`), ``"partial-collapse"`` (fewer than half the units active, or a
+    rate under :data:`NEAR_COLLAPSE_RATE_NATS`: a code carrying less than a nat about each image,
+    as a PixelVAE whose autoregressive decoder does the work), or ``None``."""
     if num_active == 0 or rate < COLLAPSE_RATE_NATS:
-        return (
-            f"{name}: POSTERIOR COLLAPSE — rate {rate:.3f} nats, "
-            f"{num_active} of {latent_dim} latent "
-            "units active: q(z|x) matches the prior and the decoder ignores z (try KL warm-up, a "
-            "weaker decoder, or a smaller lr)"
-        )
+        return "posterior-collapse"
+    if num_active < latent_dim / 2 or rate < NEAR_COLLAPSE_RATE_NATS:
+        return "partial-collapse"
     return None

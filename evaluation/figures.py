@@ -74,6 +74,18 @@ def plot_figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+#: Okabe & Ito (2008)'s palette, distinguishable with every common colour-vision deficiency
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
+}
+
+
 # -- image grids ----------------------------------------------------------------------------
 @torch.no_grad()
 def samples_figure(model, num_samples: int = 64, seed: int = 0) -> bytes:
@@ -143,34 +155,32 @@ def completion_figure(
 def forest_plot(rows: list[dict], with_svg: bool = False):
     """Mean test log-likelihood per model (nats) with its 95% bootstrap interval, best on top;
     ``rows`` are results.json's model rows in rank order."""
+    from matplotlib.lines import Line2D
+
     fig = plot_figure(6.4, 0.45 * len(rows) + 1.5)
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     means = np.array([r["log_likelihood_nats"] for r in rows])
     lo = means - np.array([r["ci95"][0] for r in rows])
     hi = np.array([r["ci95"][1] for r in rows]) - means
-    ax.errorbar(
-        means,
-        y,
-        xerr=[lo, hi],
-        fmt="o",
-        color="C0",
-        ecolor="C0",
-        capsize=3,
-        label="log p(x), 95% CI",
-    )
+    ax.errorbar(means, y, xerr=[lo, hi], fmt="o", color="C0", ecolor="C0", capsize=3)
+    # proxy handles: the legend shows a clean dot-on-a-line and a cross, not an errorbar glyph
+    handles = [Line2D([], [], color="C0", marker="o", lw=1.5, label="log p(x), 95% CI")]
     elbo = [
         (r["elbo_nats"], yy)
         for r, yy in zip(rows, y, strict=True)
         if r.get("elbo_nats") is not None
     ]
     if elbo:
-        ax.plot(*zip(*elbo, strict=True), "x", color="C1", label="ELBO")
+        ax.plot(*zip(*elbo, strict=True), "x", color="C1")
+        handles.append(Line2D([], [], color="C1", marker="x", ls="none", label="ELBO"))
     ax.set_yticks(y, [f"{r['model']} ({r.get('group', '')})" for r in rows])
     ax.set_xlabel("mean test log-likelihood (nats per image; higher is better)")
     ax.grid(axis="x", alpha=0.3)
     ax.margins(y=0.5 / max(len(rows), 1))
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=2, fontsize="small", frameon=False
+    )
     return plot_bytes(fig, with_svg)
 
 
@@ -195,22 +205,44 @@ def khat_plot(khats: dict[str, np.ndarray], with_svg: bool = False):
     fig = plot_figure(6.4, 0.45 * len(khats) + 1.4)
     ax = fig.subplots()
     rng = np.random.default_rng(0)
+    # Okabe & Ito's colour-blind-safe colours, and a marker per class so colour is not needed
+    classes = [
+        (f"good (≤ {KHAT_GOOD})", lambda k: k <= KHAT_GOOD, OKABE_ITO["blue"], "o"),
+        (
+            f"usable ({KHAT_GOOD}–{KHAT_UNRELIABLE})",
+            lambda k: (k > KHAT_GOOD) & (k <= KHAT_UNRELIABLE),
+            OKABE_ITO["orange"],
+            "^",
+        ),
+        (
+            f"unreliable (> {KHAT_UNRELIABLE})",
+            lambda k: k > KHAT_UNRELIABLE,
+            OKABE_ITO["vermillion"],
+            "X",
+        ),
+    ]
     for i, k in enumerate(khats.values()):
         k = np.asarray(k, dtype=float)
         k = k[np.isfinite(k)]
         y = len(khats) - 1 - i + rng.uniform(-0.2, 0.2, size=k.size)
-        ax.scatter(
-            k,
-            y,
-            s=4,
-            alpha=0.5,
-            color=["C2" if v <= KHAT_GOOD else "C1" if v <= KHAT_UNRELIABLE else "C3" for v in k],
-        )
-    ax.axvline(KHAT_GOOD, color="C1", ls="--", lw=1)
-    ax.axvline(KHAT_UNRELIABLE, color="C3", ls="--", lw=1)
+        for label, where, colour, marker in classes:
+            inside = where(k)
+            ax.scatter(
+                k[inside],
+                y[inside],
+                s=9,
+                alpha=0.6,
+                color=colour,
+                marker=marker,
+                linewidths=0,
+                label=f"k-hat {label}" if i == 0 else None,
+            )
+    ax.axvline(KHAT_GOOD, color=OKABE_ITO["orange"], ls="--", lw=1)
+    ax.axvline(KHAT_UNRELIABLE, color=OKABE_ITO["vermillion"], ls="--", lw=1)
     ax.set_yticks(np.arange(len(khats))[::-1], list(khats))
     ax.set_xlabel("PSIS k-hat per test image (> 0.7: unreliable)")
     ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=3, fontsize="x-small", frameon=False)
     return plot_bytes(fig, with_svg)
 
 
@@ -237,14 +269,15 @@ def activity_plot(activities: dict[str, np.ndarray], with_svg: bool = False):
     return plot_bytes(fig, with_svg)
 
 
-def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False):
+def training_curves_plot(
+    metrics: dict[str, list[dict]], convergences: dict[str, dict], with_svg: bool = False
+):
     """Training and validation loss per epoch (from each run's metrics.jsonl), one panel per
     run: the losses of different objectives (ELBO, IWAE bound, reconstruction) differ in kind.
     The best validation epoch (the weights the trainer keeps) is marked on every panel, and
-    the title says when the run was still falling or over-fitting (:mod:`.convergence`)."""
+    the title says when the run was still falling or over-fitting, from each run's convergence
+    record (:func:`.convergence.convergence`, as the comparison computed it)."""
     from matplotlib.ticker import MaxNLocator
-
-    from .convergence import convergence
 
     names = [n for n, m in metrics.items() if m]
     cols = min(3, max(1, len(names)))
@@ -258,7 +291,7 @@ def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False)
         valid = [(r["epoch"], r["valid_loss"]) for r in rows if r.get("valid_loss") is not None]
         if valid:
             ax.plot(*zip(*valid, strict=True), label="valid")
-        conv = convergence(rows)
+        conv = convergences[name]
         title = name
         if conv["best_epoch"] is not None:
             ax.axvline(conv["best_epoch"], color="k", ls=":", lw=1)
@@ -275,6 +308,7 @@ def training_curves_plot(metrics: dict[str, list[dict]], with_svg: bool = False)
         ax.set_title(title, fontsize="small", color="C3" if conv["overfitting"] else "k")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch", fontsize="small")
+        ax.set_ylabel("loss (nats per image)", fontsize="small")
         ax.tick_params(labelsize="x-small")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small")

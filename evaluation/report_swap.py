@@ -37,7 +37,14 @@ __all__ = [
 ]
 
 #: The entries a report consists of: the only names in OUT that a new report replaces.
-REPORT_ENTRIES = ("figures", "idata.nc", "report.md", "report.html", "results.json")
+REPORT_ENTRIES = (
+    "figures",
+    "idata.nc",
+    "report.md",
+    "report.html",
+    "tables.tex",
+    "results.json",
+)
 INCOMPLETE_MARKER = "REPORT-INCOMPLETE"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100

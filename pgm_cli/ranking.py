@@ -39,5 +39,7 @@ def print_ranking(results: dict) -> None:
                 f"  {c['a']} > {c['b']}: {c['mean_difference_nats']:.2f} nats "
                 f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
             )
-    for w in results.get("warnings", []):
-        print(f"warning: {w['message'] if isinstance(w, dict) else w}")
+    from evaluation.warnings_text import warning_messages  # one warning per kind, as the page
+
+    for w in warning_messages(results):
+        print(f"warning: {w}")

@@ -45,6 +45,7 @@ def _report_state(out: Path, old: dict[str, str], new_seed: int) -> str:
         "results.json",
         "report.md",
         "report.html",
+        "tables.tex",
         "idata.nc",
     }
     assert set(files) == listed, set(files) ^ listed

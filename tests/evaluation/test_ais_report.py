@@ -8,8 +8,8 @@ import json
 import pytest
 from test_evaluation_report import TINY, _Page
 
-from evaluation.ais_agreement import _warning
 from evaluation.report import format_value, resolve_path
+from evaluation.warnings_text import ais_disagreement as _warning
 from inference import train
 from pgm_cli.main import main
 
@@ -90,7 +90,7 @@ def test_compare_with_ais_reports_both_estimates_and_the_gap(
     from evaluation import ais_agreement
 
     # the warning IS and AIS give when they disagree (its sentence is tested below), forced
-    monkeypatch.setattr(ais_agreement, "_warning", lambda row: f"{row['model']}: forced")
+    monkeypatch.setattr(ais_agreement, "ais_disagreement", lambda row: f"{row['model']}: forced")
     out = tmp_path / "cmp"
     assert (
         main(
@@ -126,8 +126,9 @@ def test_compare_with_ais_reports_both_estimates_and_the_gap(
     assert row["is_nats"] == pytest.approx(results["models"][0]["log_likelihood_nats"])
     assert row["agree"] == (row["difference_ci95"][0] <= 0 <= row["difference_ci95"][1])
     assert results["models"][0]["ais_log_likelihood_nats"] == pytest.approx(row["ais_nats"])
+    page_text = (out / "report.html").read_text()
     page = _Page()
-    page.feed((out / "report.html").read_text())
+    page.feed(page_text)
     ais_cells = [(a, t) for a, t in page.cells if a["data-path"].startswith("ais/")]
     assert {a["data-path"] for a, _ in ais_cells} >= {
         "ais/models/0/ais_nats",
@@ -136,6 +137,8 @@ def test_compare_with_ais_reports_both_estimates_and_the_gap(
     for attrs, text in ais_cells:
         assert text == format_value(resolve_path(results, attrs["data-path"]), attrs["data-format"])
     assert "Importance sampling against AIS" in (out / "report.md").read_text()
+    # the AIS section is a section like the others: a heading with its anchor and a link to it
+    assert '<a href="#ais">' in page_text and '<h2 id="ais">' in page_text
     # AIS's warning is a record like every other, and the report says it
     (warning,) = [w for w in results["warnings"] if w["code"] == "ais-unreliable"]
     assert warning["model"] == "vae" and warning["value"] == row["difference_nats"]

@@ -22,7 +22,7 @@ import torch
 from evaluation.diagnostics import (
     KHAT_UNRELIABLE,
     active_units,
-    collapse_warning,
+    collapse_kind,
     effective_sample_size,
     estimate_vs_particles,
     particle_grid,
@@ -164,12 +164,21 @@ def test_active_units_counts_varying_dimensions():
     n, activity = active_units(codes)
     assert n == 3
     assert activity.shape == (5,) and np.all(activity[:3] > 0.5) and np.all(activity[3:] < 0.01)
-    assert collapse_warning("vae", 0.01, 0, 5) is not None and "COLLAPSE" in collapse_warning(
-        "vae", 0.01, 0, 5
-    )
-    assert collapse_warning("vae", 5.0, 3, 5) is None
     with pytest.raises(ValueError, match="codes"):
         active_units(torch.zeros(1, 3))
+
+
+def test_collapse_rule_full_and_partial():
+    """Synthetic diagnostics (rate in nats per image, active units, latent dim): no unit active or
+    a rate under 0.1 nat is collapse; fewer than half active, or a rate under 1 nat, is partial
+    collapse (the near-collapsed PixelVAE of issue 23: rate 0.29 nats, 4 of 8 units active)."""
+    assert collapse_kind(0.01, 0, 5) == "posterior-collapse"
+    assert collapse_kind(3.0, 0, 5) == "posterior-collapse"
+    assert collapse_kind(0.05, 4, 8) == "posterior-collapse"
+    assert collapse_kind(0.29, 4, 8) == "partial-collapse"
+    assert collapse_kind(2.3, 3, 16) == "partial-collapse"
+    assert collapse_kind(20.0, 8, 16) is None  # half the units, a real rate: not flagged
+    assert collapse_kind(5.0, 3, 5) is None
 
 
 def test_rate_distortion_refuses_a_model_without_latents():

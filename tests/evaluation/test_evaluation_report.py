@@ -198,6 +198,9 @@ def test_results_schema(report):
             not Path(run["path"]).is_absolute() and (out / run["path"] / "config.json").is_file()
         ), name
     assert {"pgm", "torch", "pyro-ppl"} <= set(results["method"]["versions"])
+    # provenance: when, on what, by which command
+    assert {"date", "hardware", "command"} <= set(results["method"])
+    assert results["method"]["hardware"]["cpu"] and (out / "tables.tex").is_file()
 
 
 def test_model_compared_with_itself_is_not_different(report):

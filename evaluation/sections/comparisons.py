@@ -1,0 +1,38 @@
+"""The paired comparisons of every pair of density models (computed with the ranking, whose
+groups they decide: :mod:`.ranking`)."""
+
+from __future__ import annotations
+
+from ..tables import Column, Table
+from .section import Section
+
+__all__ = ["SECTION"]
+
+TABLE = Table(
+    (
+        "Paired comparisons on the same test images: mean of log p_a(x) − log p_b(x) (a is "
+        "the better mean), its BCa 95% interval, the sign-flip randomisation test p-value "
+        "(a Monte Carlo p-value: never below 1/(R+1) for R resamples), Holm-adjusted, and "
+        "Wilcoxon's signed-rank p-value for reference."
+    ),
+    "comparisons",
+    "",
+    [
+        Column("a", "a"),
+        Column("b", "b"),
+        Column("mean difference nats", "mean_difference_nats", ".2f"),
+        Column("95% CI", "ci95", ".2f"),
+        Column(
+            "a better on",
+            "fraction_a_better",
+            ".2f",
+            "fraction of test images where a scores higher",
+        ),
+        Column("p (sign-flip)", "p_value", ".3g"),
+        Column("p Holm", "p_value_adjusted", ".3g"),
+        Column("p (Wilcoxon)", "p_value_wilcoxon", ".3g"),
+        Column("different", "significant"),
+    ],
+)
+
+SECTION = Section("comparisons", "Paired comparisons", tables=[TABLE], latex=["comparisons"])

@@ -1,0 +1,218 @@
+"""The report as sections: one registry draws the page's navigation, headings, tables (one
+renderer for HTML, Markdown and LaTeX) and text; warnings come one per kind. Synthetic results,
+no training: each test runs in well under a second."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from evaluation import report
+from evaluation.sections import SECTIONS, Section
+from evaluation.sections.latent import collapse_record
+from evaluation.tables import Column, Table
+from evaluation.warning_record import warning_record
+from evaluation.warnings_text import khat_unreliable, warning_messages
+
+MODELS = ["pixel_cnn", "vae", "vae-vamp"]
+
+
+def _results() -> dict:
+    rows = [
+        {
+            "model": name,
+            "rank": i + 1,
+            "rank_range": [i + 1, i + 1],
+            "group": "abc"[i],
+            "log_likelihood_nats": -90.0 - 3 * i,
+            "ci95": [-91.0 - 3 * i, -89.0 - 3 * i],
+            "bits_per_dim": 2.0 + 0.1 * i,
+            "has_latents": name != "pixel_cnn",
+            "rate_nats": 0.29 if name == "vae" else 12.0,
+            "active_units": 4,
+            "latent_dim": 8,
+            "psis_khat_max": 0.9,
+        }
+        for i, name in enumerate(MODELS)
+    ]
+    comparisons = [
+        {"a": a, "b": b, "mean_difference_nats": 3.0, "ci95": [2.0, 4.0], "significant": True}
+        for i, a in enumerate(MODELS)
+        for b in MODELS[i + 1 :]
+    ]
+    method = {
+        "dataset": "digits",
+        "split": "test",
+        "num_images": 40,
+        "num_dims": 64,
+        "num_levels": 17,
+        "num_particles": 20,
+        "seed": 0,
+        "alpha": 0.05,
+        "n_resamples": 99,
+        "num_comparisons": 3,
+        "khat_unreliable": 0.7,
+        "curve_images": 4,
+        "curve_max_particles": 50,
+        "active_unit_threshold": 0.01,
+        "convergence_rule": "a rule",
+        "runs": {},
+        "versions": {"pgm": "0"},
+        "seconds": 1.0,
+    }
+    return {
+        "models": rows,
+        "comparisons": comparisons,
+        "representation": [],
+        "models_without_density": [],
+        "warnings": [],
+        "notes": [],
+        "method": method,
+    }
+
+
+def test_sections_have_unique_ids_and_every_table_a_caption_and_columns():
+    ids = [s.id for s in SECTIONS]
+    assert len(ids) == len(set(ids))
+    assert ids[0] == "ranking" and ids[-1] == "method" and "ais" in ids
+    for section in SECTIONS:
+        for table in section.tables:
+            assert table.caption and table.columns, section.id
+
+
+def test_one_renderer_draws_every_section_in_html_markdown_and_navigation():
+    results = _results()
+    page = report.render_html(results, [])
+    md = report.render_markdown(results, [])
+    for section in SECTIONS:
+        shown = section.shown(results, [])
+        assert (f'<a href="#{section.id}">' in page) == shown, section.id
+        assert (f'<h2 id="{section.id}">' in page) == shown, section.id
+        assert (f"## {section.title}\n" in md) == shown, section.id
+    # every ranking row's number is on the page with its source path
+    for i, row in enumerate(results["models"]):
+        assert f'data-path="models/{i}/log_likelihood_nats"' in page
+        assert f"| {report.format_value(row['log_likelihood_nats'], '.2f')} |" in md
+    # a wide table scrolls in its own box instead of being clipped by a narrow window
+    assert page.count('<div class="table-box">') == page.count("<table>")
+
+
+def test_a_new_section_is_one_unit(monkeypatch):
+    """How another engineer adds a section: one Section (its computation, table, text) in the
+    registry; both renderers, the navigation and the LaTeX export take it from there."""
+    results = _results()
+
+    def compute(c):  # what a section's computation does: write its rows into the results
+        c.results["seeds"] = [{"model": "vae", "share": 0.25}]
+
+    table = Table(
+        "Share of the variance from seeds.",
+        "seeds",
+        "",
+        [Column("model", "model"), Column("seed share", "share", ".2f")],
+    )
+    extra = Section(
+        "seeds", "Seeds", tables=[table], compute=compute, text=lambda r: ["Seeds."], latex=["s"]
+    )
+    monkeypatch.setattr(report, "SECTIONS", [*SECTIONS[:-1], extra, SECTIONS[-1]])
+
+    class _C:
+        pass
+
+    c = _C()
+    c.results = results
+    extra.compute(c)
+    page = report.render_html(results, [])
+    assert '<a href="#seeds">Seeds</a>' in page and '<h2 id="seeds">Seeds</h2>' in page
+    assert 'data-path="seeds/0/share" data-format=".2f">0.25</td>' in page
+    assert page.index('id="seeds"') < page.index('id="method"')
+    assert "| vae | 0.25 |" in report.render_markdown(results, [])
+    assert r"\label{tab:s}" in report.render_latex(results)
+
+
+def test_latex_export_has_booktabs_rules_and_every_row():
+    results = _results()
+    tex = report.render_latex(results)
+    assert tex.count(r"\toprule") == 2 and tex.count(r"\midrule") == 2
+    assert tex.count(r"\bottomrule") == 2
+    assert r"\label{tab:ranking}" in tex and r"\label{tab:comparisons}" in tex
+    body = tex.split(r"\label{tab:comparisons}")[0]
+    for i, name in enumerate(MODELS):
+        latex_name = name.replace("_", r"\_")
+        # one row per model, starting with its rank, with its estimate (true minus as $-$)
+        assert re.search(rf"^{i + 1} & .*{re.escape(latex_name)} & \$-\$9\d\.00 ", body, re.M)
+    rows = [line for line in tex.splitlines() if line.endswith(r"\\")]
+    assert len(rows) == 2 + len(MODELS) + len(results["comparisons"])  # headers + rows
+    assert "_" not in tex.replace(r"\_", "")  # every underscore escaped
+
+
+def test_warnings_come_one_per_kind_naming_every_model():
+    results = _results()
+    for name in MODELS[1:]:
+        results["warnings"].append(
+            warning_record(
+                "khat-unreliable",
+                name,
+                "psis_khat_unreliable_fraction",
+                0.05,
+                0.7,
+                khat_unreliable(name, 0.05, 0.9),
+            )
+        )
+    results["warnings"].append(collapse_record("vae", 0.29, 4, 8))
+    messages = warning_messages(results)
+    assert len(messages) == 2
+    khat = messages[0]
+    assert "vae (5.0% of images, max 0.90)" in khat and "vae-vamp" in khat
+    assert khat.count("Vehtari") == 1  # the explanation once, not once per model
+    assert "partial posterior collapse" in messages[1] and "4 of 8" in messages[1]
+    page = report.render_html(results, [])
+    assert page.count("<li>") == 2
+
+
+@pytest.mark.parametrize(
+    ("rate", "active", "dim", "code"),
+    [(0.29, 4, 8, "partial-collapse"), (0.0, 0, 8, "posterior-collapse"), (15.0, 6, 8, None)],
+)
+def test_collapse_record_for_synthetic_diagnostics(rate, active, dim, code):
+    record = collapse_record("pixelvae", rate, active, dim)
+    assert (record and record["code"]) == code
+    if code:
+        assert record["model"] == "pixelvae" and f"{active} of {dim}" in record["message"]
+
+
+def test_plugin_parts_are_described_by_their_registered_description():
+    """A plug-in prior without describe() is named in the report by the description it was
+    registered with, not its class name; a part that describes itself keeps its own words."""
+    from torch import nn
+
+    from evaluation.compared_run import _registered_descriptions
+    from pgm.registry import PRIORS
+
+    class StudentTPrior(nn.Module):
+        pass
+
+    class Model(nn.Module):
+        def describe(self) -> str:
+            return "StudentTPrior, diagonal-Gaussian guide"
+
+    model = Model()
+    model.prior = StudentTPrior()
+    PRIORS.register("test-student-t", "Student-t prior (3 degrees of freedom)")(lambda cfg: None)
+    try:
+        text = _registered_descriptions(model.describe(), model, {"prior": "test-student-t"})
+    finally:
+        PRIORS.unregister("test-student-t")
+    assert text == "Student-t prior (3 degrees of freedom), diagonal-Gaussian guide"
+
+
+def test_provenance_and_probe_column():
+    from evaluation.provenance import command_line, hardware, made_at
+    from evaluation.sections import TABLES
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", made_at())
+    assert hardware()["cpu"] and hardware()["cpu_cores"] >= 1
+    assert command_line(["/usr/bin/pgm", "compare", "a b"]) == "pgm compare 'a b'"
+    headers = [c.header for c in TABLES["representation"].columns]
+    assert "probe converged" in headers and "converged" not in headers
