@@ -362,6 +362,7 @@ def cmd_compare(args) -> int:
         alpha=args.alpha,
         curve_images=args.curve_images,
         curve_max_particles=args.curve_max_particles,
+        groups=args.group,  # issue 19
         ais=None
         if args.method == "is"
         else {
@@ -592,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
         "baseline=runs/vae)",
     )
     o.add_out_folder(p, "the report: results.json, idata.nc, report.md, report.html, figures/")
+    from .replicates import add_group_argument  # issue 19
+
+    add_group_argument(p)  # issue 19
     o.add_num_particles(p, o.DEFAULT_NUM_PARTICLES, ", as pgm suite")
     o.add_split(p, "the data split every model is evaluated on")
     o.add_num_images(p)

@@ -49,6 +49,7 @@ from .report import format_value, render_html, render_markdown
 from .report_figures import report_figures
 from .report_swap import check_report_folder, report_lock, write_report
 from .representation import encode_all, linear_probe
+from .seed_results import check_groups, seed_results  # issue 19: models over seeds
 from .statistics import compare_all, rank_models, summarise_mean
 from .warning_record import warning_record
 
@@ -299,6 +300,7 @@ def compare_runs(
     ais: dict | None = None,
     log=None,
     names: list[str | None] | None = None,
+    groups: list[str] | None = None,
 ) -> dict:
     """Evaluate every run on the same images and write the report into ``out``.
 
@@ -315,6 +317,8 @@ def compare_runs(
         :func:`evaluation.ais.ais`); ``None``: importance sampling only.
     :param log: where progress lines go (default: ``tqdm.write``); silent unless ``progress``.
     :param names: the name each run gets in the report (``None``: its folder's name).
+    :param groups: ``--group NAME=RUN,RUN,...`` specs: runs compared as seeds of one model
+        (runs whose configs differ only in ``seed`` are grouped without it; :mod:`.replicates`).
     :returns: the results (also ``out/results.json``).
     """
     if not isinstance(num_particles, int) or isinstance(num_particles, bool) or num_particles < 1:
@@ -336,6 +340,7 @@ def compare_runs(
     out = Path(out)
     check_report_folder(out)  # every input is checked before anything is created
     runs = load_runs(run_dirs, names)
+    manual_groups = check_groups([r for r in runs if r.has_density], groups)  # issue 19
     cfg0 = runs[0].cfg
     data = config_dataset(cfg0, split, data_dir).subset(num_images)
     x = data.float_images()
@@ -366,6 +371,8 @@ def compare_runs(
     )
     for run, rank in zip(dense, ranking, strict=True):
         run.row.update({k: rank[k] for k in ("rank", "rank_range", "group")})
+    # issue 19: the runs grouped into models, statistics with the training run as the unit
+    seeds_part = seed_results(dense, manual_groups, alpha, min(n_resamples, 2000), seed)
     timing["statistics"] = time.perf_counter() - t
 
     # 3. diagnostics of the latent models
@@ -403,6 +410,7 @@ def compare_runs(
     warnings += convergence_warnings(convergences, comparison_rows)
     rows = [r.row for r in dense]
     results = {
+        "seeds": seeds_part,  # issue 19 (seed_results.py)
         "models": rows,
         "comparisons": comparison_rows,
         "ranking": ranking,

@@ -128,6 +128,18 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                     "budget, not to convergence",
                 )
             )
+        if conv["status"] == "unknown" and conv["last_epoch"] is not None:
+            out.append(
+                warning_record(
+                    "not-shown-to-converge",
+                    name,
+                    "last_epoch",
+                    conv["last_epoch"],
+                    MIN_WINDOW,
+                    f"{name}: not shown to converge — {conv['last_epoch']} epoch(s) are too few "
+                    f"for the convergence rule (at least {MIN_WINDOW} validated epochs)",
+                )
+            )
         if conv["overfitting"]:
             out.append(
                 warning_record(
@@ -142,7 +154,12 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                     f"epoch {conv['last_epoch']}",
                 )
             )
-    falling = {name for name, conv in convergences.items() if conv["still_falling"]}
+    # issue 19: a run too short for the rule is not shown to converge: the warning covers it
+    falling = {
+        name
+        for name, conv in convergences.items()
+        if conv["still_falling"] or conv["status"] == "unknown"
+    }
     pairs = [
         c for c in comparisons if c["significant"] and (c["a"] in falling or c["b"] in falling)
     ]
@@ -158,7 +175,8 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                 len(pairs),
                 0,
                 f"{len(pairs)} significant difference(s) of the ranking involve a model that "
-                f"had not converged ({shown}): they compare training budgets, not models; "
+                f"had not converged or was not shown to converge ({shown}): they compare "
+                "training budgets, not models; "
                 "train to convergence (pgm suite --budget converge) before reading them as a "
                 "verdict (the rule: see Method)",
             )

@@ -138,7 +138,8 @@ TABLES: dict[str, Table] = {
     ),
     "comparisons": Table(
         (
-            "Paired comparisons on the same test images: mean of log p_a(x) − log p_b(x) (a is "
+            "Paired comparisons of the trained networks (one run each: training variance not "
+            "included) on the same test images: mean of log p_a(x) − log p_b(x) (a is "
             "the better mean), its BCa 95% interval, the sign-flip randomisation test p-value "
             "(a Monte Carlo p-value: never below 1/(R+1) for R resamples), Holm-adjusted, and "
             "Wilcoxon's signed-rank p-value for reference."
@@ -418,6 +419,10 @@ def _shown(results: dict, section: str, figures: Sequence[FigureFile]) -> bool:
 
 def summary_sentence(results: dict) -> str:
     """One sentence: the best model(s) and how many differences the data support."""
+    if results.get("seeds"):  # issue 19: what holds over seeds leads (seed_report.py)
+        from .seed_report import seed_summary_sentence
+
+        return seed_summary_sentence(results)
     rows = results["models"]
     if not rows:
         return "No density model was evaluated."
@@ -473,7 +478,8 @@ def method_paragraphs(results: dict) -> list[str]:
         (
             "Intervals: BCa bootstrap (Efron 1987) of the mean over test images, "
             f"{m['n_resamples']} resamples, 95%; they reflect the sampling of test images "
-            "together with the Monte Carlo noise of the estimator, not its bias."
+            "together with the Monte Carlo noise of the estimator, not its bias, and not "
+            "training variance (issue 19: see Models over seeds)."
         ),
         (
             "Comparisons: every pair of models on the same images, through the per-image "
@@ -509,6 +515,7 @@ def method_paragraphs(results: dict) -> list[str]:
 def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     """The whole report as one self-contained HTML page."""
     from .ais_agreement import ais_section_html  # it renders with this module's helpers
+    from .seed_report import seed_section_html  # issue 19
 
     m = results["method"]
     out = [
@@ -548,6 +555,7 @@ def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
         figs = html_figures(figures, section)
         if section == "method":
             out.append(ais_section_html(results))
+            out.append(seed_section_html(results))  # issue 19
             out.append(f'<h2 id="method">{title}</h2>')
             out += [f"<p>{html.escape(p)}</p>" for p in method_paragraphs(results)]
             continue
@@ -584,6 +592,7 @@ def render_markdown(
 ) -> str:
     """The report as Markdown; figures are linked from ``figure_dir`` (relative to the file)."""
     from .ais_agreement import ais_section_markdown  # it renders with this module's helpers
+    from .seed_report import seed_section_markdown  # issue 19
 
     m = results["method"]
     out = [
@@ -604,6 +613,7 @@ def render_markdown(
         figs = [f for f in figures if f.section == section]
         if section == "method":
             out.append(ais_section_markdown(results))
+            out.append(seed_section_markdown(results))  # issue 19
             out.append(f"## {title}\n")
             out += [p + "\n" for p in method_paragraphs(results)]
             continue

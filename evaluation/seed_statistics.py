@@ -233,14 +233,16 @@ def compare_all_models(
 
 def mc_variance_from_log_weights(log_weights) -> np.ndarray:
     """Per-image Monte Carlo variance of the importance-sampled ``log p(x)`` from its K log
-    weights ``(N, K)``, by the delta method: ``Var[w] / (K E[w]^2)`` (0 for K = 1, which is exact
-    for a model without latents)."""
+    weights ``(K, N)`` (the estimator's layout), by the delta method: ``Var[w] / (K E[w]^2)``
+    (0 for K = 1, which is exact for a model without latents)."""
     lw = np.asarray(log_weights, dtype=np.float64)
-    k = lw.shape[-1]
+    if lw.ndim != 2:
+        raise PgmError(f"log_weights: expected shape (K, N); found {lw.shape}")
+    k = lw.shape[0]
     if k < 2:
-        return np.zeros(lw.shape[0])
-    w = np.exp(lw - lw.max(-1, keepdims=True))
-    return w.var(-1, ddof=1) / (k * w.mean(-1) ** 2)
+        return np.zeros(lw.shape[1])
+    w = np.exp(lw - lw.max(0, keepdims=True))
+    return w.var(0, ddof=1) / (k * w.mean(0) ** 2)
 
 
 def variance_shares(per_seed, mc_variance=None) -> dict:
