@@ -326,6 +326,9 @@ def cmd_suite(args) -> int:
         progress=not args.no_progress,
         extra_runs=args.add,
         budget=args.budget,
+        seeds=args.seeds,  # issue 19
+        jobs=args.jobs,  # issue 19
+        executor=args.executor,  # issue 19
     )
     _print_table(results)
     print(f"results: {Path(args.out) / 'results.json'}")
@@ -691,6 +694,9 @@ def build_parser() -> argparse.ArgumentParser:
         "other",
     )
     o.add_common(p)
+    from .suite_grid import add_arguments as add_grid_arguments  # issue 19
+
+    add_grid_arguments(p)  # issue 19: --seeds, --jobs, --executor
     p.set_defaults(func=cmd_suite)
 
     from .reproduce import add_parser as add_reproduce_parser

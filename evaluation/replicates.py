@@ -5,7 +5,8 @@ by hand (a run named there is in no other group).
 
 A model of the comparison is then a :class:`ModelGroup`: its name, its runs (by their names in
 the report) and their seeds. Two runs of one group with the same config *and* the same seed are
-one network trained twice, not two replicates: refused.
+one network trained twice, not two replicates: refused in a hand-made group, kept apart (each
+its own model) when grouping by config.
 """
 
 from __future__ import annotations
@@ -142,12 +143,21 @@ def group_runs(
                 _differences(cfgs),
             )
         )
-    by_key: dict[str, list[int]] = {}
+    # runs of one config; a second run with a seed already in a group (one network trained
+    # twice) is not a replicate: it starts a group of its own
+    by_key: dict[str, list[list[int]]] = {}
     for i, (_, _, cfg) in enumerate(runs):
-        if i not in taken:
-            by_key.setdefault(replicate_key(cfg), []).append(i)
+        if i in taken:
+            continue
+        subgroups = by_key.setdefault(replicate_key(cfg), [])
+        seed = cfg.get("seed")
+        home = next((g for g in subgroups if all(runs[j][2].get("seed") != seed for j in g)), None)
+        if home is None:
+            subgroups.append([i])
+        else:
+            home.append(i)
     used = set(manual)
-    for idx in by_key.values():
+    for idx in (g for subgroups in by_key.values() for g in subgroups):
         base = _SEED_SUFFIX.sub("", runs[idx[0]][0]) if len(idx) > 1 else runs[idx[0]][0]
         name, n = base, 1
         while name in used:
@@ -157,6 +167,6 @@ def group_runs(
         groups.append(
             ModelGroup(name, [runs[i][0] for i in idx], [runs[i][2].get("seed") for i in idx])
         )
-    for g in groups:
+    for g in groups[: len(manual)]:
         _check_distinct_seeds(g, [runs[_find(r, runs)][2] for r in g.runs])
     return groups

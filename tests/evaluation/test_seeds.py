@@ -133,9 +133,10 @@ def test_replicates_group_by_config_and_by_hand():
         parse_groups(["novalue"])
     with pytest.raises(PgmError, match="found 'nope'"):
         group_runs(runs, {"G": ["nope"]})
-    twice = _runs(("a", {"seed": 0}), ("b", {"seed": 0}))
+    twice = _runs(("a", {"seed": 0}), ("b", {"seed": 0}), ("c", {"seed": 1}))
+    assert [g.runs for g in group_runs(twice)] == [["a", "c"], ["b"]]
     with pytest.raises(PgmError, match="one network trained twice"):
-        group_runs(twice)
+        group_runs(twice, {"G": ["a", "b"]})
 
 
 def test_too_short_run_is_not_shown_to_converge_and_warned():
