@@ -37,7 +37,7 @@ MODEL_COLUMNS = [
 COMPARISON_COLUMNS = [
     Column("a", "a"),
     Column("b", "b"),
-    Column("seeds", "seeds_a", "d"),
+    Column("seeds a", "seeds_a", "d"),
     Column("seeds b", "seeds_b", "d"),
     Column("difference nats", "mean_difference_nats", ".2f"),
     Column("95% CI", "ci95", ".2f"),

@@ -164,7 +164,7 @@ def run_suite(
     if pending:
         train_grid(pending, jobs, executor, out / "jobs", log)
     log(
-        f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; "
+        f"{len(runs)} runs ready in {time.perf_counter() - started:.1f} s; "
         "evaluating on the test split"
     )
     return compare_runs(
