@@ -124,6 +124,18 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                     text.not_converged(name, conv),
                 )
             )
+        if conv["status"] == "unknown" and conv["last_epoch"] is not None:
+            out.append(
+                warning_record(
+                    "not-shown-to-converge",
+                    name,
+                    "last_epoch",
+                    conv["last_epoch"],
+                    MIN_WINDOW,
+                    f"{name}: not shown to converge — {conv['last_epoch']} epoch(s) are too few "
+                    f"for the convergence rule (at least {MIN_WINDOW} validated epochs)",
+                )
+            )
         if conv["overfitting"]:
             out.append(
                 warning_record(
@@ -135,7 +147,12 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                     text.over_fitting(name, conv),
                 )
             )
-    falling = {name for name, conv in convergences.items() if conv["still_falling"]}
+    # issue 19: a run too short for the rule is not shown to converge: the warning covers it
+    falling = {
+        name
+        for name, conv in convergences.items()
+        if conv["still_falling"] or conv["status"] == "unknown"
+    }
     pairs = [
         c for c in comparisons if c["significant"] and (c["a"] in falling or c["b"] in falling)
     ]

@@ -70,12 +70,19 @@ def run_suite(
     log=print,
     extra_runs: list[str | Path] | None = None,
     budget: str = "fixed",
+    seeds: int = 1,
+    jobs: int = 1,
+    executor: str = "local",
 ) -> dict:
     """Train each suite model on ``data`` into ``out/runs/<name>``, then compare them, and the
     already-trained ``extra_runs`` (a plug-in model, say; trained on the same data), on the
     test split; returns the results (also in ``out/results.json``). ``budget`` is one of
-    :data:`BUDGETS`."""
+    :data:`BUDGETS`. ``seeds``: each model trained with seeds 0..N-1 (``out/runs/<name>-seed<S>``
+    beyond seed 0); ``jobs``/``executor``: how the runs are trained (:mod:`.suite_grid`)."""
     from .compare import compare_runs
+    from .suite_grid import TrainTask, check_grid_options, run_dir_name, train_grid  # issue 19
+
+    check_grid_options(seeds, jobs, executor)  # issue 19
 
     if budget not in BUDGETS:
         raise ValueError(f"--budget: expected one of {', '.join(BUDGETS)}; found {budget!r}")
@@ -110,45 +117,54 @@ def run_suite(
     train_ds = load_dataset(data, "train", data_dir)
     valid_ds = load_dataset(data, "valid", data_dir)
     runs = []
+    pending: list = []  # issue 19: the runs of the models x seeds grid still to train
     started = time.perf_counter()
-    for i, name in enumerate(chosen, 1):
+    grid = [(name, s) for name in chosen for s in range(seeds)]
+    for i, (name, seed) in enumerate(grid, 1):
         cfg = copy.deepcopy(table[name])
         cfg["data"] = data
         cfg["device"] = device
+        cfg["seed"] = seed  # issue 19: the seed is recorded in the run's config
         if budget == "converge":
             cfg["epochs"] = max(1, round(CONVERGE_MAX_EPOCHS * epochs_scale))
             cfg["early_stopping_patience"] = CONVERGE_PATIENCE
         else:
             cfg["epochs"] = max(1, round(cfg.get("epochs", 10) * epochs_scale))
-        run_dir = out / "runs" / name
+        label = run_dir_name(name, seed)
+        run_dir = out / "runs" / label
         resume = (run_dir / "config.json").exists()
-        t0 = time.perf_counter()
+        runs.append(run_dir)
         if (
             resume
             and (run_dir / "model.safetensors").exists()
             and _check_finished(run_dir, cfg, train_ds, valid_ds)
         ):
-            log(f"[{i}/{len(chosen)}] {name}: already trained in {run_dir}, kept")
-        else:
-            until = (
-                f"until {CONVERGE_PATIENCE} epochs bring no better validation loss "
-                f"(at most {cfg['epochs']})"
-                if budget == "converge"
-                else f"{cfg['epochs']} epochs"
-            )
-            log(f"[{i}/{len(chosen)}] {name}: training {until} on {data}")
-            train(
-                cfg,
-                run_dir,
-                resume=resume,
-                data_dir=data_dir,
-                progress=progress,
-                data=(train_ds, valid_ds),
-            )
-            log(f"    done in {time.perf_counter() - t0:.1f} s")
-        runs.append(run_dir)
+            log(f"[{i}/{len(grid)}] {label}: already trained in {run_dir}, kept")
+            continue
+        if jobs > 1 or executor != "local":
+            pending.append(TrainTask(label, cfg, run_dir, resume, data_dir))
+            continue
+        until = (
+            f"until {CONVERGE_PATIENCE} epochs bring no better validation loss "
+            f"(at most {cfg['epochs']})"
+            if budget == "converge"
+            else f"{cfg['epochs']} epochs"
+        )
+        log(f"[{i}/{len(grid)}] {label}: training {until} on {data}")
+        t0 = time.perf_counter()
+        train(
+            cfg,
+            run_dir,
+            resume=resume,
+            data_dir=data_dir,
+            progress=progress,
+            data=(train_ds, valid_ds),
+        )
+        log(f"    done in {time.perf_counter() - t0:.1f} s")
+    if pending:
+        train_grid(pending, jobs, executor, out / "jobs", log)
     log(
-        f"trained {len(runs)} models in {time.perf_counter() - started:.1f} s; "
+        f"{len(runs)} runs ready in {time.perf_counter() - started:.1f} s; "
         "evaluating on the test split"
     )
     return compare_runs(

@@ -1,0 +1,172 @@
+"""Which runs are replicates of one model: runs whose resolved configs differ only in ``seed``
+(and in session keys — device, data folder, logger, checkpoints kept — that say how a run was
+executed, not what it trained) are seeds of one model; ``--group NAME=RUN,RUN,...`` groups runs
+by hand (a run named there is in no other group).
+
+A model of the comparison is then a :class:`ModelGroup`: its name, its runs (by their names in
+the report) and their seeds. Two runs of one group with the same config *and* the same seed are
+one network trained twice, not two replicates: refused in a hand-made group, kept apart (each
+its own model) when grouping by config.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from inference.fingerprint import SESSION_KEYS
+from pgm.errors import PgmError
+
+__all__ = [
+    "IGNORED_KEYS",
+    "ModelGroup",
+    "add_group_argument",
+    "group_runs",
+    "parse_groups",
+    "replicate_key",
+]
+
+#: keys that do not make two runs different models
+IGNORED_KEYS = frozenset(SESSION_KEYS) | {"seed"}
+
+_SEED_SUFFIX = re.compile(r"-seed\d+$")
+
+
+@dataclass
+class ModelGroup:
+    """One model of the comparison: its runs (report names), their seeds, how it was grouped
+    (``"config"``: same config but the seed; ``"by hand"``: ``--group``) and, for a hand-made
+    group, the config keys in which its runs differ beyond the seed."""
+
+    model: str
+    runs: list[str]
+    seeds: list[int | None]
+    grouped: str = "config"
+    config_differences: list[str] = field(default_factory=list)
+
+    @property
+    def num_seeds(self) -> int:
+        return len(self.runs)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "num_seeds": self.num_seeds}
+
+
+def replicate_key(cfg: dict) -> str:
+    """The resolved config without the seed and session keys, as canonical JSON."""
+    kept = {k: v for k, v in cfg.items() if k not in IGNORED_KEYS}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def add_group_argument(parser) -> None:
+    """``--group NAME=RUN,RUN,...`` (repeatable) on an argparse parser."""
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=None,
+        metavar="NAME=RUN,RUN,...",
+        help="compare these runs (their names in the report, or their folders) as seeds of one "
+        "model called NAME (repeatable); runs whose configs differ only in seed are grouped "
+        "without it",
+    )
+
+
+def parse_groups(specs: list[str] | None) -> dict[str, list[str]]:
+    """``["vae=a,b", ...]`` -> ``{"vae": ["a", "b"]}``, refusing a malformed or repeated one."""
+    groups: dict[str, list[str]] = {}
+    for spec in specs or []:
+        name, sep, runs = str(spec).partition("=")
+        members = [r.strip() for r in runs.split(",") if r.strip()]
+        if not sep or not name.strip() or not members:
+            raise PgmError(f"--group: expected NAME=RUN,RUN,...; found {spec!r}")
+        if name.strip() in groups:
+            raise PgmError(f"--group: expected each NAME once; found {name.strip()!r} twice")
+        groups[name.strip()] = members
+    return groups
+
+
+def _find(member: str, runs: list[tuple[str, Path, dict]]) -> int:
+    for i, (name, path, _) in enumerate(runs):
+        if member == name or Path(member).resolve() == Path(path).resolve():
+            return i
+    raise PgmError(
+        f"--group: expected runs being compared (names: {', '.join(r[0] for r in runs)}); "
+        f"found {member!r}"
+    )
+
+
+def _differences(cfgs: list[dict]) -> list[str]:
+    keys = sorted({k for c in cfgs for k in c} - IGNORED_KEYS)
+    return [k for k in keys if len({json.dumps(c.get(k), default=str) for c in cfgs}) > 1]
+
+
+def _check_distinct_seeds(group: ModelGroup, cfgs: list[dict]) -> None:
+    seen: dict[tuple, str] = {}
+    for run, seed, cfg in zip(group.runs, group.seeds, cfgs, strict=True):
+        key = (seed, replicate_key(cfg))
+        if key in seen:
+            raise PgmError(
+                f"runs: expected different seeds for the replicates of {group.model}; found "
+                f"{seen[key]} and {run} with the same config and seed {seed} (one network "
+                "trained twice, not two replicates)"
+            )
+        seen[key] = run
+
+
+def group_runs(
+    runs: list[tuple[str, Path, dict]], manual: dict[str, list[str]] | None = None
+) -> list[ModelGroup]:
+    """Group ``runs`` (``(name, folder, resolved config)``, in report order) into models:
+    the hand-made groups first as given, then the other runs by :func:`replicate_key`, each
+    group named after its first run without a ``-seedN`` suffix (made unique)."""
+    manual = manual or {}
+    taken: dict[int, str] = {}
+    groups: list[ModelGroup] = []
+    for name, members in manual.items():
+        idx = [_find(m, runs) for m in members]
+        for i in idx:
+            if i in taken:
+                raise PgmError(
+                    f"--group: expected each run in one group; found {runs[i][0]} in "
+                    f"{taken[i]} and {name}"
+                )
+            taken[i] = name
+        cfgs = [runs[i][2] for i in idx]
+        groups.append(
+            ModelGroup(
+                name,
+                [runs[i][0] for i in idx],
+                [runs[i][2].get("seed") for i in idx],
+                "by hand",
+                _differences(cfgs),
+            )
+        )
+    # runs of one config; a second run with a seed already in a group (one network trained
+    # twice) is not a replicate: it starts a group of its own
+    by_key: dict[str, list[list[int]]] = {}
+    for i, (_, _, cfg) in enumerate(runs):
+        if i in taken:
+            continue
+        subgroups = by_key.setdefault(replicate_key(cfg), [])
+        seed = cfg.get("seed")
+        home = next((g for g in subgroups if all(runs[j][2].get("seed") != seed for j in g)), None)
+        if home is None:
+            subgroups.append([i])
+        else:
+            home.append(i)
+    used = set(manual)
+    for idx in (g for subgroups in by_key.values() for g in subgroups):
+        base = _SEED_SUFFIX.sub("", runs[idx[0]][0]) if len(idx) > 1 else runs[idx[0]][0]
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}#{n}"
+        used.add(name)
+        groups.append(
+            ModelGroup(name, [runs[i][0] for i in idx], [runs[i][2].get("seed") for i in idx])
+        )
+    for g in groups[: len(manual)]:
+        _check_distinct_seeds(g, [runs[_find(r, runs)][2] for r in g.runs])
+    return groups

@@ -1,0 +1,250 @@
+"""The report's "Models over seeds" section, its summary sentence and what the seeds and budget
+can and cannot support, rendered from the ``seeds`` part of ``results.json``
+(:mod:`.seed_results`). Like :mod:`.ais_agreement`, it draws its tables with the report's own
+cell formatting (:func:`.report.format_value`).
+"""
+
+from __future__ import annotations
+
+import html
+
+from .report import Column, format_value, resolve_path
+
+__all__ = [
+    "seed_paragraphs",
+    "seed_section_html",
+    "seed_section_markdown",
+    "seed_summary_sentence",
+]
+
+MODEL_COLUMNS = [
+    Column("model", "model"),
+    Column("seeds", "num_seeds", "d"),
+    Column("log p(x) nats", "mean", ".2f", "mean over seeds and test images"),
+    Column("95% CI", "ci95", ".2f", "two-level bootstrap: seeds, then test images"),
+    Column("seed sd", "seed_sd", ".3f", "spread of the per-seed means (nats)"),
+    Column("per-seed means", "seed_means", ".2f"),
+    Column("share: seeds", "variance/shares/seeds", ".2f"),
+    Column("share: images", "variance/shares/test_images", ".2f"),
+    Column("share: MC", "variance/shares/monte_carlo", ".3f"),
+    Column("resolvable nats", "minimal_detectable_difference", ".2f", "80% power, α"),
+    Column("parameters", "equal_terms/parameters", "d"),
+    Column("epochs", "equal_terms/epochs", "d"),
+    Column("train s", "equal_terms/train_seconds_mean", ".0f", "mean over seeds"),
+    Column("converged", "equal_terms/convergence"),
+]
+
+COMPARISON_COLUMNS = [
+    Column("a", "a"),
+    Column("b", "b"),
+    Column("seeds a", "seeds_a", "d"),
+    Column("seeds b", "seeds_b", "d"),
+    Column("difference nats", "mean_difference_nats", ".2f"),
+    Column("95% CI", "ci95", ".2f"),
+    Column("P(a > b)", "probability_of_improvement", ".2f", "share of seed pairs a wins"),
+    Column("p", "p_value", ".3g"),
+    Column("p Holm", "p_value_adjusted", ".3g"),
+    Column("resolvable nats", "minimal_detectable_difference", ".2f"),
+    Column("different over seeds", "significant"),
+]
+
+_MODEL_CAPTION = (
+    "Models over seeds: runs whose configs differ only in their seed (or grouped with --group) "
+    "are one model. Interval: two-level bootstrap (seeds, then test images); shares: where one "
+    "run's score varies (seeds, test images, Monte Carlo); resolvable: the smallest difference "
+    "to a model of equal spread these seeds find with 80% power."
+)
+_COMPARISON_CAPTION = (
+    "Pairwise over seeds: Welch's t on the per-seed means, paired over the shared test images "
+    "(the training run is the unit), Holm-adjusted; P(a > b): the probability that a run of a "
+    "beats a run of b (Agarwal et al. 2021)."
+)
+
+
+def _cells(rows: list[dict], columns: list[Column], prefix: str) -> list[list[tuple]]:
+    return [
+        [
+            (format_value(resolve_path(row, c.key), c.fmt), f"{prefix}/{i}/{c.key}", c.fmt)
+            for c in columns
+        ]
+        for i, row in enumerate(rows)
+    ]
+
+
+def _converged(results: dict) -> set[str]:
+    return {m["model"] for m in results["seeds"]["models"] if m["equal_terms"].get("all_converged")}
+
+
+def seed_summary_sentence(results: dict) -> str:
+    """The page's lead: what holds over seeds and among converged models — never a count of
+    significant pairs; with one seed per model, that the networks, not the models, are compared."""
+    seeds = results["seeds"]
+    models = seeds["models"]
+    if not models:
+        return "No density model was evaluated."
+    converged = _converged(results)
+    not_conv = [m["model"] for m in models if m["model"] not in converged]
+    tail = (
+        f" Not converged or not shown to converge: {', '.join(not_conv)} — differences "
+        "involving them "
+        "compare training budgets."
+        if not_conv
+        else " Every model converged."
+    )
+    if seeds["unit"] == "network":
+        best = models[0]
+        return (
+            f"One trained network per model: this compares these networks, not the models — "
+            f"training variance is not included, so where the networks differ the models may "
+            f"not. Best network: {best['model']} ({format_value(best['mean'], '.2f')} nats)." + tail
+        )
+    held = [c for c in seeds["comparisons"] if c["significant"] and {c["a"], c["b"]} <= converged]
+    budget = [c for c in seeds["comparisons"] if c["significant"] and c not in held]
+    unresolved = [c for c in seeds["comparisons"] if not c["significant"]]
+    parts = []
+    if held:
+        parts.append(
+            "Holds over seeds, among converged models: "
+            + "; ".join(
+                f"{c['a']} > {c['b']} by {format_value(c['mean_difference_nats'], '.2f')} nats "
+                f"(P(a > b) = {format_value(c['probability_of_improvement'], '.2f')})"
+                for c in held
+            )
+            + "."
+        )
+    else:
+        parts.append("No difference between converged models holds over seeds.")
+    if budget:
+        parts.append(
+            "Holds over seeds, but involves a model that had not converged (a budget, not a "
+            "verdict): "
+            + "; ".join(
+                f"{c['a']} > {c['b']} by {format_value(c['mean_difference_nats'], '.2f')} nats"
+                for c in budget
+            )
+            + "."
+        )
+    if unresolved:
+        parts.append(
+            "Not resolved by these seeds: "
+            + "; ".join(
+                f"{c['a']} vs {c['b']} (resolvable ≥ "
+                f"{format_value(c['minimal_detectable_difference'], '.2f')} nats)"
+                for c in unresolved
+            )
+            + "."
+        )
+    if seeds["single_seed_models"]:
+        parts.append(
+            f"One seed only, not compared over seeds: {', '.join(seeds['single_seed_models'])}."
+        )
+    return " ".join(parts) + tail
+
+
+def seed_paragraphs(results: dict) -> list[str]:
+    """What these seeds and budget can and cannot support, in plain sentences."""
+    seeds = results["seeds"]
+    out = []
+    if seeds["unit"] == "network":
+        out.append(
+            "Each model was trained once: the intervals and tests of this page reflect the test "
+            "images and the estimator's Monte Carlo noise, not training variance, and compare "
+            "these trained networks. A second seed of the same config can differ from the first "
+            "by more than the intervals; run pgm suite --seeds 3 (or compare several seeds of "
+            "each model) for statements about models."
+        )
+    else:
+        for m in seeds["models"]:
+            if m["num_seeds"] >= 2 and m["seeds_needed"]:
+                needed = ", ".join(
+                    f"{d} nats: {n if n is not None else '> 1000'}"
+                    for d, n in m["seeds_needed"].items()
+                )
+                out.append(
+                    f"{m['model']}: {m['num_seeds']} seeds resolve differences of about "
+                    f"{format_value(m['minimal_detectable_difference'], '.2f')} nats or more "
+                    f"(80% power, α = {seeds['alpha']}); seeds per model needed for {needed}."
+                )
+    unshown = [m["model"] for m in seeds["models"] if m["equal_terms"].get("seeds_not_shown")]
+    if unshown:
+        out.append(
+            "Too few epochs for the convergence rule (not shown to converge): "
+            f"{', '.join(unshown)}."
+        )
+    for m in seeds["models"]:
+        for note in m["variance"]["notes"]:
+            out.append(f"{m['model']}: {note}.")
+    return out
+
+
+def _html_rows(cells: list[list[tuple]]) -> str:
+    return "".join(
+        "<tr>"
+        + "".join(
+            f'<td data-path="{html.escape(p)}" data-format="{html.escape(f)}">{html.escape(t)}</td>'
+            for t, p, f in row
+        )
+        + "</tr>"
+        for row in cells
+    )
+
+
+def _html_table(caption: str, columns: list[Column], cells: list[list[tuple]]) -> str:
+    head = "".join(
+        f'<th title="{html.escape(c.title)}">{html.escape(c.header)}</th>' for c in columns
+    )
+    return (
+        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{_html_rows(cells)}</tbody></table>"
+    )
+
+
+def seed_section_html(results: dict) -> str:
+    """The "Models over seeds" section (empty without a ``seeds`` part)."""
+    seeds = results.get("seeds")
+    if not seeds:
+        return ""
+    out = ['<h2 id="seeds">Models over seeds and equal terms</h2>']
+    out.append(
+        _html_table(
+            _MODEL_CAPTION, MODEL_COLUMNS, _cells(seeds["models"], MODEL_COLUMNS, "seeds/models")
+        )
+    )
+    if seeds["comparisons"]:
+        out.append(
+            _html_table(
+                _COMPARISON_CAPTION,
+                COMPARISON_COLUMNS,
+                _cells(seeds["comparisons"], COMPARISON_COLUMNS, "seeds/comparisons"),
+            )
+        )
+    out += [f"<p>{html.escape(p)}</p>" for p in seed_paragraphs(results)]
+    return "\n".join(out)
+
+
+def _md_table(caption: str, columns: list[Column], cells: list[list[tuple]]) -> str:
+    lines = [
+        "| " + " | ".join(c.header for c in columns) + " |",
+        "|" + "|".join("---:" if c.fmt else "---" for c in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(t.replace("|", "\\|") for t, _, _ in row) + " |" for row in cells]
+    return caption + "\n\n" + "\n".join(lines) + "\n"
+
+
+def seed_section_markdown(results: dict) -> str:
+    """The "Models over seeds" section as Markdown (empty without a ``seeds`` part)."""
+    seeds = results.get("seeds")
+    if not seeds:
+        return ""
+    out = ["## Models over seeds and equal terms\n"]
+    out.append(_md_table(_MODEL_CAPTION, MODEL_COLUMNS, _cells(seeds["models"], MODEL_COLUMNS, "")))
+    if seeds["comparisons"]:
+        out.append(
+            _md_table(
+                _COMPARISON_CAPTION,
+                COMPARISON_COLUMNS,
+                _cells(seeds["comparisons"], COMPARISON_COLUMNS, ""),
+            )
+        )
+    out += [p + "\n" for p in seed_paragraphs(results)]
+    return "\n".join(out)

@@ -1,0 +1,116 @@
+"""The suite's grid of models x seeds: which runs to train (an existing run with the same config
+and seed is reused), and training them — one after another, concurrently on this machine
+through submitit's ``LocalExecutor`` (``--jobs J``), or on a Slurm cluster through submitit's
+``AutoExecutor`` (``--executor slurm``). submitit is the job engine; pgm adds no scheduler of its
+own: with the local executor the pending runs are split into ``J`` jobs that each train their
+share in turn; on Slurm each run is one element of a job array of at most ``J`` at a time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgm.errors import PgmError
+
+__all__ = [
+    "EXECUTORS",
+    "TrainTask",
+    "add_arguments",
+    "check_grid_options",
+    "run_dir_name",
+    "train_grid",
+]
+
+EXECUTORS = ("local", "slurm")
+#: a local job's wall-clock limit (submitit's default is 2 minutes)
+LOCAL_TIMEOUT_MIN = 7 * 24 * 60
+
+
+@dataclass
+class TrainTask:
+    """One run of the grid: its config (with ``seed``), folder, and whether it resumes."""
+
+    name: str
+    cfg: dict
+    run_dir: Path
+    resume: bool
+    data_dir: str | None
+
+
+def run_dir_name(model: str, seed: int) -> str:
+    """``vae`` for seed 0 (the suite's folder before seeds), ``vae-seed2`` for seed 2."""
+    return model if seed == 0 else f"{model}-seed{seed}"
+
+
+def add_arguments(parser) -> None:
+    """``--seeds``, ``--jobs``, ``--executor`` on the ``pgm suite`` parser."""
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train each model with seeds 0..N-1 (default 1); with >= 2 the comparison's unit "
+        "is the training run (intervals and tests over seeds)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train up to J runs at once (default 1: in this process)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: this machine (submitit's LocalExecutor when --jobs > 1); slurm: a Slurm "
+        "cluster through submitit",
+    )
+
+
+def check_grid_options(seeds, jobs, executor: str) -> None:
+    """One-line refusals of ``--seeds``/``--jobs``/``--executor``, before any training."""
+    for flag, value in (("--seeds", seeds), ("--jobs", jobs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PgmError(f"{flag}: expected an integer >= 1; found {value!r}")
+    if executor not in EXECUTORS:
+        raise PgmError(f"--executor: expected one of {', '.join(EXECUTORS)}; found {executor!r}")
+    if executor == "slurm" and shutil.which("sbatch") is None:
+        raise PgmError(
+            "--executor slurm: expected a Slurm cluster (sbatch on PATH); found none on this "
+            "machine (use --executor local --jobs J here)"
+        )
+
+
+def train_tasks(tasks: list[TrainTask]) -> list[str]:
+    """Train each task in turn (what one job runs); returns the run folders."""
+    from inference import train
+
+    for t in tasks:
+        train(t.cfg, t.run_dir, resume=t.resume, data_dir=t.data_dir, progress=False)
+    return [str(t.run_dir) for t in tasks]
+
+
+def train_grid(tasks: list[TrainTask], jobs: int, executor: str, folder: Path, log=print) -> None:
+    """Train ``tasks`` with ``jobs`` concurrent jobs through submitit (job logs in ``folder``);
+    a failed job is reported by its run names and submitit's error, after the others finish."""
+    import submitit
+
+    if executor == "slurm":
+        ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+        ex.update_parameters(slurm_array_parallelism=jobs)
+        chunks = [[t] for t in tasks]
+    else:
+        ex = submitit.LocalExecutor(folder=folder)
+        ex.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN)
+        chunks = [tasks[i::jobs] for i in range(min(jobs, len(tasks)))]
+    submitted = ex.map_array(train_tasks, chunks)
+    log(f"submitted {len(tasks)} run(s) as {len(submitted)} {executor} job(s); logs in {folder}")
+    failed = []
+    for job, chunk in zip(submitted, chunks, strict=True):
+        try:
+            job.result()
+        except Exception as e:  # noqa: BLE001 — reported with the runs it concerns
+            failed.append(f"{', '.join(t.name for t in chunk)}: {str(e).strip().splitlines()[-1]}")
+    if failed:
+        raise PgmError(f"--jobs: expected every run to train; found failures: {'; '.join(failed)}")

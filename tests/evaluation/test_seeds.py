@@ -1,0 +1,168 @@
+"""Issue 19: statistics with the training run as the unit, replicate grouping, equal terms.
+
+The calibration tests simulate a model trained with many seeds as per-image log-likelihoods
+``seed offset + image effect + noise`` (seeded, numbers stated): the seed offsets make one
+network beat another of the same model on shared images, which the old image-level test calls
+significant and the seed-level test must not (more often than about alpha)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluation.convergence import convergence, convergence_warnings
+from evaluation.equal_terms import NOT_SHOWN, convergence_verdict, model_terms
+from evaluation.replicates import group_runs, parse_groups
+from evaluation.seed_statistics import (
+    compare_all_models,
+    compare_models,
+    mc_variance_from_log_weights,
+    probability_of_improvement,
+    seeds_needed,
+    summarise_model,
+    variance_shares,
+)
+from evaluation.statistics import compare_paired
+from pgm.errors import PgmError
+
+
+def _model(rng, seeds, images, mean=-90.0, seed_sd=0.5, image_effect=None, noise=1.0):
+    effect = image_effect if image_effect is not None else rng.normal(0, 8, images)
+    offsets = rng.normal(mean, seed_sd, seeds)
+    return offsets[:, None] + effect[None, :] + rng.normal(0, noise, (seeds, images))
+
+
+def test_same_model_3_vs_3_is_calibrated_where_single_run_test_is_not():
+    """16 seeds of one model, 200 disjoint 3-vs-3 splits (seed 0): the seed-level test calls at
+    most 10% significant (alpha 0.05 plus sampling slack); the old one-network test far more."""
+    rng = np.random.default_rng(0)
+    images = 200
+    effect = rng.normal(0, 8, images)
+    ll = _model(rng, 16, images, image_effect=effect)
+    hits = total = 0
+    for _ in range(100):
+        order = rng.permutation(16)
+        for j in range(2):
+            a, b = order[6 * j : 6 * j + 3], order[6 * j + 3 : 6 * j + 6]
+            hits += compare_models("A", "B", ll[a], ll[b]).p_value <= 0.05
+            total += 1
+    assert hits / total <= 0.10
+    old = [
+        compare_paired("a", "b", ll[i], ll[i + 1], n_resamples=499).p_value <= 0.05
+        for i in range(0, 16, 2)
+    ]
+    assert np.mean(old) >= 0.5
+
+
+def test_real_difference_found_with_3_seeds():
+    rng = np.random.default_rng(1)
+    effect = rng.normal(0, 8, 150)
+    a = _model(rng, 3, 150, mean=-85.0, image_effect=effect)
+    b = _model(rng, 3, 150, mean=-95.0, image_effect=effect)
+    c = compare_models("a", "b", a, b)
+    assert c.p_value < 1e-4 and c.mean_difference_nats == pytest.approx(10, abs=1.5)
+    assert c.probability_of_improvement == 1.0
+    assert c.ci95[0] < c.mean_difference_nats < c.ci95[1]
+
+
+def test_compare_all_models_holm_and_refusals():
+    rng = np.random.default_rng(2)
+    per_seed = {m: _model(rng, 3, 50, mean=mu) for m, mu in (("x", -80), ("y", -90), ("z", -100))}
+    pairs = compare_all_models(per_seed)
+    assert [(c.a, c.b) for c in pairs] == [("x", "y"), ("x", "z"), ("y", "z")]
+    assert all(c.p_value_adjusted >= c.p_value for c in pairs)
+    with pytest.raises(PgmError, match=">= 2 seeds"):
+        compare_models("a", "b", per_seed["x"][:1], per_seed["y"])
+    with pytest.raises(PgmError, match="same 50 test images"):
+        compare_models("a", "b", per_seed["x"], per_seed["y"][:, :10])
+
+
+def test_two_level_interval_includes_seed_variance():
+    """Seed spread 3 nats, images spread 1: the two-level interval is much wider than the
+    interval of one run's mean over images; one seed gives no interval at all."""
+    rng = np.random.default_rng(3)
+    ll = _model(rng, 8, 300, seed_sd=3.0, image_effect=rng.normal(0, 1, 300), noise=0.1)
+    s = summarise_model("m", ll, n_resamples=500)
+    image_only = 2 * 1.96 * ll[0].std(ddof=1) / np.sqrt(300)
+    assert s.ci95[1] - s.ci95[0] > 5 * image_only
+    assert summarise_model("m", ll[:1]).ci95 is None
+
+
+def test_variance_shares_and_mc():
+    rng = np.random.default_rng(4)
+    ll = _model(rng, 10, 400, seed_sd=2.0, image_effect=rng.normal(0, 2, 400), noise=0.1)
+    v = variance_shares(ll, np.full(ll.shape, 0.01))
+    assert sum(v["shares"].values()) == pytest.approx(1)
+    assert v["shares"]["seeds"] > 0.8 and v["shares"]["monte_carlo"] < 0.01
+    one = variance_shares(ll[:1])
+    assert one["shares"]["seeds"] is None and one["shares"]["monte_carlo"] is None
+    assert len(one["notes"]) == 2
+    # equal weights: no Monte Carlo variance; K = 1: none either
+    assert np.allclose(mc_variance_from_log_weights(np.zeros((5, 3))), 0)
+    assert np.allclose(mc_variance_from_log_weights(np.zeros((1, 3))), 0)
+    assert (mc_variance_from_log_weights(rng.normal(0, 1, (50, 4))) > 0).all()
+
+
+def test_probability_of_improvement_and_seeds_needed():
+    assert probability_of_improvement([3, 4], [1, 2]) == 1.0
+    assert probability_of_improvement([1, 3], [2, 2]) == 0.5
+    assert seeds_needed(1.0, 0.5) < seeds_needed(0.25, 0.5)
+
+
+def _runs(*specs):
+    base = {"model": "vae", "latent_dim": 16, "epochs": 40, "device": "cpu"}
+    return [(name, f"/r/{name}", {**base, **extra}) for name, extra in specs]
+
+
+def test_replicates_group_by_config_and_by_hand():
+    runs = _runs(
+        ("vae", {"seed": 0}),
+        ("vae-seed1", {"seed": 1, "device": "cuda"}),
+        ("vamp", {"seed": 0, "prior": "vamp"}),
+        ("vamp-b", {"seed": 1, "prior": "vamp", "lr": 1e-3}),
+    )
+    groups = group_runs(runs)
+    assert [(g.model, g.runs) for g in groups] == [
+        ("vae", ["vae", "vae-seed1"]),
+        ("vamp", ["vamp"]),
+        ("vamp-b", ["vamp-b"]),
+    ]
+    manual = group_runs(runs, parse_groups(["V=vamp,vamp-b"]))
+    assert manual[0].model == "V" and manual[0].config_differences == ["lr"]
+    with pytest.raises(PgmError, match="--group: expected NAME=RUN"):
+        parse_groups(["novalue"])
+    with pytest.raises(PgmError, match="found 'nope'"):
+        group_runs(runs, {"G": ["nope"]})
+    twice = _runs(("a", {"seed": 0}), ("b", {"seed": 0}), ("c", {"seed": 1}))
+    assert [g.runs for g in group_runs(twice)] == [["a", "c"], ["b"]]
+    with pytest.raises(PgmError, match="one network trained twice"):
+        group_runs(twice, {"G": ["a", "b"]})
+
+
+def test_too_short_run_is_not_shown_to_converge_and_warned():
+    conv = convergence([{"epoch": 1, "valid_loss": 90.0}, {"epoch": 2, "valid_loss": 89.0}])
+    assert convergence_verdict(conv) == (None, NOT_SHOWN)
+    comps = [{"a": "short", "b": "other", "significant": True}]
+    kinds = [w["code"] for w in convergence_warnings({"short": conv}, comps)]
+    assert "not-shown-to-converge" in kinds and "ranking-not-converged" in kinds
+    terms = model_terms(
+        [
+            {
+                "parameters": 10,
+                "epochs": 2,
+                "train_seconds": 1.0,
+                "converged": None,
+                "convergence": NOT_SHOWN,
+            },
+            {
+                "parameters": 10,
+                "epochs": 3,
+                "train_seconds": 3.0,
+                "converged": True,
+                "convergence": "converged (flat)",
+            },
+        ]
+    )
+    assert terms["parameters"] == 10 and terms["epochs"] == [2, 3]
+    assert terms["seeds_converged"] == 1 and not terms["all_converged"]
+    assert terms["train_seconds_mean"] == 2.0
