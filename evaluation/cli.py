@@ -1,4 +1,5 @@
-"""The ``pgm`` command: train, evaluate, bdmc, sample, complete, compare, list, suite, reproduce."""
+"""The ``pgm`` command: train, evaluate, bdmc, sample, complete, compare, list, suite, reproduce,
+data."""
 
 from __future__ import annotations
 
@@ -692,6 +693,17 @@ def build_parser() -> argparse.ArgumentParser:
     from .reproduce import add_parser as add_reproduce_parser
 
     add_reproduce_parser(sub)
+    # -- issue 22: `pgm data fetch` (its options and handler live in inference/data_fetch.py)
+    from inference.data_fetch import add_arguments as add_data_arguments
+
+    add_data_arguments(
+        sub.add_parser(
+            "data",
+            help="obtain a dataset a recipe needs (pgm data fetch NAME)",
+            description="Obtain the data the recipes need: pgm data fetch NAME.",
+        )
+    )
+    # -- end issue 22
     return parser
 
 
