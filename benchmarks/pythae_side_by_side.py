@@ -36,11 +36,12 @@ LATENT, HIDDEN, D = 50, 400, 784
 class PlainVAE(nn.Module):
     """784-400-400 -> (mu, log sigma^2); 50-400-400-784 logits: the peer's architecture.
     ``head`` is how the scale comes from the second head: ``exp`` (pythae's
-    ``exp(0.5 log sigma^2)``) or ``softplus`` (pgm's ``softplus(.) + 1e-4``)."""
+    ``exp(0.5 log sigma^2)``) or ``softplus`` (pgm's ``softplus(.) + 1e-4``); ``centred``
+    feeds the encoder pixels in {-1, 1} (pgm's ``scale_pixels``) instead of {0, 1}."""
 
-    def __init__(self, head: str = "exp") -> None:
+    def __init__(self, head: str = "exp", centred: bool = False) -> None:
         super().__init__()
-        self.head = head
+        self.head, self.centred = head, centred
         self.encoder = nn.Sequential(
             nn.Linear(D, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN), nn.ReLU()
         )
@@ -54,7 +55,8 @@ class PlainVAE(nn.Module):
         )
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x.flatten(-3))
+        x = x.flatten(-3)
+        h = self.encoder(2 * x - 1 if self.centred else x)
         raw = self.log_var(h)
         scale = torch.exp(0.5 * raw) if self.head == "exp" else F.softplus(raw) + 1e-4
         return self.mu(h), scale
@@ -86,13 +88,18 @@ def _batches(n: int, batch: int, epoch: int, seed: int):
 
 
 def train_plain(
-    x: torch.Tensor, epochs: int, seed: int = 0, head: str = "exp", kl: str = "analytic"
+    x: torch.Tensor,
+    epochs: int,
+    seed: int = 0,
+    head: str = "exp",
+    kl: str = "analytic",
+    centred: bool = False,
 ) -> PlainVAE:
     """A plain PyTorch loop, last epoch kept: ``kl`` ``analytic`` (Kingma & Welling 2014,
     eq. 10) or ``sampled`` (log q(z|x) - log p(z) at the one reparameterised draw, as
     ``Trace_ELBO``); ``head`` as :class:`PlainVAE`."""
     torch.manual_seed(seed)
-    vae = PlainVAE(head)
+    vae = PlainVAE(head, centred)
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
     flat = x.flatten(1)
     prior = dist.Normal(torch.zeros(LATENT), torch.ones(LATENT)).to_event(1)
@@ -203,10 +210,10 @@ def train_pgm(x_train, x_select, epochs: int, elbo: str, seed: int = 0):
 
 
 def _example_config(name: str):
-    """A shipped example config's path (inside the installed package or the checkout)."""
-    from pathlib import Path
+    """A shipped example config's path (package data of pgm.configs)."""
+    from pgm.configs import shipped_config
 
-    return Path(__file__).resolve().parents[1] / "configs" / name
+    return shipped_config(name)
 
 
 ROWS = (
@@ -214,6 +221,7 @@ ROWS = (
     "plain-exp-analytic",
     "plain-softplus-analytic",
     "plain-exp-sampled",
+    "plain-softplus-analytic-centred",
     "pgm-trace",
     "pgm-mean-field",
 )
@@ -293,15 +301,12 @@ def _run_row(row, seed, args, x_train, x_select, score) -> None:
         score("pythae (best epoch)", seed, *pyro_pair(*out["best"]), seconds, kept=kept)
         score("pythae (last epoch)", seed, *pyro_pair(*out["last"]), seconds)
     elif row.startswith("plain-"):
-        _, head, kl = row.split("-")
-        vae = train_plain(x_train, args.epochs, seed, head, kl)
+        _, head, kl, *centred = row.split("-")
+        vae = train_plain(x_train, args.epochs, seed, head, kl, bool(centred))
         seconds = time.perf_counter() - began
-        score(
-            f"plain PyTorch, {head} head, {kl} KL (last epoch)",
-            seed,
-            *pyro_pair(vae.posterior, vae.logits),
-            seconds,
-        )
+        pixels = ", pixels in {-1, 1}" if centred else ""
+        name = f"plain PyTorch, {head} head, {kl} KL{pixels} (last epoch)"
+        score(name, seed, *pyro_pair(vae.posterior, vae.logits), seconds)
     else:
         elbo = row.removeprefix("pgm-")
         model, metrics = train_pgm(x_train, x_select, args.epochs, elbo, seed)

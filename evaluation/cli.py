@@ -71,9 +71,10 @@ def _check_image_memory(count: int, model, argument: str) -> None:
 # -- commands --------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from inference.run_config import train_command
+    from pgm.configs import resolve_config_path  # issue 22: shipped configs by name
 
     summary = train_command(
-        args.config,
+        None if args.config is None else resolve_config_path(args.config),  # issue 22
         args.out,
         resume=args.resume,
         sets=args.set,
@@ -460,7 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(the last one by default, which resume needs) and model.safetensors (the best "
         "validation epoch's weights).",
     )
-    p.add_argument("config", nargs="?", help="TOML config file (optional with --resume)")
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="TOML config file, or a shipped config by name: vae-digits, papers/pixelcnn "
+        "(optional with --resume)",  # issue 22
+    )
     o.add_out_folder(p, "the run: created, or continued with --resume")
     o.add_overrides(p, "a config key")
     p.add_argument(

@@ -1,5 +1,5 @@
 """Paper reproduction: train each row of the literature table with its published recipe
-(``configs/papers/ROW.toml``), evaluate it with the shared estimator under the papers' protocol,
+(``pgm/configs/papers/ROW.toml``), evaluate it with the shared estimator under the papers' protocol,
 and set the measured number beside the published one.
 
 A recipe is a ``pgm train`` config plus a ``[paper]`` table (title, citation, the published
@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pgm.configs import recipe_folder
+
 __all__ = [
     "RECIPE_DIR",
     "ROWS",
@@ -38,8 +40,9 @@ __all__ = [
     "reproduce_row",
 ]
 
-#: Where the recipes live (the repository's configs/papers).
-RECIPE_DIR = Path(__file__).resolve().parents[1] / "configs" / "papers"
+#: Where the recipes live: package data of pgm.configs (``pgm/configs/papers``), read through
+#: importlib.resources so that an installed wheel has them too.
+RECIPE_DIR = recipe_folder()
 
 #: The rows of issue 10's table, in its order (recipes found beyond these follow by name).
 ROWS = (
@@ -385,7 +388,7 @@ def render_markdown(rows: list[dict]) -> str:
     out += ["| " + " | ".join(cells) + " |" for cells in body]
     out.append("")
     for r in rows:
-        out.append(f"## {r['row']}\n\n{r['citation']} (recipe `configs/papers/{r['recipe']}`).\n")
+        out.append(f"## {r['row']}\n\n{r['citation']} (recipe `papers/{r['recipe']}`).\n")
         out.append(f"![{r['row']} learning curve](figures/{r['row']}-learning-curve.png)\n")
     return "\n".join(out)
 
@@ -498,8 +501,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "reproduce",
         help="train the papers' recipes and compare with the published numbers",
-        description="Train each ROW with its published recipe (configs/papers/ROW.toml) into "
-        "OUT/ROW, evaluate it with K importance samples on the test split "
+        description="Train each ROW with its published recipe (papers/ROW.toml, shipped in "
+        "pgm/configs) into OUT/ROW, evaluate it with K importance samples on the test split "
         "(the validation split when the "
         "data holds no test split, saying so), and write OUT/reproduction.{json,md,html} with "
         "learning curves. A run cut short by --max-epochs/--time-budget continues with --resume.",
