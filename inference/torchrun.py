@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         # the same config reading, checks and summary as `pgm train` (inference/run_config.py)
+        from pgm.configs import resolve_config_path  # issue 22: shipped configs by name
+
         summary = train_command(
-            args.config,
+            None if args.config is None else resolve_config_path(args.config),
             args.out,
             resume=args.resume,
             sets=args.set,
