@@ -1,5 +1,5 @@
 """Paper reproduction: train each row of the literature table with its published recipe
-(``configs/papers/ROW.toml``), evaluate it with the shared estimator under the papers' protocol,
+(``pgm/configs/papers/ROW.toml``), evaluate it with the shared estimator under the papers' protocol,
 and set the measured number beside the published one.
 
 A recipe is a ``pgm train`` config plus a ``[paper]`` table (title, citation, the published
@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pgm.configs import recipe_folder
+
 __all__ = [
     "RECIPE_DIR",
     "ROWS",
@@ -34,8 +36,9 @@ __all__ = [
     "reproduce_row",
 ]
 
-#: Where the recipes live (the repository's configs/papers).
-RECIPE_DIR = Path(__file__).resolve().parents[1] / "configs" / "papers"
+#: Where the recipes live: package data of pgm.configs (``pgm/configs/papers``), read through
+#: importlib.resources so that an installed wheel has them too.
+RECIPE_DIR = recipe_folder()
 
 #: The rows of issue 10's table, in its order (recipes found beyond these follow by name).
 ROWS = (
@@ -381,7 +384,7 @@ def render_markdown(rows: list[dict]) -> str:
     out += ["| " + " | ".join(cells) + " |" for cells in body]
     out.append("")
     for r in rows:
-        out.append(f"## {r['row']}\n\n{r['citation']} (recipe `configs/papers/{r['recipe']}`).\n")
+        out.append(f"## {r['row']}\n\n{r['citation']} (recipe `papers/{r['recipe']}`).\n")
         out.append(f"![{r['row']} learning curve](figures/{r['row']}-learning-curve.png)\n")
     return "\n".join(out)
 

@@ -21,8 +21,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO / "configs").glob("*.toml")) + sorted(
-    (REPO / "configs" / "papers").glob("*.toml")
+CONFIGS = sorted((REPO / "pgm" / "configs").glob("*.toml")) + sorted(
+    (REPO / "pgm" / "configs" / "papers").glob("*.toml")
 )
 #: (image_shape, num_levels) of the datasets shipped configs name, without loading them
 DATA_SHAPES = {

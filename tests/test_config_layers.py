@@ -140,7 +140,7 @@ def test_pgm_train_on_a_paper_recipe_points_to_pgm_reproduce(capsys):
 
     from pgm_cli.main import main
 
-    recipe = Path(__file__).resolve().parents[1] / "configs" / "papers" / "pixelcnn.toml"
+    recipe = Path(__file__).resolve().parents[1] / "pgm" / "configs" / "papers" / "pixelcnn.toml"
     assert main(["train", str(recipe), "--out", "/nonexistent/never-written"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1

@@ -32,6 +32,9 @@ _HOW_TO_GET = {
     ),
 }
 
+#: The name ``pgm data fetch`` knows each file by (inference/data_fetch.py).
+_FETCH_NAME = {"binarized_mnist.npz": "binarized-mnist", "mnist.npz": "mnist"}
+
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path:
     """``data_dir`` if given, else ``$PGM_DATA_DIR``, else ``~/.pgm/data``."""
@@ -159,8 +162,9 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
         )
     if not path.is_file():
         raise FileNotFoundError(
-            f"data: expected {path}, {_HOW_TO_GET[filename]}; found no such file (put it there, "
-            "or point --data-dir / PGM_DATA_DIR at the folder holding it)"
+            f"data: expected {path}, {_HOW_TO_GET[filename]}; found no such file (`pgm data "
+            f"fetch {_FETCH_NAME[filename]} --data-dir {path.parent}` downloads it, or point "
+            "--data-dir / PGM_DATA_DIR at the folder holding it)"
         )
     try:
         # our own handle: np.load leaks the one it opens when the zip archive is corrupted

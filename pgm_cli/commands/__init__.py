@@ -14,4 +14,5 @@ COMMANDS = (
     "list",
     "suite",
     "reproduce",
+    "data",
 )

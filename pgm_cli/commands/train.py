@@ -23,7 +23,8 @@ def add_arguments(p) -> None:
     p.add_argument(
         "config",
         nargs="?",
-        help="TOML config file, or JSON (a run's config.json); optional with --resume or --from",
+        help="TOML config file, a run's config.json, or a shipped config by name (vae-digits, "
+        "papers/pixelcnn; see pgm reproduce --list); optional with --resume or --from",
     )
     p.add_argument(
         "--from",
@@ -61,10 +62,11 @@ def add_parser(sub) -> None:
 def train(args, distributed: bool) -> int:
     """Train the run ``args`` name and print its summary (rank 0, or a single process)."""
     from inference.run_config import train_command
+    from pgm.configs import resolve_config_path  # a shipped config by name, or a file
 
     device = [] if args.device is None else [f"device = {json.dumps(args.device)}"]
     summary = train_command(
-        args.config,
+        None if args.config is None else resolve_config_path(args.config),
         args.out,
         resume=args.resume,
         sets=[*args.set, *device],

@@ -1,0 +1,237 @@
+"""``pgm data fetch``: against a server on the loopback address serving small files of the
+same format (their sha256 put in place of the published ones), every outcome either writes the
+whole ``.npz`` pgm reads or leaves the data folder exactly as it was."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import socket
+import threading
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inference import data_fetch
+from pgm.data import load_binarized_mnist, load_mnist
+from pgm_cli.main import main
+
+SPLITS = ("train", "valid", "test")
+
+
+def amat_bytes(images: np.ndarray) -> bytes:
+    """Larochelle's layout: one image a line, 784 values separated by single spaces."""
+    return b"".join(b" ".join(b"%d" % v for v in row) + b"\n" for row in images)
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves its folder; under /short/ it promises the whole file and sends half of it."""
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/short/"):
+            body = (Path(self.directory) / self.path.rsplit("/", 1)[-1]).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A loopback HTTP server over ``tmp_path/served``; yields (url, folder)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_Handler, directory=str(served))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", served
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def amat(server, monkeypatch):
+    """Three small .amat files (5, 3, 2 images; seed 0) served, their sha256 injected in place
+    of the published table; yields (url, data folder, arrays)."""
+    url, served = server
+    rng = np.random.default_rng(0)
+    arrays = {
+        s: rng.integers(0, 2, (n, 784), dtype=np.uint8)
+        for s, n in zip(SPLITS, (5, 3, 2), strict=True)
+    }
+    table = {}
+    for split, images in arrays.items():
+        raw = amat_bytes(images)
+        (served / f"binarized_mnist_{split}.amat").write_bytes(raw)
+        table[split] = hashlib.sha256(raw).hexdigest()
+    monkeypatch.setattr(data_fetch, "AMAT_SHA256", table)
+    data_dir = served.parent / "data"
+    return url, data_dir, arrays
+
+
+def _fetch(url: str, data_dir: Path, *extra: str) -> int:
+    return main(
+        ["data", "fetch", "binarized-mnist", "--data-dir", str(data_dir), "--mirror", url, *extra]
+    )
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    return err[-1]
+
+
+def test_fetch_converts_amat_to_the_npz_pgm_reads(amat, capsys):
+    url, data_dir, arrays = amat
+    assert _fetch(url, data_dir) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == str(data_dir / "binarized_mnist.npz")
+    for split in SPLITS:
+        ds = load_binarized_mnist(split, data_dir)
+        assert ds.images.shape == (len(arrays[split]), 1, 28, 28)
+        assert np.array_equal(ds.images.flatten(1).numpy(), arrays[split])
+    assert sorted(p.name for p in data_dir.iterdir()) == ["binarized_mnist.npz"]
+
+
+def test_bad_checksum_refused_in_one_line_and_nothing_left(amat, capsys, monkeypatch):
+    url, data_dir, _ = amat
+    monkeypatch.setitem(data_fetch.AMAT_SHA256, "valid", "0" * 64)
+    assert _fetch(url, data_dir) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("pgm data: error: data fetch: expected binarized_mnist_valid.amat")
+    assert "sha256 " + "0" * 64 in err[-1] and "nothing was written" in err[-1]
+    assert list(data_dir.iterdir()) == []
+
+
+def test_server_404_is_one_line_and_nothing_left(amat, capsys):
+    url, data_dir, _ = amat
+    assert _fetch(url + "missing/", data_dir) == 2
+    line = _error_line(capsys)
+    assert "found HTTP 404" in line and "binarized_mnist_train.amat" in line
+    assert list(data_dir.iterdir()) == []
+
+
+def test_unreachable_server_is_one_line(tmp_path, capsys):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data_dir = tmp_path / "data"
+    assert _fetch(f"http://127.0.0.1:{port}/", data_dir) == 2
+    line = _error_line(capsys)
+    assert "cut short or unreachable" in line and "--mirror URL" in line
+    assert list(data_dir.iterdir()) == []
+
+
+def test_download_cut_short_leaves_nothing(amat, capsys):
+    url, data_dir, _ = amat
+    assert _fetch(url + "short/", data_dir) == 2
+    assert "cut short or unreachable (IncompleteRead" in _error_line(capsys)
+    assert list(data_dir.iterdir()) == []
+
+
+def test_existing_file_kept_unless_force(amat, capsys):
+    url, data_dir, arrays = amat
+    data_dir.mkdir()
+    target = data_dir / "binarized_mnist.npz"
+    target.write_bytes(b"the user's own file")
+    assert _fetch(url, data_dir) == 0
+    assert "kept the existing" in capsys.readouterr().err
+    assert target.read_bytes() == b"the user's own file"
+    assert _fetch(url, data_dir, "--force") == 0
+    assert np.array_equal(load_binarized_mnist("test", data_dir).images.flatten(1), arrays["test"])
+
+
+def test_a_file_of_another_layout_is_refused(amat, capsys, monkeypatch):
+    url, data_dir, _ = amat
+    served = data_dir.parent / "served" / "binarized_mnist_train.amat"
+    raw = served.read_bytes().replace(b" ", b",", 3)
+    served.write_bytes(raw)
+    monkeypatch.setitem(data_fetch.AMAT_SHA256, "train", hashlib.sha256(raw).hexdigest())
+    assert _fetch(url, data_dir) == 2
+    assert "expected binarized_mnist_train.amat to hold lines of 784" in _error_line(capsys)
+    assert list(data_dir.iterdir()) == []
+
+
+def test_missing_data_error_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pgm data fetch binarized-mnist --data-dir"):
+        load_binarized_mnist("train", tmp_path)
+
+
+def test_published_checksums_match_the_development_data(shared_data):
+    """The train/valid sha256 (TensorFlow Datasets' record) are those of the .amat text
+    rebuilt from the independently sourced development .npz."""
+    with np.load(shared_data / "binarized_mnist.npz") as f:
+        for split in ("train", "valid"):
+            raw = amat_bytes_fast(f[split])
+            assert hashlib.sha256(raw).hexdigest() == data_fetch.AMAT_SHA256[split]
+            assert np.array_equal(data_fetch.parse_amat(raw, split), f[split])
+
+
+def amat_bytes_fast(images: np.ndarray) -> bytes:
+    text = np.full((images.shape[0], 2 * 784), ord(" "), np.uint8)
+    text[:, 0::2] = images + ord("0")
+    text[:, -1] = ord("\n")
+    return text.tobytes()
+
+
+def _idx(array: np.ndarray) -> bytes:
+    magic = 0x0800 + array.ndim  # unsigned bytes, then the number of dimensions
+    header = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    return gzip.compress(header + array.tobytes(), mtime=0)
+
+
+def test_mnist_through_torchvision_from_a_mirror(server, monkeypatch, capsys):
+    from torchvision.datasets import MNIST
+
+    url, served = server
+    rng = np.random.default_rng(1)
+    arrays = {
+        "x_train": rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, 4, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, 3, dtype=np.uint8),
+    }
+    names = {
+        "x_train": "train-images-idx3-ubyte.gz",
+        "y_train": "train-labels-idx1-ubyte.gz",
+        "x_test": "t10k-images-idx3-ubyte.gz",
+        "y_test": "t10k-labels-idx1-ubyte.gz",
+    }
+    resources = []
+    for key, name in names.items():
+        raw = _idx(arrays[key])
+        (served / name).write_bytes(raw)
+        resources.append((name, hashlib.md5(raw).hexdigest()))
+    monkeypatch.setattr(MNIST, "resources", resources)
+    table = {k: hashlib.sha256(a.tobytes()).hexdigest() for k, a in arrays.items()}
+    monkeypatch.setattr(data_fetch, "MNIST_SHA256", table)
+    data_dir = served.parent / "data"
+    assert main(["data", "fetch", "mnist", "--data-dir", str(data_dir), "--mirror", url]) == 0
+    test = load_mnist("test", data_dir)
+    assert np.array_equal(test.images.squeeze(1).numpy(), arrays["x_test"])
+    assert np.array_equal(test.labels.numpy(), arrays["y_test"])
+    assert sorted(p.name for p in data_dir.iterdir()) == ["mnist.npz"]
+    # a wrong array checksum: refused, nothing left
+    capsys.readouterr()
+    monkeypatch.setitem(table, "y_test", "f" * 64)
+    (data_dir / "mnist.npz").unlink()
+    assert main(["data", "fetch", "mnist", "--data-dir", str(data_dir), "--mirror", url]) == 2
+    assert "expected MNIST y_test (3,) with sha256 " + "f" * 64 in _error_line(capsys)
+    assert list(data_dir.iterdir()) == []
+
+
+def test_the_command_line_offers_every_fetchable_dataset():
+    from pgm_cli.commands.data import DATASET_NAMES
+
+    assert set(DATASET_NAMES) == set(data_fetch.DATASETS)
