@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import warnings
@@ -38,11 +37,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _png_out(out: str | None, default: Path) -> Path:
     """The PNG path of ``sample``/``complete``, checked before anything runs."""
-    from inference.out_path import check_out_path
+    from inference.out_path import check_file_out  # g-files: never a run's own files
 
     if out is None:
         return default
-    path = check_out_path(out)
+    path = check_file_out(out)
     if path.is_dir():
         raise UsageError(f"--out: expected a PNG file path; found a folder: {path}")
     return path
@@ -59,12 +58,11 @@ def _write_png(save, out: Path) -> None:
         ) from None
 
 
-def _check_image_memory(count: int, model, argument: str) -> None:
-    """Samples, the grid and the network's activations: about 128 bytes per pixel drawn."""
-    from pgm.memory import check_fits
+def _check_image_memory(count: int, model, argument: str, shown: int, scale=None) -> None:
+    """Samples, the network's activations and the grid (g-files: the grid counted too)."""
+    from .images import check_image_memory
 
-    dims = math.prod(model.event_shape)
-    check_fits(128 * count * dims, argument, f"{count:,} images of {dims} pixels")
+    check_image_memory(count, shown, tuple(model.event_shape), argument, scale)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -221,7 +219,7 @@ def cmd_sample(args) -> int:
 
     out = _png_out(args.out, Path(args.run) / "samples.png")
     model, cfg = load_run(args.run, device=args.device)
-    _check_image_memory(args.n, model, "-n")
+    _check_image_memory(args.n, model, "-n", args.n, args.scale)
     torch.manual_seed(args.seed)
     x = model.sample(args.n, cached=not args.naive)
     _write_png(lambda: save_grid(x, model.num_levels, out, scale=args.scale), out)
@@ -261,7 +259,8 @@ def cmd_complete(args) -> int:
             x = x.unsqueeze(0)
         x = x[: args.n]
     model.check_data(x, "--input")
-    _check_image_memory(int(x.shape[0]) * args.samples * 2, model, "--samples")
+    shown = int(x.shape[0]) * (args.samples + 2)
+    _check_image_memory(int(x.shape[0]) * args.samples * 2, model, "--samples", shown)
     mask = observed_mask(args.observed, model.event_shape).to(model.device)
     torch.manual_seed(args.seed)
     x = x.to(model.device)
@@ -311,7 +310,11 @@ def cmd_list(args) -> int:
 def cmd_suite(args) -> int:
     import torch
 
+    from inference.out_path import check_folder_out  # g-files
+
     from .suite import run_suite
+
+    check_folder_out(args.out, "--out", holds_runs=True)  # g-files: not inside a run
 
     torch.set_num_threads(args.threads)
 
@@ -334,6 +337,8 @@ def cmd_suite(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from inference.out_path import check_folder_out, check_name  # g-files
+
     from .compare import compare_runs
 
     runs, names = list(args.runs), [None] * len(args.runs)
@@ -344,11 +349,12 @@ def cmd_compare(args) -> int:
                 f"--label: expected NAME=RUN (a name for a run folder); found {pair!r}"
             )
         runs.append(run.strip())
-        names.append(name.strip())
+        names.append(check_name(name.strip(), "--label", "a label"))  # g-files: safe names
     if not runs:
         raise UsageError(
             "runs: expected at least one run folder (positional, or --label NAME=RUN); found none"
         )
+    check_folder_out(args.out, "--out", runs)  # g-files: not a run, its checkpoints, their folder
     results = compare_runs(
         runs,
         args.out,
