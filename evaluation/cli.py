@@ -232,11 +232,9 @@ def cmd_complete(args) -> int:
     import torch
 
     from inference import load_run
-    from pgm.completion import MASKS, complete, observed_mask
+    from pgm.completion import MASKS, observed_mask
     from pgm.data import config_dataset
     from pgm.data.npz import load_image_array
-
-    from .images import save_grid
 
     if args.observed not in MASKS:
         raise UsageError(f"--observed: expected one of {', '.join(MASKS)}; found {args.observed!r}")
@@ -260,33 +258,16 @@ def cmd_complete(args) -> int:
         x = x[: args.n]
     model.check_data(x, "--input")
     shown = int(x.shape[0]) * (args.samples + 2)
-    _check_image_memory(int(x.shape[0]) * args.samples * 2, model, "--samples", shown)
+    _check_image_memory(int(x.shape[0]) * args.candidates * 2, model, "--candidates", shown)
     mask = observed_mask(args.observed, model.event_shape).to(model.device)
     torch.manual_seed(args.seed)
-    x = x.to(model.device)
-    # each image repeated --samples times: every copy gets its own completion
-    repeated = x.repeat_interleave(args.samples, 0)
-    completed = complete(model, repeated, mask).reshape(
-        x.shape[0], args.samples, *model.event_shape
-    )
-    # one row per image: what was observed, the completions, the original (as the report shows it)
-    shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype), x.unsqueeze(1)], 1)
+    from .completion_command import complete_and_draw  # g-files: SIR for every mask (issue 23)
+
+    summary = {}
     _write_png(
-        lambda: save_grid(
-            shown.reshape(-1, *model.event_shape), model.num_levels, out, nrow=shown.shape[1]
-        ),
-        out,
+        lambda: summary.update(complete_and_draw(model, x.to(model.device), mask, args, out)), out
     )
-    print(
-        json.dumps(
-            {
-                "completions": str(out),
-                "n": int(x.shape[0]),
-                "samples_per_image": args.samples,
-                "columns": ["observed", *["completion"] * args.samples, "original"],
-            }
-        )
-    )
+    print(json.dumps(summary))
     return 0
 
 
@@ -563,8 +544,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--observed",
         default="top-half",
         help="which pixels are observed: top-half, bottom-half, left-half, right-half, center "
-        "(default top-half; exact for top-half, where every observed pixel precedes every "
-        "missing one in raster order)",
+        "(default top-half: exact, every observed pixel precedes every missing one in raster "
+        "order; the others by sampling importance resampling, see --candidates)",
+    )
+    p.add_argument(  # g-files: issue 23
+        "--candidates",
+        type=o.positive_int("--candidates"),
+        default=100,
+        help="raster completions drawn per image and reweighted by the probability of the "
+        "observed pixels that come later (sampling importance resampling); the effective "
+        "sample size printed says how close (default 100; the top half needs 1)",
     )
     p.add_argument("-n", type=o.positive_int("-n"), default=8, help="number of images (default 8)")
     p.add_argument(
