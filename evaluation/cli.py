@@ -258,7 +258,9 @@ def cmd_complete(args) -> int:
         x = x[: args.n]
     model.check_data(x, "--input")
     shown = int(x.shape[0]) * (args.samples + 2)
-    _check_image_memory(int(x.shape[0]) * args.candidates * 2, model, "--candidates", shown)
+    drawn = int(x.shape[0]) * (args.candidates + args.samples) * 2  # g-files: SIR's candidates
+    flag = "--samples" if args.samples >= args.candidates else "--candidates"
+    _check_image_memory(drawn, model, flag, shown)
     mask = observed_mask(args.observed, model.event_shape).to(model.device)
     torch.manual_seed(args.seed)
     from .completion_command import complete_and_draw  # g-files: SIR for every mask (issue 23)
