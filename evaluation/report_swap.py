@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from inference.atomic_write import fsync_folder
+from inference.atomic_write import atomic_write_text, fsync_folder
 from inference.kill_point import kill_point
 from inference.out_path import check_out_path, make_folders, remove_created
 from inference.run_lock import RunLock
@@ -181,11 +181,11 @@ def _swap_folder(new: Path, out: Path) -> None:
 
 def _swap_entries(new: Path, out: Path) -> None:
     marker = out / INCOMPLETE_MARKER
-    marker.write_text(
+    atomic_write_text(  # g-files: atomically, never through a link at the marker's name
+        marker,
         "pgm was replacing the report in this folder and stopped before the end: the report "
-        "files here may be a mix of two reports. Run the command again.\n"
+        "files here may be a mix of two reports. Run the command again.\n",
     )
-    fsync_folder(out)
     entries = sorted((p.name for p in new.iterdir()), key=lambda n: n == "results.json")
     (out / "results.json").unlink(missing_ok=True)  # first out, last in
     for name in entries:

@@ -424,6 +424,34 @@ def render_html(rows: list[dict], figures: list) -> str:
     return "\n".join(out) + "\n"
 
 
+def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
+    """Every ``out/*/reproduction.json`` with its row, each checked before any is used: JSON
+    holding an object whose ``row`` is a known recipe's name and the name of its folder (a row
+    names files in ``out/figures``); anything else is refused in one line naming the file."""
+    from inference.config import ConfigError
+
+    known = {r.row for r in list_recipes()} | set(ROWS)
+    rows = []
+    for path in sorted(Path(out).glob(f"*/{ROW_FILE}")):
+        try:
+            row = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(
+                f"--out: expected {path} to be a row written by pgm reproduce; found it "
+                f"unreadable ({type(err).__name__}: {str(err)[:80]}; remove it or choose another "
+                "--out)"
+            ) from None
+        name = row.get("row") if isinstance(row, dict) else None
+        if name not in known or name != path.parent.name:
+            raise ConfigError(
+                f"--out: expected {path} to hold a known row named like its folder "
+                f"({path.parent.name!r}); found row {str(name)[:60]!r} (remove it or choose "
+                "another --out)"
+            )
+        rows.append((path, row))
+    return rows
+
+
 def write_table(out: str | Path) -> list[dict]:
     """Rewrite ``out/reproduction.{json,md,html}`` and the learning curves from every row in
     ``out`` (each row's own ``reproduction.json``); returns the rows."""
@@ -432,9 +460,10 @@ def write_table(out: str | Path) -> list[dict]:
     from .figures import FigureFile, plot_bytes
 
     out = Path(out)
-    found = {p.parent.name: p for p in out.glob(f"*/{ROW_FILE}")}
+    checked = {row["row"]: (path, row) for path, row in read_rows(out)}
+    found = {name: path for name, (path, _) in checked.items()}
     order = [r for r in ROWS if r in found] + sorted(r for r in found if r not in ROWS)
-    rows = [json.loads(found[r].read_text()) for r in order]
+    rows = [checked[r][1] for r in order]
     (out / "figures").mkdir(parents=True, exist_ok=True)
     figures = []
     for r in rows:
@@ -469,6 +498,7 @@ def reproduce(
     if twice:
         raise ConfigError(f"rows: expected each row once; found {', '.join(twice)} more than once")
     recipes = [load_recipe(r) for r in rows]
+    read_rows(out)  # g-files: rows already in out are checked before anything trains
     if not settings.get("resume"):
         # the same check train makes, made for every row before the first one trains
         from inference.run_folder import RunFolder

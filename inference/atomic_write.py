@@ -51,24 +51,18 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp)`` to write the file's whole content to the path ``tmp`` (an empty
-    file beside ``path``), then put it in ``path``'s place; returns ``path``. Serves writers
-    that want a path, e.g. ``lambda p: fig.savefig(p, format="png")`` or
-    ``lambda p: idata.to_netcdf(p)`` (``tmp`` ends in ``.tmp``: name the format). ``path``'s
-    folder is created."""
-    path = Path(path)
+def _replace_with(path: Path, fill: Callable[[int, Path], object]) -> Path:
+    """Create a temporary file beside ``path`` (``mkstemp``: ``O_CREAT | O_EXCL | O_NOFOLLOW``,
+    so never an existing file or a link's target), ``fill(fd, tmp)`` it, fsync it and rename it
+    over ``path``. ``os.replace`` replaces a symbolic link at ``path`` by the new file; the
+    link's target is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     try:
         try:  # mkstemp creates files 0600; a shared run folder should read like any other file
             os.fchmod(fd, 0o666 & ~_umask())
-        finally:
-            os.close(fd)
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
+            fill(fd, tmp)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -80,19 +74,43 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` to write the file's whole content to the path ``tmp`` (an empty
+    file beside ``path``), then put it in ``path``'s place; returns ``path``. Serves writers
+    that want a path, e.g. ``lambda p: fig.savefig(p, format="png")`` or
+    ``lambda p: idata.to_netcdf(p)`` (``tmp`` ends in ``.tmp``: name the format). ``path``'s
+    folder is created."""
+
+    def fill(fd: int, tmp: Path) -> None:
+        write(tmp)
+        os.fsync(fd)  # a writer that replaced the file by name: its content is synced below
+        synced = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fsync(synced)
+        finally:
+            os.close(synced)
+
+    return _replace_with(Path(path), fill)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`), through the temporary
+    file's own descriptor (never reopened by name)."""
     path = Path(path)
 
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as f:
-            half = len(data) // 2
-            f.write(data[:half])
-            f.flush()
-            kill_point(f"write:{path.name}")  # tests: die with the temporary file half written
-            f.write(data[half:])
+    def fill(fd: int, tmp: Path) -> None:
+        half = len(data) // 2
+        _write_all(fd, data[:half])
+        kill_point(f"write:{path.name}")  # tests: die with the temporary file half written
+        _write_all(fd, data[half:])
 
-    return atomic_write(path, write)
+    return _replace_with(path, fill)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

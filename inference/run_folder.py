@@ -192,7 +192,8 @@ def _create_folders(run: Path) -> list[Path]:
     try:
         make_folders(run, created)
         probe_file = run / f".pgm-write-test.{os.getpid()}.tmp"  # cleared on resume if killed here
-        probe_file.write_bytes(b"")
+        # created exclusively, never through a link left at that name
+        os.close(os.open(probe_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         probe_file.unlink()
     except OSError as err:
         remove_created(created)

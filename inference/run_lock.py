@@ -1,8 +1,10 @@
 """One writer per run folder: an exclusive OS file lock on ``RUN/.pgm-lock`` (and one writer
 per report folder, on ``.OUT.pgm-lock`` beside it).
 
-The lock is ``fcntl.flock`` on an open file: the kernel releases it when the holder closes the
-file or dies, so a SIGKILL never leaves a stale lock behind. The holder writes its pid into
+The lock file is created exclusively and never followed through a symbolic link (a link is
+refused). The lock is ``fcntl.flock`` on an open file: the kernel releases it when the holder
+closes the file or dies, so a SIGKILL never leaves a stale lock behind. The holder writes its
+pid into
 the file after locking, so a second process is refused in one line that names the holder.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 from pathlib import Path
 
 from .config import ConfigError
@@ -27,9 +30,40 @@ class RunLockedError(ConfigError):
 
 def _inode(path: Path) -> int | None:
     try:
-        return os.stat(path).st_ino
+        return os.lstat(path).st_ino
     except FileNotFoundError:
         return None
+
+
+def _open_lock_file(path: Path, what: str) -> tuple[bool, int]:
+    """``(created, fd)``: the lock file created exclusively, else the existing one opened;
+    neither follows a symbolic link (``O_NOFOLLOW``), so a lock path that is a link to another
+    file never truncates or writes that file: it is refused in one line."""
+    flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+    while True:
+        try:
+            return True, os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            pass
+        try:
+            fd = os.open(path, flags | os.O_NONBLOCK)
+        except FileNotFoundError:
+            continue  # the holder removed it between our two opens: create it again
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            raise ConfigError(
+                f"{what}: expected the lock file {path} to be pgm's own regular file; found a "
+                "symbolic link (not followed; remove it if you trust this folder)"
+            ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ConfigError(
+                f"{what}: expected the lock file {path} to be pgm's own regular file; found "
+                "something else there (remove it if you trust this folder)"
+            )
+        os.set_blocking(fd, True)
+        return False, fd
 
 
 class RunLock:
@@ -51,8 +85,7 @@ class RunLock:
         self.path = Path(folder) / name
         self._args = (folder, what, name, guarded)
         kind, shown = guarded or ("a run folder", folder)
-        self.created = not self.path.exists()
-        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self.created, self._fd = _open_lock_file(self.path, what)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:

@@ -7,7 +7,12 @@ observed values clamped as the loop reaches them; each unobserved value is then 
 p(x_i | x_<i). That is the exact conditional p(x_unobserved | x_observed) whenever every
 observed value precedes every unobserved one in raster order (of :data:`MASKS`, only
 ``"top-half"``); for the others (``"bottom-half"``, ``"left-half"``, ``"right-half"``,
-``"center"``) it is the sequential approximation that ignores the observed values still to come.
+``"center"``) that loop is a proposal that ignores the observed values still to come, and
+:func:`complete_sir` corrects it by sampling importance resampling: each of M candidates is
+weighted by the probability of the observed values under the model, p(x_o,later | x_<),
+which is exactly p(x)/q(x_missing); the resampled completions follow the true conditional
+p(x_missing | x_observed) as M grows, and the effective sample size of the weights says how
+close M candidates get (M when every observed value comes first: exact).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .parts import AutoregressiveImage, FullyObservedAutoregressive
 
-__all__ = ["MASKS", "complete", "observed_mask"]
+__all__ = ["MASKS", "complete", "complete_sir", "observed_mask"]
 
 MASKS = ("top-half", "bottom-half", "left-half", "right-half", "center")
 
@@ -90,3 +95,40 @@ def complete(
             f"complete()); found {type(d).__name__}"
         )
     return d.expand(x.shape[:1]).complete(x, mask, cached=cached)
+
+
+@torch.no_grad()
+def complete_sir(
+    model: GenerativeModel,
+    x: torch.Tensor,
+    observed_mask: torch.Tensor,
+    num_samples: int,
+    num_candidates: int = 100,
+    cached: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Completions of ``x: (N, C, H, W)`` from p(x_missing | x_observed) for ANY mask, by
+    sampling importance resampling: ``num_candidates`` raster completions per image
+    (:func:`complete`, the proposal q), weighted by w = p(x) / q = the product of
+    p(x_i | x_<i) over the observed pixel channels, and ``num_samples`` of them drawn with
+    probabilities proportional to w. Returns ``(N, num_samples, C, H, W)`` and the effective
+    sample size ``(N,)`` of the weights, (sum w)^2 / sum w^2, between 1 (one candidate carries
+    all the weight: the completions repeat it) and ``num_candidates`` (exact)."""
+    n = x.shape[0]
+    mask = torch.as_tensor(observed_mask, dtype=torch.bool, device=x.device)
+    mask = mask.unsqueeze(0) if mask.dim() == 2 else mask
+    try:
+        flat_mask = mask.expand(x.shape).repeat_interleave(num_candidates, 0)
+    except RuntimeError:
+        raise PgmError(
+            f"observed_mask: expected a shape broadcastable to {tuple(x.shape)}; found "
+            f"{tuple(observed_mask.shape)}"
+        ) from None
+    candidates = complete(model, x.repeat_interleave(num_candidates, 0), flat_mask, cached)
+    pixels = model.distribution().pixel_log_prob(candidates.to(x.dtype))
+    log_w = (pixels * flat_mask).sum((-3, -2, -1)).reshape(n, num_candidates).double()
+    weights = torch.softmax(log_w, -1)
+    ess = 1.0 / (weights**2).sum(-1)
+    picks = torch.multinomial(weights, num_samples, replacement=True)
+    chosen = candidates.reshape(n, num_candidates, *x.shape[1:])
+    index = picks.reshape(n, num_samples, *([1] * (x.dim() - 1))).expand(-1, -1, *x.shape[1:])
+    return torch.gather(chosen, 1, index), ess.float()

@@ -3,7 +3,6 @@ writing refused in one line, and the memory a grid of images needs checked up fr
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 __all__ = ["check_image_memory", "png_out", "write_png"]
@@ -11,13 +10,13 @@ __all__ = ["check_image_memory", "png_out", "write_png"]
 
 def png_out(out: str | None, default: Path) -> Path:
     """The PNG path of ``sample``/``complete``, checked before anything runs."""
-    from inference.out_path import check_out_path
+    from inference.out_path import check_file_out  # never a run's own files or checkpoints
 
     from .errors import UsageError
 
     if out is None:
         return default
-    path = check_out_path(out)
+    path = check_file_out(out)
     if path.is_dir():
         raise UsageError(f"--out: expected a PNG file path; found a folder: {path}")
     return path
@@ -36,9 +35,9 @@ def write_png(save, out: Path) -> None:
         ) from None
 
 
-def check_image_memory(count: int, model, argument: str) -> None:
-    """Samples, the grid and the network's activations: about 128 bytes per pixel drawn."""
-    from pgm.memory import check_fits
+def check_image_memory(count: int, model, argument: str, shown: int, scale=None) -> None:
+    """The images drawn, the network's activations and the upscaled grid of ``shown`` images,
+    checked against the memory available before anything is drawn."""
+    from evaluation.images import check_image_memory as check
 
-    dims = math.prod(model.event_shape)
-    check_fits(128 * count * dims, argument, f"{count:,} images of {dims} pixels")
+    check(count, shown, tuple(model.event_shape), argument, scale)

@@ -182,8 +182,13 @@ class AutoregressiveImageDistribution(TorchDistribution):
         return self._log_prob_flat(flat, self._flat_context(leading)).reshape(leading)
 
     def _log_prob_flat(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        return self.pixel_log_prob(x, context).sum((-3, -2, -1))
+
+    def pixel_log_prob(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_i | x_<i) of every pixel channel, one network pass: ``x (N, C, H, W)`` ->
+        ``(N, C, H, W)`` (``context``: flat, one row per image, or None)."""
         params = self._params(x, context)
-        return output_log_prob(self.output, params, x, self.num_levels).sum((-3, -2, -1))
+        return output_log_prob(self.output, params, x, self.num_levels)
 
     # --- sampling ----------------------------------------------------------------------------
 

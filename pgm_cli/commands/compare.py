@@ -63,6 +63,8 @@ def add_parser(sub) -> None:
 
 def _runs_and_names(args) -> tuple[list[str], list[str | None]]:
     """The positional runs (named after their folder), then each ``--label NAME=RUN``."""
+    from inference.out_path import check_folder_out, check_name
+
     from ..errors import UsageError
 
     runs, names = list(args.runs), [None] * len(args.runs)
@@ -73,11 +75,12 @@ def _runs_and_names(args) -> tuple[list[str], list[str | None]]:
                 f"--label: expected NAME=RUN (a name for a run folder); found {pair!r}"
             )
         runs.append(run_folder.strip())
-        names.append(name.strip())
+        names.append(check_name(name.strip(), "--label", "a label"))  # a safe file name
     if not runs:
         raise UsageError(
             "runs: expected at least one run folder (positional, or --label NAME=RUN); found none"
         )
+    check_folder_out(args.out, "--out", runs)  # not a run, its checkpoints, nor their folder
     return runs, names
 
 

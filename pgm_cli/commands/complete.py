@@ -26,8 +26,16 @@ def add_parser(sub) -> None:
         "--observed",
         default="top-half",
         help="which pixels are observed: top-half, bottom-half, left-half, right-half, center "
-        "(default top-half; exact for top-half, where every observed pixel precedes every "
-        "missing one in raster order)",
+        "(default top-half: exact, every observed pixel precedes every missing one in raster "
+        "order; the others by sampling importance resampling, see --candidates)",
+    )
+    p.add_argument(
+        "--candidates",
+        type=o.positive_int("--candidates"),
+        default=100,
+        help="raster completions drawn per image and reweighted by the probability of the "
+        "observed pixels that come later (sampling importance resampling); the effective "
+        "sample size printed says how close (default 100; the top half needs 1)",
     )
     p.add_argument("-n", type=o.positive_int("-n"), default=8, help="number of images (default 8)")
     p.add_argument(
@@ -76,9 +84,9 @@ def _images(args, model, cfg):
 def run(args) -> int:
     import torch
 
-    from evaluation.images import save_grid
+    from evaluation.completion_command import complete_and_draw
     from inference import load_run
-    from pgm.completion import MASKS, complete, observed_mask
+    from pgm.completion import MASKS, observed_mask
 
     from ..errors import UsageError
 
@@ -88,31 +96,29 @@ def run(args) -> int:
     model, cfg = load_run(args.run, device=args.device)
     x = _images(args, model, cfg)
     model.check_data(x, "--input")
-    check_image_memory(int(x.shape[0]) * args.samples * 2, model, "--samples")
+    shown = int(x.shape[0]) * (args.samples + 2)
+    drawn = int(x.shape[0]) * (args.candidates + args.samples) * 2  # SIR's candidates too
+    flag = "--samples" if args.samples >= args.candidates else "--candidates"
+    check_image_memory(drawn, model, flag, shown)
     mask = observed_mask(args.observed, model.event_shape).to(model.device)
     torch.manual_seed(args.seed)
-    x = x.to(model.device)
-    # each image repeated --samples times: every copy gets its own completion
-    repeated = x.repeat_interleave(args.samples, 0)
-    completed = complete(model, repeated, mask).reshape(
-        x.shape[0], args.samples, *model.event_shape
+    row: dict = {}
+    write_png(
+        lambda: row.update(complete_and_draw(model, x.to(model.device), mask, args, out)), out
     )
-    # one row per image: what was observed, the completions, the original (as the report shows it)
-    shown = torch.cat([(x * mask).unsqueeze(1), completed.to(x.dtype), x.unsqueeze(1)], 1)
-    grid = shown.reshape(-1, *model.event_shape)
-    write_png(lambda: save_grid(grid, model.num_levels, out, nrow=shown.shape[1]), out)
-    row = {
-        "completions": str(out),
-        "n": int(x.shape[0]),
-        "samples_per_image": args.samples,
-        "columns": ["observed", *["completion"] * args.samples, "original"],
-    }
-    emit(
-        args,
-        row,
-        lambda r: (
-            f"{r['n']} images, {r['samples_per_image']} completions each "
-            f"(columns: observed, completions, original) in {r['completions']}"
-        ),
-    )
+    emit(args, row, _summary)
     return 0
+
+
+def _summary(r: dict) -> str:
+    ess = r.get("effective_sample_size")
+    tail = (
+        ""
+        if ess is None
+        else f"; effective sample size per image: median {sorted(ess)[len(ess) // 2]:.1f} "
+        f"of {r['candidates']} (min {min(ess):.1f})"
+    )
+    return (
+        f"{r['n']} images, {r['samples_per_image']} completions each (columns: observed, "
+        f"completions, original) in {r['completions']}\nmethod: {r['method']}{tail}"
+    )

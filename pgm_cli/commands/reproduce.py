@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "reproduce",
         help="train the papers' recipes and compare with the published numbers",
-        description="Train each ROW with its published recipe (configs/papers/ROW.toml) into "
+        description="Train each ROW with its published recipe (papers/ROW.toml, shipped in pgm/configs) into "
         "OUT/ROW, evaluate it with K importance samples on the test split "
         "(the validation split when the "
         "data holds no test split, saying so), and write OUT/reproduction.{json,md,html} with "
@@ -66,12 +66,14 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from evaluation.reproduce import format_list, list_recipes, reproduce
     from inference.config import ConfigError, parse_overrides
+    from inference.out_path import check_folder_out
 
     if args.list:
         sys.stdout.write(format_list(list_recipes()))
         return 0
     if not args.out:
         raise ConfigError("--out: expected a folder for the runs and the table; found none")
+    check_folder_out(args.out, "--out", holds_runs=True)  # may hold runs, not be inside one
     overrides = parse_overrides(args.set)
     if args.threads is not None:
         import torch

@@ -47,7 +47,7 @@ def run(args) -> int:
 
     out = png_out(args.out, Path(args.run) / "samples.png")
     model, cfg = load_run(args.run, device=args.device)
-    check_image_memory(args.n, model, "-n")
+    check_image_memory(args.n, model, "-n", args.n, args.scale)
     torch.manual_seed(args.seed)
     x = model.sample(args.n, cached=not args.naive)
     write_png(lambda: save_grid(x, model.num_levels, out, scale=args.scale), out)

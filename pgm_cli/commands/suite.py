@@ -81,7 +81,9 @@ def run(args) -> int:
     import torch
 
     from evaluation.suite import run_suite
+    from inference.out_path import check_folder_out
 
+    check_folder_out(args.out, "--out", holds_runs=True)  # may hold runs, not be inside one
     torch.set_num_threads(args.threads)
     results = run_suite(
         args.out,
