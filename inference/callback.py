@@ -4,37 +4,34 @@ calls several in order (the built-ins are in :mod:`inference.callbacks`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .trainer import Trainer
-
 __all__ = ["Callback", "CallbackList"]
 
 
 class Callback:
-    """Hooks of a fit, each a no-op here; subclasses override the ones they need."""
+    """Hooks of a fit, each a no-op here; subclasses override the ones they need. ``trainer``
+    is the :class:`~inference.trainer.Trainer` being fit (not imported here: the trainer
+    imports this module, and a type-only import back would close a circle)."""
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer) -> None:
         """Before the first epoch of this fit (a resumed run: after its checkpoint loaded)."""
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer) -> None:
         """Before an epoch's first step."""
 
-    def on_step_end(self, trainer: Trainer, loss: float) -> None:
+    def on_step_end(self, trainer, loss: float) -> None:
         """After each optimiser step, with the step's loss."""
 
-    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+    def on_epoch_end(self, trainer, record: dict) -> None:
         """After an epoch and its validation: ``trainer.epoch`` counts it, and ``record`` (the
         last of ``trainer.metrics``) may still be added to by the callbacks that follow."""
 
-    def on_checkpoint(self, trainer: Trainer) -> None:
+    def on_checkpoint(self, trainer) -> None:
         """After a checkpoint of ``trainer.epoch`` was written."""
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer) -> None:
         """After the last epoch of this fit, when it ended without an error."""
 
-    def on_close(self, trainer: Trainer) -> None:
+    def on_close(self, trainer) -> None:
         """Always, last (after an error too): release files, bars."""
 
 

@@ -18,8 +18,11 @@ from . import trainer_state
 from .callback import Callback, CallbackList
 from .checkpoint import save_weights
 from .early_stopping import should_stop
+from .elbo_parts import rate_distortion
 from .kill_point import kill_point
+from .loggers import LOGGERS, Logger
 from .progress import is_terminal, log_line, progress_bar
+from .sample_grid import sample_grid
 
 __all__ = [
     "BestState",
@@ -27,6 +30,7 @@ __all__ = [
     "CallbackList",
     "Checkpointing",
     "EarlyStopping",
+    "LoggerCallback",
     "ProgressBar",
     "SessionLimits",
 ]
@@ -153,3 +157,45 @@ class Checkpointing(Callback):
 
     def on_train_end(self, trainer):
         save_weights(trainer.folder.weights, trainer.model, trainer_state.identity(trainer))
+
+
+#: images in a sample grid, and images of the fixed batch the ELBO's parts are computed on
+GRID_SAMPLES = 16
+PARTS_BATCH = 64
+#: seed offsets (from the run's seed) of the grid's and the parts' noise
+_GRID_SEED, _PARTS_SEED = 2, 3
+
+
+class LoggerCallback(Callback):
+    """Feeds the config's logger (:data:`LOGGERS`) from a fit: each epoch's record and, when
+    the logger asks, the ELBO's parts on a fixed batch (the first :data:`PARTS_BATCH` valid
+    images, else training images) and a grid of samples at each checkpoint."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.logger: Logger | None = None
+
+    def on_train_start(self, trainer):
+        self.logger = LOGGERS[self.name](trainer.folder)
+        self.logger.start(trainer.config, list(trainer.metrics))
+
+    def on_epoch_end(self, trainer, record):
+        self.logger.log_epoch(record, trainer.metrics)
+        if self.logger.wants_elbo_parts:
+            x = trainer.valid_x if trainer.valid_x is not None else trainer.train_x
+            parts = rate_distortion(
+                trainer.model, x[:PARTS_BATCH], trainer.training.seed + _PARTS_SEED
+            )
+            if parts is not None:
+                self.logger.log_scalars({f"elbo/{k}": v for k, v in parts.items()}, trainer.epoch)
+
+    def on_checkpoint(self, trainer):
+        if self.logger.wants_images:
+            grid = sample_grid(trainer.model, GRID_SAMPLES, trainer.training.seed + _GRID_SEED)
+            if grid is not None:
+                self.logger.log_images("samples", grid, trainer.epoch)
+
+    def on_close(self, trainer):
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None

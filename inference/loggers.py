@@ -26,33 +26,21 @@ from pgm.errors import PgmError
 from pgm.registry import Registry
 
 from .atomic_write import atomic_write_text
-from .callback import Callback
-from .elbo_parts import rate_distortion
-from .sample_grid import sample_grid
 
 if TYPE_CHECKING:
     import torch
-
-    from .run_folder import RunFolder
 
 __all__ = [
     "LOGGERS",
     "CsvLogger",
     "JsonlLogger",
     "Logger",
-    "LoggerCallback",
     "TensorBoardLogger",
     "check_logger",
 ]
 
 #: Loggers by the name a config's ``logger`` key gives; each entry a :class:`Logger` subclass.
 LOGGERS = Registry("logger")
-
-#: images in a sample grid, and images of the fixed batch the ELBO's parts are computed on
-GRID_SAMPLES = 16
-PARTS_BATCH = 64
-#: seed offsets (from the run's seed) of the grid's and the parts' noise
-_GRID_SEED, _PARTS_SEED = 2, 3
 
 
 class Logger:
@@ -69,7 +57,10 @@ class Logger:
         """Raise :class:`PgmError` (one line naming ``logger``) when what it needs is missing;
         called when the config is checked, before anything is trained."""
 
-    def __init__(self, folder: RunFolder):
+    def __init__(self, folder):
+        #: the run's :class:`~inference.run_folder.RunFolder` (``folder.path``,
+        #: ``folder.tensorboard``...); not imported here, as the run folder's module reaches
+        #: the training config, which checks loggers against :data:`LOGGERS`
         self.folder = folder
 
     def start(self, config: dict, metrics: list[dict]) -> None:
@@ -203,38 +194,3 @@ def check_logger(name: object) -> str:
     if isinstance(factory, type) and issubclass(factory, Logger):
         factory.check_available()
     return name
-
-
-class LoggerCallback(Callback):
-    """Feeds the config's logger (:data:`LOGGERS`) from a fit: each epoch's record and, when
-    the logger asks, the ELBO's parts on a fixed batch (the first :data:`PARTS_BATCH` valid
-    images, else training images) and a grid of samples at each checkpoint."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.logger: Logger | None = None
-
-    def on_train_start(self, trainer):
-        self.logger = LOGGERS[self.name](trainer.folder)
-        self.logger.start(trainer.config, list(trainer.metrics))
-
-    def on_epoch_end(self, trainer, record):
-        self.logger.log_epoch(record, trainer.metrics)
-        if self.logger.wants_elbo_parts:
-            x = trainer.valid_x if trainer.valid_x is not None else trainer.train_x
-            parts = rate_distortion(
-                trainer.model, x[:PARTS_BATCH], trainer.training.seed + _PARTS_SEED
-            )
-            if parts is not None:
-                self.logger.log_scalars({f"elbo/{k}": v for k, v in parts.items()}, trainer.epoch)
-
-    def on_checkpoint(self, trainer):
-        if self.logger.wants_images:
-            grid = sample_grid(trainer.model, GRID_SAMPLES, trainer.training.seed + _GRID_SEED)
-            if grid is not None:
-                self.logger.log_images("samples", grid, trainer.epoch)
-
-    def on_close(self, trainer):
-        if self.logger is not None:
-            self.logger.close()
-            self.logger = None

@@ -32,12 +32,18 @@ from pgm.errors import PgmTypeError
 
 from . import trainer_state
 from .callback import Callback, CallbackList
-from .callbacks import BestState, Checkpointing, EarlyStopping, ProgressBar, SessionLimits
+from .callbacks import (
+    BestState,
+    Checkpointing,
+    EarlyStopping,
+    LoggerCallback,
+    ProgressBar,
+    SessionLimits,
+)
 from .config import ConfigError, resolve_config
 from .elbo import make_elbo
 from .kill_point import KILL_AT_ENV, kill_point
 from .kl_warmup import KLWarmup, kl_weight
-from .loggers import LoggerCallback
 from .nan_diagnosis import (
     NonFiniteLossError,
     check_gradients,

@@ -3,7 +3,9 @@
 counters, the metrics, the RNG states, and the run's identity), and ``metrics.jsonl``.
 
 The format (``pgm-checkpoint-1``: tensors in safetensors, the rest as JSON in its metadata) is
-:mod:`inference.checkpoint`'s; nothing is ever unpickled.
+:mod:`inference.checkpoint`'s; nothing is ever unpickled. Each function takes the
+:class:`~inference.trainer.Trainer` whose state it is (not imported here: the trainer imports
+this module, and a type-only import back would close a circle).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .atomic_write import atomic_write_text
 from .checkpoint import (
@@ -27,13 +28,10 @@ from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorte
 from .fingerprint import check_same_run, fingerprint
 from .nan_diagnosis import first_line
 
-if TYPE_CHECKING:
-    from .trainer import Trainer
-
 __all__ = ["identity", "load_checkpoint", "save_checkpoint", "write_metrics"]
 
 
-def identity(trainer: Trainer) -> dict:
+def identity(trainer) -> dict:
     """What the run trains: the resolved config, the data's identity, their fingerprint."""
     return {
         "config": trainer.config,
@@ -42,7 +40,7 @@ def identity(trainer: Trainer) -> dict:
     }
 
 
-def save_checkpoint(trainer: Trainer) -> None:
+def save_checkpoint(trainer) -> None:
     """Write ``checkpoints/epoch-XXXXX.safetensors`` for the trainer's epoch, then rotate."""
     tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
     opt_tensors, opt_meta = flatten_optimizer_state(trainer.optimizer.state_dict())
@@ -73,7 +71,7 @@ def save_checkpoint(trainer: Trainer) -> None:
             path.unlink(missing_ok=True)
 
 
-def load_checkpoint(trainer: Trainer, path: Path) -> None:
+def load_checkpoint(trainer, path: Path) -> None:
     """Restore everything :func:`save_checkpoint` wrote; a file that is not a pgm checkpoint of
     this model is refused by name (never unpickled)."""
     try:
@@ -111,7 +109,7 @@ def load_checkpoint(trainer: Trainer, path: Path) -> None:
         ) from None
 
 
-def write_metrics(trainer: Trainer) -> None:
+def write_metrics(trainer) -> None:
     """``metrics.jsonl``: one JSON line per epoch trained so far, written atomically."""
     text = "".join(json.dumps(m) + "\n" for m in trainer.metrics)
     atomic_write_text(trainer.folder.metrics, text)

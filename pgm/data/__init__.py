@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..errors import PgmError
-from ..registry import DATASETS
 from . import digits, npz, torchvision_datasets  # noqa: F401  (registration)
 from .dataset import SPLITS, ImageDataset
 from .digits import load_digits
 from .from_config import DataConfig, config_dataset, load_data
+from .loader import load_dataset
 from .npz import load_binarized_mnist, load_mnist, resolve_data_dir
 from .torchvision_datasets import load_torchvision
 
@@ -26,16 +23,3 @@ __all__ = [
     "load_torchvision",
     "resolve_data_dir",
 ]
-
-
-def load_dataset(
-    name: str,
-    split: str = "train",
-    data_dir: str | Path | None = None,
-    download: bool = False,
-) -> ImageDataset:
-    """Load dataset ``name`` (see ``pgm list``) at ``split`` in ``train``/``valid``/``test``."""
-    DATASETS.check(name, "data")
-    if split not in SPLITS:
-        raise PgmError(f"split: expected one of {', '.join(SPLITS)}; found {split!r}")
-    return DATASETS[name](split, data_dir=data_dir, download=download)

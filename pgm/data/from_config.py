@@ -12,6 +12,7 @@ from ..errors import PgmError
 from ..registry import DATASETS
 from ..validation import check_bool, check_int
 from .dataset import ImageDataset
+from .loader import load_dataset
 
 __all__ = ["DATA_KEYS", "DATA_SESSION_KEYS", "DataConfig", "config_dataset", "load_data"]
 
@@ -49,8 +50,6 @@ class DataConfig:
     def dataset(self, split: str, data_dir: str | Path | None = None) -> ImageDataset:
         """Split ``split`` of the dataset; ``data_dir`` (e.g. ``--data-dir``) wins over the
         config's own ``data_dir``, which wins over ``$PGM_DATA_DIR``."""
-        from . import load_dataset  # the package's loader (defined after this module)
-
         return load_dataset(self.data, split, data_dir or self.data_dir or None, self.download)
 
     def splits(self, data_dir: str | Path | None = None) -> tuple[ImageDataset, ImageDataset]:
