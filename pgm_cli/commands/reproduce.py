@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "reproduce",
         help="train the papers' recipes and compare with the published numbers",
-        description="Train each ROW with its published recipe (papers/ROW.toml, shipped in pgm/configs) into "
+        description="Train each ROW with its published recipe (papers/ROW.toml, shipped in "
+        "pgm/configs) into "
         "OUT/ROW, evaluate it with K importance samples on the test split "
         "(the validation split when the "
         "data holds no test split, saying so), and write OUT/reproduction.{json,md,html} with "
