@@ -1,0 +1,101 @@
+"""The papers' recipes: a ``pgm train`` config plus a ``[paper]`` table (title, citation, the
+published test log-likelihood in nats, the K of its evaluation, whether it fits a CPU), shipped
+as package data in ``pgm/configs/papers`` and read with importlib.resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pgm.configs import recipe_folder
+
+__all__ = ["RECIPE_DIR", "ROWS", "ROW_FILE", "Recipe", "format_list", "list_recipes", "load_recipe"]
+
+#: Where the recipes live: package data of pgm.configs (``pgm/configs/papers``), read through
+#: importlib.resources so that an installed wheel has them too.
+RECIPE_DIR = recipe_folder()
+
+#: The rows of issue 10's table, in its order (recipes found beyond these follow by name).
+ROWS = (
+    "vae-vampprior-paper",
+    "vamp-1layer",
+    "hvae-vamp",
+    "convhvae-vamp",
+    "pixelhvae-vamp",
+    "iwae-1layer",
+    "pixelcnn",
+    "row-lstm",
+    "diagonal-bilstm",
+    "pixelvae",
+)
+
+ROW_FILE = "reproduction.json"
+
+
+@dataclass
+class Recipe:
+    """One row: its name, file, training config (the ``pgm train`` keys) and ``[paper]`` table."""
+
+    row: str
+    path: Path
+    config: dict
+    paper: dict
+
+    @property
+    def published_nats(self) -> float:
+        return float(self.paper["published_nats"])
+
+    @property
+    def device_class(self) -> str:
+        return self.paper.get("device", "cpu")
+
+
+def load_recipe(row: str, recipe_dir: str | Path | None = None) -> Recipe:
+    """The recipe of ``row``; an unknown row is refused with the list of known ones."""
+    from inference.config import ConfigError, load_config
+
+    folder = Path(recipe_dir) if recipe_dir is not None else RECIPE_DIR
+    path = folder / f"{row}.toml"
+    if not path.is_file():
+        known = ", ".join(r.row for r in list_recipes(folder)) or "none"
+        raise ConfigError(f"row: expected one of {known}; found {row!r}")
+    config = load_config(path)
+    paper = config.pop("paper", None)
+    if not isinstance(paper, dict) or not isinstance(paper.get("published_nats"), (int, float)):
+        raise ConfigError(f"{path}: expected a [paper] table with published_nats; found {paper!r}")
+    return Recipe(row, path, config, paper)
+
+
+def list_recipes(recipe_dir: str | Path | None = None) -> list[Recipe]:
+    """Every recipe in ``recipe_dir``: the issue's rows first, in its order."""
+    folder = Path(recipe_dir) if recipe_dir is not None else RECIPE_DIR
+    names = sorted(p.stem for p in folder.glob("*.toml"))
+    ordered = [r for r in ROWS if r in names] + [n for n in names if n not in ROWS]
+    return [load_recipe(name, folder) for name in ordered]
+
+
+def format_list(recipes: list[Recipe]) -> str:
+    """The ``--list`` table: row, paper, model, published test nats, recipe epochs, cpu/gpu."""
+    import pgm
+
+    header = ("row", "paper", "model", "published test nats", "recipe epochs", "needs", "")
+    lines = []
+    for r in recipes:
+        model = r.config.get("model", "vae")
+        prior = r.config.get("prior")
+        what = f"{model}" + (f" ({prior})" if prior and model != "pixelvae" else "")
+        missing = "" if model in pgm.MODELS else f"model {model!r} not registered here"
+        lines.append(
+            (
+                r.row,
+                r.paper.get("title", ""),
+                what,
+                f"{r.published_nats:.2f}",
+                str(r.config.get("epochs", "")),
+                r.device_class,
+                missing,
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*line).rstrip() for line in [header, *lines]) + "\n"
