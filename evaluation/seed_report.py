@@ -100,7 +100,7 @@ def seed_summary_sentence(results: dict) -> str:
             )
             + "."
         )
-    else:
+    elif len(converged) >= 2:
         parts.append("No difference between converged models holds over seeds.")
     if budget:
         parts.append(

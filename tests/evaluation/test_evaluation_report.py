@@ -569,3 +569,32 @@ def test_bad_group_is_refused_before_any_evaluation(runs, tmp_path):
             groups=["vae=vae,no-such-run"],
         )
     assert not (out / "results.json").exists()
+
+
+def test_seeds_of_one_config_are_one_model(runs, tmp_path):
+    """issue 19: a second seed of the vae config is a replicate of vae (grouped without
+    --group), vae-mix alone is one network; the page draws the seeds tables from results.json."""
+    seed1 = tmp_path / "vae-seed1"
+    train({**TINY, "model": "vae", "seed": 1}, seed1, progress=False)
+    out = tmp_path / "cmp"
+    results = compare_runs(
+        [runs["vae"], seed1, runs["vae-mix"]],
+        out,
+        num_particles=5,
+        num_images=8,
+        progress=False,
+        n_resamples=99,
+        curve_images=0,
+        representation_train_images=64,
+    )
+    seeds = results["seeds"]
+    assert seeds["unit"] == "mixed" and seeds["single_seed_models"] == ["vae-mix"]
+    (vae,) = [m for m in seeds["models"] if m["model"] == "vae"]
+    assert vae["num_seeds"] == 2 and sorted(vae["runs"]) == ["vae", "vae-seed1"]
+    assert {r["model"]: r["replicate_of"] for r in results["models"]}["vae-seed1"] == "vae"
+    assert vae["ci95"][0] <= vae["mean"] <= vae["ci95"][1]
+    (single,) = [w for w in results["warnings"] if w["code"] == "training-variance-not-included"]
+    assert "One trained network only for vae-mix" in single["message"]
+    page = (out / "report.html").read_text()
+    assert 'data-path="seeds/models/0/num_seeds"' in page
+    assert "(over seeds: see Models over seeds)" in page
