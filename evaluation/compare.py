@@ -32,6 +32,7 @@ from .inference_data import write_inference_data
 from .report import render_html, render_latex, render_markdown
 from .report_swap import check_report_folder, report_lock, write_report
 from .sections import SECTIONS
+from .seed_results import check_groups
 
 __all__ = ["compare_runs"]
 
@@ -74,6 +75,7 @@ def compare_runs(
     log=None,
     names: list[str | None] | None = None,
     device: str = "cpu",
+    groups: list[str] | None = None,
 ) -> dict:
     """Evaluate every run on the same images and write the report into ``out``.
 
@@ -91,6 +93,8 @@ def compare_runs(
     :param log: where progress lines go (default: ``tqdm.write``); silent unless ``progress``.
     :param names: the name each run gets in the report (``None``: its folder's name).
     :param device: where the models run (``cpu``, ``cuda``, ``auto``).
+    :param groups: ``--group NAME=RUN,RUN,...`` specs: runs compared as seeds of one model (runs
+        whose configs differ only in ``seed`` are grouped without it; :mod:`.replicates`).
     :returns: the results (also ``out/results.json``).
     """
     _check_options(num_particles, curve_images, curve_max_particles, alpha)
@@ -108,10 +112,13 @@ def compare_runs(
         curve_max_particles=curve_max_particles,
         representation_train_images=representation_train_images,
         ais=ais,
+        groups=None if groups is None else tuple(groups),
     )
     out = Path(out)
     check_report_folder(out)  # every input is checked before anything is created
-    c = _start(options, load_runs(run_dirs, names, device), out, log)
+    runs = load_runs(run_dirs, names, device)
+    check_groups([r for r in runs if r.has_density], groups)  # refused before any evaluation
+    c = _start(options, runs, out, log)
     for section in SECTIONS:
         if section.compute is not None:
             section.compute(c)

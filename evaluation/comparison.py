@@ -36,6 +36,8 @@ class CompareOptions:
     curve_max_particles: int = 5000
     representation_train_images: int | None = 10000
     ais: dict | None = None
+    #: ``--group NAME=RUN,RUN,...`` specs: runs compared as seeds of one model (:mod:`.replicates`)
+    groups: tuple[str, ...] | None = None
 
 
 @dataclass

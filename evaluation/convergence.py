@@ -132,8 +132,7 @@ def convergence_warnings(convergences: dict[str, dict], comparisons: list[dict])
                     "last_epoch",
                     conv["last_epoch"],
                     MIN_WINDOW,
-                    f"{name}: not shown to converge — {conv['last_epoch']} epoch(s) are too few "
-                    f"for the convergence rule (at least {MIN_WINDOW} validated epochs)",
+                    text.not_shown_to_converge(name, conv["last_epoch"], MIN_WINDOW),
                 )
             )
         if conv["overfitting"]:

@@ -22,7 +22,6 @@ from pgm.errors import PgmError
 __all__ = [
     "IGNORED_KEYS",
     "ModelGroup",
-    "add_group_argument",
     "group_runs",
     "parse_groups",
     "replicate_key",
@@ -58,19 +57,6 @@ def replicate_key(cfg: dict) -> str:
     """The resolved config without the seed and session keys, as canonical JSON."""
     kept = {k: v for k, v in cfg.items() if k not in IGNORED_KEYS}
     return json.dumps(kept, sort_keys=True, default=str)
-
-
-def add_group_argument(parser) -> None:
-    """``--group NAME=RUN,RUN,...`` (repeatable) on an argparse parser."""
-    parser.add_argument(
-        "--group",
-        action="append",
-        default=None,
-        metavar="NAME=RUN,RUN,...",
-        help="compare these runs (their names in the report, or their folders) as seeds of one "
-        "model called NAME (repeatable); runs whose configs differ only in seed are grouped "
-        "without it",
-    )
 
 
 def parse_groups(specs: list[str] | None) -> dict[str, list[str]]:

@@ -117,7 +117,7 @@ def html_figures(figures: Sequence[FigureFile], section: str) -> str:
 
 def summary_sentence(results: dict) -> str:
     """One sentence: the best model(s) and how many differences the data support."""
-    if results.get("seeds"):  # issue 19: what holds over seeds leads (seed_report.py)
+    if isinstance(results.get("seeds"), dict):  # issue 19: what holds over seeds leads
         from .seed_report import seed_summary_sentence
 
         return seed_summary_sentence(results)

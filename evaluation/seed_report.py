@@ -1,19 +1,17 @@
-"""The report's "Models over seeds" section, its summary sentence and what the seeds and budget
-can and cannot support, rendered from the ``seeds`` part of ``results.json``
-(:mod:`.seed_results`). Like :mod:`.ais_agreement`, it draws its tables with the report's own
-cell formatting (:func:`.report.format_value`).
+"""The words and tables of the report's "Models over seeds and equal terms" section
+(:mod:`.sections.seeds`), its summary sentence and what the seeds and budget can and cannot
+support, from the ``seeds`` part of ``results.json`` (:mod:`.seed_results`). The tables are
+:class:`~.tables.Table`s, drawn by the one renderer of :mod:`.tables`.
 """
 
 from __future__ import annotations
 
-import html
-
-from .report import Column, format_value, resolve_path
+from .tables import Column, Table, format_value
 
 __all__ = [
+    "COMPARISONS_TABLE",
+    "MODELS_TABLE",
     "seed_paragraphs",
-    "seed_section_html",
-    "seed_section_markdown",
     "seed_summary_sentence",
 ]
 
@@ -61,16 +59,6 @@ _COMPARISON_CAPTION = (
 )
 
 
-def _cells(rows: list[dict], columns: list[Column], prefix: str) -> list[list[tuple]]:
-    return [
-        [
-            (format_value(resolve_path(row, c.key), c.fmt), f"{prefix}/{i}/{c.key}", c.fmt)
-            for c in columns
-        ]
-        for i, row in enumerate(rows)
-    ]
-
-
 def _converged(results: dict) -> set[str]:
     return {m["model"] for m in results["seeds"]["models"] if m["equal_terms"].get("all_converged")}
 
@@ -112,7 +100,7 @@ def seed_summary_sentence(results: dict) -> str:
             )
             + "."
         )
-    else:
+    elif len(converged) >= 2:
         parts.append("No difference between converged models holds over seeds.")
     if budget:
         parts.append(
@@ -143,17 +131,11 @@ def seed_summary_sentence(results: dict) -> str:
 
 def seed_paragraphs(results: dict) -> list[str]:
     """What these seeds and budget can and cannot support, in plain sentences."""
-    seeds = results["seeds"]
+    seeds = results.get("seeds")
+    if not isinstance(seeds, dict):
+        return []
     out = []
-    if seeds["unit"] == "network":
-        out.append(
-            "Each model was trained once: the intervals and tests of this page reflect the test "
-            "images and the estimator's Monte Carlo noise, not training variance, and compare "
-            "these trained networks. A second seed of the same config can differ from the first "
-            "by more than the intervals; run pgm suite --seeds 3 (or compare several seeds of "
-            "each model) for statements about models."
-        )
-    else:
+    if seeds["unit"] != "network":
         for m in seeds["models"]:
             if m["num_seeds"] >= 2 and m["seeds_needed"]:
                 needed = ", ".join(
@@ -177,74 +159,9 @@ def seed_paragraphs(results: dict) -> list[str]:
     return out
 
 
-def _html_rows(cells: list[list[tuple]]) -> str:
-    return "".join(
-        "<tr>"
-        + "".join(
-            f'<td data-path="{html.escape(p)}" data-format="{html.escape(f)}">{html.escape(t)}</td>'
-            for t, p, f in row
-        )
-        + "</tr>"
-        for row in cells
-    )
-
-
-def _html_table(caption: str, columns: list[Column], cells: list[list[tuple]]) -> str:
-    head = "".join(
-        f'<th title="{html.escape(c.title)}">{html.escape(c.header)}</th>' for c in columns
-    )
-    return (
-        f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{_html_rows(cells)}</tbody></table>"
-    )
-
-
-def seed_section_html(results: dict) -> str:
-    """The "Models over seeds" section (empty without a ``seeds`` part)."""
-    seeds = results.get("seeds")
-    if not seeds:
-        return ""
-    out = ['<h2 id="seeds">Models over seeds and equal terms</h2>']
-    out.append(
-        _html_table(
-            _MODEL_CAPTION, MODEL_COLUMNS, _cells(seeds["models"], MODEL_COLUMNS, "seeds/models")
-        )
-    )
-    if seeds["comparisons"]:
-        out.append(
-            _html_table(
-                _COMPARISON_CAPTION,
-                COMPARISON_COLUMNS,
-                _cells(seeds["comparisons"], COMPARISON_COLUMNS, "seeds/comparisons"),
-            )
-        )
-    out += [f"<p>{html.escape(p)}</p>" for p in seed_paragraphs(results)]
-    return "\n".join(out)
-
-
-def _md_table(caption: str, columns: list[Column], cells: list[list[tuple]]) -> str:
-    lines = [
-        "| " + " | ".join(c.header for c in columns) + " |",
-        "|" + "|".join("---:" if c.fmt else "---" for c in columns) + "|",
-    ]
-    lines += ["| " + " | ".join(t.replace("|", "\\|") for t, _, _ in row) + " |" for row in cells]
-    return caption + "\n\n" + "\n".join(lines) + "\n"
-
-
-def seed_section_markdown(results: dict) -> str:
-    """The "Models over seeds" section as Markdown (empty without a ``seeds`` part)."""
-    seeds = results.get("seeds")
-    if not seeds:
-        return ""
-    out = ["## Models over seeds and equal terms\n"]
-    out.append(_md_table(_MODEL_CAPTION, MODEL_COLUMNS, _cells(seeds["models"], MODEL_COLUMNS, "")))
-    if seeds["comparisons"]:
-        out.append(
-            _md_table(
-                _COMPARISON_CAPTION,
-                COMPARISON_COLUMNS,
-                _cells(seeds["comparisons"], COMPARISON_COLUMNS, ""),
-            )
-        )
-    out += [p + "\n" for p in seed_paragraphs(results)]
-    return "\n".join(out)
+#: the models over seeds, one row per model (its runs grouped: :mod:`.replicates`)
+MODELS_TABLE = Table(_MODEL_CAPTION, "seeds/models", "", MODEL_COLUMNS, hide_empty=True)
+#: every pair of models with two seeds or more, tested with the training run as the unit
+COMPARISONS_TABLE = Table(
+    _COMPARISON_CAPTION, "seeds/comparisons", "", COMPARISON_COLUMNS, hide_empty=True
+)

@@ -17,7 +17,6 @@ from pgm.errors import PgmError
 __all__ = [
     "EXECUTORS",
     "TrainTask",
-    "add_arguments",
     "check_grid_options",
     "run_dir_name",
     "train_grid",
@@ -42,30 +41,6 @@ class TrainTask:
 def run_dir_name(model: str, seed: int) -> str:
     """``vae`` for seed 0 (the suite's folder before seeds), ``vae-seed2`` for seed 2."""
     return model if seed == 0 else f"{model}-seed{seed}"
-
-
-def add_arguments(parser) -> None:
-    """``--seeds``, ``--jobs``, ``--executor`` on the ``pgm suite`` parser."""
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=1,
-        help="train each model with seeds 0..N-1 (default 1); with >= 2 the comparison's unit "
-        "is the training run (intervals and tests over seeds)",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="train up to J runs at once (default 1: in this process)",
-    )
-    parser.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        default="local",
-        help="local: this machine (submitit's LocalExecutor when --jobs > 1); slurm: a Slurm "
-        "cluster through submitit",
-    )
 
 
 def check_grid_options(seeds, jobs, executor: str) -> None:

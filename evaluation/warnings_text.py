@@ -20,6 +20,8 @@ __all__ = [
     "ais_disagreement",
     "khat_unreliable",
     "not_converged",
+    "not_shown_to_converge",
+    "one_network_per_model",
     "over_fitting",
     "partial_collapse",
     "posterior_collapse",
@@ -101,6 +103,13 @@ def not_converged(name: str, conv: dict) -> str:
     )
 
 
+def not_shown_to_converge(name: str, last_epoch: int, min_window: int) -> str:
+    return (
+        f"{name}: not shown to converge — {last_epoch} epoch(s) are too few for the convergence "
+        f"rule (at least {min_window} validated epochs)"
+    )
+
+
 def over_fitting(name: str, conv: dict) -> str:
     return (
         f"{name}: over-fitting — validation loss rose from "
@@ -113,8 +122,25 @@ def ranking_not_converged(pairs: list[dict]) -> str:
     shown = ", ".join(f"{c['a']} > {c['b']}" for c in pairs[:6]) + (" …" if len(pairs) > 6 else "")
     return (
         f"{len(pairs)} significant difference(s) of the ranking involve a model that had not "
-        f"converged ({shown}): they compare training budgets, not models; train to convergence "
+        f"converged or was not shown to converge ({shown}): they compare training budgets, not "
+        "models; train to convergence "
         "(pgm suite --budget converge) before reading them as a verdict (the rule: see Method)"
+    )
+
+
+def one_network_per_model(single: list[str]) -> str:
+    """What a comparison of one trained network per model can and cannot say (issue 19)."""
+    who = (
+        "Each model was trained once"
+        if not single
+        else (f"One trained network only for {', '.join(single)}")
+    )
+    return (
+        f"{who}: the intervals and tests of this page reflect the test images and the "
+        "estimator's Monte Carlo noise, not training variance, and compare these trained "
+        "networks, not the models. A second seed of the same config can differ from the first "
+        "by more than the intervals; run pgm suite --seeds 3 (or compare several seeds of each "
+        "model, grouped with --group) for statements about models"
     )
 
 

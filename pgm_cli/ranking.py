@@ -1,5 +1,5 @@
 """The ranking ``pgm suite`` and ``pgm compare`` print: intervals, tie groups, the significant
-comparisons and the warnings."""
+comparisons of the trained networks, the summary over seeds and the warnings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ __all__ = ["print_ranking"]
 
 
 def print_ranking(results: dict) -> None:
-    """The ranking with intervals and tie groups, the significant comparisons, the warnings."""
+    """The ranking with intervals and tie groups, the significant comparisons of the trained
+    networks (one run each: training variance not included), the page's summary (what holds
+    over seeds, issue 19) and the warnings."""
     rows = results["models"] if isinstance(results, dict) else results
     rows = sorted(rows, key=lambda r: r.get("rank", 0) or -r["log_likelihood_nats"])
     print(
@@ -31,15 +33,20 @@ def print_ranking(results: dict) -> None:
         alpha = results.get("method", {}).get("alpha", 0.05)
         different = [c for c in comparisons if c["significant"]]
         print(
-            f"{len(different)} of {len(comparisons)} pairwise differences significant "
-            f"(Holm, alpha = {alpha}):"
+            f"{len(different)} of {len(comparisons)} pairwise differences between these trained "
+            f"networks significant (Holm, alpha = {alpha}; one run each, training variance not "
+            "included):"
         )
         for c in different:
             print(
                 f"  {c['a']} > {c['b']}: {c['mean_difference_nats']:.2f} nats "
                 f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
             )
+    from evaluation.report import summary_sentence
     from evaluation.warnings_text import warning_messages  # one warning per kind, as the page
+
+    if isinstance(results.get("seeds"), dict):
+        print(f"summary: {summary_sentence(results)}")
 
     for w in warning_messages(results):
         print(f"warning: {w}")

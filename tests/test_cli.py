@@ -375,3 +375,18 @@ def test_evaluate_refuses_a_model_without_a_density(tmp_path, capsys):
         "(use `pgm compare` for its representation quality)"
     )
     assert not list(run.glob("evaluation-*.json"))
+
+
+def test_seed_grid_and_group_options(tmp_path, capsys):
+    """issue 19: pgm compare --group, pgm suite --seeds/--jobs/--executor; a bad executor is
+    refused in one line before anything is trained."""
+    assert main(["compare", "--help"]) == 0
+    assert "--group NAME=RUN,RUN,..." in " ".join(capsys.readouterr().out.split())
+    assert main(["suite", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--seeds SEEDS" in text and "--jobs JOBS" in text and "--executor local|slurm" in text
+    out = tmp_path / "suite"
+    assert main(["suite", "--out", str(out), "--executor", "pbs", "--no-progress"]) != 0
+    err = capsys.readouterr().err
+    assert "--executor: expected one of local, slurm; found 'pbs'" in err
+    assert len(err.strip().splitlines()) == 1 and not (out / "runs").exists()

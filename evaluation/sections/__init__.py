@@ -24,6 +24,7 @@ from . import (
     models,
     ranking,
     representation,
+    seeds,
     training,
 )
 from .section import Section
@@ -45,6 +46,7 @@ SECTIONS: list[Section] = [
     grids.COMPLETIONS,
     training.SECTION,
     ais.SECTION,
+    seeds.SECTION,
     method.SECTION,
 ]
 

@@ -10,7 +10,9 @@ __all__ = ["SECTION"]
 
 TABLE = Table(
     (
-        "Paired comparisons on the same test images: mean of log p_a(x) − log p_b(x) (a is "
+        "Paired comparisons of the trained networks (one run each: training variance not "
+        "included; models over seeds: see below) on the same test images: mean of "
+        "log p_a(x) − log p_b(x) (a is "
         "the better mean), its BCa 95% interval, the sign-flip randomisation test p-value "
         "(a Monte Carlo p-value: never below 1/(R+1) for R resamples), Holm-adjusted, and "
         "Wilcoxon's signed-rank p-value for reference."

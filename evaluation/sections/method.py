@@ -82,7 +82,13 @@ def method_paragraphs(results: dict) -> list[str]:
         (
             "Intervals: BCa bootstrap (Efron 1987) of the mean over test images, "
             f"{m['n_resamples']} resamples, 95%; they reflect the sampling of test images "
-            "together with the Monte Carlo noise of the estimator, not its bias."
+            "together with the Monte Carlo noise of the estimator, not its bias, and not "
+            "training variance: each is one trained network's"
+            + (
+                " (over seeds: see Models over seeds)."
+                if (results.get("seeds") or {}).get("unit") in ("training run", "mixed")
+                else "; with one run per model they compare these networks, not the models."
+            )
         ),
         (
             "Comparisons: every pair of models on the same images, through the per-image "

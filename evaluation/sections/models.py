@@ -25,13 +25,17 @@ MODELS = Section(
                 "What was built: each model's parts as constructed (read from the built objects, "
                 "or a plug-in's registered description), and its training — the best validation "
                 "epoch (the weights evaluated), the last epoch, and the validation loss's slope "
-                "over the last fifth of training (nats per image per epoch)."
+                "over the last fifth of training (nats per image per epoch); its parameters and "
+                "training time (equal terms), and the model it is a seed of."
             ),
             "models",
             "",
             [
                 Column("model", "model"),
+                Column("seed of", "replicate_of", "", "the model this run is a seed of"),
                 Column("description", "description"),
+                Column("parameters", "equal_terms/parameters", "d"),
+                Column("train s", "equal_terms/train_seconds", ".0f", "training time, seconds"),
                 *_TRAINING,
                 Column("slope", "convergence/slope_per_epoch", ".3f"),
                 Column("training", "training"),

@@ -25,6 +25,15 @@ def add_parser(sub) -> None:
         help="a run folder with the name the report gives it (repeatable; e.g. --label "
         "baseline=runs/vae)",
     )
+    p.add_argument(
+        "--group",
+        action="append",
+        default=None,
+        metavar="NAME=RUN,RUN,...",
+        help="compare these runs (their names in the report, or their folders) as seeds of one "
+        "model called NAME (repeatable); runs whose configs differ only in seed are grouped "
+        "without it",
+    )
     o.add_out_folder(p, "the report: results.json, idata.nc, report.md, report.html, figures/")
     o.add_num_particles(p, o.DEFAULT_NUM_PARTICLES, ", as pgm suite")
     o.add_split(p, "the data split every model is evaluated on")
@@ -109,6 +118,7 @@ def run(args) -> int:
         curve_max_particles=args.curve_max_particles,
         ais=None if args.method == "is" else ais,
         device=args.device,
+        groups=args.group,
     )
     print_ranking(results)
     print(f"report: {Path(args.out) / 'report.html'}")

@@ -67,6 +67,26 @@ def add_parser(sub) -> None:
         "report says so); converge: early stopping, until 10 epochs bring no better validation "
         "loss (at most 500), the best epoch kept",
     )
+    p.add_argument(
+        "--seeds",
+        type=o.positive_int("--seeds"),
+        default=1,
+        help="train each model with seeds 0..N-1 (default 1); with >= 2 the comparison's unit "
+        "is the training run (intervals and tests over seeds)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=o.positive_int("--jobs"),
+        default=1,
+        help="train up to J runs at once (default 1: in this process)",
+    )
+    p.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|slurm",
+        help="local: this machine (submitit's LocalExecutor when --jobs > 1); slurm: a Slurm "
+        "cluster through submitit (default local)",
+    )
     o.add_threads(
         p,
         1,
@@ -96,6 +116,9 @@ def run(args) -> int:
         progress=not args.no_progress,
         extra_runs=args.add,
         budget=args.budget,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        executor=args.executor,
     )
     print_ranking(results)
     print(f"results: {Path(args.out) / 'results.json'}")

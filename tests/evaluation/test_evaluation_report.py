@@ -26,6 +26,7 @@ from evaluation.report import (
     table_cells,
 )
 from inference import train
+from pgm.errors import PgmError
 from pgm_cli.main import main
 
 TINY = {
@@ -193,7 +194,22 @@ def test_results_schema(report):
         "not-shown-to-converge",  # issue 19: too few epochs for the convergence rule
         "over-fitting",
         "ranking-not-converged",
+        "training-variance-not-included",  # issue 19: one trained network per model
     }
+    # issue 19: one run per model (vae and vae#2 share a seed: not replicates), so the page
+    # compares networks and says training variance is not included; every row has equal terms
+    seeds = results["seeds"]
+    assert seeds["unit"] == "network" and not seeds["comparisons"]
+    assert {m["model"] for m in seeds["models"]} == {"vae", "vae#2", "vae-mix"}
+    for row in results["models"]:
+        assert row["replicate_of"] == row["model"]
+        assert row["equal_terms"]["parameters"] > 0 and row["equal_terms"]["epochs"] >= 1
+    (single,) = [w for w in results["warnings"] if w["code"] == "training-variance-not-included"]
+    assert "not training variance" in single["message"]
+    page = (out / "report.html").read_text()
+    assert "One trained network per model: this compares these networks" in page
+    assert "Paired comparisons of the trained networks (one run each: training variance" in page
+    assert 'id="seeds"' in page and "not training variance: each is one trained network" in page
     for name, run in results["method"]["runs"].items():
         assert (
             not Path(run["path"]).is_absolute() and (out / run["path"] / "config.json").is_file()
@@ -538,3 +554,47 @@ def _page_requests(tmp: Path, page: Path) -> list[str]:
             and e["params"].get("initiator", "not an origin") != "not an origin"
         }
     )
+
+
+def test_bad_group_is_refused_before_any_evaluation(runs, tmp_path):
+    """issue 19: --group naming no compared run is refused in one line, nothing written."""
+    out = tmp_path / "cmp"
+    with pytest.raises(PgmError, match="--group"):
+        compare_runs(
+            [runs["vae"], runs["vae-mix"]],
+            out,
+            num_particles=2,
+            num_images=4,
+            progress=False,
+            groups=["vae=vae,no-such-run"],
+        )
+    assert not (out / "results.json").exists()
+
+
+def test_seeds_of_one_config_are_one_model(runs, tmp_path):
+    """issue 19: a second seed of the vae config is a replicate of vae (grouped without
+    --group), vae-mix alone is one network; the page draws the seeds tables from results.json."""
+    seed1 = tmp_path / "vae-seed1"
+    train({**TINY, "model": "vae", "seed": 1}, seed1, progress=False)
+    out = tmp_path / "cmp"
+    results = compare_runs(
+        [runs["vae"], seed1, runs["vae-mix"]],
+        out,
+        num_particles=5,
+        num_images=8,
+        progress=False,
+        n_resamples=99,
+        curve_images=0,
+        representation_train_images=64,
+    )
+    seeds = results["seeds"]
+    assert seeds["unit"] == "mixed" and seeds["single_seed_models"] == ["vae-mix"]
+    (vae,) = [m for m in seeds["models"] if m["model"] == "vae"]
+    assert vae["num_seeds"] == 2 and sorted(vae["runs"]) == ["vae", "vae-seed1"]
+    assert {r["model"]: r["replicate_of"] for r in results["models"]}["vae-seed1"] == "vae"
+    assert vae["ci95"][0] <= vae["mean"] <= vae["ci95"][1]
+    (single,) = [w for w in results["warnings"] if w["code"] == "training-variance-not-included"]
+    assert "One trained network only for vae-mix" in single["message"]
+    page = (out / "report.html").read_text()
+    assert 'data-path="seeds/models/0/num_seeds"' in page
+    assert "(over seeds: see Models over seeds)" in page

@@ -104,16 +104,16 @@ def test_a_new_section_is_one_unit(monkeypatch):
     results = _results()
 
     def compute(c):  # what a section's computation does: write its rows into the results
-        c.results["seeds"] = [{"model": "vae", "share": 0.25}]
+        c.results["spread"] = [{"model": "vae", "share": 0.25}]
 
     table = Table(
         "Share of the variance from seeds.",
-        "seeds",
+        "spread",
         "",
         [Column("model", "model"), Column("seed share", "share", ".2f")],
     )
     extra = Section(
-        "seeds", "Seeds", tables=[table], compute=compute, text=lambda r: ["Seeds."], latex=["s"]
+        "spread", "Spread", tables=[table], compute=compute, text=lambda r: ["Spread."], latex=["s"]
     )
     monkeypatch.setattr(report, "SECTIONS", [*SECTIONS[:-1], extra, SECTIONS[-1]])
 
@@ -124,9 +124,9 @@ def test_a_new_section_is_one_unit(monkeypatch):
     c.results = results
     extra.compute(c)
     page = report.render_html(results, [])
-    assert '<a href="#seeds">Seeds</a>' in page and '<h2 id="seeds">Seeds</h2>' in page
-    assert 'data-path="seeds/0/share" data-format=".2f">0.25</td>' in page
-    assert page.index('id="seeds"') < page.index('id="method"')
+    assert '<a href="#spread">Spread</a>' in page and '<h2 id="spread">Spread</h2>' in page
+    assert 'data-path="spread/0/share" data-format=".2f">0.25</td>' in page
+    assert page.index('id="spread"') < page.index('id="method"')
     assert "| vae | 0.25 |" in report.render_markdown(results, [])
     assert r"\label{tab:s}" in report.render_latex(results)
 

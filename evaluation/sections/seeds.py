@@ -1,0 +1,52 @@
+"""Models over seeds and equal terms (issue 19): the runs grouped into models (runs whose
+configs differ only in ``seed``, or ``--group NAME=RUN,...``), each model's estimate and
+interval over its seeds, where its variance comes from, the pairwise tests with the training
+run as the unit, and each model's parameters, epochs, training time and convergence
+(:mod:`..seed_results`; words and tables: :mod:`..seed_report`). It also writes each run's
+``equal_terms`` and ``replicate_of`` into its row of ``models``."""
+
+from __future__ import annotations
+
+from .. import warnings_text as text
+from ..comparison import Comparison
+from ..seed_report import COMPARISONS_TABLE, MODELS_TABLE, seed_paragraphs
+from ..warning_record import warning_record
+from .section import Section
+
+__all__ = ["SECTION"]
+
+#: bootstrap resamples of the two-level (seeds, then images) bootstrap, at most
+MAX_RESAMPLES = 2000
+
+
+def compute(c: Comparison) -> None:
+    """``results["seeds"]`` from the density runs' per-image estimates (the ranking's)."""
+    if not c.dense:
+        return
+    from ..seed_results import seed_results
+
+    o = c.options
+    with c.timed("seeds"):
+        seeds = seed_results(c.dense, o.groups, o.alpha, min(o.n_resamples, MAX_RESAMPLES), o.seed)
+    c.results["seeds"] = seeds
+    single = seeds["single_seed_models"]
+    if single:  # one trained network: training variance is not in its intervals and tests
+        c.warnings.append(
+            warning_record(
+                "training-variance-not-included",
+                None,
+                "num_seeds",
+                len(single),
+                2,
+                text.one_network_per_model([] if seeds["unit"] == "network" else single),
+            )
+        )
+
+
+SECTION = Section(
+    "seeds",
+    "Models over seeds and equal terms",
+    tables=[MODELS_TABLE, COMPARISONS_TABLE],
+    compute=compute,
+    text=seed_paragraphs,
+)
