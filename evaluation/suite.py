@@ -80,56 +80,21 @@ def run_suite(
     :data:`BUDGETS`. ``seeds``: each model trained with seeds 0..N-1 (``out/runs/<name>-seed<S>``
     beyond seed 0); ``jobs``/``executor``: how the runs are trained (:mod:`.suite_grid`)."""
     from .compare import compare_runs
-    from .suite_grid import TrainTask, check_grid_options, run_dir_name, train_grid  # issue 19
+    from .suite_grid import TrainTask, check_grid_options, run_dir_name, train_grid
 
-    check_grid_options(seeds, jobs, executor)  # issue 19
+    check_grid_options(seeds, jobs, executor)
 
-    if budget not in BUDGETS:
-        raise ValueError(f"--budget: expected one of {', '.join(BUDGETS)}; found {budget!r}")
-    out = Path(out)
-    if (
-        isinstance(epochs_scale, bool)
-        or not isinstance(epochs_scale, int | float)
-        or not (0 < epochs_scale < math.inf)
-    ):
-        raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
+    chosen, extra = _checked_inputs(budget, epochs_scale, extra_runs, models, data)
     table = suite_models()
-    extra = [Path(r) for r in extra_runs or []]
-    missing = [str(r) for r in extra if not (r / "config.json").is_file()]
-    if missing:
-        raise PgmError(
-            "--add: expected run folders written by `pgm train`; "
-            f"found no config.json in {', '.join(missing)}"
-        )
-    for run in extra:  # met before minutes of training, not after: a run of other data
-        _, saved = load_run(run)  # (or one whose weights or plug-in are missing) is refused now
-        if saved.get("data") != data:
-            raise PgmError(
-                f"--add: expected runs trained on the suite's data {data!r}; found {run} "
-                f"trained on {saved.get('data')!r}"
-            )
-    chosen = models or list(table)
-    unknown = [m for m in chosen if m not in table]
-    if unknown:
-        raise PgmError(
-            f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}"
-        )
+    out = Path(out)
     train_ds = load_dataset(data, "train", data_dir)
     valid_ds = load_dataset(data, "valid", data_dir)
     runs = []
-    pending: list = []  # issue 19: the runs of the models x seeds grid still to train
+    pending: list = []  # the runs of the models x seeds grid still to train
     started = time.perf_counter()
     grid = [(name, s) for name in chosen for s in range(seeds)]
     for i, (name, seed) in enumerate(grid, 1):
-        cfg = copy.deepcopy(table[name])
-        cfg["data"] = data
-        cfg["device"] = device
-        cfg["seed"] = seed  # issue 19: the seed is recorded in the run's config
-        if budget == "converge":
-            cfg["epochs"] = max(1, round(CONVERGE_MAX_EPOCHS * epochs_scale))
-            cfg["early_stopping_patience"] = CONVERGE_PATIENCE
-        else:
-            cfg["epochs"] = max(1, round(cfg.get("epochs", 10) * epochs_scale))
+        cfg = _run_config(table[name], data, device, seed, budget, epochs_scale)
         label = run_dir_name(name, seed)
         run_dir = out / "runs" / label
         resume = (run_dir / "config.json").exists()
@@ -170,3 +135,51 @@ def run_suite(
     return compare_runs(
         [*runs, *extra], out, num_particles=num_particles, data_dir=data_dir, progress=progress
     )
+
+
+def _checked_inputs(budget, epochs_scale, extra_runs, models, data) -> tuple[list[str], list[Path]]:
+    """The suite's arguments checked before any training: ``(models chosen, extra runs)``."""
+    if budget not in BUDGETS:
+        raise ValueError(f"--budget: expected one of {', '.join(BUDGETS)}; found {budget!r}")
+    if (
+        isinstance(epochs_scale, bool)
+        or not isinstance(epochs_scale, int | float)
+        or not (0 < epochs_scale < math.inf)
+    ):
+        raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
+    table = suite_models()
+    extra = [Path(r) for r in extra_runs or []]
+    missing = [str(r) for r in extra if not (r / "config.json").is_file()]
+    if missing:
+        raise PgmError(
+            "--add: expected run folders written by `pgm train`; "
+            f"found no config.json in {', '.join(missing)}"
+        )
+    for run in extra:  # met before minutes of training, not after: a run of other data
+        _, saved = load_run(run)  # (or one whose weights or plug-in are missing) is refused now
+        if saved.get("data") != data:
+            raise PgmError(
+                f"--add: expected runs trained on the suite's data {data!r}; found {run} "
+                f"trained on {saved.get('data')!r}"
+            )
+    chosen = models or list(table)
+    unknown = [m for m in chosen if m not in table]
+    if unknown:
+        raise PgmError(
+            f"--models: unknown suite model(s) {unknown}; expected some of {', '.join(table)}"
+        )
+    return chosen, extra
+
+
+def _run_config(base: dict, data, device, seed: int, budget: str, epochs_scale) -> dict:
+    """One run's config: the suite model's, on the suite's data, device, seed and budget."""
+    cfg = copy.deepcopy(base)
+    cfg["data"] = data
+    cfg["device"] = device
+    cfg["seed"] = seed  # recorded in the run's config: seeds are an axis of the comparison
+    if budget == "converge":
+        cfg["epochs"] = max(1, round(CONVERGE_MAX_EPOCHS * epochs_scale))
+        cfg["early_stopping_patience"] = CONVERGE_PATIENCE
+    else:
+        cfg["epochs"] = max(1, round(cfg.get("epochs", 10) * epochs_scale))
+    return cfg
