@@ -122,10 +122,19 @@ def reproduce_row(
         progress=progress,
     )
     summary = summarise_mean(est.log_likelihood.double().numpy())
+    row = _row(recipe, cfg, model, result, est, summary, split, note)
+    row["wall_seconds"] = time.perf_counter() - began
+    row["session_train_seconds"] = trained
+    atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")
+    return row
+
+
+def _row(recipe: Recipe, cfg: dict, model, result, est, summary, split: str, note: str) -> dict:
+    """The row of ``reproduction.json``: what was published, what was measured, how it trained."""
     metrics = result.metrics
     curve = [[m["epoch"], -m["valid_loss"]] for m in metrics if m.get("valid_loss") is not None]
     stopped = result.stopped
-    row = {
+    return {
         "row": recipe.row,
         "paper": recipe.paper.get("title", ""),
         "citation": recipe.paper.get("citation", ""),
@@ -155,8 +164,6 @@ def reproduce_row(
         "stopped": stopped,
         "cut_short": stopped in ("max-epochs", "time-budget"),
         "train_seconds": float(sum(m.get("seconds") or 0.0 for m in metrics)),
-        "wall_seconds": time.perf_counter() - began,
-        "session_train_seconds": trained,
         "device": _device_name(next(model.parameters()).device),
         "device_class": recipe.device_class,
         "valid_curve": curve,
@@ -165,8 +172,6 @@ def reproduce_row(
         "recent_gain_per_epoch": _recent_gain(curve),
         "curve_quantity": "validation -ELBO" if model.has_latents else "validation log-likelihood",
     }
-    atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")
-    return row
 
 
 def reproduce(
