@@ -19,7 +19,7 @@ from . import plugins
 from .plugins import PluginError
 from .registry import all_registries
 
-__all__ = ["check_records", "plugin_records", "recorded", "use_plugins"]
+__all__ = ["check_before_import", "check_records", "plugin_records", "recorded", "use_plugins"]
 
 
 def recorded(items: Any, argument: str = "plugins") -> list[dict]:
@@ -89,6 +89,14 @@ def _before_import(record: dict, argument: str, run: str) -> None:
         _refuse_changed(record, found, have, argument, run)
 
 
+def check_before_import(records: Any, argument: str = "plugins", run: str = "the run") -> None:
+    """Compare each recorded plug-in with what the user named (its sha256), importing nothing:
+    called on every run a command will open before any registry lookup can import the named
+    plug-ins, so a changed plug-in is refused before any of its code runs."""
+    for record in recorded(records, argument):
+        _before_import(record, argument, run)
+
+
 def check_records(
     records: Any, argument: str = "plugins", run: str = "the run"
 ) -> list[dict[str, Any]]:
@@ -96,8 +104,7 @@ def check_records(
     sha256 matched). Returns the records of the code now loaded, in order. Refuses, in one
     line saying what to pass, a record with no named plug-in or with other code."""
     records = recorded(records, argument)
-    for record in records:
-        _before_import(record, argument, run)
+    check_before_import(records, argument, run)
     plugins.load_named()  # what the user named: each file checked above, if the run needs it
     current = []
     for record in records:

@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # --plugin: named now, imported at the first lookup or after a run's sha256 check
         args.plugin = name_plugins(getattr(args, "plugin", None), "--plugin")
+        _check_runs_before_import(args)
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         return code
@@ -175,3 +176,32 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _opened_runs(args) -> list[str]:
+    """The run folders this command will open (whose recorded plug-ins it must honour)."""
+    runs = [getattr(args, "run", None), getattr(args, "from_run", None)]
+    runs += list(getattr(args, "runs", None) or []) + list(getattr(args, "add", None) or [])
+    runs += [pair.partition("=")[2].strip() for pair in getattr(args, "label", None) or []]
+    if getattr(args, "resume", False) and args.command == "train":
+        runs.append(getattr(args, "out", None))
+    return [r for r in runs if r]
+
+
+def _check_runs_before_import(args) -> None:
+    """Before anything can import a ``--plugin`` (the first registry lookup does), each run the
+    command opens has its recorded plug-ins compared with what was named, by sha256, reading
+    only its config.json: a changed plug-in is refused before any of its code runs. A run
+    folder without a readable config.json is left to the command's own one-line refusal."""
+    import json
+    from pathlib import Path
+
+    from pgm.run_plugins import check_before_import
+
+    for run in _opened_runs(args):
+        try:
+            cfg = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(cfg, dict) and cfg.get("plugins"):
+            check_before_import(cfg["plugins"], "run", f"run {run}")
