@@ -201,7 +201,7 @@ def _check_runs_before_import(args) -> None:
     for run in _opened_runs(args):
         try:
             cfg = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
-            continue
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            continue  # the command refuses it in one line when it opens the run
         if isinstance(cfg, dict) and cfg.get("plugins"):
             check_before_import(cfg["plugins"], "run", f"run {run}")
