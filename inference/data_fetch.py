@@ -23,6 +23,7 @@ import http.client
 import os
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -221,6 +222,7 @@ def fetch(
     folder = resolve_data_dir(data_dir)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--data-dir: expected a folder; found a file: {folder}")
+    _check_mirror(mirror)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / DATASETS[name][0]
     if target.exists() and not force:
@@ -231,6 +233,18 @@ def fetch(
     else:
         _fetch_mnist(target, mirror, checksums if checksums is not None else MNIST_SHA256, say)
     return target, True
+
+
+def _check_mirror(mirror: str | None) -> None:
+    """Refuse a ``--mirror`` that is not an http, https or file folder URL before any work."""
+    if mirror is None:
+        return
+    parts = urllib.parse.urlsplit(mirror)
+    if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
+        raise PgmError(
+            "--mirror: expected a folder URL starting http://, https:// or file://; "
+            f"found {mirror!r}"
+        )
 
 
 # -- the command line: `pgm data fetch NAME` ---------------------------------------------------

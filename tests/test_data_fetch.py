@@ -235,3 +235,12 @@ def test_the_command_line_offers_every_fetchable_dataset():
     from pgm_cli.commands.data import DATASET_NAMES
 
     assert set(DATASET_NAMES) == set(data_fetch.DATASETS)
+
+
+@pytest.mark.parametrize("mirror", ["ftp://host/folder/", "garbage url", "http://"])
+def test_a_mirror_that_is_no_http_https_or_file_url_is_refused_first(tmp_path, capsys, mirror):
+    data_dir = tmp_path / "new" / "data"
+    assert _fetch(mirror, data_dir) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--mirror: expected" in err[0] and repr(mirror) in err[0]
+    assert not (tmp_path / "new").exists()  # refused before any folder is made
