@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from pgm.data.from_config import DATA_SESSION_KEYS
-from pgm.model_config import inapplicable_keys
+from pgm.model_config import as_recorded, inapplicable_keys
 
 from .config import ConfigError
 from .training_config import TRAINING_SESSION_KEYS
@@ -70,7 +70,9 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
     :data:`SESSION_KEYS`; ``epochs`` may grow (a resume may extend a run) but not shrink.
     Model keys the recorded model does not read (which pgm 0.1 still wrote into config.json,
     e.g. ``num_layers`` for a VAE) are not compared, and plug-ins are compared by module and
-    file content, not by where the file lies."""
+    file content, not by where the file lies. A key the run predates counts as the value it
+    was trained with (:func:`pgm.model_config.as_recorded`)."""
+    recorded = as_recorded(recorded)
     recorded = {k: v for k, v in recorded.items() if k not in inapplicable_keys(recorded)}
     out = []
     for key in sorted((set(recorded) | set(given)) - SESSION_KEYS):

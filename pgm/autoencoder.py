@@ -40,7 +40,13 @@ class Autoencoder(GenerativeModel):
         per_dim = 1 if self.reconstruction == "l2" or k == 2 else k
         act = cfg.get("activation", "relu")
         self.encoder = make_encoder(
-            cfg["network"], self.event_shape, k, encoder_hidden_dims(cfg), self.latent_dim, act
+            cfg["network"],
+            self.event_shape,
+            k,
+            encoder_hidden_dims(cfg),
+            self.latent_dim,
+            act,
+            centred=cfg.get("encoder_input") == "centred",
         )
         self.decoder = make_decoder(
             cfg["network"],

@@ -194,7 +194,12 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
     dense = cfg["network"] if cfg["network"] in MLP_NETWORKS else "mlp"
     top = build_guide(_level_config(cfg, l2))
     x_tower = make_encoder(
-        cfg["network"], cfg["image_shape"], cfg["num_levels"], [width], activation=activation
+        cfg["network"],
+        cfg["image_shape"],
+        cfg["num_levels"],
+        [width],
+        activation=activation,
+        centred=cfg.get("encoder_input") == "centred",
     )
     bottom = ConditionalNormal(
         [x_tower, make_mlp(dense, l2, [width], activation=activation)],

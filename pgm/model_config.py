@@ -24,13 +24,19 @@ from .run_plugins import plugin_records, use_plugins
 from .validation import check_choice, check_int, check_shape
 
 __all__ = [
+    "ENCODER_INPUTS",
     "MODEL_DEFAULTS",
     "PGM_KEYS",
+    "RECORDED_BEFORE",
     "ModelConfig",
+    "as_recorded",
     "inapplicable_keys",
     "model_keys",
     "resolve_model_config",
 ]
+
+#: how the built-in encoders read pixels: levels {0..K-1} scaled to [0, 1], or to [-1, 1]
+ENCODER_INPUTS = ("unit", "centred")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class ModelConfig:
     # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
     hidden_dims: list[int] | None = None
     activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
+    # built-in encoders' pixels: unit = levels scaled to [0, 1]; centred = to [-1, 1]
+    encoder_input: str = "unit"
     num_components: int = 10  # mixture components / VampPrior pseudo-inputs
     num_flows: int = 2  # coupling layers of the flow prior, IAF steps of the guide
     num_mixtures: int = 5  # logistics per pixel in discretized-logistic outputs
@@ -89,6 +97,7 @@ class ModelConfig:
         ENCODERS.check(self.network, "network")
         DECODERS.check(self.network, "network")
         check_choice(self.activation, "activation", ACTIVATIONS)
+        check_choice(self.encoder_input, "encoder_input", ENCODER_INPUTS)
         dims = self.hidden_dims
         if dims is not None and not (
             isinstance(dims, (list, tuple))
@@ -194,7 +203,14 @@ def resolve_model_config(config: dict) -> dict:
 
 
 # which model keys each built-in model reads; a plug-in model (not listed) keeps every key
-_NETWORK_KEYS = {"network", "hidden_dim", "hidden_layers", "hidden_dims", "activation"}
+_NETWORK_KEYS = {
+    "network",
+    "hidden_dim",
+    "hidden_layers",
+    "hidden_dims",
+    "activation",
+    "encoder_input",
+}
 _VAE_KEYS = {"prior", "guide", "likelihood", "latent_dim"} | _NETWORK_KEYS
 _AUTOREGRESSIVE_KEYS = {"likelihood", "num_layers", "hidden_channels"}
 _KEYS_OF_MODEL = {
@@ -226,3 +242,24 @@ def inapplicable_keys(cfg: dict) -> list[str]:
             return []  # a plug-in part: it may read any key
         used |= {k.name for k in registry.keys(name)}  # keys a part brings, as it declared
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
+
+
+#: Model keys added after runs were recorded, with the value those runs were trained with. pgm
+#: 0.1.0 fed its encoders pixels in [-1, 1]; [0, 1] trains better (2 nats at 10 epochs on
+#: binarized MNIST, benchmarks/RESULTS.md), so new runs default to "unit" while a run recorded
+#: before the key existed is read, resumed and trained again as it was trained.
+RECORDED_BEFORE: dict[str, Any] = {"encoder_input": "centred"}
+
+
+def as_recorded(cfg: dict) -> dict:
+    """A run's recorded config (its ``config.json``, or the config stored with its weights)
+    with every key of :data:`RECORDED_BEFORE` it predates set to the value it was trained with,
+    where its model reads that key. A config that records the key, or names no model (a data
+    record), is returned unchanged."""
+    out = dict(cfg)
+    if "model" not in out:
+        return out
+    for key, value in RECORDED_BEFORE.items():
+        if key not in out and key not in inapplicable_keys({**out, key: value}):
+            out[key] = value
+    return out

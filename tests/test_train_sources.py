@@ -31,6 +31,7 @@ def recorded_run(folder: Path) -> Path:
     """A run folder whose config.json holds model keys and session keys."""
     folder.mkdir()
     cfg = {"model": "vae", "epochs": 3, "seed": 0, "latent_dim": 2, "device": "cuda"}
+    cfg["encoder_input"] = "unit"  # pgm records it; a record without it predates the key
     cfg.update({"data_dir": "/elsewhere", "logger": "tensorboard", "eval_particles": 7})
     (folder / "config.json").write_text(json.dumps(cfg))
     return folder
@@ -47,7 +48,10 @@ def test_from_a_run_drops_its_session_keys_and_takes_set(tmp_path, trained):
     run = recorded_run(tmp_path / "old")
     argv = ["train", "--from", str(run), "--set", "seed=1", "--out", str(tmp_path / "new")]
     assert main([*argv, "--device", "cpu"]) == 0
-    assert trained[0] == {"model": "vae", "epochs": 3, "seed": 1, "latent_dim": 2, "device": "cpu"}
+    assert trained[0] == {
+        **{"model": "vae", "epochs": 3, "seed": 1, "latent_dim": 2, "device": "cpu"},
+        "encoder_input": "unit",
+    }
     assert main(argv) == 0
     assert not SESSION_KEYS & trained[1].keys()
 

@@ -23,10 +23,14 @@ def conv_image_shape(event_shape: Sequence[int]) -> tuple[int, int, int]:
     return c, h, w
 
 
-def scale_pixels(x: torch.Tensor, num_levels: int) -> torch.Tensor:
-    """Map integer levels {0..K-1} to [-1, 1] (data without levels passes unchanged)."""
+def scale_pixels(x: torch.Tensor, num_levels: int, centred: bool = True) -> torch.Tensor:
+    """Map integer levels {0..K-1} to [-1, 1] (``centred``) or to [0, 1] (data without levels
+    passes unchanged). The autoregressive networks read centred pixels; the built-in encoders
+    read [0, 1] (``encoder_input = "unit"``) unless a run recorded ``"centred"``."""
     if num_levels and num_levels > 1:
-        return x * (2.0 / (num_levels - 1)) - 1.0
+        if centred:
+            return x * (2.0 / (num_levels - 1)) - 1.0
+        return x * (1.0 / (num_levels - 1))
     return x
 
 
@@ -47,15 +51,17 @@ class MLPEncoder(nn.Module):
         out_features: int | None = None,
         activation: str = "relu",
         network: str = "mlp",
+        centred: bool = False,
     ):
         super().__init__()
         self.event_shape, self.num_levels = tuple(event_shape), num_levels
+        self.centred = centred
         self.net = make_mlp(network, math.prod(event_shape), hidden_dims, out_features, activation)
         self.out_features = self.net.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[: x.dim() - len(self.event_shape)]
-        h = scale_pixels(x, self.num_levels).reshape(*batch, -1)
+        h = scale_pixels(x, self.num_levels, self.centred).reshape(*batch, -1)
         return self.net(h)
 
 
@@ -72,11 +78,13 @@ class ConvEncoder(nn.Module):
         hidden_dims: Sequence[int],
         out_features: int | None = None,
         activation: str = "relu",
+        centred: bool = False,
     ):
         super().__init__()
         c, h, w = conv_image_shape(event_shape)
         act = activation_class(activation)
         self.event_shape, self.num_levels = tuple(event_shape), num_levels
+        self.centred = centred
         ch = max(hidden_dims[0] // 8, 8)
         width = hidden_dims[-1]
         self.conv = nn.Sequential(
@@ -94,18 +102,26 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[:-3]
-        h = scale_pixels(x, self.num_levels).reshape(-1, *self.event_shape)
+        h = scale_pixels(x, self.num_levels, self.centred).reshape(-1, *self.event_shape)
         return self.head(self.conv(h)).reshape(*batch, -1)
 
 
 @ENCODERS.register("mlp", "hidden_dims fully connected layers with activation")
-def _mlp_encoder(event_shape, num_levels, hidden_dims, out_features=None, activation="relu"):
-    return MLPEncoder(event_shape, num_levels, hidden_dims, out_features, activation, "mlp")
+def _mlp_encoder(
+    event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=False
+):
+    return MLPEncoder(
+        event_shape, num_levels, hidden_dims, out_features, activation, "mlp", centred
+    )
 
 
 @ENCODERS.register("gated-mlp", "gated dense layers (Tomczak & Welling 2018)")
-def _gated_mlp_encoder(event_shape, num_levels, hidden_dims, out_features=None, activation="relu"):
-    return MLPEncoder(event_shape, num_levels, hidden_dims, out_features, activation, "gated-mlp")
+def _gated_mlp_encoder(
+    event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=False
+):
+    return MLPEncoder(
+        event_shape, num_levels, hidden_dims, out_features, activation, "gated-mlp", centred
+    )
 
 
 ENCODERS.register("conv", "two stride-2 convolutions, then a linear layer")(ConvEncoder)
@@ -118,12 +134,17 @@ def make_encoder(
     hidden_dims: int | Sequence[int],
     out_features: int | None = None,
     activation: str = "relu",
+    centred: bool = False,
 ) -> nn.Module:
     """The encoder registered as ``network`` (``pgm.ENCODERS``: ``mlp``, ``gated-mlp``,
     ``conv``, and plug-ins' own), called as ``factory(event_shape, num_levels, hidden_dims,
     out_features, activation)``; ``hidden_dims`` is an int ``h`` (meaning ``[h]``) or a list.
     Without ``out_features`` it ends at its last hidden layer (a guide puts its heads there);
-    the result has ``.out_features``."""
+    the result has ``.out_features``. ``centred`` (a run recorded ``encoder_input =
+    "centred"``) feeds the built-in encoders pixels in [-1, 1] instead of [0, 1]; a plug-in
+    encoder reads the integer levels and scales them itself."""
     dims = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
     factory = ENCODERS[ENCODERS.check(network, "network")]
+    if centred and ENCODERS.builtin(network):
+        return factory(tuple(event_shape), num_levels, dims, out_features, activation, centred=True)
     return factory(tuple(event_shape), num_levels, dims, out_features, activation)

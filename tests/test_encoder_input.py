@@ -1,0 +1,113 @@
+"""How the built-in encoders read pixels (``encoder_input``): levels scaled to [0, 1] for new
+runs, to [-1, 1] ("centred") for runs recorded before the key existed, which are loaded,
+trained again and resumed as they were trained."""
+
+import json
+
+import pytest
+import torch
+
+import pgm
+from inference.checkpoint import load_tensors, save_tensors
+from inference.run import load_run, train
+from inference.run_config import train_config
+from pgm.errors import PgmError
+from pgm.model_config import as_recorded
+from pgm.nn.encoders import scale_pixels
+from tests.tiny_run import TINY_RUN
+
+
+def test_scale_pixels_maps_levels_to_the_unit_or_the_centred_interval():
+    x = torch.tensor([0.0, 8.0, 16.0])
+    assert scale_pixels(x, 17, centred=False).tolist() == [0.0, 0.5, 1.0]
+    assert scale_pixels(x, 17, centred=True).tolist() == [-1.0, 0.0, 1.0]
+    assert scale_pixels(torch.tensor([0.0, 1.0]), 2, centred=False).tolist() == [0.0, 1.0]
+    real = torch.tensor([0.3, -2.0])
+    assert torch.equal(scale_pixels(real, 0, centred=False), real)  # no levels: unchanged
+
+
+def _encoders(model):
+    return [m for m in model.modules() if hasattr(m, "centred")]
+
+
+@pytest.mark.parametrize("network", ["mlp", "gated-mlp", "conv"])
+def test_the_key_reaches_every_built_in_encoder(network):
+    cfg = {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17, "network": network}
+    x = torch.randint(0, 17, (3, 1, 8, 8)).float()
+    torch.manual_seed(0)
+    unit = _encoders(pgm.build(cfg))
+    torch.manual_seed(0)
+    centred = _encoders(pgm.build({**cfg, "encoder_input": "centred"}))
+    assert unit and not any(m.centred for m in unit)  # the default is "unit"
+    assert centred and all(m.centred for m in centred)
+    # the same weights (same seed), the other mapping: another output
+    assert torch.equal(
+        unit[0].state_dict()[next(iter(unit[0].state_dict()))],
+        centred[0].state_dict()[next(iter(centred[0].state_dict()))],
+    )
+    assert not torch.allclose(unit[0](x), centred[0](x))
+
+
+def test_a_bad_value_is_refused_naming_the_key():
+    with pytest.raises(PgmError, match="encoder_input"):
+        pgm.build(
+            {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17, "encoder_input": "signed"}
+        )
+
+
+def test_only_a_model_that_reads_it_predates_it():
+    assert as_recorded({"model": "vae"})["encoder_input"] == "centred"
+    assert as_recorded({"model": "vae", "encoder_input": "unit"})["encoder_input"] == "unit"
+    assert "encoder_input" not in as_recorded({"model": "pixelcnn"})  # no encoder
+    assert "encoder_input" not in as_recorded({"data": "digits"})  # a data record
+
+
+def _strip_the_key(run):
+    """Make a run look recorded by pgm 0.1.0: no encoder_input in config.json or the weights."""
+    cfg = json.loads((run / "config.json").read_text())
+    del cfg["encoder_input"]
+    (run / "config.json").write_text(json.dumps(cfg))
+    for path in [run / "model.safetensors", *sorted((run / "checkpoints").glob("*.safetensors"))]:
+        tensors, meta = load_tensors(path)
+        if isinstance(meta.get("config"), dict):
+            meta["config"].pop("encoder_input", None)
+        save_tensors(path, tensors, meta)
+
+
+def test_a_run_recorded_before_the_key_is_read_as_it_was_trained(tmp_path):
+    run = tmp_path / "old"
+    train({**TINY_RUN, "encoder_input": "centred"}, run, progress=False)
+    model, _ = load_run(run)
+    x = torch.randint(0, 17, (4, 1, 8, 8)).float()
+    before = _encoders(model)[0](x)
+    _strip_the_key(run)
+    assert "encoder_input" not in json.loads((run / "config.json").read_text())
+
+    old, cfg = load_run(run)
+    assert cfg["encoder_input"] == "centred"
+    assert all(m.centred for m in _encoders(old))
+    assert torch.equal(_encoders(old)[0](x), before)  # the same function as before
+    # trained again from its record (--from, or its config.json): as it was trained
+    assert train_config(None, tmp_path / "new", False, [], from_run=run)["encoder_input"] == (
+        "centred"
+    )
+    assert (
+        train_config(str(run / "config.json"), tmp_path / "n2", False, [])["encoder_input"]
+        == "centred"
+    )
+    # resumed with more epochs: accepted, and the record now names the key
+    train(
+        as_recorded({**json.loads((run / "config.json").read_text()), "epochs": 2}),
+        run,
+        resume=True,
+        progress=False,
+    )
+    assert json.loads((run / "config.json").read_text())["encoder_input"] == "centred"
+
+
+def test_resuming_an_old_run_with_todays_default_is_refused_naming_the_key(tmp_path):
+    run = tmp_path / "old"
+    train({**TINY_RUN, "encoder_input": "centred"}, run, progress=False)
+    _strip_the_key(run)
+    with pytest.raises(PgmError, match=r"encoder_input \(run has 'centred', given 'unit'\)"):
+        train({**TINY_RUN, "epochs": 2}, run, resume=True, progress=False)
