@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pgm.model_config import as_recorded
 from pgm.plugins import name_plugins
 from pgm.run_plugins import recorded
 
@@ -30,7 +29,7 @@ def run_template(run: str | Path) -> dict:
             f"--from: expected a run folder written by `pgm train` (holding config.json); "
             f"found {'no such folder' if not Path(run).exists() else 'no ' + str(saved)}: {run}"
         )
-    cfg = as_recorded(read_json_object(saved, "--from"))
+    cfg = read_json_object(saved, "--from")
     return {k: v for k, v in cfg.items() if k not in SESSION_KEYS}
 
 
@@ -40,9 +39,7 @@ def _read_config(config: str) -> dict:
         if not Path(config).is_file():
             found = "a folder" if Path(config).is_dir() else "no such file"
             raise ConfigError(f"config: expected a JSON config file; found {found}: {config}")
-        cfg = read_json_object(config, "config")
-        # a run's own config.json is that run's record: read as it was trained
-        return as_recorded(cfg) if RunFolder(Path(config).parent).weights.is_file() else cfg
+        return read_json_object(config, "config")
     return load_config(config)
 
 
@@ -79,7 +76,7 @@ def train_config(
                 f"config: expected a TOML file, or --resume with a run folder holding config.json; "
                 f"found neither ({saved} does not exist)"
             )
-        cfg = as_recorded(read_json_object(saved, "--resume"))
+        cfg = read_json_object(saved, "--resume")
         recorded(cfg.get("plugins"), f"--resume ({saved})")  # records only: they name no code
     else:
         raise ConfigError(

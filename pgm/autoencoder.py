@@ -46,7 +46,7 @@ class Autoencoder(GenerativeModel):
             encoder_hidden_dims(cfg),
             self.latent_dim,
             act,
-            centred=cfg.get("encoder_input") == "centred",
+            centred=cfg.get("encoder_input", "centred") == "centred",
         )
         self.decoder = make_decoder(
             cfg["network"],

@@ -96,7 +96,7 @@ def _encoder(cfg: dict) -> nn.Module:
         cfg["num_levels"],
         encoder_hidden_dims(cfg),
         activation=cfg.get("activation", "relu"),
-        centred=cfg.get("encoder_input") == "centred",
+        centred=cfg.get("encoder_input", "centred") == "centred",
     )
 
 

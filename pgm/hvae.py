@@ -199,7 +199,7 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
         cfg["num_levels"],
         [width],
         activation=activation,
-        centred=cfg.get("encoder_input") == "centred",
+        centred=cfg.get("encoder_input", "centred") == "centred",
     )
     bottom = ConditionalNormal(
         [x_tower, make_mlp(dense, l2, [width], activation=activation)],

@@ -27,16 +27,16 @@ __all__ = [
     "ENCODER_INPUTS",
     "MODEL_DEFAULTS",
     "PGM_KEYS",
-    "RECORDED_BEFORE",
     "ModelConfig",
-    "as_recorded",
     "inapplicable_keys",
     "model_keys",
     "resolve_model_config",
 ]
 
-#: how the built-in encoders read pixels: levels {0..K-1} scaled to [0, 1], or to [-1, 1]
-ENCODER_INPUTS = ("unit", "centred")
+#: how the built-in encoders read pixels: levels {0..K-1} scaled to [-1, 1], or to [0, 1]. Which
+#: trains better depends on the data (benchmarks/RESULTS.md): "unit" on binarized MNIST (the
+#: shipped binarized-MNIST configs say so), "centred" on digits, the default.
+ENCODER_INPUTS = ("centred", "unit")
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class ModelConfig:
     # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
     hidden_dims: list[int] | None = None
     activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
-    # built-in encoders' pixels: unit = levels scaled to [0, 1]; centred = to [-1, 1]
-    encoder_input: str = "unit"
+    # built-in encoders' pixels: centred = levels scaled to [-1, 1]; unit = to [0, 1]
+    encoder_input: str = "centred"
     num_components: int = 10  # mixture components / VampPrior pseudo-inputs
     num_flows: int = 2  # coupling layers of the flow prior, IAF steps of the guide
     num_mixtures: int = 5  # logistics per pixel in discretized-logistic outputs
@@ -242,24 +242,3 @@ def inapplicable_keys(cfg: dict) -> list[str]:
             return []  # a plug-in part: it may read any key
         used |= {k.name for k in registry.keys(name)}  # keys a part brings, as it declared
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
-
-
-#: Model keys added after runs were recorded, with the value those runs were trained with. pgm
-#: 0.1.0 fed its encoders pixels in [-1, 1]; [0, 1] trains better (2 nats at 10 epochs on
-#: binarized MNIST, benchmarks/RESULTS.md), so new runs default to "unit" while a run recorded
-#: before the key existed is read, resumed and trained again as it was trained.
-RECORDED_BEFORE: dict[str, Any] = {"encoder_input": "centred"}
-
-
-def as_recorded(cfg: dict) -> dict:
-    """A run's recorded config (its ``config.json``, or the config stored with its weights)
-    with every key of :data:`RECORDED_BEFORE` it predates set to the value it was trained with,
-    where its model reads that key. A config that records the key, or names no model (a data
-    record), is returned unchanged."""
-    out = dict(cfg)
-    if "model" not in out:
-        return out
-    for key, value in RECORDED_BEFORE.items():
-        if key not in out and key not in inapplicable_keys({**out, key: value}):
-            out[key] = value
-    return out

@@ -1,6 +1,7 @@
-"""How the built-in encoders read pixels (``encoder_input``): levels scaled to [0, 1] for new
-runs, to [-1, 1] ("centred") for runs recorded before the key existed, which are loaded,
-trained again and resumed as they were trained."""
+"""How the built-in encoders read pixels (``encoder_input``): levels scaled to [-1, 1]
+("centred", the default, what every run recorded before the key was trained with) or to [0, 1]
+("unit", what the shipped binarized-MNIST configs use). A run recorded before the key is
+loaded, trained again and resumed as it was trained."""
 
 import json
 
@@ -12,7 +13,6 @@ from inference.checkpoint import load_tensors, save_tensors
 from inference.run import load_run, train
 from inference.run_config import train_config
 from pgm.errors import PgmError
-from pgm.model_config import as_recorded
 from pgm.nn.encoders import scale_pixels
 from tests.tiny_run import TINY_RUN
 
@@ -35,11 +35,11 @@ def test_the_key_reaches_every_built_in_encoder(network):
     cfg = {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17, "network": network}
     x = torch.randint(0, 17, (3, 1, 8, 8)).float()
     torch.manual_seed(0)
-    unit = _encoders(pgm.build(cfg))
+    centred = _encoders(pgm.build(cfg))
     torch.manual_seed(0)
-    centred = _encoders(pgm.build({**cfg, "encoder_input": "centred"}))
-    assert unit and not any(m.centred for m in unit)  # the default is "unit"
-    assert centred and all(m.centred for m in centred)
+    unit = _encoders(pgm.build({**cfg, "encoder_input": "unit"}))
+    assert centred and all(m.centred for m in centred)  # the default is "centred"
+    assert unit and not any(m.centred for m in unit)
     # the same weights (same seed), the other mapping: another output
     assert torch.equal(
         unit[0].state_dict()[next(iter(unit[0].state_dict()))],
@@ -55,11 +55,16 @@ def test_a_bad_value_is_refused_naming_the_key():
         )
 
 
-def test_only_a_model_that_reads_it_predates_it():
-    assert as_recorded({"model": "vae"})["encoder_input"] == "centred"
-    assert as_recorded({"model": "vae", "encoder_input": "unit"})["encoder_input"] == "unit"
-    assert "encoder_input" not in as_recorded({"model": "pixelcnn"})  # no encoder
-    assert "encoder_input" not in as_recorded({"data": "digits"})  # a data record
+def test_the_shipped_binarized_mnist_configs_read_unit_pixels():
+    from inference.config import load_config
+    from pgm.configs import resolve_config_path
+
+    def shipped(name):
+        return load_config(resolve_config_path(name))
+
+    for name in ("vae-binarized-mnist", "iwae-binarized-mnist"):
+        assert shipped(name)["encoder_input"] == "unit"
+    assert "encoder_input" not in shipped("vae-digits")  # digits: the default, centred
 
 
 def _strip_the_key(run):
@@ -76,28 +81,25 @@ def _strip_the_key(run):
 
 def test_a_run_recorded_before_the_key_is_read_as_it_was_trained(tmp_path):
     run = tmp_path / "old"
-    train({**TINY_RUN, "encoder_input": "centred"}, run, progress=False)
+    train(TINY_RUN, run, progress=False)
+    assert json.loads((run / "config.json").read_text())["encoder_input"] == "centred"
     model, _ = load_run(run)
     x = torch.randint(0, 17, (4, 1, 8, 8)).float()
     before = _encoders(model)[0](x)
     _strip_the_key(run)
     assert "encoder_input" not in json.loads((run / "config.json").read_text())
 
-    old, cfg = load_run(run)
-    assert cfg["encoder_input"] == "centred"
+    old, _ = load_run(run)
     assert all(m.centred for m in _encoders(old))
     assert torch.equal(_encoders(old)[0](x), before)  # the same function as before
     # trained again from its record (--from, or its config.json): as it was trained
-    assert train_config(None, tmp_path / "new", False, [], from_run=run)["encoder_input"] == (
-        "centred"
-    )
-    assert (
-        train_config(str(run / "config.json"), tmp_path / "n2", False, [])["encoder_input"]
-        == "centred"
-    )
+    again = train_config(None, tmp_path / "new", False, [], from_run=run)
+    assert all(m.centred for m in _encoders(pgm.build(again)))
+    again = train_config(str(run / "config.json"), tmp_path / "n2", False, [])
+    assert all(m.centred for m in _encoders(pgm.build(again)))
     # resumed with more epochs: accepted, and the record now names the key
     train(
-        as_recorded({**json.loads((run / "config.json").read_text()), "epochs": 2}),
+        {**json.loads((run / "config.json").read_text()), "epochs": 2},
         run,
         resume=True,
         progress=False,
@@ -105,9 +107,9 @@ def test_a_run_recorded_before_the_key_is_read_as_it_was_trained(tmp_path):
     assert json.loads((run / "config.json").read_text())["encoder_input"] == "centred"
 
 
-def test_resuming_an_old_run_with_todays_default_is_refused_naming_the_key(tmp_path):
+def test_resuming_a_run_with_the_other_mapping_is_refused_naming_the_key(tmp_path):
     run = tmp_path / "old"
-    train({**TINY_RUN, "encoder_input": "centred"}, run, progress=False)
+    train(TINY_RUN, run, progress=False)
     _strip_the_key(run)
     with pytest.raises(PgmError, match=r"encoder_input \(run has 'centred', given 'unit'\)"):
-        train({**TINY_RUN, "epochs": 2}, run, resume=True, progress=False)
+        train({**TINY_RUN, "epochs": 2, "encoder_input": "unit"}, run, resume=True, progress=False)

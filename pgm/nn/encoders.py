@@ -26,7 +26,7 @@ def conv_image_shape(event_shape: Sequence[int]) -> tuple[int, int, int]:
 def scale_pixels(x: torch.Tensor, num_levels: int, centred: bool = True) -> torch.Tensor:
     """Map integer levels {0..K-1} to [-1, 1] (``centred``) or to [0, 1] (data without levels
     passes unchanged). The autoregressive networks read centred pixels; the built-in encoders
-    read [0, 1] (``encoder_input = "unit"``) unless a run recorded ``"centred"``."""
+    read them centred too unless the config says ``encoder_input = "unit"``."""
     if num_levels and num_levels > 1:
         if centred:
             return x * (2.0 / (num_levels - 1)) - 1.0
@@ -51,7 +51,7 @@ class MLPEncoder(nn.Module):
         out_features: int | None = None,
         activation: str = "relu",
         network: str = "mlp",
-        centred: bool = False,
+        centred: bool = True,
     ):
         super().__init__()
         self.event_shape, self.num_levels = tuple(event_shape), num_levels
@@ -78,7 +78,7 @@ class ConvEncoder(nn.Module):
         hidden_dims: Sequence[int],
         out_features: int | None = None,
         activation: str = "relu",
-        centred: bool = False,
+        centred: bool = True,
     ):
         super().__init__()
         c, h, w = conv_image_shape(event_shape)
@@ -108,7 +108,7 @@ class ConvEncoder(nn.Module):
 
 @ENCODERS.register("mlp", "hidden_dims fully connected layers with activation")
 def _mlp_encoder(
-    event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=False
+    event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=True
 ):
     return MLPEncoder(
         event_shape, num_levels, hidden_dims, out_features, activation, "mlp", centred
@@ -117,7 +117,7 @@ def _mlp_encoder(
 
 @ENCODERS.register("gated-mlp", "gated dense layers (Tomczak & Welling 2018)")
 def _gated_mlp_encoder(
-    event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=False
+    event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=True
 ):
     return MLPEncoder(
         event_shape, num_levels, hidden_dims, out_features, activation, "gated-mlp", centred
@@ -134,17 +134,19 @@ def make_encoder(
     hidden_dims: int | Sequence[int],
     out_features: int | None = None,
     activation: str = "relu",
-    centred: bool = False,
+    centred: bool = True,
 ) -> nn.Module:
     """The encoder registered as ``network`` (``pgm.ENCODERS``: ``mlp``, ``gated-mlp``,
     ``conv``, and plug-ins' own), called as ``factory(event_shape, num_levels, hidden_dims,
     out_features, activation)``; ``hidden_dims`` is an int ``h`` (meaning ``[h]``) or a list.
     Without ``out_features`` it ends at its last hidden layer (a guide puts its heads there);
-    the result has ``.out_features``. ``centred`` (a run recorded ``encoder_input =
-    "centred"``) feeds the built-in encoders pixels in [-1, 1] instead of [0, 1]; a plug-in
-    encoder reads the integer levels and scales them itself."""
+    the result has ``.out_features``. ``centred`` (``encoder_input``, centred by default)
+    feeds the built-in encoders pixels in [-1, 1], else in [0, 1]; a plug-in encoder reads the
+    integer levels and scales them itself."""
     dims = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
     factory = ENCODERS[ENCODERS.check(network, "network")]
-    if centred and ENCODERS.builtin(network):
-        return factory(tuple(event_shape), num_levels, dims, out_features, activation, centred=True)
+    if not centred and ENCODERS.builtin(network):
+        return factory(
+            tuple(event_shape), num_levels, dims, out_features, activation, centred=False
+        )
     return factory(tuple(event_shape), num_levels, dims, out_features, activation)
