@@ -190,6 +190,7 @@ def _write(c: Comparison, figures: list[FigureFile], started: float) -> dict:
                     "num_particles": o.num_particles,
                     "seed": o.seed,
                 },
+                {m["model"]: m.get("replicate_of") or m["model"] for m in results["models"]},
             )
         results["timing_seconds"] = {k: round(v, 3) for k, v in c.timing.items()}
         results["method"]["seconds"] = time.perf_counter() - started

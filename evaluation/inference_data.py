@@ -19,7 +19,11 @@ __all__ = ["bootstrap_posterior", "write_inference_data"]
 
 
 def write_inference_data(
-    path: Path, runs: list[ComparedRun], data: ImageDataset, attrs: dict
+    path: Path,
+    runs: list[ComparedRun],
+    data: ImageDataset,
+    attrs: dict,
+    model_of_run: dict[str, str] | None = None,
 ) -> None:
     """Per-image log-likelihoods and log-weights as an ArviZ ``InferenceData`` in netCDF.
 
@@ -30,8 +34,11 @@ def write_inference_data(
     it directly); ``log_likelihood`` (one variable per density model, dims ``(chain=1, draw=1,
     image)``: the per-image estimate in nats); ``log_weights`` (one per latent model, dims
     ``(particle, image)``: log p(x, z_k) − log q(z_k|x); ``az.psislw(lw.T)`` re-derives k-hat);
-    ``diagnostics`` (dims ``(model, image)``: elbo, psis_khat, ess; NaN where undefined);
-    ``observed_data`` (the images and labels)."""
+    ``diagnostics`` (dims ``(model, image)``: elbo, psis_khat, ess; NaN where undefined; its
+    ``model`` dimension carries each run's training ``seed`` and the model it is a seed of,
+    ``replicate_of``, from ``model_of_run``: runs of one config under several seeds are one
+    model, e.g. ``idata.diagnostics.groupby("replicate_of")``); ``observed_data`` (the images
+    and labels)."""
     import arviz as az
     import xarray as xr
 
@@ -73,7 +80,11 @@ def write_inference_data(
                 np.stack([r.ess if r.ess is not None else nan for r in dense]),
             ),
         },
-        coords={"model": [r.name for r in dense]},
+        coords={
+            "model": [r.name for r in dense],
+            "replicate_of": ("model", [(model_of_run or {}).get(r.name, r.name) for r in dense]),
+            "seed": ("model", [_seed(r) for r in dense]),
+        },
     )
     observed = {"images": (("image", "channel", "row", "col"), data.images.numpy())}
     if data.labels is not None:
@@ -97,6 +108,12 @@ def write_inference_data(
             {k: v for k, v in attrs.items() if isinstance(v, str | int | float)}
         )
     atomic_write(path, lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf"))
+
+
+def _seed(run: ComparedRun) -> int:
+    """The run's training seed (-1 where its config records none)."""
+    seed = run.cfg.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else -1
 
 
 def bootstrap_posterior(dense: list[ComparedRun], seed: int, chains: int = 4, draws: int = 1000):

@@ -344,6 +344,7 @@ print(az.psislw(lw.T)[1][:5])  # PSIS k-hat per image, as in the report
 # diagnostics: ELBO, PSIS k-hat and ESS per (model, image); NaN where undefined
 d = idata.diagnostics.to_dataframe()
 print((d["psis_khat"] > 0.7).groupby("model").mean())  # share of unreliable images per model
+print(d.groupby("replicate_of")["elbo"].mean())  # runs that are seeds of one model, together
 """
 
 
@@ -598,3 +599,11 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
     page = (out / "report.html").read_text()
     assert 'data-path="seeds/models/0/num_seeds"' in page
     assert "(over seeds: see Models over seeds)" in page
+    # idata.nc keeps every seed's run and says which model each is a seed of
+    import arviz as az
+
+    diagnostics = az.from_netcdf(str(out / "idata.nc"), engine="h5netcdf").diagnostics
+    of = dict(zip(diagnostics["model"].values, diagnostics["replicate_of"].values, strict=True))
+    assert of == {"vae": "vae", "vae-seed1": "vae", "vae-mix": "vae-mix"}
+    seeds_of = dict(zip(diagnostics["model"].values, diagnostics["seed"].values, strict=True))
+    assert seeds_of["vae-seed1"] == 1 and seeds_of["vae"] == TINY.get("seed", 0)
