@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from pgm.data.from_config import DATA_SESSION_KEYS
-from pgm.model_config import MODEL_DEFAULTS, inapplicable_keys
+from pgm.model_config import inapplicable_keys, recorded_config
 
 from .config import ConfigError
 from .training_config import TRAINING_SESSION_KEYS
@@ -70,13 +70,13 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
     :data:`SESSION_KEYS`; ``epochs`` may grow (a resume may extend a run) but not shrink.
     Model keys the recorded model does not read (which pgm 0.1 still wrote into config.json,
     e.g. ``num_layers`` for a VAE) are not compared, and plug-ins are compared by module and
-    file content, not by where the file lies. A model key the record lacks while its model
-    reads it (a key added after the run was recorded, e.g. ``encoder_input``) counts as its
-    default, which is what the run was trained with."""
+    file content, not by where the file lies. A model key the record predates counts as its
+    default, which is what the run was trained with (:func:`pgm.model_config.recorded_config`)."""
+    recorded = recorded_config(recorded)
     recorded = {k: v for k, v in recorded.items() if k not in inapplicable_keys(recorded)}
     out = []
     for key in sorted((set(recorded) | set(given)) - SESSION_KEYS):
-        old, new = recorded.get(key, _predated(recorded, key)), given.get(key)
+        old, new = recorded.get(key), given.get(key)
         if old == new or (key == "plugins" and _plugin_code(old) == _plugin_code(new)):
             continue
         if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
@@ -84,15 +84,6 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
         note = "; it may only grow" if key == "epochs" else ""
         out.append(f"{key} (run has {old!r}, given {new!r}{note})")
     return out
-
-
-def _predated(recorded: dict, key: str) -> object:
-    """The value a run recorded without ``key`` was trained with: the key's default where it
-    is a model key with one and the recorded model reads it; else None (not recorded)."""
-    default = MODEL_DEFAULTS.get(key)
-    if "model" not in recorded or default is None:
-        return None
-    return None if key in inapplicable_keys({**recorded, key: default}) else default
 
 
 def _plugin_code(records) -> object:

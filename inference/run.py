@@ -16,7 +16,7 @@ import pgm
 from pgm.data import ImageDataset, load_data
 from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
-from pgm.model_config import inapplicable_keys
+from pgm.model_config import inapplicable_keys, recorded_config
 from pgm.run_plugins import check_records, use_plugins
 
 from .callback import Callback
@@ -181,7 +181,8 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
             f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); "
             "found none"
         )
-    cfg = read_json_object(config_path, "run")
+    # model keys added to pgm since the run was recorded: what the run was trained with
+    cfg = recorded_config(read_json_object(config_path, "run"))
     weights = RunFolder(run).weights
     if weights.is_dir():
         raise CheckpointError(f"run: expected {weights} to be a file of weights; found a folder")

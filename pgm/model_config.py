@@ -30,6 +30,7 @@ __all__ = [
     "ModelConfig",
     "inapplicable_keys",
     "model_keys",
+    "recorded_config",
     "resolve_model_config",
 ]
 
@@ -242,3 +243,18 @@ def inapplicable_keys(cfg: dict) -> list[str]:
             return []  # a plug-in part: it may read any key
         used |= {k.name for k in registry.keys(name)}  # keys a part brings, as it declared
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
+
+
+def recorded_config(cfg: dict) -> dict:
+    """A run's recorded config (its ``config.json``, or the config stored with its weights)
+    with every model key it predates, one added to pgm after the run was recorded (e.g.
+    ``encoder_input``), set to that key's default, which is what the run was trained with,
+    where its model reads the key. A config naming no model (a data record) is unchanged."""
+    out = dict(cfg)
+    if not isinstance(out.get("model"), str):
+        return out  # a data record, or a model name the config checks will refuse
+    for key, default in MODEL_DEFAULTS.items():
+        if key not in out and default is not None:
+            if key not in inapplicable_keys({**out, key: default}):
+                out[key] = default
+    return out

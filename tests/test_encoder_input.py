@@ -113,3 +113,17 @@ def test_resuming_a_run_with_the_other_mapping_is_refused_naming_the_key(tmp_pat
     _strip_the_key(run)
     with pytest.raises(PgmError, match=r"encoder_input \(run has 'centred', given 'unit'\)"):
         train({**TINY_RUN, "epochs": 2, "encoder_input": "unit"}, run, resume=True, progress=False)
+
+
+def test_a_run_recorded_before_the_key_is_a_seed_of_the_same_config_trained_today(tmp_path):
+    """The 3-seed suite reused its seed-0 runs from before the key and trained seeds 1 and 2
+    today: they are replicates of one model (their configs differ only in seed)."""
+    from evaluation.replicates import replicate_key
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    train(TINY_RUN, old, progress=False)
+    train({**TINY_RUN, "seed": 2}, new, progress=False)
+    _strip_the_key(old)
+    (_, a), (_, b) = load_run(old), load_run(new)
+    assert a["encoder_input"] == "centred"
+    assert replicate_key(a) == replicate_key(b)
