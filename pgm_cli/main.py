@@ -174,10 +174,6 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = shown
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 def _opened_runs(args) -> list[str]:
     """The run folders this command will open (whose recorded plug-ins it must honour)."""
     runs = [getattr(args, "run", None), getattr(args, "from_run", None)]
@@ -205,3 +201,7 @@ def _check_runs_before_import(args) -> None:
             continue  # the command refuses it in one line when it opens the run
         if isinstance(cfg, dict) and cfg.get("plugins"):
             check_before_import(cfg["plugins"], "run", f"run {run}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,6 +146,19 @@ def test_help_explains_each_command(capsys):
     for command in ("train", "evaluate", "sample", "suite", "compare", "list", "complete"):
         assert main([command, "--help"]) == 0
         assert "usage: pgm " + command in capsys.readouterr().out
+
+
+def test_python_dash_m_pgm_cli_main_runs_a_command(tmp_path):
+    """``python -m pgm_cli.main`` runs the whole module before ``main()``: a helper defined
+    below the ``__main__`` guard was a NameError on every command that got past parsing."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pgm_cli.main", "evaluate", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert "NameError" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_help_and_version_load_no_torch_pyro_or_arviz():
