@@ -282,3 +282,23 @@ def test_recorded_plugins_are_part_of_the_fingerprint():
     assert fingerprint({**base, "plugins": [record]}, None) != fingerprint(
         {**base, "plugins": [changed]}, None
     )
+
+
+@pytest.mark.parametrize("module", ["pgm_cli", "pgm_cli.main"])
+def test_python_dash_m_does_not_import_from_the_working_folder(tmp_path, module):
+    """``python -m pgm_cli`` puts the current folder first on sys.path: a shared run folder
+    one cds into, holding an ``argparse.py``, had it imported by ``pgm --help``."""
+    import subprocess
+
+    marker = tmp_path / "marker"
+    (tmp_path / "argparse.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
