@@ -139,6 +139,18 @@ def test_replicates_group_by_config_and_by_hand():
         group_runs(twice, {"G": ["a", "b"]})
 
 
+def test_a_hand_group_of_different_configs_is_warned():
+    """``--group a=VAE_RUN,PIXELCNN_RUN`` was averaged as one model's seeds without a word."""
+    from evaluation.sections.seeds import mixed_group_warnings
+
+    runs = _runs(("v", {"seed": 0}), ("p", {"seed": 0, "model": "pixelcnn"}), ("w", {"seed": 1}))
+    groups = group_runs(runs, parse_groups(["a=v,p", "b=w"]))
+    seeds = {"models": [g.as_dict() for g in groups]}
+    (warning,) = mixed_group_warnings(seeds)
+    assert warning["code"] == "group-mixes-configs" and warning["model"] == "a"
+    assert "differ in model, not only in seed" in warning["message"]
+
+
 def test_too_short_run_is_not_shown_to_converge_and_warned():
     conv = convergence([{"epoch": 1, "valid_loss": 90.0}, {"epoch": 2, "valid_loss": 89.0}])
     assert convergence_verdict(conv) == (None, NOT_SHOWN)
