@@ -27,7 +27,7 @@ from .checkpoint import remove_stale_temporaries
 from .checkpoint_meta import sorted_checkpoints
 from .config import ConfigError
 from .fingerprint import check_same_run
-from .out_path import make_folders, remove_created
+from .out_path import enclosing_run, make_folders, remove_created
 from .run_lock import RunLock
 
 __all__ = [
@@ -111,6 +111,13 @@ class RunFolder:
         run = self.path
         if run.exists() and not run.is_dir():
             raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
+        for form in (run.absolute(), run.resolve()):  # as written, and through links
+            host = enclosing_run(form.parent)
+            if host is not None:
+                raise ConfigError(
+                    f"--out: expected a folder apart from any other run; found {run}, inside the "
+                    f"run {host} (its files would mix with that run's own; choose another folder)"
+                )
         has_checkpoints = self.checkpoints.exists()
         if has_checkpoints and not self.checkpoints.is_dir():
             raise ConfigError(

@@ -59,6 +59,21 @@ def test_folder_outs_inside_a_run_or_holding_the_runs_are_refused(run, tmp_path)
     assert check_folder_out(tmp_path / "report", runs=[run]) == tmp_path / "report"
 
 
+@pytest.mark.parametrize("inside", ["checkpoints/new", "sub/deeper"])
+def test_a_new_run_inside_another_run_is_refused(run, tmp_path, inside):
+    """``pgm train --out RUN/checkpoints/x`` trained a run into another run's checkpoints."""
+    from inference.run_folder import RunFolder
+
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    link = tmp_path / "link"
+    os.symlink(run, link)
+    for out in (run / inside, link / inside):
+        with pytest.raises(ConfigError, match="apart from any other run; found .*inside the run"):
+            RunFolder(out).check({"model": "vae"}, resume=False)
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    assert RunFolder(tmp_path / "elsewhere").check({"model": "vae"}, resume=False) is False
+
+
 @pytest.mark.parametrize("bad", ["../../x", "a/b", ".hidden", "-x", "", "x" * 101, 3])
 def test_unsafe_names_are_refused(bad):
     with pytest.raises(ConfigError, match="--label: expected a label"):
