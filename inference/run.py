@@ -157,10 +157,12 @@ def check_memory(cfg: dict, data: ImageDataset) -> None:
         f"a model of {format_bytes(params)} of parameters ({sizes})",
     )
     # a lower bound: each of the batch's particles holds an image-sized float tensor or more
-    per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
+    # (a batch holds at most the whole training split)
+    batch = min(cfg["batch_size"], max(len(data), 1))
+    per_step = 4 * 4 * batch * cfg["num_particles"] * data.num_dims
     check_fits(
         per_step,
-        "num_particles",
+        "batch_size/num_particles",
         f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}",
     )
 

@@ -833,7 +833,7 @@ HOSTILE = [
     Case(
         "num-particles-huge",
         lambda t: _train(t, num_particles=10**8),
-        "num_particles",
+        "batch_size/num_particles",
         ["expected a request that fits in memory", "100,000,000 particles", "available"],
     ),
     Case(
@@ -847,6 +847,14 @@ HOSTILE = [
         lambda t: ["sample", str(t / "out"), "-n", str(10**10), "--out", str(t / "s.png")],
         "-n",
         ["expected a request that fits in memory", "10,000,000,000 images", "available"],
+        setup=_copy_run,
+        guarded="s.png",
+    ),
+    Case(
+        "sample-scale-huge",  # was blamed on -n
+        lambda t: ["sample", str(t / "out"), "--scale", str(10**5), "--out", str(t / "s.png")],
+        "-n/--scale",
+        ["expected a request that fits in memory", "at --scale 100,000", "available"],
         setup=_copy_run,
         guarded="s.png",
     ),

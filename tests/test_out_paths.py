@@ -164,3 +164,26 @@ def test_sample_memory_counts_the_grid():
     with pytest.raises(PgmError, match="-n: expected a request that fits in memory"):
         check_image_memory(10**7, 10**7, (1, 8, 8), "-n")
     check_image_memory(4, 4, (1, 8, 8), "-n")  # a few images fit
+    with pytest.raises(PgmError, match=r"^-n/--scale: .*at --scale 100,000"):
+        check_image_memory(64, 64, (1, 8, 8), "-n", scale=10**5)  # the grid, not -n
+
+
+def test_a_batch_larger_than_the_training_split_is_not_refused_for_memory():
+    """A batch holds at most the whole split: batch_size = 10^8 on 100 images was refused as
+    95 GiB, while batch_size = 5000 trained (full batch)."""
+    import torch
+
+    from inference.config import resolve_config
+    from inference.run import check_memory
+    from pgm.data import ImageDataset
+    from pgm.errors import PgmError
+
+    data = ImageDataset("tiny", "train", torch.zeros(100, 1, 8, 8, dtype=torch.uint8), 17)
+    cfg = resolve_config(
+        {"model": "vae", "latent_dim": 2, "hidden_dim": 8, "batch_size": 10**8},
+        image_shape=[1, 8, 8],
+        num_levels=17,
+    )
+    check_memory(cfg, data)
+    with pytest.raises(PgmError, match=r"^batch_size/num_particles: expected a request"):
+        check_memory({**cfg, "num_particles": 10**9}, data)
