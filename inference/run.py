@@ -24,7 +24,7 @@ from .checkpoint import CheckpointError, load_tensors, load_weights
 from .config import ConfigError, resolve_config
 from .fingerprint import check_same_plugins, check_same_run, data_identity
 from .out_path import check_out_path
-from .run_folder import RunFolder, read_json_object
+from .run_folder import RunFolder, read_json_object, read_run_text
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
 
 __all__ = ["Run", "check_memory", "load_run", "read_metrics", "train"]
@@ -224,7 +224,7 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
         return []
     rows = []
     try:
-        lines = path.read_text().splitlines()
+        lines = read_run_text(path, "run").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(
             f"run: expected a readable UTF-8 {path}; found it unreadable ({err})"

@@ -192,11 +192,12 @@ def _check_runs_before_import(args) -> None:
     import json
     from pathlib import Path
 
+    from inference.run_folder import read_run_text
     from pgm.run_plugins import check_before_import
 
     for run in _opened_runs(args):
         try:
-            cfg = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
+            cfg = json.loads(read_run_text(Path(run) / "config.json", "run"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             continue  # the command refuses it in one line when it opens the run
         if isinstance(cfg, dict) and cfg.get("plugins"):

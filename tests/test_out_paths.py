@@ -187,3 +187,60 @@ def test_a_batch_larger_than_the_training_split_is_not_refused_for_memory():
     check_memory(cfg, data)
     with pytest.raises(PgmError, match=r"^batch_size/num_particles: expected a request"):
         check_memory({**cfg, "num_particles": 10**9}, data)
+
+
+@pytest.fixture
+def alarm():
+    """Fail, rather than hang, a read that never ends (a FIFO, /dev/zero)."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("the read did not end")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
+def test_a_run_file_that_is_no_small_regular_file_is_refused_not_read(run, kind, alarm):
+    """config.json or metrics.jsonl as a FIFO hung every command that opened the run; linked to
+    /dev/zero it filled memory; a 300 MB one was read whole (and printed whole)."""
+    from inference import run_folder
+    from inference.run import read_metrics
+    from inference.run_folder import read_json_object
+
+    for name, read in (
+        ("config.json", lambda p: read_json_object(p, "run")),
+        ("metrics.jsonl", lambda p: read_metrics(p.parent)),
+    ):
+        path = run / name
+        path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+            expected = "to be a regular file; found a device, FIFO or socket"
+        elif kind == "dev-zero":
+            os.symlink("/dev/zero", path)
+            expected = "to be a regular file; found a device, FIFO or socket"
+        else:
+            path.write_bytes(b"{}" + b" " * 2048)
+            expected = "of at most 1,024 bytes"
+        limit = 1024 if kind == "huge" else run_folder.MAX_RUN_TEXT_BYTES
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(run_folder, "MAX_RUN_TEXT_BYTES", limit)
+            mp.setattr(run_folder.read_run_text, "__defaults__", (limit,))
+            if name == "metrics.jsonl" and kind != "huge":
+                assert read(path) == []  # no metrics to read: not a hang
+                continue
+            with pytest.raises(ConfigError, match=expected) as err:
+                read(path)
+        assert str(err.value).startswith("run: expected") and "\n" not in str(err.value)
+
+
+def test_a_config_difference_shows_values_cut_short():
+    from inference.fingerprint import config_differences
+
+    (line,) = config_differences({"model": "vae"}, {"model": "x" * 10**6})
+    assert line.startswith("model (run has 'vae', given 'xxx") and len(line) < 200
