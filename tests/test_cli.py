@@ -404,3 +404,35 @@ def test_seed_grid_and_group_options(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--executor: expected one of local, slurm; found 'pbs'" in err
     assert len(err.strip().splitlines()) == 1 and not (out / "runs").exists()
+
+
+def test_ranking_labels_a_difference_between_seeds_of_one_model(capsys):
+    """``pgm compare vae vae-seed1`` printed "vae-seed1 > vae ... significant" as if between
+    models: two seeds of one model differ by training variance."""
+    from pgm_cli.ranking import print_ranking
+
+    row = {"bits_per_dim": 2.1, "ci95": [-96.0, -94.0], "replicate_of": "vae"}
+    results = {
+        "models": [
+            {**row, "model": "vae-seed1", "rank": 1, "log_likelihood_nats": -95.2},
+            {**row, "model": "vae", "rank": 2, "log_likelihood_nats": -95.7},
+            {**row, "model": "pc", "rank": 3, "log_likelihood_nats": -99.0, "replicate_of": "pc"},
+        ],
+        "comparisons": [
+            {
+                "a": a,
+                "b": b,
+                "significant": True,
+                "mean_difference_nats": d,
+                "ci95": [0.1, 0.9],
+                "p_value_adjusted": 0.01,
+            }
+            for a, b, d in (("vae-seed1", "vae", 0.5), ("vae", "pc", 3.3))
+        ],
+        "warnings": [],
+    }
+    print_ranking(results)
+    lines = capsys.readouterr().out.splitlines()
+    seeds = next(line for line in lines if line.startswith("  vae-seed1 > vae"))
+    assert "seeds of one model, vae: training variance" in seeds
+    assert "seeds of one model" not in next(line for line in lines if line.startswith("  vae > pc"))
