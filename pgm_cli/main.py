@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__package__}.commands.{name}").add_parser(sub)
+    parser.commands = sub.choices  # each command's parser, to name it in a usage error
     return parser
 
 
@@ -105,7 +106,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace | int:
         parser.print_help()  # `pgm` alone: what it can do, not a usage error
         return 0
     try:
-        return parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named by the command's parser: `pgm sample: ... (see pgm sample --help)`
+            command = parser.commands.get(getattr(args, "command", None), parser)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        return args
     except SystemExit as stop:  # argparse: --help, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else 2
 

@@ -436,3 +436,11 @@ def test_ranking_labels_a_difference_between_seeds_of_one_model(capsys):
     seeds = next(line for line in lines if line.startswith("  vae-seed1 > vae"))
     assert "seeds of one model, vae: training variance" in seeds
     assert "seeds of one model" not in next(line for line in lines if line.startswith("  vae > pc"))
+
+
+def test_an_unknown_option_is_named_with_its_command(capsys):
+    """It was answered by the top-level parser: ``pgm: error: unrecognized arguments: --bogus
+    (see pgm --help)``, naming neither the command nor its help."""
+    assert main(["list", "--bogus"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "pgm list: error: unrecognized arguments: --bogus (see pgm list --help)"
