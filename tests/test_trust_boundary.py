@@ -246,6 +246,16 @@ def test_a_plugin_whose_factory_raises_is_one_line_naming_it(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+def test_what_a_plugin_prints_on_import_does_not_spoil_json(tmp_path, capsys):
+    """A plug-in printing a banner when imported put it before ``pgm list --json``'s JSON."""
+    path = tmp_path / f"banner_{uuid.uuid4().hex[:8]}.py"
+    path.write_text("print('my models, version 1')\nimport pgm\n")
+    assert main(["list", "--json", "--plugin", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "models" in json.loads(captured.out)
+    assert "my models, version 1" in captured.err
+
+
 @pytest.mark.parametrize("name", ["html", "json"])
 def test_a_plugin_may_not_shadow_another_module(tmp_path, capsys, name):
     path = tmp_path / f"{name}.py"
