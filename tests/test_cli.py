@@ -444,3 +444,14 @@ def test_an_unknown_option_is_named_with_its_command(capsys):
     assert main(["list", "--bogus"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "pgm list: error: unrecognized arguments: --bogus (see pgm list --help)"
+
+
+@pytest.mark.parametrize("scale", ["1e308", "1e300", "0", "nan", "inf"])
+def test_suite_epochs_scale_is_bounded(tmp_path, capsys, scale):
+    """--epochs-scale 1e308 overflowed to an infinite epoch count (a traceback after the data
+    loaded); 1e300 trained a run of 4e300 epochs."""
+    out = tmp_path / "suite"
+    assert main(["suite", "--out", str(out), "--models", "vae", "--epochs-scale", scale]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pgm suite: error: --epochs-scale: expected a number > 0 and <= 1000")
+    assert len(err.splitlines()) == 1 and not out.exists()
