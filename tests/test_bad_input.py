@@ -302,6 +302,18 @@ CASES = [
         ["expected an integer >= 1", "found 0"],
     ),
     Case(
+        "model-a-list",  # was: TypeError: unhashable type: 'list' (a traceback)
+        lambda t: _train(t, "--set", "model=[1]"),
+        "model",
+        ["expected one of", "found [1]"],
+    ),
+    Case(
+        "model-a-table",
+        lambda t: _train(t, "--set", "model={}"),
+        "model",
+        ["expected one of", "found {}"],
+    ),
+    Case(
         "set-without-equals",
         lambda t: _train(t, "--set", "lr"),
         "--set",
