@@ -1021,13 +1021,13 @@ HOSTILE = [
         "suite-epochs-scale-nan",
         lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "nan"],
         "--epochs-scale",
-        ["expected a finite number > 0", "found nan"],
+        ["expected a number > 0 and <= 1000", "found nan"],
     ),
     Case(
         "suite-epochs-scale-negative",
         lambda t: ["suite", "--out", str(t / "out"), "--epochs-scale", "-1"],
         "--epochs-scale",
-        ["expected a finite number > 0", "found -1.0"],
+        ["expected a number > 0 and <= 1000", "found -1.0"],
     ),
     Case(
         "weights-a-folder",
