@@ -84,6 +84,15 @@ def test_safe_names_pass():
     assert check_name("vae-vamp_2.1+iaf", "--label") == "vae-vamp_2.1+iaf"
 
 
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_lock_that_is_no_regular_file_is_refused_in_one_line(tmp_path, kind):
+    """A folder at RUN/.pgm-lock gave "[Errno 21] Is a directory", naming no argument."""
+    lock = tmp_path / ".pgm-lock"
+    lock.mkdir() if kind == "folder" else os.mkfifo(lock)
+    with pytest.raises(ConfigError, match=r"^--out: expected the lock file .* regular file"):
+        RunLock(tmp_path)
+
+
 def test_a_lock_that_is_a_symlink_is_refused_and_its_target_unchanged(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
