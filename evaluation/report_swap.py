@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from inference.atomic_write import atomic_write_text, fsync_folder
-from inference.kill_point import kill_point
 from inference.config import ConfigError
+from inference.kill_point import kill_point
 from inference.out_path import check_out_path, make_folders, os_error_text, remove_created
 from inference.run_lock import RunLock
 
