@@ -113,6 +113,11 @@ def _train(tmp: Path, *extra: str, **changes) -> list[str]:
     return ["train", _config(tmp, **changes), "--out", str(tmp / "out"), "--no-progress", *extra]
 
 
+def _text(tmp: Path, name: str, text: str) -> Path:
+    (tmp / name).write_text(text)
+    return tmp / name
+
+
 def _copy_run(tmp: Path, run: Path) -> None:
     shutil.copytree(run, tmp / "out")
 
@@ -300,6 +305,28 @@ CASES = [
         lambda t: _train(t, num_particles=0),
         "num_particles",
         ["expected an integer >= 1", "found 0"],
+    ),
+    Case(
+        "toml-nested-deeply",  # was: RecursionError with a traceback (tomllib)
+        lambda t: [
+            "train",
+            str(_text(t, "deep.toml", "a = " + "[" * 5000 + "]" * 5000)),
+            "--out",
+            str(t / "out"),
+        ],
+        "config",
+        ["nested too deeply"],
+    ),
+    Case(
+        "toml-dotted-keys-deeply",  # was: RecursionError with a traceback (deepcopy)
+        lambda t: [
+            "train",
+            str(_text(t, "dots.toml", "x." * 3000 + "y = 1")),
+            "--out",
+            str(t / "out"),
+        ],
+        "config",
+        ["expected settings nested at most 32 deep", "found 'x'"],
     ),
     Case(
         "model-a-list",  # was: TypeError: unhashable type: 'list' (a traceback)
