@@ -54,11 +54,17 @@ def load_config(path: str | Path) -> dict:
     return config
 
 
+def _not_a_file(path: Path) -> str:
+    """What is at a path that is no regular file (/dev/null was called "no such file")."""
+    if path.is_dir():
+        return "a folder"
+    return "a device, FIFO or socket" if path.exists() else "no such file"
+
+
 def _read_toml(path: Path) -> dict:
     """The parsed TOML file; errors name the file."""
     if not path.is_file():
-        found = "a folder" if path.is_dir() else "no such file"
-        raise ConfigError(f"config: expected a TOML file; found {found}: {path}")
+        raise ConfigError(f"config: expected a TOML file; found {_not_a_file(path)}: {path}")
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

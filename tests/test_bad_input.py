@@ -307,6 +307,13 @@ CASES = [
         ["expected an integer >= 1", "found 0"],
     ),
     Case(
+        "config-a-fifo",  # was: "found no such file"
+        lambda t: ["train", str(t / "c.toml"), "--out", str(t / "out")],
+        "config",
+        ["expected a TOML file; found a device, FIFO or socket"],
+        setup=lambda t, run: os.mkfifo(t / "c.toml"),
+    ),
+    Case(
         "toml-nested-deeply",  # was: RecursionError with a traceback (tomllib)
         lambda t: [
             "train",
