@@ -242,6 +242,12 @@ def test_complete_fills_the_bottom_half(tmp_path, capsys):
     filled = complete(model, x, mask)
     assert torch.equal(filled[:, mask], x[:, mask])  # observed pixels kept exactly
     assert ((filled == 0) | (filled == 1)).all()
+    # top-half draws no SIR candidates: a huge --candidates was refused for memory all the same
+    argv = ["complete", str(run), "--input", str(tmp_path / "in.npy"), "--no-progress"]
+    assert main([*argv, "--candidates", str(10**9), "--out", str(tmp_path / "c.png")]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--observed", "left-half", "--candidates", str(10**9)]) == 2
+    assert "--candidates: expected a request that fits in memory" in capsys.readouterr().err
 
 
 def test_suite_writes_results_and_sample_grids(tmp_path, capsys):
