@@ -178,3 +178,29 @@ def test_too_short_run_is_not_shown_to_converge_and_warned():
     assert terms["parameters"] == 10 and terms["epochs"] == [2, 3]
     assert terms["seeds_converged"] == 1 and not terms["all_converged"]
     assert terms["train_seconds_mean"] == 2.0
+
+
+def test_summary_of_one_model_over_seeds_leads_with_its_estimate():
+    """Two seeds of one model printed only "summary:  Not converged ..." (a double space, and
+    nothing about the model)."""
+    from evaluation.seed_report import seed_summary_sentence
+
+    model = {
+        "model": "vae",
+        "runs": ["vae", "vae-seed1"],
+        "num_seeds": 2,
+        "mean": -95.5,
+        "ci95": [-96.9, -94.1],
+        "equal_terms": {"all_converged": False},
+    }
+    results = {
+        "seeds": {
+            "unit": "training run",
+            "models": [model],
+            "comparisons": [],
+            "single_seed_models": [],
+        }
+    }
+    text = seed_summary_sentence(results)
+    assert text.startswith("vae over 2 seeds: −95.50 nats [−96.90, −94.10]"), text
+    assert "  " not in text
