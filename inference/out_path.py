@@ -122,7 +122,8 @@ def _forms(path: Path) -> list[Path]:
 def check_file_out(path: str | Path, flag: str = "--out") -> Path:
     """An output file's path, checked before anything runs: refused in one line when it names
     one of a run's own files (:data:`RUN_FILES`, any other file but a PNG at a run folder's
-    top, anything under its ``checkpoints/``), also through a symbolic link."""
+    top, anything under its ``checkpoints/`` or ``tensorboard/`` log), also through a symbolic
+    link."""
     path = check_out_path(path, flag)
     try:
         mode = os.stat(path).st_mode  # through links: /dev/stdout is one to a pipe or a tty
@@ -138,7 +139,7 @@ def check_file_out(path: str | Path, flag: str = "--out") -> Path:
         if run is None:
             continue
         inside = form.relative_to(run).parts
-        own = inside[0] == "checkpoints" or (
+        own = inside[0] in ("checkpoints", "tensorboard") or (
             len(inside) == 1
             and (form.name in RUN_FILES or (form.exists() and form.suffix.lower() != ".png"))
         )

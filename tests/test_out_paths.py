@@ -27,7 +27,15 @@ def run(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name", ["model.safetensors", "config.json", "metrics.jsonl", ".pgm-lock", "checkpoints/x.png"]
+    "name",
+    [
+        "model.safetensors",
+        "config.json",
+        "metrics.jsonl",
+        ".pgm-lock",
+        "checkpoints/x.png",
+        "tensorboard/events.out.tfevents.1",  # was: the run's TensorBoard log overwritten
+    ],
 )
 def test_a_file_out_over_a_run_file_is_refused(run, name):
     with pytest.raises(ConfigError, match="--out: expected a new file or a PNG") as err:
