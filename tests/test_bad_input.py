@@ -314,6 +314,13 @@ CASES = [
         setup=lambda t, run: os.mkfifo(t / "c.toml"),
     ),
     Case(
+        "evaluate-one-image",  # was: "values: expected ... at least 2" after the whole estimate
+        lambda t: ["evaluate", str(t / "out"), "--num-images", "1", "--no-progress"],
+        "argument --num-images",
+        ["expected an integer >= 2", "found 1"],
+        setup=_copy_run,
+    ),
+    Case(
         "toml-nested-deeply",  # was: RecursionError with a traceback (tomllib)
         lambda t: [
             "train",
