@@ -11,6 +11,7 @@ When the gap is small on simulated data, the same schedule is trusted on real da
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,7 @@ from pyro import poutine
 
 from pgm.contract import OBSERVED_SITE, latent_sites, sample_sites
 from pgm.errors import ContractError, PgmError
+from pgm.memory import check_fits
 
 from .ais import DEFAULT_CHAINS, DEFAULT_STEPS, AISResult, ais, check_settings
 from .pair import check_count, resolve_pair
@@ -111,6 +113,12 @@ def bdmc(
             raise PgmError(
                 "data_shape: expected the shape of one datapoint for a plain Pyro model; found None"
             )
+    # the simulated images, the latents and the trace's copies of them, before allocating
+    # (10^9 images died in the allocator with a traceback)
+    dims = math.prod(data_shape)
+    check_fits(
+        32 * num_images * dims, "num_images", f"{num_images:,} simulated images of {dims} values"
+    )
     was_training = getattr(owner, "training", None)
     if owner is not None:
         owner.eval()

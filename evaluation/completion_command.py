@@ -13,13 +13,13 @@ from pgm.completion import complete_sir
 
 from .completion_figure import completion_png
 
-__all__ = ["complete_and_draw"]
+__all__ = ["complete_and_draw", "observed_first"]
 
 
 def complete_and_draw(model, x: torch.Tensor, mask: torch.Tensor, args, out: Path) -> dict:
     """Complete ``x`` (``args.samples`` per image from ``args.candidates`` candidates), write
     the figure to ``out``, return the summary printed."""
-    exact = bool(_observed_first(mask))
+    exact = bool(observed_first(mask))
     candidates = 1 if exact else args.candidates
     completed, ess = complete_sir(model, x, mask, args.samples, num_candidates=candidates)
     method = (
@@ -47,7 +47,7 @@ def complete_and_draw(model, x: torch.Tensor, mask: torch.Tensor, args, out: Pat
     }
 
 
-def _observed_first(mask: torch.Tensor) -> bool:
+def observed_first(mask: torch.Tensor) -> bool:
     """Whether every observed value precedes every missing one in raster order (C last)."""
     order = mask.permute(1, 2, 0).reshape(-1)  # rows, columns, then channels
     missing = (~order).nonzero()

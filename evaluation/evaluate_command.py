@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from inference.run_folder import read_run_text
 from pgm.errors import PgmError
 
 __all__ = ["evaluate", "evaluation_name", "summary_text"]
@@ -35,8 +36,8 @@ def _weights_stamp(run_dir: Path) -> dict:
 
 def _reuse(path: Path, stamp: dict) -> dict | None:
     try:
-        row = json.loads(path.read_text())
-    except (OSError, ValueError):
+        row = json.loads(read_run_text(path, "run"))
+    except (OSError, ValueError, RecursionError):  # ConfigError too: not reused
         return None
     return row if isinstance(row, dict) and row.get("weights") == stamp else None
 

@@ -80,7 +80,15 @@ def check_image_memory(
     from pgm.memory import check_fits
 
     dims = math.prod(event_shape)
-    if scale is None:
-        scale = grid_scale(event_shape[-2] if len(event_shape) >= 2 else 1)
+    samples = 128 * drawn * dims
+    check_fits(samples, argument, f"{drawn:,} images of {dims} pixels")
+    given, scale = scale, scale or grid_scale(event_shape[-2] if len(event_shape) >= 2 else 1)
     grid = shown * (dims // event_shape[0] if len(event_shape) == 3 else dims) * 3 * scale**2 * 12
-    check_fits(128 * drawn * dims + grid, argument, f"{drawn:,} images of {dims} pixels")
+    if given is None:
+        check_fits(samples + grid, argument, f"{drawn:,} images of {dims} pixels")
+    else:  # a --scale the user chose: name it (64 images at --scale 100000 were blamed on -n)
+        check_fits(
+            samples + grid,
+            f"{argument}/--scale",
+            f"{shown:,} images of {dims} pixels in a grid at --scale {scale:,}",
+        )

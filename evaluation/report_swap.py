@@ -24,8 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from inference.atomic_write import atomic_write_text, fsync_folder
+from inference.config import ConfigError
 from inference.kill_point import kill_point
-from inference.out_path import check_out_path, make_folders, remove_created
+from inference.out_path import check_out_path, make_folders, os_error_text, remove_created
 from inference.run_lock import RunLock
 
 __all__ = [
@@ -105,6 +106,15 @@ def report_lock(out: Path) -> Iterator[None]:
         lock = RunLock(
             out.parent, "--out", name=f".{out.name}.pgm-lock", guarded=("a report folder", out)
         )
+    except ConfigError:
+        remove_created(created)
+        raise
+    except OSError as err:  # was "[Errno 13] Permission denied: '/sys/.x.pgm-lock'"
+        remove_created(created)
+        raise ConfigError(
+            f"--out: expected a folder that can be created and written; found {out} refused "
+            f"({os_error_text(err)})"
+        ) from None
     except BaseException:
         remove_created(created)
         raise

@@ -126,7 +126,15 @@ def seed_summary_sentence(results: dict) -> str:
         parts.append(
             f"One seed only, not compared over seeds: {', '.join(seeds['single_seed_models'])}."
         )
-    return " ".join(parts) + tail
+    if len(models) == 1:  # one model over its seeds: nothing to compare, its estimate leads
+        m = models[0]
+        lo, hi = m["ci95"]
+        parts.append(
+            f"{m['model']} over {m['num_seeds']} seeds: {format_value(m['mean'], '.2f')} nats "
+            f"[{format_value(lo, '.2f')}, {format_value(hi, '.2f')}] (the interval includes "
+            "training variance)."
+        )
+    return (" ".join(parts) + tail).strip()
 
 
 def seed_paragraphs(results: dict) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import time
 from importlib import resources
 from pathlib import Path
@@ -137,6 +136,10 @@ def run_suite(
     )
 
 
+#: the largest --epochs-scale (a 500-epoch budget becomes 500,000 epochs)
+MAX_EPOCHS_SCALE = 1000
+
+
 def _checked_inputs(budget, epochs_scale, extra_runs, models, data) -> tuple[list[str], list[Path]]:
     """The suite's arguments checked before any training: ``(models chosen, extra runs)``."""
     if budget not in BUDGETS:
@@ -144,9 +147,12 @@ def _checked_inputs(budget, epochs_scale, extra_runs, models, data) -> tuple[lis
     if (
         isinstance(epochs_scale, bool)
         or not isinstance(epochs_scale, int | float)
-        or not (0 < epochs_scale < math.inf)
-    ):
-        raise PgmError(f"--epochs-scale: expected a finite number > 0; found {epochs_scale!r}")
+        or not (0 < epochs_scale <= MAX_EPOCHS_SCALE)
+    ):  # 1e308 overflowed to an infinite epoch count (a traceback); 1e300 trained "forever"
+        raise PgmError(
+            f"--epochs-scale: expected a number > 0 and <= {MAX_EPOCHS_SCALE:g}; found "
+            f"{epochs_scale!r}"
+        )
     table = suite_models()
     extra = [Path(r) for r in extra_runs or []]
     missing = [str(r) for r in extra if not (r / "config.json").is_file()]

@@ -16,6 +16,7 @@ from pgm.errors import PgmError
 
 __all__ = [
     "EXECUTORS",
+    "MAX_SEEDS",
     "TrainTask",
     "check_grid_options",
     "run_dir_name",
@@ -25,6 +26,8 @@ __all__ = [
 EXECUTORS = ("local", "slurm")
 #: a local job's wall-clock limit (submitit's default is 2 minutes)
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60
+#: the most seeds per model (the calibration uses 16; the grid is built in memory before training)
+MAX_SEEDS = 1000
 
 
 @dataclass
@@ -48,6 +51,8 @@ def check_grid_options(seeds, jobs, executor: str) -> None:
     for flag, value in (("--seeds", seeds), ("--jobs", jobs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise PgmError(f"{flag}: expected an integer >= 1; found {value!r}")
+    if seeds > MAX_SEEDS:
+        raise PgmError(f"--seeds: expected an integer <= {MAX_SEEDS:,}; found {seeds:,}")
     if executor not in EXECUTORS:
         raise PgmError(f"--executor: expected one of {', '.join(EXECUTORS)}; found {executor!r}")
     if executor == "slurm" and shutil.which("sbatch") is None:

@@ -18,6 +18,7 @@ from .tables import format_value
 
 __all__ = [
     "ais_disagreement",
+    "group_mixes_configs",
     "khat_unreliable",
     "not_converged",
     "not_shown_to_converge",
@@ -141,6 +142,15 @@ def one_network_per_model(single: list[str]) -> str:
         "networks, not the models. A second seed of the same config can differ from the first "
         "by more than the intervals; run pgm suite --seeds 3 (or compare several seeds of each "
         "model, grouped with --group) for statements about models"
+    )
+
+
+def group_mixes_configs(name: str, runs: list[str], keys: list[str]) -> str:
+    """A ``--group`` whose runs differ beyond the seed: not replicates of one config."""
+    return (
+        f"{name}: grouped by hand, but its runs ({', '.join(runs)}) differ in "
+        f"{', '.join(keys)}, not only in seed: its interval, variance shares and tests over "
+        "seeds mix different configs (possibly different models) as if they were replicates"
     )
 
 

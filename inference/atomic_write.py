@@ -12,6 +12,7 @@ which a caller that knows its own file names can clear it.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,16 @@ def _replace_with(path: Path, fill: Callable[[int, Path], object]) -> Path:
     so never an existing file or a link's target), ``fill(fd, tmp)`` it, fsync it and rename it
     over ``path``. ``os.replace`` replaces a symbolic link at ``path`` by the new file; the
     link's target is left as it was."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        # the rename would replace the node itself: `--out /dev/null` replaced the device
+        raise FileExistsError(
+            f"expected a regular file to replace, or a new one; found {path} is a folder, "
+            "device, FIFO or socket (not replaced)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)

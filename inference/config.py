@@ -54,17 +54,27 @@ def load_config(path: str | Path) -> dict:
     return config
 
 
+def _not_a_file(path: Path) -> str:
+    """What is at a path that is no regular file (/dev/null was called "no such file")."""
+    if path.is_dir():
+        return "a folder"
+    return "a device, FIFO or socket" if path.exists() else "no such file"
+
+
 def _read_toml(path: Path) -> dict:
     """The parsed TOML file; errors name the file."""
     if not path.is_file():
-        found = "a folder" if path.is_dir() else "no such file"
-        raise ConfigError(f"config: expected a TOML file; found {found}: {path}")
+        raise ConfigError(f"config: expected a TOML file; found {_not_a_file(path)}: {path}")
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(
             f"config: expected valid TOML in {path}; found a syntax error ({err})"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"config: expected valid TOML in {path}; found values nested too deeply"
         ) from None
     except UnicodeDecodeError as err:
         raise ConfigError(
@@ -136,9 +146,31 @@ def resolve_config(config: dict, image_shape=None, num_levels=None) -> dict:
     return resolve_run(config, image_shape, num_levels).as_dict()
 
 
+#: the deepest nesting a config may have (its settings are at most a list in a table)
+MAX_CONFIG_DEPTH = 32
+
+
+def _check_depth(config: dict) -> None:
+    """Refuse, without recursing, a config nested deeper than :data:`MAX_CONFIG_DEPTH` (a
+    TOML of 5,000 dotted keys hit a RecursionError, with a traceback, in deepcopy)."""
+    stack = [(config, 1, None)]
+    while stack:
+        value, depth, key = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(
+                f"config: expected settings nested at most {MAX_CONFIG_DEPTH} deep; found "
+                f"{key!r} nested deeper"
+            )
+        if isinstance(value, dict):
+            stack += [(v, depth + 1, key or k) for k, v in value.items()]
+        elif isinstance(value, list | tuple):
+            stack += [(v, depth + 1, key) for v in value]
+
+
 def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
+    _check_depth(config)
     config = copy.deepcopy(config)
     # loaded once, here, before any name (model, data, part) is looked up; the model layer
     # gets the records (checked again, not imported again)

@@ -34,8 +34,10 @@ from pgm.data import resolve_data_dir
 from pgm.errors import PgmError
 
 from .atomic_write import atomic_write
+from .out_path import make_folders, remove_created
 
 __all__ = [
+    "AMAT_BYTES",
     "AMAT_SHA256",
     "BINARIZED_MNIST_URL",
     "DATASETS",
@@ -58,6 +60,10 @@ AMAT_SHA256 = {
     "valid": "1de3d397c40fe8eeb33dafd4099a1f665ec01e96d9be234aaeeac8a34930e2e2",
     "test": "e6687bfea3f820c174f33b7865140b2a2dd2930ef786f35d45795fc193b5ab2c",
 }
+
+#: The size of each canonical ``.amat`` file (images x 784 values x 2 bytes): a download is
+#: cut off, and refused, past it, so a mirror serving an endless stream cannot fill the disk.
+AMAT_BYTES = {"train": 78_400_000, "valid": 15_680_000, "test": 15_680_000}
 
 #: sha256 of the C-ordered bytes of each uint8 array of MNIST as torchvision decodes it (the
 #: arrays of the development data's ``mnist.npz``, whose source files carry the official MD5s;
@@ -85,9 +91,17 @@ def _temporary(folder: Path, name: str) -> Path:
     return Path(path)
 
 
-def download(url: str, folder: Path, sha256: str) -> Path:
+def _too_large(url: str, max_bytes: int, found: str) -> PgmError:
+    return PgmError(
+        f"data fetch: expected at most {max_bytes:,} bytes from {url}; found {found} (not the "
+        "published file); nothing was written (--mirror URL fetches from another server)"
+    )
+
+
+def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) -> Path:
     """Download ``url`` into a hidden temporary file in ``folder`` and check its sha256; returns
-    the file, which the caller removes. Any failure removes it and raises one line."""
+    the file, which the caller removes. Any failure removes it and raises one line; so does a
+    download longer than ``max_bytes`` (stopped there)."""
     name = url.rstrip("/").rsplit("/", 1)[-1]
     tmp = _temporary(folder, name)
     digest = hashlib.sha256()
@@ -95,12 +109,19 @@ def download(url: str, folder: Path, sha256: str) -> Path:
         try:
             with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response, tmp.open("wb") as f:
                 expected, got = response.headers.get("Content-Length"), 0
+                if max_bytes is not None and expected is not None and expected.isdigit():
+                    if int(expected) > max_bytes:
+                        raise _too_large(url, max_bytes, f"Content-Length {int(expected):,}")
                 while chunk := response.read(_CHUNK):
                     digest.update(chunk)
                     f.write(chunk)
                     got += len(chunk)
+                    if max_bytes is not None and got > max_bytes:
+                        raise _too_large(url, max_bytes, f"more than that ({got:,} so far)")
                 if expected is not None and expected.isdigit() and got != int(expected):
                     raise http.client.IncompleteRead(b"", int(expected) - got)
+        except PgmError:
+            raise  # too large: its own line
         except urllib.error.HTTPError as err:
             raise PgmError(
                 f"data fetch: expected {url} to serve {name}; found HTTP {err.code} {err.reason} "
@@ -149,7 +170,7 @@ def _fetch_binarized_mnist(
     for split in ("train", "valid", "test"):
         name = f"binarized_mnist_{split}.amat"
         say(f"downloading {base}{name}")
-        tmp = download(base + name, target.parent, checksums[split])
+        tmp = download(base + name, target.parent, checksums[split], AMAT_BYTES[split])
         try:
             arrays[split] = parse_amat(tmp.read_bytes(), name)
         finally:
@@ -223,15 +244,20 @@ def fetch(
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--data-dir: expected a folder; found a file: {folder}")
     _check_mirror(mirror)
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / DATASETS[name][0]
     if target.exists() and not force:
         return target, False
-    if name == "binarized-mnist":
-        table = checksums if checksums is not None else AMAT_SHA256
-        _fetch_binarized_mnist(target, mirror or BINARIZED_MNIST_URL, table, say)
-    else:
-        _fetch_mnist(target, mirror, checksums if checksums is not None else MNIST_SHA256, say)
+    created: list[Path] = []  # the folders made here, removed again on failure
+    try:
+        make_folders(folder, created)
+        if name == "binarized-mnist":
+            table = checksums if checksums is not None else AMAT_SHA256
+            _fetch_binarized_mnist(target, mirror or BINARIZED_MNIST_URL, table, say)
+        else:
+            _fetch_mnist(target, mirror, checksums if checksums is not None else MNIST_SHA256, say)
+    except BaseException:
+        remove_created(created)
+        raise
     return target, True
 
 

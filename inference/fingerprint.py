@@ -82,8 +82,14 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
         if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
             continue
         note = "; it may only grow" if key == "epochs" else ""
-        out.append(f"{key} (run has {old!r}, given {new!r}{note})")
+        out.append(f"{key} (run has {_short(old)}, given {_short(new)}{note})")
     return out
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a 300 MB value was printed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _plugin_code(records) -> object:

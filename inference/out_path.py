@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from .config import ConfigError
@@ -121,14 +122,24 @@ def _forms(path: Path) -> list[Path]:
 def check_file_out(path: str | Path, flag: str = "--out") -> Path:
     """An output file's path, checked before anything runs: refused in one line when it names
     one of a run's own files (:data:`RUN_FILES`, any other file but a PNG at a run folder's
-    top, anything under its ``checkpoints/``), also through a symbolic link."""
+    top, anything under its ``checkpoints/`` or ``tensorboard/`` log), also through a symbolic
+    link."""
     path = check_out_path(path, flag)
+    try:
+        mode = os.stat(path).st_mode  # through links: /dev/stdout is one to a pipe or a tty
+    except OSError:
+        mode = None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ConfigError(
+            f"{flag}: expected a new file or a regular one to replace (files are written "
+            f"whole, then renamed into place); found {path}, a device, FIFO or socket"
+        )
     for form in _forms(path):
         run = enclosing_run(form.parent)
         if run is None:
             continue
         inside = form.relative_to(run).parts
-        own = inside[0] == "checkpoints" or (
+        own = inside[0] in ("checkpoints", "tensorboard") or (
             len(inside) == 1
             and (form.name in RUN_FILES or (form.exists() and form.suffix.lower() != ".png"))
         )

@@ -24,7 +24,7 @@ from .checkpoint import CheckpointError, load_tensors, load_weights
 from .config import ConfigError, resolve_config
 from .fingerprint import check_same_plugins, check_same_run, data_identity
 from .out_path import check_out_path
-from .run_folder import RunFolder, read_json_object
+from .run_folder import RunFolder, read_json_object, read_run_text
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
 
 __all__ = ["Run", "check_memory", "load_run", "read_metrics", "train"]
@@ -157,10 +157,12 @@ def check_memory(cfg: dict, data: ImageDataset) -> None:
         f"a model of {format_bytes(params)} of parameters ({sizes})",
     )
     # a lower bound: each of the batch's particles holds an image-sized float tensor or more
-    per_step = 4 * 4 * cfg["batch_size"] * cfg["num_particles"] * data.num_dims
+    # (a batch holds at most the whole training split)
+    batch = min(cfg["batch_size"], max(len(data), 1))
+    per_step = 4 * 4 * batch * cfg["num_particles"] * data.num_dims
     check_fits(
         per_step,
-        "num_particles",
+        "batch_size/num_particles",
         f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}",
     )
 
@@ -223,7 +225,7 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
         return []
     rows = []
     try:
-        lines = path.read_text().splitlines()
+        lines = read_run_text(path, "run").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(
             f"run: expected a readable UTF-8 {path}; found it unreadable ({err})"

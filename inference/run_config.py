@@ -11,7 +11,7 @@ from pathlib import Path
 from pgm.plugins import name_plugins
 from pgm.run_plugins import recorded
 
-from .config import ConfigError, load_config, parse_overrides
+from .config import ConfigError, _not_a_file, load_config, parse_overrides
 from .run_folder import RunFolder, read_json_object
 
 __all__ = ["read_json_object", "run_template", "train_command", "train_config"]
@@ -37,7 +37,7 @@ def _read_config(config: str) -> dict:
     """A TOML config file, or a JSON one (a run's ``config.json``, say)."""
     if Path(config).suffix.lower() == ".json":
         if not Path(config).is_file():
-            found = "a folder" if Path(config).is_dir() else "no such file"
+            found = _not_a_file(Path(config))
             raise ConfigError(f"config: expected a JSON config file; found {found}: {config}")
         return read_json_object(config, "config")
     return load_config(config)

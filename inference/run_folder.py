@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ from .checkpoint import remove_stale_temporaries
 from .checkpoint_meta import sorted_checkpoints
 from .config import ConfigError
 from .fingerprint import check_same_run
-from .out_path import make_folders, remove_created
+from .out_path import enclosing_run, make_folders, remove_created
 from .run_lock import RunLock
 
 __all__ = [
@@ -37,7 +38,9 @@ __all__ = [
     "TENSORBOARD_DIR",
     "WEIGHTS_FILE",
     "RunFolder",
+    "MAX_RUN_TEXT_BYTES",
     "read_json_object",
+    "read_run_text",
 ]
 
 CONFIG_FILE = "config.json"
@@ -47,12 +50,41 @@ CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 
 
+#: The most a run's text file (config.json, metrics.jsonl, an evaluation record) may hold: a
+#: config is about 1 KB and a metrics line 200 bytes, so this is room for 100,000s of epochs.
+MAX_RUN_TEXT_BYTES = 64 << 20
+
+
+def read_run_text(path: str | Path, flag: str, limit: int = MAX_RUN_TEXT_BYTES) -> str:
+    """The text of a run's file, read only when it is a regular file (through links) of at
+    most ``limit`` bytes: a ``config.json`` linked to ``/dev/zero`` or made a FIFO hung the
+    command (or filled memory), and a huge one was read whole. Refusals are one line naming
+    ``flag``; a missing or unreadable file raises its ``OSError``; bad UTF-8 its
+    ``UnicodeDecodeError``."""
+    path = Path(path)
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+        raise ConfigError(f"{flag}: expected {path} to be a regular file; found {kind}")
+    with path.open("rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ConfigError(
+            f"{flag}: expected {path} of at most {limit:,} bytes (a run's own file); found more"
+        )
+    return raw.decode("utf-8")
+
+
 def read_json_object(path: str | Path, flag: str) -> dict:
-    """The JSON object in ``path``; a missing, unreadable, corrupted, absurdly nested or
-    non-object file is refused in one line naming ``flag`` and the file."""
+    """The JSON object in ``path``; a missing, unreadable, corrupted, absurdly nested, too large
+    or non-object file (or not a regular one) is refused in one line naming ``flag`` and the
+    file."""
     path = Path(path)
     try:
-        value = json.loads(path.read_text())
+        text = read_run_text(path, flag)  # its own refusals (not a file, too large) as they are
+        value = json.loads(text)
+    except ConfigError:
+        raise
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
         raise ConfigError(
@@ -111,6 +143,13 @@ class RunFolder:
         run = self.path
         if run.exists() and not run.is_dir():
             raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
+        for form in (run.absolute(), run.resolve()):  # as written, and through links
+            host = enclosing_run(form.parent)
+            if host is not None:
+                raise ConfigError(
+                    f"--out: expected a folder apart from any other run; found {run}, inside the "
+                    f"run {host} (its files would mix with that run's own; choose another folder)"
+                )
         has_checkpoints = self.checkpoints.exists()
         if has_checkpoints and not self.checkpoints.is_dir():
             raise ConfigError(

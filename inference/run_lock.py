@@ -50,6 +50,11 @@ def _open_lock_file(path: Path, what: str) -> tuple[bool, int]:
         except FileNotFoundError:
             continue  # the holder removed it between our two opens: create it again
         except OSError as err:
+            if err.errno == errno.EISDIR:  # was: "[Errno 21] Is a directory", naming nothing
+                raise ConfigError(
+                    f"{what}: expected the lock file {path} to be pgm's own regular file; found "
+                    "a folder (remove it if you trust this folder)"
+                ) from None
             if err.errno != errno.ELOOP:
                 raise
             raise ConfigError(

@@ -119,7 +119,7 @@ class ModelConfig:
     def from_config(cls, config: dict) -> ModelConfig:
         """The model keys of a flat config (the others are left to their layers), defaults
         filled in: a plug-in model's own defaults (which may also replace a built-in key's)."""
-        own = {**part_key_defaults(config), **MODEL_KEYS.get(config.get("model", "vae"), {})}
+        own = {**part_key_defaults(config), **MODEL_KEYS.get(_model_name(config), {})}
         values = copy.deepcopy({**own, **{k: v for k, v in config.items() if k in own}})
         for key in _declared(config):
             if key.name in values and key.name not in _FIELDS:
@@ -171,6 +171,13 @@ def _declared(config: dict) -> list:
     return out
 
 
+def _model_name(config: dict) -> str | None:
+    """The config's ``model`` when it is a name (a list or table there is refused later, in one
+    line, by the registry: as a table key it raised ``TypeError: unhashable type``)."""
+    name = config.get("model", MODEL_DEFAULTS["model"])
+    return name if isinstance(name, str) else None
+
+
 def part_key_defaults(config: dict) -> dict[str, Any]:
     """The keys the parts ``config`` names declared, with their defaults (a built-in field's
     default is the field's)."""
@@ -180,7 +187,7 @@ def part_key_defaults(config: dict) -> dict[str, Any]:
 def model_keys(config: dict) -> set[str]:
     """The model keys ``config`` may hold: the built-in ones, its model's own (a plug-in's), and
     those its parts declared where they were registered."""
-    own = MODEL_KEYS.get(config.get("model", MODEL_DEFAULTS["model"]), {})
+    own = MODEL_KEYS.get(_model_name(config), {})
     return set(MODEL_DEFAULTS) | set(own) | PGM_KEYS | set(part_key_defaults(config))
 
 
@@ -231,7 +238,7 @@ def inapplicable_keys(cfg: dict) -> list[str]:
     """The model keys of a resolved config that its model does not read (``prior`` for a
     ``pixelcnn``, ``num_components`` for a standard-normal prior), sorted; none for a model
     or part that is not built in (a plug-in may read any key)."""
-    used = _KEYS_OF_MODEL.get(cfg.get("model"))
+    used = _KEYS_OF_MODEL.get(_model_name(cfg))
     if used is None:
         return []
     used = set(used) | _ALWAYS

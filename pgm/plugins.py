@@ -28,6 +28,7 @@ that fails gives one :class:`PluginWarning` line and pgm keeps working.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -248,7 +249,10 @@ def _run_import(spec: str, argument: str, loader: Callable[[], ModuleType]) -> M
     before = _registered()
     _state["loading"] = True
     try:
-        return loader()
+        # what a plug-in prints while it is imported (a banner) goes to stderr: stdout is the
+        # command's answer (`--json` is one JSON document that a banner made unreadable)
+        with contextlib.redirect_stdout(sys.stderr):
+            return loader()
     except BaseException as err:
         for kind, reg in all_registries().items():
             for added in reg.names() - before[kind]:

@@ -47,7 +47,9 @@ def _field_help() -> dict[str, str]:
 
 def key_rows(model: str | None = None) -> list[dict[str, Any]]:
     """``{"owner", "key", "default", "bounds", "help"}`` for every key the model (all models
-    when None) and the parts it can take read."""
+    when None) and the parts it can take read. An unknown model is refused (PgmError)."""
+    if model is not None:
+        MODELS.check(model, "model")
     helps, rows = _field_help(), []
     fields = {f.name: f.default for f in dataclasses.fields(ModelConfig) if f.name != "own"}
     for name in [model] if model else sorted(MODELS):
@@ -80,8 +82,6 @@ def key_rows(model: str | None = None) -> list[dict[str, Any]]:
 
 def format_keys(model: str | None = None) -> str:
     """The table ``pgm list [MODEL] --keys`` prints."""
-    if model is not None:
-        MODELS.check(model, "model")
     rows = key_rows(model)
     header = {"owner": "model/part", "key": "key", "default": "default", "bounds": "bounds"}
     cells = [header] + [{k: str(r[k]) for k in header} for r in rows]

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__package__}.commands.{name}").add_parser(sub)
+    parser.commands = sub.choices  # each command's parser, to name it in a usage error
     return parser
 
 
@@ -105,7 +106,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace | int:
         parser.print_help()  # `pgm` alone: what it can do, not a usage error
         return 0
     try:
-        return parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named by the command's parser: `pgm sample: ... (see pgm sample --help)`
+            command = parser.commands.get(getattr(args, "command", None), parser)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        return args
     except SystemExit as stop:  # argparse: --help, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else 2
 
@@ -174,10 +179,6 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = shown
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 def _opened_runs(args) -> list[str]:
     """The run folders this command will open (whose recorded plug-ins it must honour)."""
     runs = [getattr(args, "run", None), getattr(args, "from_run", None)]
@@ -196,12 +197,17 @@ def _check_runs_before_import(args) -> None:
     import json
     from pathlib import Path
 
+    from inference.run_folder import read_run_text
     from pgm.run_plugins import check_before_import
 
     for run in _opened_runs(args):
         try:
-            cfg = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
+            cfg = json.loads(read_run_text(Path(run) / "config.json", "run"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             continue  # the command refuses it in one line when it opens the run
         if isinstance(cfg, dict) and cfg.get("plugins"):
             check_before_import(cfg["plugins"], "run", f"run {run}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -194,10 +194,24 @@ def add_split(p, what: str = "the data split") -> None:
     p.add_argument("--split", default="test", choices=SPLITS, help=f"{what} (default test)")
 
 
-def add_num_images(p, default: int | None = None, help: str | None = None) -> None:
+def add_num_images(
+    p, default: int | None = None, help: str | None = None, minimum: int = 2
+) -> None:
+    """``--num-images``: at least 2 where a mean's interval is computed (1 image was refused,
+    naming an internal ``values``, after the whole estimate had run)."""
+    at_least = (
+        positive_int("--num-images")
+        if minimum == 1
+        else _checked(
+            "--num-images",
+            int,
+            f"an integer >= {minimum} (an interval needs two images)",
+            lambda v: v >= minimum,
+        )
+    )
     p.add_argument(
         "--num-images",
-        type=positive_int("--num-images"),
+        type=at_least,
         default=default,
         metavar="N",
         help=help or "evaluate on the first N images of the split only (default: all)",

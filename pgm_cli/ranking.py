@@ -37,10 +37,19 @@ def print_ranking(results: dict) -> None:
             f"networks significant (Holm, alpha = {alpha}; one run each, training variance not "
             "included):"
         )
+        of = {r["model"]: r.get("replicate_of") for r in rows}
         for c in different:
+            same = of.get(c["a"]) is not None and of.get(c["a"]) == of.get(c["b"])
             print(
                 f"  {c['a']} > {c['b']}: {c['mean_difference_nats']:.2f} nats "
                 f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
+                # two seeds of one model "beating" each other is training variance (issue 19)
+                + (
+                    f" (seeds of one model, {of[c['a']]}: training variance, not a difference "
+                    "between models)"
+                    if same
+                    else ""
+                )
             )
     from evaluation.report import summary_sentence
     from evaluation.warnings_text import warning_messages  # one warning per kind, as the page

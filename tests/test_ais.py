@@ -177,6 +177,15 @@ def test_bdmc_sandwiches_the_exact_value_and_the_gap_shrinks():
     assert 0 < gaps[60] < 0.3 * gaps[5], gaps
 
 
+def test_bdmc_refuses_more_simulated_images_than_fit_in_memory():
+    """``pgm bdmc RUN --num-images 1000000000`` died in the allocator with a traceback."""
+    from pgm.errors import PgmError
+
+    model, _, prior_guide = _easy_ppca()
+    with pytest.raises(PgmError, match=r"^num_images: expected a request that fits in memory"):
+        bdmc(model, prior_guide, 10**15, 5, 2, data_shape=(5,))
+
+
 def test_schedule_and_refusals(ppca):  # noqa: F811
     model, _, poor_guide, x, _ = ppca
     b = beta_schedule(10)

@@ -62,3 +62,27 @@ def test_a_path_taking_writer_such_as_savefig(tmp_path):
     path = aw.atomic_write(tmp_path / "plot.png", lambda p: fig.savefig(p, format="png"))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
+
+
+def test_a_device_or_fifo_is_never_replaced(tmp_path):
+    """``pgm sample RUN --out /dev/null`` (as root) renamed a PNG over the device node itself:
+    /dev/null became a regular file. A FIFO stands in for the device here."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(FileExistsError, match="is a folder, device, FIFO or socket"):
+        aw.atomic_write_bytes(fifo, b"png")
+    assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+
+
+def test_sample_out_naming_a_device_or_fifo_is_refused_first(tmp_path):
+    from inference.config import ConfigError
+    from inference.out_path import check_file_out
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout.png"
+    os.symlink(fifo, link)  # as /dev/stdout is a link to a pipe or a tty
+    for out in (fifo, link):
+        with pytest.raises(ConfigError, match=r"^--out: expected a new file or a regular one"):
+            check_file_out(out)
+    assert check_file_out(tmp_path / "new.png") == tmp_path / "new.png"

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,6 +148,19 @@ def test_help_explains_each_command(capsys):
         assert "usage: pgm " + command in capsys.readouterr().out
 
 
+def test_python_dash_m_pgm_cli_main_runs_a_command(tmp_path):
+    """``python -m pgm_cli.main`` runs the whole module before ``main()``: a helper defined
+    below the ``__main__`` guard was a NameError on every command that got past parsing."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pgm_cli.main", "evaluate", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert "NameError" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_help_and_version_load_no_torch_pyro_or_arviz():
     """``pgm --help``, ``pgm COMMAND --help`` and ``pgm --version`` build every parser without
     the heavy libraries: they are imported inside a command's ``run``."""
@@ -228,6 +242,12 @@ def test_complete_fills_the_bottom_half(tmp_path, capsys):
     filled = complete(model, x, mask)
     assert torch.equal(filled[:, mask], x[:, mask])  # observed pixels kept exactly
     assert ((filled == 0) | (filled == 1)).all()
+    # top-half draws no SIR candidates: a huge --candidates was refused for memory all the same
+    argv = ["complete", str(run), "--input", str(tmp_path / "in.npy"), "--no-progress"]
+    assert main([*argv, "--candidates", str(10**9), "--out", str(tmp_path / "c.png")]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--observed", "left-half", "--candidates", str(10**9)]) == 2
+    assert "--candidates: expected a request that fits in memory" in capsys.readouterr().err
 
 
 def test_suite_writes_results_and_sample_grids(tmp_path, capsys):
@@ -390,3 +410,54 @@ def test_seed_grid_and_group_options(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--executor: expected one of local, slurm; found 'pbs'" in err
     assert len(err.strip().splitlines()) == 1 and not (out / "runs").exists()
+
+
+def test_ranking_labels_a_difference_between_seeds_of_one_model(capsys):
+    """``pgm compare vae vae-seed1`` printed "vae-seed1 > vae ... significant" as if between
+    models: two seeds of one model differ by training variance."""
+    from pgm_cli.ranking import print_ranking
+
+    row = {"bits_per_dim": 2.1, "ci95": [-96.0, -94.0], "replicate_of": "vae"}
+    results = {
+        "models": [
+            {**row, "model": "vae-seed1", "rank": 1, "log_likelihood_nats": -95.2},
+            {**row, "model": "vae", "rank": 2, "log_likelihood_nats": -95.7},
+            {**row, "model": "pc", "rank": 3, "log_likelihood_nats": -99.0, "replicate_of": "pc"},
+        ],
+        "comparisons": [
+            {
+                "a": a,
+                "b": b,
+                "significant": True,
+                "mean_difference_nats": d,
+                "ci95": [0.1, 0.9],
+                "p_value_adjusted": 0.01,
+            }
+            for a, b, d in (("vae-seed1", "vae", 0.5), ("vae", "pc", 3.3))
+        ],
+        "warnings": [],
+    }
+    print_ranking(results)
+    lines = capsys.readouterr().out.splitlines()
+    seeds = next(line for line in lines if line.startswith("  vae-seed1 > vae"))
+    assert "seeds of one model, vae: training variance" in seeds
+    assert "seeds of one model" not in next(line for line in lines if line.startswith("  vae > pc"))
+
+
+def test_an_unknown_option_is_named_with_its_command(capsys):
+    """It was answered by the top-level parser: ``pgm: error: unrecognized arguments: --bogus
+    (see pgm --help)``, naming neither the command nor its help."""
+    assert main(["list", "--bogus"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "pgm list: error: unrecognized arguments: --bogus (see pgm list --help)"
+
+
+@pytest.mark.parametrize("scale", ["1e308", "1e300", "0", "nan", "inf"])
+def test_suite_epochs_scale_is_bounded(tmp_path, capsys, scale):
+    """--epochs-scale 1e308 overflowed to an infinite epoch count (a traceback after the data
+    loaded); 1e300 trained a run of 4e300 epochs."""
+    out = tmp_path / "suite"
+    assert main(["suite", "--out", str(out), "--models", "vae", "--epochs-scale", scale]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pgm suite: error: --epochs-scale: expected a number > 0 and <= 1000")
+    assert len(err.splitlines()) == 1 and not out.exists()

@@ -87,6 +87,11 @@ def _fetch(url: str, data_dir: Path, *extra: str) -> int:
     )
 
 
+def _left(data_dir: Path) -> list[Path]:
+    """What a failed fetch left: the data folder it created is removed again."""
+    return list(data_dir.iterdir()) if data_dir.exists() else []
+
+
 def _error_line(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     return err[-1]
@@ -111,7 +116,7 @@ def test_bad_checksum_refused_in_one_line_and_nothing_left(amat, capsys, monkeyp
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("pgm data: error: data fetch: expected binarized_mnist_valid.amat")
     assert "sha256 " + "0" * 64 in err[-1] and "nothing was written" in err[-1]
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
 
 
 def test_server_404_is_one_line_and_nothing_left(amat, capsys):
@@ -119,7 +124,7 @@ def test_server_404_is_one_line_and_nothing_left(amat, capsys):
     assert _fetch(url + "missing/", data_dir) == 2
     line = _error_line(capsys)
     assert "found HTTP 404" in line and "binarized_mnist_train.amat" in line
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
 
 
 def test_unreachable_server_is_one_line(tmp_path, capsys):
@@ -130,14 +135,53 @@ def test_unreachable_server_is_one_line(tmp_path, capsys):
     assert _fetch(f"http://127.0.0.1:{port}/", data_dir) == 2
     line = _error_line(capsys)
     assert "cut short or unreachable" in line and "--mirror URL" in line
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
 
 
 def test_download_cut_short_leaves_nothing(amat, capsys):
     url, data_dir, _ = amat
     assert _fetch(url + "short/", data_dir) == 2
     assert "cut short or unreachable (IncompleteRead" in _error_line(capsys)
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
+
+
+def test_a_failed_fetch_removes_the_folders_it_made(amat, capsys):
+    url, data_dir, _ = amat
+    deep = data_dir / "new" / "deeper"
+    assert _fetch(url + "missing/", deep) == 2
+    assert not (data_dir / "new").exists()  # was: new/deeper/ left behind, empty
+
+
+class _Endless(http.server.BaseHTTPRequestHandler):
+    """Serves an endless stream of '0 ' with no Content-Length."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b"0 " * 65536)
+        except OSError:
+            pass
+
+
+def test_a_mirror_serving_an_endless_stream_is_cut_off(tmp_path, capsys, monkeypatch):
+    """Such a mirror wrote 14 GB into the data folder in 25 s (no size limit)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setitem(data_fetch.AMAT_BYTES, "train", 1 << 20)
+    try:
+        data_dir = tmp_path / "data"
+        assert _fetch(f"http://127.0.0.1:{httpd.server_address[1]}/", data_dir) == 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "expected at most 1,048,576 bytes from" in _error_line(capsys)
+    assert not data_dir.exists()
 
 
 def test_existing_file_kept_unless_force(amat, capsys):
@@ -160,7 +204,7 @@ def test_a_file_of_another_layout_is_refused(amat, capsys, monkeypatch):
     monkeypatch.setitem(data_fetch.AMAT_SHA256, "train", hashlib.sha256(raw).hexdigest())
     assert _fetch(url, data_dir) == 2
     assert "expected binarized_mnist_train.amat to hold lines of 784" in _error_line(capsys)
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
 
 
 def test_missing_data_error_names_the_command(tmp_path):
@@ -228,7 +272,7 @@ def test_mnist_through_torchvision_from_a_mirror(server, monkeypatch, capsys):
     (data_dir / "mnist.npz").unlink()
     assert main(["data", "fetch", "mnist", "--data-dir", str(data_dir), "--mirror", url]) == 2
     assert "expected MNIST y_test (3,) with sha256 " + "f" * 64 in _error_line(capsys)
-    assert list(data_dir.iterdir()) == []
+    assert _left(data_dir) == []
 
 
 def test_the_command_line_offers_every_fetchable_dataset():

@@ -27,7 +27,15 @@ def run(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name", ["model.safetensors", "config.json", "metrics.jsonl", ".pgm-lock", "checkpoints/x.png"]
+    "name",
+    [
+        "model.safetensors",
+        "config.json",
+        "metrics.jsonl",
+        ".pgm-lock",
+        "checkpoints/x.png",
+        "tensorboard/events.out.tfevents.1",  # was: the run's TensorBoard log overwritten
+    ],
 )
 def test_a_file_out_over_a_run_file_is_refused(run, name):
     with pytest.raises(ConfigError, match="--out: expected a new file or a PNG") as err:
@@ -59,6 +67,21 @@ def test_folder_outs_inside_a_run_or_holding_the_runs_are_refused(run, tmp_path)
     assert check_folder_out(tmp_path / "report", runs=[run]) == tmp_path / "report"
 
 
+@pytest.mark.parametrize("inside", ["checkpoints/new", "sub/deeper"])
+def test_a_new_run_inside_another_run_is_refused(run, tmp_path, inside):
+    """``pgm train --out RUN/checkpoints/x`` trained a run into another run's checkpoints."""
+    from inference.run_folder import RunFolder
+
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    link = tmp_path / "link"
+    os.symlink(run, link)
+    for out in (run / inside, link / inside):
+        with pytest.raises(ConfigError, match="apart from any other run; found .*inside the run"):
+            RunFolder(out).check({"model": "vae"}, resume=False)
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    assert RunFolder(tmp_path / "elsewhere").check({"model": "vae"}, resume=False) is False
+
+
 @pytest.mark.parametrize("bad", ["../../x", "a/b", ".hidden", "-x", "", "x" * 101, 3])
 def test_unsafe_names_are_refused(bad):
     with pytest.raises(ConfigError, match="--label: expected a label"):
@@ -67,6 +90,15 @@ def test_unsafe_names_are_refused(bad):
 
 def test_safe_names_pass():
     assert check_name("vae-vamp_2.1+iaf", "--label") == "vae-vamp_2.1+iaf"
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_lock_that_is_no_regular_file_is_refused_in_one_line(tmp_path, kind):
+    """A folder at RUN/.pgm-lock gave "[Errno 21] Is a directory", naming no argument."""
+    lock = tmp_path / ".pgm-lock"
+    lock.mkdir() if kind == "folder" else os.mkfifo(lock)
+    with pytest.raises(ConfigError, match=r"^--out: expected the lock file .* regular file"):
+        RunLock(tmp_path)
 
 
 def test_a_lock_that_is_a_symlink_is_refused_and_its_target_unchanged(tmp_path):
@@ -149,3 +181,83 @@ def test_sample_memory_counts_the_grid():
     with pytest.raises(PgmError, match="-n: expected a request that fits in memory"):
         check_image_memory(10**7, 10**7, (1, 8, 8), "-n")
     check_image_memory(4, 4, (1, 8, 8), "-n")  # a few images fit
+    with pytest.raises(PgmError, match=r"^-n/--scale: .*at --scale 100,000"):
+        check_image_memory(64, 64, (1, 8, 8), "-n", scale=10**5)  # the grid, not -n
+
+
+def test_a_batch_larger_than_the_training_split_is_not_refused_for_memory():
+    """A batch holds at most the whole split: batch_size = 10^8 on 100 images was refused as
+    95 GiB, while batch_size = 5000 trained (full batch)."""
+    import torch
+
+    from inference.config import resolve_config
+    from inference.run import check_memory
+    from pgm.data import ImageDataset
+    from pgm.errors import PgmError
+
+    data = ImageDataset("tiny", "train", torch.zeros(100, 1, 8, 8, dtype=torch.uint8), 17)
+    cfg = resolve_config(
+        {"model": "vae", "latent_dim": 2, "hidden_dim": 8, "batch_size": 10**8},
+        image_shape=[1, 8, 8],
+        num_levels=17,
+    )
+    check_memory(cfg, data)
+    with pytest.raises(PgmError, match=r"^batch_size/num_particles: expected a request"):
+        check_memory({**cfg, "num_particles": 10**9}, data)
+
+
+@pytest.fixture
+def alarm():
+    """Fail, rather than hang, a read that never ends (a FIFO, /dev/zero)."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("the read did not end")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
+def test_a_run_file_that_is_no_small_regular_file_is_refused_not_read(run, kind, alarm):
+    """config.json or metrics.jsonl as a FIFO hung every command that opened the run; linked to
+    /dev/zero it filled memory; a 300 MB one was read whole (and printed whole)."""
+    from inference import run_folder
+    from inference.run import read_metrics
+    from inference.run_folder import read_json_object
+
+    for name, read in (
+        ("config.json", lambda p: read_json_object(p, "run")),
+        ("metrics.jsonl", lambda p: read_metrics(p.parent)),
+    ):
+        path = run / name
+        path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+            expected = "to be a regular file; found a device, FIFO or socket"
+        elif kind == "dev-zero":
+            os.symlink("/dev/zero", path)
+            expected = "to be a regular file; found a device, FIFO or socket"
+        else:
+            path.write_bytes(b"{}" + b" " * 2048)
+            expected = "of at most 1,024 bytes"
+        limit = 1024 if kind == "huge" else run_folder.MAX_RUN_TEXT_BYTES
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(run_folder, "MAX_RUN_TEXT_BYTES", limit)
+            mp.setattr(run_folder.read_run_text, "__defaults__", (limit,))
+            if name == "metrics.jsonl" and kind != "huge":
+                assert read(path) == []  # no metrics to read: not a hang
+                continue
+            with pytest.raises(ConfigError, match=expected) as err:
+                read(path)
+        assert str(err.value).startswith("run: expected") and "\n" not in str(err.value)
+
+
+def test_a_config_difference_shows_values_cut_short():
+    from inference.fingerprint import config_differences
+
+    (line,) = config_differences({"model": "vae"}, {"model": "x" * 10**6})
+    assert line.startswith("model (run has 'vae', given 'xxx") and len(line) < 200

@@ -472,3 +472,7 @@ def test_list_keys_shows_each_models_and_parts_keys_from_their_declarations(caps
     assert "prior vamp" not in capsys.readouterr().out  # a pixelcnn takes no prior
     assert describe("models", "vae") == "VAE: any prior x guide x likelihood"
     assert describe("model", "no-such-model") == ""
+    # --json refuses an unknown model as the table does (it printed every model's keys, exit 0)
+    assert main(["list", "no-such-model", "--keys", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "found 'no-such-model'" in captured.err

@@ -156,3 +156,19 @@ def test_compare_checks_its_inputs_before_creating_anything(tmp_path, capsys):
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_report_lock_that_cannot_be_made_is_one_line_naming_out(tmp_path, monkeypatch):
+    """``pgm compare --out /sys/x`` said "[Errno 13] Permission denied: '/sys/.x.pgm-lock'"."""
+    from evaluation import report_swap
+    from inference.config import ConfigError
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(report_swap, "RunLock", refused)
+    out = tmp_path / "new" / "rep"
+    with pytest.raises(ConfigError, match=r"^--out: expected a folder that can be created .*"):
+        with report_swap.report_lock(out):
+            pass
+    assert not (tmp_path / "new").exists()

@@ -246,6 +246,16 @@ def test_a_plugin_whose_factory_raises_is_one_line_naming_it(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+def test_what_a_plugin_prints_on_import_does_not_spoil_json(tmp_path, capsys):
+    """A plug-in printing a banner when imported put it before ``pgm list --json``'s JSON."""
+    path = tmp_path / f"banner_{uuid.uuid4().hex[:8]}.py"
+    path.write_text("print('my models, version 1')\nimport pgm\n")
+    assert main(["list", "--json", "--plugin", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "models" in json.loads(captured.out)
+    assert "my models, version 1" in captured.err
+
+
 @pytest.mark.parametrize("name", ["html", "json"])
 def test_a_plugin_may_not_shadow_another_module(tmp_path, capsys, name):
     path = tmp_path / f"{name}.py"
@@ -282,3 +292,23 @@ def test_recorded_plugins_are_part_of_the_fingerprint():
     assert fingerprint({**base, "plugins": [record]}, None) != fingerprint(
         {**base, "plugins": [changed]}, None
     )
+
+
+@pytest.mark.parametrize("module", ["pgm_cli", "pgm_cli.main"])
+def test_python_dash_m_does_not_import_from_the_working_folder(tmp_path, module):
+    """``python -m pgm_cli`` puts the current folder first on sys.path: a shared run folder
+    one cds into, holding an ``argparse.py``, had it imported by ``pgm --help``."""
+    import subprocess
+
+    marker = tmp_path / "marker"
+    (tmp_path / "argparse.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()

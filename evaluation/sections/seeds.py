@@ -13,7 +13,7 @@ from ..seed_report import COMPARISONS_TABLE, MODELS_TABLE, seed_paragraphs
 from ..warning_record import warning_record
 from .section import Section
 
-__all__ = ["SECTION"]
+__all__ = ["SECTION", "mixed_group_warnings"]
 
 #: bootstrap resamples of the two-level (seeds, then images) bootstrap, at most
 MAX_RESAMPLES = 2000
@@ -29,6 +29,7 @@ def compute(c: Comparison) -> None:
     with c.timed("seeds"):
         seeds = seed_results(c.dense, o.groups, o.alpha, min(o.n_resamples, MAX_RESAMPLES), o.seed)
     c.results["seeds"] = seeds
+    c.warnings.extend(mixed_group_warnings(seeds))
     single = seeds["single_seed_models"]
     if single:  # one trained network: training variance is not in its intervals and tests
         c.warnings.append(
@@ -41,6 +42,23 @@ def compute(c: Comparison) -> None:
                 text.one_network_per_model([] if seeds["unit"] == "network" else single),
             )
         )
+
+
+def mixed_group_warnings(seeds: dict) -> list[dict]:
+    """One warning per ``--group`` whose runs differ in more than the seed (``seeds``: the
+    ``results["seeds"]`` of :func:`..seed_results.seed_results`)."""
+    return [
+        warning_record(
+            "group-mixes-configs",
+            m["model"],
+            "config_differences",
+            m["config_differences"],
+            None,
+            text.group_mixes_configs(m["model"], m["runs"], m["config_differences"]),
+        )
+        for m in seeds["models"]
+        if m.get("grouped") == "by hand" and m.get("config_differences")
+    ]
 
 
 SECTION = Section(

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
         "certifies the AIS schedule. Writes RUN/bdmc.json.",
     )
     o.add_run(p, "a latent-variable model")
-    o.add_num_images(p, 32, "simulated images (default 32)")
+    o.add_num_images(p, 32, "simulated images (default 32)", minimum=1)
     o.add_seed(p, "the simulated images and the AIS chains")
     o.add_ais_options(p)
     o.add_json(p, "print one JSON line (the contents of RUN/bdmc.json) instead of the summary")

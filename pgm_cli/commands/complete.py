@@ -84,7 +84,7 @@ def _images(args, model, cfg):
 def run(args) -> int:
     import torch
 
-    from evaluation.completion_command import complete_and_draw
+    from evaluation.completion_command import complete_and_draw, observed_first
     from inference import load_run
     from pgm.completion import MASKS, observed_mask
 
@@ -96,11 +96,13 @@ def run(args) -> int:
     model, cfg = load_run(args.run, device=args.device)
     x = _images(args, model, cfg)
     model.check_data(x, "--input")
-    shown = int(x.shape[0]) * (args.samples + 2)
-    drawn = int(x.shape[0]) * (args.candidates + args.samples) * 2  # SIR's candidates too
-    flag = "--samples" if args.samples >= args.candidates else "--candidates"
-    check_image_memory(drawn, model, flag, shown)
     mask = observed_mask(args.observed, model.event_shape).to(model.device)
+    # SIR's candidates only where the mask needs them (top-half is exact: none drawn)
+    candidates = 0 if observed_first(mask) else args.candidates
+    shown = int(x.shape[0]) * (args.samples + 2)
+    drawn = int(x.shape[0]) * (candidates + args.samples) * 2
+    flag = "--samples" if args.samples >= candidates else "--candidates"
+    check_image_memory(drawn, model, flag, shown)
     torch.manual_seed(args.seed)
     row: dict = {}
     write_png(

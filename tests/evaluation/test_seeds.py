@@ -139,6 +139,18 @@ def test_replicates_group_by_config_and_by_hand():
         group_runs(twice, {"G": ["a", "b"]})
 
 
+def test_a_hand_group_of_different_configs_is_warned():
+    """``--group a=VAE_RUN,PIXELCNN_RUN`` was averaged as one model's seeds without a word."""
+    from evaluation.sections.seeds import mixed_group_warnings
+
+    runs = _runs(("v", {"seed": 0}), ("p", {"seed": 0, "model": "pixelcnn"}), ("w", {"seed": 1}))
+    groups = group_runs(runs, parse_groups(["a=v,p", "b=w"]))
+    seeds = {"models": [g.as_dict() for g in groups]}
+    (warning,) = mixed_group_warnings(seeds)
+    assert warning["code"] == "group-mixes-configs" and warning["model"] == "a"
+    assert "differ in model, not only in seed" in warning["message"]
+
+
 def test_too_short_run_is_not_shown_to_converge_and_warned():
     conv = convergence([{"epoch": 1, "valid_loss": 90.0}, {"epoch": 2, "valid_loss": 89.0}])
     assert convergence_verdict(conv) == (None, NOT_SHOWN)
@@ -166,3 +178,29 @@ def test_too_short_run_is_not_shown_to_converge_and_warned():
     assert terms["parameters"] == 10 and terms["epochs"] == [2, 3]
     assert terms["seeds_converged"] == 1 and not terms["all_converged"]
     assert terms["train_seconds_mean"] == 2.0
+
+
+def test_summary_of_one_model_over_seeds_leads_with_its_estimate():
+    """Two seeds of one model printed only "summary:  Not converged ..." (a double space, and
+    nothing about the model)."""
+    from evaluation.seed_report import seed_summary_sentence
+
+    model = {
+        "model": "vae",
+        "runs": ["vae", "vae-seed1"],
+        "num_seeds": 2,
+        "mean": -95.5,
+        "ci95": [-96.9, -94.1],
+        "equal_terms": {"all_converged": False},
+    }
+    results = {
+        "seeds": {
+            "unit": "training run",
+            "models": [model],
+            "comparisons": [],
+            "single_seed_models": [],
+        }
+    }
+    text = seed_summary_sentence(results)
+    assert text.startswith("vae over 2 seeds: −95.50 nats [−96.90, −94.10]"), text
+    assert "  " not in text

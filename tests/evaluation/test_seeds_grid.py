@@ -31,6 +31,8 @@ def test_grid_refusals():
     assert run_dir_name("vae", 0) == "vae" and run_dir_name("vae", 2) == "vae-seed2"
     with pytest.raises(PgmError, match="--seeds: expected an integer >= 1; found 0"):
         check_grid_options(0, 1, "local")
+    with pytest.raises(PgmError, match="--seeds: expected an integer <= 1,000; found 1,000,000,0"):
+        check_grid_options(10**9, 1, "local")  # was: a grid of 10^9 configs built until killed
     with pytest.raises(PgmError, match="--jobs: expected an integer >= 1"):
         check_grid_options(1, -2, "local")
     if shutil.which("sbatch") is None:
