@@ -22,6 +22,7 @@ from .tables import (
     html_table,
     latex_table,
     markdown_table,
+    md_text,
     resolve_path,
 )
 from .tables import table_cells as _table_cells
@@ -210,21 +211,23 @@ def render_markdown(
             f"{len(results['models'])} density models on the same {m['num_images']} test images, "
             f"K = {m['num_particles']} importance samples, α = {m['alpha']} (Holm).\n"
         ),
-        summary_sentence(results) + "\n",
+        md_text(summary_sentence(results)) + "\n",
     ]
     if results.get("warnings"):
-        out += ["**Warnings**\n", *[f"- {w}" for w in warning_messages(results)], ""]
+        out += ["**Warnings**\n", *[f"- {md_text(w)}" for w in warning_messages(results)], ""]
     if results.get("notes"):
-        out += ["**Notes**\n", *[f"- {n}" for n in results["notes"]], ""]
+        out += ["**Notes**\n", *[f"- {md_text(n)}" for n in results["notes"]], ""]
     for section in SECTIONS:
         if not section.shown(results, figures):
             continue
         out.append(f"## {section.title}\n")
         out += [markdown_table(results, t) for t in section.tables]
         if section.text is not None:
-            out += [p + "\n" for p in section.text(results)]
+            out += [md_text(p) + "\n" for p in section.text(results)]
         out += [
-            f"![{f.caption}]({figure_dir}/{f.name})\n" for f in figures if f.section == section.id
+            f"![{md_text(f.caption)}]({figure_dir}/{f.name})\n"
+            for f in figures
+            if f.section == section.id
         ]
     return "\n".join(out)
 

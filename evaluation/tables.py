@@ -145,8 +145,14 @@ def html_table(results: dict, table: Table) -> str:
 
 
 # -- Markdown ---------------------------------------------------------------------------------
+def md_text(text: str) -> str:
+    """Text for Markdown: ``<`` as ``&lt;``, so no name (a run folder called
+    ``<img src=x onerror=...>``) becomes HTML where the Markdown is rendered."""
+    return text.replace("<", "&lt;")
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    return md_text(text).replace("|", "\\|")
 
 
 def markdown_table(results: dict, table: Table) -> str:

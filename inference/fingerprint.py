@@ -72,7 +72,7 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
     e.g. ``num_layers`` for a VAE) are not compared, and plug-ins are compared by module and
     file content, not by where the file lies. A model key the record predates counts as its
     default, which is what the run was trained with (:func:`pgm.model_config.recorded_config`)."""
-    recorded = recorded_config(recorded)
+    recorded = recorded_config(recorded, given)
     recorded = {k: v for k, v in recorded.items() if k not in inapplicable_keys(recorded)}
     out = []
     for key in sorted((set(recorded) | set(given)) - SESSION_KEYS):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,15 +253,18 @@ def inapplicable_keys(cfg: dict) -> list[str]:
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
 
 
-def recorded_config(cfg: dict) -> dict:
+def recorded_config(cfg: dict, keys: Iterable[str] | None = None) -> dict:
     """A run's recorded config (its ``config.json``, or the config stored with its weights)
     with every model key it predates, one added to pgm after the run was recorded (e.g.
     ``encoder_input``), set to that key's default, which is what the run was trained with,
-    where its model reads the key. A config naming no model (a data record) is unchanged."""
+    where its model reads the key; only ``keys`` when given. A config naming no model (a data
+    record) is unchanged."""
     out = dict(cfg)
     if not isinstance(out.get("model"), str):
         return out  # a data record, or a model name the config checks will refuse
-    for key, default in MODEL_DEFAULTS.items():
+    wanted = MODEL_DEFAULTS.keys() if keys is None else set(keys) & MODEL_DEFAULTS.keys()
+    for key in wanted:
+        default = MODEL_DEFAULTS[key]
         if key not in out and default is not None:
             if key not in inapplicable_keys({**out, key: default}):
                 out[key] = default

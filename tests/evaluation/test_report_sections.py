@@ -216,3 +216,15 @@ def test_provenance_and_probe_column():
     assert command_line(["/usr/bin/pgm", "compare", "a b"]) == "pgm compare 'a b'"
     headers = [c.header for c in TABLES["representation"].columns]
     assert "probe converged" in headers and "converged" not in headers
+
+
+def test_markdown_never_turns_a_run_name_into_html():
+    """A run folder named like an HTML tag stays text in report.md (report.html escapes it)."""
+    results = _results()
+    hostile = "<img src=x onerror=alert(1)>"
+    for row in results["models"]:
+        if row["model"] == "vae":
+            row["model"] = hostile
+    md = report.render_markdown(results, [])
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)>" in md
+    assert "<img" not in report.render_html(results, [])
