@@ -63,29 +63,7 @@ def write_inference_data(
             {r.name: (("particle", "image"), r.est.log_weights.double().numpy()) for r in latent},
             attrs={"definition": "log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x)"},
         )
-    n = data.images.shape[0]
-    nan = np.full(n, np.nan)
-    groups["diagnostics"] = xr.Dataset(
-        {
-            "elbo": (
-                ("model", "image"),
-                np.stack([r.est.elbo.double().numpy() if r.has_latents else nan for r in dense]),
-            ),
-            "psis_khat": (
-                ("model", "image"),
-                np.stack([r.khat if r.khat is not None else nan for r in dense]),
-            ),
-            "ess": (
-                ("model", "image"),
-                np.stack([r.ess if r.ess is not None else nan for r in dense]),
-            ),
-        },
-        coords={
-            "model": [r.name for r in dense],
-            "replicate_of": ("model", [(model_of_run or {}).get(r.name, r.name) for r in dense]),
-            "seed": ("model", [_seed(r) for r in dense]),
-        },
-    )
+    groups["diagnostics"] = _diagnostics(dense, data.images.shape[0], model_of_run or {})
     observed = {"images": (("image", "channel", "row", "col"), data.images.numpy())}
     if data.labels is not None:
         observed["labels"] = (("image",), data.labels.numpy())
@@ -108,6 +86,35 @@ def write_inference_data(
             {k: v for k, v in attrs.items() if isinstance(v, str | int | float)}
         )
     atomic_write(path, lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf"))
+
+
+def _diagnostics(dense: list[ComparedRun], n: int, model_of_run: dict[str, str]):
+    """The ``diagnostics`` group: elbo, psis_khat and ess per (model, image), NaN where
+    undefined; the model dimension carries each run's ``seed`` and ``replicate_of``."""
+    import xarray as xr
+
+    nan = np.full(n, np.nan)
+    return xr.Dataset(
+        {
+            "elbo": (
+                ("model", "image"),
+                np.stack([r.est.elbo.double().numpy() if r.has_latents else nan for r in dense]),
+            ),
+            "psis_khat": (
+                ("model", "image"),
+                np.stack([r.khat if r.khat is not None else nan for r in dense]),
+            ),
+            "ess": (
+                ("model", "image"),
+                np.stack([r.ess if r.ess is not None else nan for r in dense]),
+            ),
+        },
+        coords={
+            "model": [r.name for r in dense],
+            "replicate_of": ("model", [model_of_run.get(r.name, r.name) for r in dense]),
+            "seed": ("model", [_seed(r) for r in dense]),
+        },
+    )
 
 
 def _seed(run: ComparedRun) -> int:
