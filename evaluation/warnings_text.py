@@ -19,6 +19,7 @@ from .tables import format_value
 __all__ = [
     "ais_disagreement",
     "group_mixes_configs",
+    "same_network",
     "khat_unreliable",
     "not_converged",
     "not_shown_to_converge",
@@ -151,6 +152,15 @@ def group_mixes_configs(name: str, runs: list[str], keys: list[str]) -> str:
         f"{name}: grouped by hand, but its runs ({', '.join(runs)}) differ in "
         f"{', '.join(keys)}, not only in seed: its interval, variance shares and tests over "
         "seeds mix different configs (possibly different models) as if they were replicates"
+    )
+
+
+def same_network(runs: list[str]) -> str:
+    """Runs with the same config and seed: one network trained twice (or copied)."""
+    return (
+        f"{', '.join(runs)}: the same config and the same seed, so one network trained twice "
+        "(or a copy of one run), not seeds of one model; compared here as separate networks, "
+        "their differences are training nondeterminism at most"
     )
 
 

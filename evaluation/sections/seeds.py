@@ -13,7 +13,7 @@ from ..seed_report import COMPARISONS_TABLE, MODELS_TABLE, seed_paragraphs
 from ..warning_record import warning_record
 from .section import Section
 
-__all__ = ["SECTION", "mixed_group_warnings"]
+__all__ = ["SECTION", "mixed_group_warnings", "same_network_warnings"]
 
 #: bootstrap resamples of the two-level (seeds, then images) bootstrap, at most
 MAX_RESAMPLES = 2000
@@ -30,6 +30,7 @@ def compute(c: Comparison) -> None:
         seeds = seed_results(c.dense, o.groups, o.alpha, min(o.n_resamples, MAX_RESAMPLES), o.seed)
     c.results["seeds"] = seeds
     c.warnings.extend(mixed_group_warnings(seeds))
+    c.warnings.extend(same_network_warnings([(r.name, r.cfg) for r in c.dense]))
     single = seeds["single_seed_models"]
     if single:  # one trained network: training variance is not in its intervals and tests
         c.warnings.append(
@@ -58,6 +59,24 @@ def mixed_group_warnings(seeds: dict) -> list[dict]:
         )
         for m in seeds["models"]
         if m.get("grouped") == "by hand" and m.get("config_differences")
+    ]
+
+
+def same_network_warnings(runs: list[tuple[str, dict]]) -> list[dict]:
+    """One warning per set of runs (``(name, resolved config)``) with the same config and the
+    same seed: one network trained twice, or a copy of one run, so not seeds of one model;
+    they are compared as separate networks."""
+    from ..replicates import replicate_key
+
+    same: dict[tuple, list[str]] = {}
+    for name, cfg in runs:
+        same.setdefault((replicate_key(cfg), repr(cfg.get("seed"))), []).append(name)
+    return [
+        warning_record(
+            "same-config-and-seed", names[0], "seed", cfg_seed, None, text.same_network(names)
+        )
+        for (_, cfg_seed), names in same.items()
+        if len(names) > 1
     ]
 
 

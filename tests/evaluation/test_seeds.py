@@ -151,6 +151,18 @@ def test_a_hand_group_of_different_configs_is_warned():
     assert "differ in model, not only in seed" in warning["message"]
 
 
+def test_two_copies_of_one_run_are_warned_as_one_network_not_seeds():
+    """``cp -r R R2; pgm compare R R2`` compared two models without a word."""
+    from evaluation.sections.seeds import same_network_warnings
+
+    cfg = {"model": "vae", "latent_dim": 2, "seed": 0}
+    runs = [("R", cfg), ("R2", dict(cfg)), ("R-seed1", {**cfg, "seed": 1})]
+    (warning,) = same_network_warnings(runs)
+    assert warning["code"] == "same-config-and-seed" and warning["model"] == "R"
+    assert warning["message"].startswith("R, R2: the same config and the same seed")
+    assert same_network_warnings([runs[0], runs[2]]) == []  # two seeds: no warning
+
+
 def test_too_short_run_is_not_shown_to_converge_and_warned():
     conv = convergence([{"epoch": 1, "valid_loss": 90.0}, {"epoch": 2, "valid_loss": 89.0}])
     assert convergence_verdict(conv) == (None, NOT_SHOWN)
