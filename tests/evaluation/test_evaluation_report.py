@@ -195,7 +195,10 @@ def test_results_schema(report):
         "over-fitting",
         "ranking-not-converged",
         "training-variance-not-included",  # issue 19: one trained network per model
+        "same-config-and-seed",  # the copy of the VAE's folder: one network, not two seeds
     }
+    (copy,) = [w for w in results["warnings"] if w["code"] == "same-config-and-seed"]
+    assert copy["message"].startswith("vae, vae#2: the same config and the same seed")
     # issue 19: one run per model (vae and vae#2 share a seed: not replicates), so the page
     # compares networks and says training variance is not included; every row has equal terms
     seeds = results["seeds"]
