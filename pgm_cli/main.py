@@ -98,6 +98,17 @@ _INTERRUPTED = {
 }
 
 
+def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """The parser of the command (and sub-command, ``pgm data fetch``) that ``args`` ran."""
+    command = parser.commands.get(getattr(args, "command", None), parser)
+    while True:
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, nested[0].dest, None) if nested else None
+        if name not in (nested[0].choices if nested else {}):
+            return command
+        command = nested[0].choices[name]
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace | int:
     """The parsed arguments, or the exit status where nothing is to be run (help, a usage
     error, ``pgm`` alone)."""
@@ -108,8 +119,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace | int:
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # named by the command's parser: `pgm sample: ... (see pgm sample --help)`
-            command = parser.commands.get(getattr(args, "command", None), parser)
-            command.error(f"unrecognized arguments: {' '.join(extra)}")
+            _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
         return args
     except SystemExit as stop:  # argparse: --help, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else 2

@@ -450,6 +450,12 @@ def test_an_unknown_option_is_named_with_its_command(capsys):
     assert main(["list", "--bogus"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "pgm list: error: unrecognized arguments: --bogus (see pgm list --help)"
+    # a sub-command's own parser names it: `pgm data fetch`, not `pgm data`
+    assert main(["data", "fetch", "mnist", "--bogus"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "pgm data fetch: error: unrecognized arguments: --bogus (see pgm data fetch --help)"
+    )
 
 
 @pytest.mark.parametrize("scale", ["1e308", "1e300", "0", "nan", "inf"])
