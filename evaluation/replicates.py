@@ -18,6 +18,7 @@ from pathlib import Path
 
 from inference.fingerprint import SESSION_KEYS
 from pgm.errors import PgmError
+from pgm.model_config import inapplicable_keys
 
 __all__ = [
     "IGNORED_KEYS",
@@ -54,8 +55,11 @@ class ModelGroup:
 
 
 def replicate_key(cfg: dict) -> str:
-    """The resolved config without the seed and session keys, as canonical JSON."""
-    kept = {k: v for k, v in cfg.items() if k not in IGNORED_KEYS}
+    """The resolved config without the seed, session keys and the model keys its model does
+    not read (which an earlier pgm recorded, e.g. ``encoder_input`` with a plug-in encoder),
+    as canonical JSON."""
+    unread = set(inapplicable_keys(cfg))
+    kept = {k: v for k, v in cfg.items() if k not in IGNORED_KEYS and k not in unread}
     return json.dumps(kept, sort_keys=True, default=str)
 
 

@@ -250,6 +250,13 @@ def inapplicable_keys(cfg: dict) -> list[str]:
         if not registry.builtin(name):
             return []  # a plug-in part: it may read any key
         used |= {k.name for k in registry.keys(name)}  # keys a part brings, as it declared
+    network = cfg.get("network")
+    if (
+        isinstance(network, str) and network in ENCODERS and not ENCODERS.builtin(network)
+    ) or cfg.get("num_levels") == 0:
+        # a plug-in encoder reads the integer levels and scales them itself; real-valued data
+        # (no levels) reaches every encoder unchanged: encoder_input changes nothing
+        used.discard("encoder_input")
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
 
 

@@ -127,3 +127,33 @@ def test_a_run_recorded_before_the_key_is_a_seed_of_the_same_config_trained_toda
     (_, a), (_, b) = load_run(old), load_run(new)
     assert a["encoder_input"] == "centred"
     assert replicate_key(a) == replicate_key(b)
+
+
+def test_a_plug_in_encoder_or_real_valued_data_does_not_read_the_key():
+    """A plug-in encoder gets the integer levels and scales them itself; real-valued data reaches
+    every encoder unchanged: encoder_input is warned as not applying, not recorded, and two runs
+    that differ in it only (one recorded before this fix) are seeds of one model."""
+    from torch import nn
+
+    from evaluation.replicates import replicate_key
+    from pgm.model_config import inapplicable_keys, recorded_config
+
+    class Plain(nn.Module):
+        def __init__(self, event_shape, num_levels, hidden_dims, out_features=None, act="relu"):
+            super().__init__()
+            self.out_features = out_features or hidden_dims[-1]
+
+    pgm.ENCODERS.register("qa3-plain-net")(Plain)
+    try:
+        cfg = {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17}
+        plug = {**cfg, "network": "qa3-plain-net", "encoder_input": "unit"}
+        assert "encoder_input" in inapplicable_keys(plug)
+        assert "encoder_input" not in recorded_config({**cfg, "network": "qa3-plain-net"})
+        assert replicate_key(plug) == replicate_key({**plug, "encoder_input": "centred"})
+    finally:
+        pgm.ENCODERS.unregister("qa3-plain-net")
+    assert "encoder_input" in inapplicable_keys({**cfg, "num_levels": 0, "encoder_input": "unit"})
+    assert "encoder_input" not in inapplicable_keys({**cfg, "encoder_input": "unit"})
+    assert replicate_key({**cfg, "encoder_input": "unit"}) != replicate_key(
+        {**cfg, "encoder_input": "centred"}
+    )
