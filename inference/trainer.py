@@ -299,7 +299,10 @@ class Trainer:
     def data_order(self, n: int) -> torch.Tensor:
         """The epoch's order of the ``n`` training images: a pure function of (seed, epoch),
         so nothing needs saving for it."""
-        generator = torch.Generator().manual_seed(self.training.seed * 100_003 + self.epoch)
+        # modulo 2**63: a seed above ~9.2e13 overflowed the generator's int64 with a traceback
+        # (every seed below it gets the same order as before)
+        mixed = (self.training.seed * 100_003 + self.epoch) % 2**63
+        generator = torch.Generator().manual_seed(mixed)
         return torch.randperm(n, generator=generator).to(self.device)
 
     def train_epoch(self, train_x: torch.Tensor) -> dict:
