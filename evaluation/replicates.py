@@ -88,6 +88,7 @@ def _find(member: str, runs: list[tuple[str, Path, dict]]) -> int:
 
 
 def _differences(cfgs: list[dict]) -> list[str]:
+    cfgs = [{k: v for k, v in c.items() if k not in inapplicable_keys(c)} for c in cfgs]
     keys = sorted({k for c in cfgs for k in c} - IGNORED_KEYS)
     return [k for k in keys if len({json.dumps(c.get(k), default=str) for c in cfgs}) > 1]
 

@@ -129,13 +129,13 @@ def test_a_run_recorded_before_the_key_is_a_seed_of_the_same_config_trained_toda
     assert replicate_key(a) == replicate_key(b)
 
 
-def test_a_plug_in_encoder_or_real_valued_data_does_not_read_the_key():
+def test_a_plug_in_encoder_or_real_valued_data_does_not_read_the_key(tmp_path):
     """A plug-in encoder gets the integer levels and scales them itself; real-valued data reaches
     every encoder unchanged: encoder_input is warned as not applying, not recorded, and two runs
     that differ in it only (one recorded before this fix) are seeds of one model."""
     from torch import nn
 
-    from evaluation.replicates import replicate_key
+    from evaluation.replicates import group_runs, replicate_key
     from pgm.model_config import inapplicable_keys, recorded_config
 
     class Plain(nn.Module):
@@ -150,6 +150,13 @@ def test_a_plug_in_encoder_or_real_valued_data_does_not_read_the_key():
         assert "encoder_input" in inapplicable_keys(plug)
         assert "encoder_input" not in recorded_config({**cfg, "network": "qa3-plain-net"})
         assert replicate_key(plug) == replicate_key({**plug, "encoder_input": "centred"})
+        # grouped by hand: not warned as differing in a key neither run reads
+        runs = [
+            ("a", tmp_path / "a", {**plug, "seed": 0}),
+            ("b", tmp_path / "b", {**plug, "seed": 1}),
+        ]
+        runs[1][2]["encoder_input"] = "centred"
+        assert group_runs(runs, {"m": ["a", "b"]})[0].config_differences == []
     finally:
         pgm.ENCODERS.unregister("qa3-plain-net")
     assert "encoder_input" in inapplicable_keys({**cfg, "num_levels": 0, "encoder_input": "unit"})
