@@ -148,10 +148,14 @@ def group_runs(
         else:
             home.append(i)
     used = set(manual)
+    run_names = {r[0] for r in runs}
     for idx in (g for subgroups in by_key.values() for g in subgroups):
         base = _SEED_SUFFIX.sub("", runs[idx[0]][0]) if len(idx) > 1 else runs[idx[0]][0]
         name, n = base, 1
-        while name in used:
+        # a model is not named after a run outside it (runs a-seed0, a-seed1 and another
+        # model's run a: the seeds' model is a#2, so replicate_of = "a" means run a's model)
+        others = run_names - {runs[i][0] for i in idx}
+        while name in used or name in others:
             n += 1
             name = f"{base}#{n}"
         used.add(name)

@@ -164,3 +164,19 @@ def test_a_plug_in_encoder_or_real_valued_data_does_not_read_the_key(tmp_path):
     assert replicate_key({**cfg, "encoder_input": "unit"}) != replicate_key(
         {**cfg, "encoder_input": "centred"}
     )
+
+
+def test_a_model_of_seeds_is_not_named_after_a_run_outside_it(tmp_path):
+    """replicate_of (idata.nc) and the seeds table name a model: runs a-seed0 and a-seed1 of one
+    config, and a run named a of another, made the seeds' model 'a' and run a's model 'a#2'."""
+    from evaluation.replicates import group_runs
+
+    cfg = {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17}
+    runs = [
+        ("a-seed0", tmp_path / "s0", {**cfg, "seed": 0}),
+        ("a-seed1", tmp_path / "s1", {**cfg, "seed": 1}),
+        ("a", tmp_path / "a", {**cfg, "latent_dim": 3, "seed": 0}),
+    ]
+    groups = {tuple(g.runs): g.model for g in group_runs(runs)}
+    assert groups[("a",)] == "a"
+    assert groups[("a-seed0", "a-seed1")] == "a#2"
