@@ -88,7 +88,10 @@ def _find(member: str, runs: list[tuple[str, Path, dict]]) -> int:
 
 
 def _differences(cfgs: list[dict]) -> list[str]:
-    cfgs = [{k: v for k, v in c.items() if k not in inapplicable_keys(c)} for c in cfgs]
+    # a key one run's model does not read (encoder_input with a plug-in encoder, a key pgm 0.1
+    # recorded) is no difference; the model key names a different model anyway
+    unread = {k for c in cfgs for k in inapplicable_keys(c)}
+    cfgs = [{k: v for k, v in c.items() if k not in unread} for c in cfgs]
     keys = sorted({k for c in cfgs for k in c} - IGNORED_KEYS)
     return [k for k in keys if len({json.dumps(c.get(k), default=str) for c in cfgs}) > 1]
 
