@@ -167,6 +167,21 @@ def _check_depth(config: dict) -> None:
             stack += [(v, depth + 1, key) for v in value]
 
 
+def _encoder_note(cfg: dict) -> str:
+    """Why a model that reads ``encoder_input`` does not here: a plug-in encoder (it scales the
+    levels itself), or real-valued data (nothing to scale)."""
+    from pgm.registry import ENCODERS
+
+    network = cfg.get("network")
+    if isinstance(network, str) and network in ENCODERS and not ENCODERS.builtin(network):
+        return f" with the plug-in encoder {network!r}"
+    if cfg.get("num_levels") == 0 and "encoder_input" not in inapplicable_keys(
+        {**cfg, "num_levels": 2, "encoder_input": "centred"}
+    ):
+        return " with real-valued data (num_levels = 0)"
+    return ""
+
+
 def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
     if not isinstance(config, dict):
         raise ConfigError(f"config: expected a table of settings; found {type(config).__name__}")
@@ -202,9 +217,10 @@ def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
     named = [k for k in unused if k in config]
     if named:
         logging.getLogger("pgm").warning(
-            "config: %s not apply to model %r; ignored (not recorded in config.json)",
+            "config: %s not apply to model %r%s; ignored (not recorded in config.json)",
             ", ".join(repr(k) for k in named) + (" does" if len(named) == 1 else " do"),
             cfg["model"],
+            _encoder_note(cfg) if "encoder_input" in named else "",
         )
     for key in unused:
         del cfg[key]

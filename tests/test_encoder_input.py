@@ -180,3 +180,17 @@ def test_a_model_of_seeds_is_not_named_after_a_run_outside_it(tmp_path):
     groups = {tuple(g.runs): g.model for g in group_runs(runs)}
     assert groups[("a",)] == "a"
     assert groups[("a-seed0", "a-seed1")] == "a#2"
+
+
+def test_the_warning_says_why_the_key_does_not_apply():
+    from inference.config import _encoder_note
+
+    pgm.ENCODERS.register("qa3-note-net")(object)
+    try:
+        note = _encoder_note({"model": "vae", "num_levels": 17, "network": "qa3-note-net"})
+        assert note == " with the plug-in encoder 'qa3-note-net'"
+    finally:
+        pgm.ENCODERS.unregister("qa3-note-net")
+    assert "real-valued" in _encoder_note({"model": "vae", "num_levels": 0, "network": "mlp"})
+    assert _encoder_note({"model": "pixelcnn", "num_levels": 0}) == ""
+    assert _encoder_note({"model": "pixelcnn", "num_levels": 17, "network": "mlp"}) == ""
