@@ -269,6 +269,8 @@ def recorded_config(cfg: dict, keys: Iterable[str] | None = None) -> dict:
     out = dict(cfg)
     if not isinstance(out.get("model"), str):
         return out  # a data record, or a model name the config checks will refuse
+    if isinstance(keys, str):
+        keys = (keys,)  # one key's name, not its letters
     wanted = MODEL_DEFAULTS.keys() if keys is None else set(keys) & MODEL_DEFAULTS.keys()
     for key in wanted:
         default = MODEL_DEFAULTS[key]

@@ -194,3 +194,13 @@ def test_the_warning_says_why_the_key_does_not_apply():
     assert "real-valued" in _encoder_note({"model": "vae", "num_levels": 0, "network": "mlp"})
     assert _encoder_note({"model": "pixelcnn", "num_levels": 0}) == ""
     assert _encoder_note({"model": "pixelcnn", "num_levels": 17, "network": "mlp"}) == ""
+
+
+def test_recorded_config_takes_one_key_by_name():
+    from pgm.model_config import recorded_config
+
+    assert recorded_config({"model": "vae"}, "encoder_input") == {
+        "model": "vae",
+        "encoder_input": "centred",
+    }
+    assert recorded_config({"model": "vae"}, ["encoder_input"])["encoder_input"] == "centred"
