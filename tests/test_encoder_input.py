@@ -204,3 +204,18 @@ def test_recorded_config_takes_one_key_by_name():
         "encoder_input": "centred",
     }
     assert recorded_config({"model": "vae"}, ["encoder_input"])["encoder_input"] == "centred"
+
+
+def test_a_copied_autoencoder_run_is_warned_as_one_network():
+    """The same-config-and-seed warning covered the density runs only: two copies of one
+    autoencoder run were listed in the representation table as two networks without a word."""
+    from types import SimpleNamespace
+
+    from evaluation.sections.seeds import compute
+
+    cfg = {"model": "autoencoder", "image_shape": [1, 8, 8], "num_levels": 17, "seed": 0}
+    runs = [SimpleNamespace(name=n, cfg=dict(cfg)) for n in ("ae", "ae-copy")]
+    c = SimpleNamespace(runs=runs, dense=[], warnings=[])
+    compute(c)
+    (warning,) = c.warnings
+    assert warning["message"].startswith("ae, ae-copy: the same config and the same seed")

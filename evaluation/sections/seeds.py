@@ -21,6 +21,9 @@ MAX_RESAMPLES = 2000
 
 def compute(c: Comparison) -> None:
     """``results["seeds"]`` from the density runs' per-image estimates (the ranking's)."""
+    # every run, an autoencoder's too (the representation table lists each): a copied run is
+    # one network, not two
+    c.warnings.extend(same_network_warnings([(r.name, r.cfg) for r in c.runs]))
     if not c.dense:
         return
     from ..seed_results import seed_results
@@ -30,7 +33,6 @@ def compute(c: Comparison) -> None:
         seeds = seed_results(c.dense, o.groups, o.alpha, min(o.n_resamples, MAX_RESAMPLES), o.seed)
     c.results["seeds"] = seeds
     c.warnings.extend(mixed_group_warnings(seeds))
-    c.warnings.extend(same_network_warnings([(r.name, r.cfg) for r in c.dense]))
     single = seeds["single_seed_models"]
     if single:  # one trained network: training variance is not in its intervals and tests
         c.warnings.append(
