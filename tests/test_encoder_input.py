@@ -219,3 +219,20 @@ def test_a_copied_autoencoder_run_is_warned_as_one_network():
     compute(c)
     (warning,) = c.warnings
     assert warning["message"].startswith("ae, ae-copy: the same config and the same seed")
+
+
+def test_from_refuses_a_config_json_edited_since_its_weights(tmp_path):
+    """``pgm train --from RUN`` read config.json alone: encoder_input added by hand to a run
+    that predates it trained a unit-input model under the run's name (loading it is refused)."""
+    run = tmp_path / "old"
+    train(TINY_RUN, run, progress=False)
+    _strip_the_key(run)
+    assert "encoder_input" not in train_config(None, tmp_path / "a", False, [], from_run=run)
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "encoder_input": "unit"}))
+    with pytest.raises(PgmError, match=r"^--from: .* encoder_input \(run has 'centred'"):
+        train_config(None, tmp_path / "b", False, [], from_run=run)
+    # a --set on top of the run's own config is the user's choice, not an edit
+    (run / "config.json").write_text(json.dumps(cfg))
+    sets = ['encoder_input="unit"']
+    assert train_config(None, tmp_path / "c", False, sets, from_run=run)["encoder_input"] == "unit"
