@@ -131,3 +131,12 @@ def check_same_run(
             "keys such as device or keep_checkpoints may change); found "
             f"differences with {where} in {'; '.join(differ)}{hint}"
         )
+
+
+def check_weights_config(recorded: dict, cfg: dict, flag: str, where: str, hint: str) -> None:
+    """Refuse a run's ``config.json`` (``cfg``) that differs from the config stored with its
+    weights (``recorded``), in one line naming the keys; keys its model does not read (pgm 0.1
+    recorded them) are not compared."""
+    unread = set(inapplicable_keys(cfg))
+    given = {k: v for k, v in cfg.items() if k not in unread}
+    check_same_run({"config": recorded}, given, None, flag, where, hint)

@@ -16,13 +16,13 @@ import pgm
 from pgm.data import ImageDataset, load_data
 from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
-from pgm.model_config import inapplicable_keys, recorded_config
+from pgm.model_config import recorded_config
 from pgm.run_plugins import check_records, use_plugins
 
 from .callback import Callback
 from .checkpoint import CheckpointError, load_tensors, load_weights
 from .config import ConfigError, resolve_config
-from .fingerprint import check_same_plugins, check_same_run, data_identity
+from .fingerprint import check_same_plugins, check_weights_config, data_identity
 from .out_path import check_out_path
 from .run_folder import RunFolder, read_json_object, read_run_text
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
@@ -204,15 +204,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
         check_same_plugins(meta["config"], cfg, str(weights), hint)
     check_records(cfg.get("plugins"), "run", f"run {run}")
     if isinstance(meta.get("config"), dict):
-        unread = set(inapplicable_keys(cfg))
-        check_same_run(
-            {"config": meta["config"]},
-            {k: v for k, v in cfg.items() if k not in unread},
-            None,
-            "run",
-            str(weights),
-            hint,
-        )
+        check_weights_config(meta["config"], cfg, "run", str(weights), hint)
     model = pgm.build(cfg)
     load_weights(weights, model)
     return model.to(resolve_device(device)).eval(), cfg

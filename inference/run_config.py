@@ -38,10 +38,10 @@ def _check_weights_config(run: Path, cfg: dict) -> None:
     """Refuse a ``config.json`` edited since its weights were written (as loading the run
     does): ``--from`` would train another model than the run's (``encoder_input`` added to a
     run that predates it, say) under its name. A run without finished weights is not checked."""
-    from pgm.model_config import inapplicable_keys, recorded_config
+    from pgm.model_config import recorded_config
 
     from .checkpoint import load_tensors
-    from .fingerprint import check_same_run
+    from .fingerprint import check_weights_config
 
     weights = RunFolder(run).weights
     if not weights.is_file():
@@ -51,16 +51,8 @@ def _check_weights_config(run: Path, cfg: dict) -> None:
     except Exception:  # noqa: BLE001  (unreadable weights: --from reads only config.json)
         return
     if isinstance(meta.get("config"), dict):
-        cfg = recorded_config(cfg)
-        unread = set(inapplicable_keys(cfg))
-        check_same_run(
-            {"config": meta["config"]},
-            {k: v for k, v in cfg.items() if k not in unread},
-            None,
-            "--from",
-            str(weights),
-            f" (config.json was edited; restore it in {run})",
-        )
+        hint = f" (config.json was edited; restore it in {run})"
+        check_weights_config(meta["config"], recorded_config(cfg), "--from", str(weights), hint)
 
 
 def _read_config(config: str) -> dict:
