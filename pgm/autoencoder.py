@@ -6,7 +6,7 @@ import pyro
 import torch
 import torch.nn.functional as F
 
-from .build import decoder_hidden_dims, encoder_hidden_dims
+from .build import decoder_hidden_dims, encoder_centred, encoder_hidden_dims
 from .errors import PgmError, PgmTypeError
 from .generative_model import GenerativeModel
 from .nn.decoders import make_decoder
@@ -46,7 +46,7 @@ class Autoencoder(GenerativeModel):
             encoder_hidden_dims(cfg),
             self.latent_dim,
             act,
-            centred=cfg.get("encoder_input", "centred") == "centred",
+            centred=encoder_centred(cfg),
         )
         self.decoder = make_decoder(
             cfg["network"],

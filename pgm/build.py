@@ -27,6 +27,7 @@ __all__ = [
     "build_likelihood",
     "build_prior",
     "decoder_hidden_dims",
+    "encoder_centred",
     "encoder_hidden_dims",
     "resolve_model_config",
     "inapplicable_keys",
@@ -39,6 +40,12 @@ def encoder_hidden_dims(cfg: dict) -> list[int]:
     if cfg.get("hidden_dims") is not None:
         return list(cfg["hidden_dims"])
     return [cfg["hidden_dim"]] * cfg.get("hidden_layers", 2)
+
+
+def encoder_centred(cfg: dict) -> bool:
+    """Whether the built-in encoders read pixels in [-1, 1] (``encoder_input = "centred"``, the
+    default) rather than [0, 1]."""
+    return cfg.get("encoder_input", "centred") == "centred"
 
 
 def decoder_hidden_dims(cfg: dict) -> list[int]:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .build import encoder_hidden_dims
+from .build import encoder_centred, encoder_hidden_dims
 from .keys import Key
 from .nn.encoders import make_encoder
 from .registry import GUIDES
@@ -96,7 +96,7 @@ def _encoder(cfg: dict) -> nn.Module:
         cfg["num_levels"],
         encoder_hidden_dims(cfg),
         activation=cfg.get("activation", "relu"),
-        centred=cfg.get("encoder_input", "centred") == "centred",
+        centred=encoder_centred(cfg),
     )
 
 

@@ -186,7 +186,13 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
 
     Dense layers are gated for ``network = "gated-mlp"``, else linear + ``activation``.
     """
-    from .build import build_guide, build_likelihood, build_prior, encoder_hidden_dims
+    from .build import (
+        build_guide,
+        build_likelihood,
+        build_prior,
+        encoder_centred,
+        encoder_hidden_dims,
+    )
 
     l1, l2 = int(cfg["latent_dim"]), int(cfg["latent_dim_top"])
     dims = encoder_hidden_dims(cfg)
@@ -199,7 +205,7 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
         cfg["num_levels"],
         [width],
         activation=activation,
-        centred=cfg.get("encoder_input", "centred") == "centred",
+        centred=encoder_centred(cfg),
     )
     bottom = ConditionalNormal(
         [x_tower, make_mlp(dense, l2, [width], activation=activation)],
