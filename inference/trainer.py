@@ -41,6 +41,7 @@ from .callbacks import (
     SessionLimits,
 )
 from .config import ConfigError, resolve_config
+from .denormals import flush_denormals
 from .elbo import make_elbo
 from .kill_point import KILL_AT_ENV, kill_point
 from .kl_warmup import KLWarmup, kl_weight
@@ -353,19 +354,22 @@ class Trainer:
         self.stop_reason = "early-stopping" if self.stopped_early else None
         self.callbacks = CallbackList(self.default_callbacks(progress, max_epochs, time_budget))
         self.model.train()
-        try:
-            self.callbacks.on_train_start(self)
-            while self.epoch < self.training.epochs and self.stop_reason is None:
-                self.callbacks.on_epoch_start(self)
-                record = self.train_epoch(train_x)
-                if valid_x is not None:
-                    record["valid_loss"] = self.valid_loss(valid_x)
-                self.metrics.append(record)
-                self.epoch += 1
-                self.callbacks.on_epoch_end(self, record)
-            self.callbacks.on_train_end(self)
-        finally:
-            self.callbacks.on_close(self)
+        # on the CPU, denormals flushed while training, as they were before afterwards
+        flush = self.training.flush_denormal and self.device.type == "cpu"
+        with flush_denormals(flush):
+            try:
+                self.callbacks.on_train_start(self)
+                while self.epoch < self.training.epochs and self.stop_reason is None:
+                    self.callbacks.on_epoch_start(self)
+                    record = self.train_epoch(train_x)
+                    if valid_x is not None:
+                        record["valid_loss"] = self.valid_loss(valid_x)
+                    self.metrics.append(record)
+                    self.epoch += 1
+                    self.callbacks.on_epoch_end(self, record)
+                self.callbacks.on_train_end(self)
+            finally:
+                self.callbacks.on_close(self)
         self.model.eval()
         return FitResult(
             self.model,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pgm.config_keys import declare_keys
 from pgm.errors import PgmError
-from pgm.validation import check_choice, check_float, check_int
+from pgm.validation import check_bool, check_choice, check_float, check_int
 
 from .elbo import ELBOS
 from .loggers import check_logger
@@ -53,6 +53,9 @@ class TrainingConfig:
     # tensorboard, a plug-in's) adds its own
     logger: str = field(default="jsonl", metadata=_SESSION)
     num_workers: int | None = field(default=None, metadata={**_SESSION, "optional": True})
+    # on the CPU, float32 denormals are flushed to zero while training (inference/denormals.py):
+    # a trained VampPrior's gradients are full of them and x86 kernels slow down tenfold
+    flush_denormal: bool = field(default=True, metadata=_SESSION)
 
     def __post_init__(self) -> None:
         check_int(self.epochs, "epochs", minimum=1)
@@ -94,6 +97,7 @@ class TrainingConfig:
         check_float(self.grad_clip, "grad_clip", minimum=0.0)
         check_int(self.checkpoint_every, "checkpoint_every", minimum=1)
         check_int(self.keep_checkpoints, "keep_checkpoints", minimum=1)
+        check_bool(self.flush_denormal, "flush_denormal")
         check_logger(self.logger)  # registered, and its package installed
 
     @classmethod

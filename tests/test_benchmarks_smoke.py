@@ -93,3 +93,28 @@ def test_timing_and_table():
     assert "| svi_step | 1.1 ms | 1 ms | 1.1 | <= 1.10 | yes |" in text
     assert "| vae | 10.0 | 12.0 | none | 5 |" in text
     assert json.dumps(results[0]) in text
+
+
+def test_the_denormals_benchmark_times_a_runs_checkpoint_and_refuses_plugin_runs(tmp_path, capsys):
+    from benchmarks.denormals import main as denormals
+    from inference import train
+
+    config = {
+        "data": "digits",
+        "model": "vae",
+        "latent_dim": 2,
+        "hidden_dim": 8,
+        "num_train": 40,
+        "batch_size": 20,
+        "epochs": 1,
+        "device": "cpu",
+    }
+    train(config, tmp_path / "run", progress=False)
+    assert denormals([str(tmp_path / "run"), "--steps", "2", "--rounds", "1"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["epoch"] == 1 and result["denormal_share_of_gradients"] == 0.0  # fresh net
+    assert result["seconds_per_step_kept"] > 0 and result["seconds_per_step_flushed"] > 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    (tmp_path / "run" / "config.json").write_text(json.dumps({**cfg, "plugins": ["x.py"]}))
+    assert denormals([str(tmp_path / "run")]) == 2
+    assert "plug-ins" in capsys.readouterr().out

@@ -41,7 +41,7 @@ def add_arguments(p) -> None:
         action="store_true",
         help="continue the run in --out from its last checkpoint (epochs may grow; the session "
         "keys device, eval_particles, checkpoint_every, keep_checkpoints, logger, num_workers, "
-        "data_dir and download may change; any other difference is refused)",
+        "flush_denormal, data_dir and download may change; any other difference is refused)",
     )
     o.add_plugin(p)
     o.add_data_dir(p)

@@ -1,0 +1,88 @@
+"""Denormals flushed to zero while a CPU session trains (inference/denormals.py): on inside
+fit, restored after it (torch has no getter, so the state is probed), off when the session key
+says so, and the key checked like any other."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pgm
+from inference import Trainer, resolve_config
+from inference.callback import Callback
+from inference.denormals import denormals_flushed, flush_denormals
+from pgm.errors import PgmError
+
+TINY = {
+    "data": "digits",
+    "model": "vae",
+    "latent_dim": 2,
+    "hidden_dim": 8,
+    "num_train": 40,
+    "batch_size": 20,
+    "epochs": 2,
+    "seed": 2,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(autouse=True)
+def _denormals_kept():
+    torch.set_flush_denormal(False)
+    yield
+    torch.set_flush_denormal(False)
+
+
+class _Seen(Callback):
+    def __init__(self):
+        self.flushed = []
+
+    def on_epoch_end(self, trainer, record):
+        self.flushed.append(denormals_flushed())
+
+
+def _fit(**changes) -> list[bool]:
+    cfg = resolve_config({**TINY, **changes}, image_shape=[1, 8, 8], num_levels=17)
+    torch.manual_seed(0)
+    x = torch.randint(0, 17, (40, 1, 8, 8)).float()
+    trainer = Trainer(cfg, pgm.build(cfg))
+    seen = _Seen()
+    default = trainer.default_callbacks
+    trainer.default_callbacks = lambda *a: [*default(*a), seen]
+    trainer.fit(x, progress=False)
+    return seen.flushed
+
+
+def test_the_probe_reads_the_state_torch_sets():
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    assert denormals_flushed() and float(torch.tensor(1e-40) * 1.0) == 0.0
+    torch.set_flush_denormal(False)
+    assert not denormals_flushed() and float(torch.tensor(1e-40) * 1.0) > 0.0
+
+
+def test_the_block_flushes_and_restores_the_state_before():
+    with flush_denormals() as flushed:
+        assert flushed == denormals_flushed()
+    assert not denormals_flushed()
+    torch.set_flush_denormal(True)
+    with flush_denormals(False) as flushed:  # already on: left on, and on afterwards
+        assert flushed and denormals_flushed()
+    assert denormals_flushed()
+
+
+def test_a_cpu_session_trains_with_denormals_flushed_and_restores_them():
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    torch.set_flush_denormal(False)
+    assert _fit() == [True, True]
+    assert not denormals_flushed()
+
+
+def test_the_session_key_turns_it_off():
+    assert _fit(flush_denormal=False) == [False, False]
+
+
+def test_a_bad_value_is_refused_naming_the_key():
+    with pytest.raises(PgmError, match="flush_denormal"):
+        resolve_config({**TINY, "flush_denormal": "yes"}, image_shape=[1, 8, 8], num_levels=17)
