@@ -13,27 +13,45 @@ happens; the ``.npz`` is written atomically (:func:`inference.atomic_write.atomi
 a refused checksum, a server error, an unreachable host, a download cut short or Ctrl-C leave
 the data folder as it was. An existing ``.npz`` is kept unless ``force``. ``mirror`` replaces
 the original server: a URL (``http://``, ``https://``, ``file://``) of a folder holding the
-same file names.
+same file names. A server that sends fewer than :data:`STALL_MIN_BYTES` in any
+:data:`STALL_WINDOW_S` seconds is given up on in one line (a per-read timeout alone let a
+server dripping one byte a minute keep a download going forever).
+
+A fetch holds an exclusive ``fcntl.flock`` on the data folder itself (no lock file; the kernel
+drops it when the process dies, even by SIGKILL): a second fetch into the same folder at the
+same time is refused in one line, and a fetch holding it removes the temporaries a killed
+earlier fetch left (only pgm's exact names, :func:`remove_stale_temporaries`). Without
+``fcntl`` (Windows) there is neither lock nor clean-up.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
+import re
+import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, no clean-up of stale temporaries
+    fcntl = None
 
 import numpy as np
 
 from pgm.data import resolve_data_dir
 from pgm.errors import PgmError
 
-from .atomic_write import atomic_write
+from .atomic_write import atomic_write, temporary_pattern
 from .out_path import make_folders, remove_created
 
 __all__ = [
@@ -42,9 +60,13 @@ __all__ = [
     "BINARIZED_MNIST_URL",
     "DATASETS",
     "MNIST_SHA256",
+    "STALL_MIN_BYTES",
+    "STALL_WINDOW_S",
+    "FetchLockedError",
     "download",
     "fetch",
     "parse_amat",
+    "remove_stale_temporaries",
 ]
 
 #: The folder the literature cites for the static binarized MNIST (Larochelle & Murray 2011).
@@ -81,8 +103,26 @@ DATASETS = {
     "mnist": ("mnist.npz", "torchvision.datasets.MNIST"),
 }
 
+#: A download is given up when fewer than ``STALL_MIN_BYTES`` arrive in ``STALL_WINDOW_S``
+#: seconds (urllib's timeout bounds each read, not the whole: a server sending a byte every
+#: 50 s never times out). The canonical files are 78 MB and 16 MB: at 64 KiB per 120 s the
+#: train file would take two days, so nothing usable is cut off.
+STALL_MIN_BYTES = 64 * 1024
+STALL_WINDOW_S = 120.0
+
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
+
+#: The temporaries of a fetch (``download``'s ``.amat`` files, the atomic write of each
+#: ``.npz``) and the ``.mnist.XXXXXXXX`` folder torchvision downloads into: a kill leaves them.
+_STALE_FILE = re.compile(
+    temporary_pattern(r"binarized_mnist_(?:train|valid|test)\.amat|(?:binarized_)?mnist\.npz")
+)
+_STALE_FOLDER = re.compile(r"\.mnist\.[a-z0-9_]{8}")
+
+
+class FetchLockedError(PgmError):
+    """Another ``pgm data fetch`` is writing into the same data folder."""
 
 
 def _temporary(folder: Path, name: str) -> Path:
@@ -98,10 +138,40 @@ def _too_large(url: str, max_bytes: int, found: str) -> PgmError:
     )
 
 
+def _size(n: int) -> str:
+    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n:,} bytes"
+
+
+def _stalled(url: str, got: int) -> PgmError:
+    window = f"{STALL_WINDOW_S:g} s"
+    return PgmError(
+        f"data fetch: expected {url} to send at least {_size(STALL_MIN_BYTES)} every {window}; "
+        f"found {got:,} bytes in the last {window} (a stalled or throttled server); nothing "
+        "was written (--mirror URL fetches from another server)"
+    )
+
+
+def _chunks(response, url: str) -> Iterator[bytes]:
+    """The body of ``response`` as it arrives (``read1``: each read returns what is there, so
+    a slow server is seen between its bytes), refused in one line when fewer than
+    :data:`STALL_MIN_BYTES` arrive within :data:`STALL_WINDOW_S` seconds."""
+    read = getattr(response, "read1", None) or response.read  # file:// answers have read1 too
+    start, got = time.monotonic(), 0
+    while chunk := read(_CHUNK):
+        yield chunk
+        got += len(chunk)
+        now = time.monotonic()
+        if now - start >= STALL_WINDOW_S:
+            if got < STALL_MIN_BYTES:
+                raise _stalled(url, got)
+            start, got = now, 0
+
+
 def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) -> Path:
     """Download ``url`` into a hidden temporary file in ``folder`` and check its sha256; returns
     the file, which the caller removes. Any failure removes it and raises one line; so does a
-    download longer than ``max_bytes`` (stopped there)."""
+    download longer than ``max_bytes`` (stopped there), and one slower than
+    :data:`STALL_MIN_BYTES` per :data:`STALL_WINDOW_S` seconds."""
     name = url.rstrip("/").rsplit("/", 1)[-1]
     tmp = _temporary(folder, name)
     digest = hashlib.sha256()
@@ -112,7 +182,7 @@ def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) 
                 if max_bytes is not None and expected is not None and expected.isdigit():
                     if int(expected) > max_bytes:
                         raise _too_large(url, max_bytes, f"Content-Length {int(expected):,}")
-                while chunk := response.read(_CHUNK):
+                for chunk in _chunks(response, url):
                     digest.update(chunk)
                     f.write(chunk)
                     got += len(chunk)
@@ -121,7 +191,7 @@ def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) 
                 if expected is not None and expected.isdigit() and got != int(expected):
                     raise http.client.IncompleteRead(b"", int(expected) - got)
         except PgmError:
-            raise  # too large: its own line
+            raise  # too large or stalled: its own line
         except urllib.error.HTTPError as err:
             raise PgmError(
                 f"data fetch: expected {url} to serve {name}; found HTTP {err.code} {err.reason} "
@@ -246,19 +316,102 @@ def fetch(
     _check_mirror(mirror)
     target = folder / DATASETS[name][0]
     if target.exists() and not force:
+        try:  # clear what a killed fetch left, unless another fetch is at work there
+            with _folder_lock(folder, say):
+                pass
+        except (FetchLockedError, OSError):
+            pass  # keeping the file needs neither
         return target, False
     created: list[Path] = []  # the folders made here, removed again on failure
     try:
         make_folders(folder, created)
-        if name == "binarized-mnist":
-            table = checksums if checksums is not None else AMAT_SHA256
-            _fetch_binarized_mnist(target, mirror or BINARIZED_MNIST_URL, table, say)
-        else:
-            _fetch_mnist(target, mirror, checksums if checksums is not None else MNIST_SHA256, say)
+        with _folder_lock(folder, say, created):
+            try:
+                if name == "binarized-mnist":
+                    table = checksums if checksums is not None else AMAT_SHA256
+                    _fetch_binarized_mnist(target, mirror or BINARIZED_MNIST_URL, table, say)
+                else:
+                    table = checksums if checksums is not None else MNIST_SHA256
+                    _fetch_mnist(target, mirror, table, say)
+            except BaseException:
+                remove_created(created)  # still holding the lock: no other fetch is in them
+                raise
+    except FetchLockedError:
+        raise  # the other fetch works in the folders: left as they are
     except BaseException:
         remove_created(created)
         raise
     return target, True
+
+
+@contextmanager
+def _folder_lock(
+    folder: Path, say: Callable[[str], object], created: list[Path] | None = None
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` itself (opened read-only: no lock file) and
+    remove the temporaries an earlier, killed fetch left there; a folder another process holds
+    is refused in one line (:class:`FetchLockedError`), touching nothing. No-op without
+    ``fcntl``, or on a file system that refuses ``flock`` on a folder (then nothing is removed).
+    ``created``: where to record a folder made again (see below)."""
+    fd = _lock_folder(folder, say, [] if created is None else created)
+    if fd is None:
+        yield
+        return
+    try:
+        stale = remove_stale_temporaries(folder)
+        if stale:
+            names = ", ".join(p.name for p in stale)
+            say(f"removed {len(stale)} temporaries a stopped earlier fetch left: {names}")
+        yield
+    finally:
+        os.close(fd)
+
+
+def _lock_folder(folder: Path, say: Callable[[str], object], created: list[Path]) -> int | None:
+    """The locked descriptor of ``folder``, or None where no lock can be had (see above)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    for _ in range(5):  # another fetch may remove a folder it made just as we open it
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise FetchLockedError(
+                    f"data fetch: expected to be the only fetch writing into {folder}; found "
+                    "another `pgm data fetch` at work there; wait for it to finish"
+                ) from None
+            # a file system without flock on folders (NFS wants a file open for writing)
+            say(f"no lock on {folder} ({os.strerror(err.errno)}): stale temporaries kept")
+            return None
+        try:
+            if os.fstat(fd).st_ino == os.stat(folder).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # locked a folder since removed: lock the one now at that path
+        make_folders(folder, created)
+    raise PgmError(  # pragma: no cover - a folder removed and made again five times over
+        f"data fetch: expected the folder {folder} to stay; found it removed and made again"
+    )
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporaries of fetches in ``folder`` (call only while holding its lock: then
+    no fetch is running there and they are a killed one's); returns them. Only pgm's exact
+    names are touched: ``.binarized_mnist_train.amat.XXXXXXXX.tmp`` and the like, and
+    ``.mnist.XXXXXXXX`` folders; a user's ``.notes.tmp`` stays."""
+    stale = []
+    for p in sorted(Path(folder).glob(".*")):
+        if _STALE_FILE.fullmatch(p.name) and p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
+        elif _STALE_FOLDER.fullmatch(p.name) and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            continue
+        stale.append(p)
+    return stale
 
 
 def _check_mirror(mirror: str | None) -> None:

@@ -4,11 +4,17 @@ whole ``.npz`` pgm reads or leaves the data folder exactly as it was."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import http.server
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -28,12 +34,36 @@ def amat_bytes(images: np.ndarray) -> bytes:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves its folder; under /short/ it promises the whole file and sends half of it."""
+    """Serves its folder; under /short/ it promises the whole file and sends half of it; under
+    /stall/ it sends half and then nothing until the server's ``release`` event (``sent`` is
+    set once the half is out); under /drip/ it sends 10 bytes, then one byte every 0.3 s."""
 
     def log_message(self, *args):  # keep the test output clean
         pass
 
     def do_GET(self):
+        if self.path.startswith(("/stall/", "/drip/")):
+            body = (Path(self.directory) / self.path.rsplit("/", 1)[-1]).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                if self.path.startswith("/stall/"):
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.server.sent.set()
+                    self.server.release.wait(30)
+                else:
+                    self.wfile.write(body[:10])
+                    for i in range(10, len(body)):
+                        self.wfile.flush()
+                        if self.server.release.wait(0.3):
+                            break
+                        self.wfile.write(body[i : i + 1])
+            except OSError:
+                pass  # the client gave up
+            self.close_connection = True
+            return
         if self.path.startswith("/short/"):
             body = (Path(self.directory) / self.path.rsplit("/", 1)[-1]).read_bytes()
             self.send_response(200)
@@ -47,18 +77,29 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def server(tmp_path):
-    """A loopback HTTP server over ``tmp_path/served``; yields (url, folder)."""
+def httpd(tmp_path):
+    """A loopback HTTP server over ``tmp_path/served`` (its ``url``; ``sent`` and ``release``:
+    the events of /stall/, see :class:`_Handler`)."""
     served = tmp_path / "served"
     served.mkdir()
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), partial(_Handler, directory=str(served))
     )
+    httpd.daemon_threads = True
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.sent, httpd.release = threading.Event(), threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", served
+    yield httpd
+    httpd.release.set()
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def server(httpd, tmp_path):
+    """The loopback server's (url, folder)."""
+    return httpd.url, tmp_path / "served"
 
 
 @pytest.fixture
@@ -288,3 +329,147 @@ def test_a_mirror_that_is_no_http_https_or_file_url_is_refused_first(tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--mirror: expected" in err[0] and repr(mirror) in err[0]
     assert not (tmp_path / "new").exists()  # refused before any folder is made
+
+
+# -- a killed fetch's leftovers, two fetches at once, a dripping server --------------------------
+
+#: What a killed fetch leaves (each of pgm's temporary names) and what a user keeps beside it.
+STALE = (".binarized_mnist_train.amat.ab12cd34.tmp", ".binarized_mnist.npz.x_9y8z7w.tmp")
+USER = (".notes.tmp", "notes.txt", ".binarized_mnist_train.amat.tmp", ".mnist.notes")
+
+
+def _hold_lock(folder: Path) -> int:
+    """Take the folder's fetch lock as another process would (closing the fd releases it)."""
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_fetch_removes_what_a_killed_fetch_left_and_nothing_else(amat, capsys):
+    url, data_dir, _ = amat
+    data_dir.mkdir()
+    for name in STALE + USER:
+        (data_dir / name).write_text("x")
+    (data_dir / ".mnist.k3j4h5g6" / "MNIST" / "raw").mkdir(parents=True)  # torchvision's folder
+    (data_dir / ".mnist.k3j4h5g6" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").write_text("x")
+    assert _fetch(url, data_dir) == 0
+    assert _names(data_dir) == sorted(("binarized_mnist.npz", *USER))
+    err = capsys.readouterr().err.splitlines()
+    removed = [line for line in err if "removed 3 temporaries" in line]
+    assert len(removed) == 1 and all(name in removed[0] for name in STALE)
+
+
+def test_a_second_fetch_into_a_locked_folder_is_refused_and_deletes_nothing(amat, capsys):
+    url, data_dir, _ = amat
+    data_dir.mkdir()
+    for name in STALE:
+        (data_dir / name).write_text("another fetch's download")
+    fd = _hold_lock(data_dir)
+    try:
+        assert _fetch(url, data_dir) == 2
+        assert _names(data_dir) == sorted(STALE)  # neither removed nor written
+    finally:
+        os.close(fd)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"pgm data: error: data fetch: expected to be the only fetch writing into {data_dir}; "
+        "found another `pgm data fetch` at work there; wait for it to finish"
+    ]
+    assert _fetch(url, data_dir) == 0  # the lock given back: the leftovers are stale now
+    assert _names(data_dir) == ["binarized_mnist.npz"]
+
+
+def test_a_refused_fetch_leaves_a_folder_it_made_to_the_fetch_at_work(amat, monkeypatch):
+    url, data_dir, _ = amat
+    real = data_fetch._lock_folder
+
+    def racing(folder, say, created):  # another fetch locks the new folder first
+        fd = _hold_lock(folder)
+        try:
+            return real(folder, say, created)
+        finally:
+            os.close(fd)
+
+    monkeypatch.setattr(data_fetch, "_lock_folder", racing)
+    assert _fetch(url, data_dir) == 2
+    assert data_dir.is_dir()  # the other fetch's folder: not removed under it
+
+
+def test_an_existing_file_kept_clears_leftovers_only_when_no_fetch_is_at_work(amat, capsys):
+    url, data_dir, _ = amat
+    data_dir.mkdir()
+    (data_dir / "binarized_mnist.npz").write_bytes(b"the user's own file")
+    (data_dir / STALE[0]).write_text("x")
+    fd = _hold_lock(data_dir)
+    try:
+        assert _fetch(url, data_dir) == 0  # kept: another fetch at work is no reason to fail
+    finally:
+        os.close(fd)
+    assert _names(data_dir) == sorted(("binarized_mnist.npz", STALE[0]))
+    assert _fetch(url, data_dir) == 0
+    assert _names(data_dir) == ["binarized_mnist.npz"]
+    assert (data_dir / "binarized_mnist.npz").read_bytes() == b"the user's own file"
+
+
+def test_a_fetch_killed_mid_download_is_cleaned_up_by_the_next(httpd, amat, capsys):
+    """SIGKILL runs no clean-up: the temporary stays until the next fetch, which can tell it is
+    stale because the killed process's lock went with it. (python is started directly, not under
+    `timeout`, so that waiting reaps the very process that held the lock; the finally clause and
+    the waits' timeouts bound it.)"""
+    url, data_dir, _ = amat
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    cmd = ["data", "fetch", "binarized-mnist", "--data-dir", str(data_dir), "--mirror"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pgm_cli.main", *cmd, url + "stall/"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert httpd.sent.wait(30), "the fetch never reached the server"
+        temporaries = list(data_dir.glob(".binarized_mnist_train.amat.*.tmp"))
+        assert len(temporaries) == 1
+        assert proc.poll() is None  # still waiting on the stalled server
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    assert _names(data_dir) == [temporaries[0].name]  # the kill left it
+    httpd.release.set()
+    assert _fetch(url, data_dir) == 0
+    assert _names(data_dir) == ["binarized_mnist.npz"]
+    assert f"removed 1 temporaries a stopped earlier fetch left: {temporaries[0].name}" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_server_dripping_bytes_is_given_up_on(amat, monkeypatch):
+    """urllib's timeout bounds each read: one byte every 0.3 s (or 50 s) never tripped it."""
+    url, data_dir, _ = amat
+    monkeypatch.setattr(data_fetch, "STALL_WINDOW_S", 1.0)
+    monkeypatch.setattr(data_fetch, "STALL_MIN_BYTES", 1024)
+    start = time.monotonic()
+    with pytest.raises(data_fetch.PgmError) as err:
+        data_fetch.fetch("binarized-mnist", data_dir, url + "drip/")
+    assert time.monotonic() - start < 5
+    line = str(err.value)
+    assert line.startswith(
+        f"data fetch: expected {url}drip/binarized_mnist_train.amat to send at least 1 KiB "
+        "every 1 s; found "
+    )
+    assert "(a stalled or throttled server); nothing was written" in line and "\n" not in line
+    assert not data_dir.exists()  # the temporary and the folder made for it are gone
+
+
+def test_a_file_url_mirror_still_works(amat):
+    url, data_dir, arrays = amat
+    served = data_dir.parent / "served"
+    assert _fetch(served.as_uri(), data_dir) == 0
+    assert np.array_equal(
+        load_binarized_mnist("valid", data_dir).images.flatten(1), arrays["valid"]
+    )
+    assert _names(data_dir) == ["binarized_mnist.npz"]
