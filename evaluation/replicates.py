@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from inference.fingerprint import SESSION_KEYS
+from inference.trainer import network_seed
 from pgm.errors import PgmError
 from pgm.model_config import inapplicable_keys
 
@@ -96,15 +97,21 @@ def _differences(cfgs: list[dict]) -> list[str]:
     return [k for k in keys if len({json.dumps(c.get(k), default=str) for c in cfgs}) > 1]
 
 
+def _low_bits(seed) -> str:
+    """Where a seed is the same as a smaller one in torch's eyes, say so."""
+    low = network_seed(seed)
+    return f" (as torch reads it: its low 32 bits, {low})" if low != seed else ""
+
+
 def _check_distinct_seeds(group: ModelGroup, cfgs: list[dict]) -> None:
     seen: dict[tuple, str] = {}
     for run, seed, cfg in zip(group.runs, group.seeds, cfgs, strict=True):
-        key = (seed, replicate_key(cfg))
+        key = (network_seed(seed), replicate_key(cfg))
         if key in seen:
             raise PgmError(
                 f"runs: expected different seeds for the replicates of {group.model}; found "
-                f"{seen[key]} and {run} with the same config and seed {seed} (one network "
-                "trained twice, not two replicates)"
+                f"{seen[key]} and {run} with the same config and seed {seed}{_low_bits(seed)} "
+                "(one network trained twice, not two replicates)"
             )
         seen[key] = run
 
@@ -144,8 +151,11 @@ def group_runs(
         if i in taken:
             continue
         subgroups = by_key.setdefault(replicate_key(cfg), [])
-        seed = cfg.get("seed")
-        home = next((g for g in subgroups if all(runs[j][2].get("seed") != seed for j in g)), None)
+        seed = network_seed(cfg.get("seed"))
+        home = next(
+            (g for g in subgroups if all(network_seed(runs[j][2].get("seed")) != seed for j in g)),
+            None,
+        )
         if home is None:
             subgroups.append([i])
         else:

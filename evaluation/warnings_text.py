@@ -155,10 +155,16 @@ def group_mixes_configs(name: str, runs: list[str], keys: list[str]) -> str:
     )
 
 
-def same_network(runs: list[str]) -> str:
-    """Runs with the same config and seed: one network trained twice (or copied)."""
+def same_network(runs: list[str], low_bits: bool = False) -> str:
+    """Runs with the same config and seed: one network trained twice (or copied). ``low_bits``:
+    the seeds differ only above their low 32 bits, which is all torch's generator reads."""
+    seed = (
+        "seeds that differ only above their low 32 bits (all torch's generator reads)"
+        if low_bits
+        else "the same seed"
+    )
     return (
-        f"{', '.join(runs)}: the same config and the same seed, so one network trained twice "
+        f"{', '.join(runs)}: the same config and {seed}, so one network trained twice "
         "(or a copy of one run), not seeds of one model; compared here as separate networks, "
         "their differences are training nondeterminism at most"
     )

@@ -88,10 +88,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def network_seed(seed):
+    """The part of ``seed`` that decides the network: torch's CPU generator (Mersenne Twister)
+    reads the low 32 bits of a seed, so seeds 5 and 5 + 2**32 train the same network. Anything
+    not an int (a run recorded without a seed) is returned as it is."""
+    return seed % 2**32 if isinstance(seed, int) and not isinstance(seed, bool) else seed
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    np.random.seed(network_seed(seed))
+    torch.manual_seed(seed)  # reads network_seed(seed), the low 32 bits
 
 
 class Trainer:

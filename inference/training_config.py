@@ -44,7 +44,8 @@ class TrainingConfig:
     num_particles: int = 1
     kl_warmup_epochs: int = 0  # beta rises linearly over these epochs (Tomczak & Welling 2018)
     grad_clip: float = 0.0  # 0: no clipping
-    # K of `pgm evaluate RUN` when -k is not given (compare/suite/reproduce take their own)
+    # no effect since evaluate, compare and suite share one K (evaluation/defaults.py); kept as a
+    # session key so that the runs which record it still load (CHANGELOG)
     eval_particles: int = field(default=1000, metadata=_SESSION)
     checkpoint_every: int = field(default=1, metadata=_SESSION)  # epochs
     # what resume needs: the last checkpoint (it holds the best epoch's weights too)

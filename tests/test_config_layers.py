@@ -83,6 +83,7 @@ def test_the_keys_a_resume_may_change_are_marked_by_their_layers():
         "keep_checkpoints",
         "logger",
         "eval_particles",
+        "flush_denormal",
     }
 
 

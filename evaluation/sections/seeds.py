@@ -68,16 +68,26 @@ def same_network_warnings(runs: list[tuple[str, dict]]) -> list[dict]:
     """One warning per set of runs (``(name, resolved config)``) with the same config and the
     same seed: one network trained twice, or a copy of one run, so not seeds of one model;
     they are compared as separate networks."""
+    from inference.trainer import network_seed
+
     from ..replicates import replicate_key
 
     same: dict[tuple, list[str]] = {}
+    seeds: dict[tuple, set[str]] = {}
     for name, cfg in runs:
-        same.setdefault((replicate_key(cfg), repr(cfg.get("seed"))), []).append(name)
+        key = (replicate_key(cfg), repr(network_seed(cfg.get("seed"))))
+        same.setdefault(key, []).append(name)
+        seeds.setdefault(key, set()).add(repr(cfg.get("seed")))
     return [
         warning_record(
-            "same-config-and-seed", names[0], "seed", cfg_seed, None, text.same_network(names)
+            "same-config-and-seed",
+            names[0],
+            "seed",
+            key[1],
+            None,
+            text.same_network(names, low_bits=len(seeds[key]) > 1),
         )
-        for (_, cfg_seed), names in same.items()
+        for key, names in same.items()
         if len(names) > 1
     ]
 

@@ -216,3 +216,27 @@ def test_summary_of_one_model_over_seeds_leads_with_its_estimate():
     text = seed_summary_sentence(results)
     assert text.startswith("vae over 2 seeds: −95.50 nats [−96.90, −94.10]"), text
     assert "  " not in text
+
+
+def test_seeds_equal_in_their_low_32_bits_are_one_network_not_two_seeds():
+    """torch's generator reads a seed's low 32 bits: seeds 0 and 2**32 drew the same weights
+    and counted as two seeds of one model."""
+    import torch
+
+    from evaluation.sections.seeds import same_network_warnings
+    from inference.trainer import network_seed
+
+    draws = []
+    for seed in (5, 5 + 2**32):
+        torch.manual_seed(seed)
+        draws.append(torch.rand(3))
+    assert torch.equal(*draws) and network_seed(5 + 2**32) == network_seed(5) == 5
+    runs = _runs(("a", {"seed": 0}), ("b", {"seed": 2**32}), ("c", {"seed": 1}))
+    assert [g.runs for g in group_runs(runs)] == [["a", "c"], ["b"]]
+    with pytest.raises(
+        PgmError, match=r"seed 4294967296 \(as torch reads it: its low 32 bits, 0\)"
+    ):
+        group_runs(runs, {"G": ["a", "b"]})
+    cfg = {"model": "vae", "latent_dim": 2}
+    (warning,) = same_network_warnings([("a", {**cfg, "seed": 0}), ("b", {**cfg, "seed": 2**32})])
+    assert "differ only above their low 32 bits" in warning["message"]
