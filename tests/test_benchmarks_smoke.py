@@ -98,17 +98,9 @@ def test_timing_and_table():
 def test_the_denormals_benchmark_times_a_runs_checkpoint_and_refuses_plugin_runs(tmp_path, capsys):
     from benchmarks.denormals import main as denormals
     from inference import train
+    from tests.tiny_run import TINY_RUN
 
-    config = {
-        "data": "digits",
-        "model": "vae",
-        "latent_dim": 2,
-        "hidden_dim": 8,
-        "num_train": 40,
-        "batch_size": 20,
-        "epochs": 1,
-        "device": "cpu",
-    }
+    config = TINY_RUN
     train(config, tmp_path / "run", progress=False)
     assert denormals([str(tmp_path / "run"), "--steps", "2", "--rounds", "1"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

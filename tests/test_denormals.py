@@ -12,18 +12,9 @@ from inference import Trainer, resolve_config
 from inference.callback import Callback
 from inference.denormals import denormals_flushed, flush_denormals
 from pgm.errors import PgmError
+from tests.tiny_run import TINY_RUN
 
-TINY = {
-    "data": "digits",
-    "model": "vae",
-    "latent_dim": 2,
-    "hidden_dim": 8,
-    "num_train": 40,
-    "batch_size": 20,
-    "epochs": 2,
-    "seed": 2,
-    "device": "cpu",
-}
+TINY = {**TINY_RUN, "epochs": 2, "batch_size": 25}  # two steps an epoch
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +35,7 @@ class _Seen(Callback):
 def _fit(**changes) -> list[bool]:
     cfg = resolve_config({**TINY, **changes}, image_shape=[1, 8, 8], num_levels=17)
     torch.manual_seed(0)
-    x = torch.randint(0, 17, (40, 1, 8, 8)).float()
+    x = torch.randint(0, 17, (50, 1, 8, 8)).float()
     trainer = Trainer(cfg, pgm.build(cfg))
     seen = _Seen()
     default = trainer.default_callbacks
