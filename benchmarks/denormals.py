@@ -31,7 +31,9 @@ from inference.checkpoint_meta import sorted_checkpoints
 from inference.denormals import flush_denormals
 from inference.kl_warmup import kl_weight
 from inference.run import Run
+from inference.run_folder import read_json_object
 from inference.trainer_state import load_checkpoint
+from pgm.errors import PgmError
 
 from .timing import compare, machine
 
@@ -64,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--{name}: expected a positive count; found {getattr(args, name)}")
             return 2
     run = Path(args.run)
-    try:
-        config = json.loads((run / "config.json").read_text())
-    except (OSError, ValueError) as err:
-        print(f"run: expected a run folder with a readable config.json; found {err}")
+    if not run.is_dir():
+        found = "a file" if run.exists() else "nothing"
+        print(
+            f"run: expected a run folder with config.json and checkpoints/; found {found} at {run}"
+        )
         return 2
-    if not isinstance(config, dict):
-        print(f"run: expected config.json to hold a table; found {type(config).__name__}")
+    try:
+        # a corrupted, absurdly nested or non-object config.json refused in one line
+        config = read_json_object(run / "config.json", "run")
+    except PgmError as err:
+        print(err)
         return 2
     if config.get("plugins"):
         print("run: trained with plug-ins; this benchmark builds built-in models only")
@@ -82,9 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     torch.set_flush_denormal(False)
     config = {**config, "device": "cpu"}
-    session = Run(config, data_dir=args.data_dir)
-    trainer = session.trainer
-    load_checkpoint(trainer, checkpoints[-1])
+    try:  # a config pgm refuses, its data missing or a corrupted checkpoint: one line
+        session = Run(config, data_dir=args.data_dir)
+        trainer = session.trainer
+        load_checkpoint(trainer, checkpoints[-1])
+    except (PgmError, OSError) as err:  # OSError: a data file that is not there
+        print(err)
+        return 2
     trainer.model.train()
     train_x = session.train_x.float()
     size = trainer.training.batch_size

@@ -401,12 +401,13 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Delete the temporaries of fetches in ``folder`` (call only while holding its lock: then
     no fetch is running there and they are a killed one's); returns them. Only pgm's exact
     names are touched: ``.binarized_mnist_train.amat.XXXXXXXX.tmp`` and the like, and
-    ``.mnist.XXXXXXXX`` folders; a user's ``.notes.tmp`` stays."""
+    ``.mnist.XXXXXXXX`` folders holding only torchvision's files; a user's ``.notes.tmp`` (or
+    ``.mnist.raw_data`` with their own files) stays."""
     stale = []
     for p in sorted(Path(folder).glob(".*")):
         if _STALE_FILE.fullmatch(p.name) and p.is_file() and not p.is_symlink():
             p.unlink(missing_ok=True)
-        elif _STALE_FOLDER.fullmatch(p.name) and p.is_dir() and not p.is_symlink():
+        elif _STALE_FOLDER.fullmatch(p.name) and _torchvision_folder(p):
             shutil.rmtree(p, ignore_errors=True)
         else:
             continue
@@ -414,15 +415,44 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return stale
 
 
+def _torchvision_folder(folder: Path) -> bool:
+    """Whether ``folder`` (not a link) holds only what torchvision writes into a fetch's
+    ``.mnist.XXXXXXXX``: an ``MNIST`` folder of ``raw``/``processed`` folders, or nothing yet. A
+    user's ``.mnist.raw_data`` holding anything else is not a fetch's, and stays."""
+
+    def only(path: Path, names: set[str]) -> bool:
+        with os.scandir(path) as entries:
+            return all(e.name in names and e.is_dir(follow_symlinks=False) for e in entries)
+
+    try:
+        if folder.is_symlink() or not folder.is_dir() or not only(folder, {"MNIST"}):
+            return False
+        inner = folder / "MNIST"
+        return not inner.exists() or only(inner, {"raw", "processed"})
+    except OSError:
+        return False
+
+
 def _check_mirror(mirror: str | None) -> None:
     """Refuse a ``--mirror`` that is not an http, https or file folder URL before any work."""
     if mirror is None:
         return
-    parts = urllib.parse.urlsplit(mirror)
-    if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
+    try:
+        parts = urllib.parse.urlsplit(mirror)
+    except ValueError:  # an unclosed [IPv6 address, a bad port: urlsplit's own ValueError
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https", "file")
+        or not (parts.netloc or parts.path)
+        # the file names are appended: after a ?query or #fragment they would not name files
+        or "?" in mirror
+        or "#" in mirror
+        or any(c.isspace() or not c.isprintable() for c in mirror)
+    ):
         raise PgmError(
-            "--mirror: expected a folder URL starting http://, https:// or file://; "
-            f"found {mirror!r}"
+            "--mirror: expected a folder URL starting http://, https:// or file:// (no spaces, "
+            f"?query or #fragment: the file names are appended to it); found {mirror!r}"
         )
 
 

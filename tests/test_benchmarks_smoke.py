@@ -110,3 +110,38 @@ def test_the_denormals_benchmark_times_a_runs_checkpoint_and_refuses_plugin_runs
     (tmp_path / "run" / "config.json").write_text(json.dumps({**cfg, "plugins": ["x.py"]}))
     assert denormals([str(tmp_path / "run")]) == 2
     assert "plug-ins" in capsys.readouterr().out
+
+
+def test_the_denormals_benchmark_refuses_bad_runs_in_one_line(tmp_path, capsys):
+    from benchmarks.denormals import main as denormals
+    from inference import train
+
+    config = {
+        "data": "digits",
+        "model": "vae",
+        "latent_dim": 2,
+        "hidden_dim": 8,
+        "num_train": 40,
+        "batch_size": 20,
+        "epochs": 1,
+        "device": "cpu",
+    }
+    run = tmp_path / "run"
+    train(config, run, progress=False)
+    capsys.readouterr()
+    assert denormals([str(run / "config.json")]) == 2  # a file, not a run folder
+    assert "run: expected a run folder" in capsys.readouterr().out
+    good = (run / "config.json").read_text()
+    (run / "config.json").write_text("[" * 100_000 + "]" * 100_000)  # was a RecursionError
+    assert denormals([str(run)]) == 2
+    assert "nested too deeply" in capsys.readouterr().out
+    (run / "config.json").write_text(good)
+    checkpoint = sorted((run / "checkpoints").iterdir())[-1]
+    checkpoint.write_bytes(b"garbage")  # was a CheckpointError traceback
+    assert denormals([str(run)]) == 2
+    out = capsys.readouterr().out.strip()
+    assert "\n" not in out and checkpoint.name in out and "corrupted" in out
+    mnist = json.loads(good) | {"data": "binarized-mnist"}  # its data file absent
+    (run / "config.json").write_text(json.dumps(mnist))
+    assert denormals([str(run), "--data-dir", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().out.startswith("data: expected")

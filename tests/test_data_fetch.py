@@ -322,7 +322,19 @@ def test_the_command_line_offers_every_fetchable_dataset():
     assert set(DATASET_NAMES) == set(data_fetch.DATASETS)
 
 
-@pytest.mark.parametrize("mirror", ["ftp://host/folder/", "garbage url", "http://"])
+@pytest.mark.parametrize(
+    "mirror",
+    [
+        "ftp://host/folder/",
+        "garbage url",
+        "http://",
+        "http://[::1",  # urlsplit's ValueError was a traceback
+        "http://host/?",  # the file names appended to a query or fragment name no file
+        "http://host/folder?x=1",
+        "http://host/#part",
+        "http://host/a\n/",  # an error line broken in two
+    ],
+)
 def test_a_mirror_that_is_no_http_https_or_file_url_is_refused_first(tmp_path, capsys, mirror):
     data_dir = tmp_path / "new" / "data"
     assert _fetch(mirror, data_dir) == 2
@@ -361,6 +373,23 @@ def test_a_fetch_removes_what_a_killed_fetch_left_and_nothing_else(amat, capsys)
     err = capsys.readouterr().err.splitlines()
     removed = [line for line in err if "removed 3 temporaries" in line]
     assert len(removed) == 1 and all(name in removed[0] for name in STALE)
+
+
+def test_a_users_folder_named_like_torchvisions_temporary_stays(amat, capsys):
+    """``.mnist.`` and eight letters is also a user's name: only a folder holding what
+    torchvision writes (MNIST/raw) is a killed fetch's; the user's notes were removed."""
+    url, data_dir, _ = amat
+    (data_dir / ".mnist.raw_data" / "MINE").mkdir(parents=True)
+    (data_dir / ".mnist.raw_data" / "MINE" / "notes.txt").write_text("mine")
+    (data_dir / ".mnist.backup01" / "MNIST").mkdir(parents=True)
+    (data_dir / ".mnist.backup01" / "MNIST" / "mine.txt").write_text("mine")
+    (data_dir / ".mnist.k3j4h5g6" / "MNIST" / "raw").mkdir(parents=True)  # a fetch's
+    assert _fetch(url, data_dir) == 0
+    assert _names(data_dir) == [".mnist.backup01", ".mnist.raw_data", "binarized_mnist.npz"]
+    assert (data_dir / ".mnist.raw_data" / "MINE" / "notes.txt").read_text() == "mine"
+    assert "removed 1 temporaries a stopped earlier fetch left: .mnist.k3j4h5g6" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_second_fetch_into_a_locked_folder_is_refused_and_deletes_nothing(amat, capsys):
