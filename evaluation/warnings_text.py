@@ -159,7 +159,8 @@ def same_network(runs: list[str], low_bits: bool = False) -> str:
     """Runs with the same config and seed: one network trained twice (or copied). ``low_bits``:
     the seeds differ only above their low 32 bits, which is all torch's generator reads."""
     seed = (
-        "seeds that differ only above their low 32 bits (all torch's generator reads)"
+        "seeds that differ only above their low 32 bits (all torch's CPU generator reads: "
+        "the same initial weights and data order)"
         if low_bits
         else "the same seed"
     )

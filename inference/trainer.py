@@ -13,6 +13,7 @@ is :class:`inference.run.Run`'s.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -90,8 +91,10 @@ def resolve_device(name: str) -> torch.device:
 
 def network_seed(seed):
     """The part of ``seed`` that decides the network: torch's CPU generator (Mersenne Twister)
-    reads the low 32 bits of a seed, so seeds 5 and 5 + 2**32 train the same network. Anything
-    not an int (a run recorded without a seed) is returned as it is."""
+    reads the low 32 bits of a seed, so seeds 5 and 5 + 2**32 draw the same initial weights and
+    data order and, on the CPU, train the same network (CUDA's generator reads all 64 bits, so
+    there only the noise of the steps differs: still not independent seeds). Anything not an
+    int (a run recorded without a seed) is returned as it is."""
     return seed % 2**32 if isinstance(seed, int) and not isinstance(seed, bool) else seed
 
 
@@ -361,9 +364,10 @@ class Trainer:
         self.stop_reason = "early-stopping" if self.stopped_early else None
         self.callbacks = CallbackList(self.default_callbacks(progress, max_epochs, time_budget))
         self.model.train()
-        # on the CPU, denormals flushed while training, as they were before afterwards
-        flush = self.training.flush_denormal and self.device.type == "cpu"
-        with flush_denormals(flush):
+        # on the CPU, denormals flushed (or kept: flush_denormal) while training, as they
+        # were before afterwards; a CUDA session leaves the CPU's state alone
+        cpu = self.device.type == "cpu"
+        with flush_denormals(self.training.flush_denormal) if cpu else contextlib.nullcontext():
             try:
                 self.callbacks.on_train_start(self)
                 while self.epoch < self.training.epochs and self.stop_reason is None:

@@ -139,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(argv)
         if isinstance(args, int):
             return args
+        from inference.denormals import flush_for_the_process
         from inference.trainer import NonFiniteLossError
         from pgm.errors import PgmError
+
+        flush_for_the_process()  # before torch's worker threads start, so they inherit it
         from pgm.plugins import PluginWarning, name_plugins
     except KeyboardInterrupt:
         print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)

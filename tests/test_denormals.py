@@ -52,14 +52,60 @@ def test_the_probe_reads_the_state_torch_sets():
     assert not denormals_flushed() and float(torch.tensor(1e-40) * 1.0) > 0.0
 
 
-def test_the_block_flushes_and_restores_the_state_before():
+def test_the_block_sets_the_state_asked_for_and_restores_the_one_before():
     with flush_denormals() as flushed:
         assert flushed == denormals_flushed()
     assert not denormals_flushed()
-    torch.set_flush_denormal(True)
-    with flush_denormals(False) as flushed:  # already on: left on, and on afterwards
-        assert flushed and denormals_flushed()
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    with flush_denormals(False) as flushed:  # on before: kept inside, on again afterwards
+        assert not flushed and not denormals_flushed()
     assert denormals_flushed()
+
+
+_WORKERS = """
+import sys, torch
+from inference.denormals import flush_for_the_process
+if sys.argv[1] == "first":
+    flush_for_the_process()
+torch.set_num_threads(2)
+x = torch.full((1 << 20,), 1e-30)
+x * 1.0  # a parallel operation: the worker threads start here
+if sys.argv[1] == "late":
+    flush_for_the_process()
+print(float(((x * 1e-10) != 0).float().mean()))
+"""
+
+
+@pytest.mark.parametrize("when, denormal", [("first", False), ("late", True)])
+def test_worker_threads_flush_only_when_the_process_flushed_before_they_started(when, denormal):
+    """torch's OpenMP workers inherit the state of the thread that starts them: flushed
+    first thing, a 2-thread multiplication gives no denormal; flushed after the pool started,
+    the workers' share of it still does (about half)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", _WORKERS, when], capture_output=True, text=True, env=env, check=True
+    )
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    share = float(out.stdout.strip().splitlines()[-1])
+    assert (share > 0.1) if denormal else share == 0.0
+
+
+def test_the_command_line_flushes_before_any_command_runs(monkeypatch):
+    import inference.denormals
+    import pgm_cli.main
+
+    calls = []
+    monkeypatch.setattr(inference.denormals, "flush_for_the_process", lambda: calls.append(1))
+    assert pgm_cli.main.main(["list"]) == 0
+    assert calls == [1]
 
 
 def test_a_cpu_session_trains_with_denormals_flushed_and_restores_them():
