@@ -9,6 +9,11 @@ One number per evaluation: the file is named by what makes an evaluation
 and the seed when it is not 0), e.g. ``evaluation-test-is-K500-n360.json``. An evaluation whose
 file exists, for the same weights, is read back instead of recomputed; another evaluation
 writes another file and never overwrites this one.
+
+A run still training is evaluated from its newest checkpoint (``checkpoint="best"`` or
+``"last"``, :func:`inference.load_run`): its file's name ends in which weights of which epoch
+(``evaluation-test-is-K500-n360-ckpt-best-e00117.json``), so it is never taken for the final
+weights' evaluation, and is reused while the weights' digest is the same.
 """
 
 from __future__ import annotations
@@ -22,14 +27,25 @@ from pgm.errors import PgmError
 __all__ = ["evaluate", "evaluation_name", "summary_text"]
 
 
-def evaluation_name(split: str, method: str, key: str, num_images: int, seed: int = 0) -> str:
-    """The evaluation file's name: ``evaluation-SPLIT-METHOD-KEY-nN[-sSEED].json``."""
-    tail = f"-s{seed}" if seed else ""
+def evaluation_name(
+    split: str, method: str, key: str, num_images: int, seed: int = 0, weights: str | None = None
+) -> str:
+    """The evaluation file's name: ``evaluation-SPLIT-METHOD-KEY-nN[-sSEED][-WEIGHTS].json``;
+    ``weights`` names checkpoint weights (``ckpt-best-e00117``), None the final ones."""
+    tail = (f"-s{seed}" if seed else "") + (f"-{weights}" if weights else "")
     return f"evaluation-{split}-{method}-{key}-n{num_images}{tail}.json"
 
 
-def _weights_stamp(run_dir: Path) -> dict:
-    """What identifies the weights evaluated: a run retrained or resumed gets new ones."""
+def _weights_stamp(run_dir: Path, source) -> dict:
+    """What identifies the weights evaluated: a run retrained or resumed gets new ones. Final
+    weights by their file's size and time; a checkpoint's (its files are rotated away) by which
+    weights, their epoch and their digest (:class:`inference.RunWeights`)."""
+    if source.checkpoint is not None:
+        return {
+            "checkpoint": source.checkpoint,
+            "epoch": source.weights_epoch,
+            "sha256": source.sha256,
+        }
     stat = (run_dir / "model.safetensors").stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
@@ -52,13 +68,16 @@ def evaluate(
     device: str = "cpu",
     seed: int = 0,
     progress: bool = False,
+    checkpoint: str | None = None,
 ) -> tuple[dict, Path, bool]:
     """``(row, file, reused)``: the evaluation of a run by the registered estimator ``method``
     with ``settings`` (its defaults where None), read back from its file when it exists for the
-    same weights, else computed and written."""
+    same weights, else computed and written. ``checkpoint`` (``"best"`` or ``"last"``) evaluates
+    the newest checkpoint's weights of a run still training (:func:`inference.load_run`); the
+    row's ``checkpoint`` then says which file, weights and epoch."""
     import torch
 
-    from inference import load_run
+    from inference import load_run_weights
     from inference.atomic_write import atomic_write_text
     from pgm.data import config_dataset
 
@@ -70,7 +89,7 @@ def evaluate(
     estimator = get_estimator(method)
     settings = estimator.settings(_Args(settings or {}))
     run_dir = Path(run_dir)
-    model, cfg = load_run(run_dir, device=device)
+    model, cfg, source = load_run_weights(run_dir, device=device, checkpoint=checkpoint)
     if not model.has_density:
         raise PgmError(
             f"run: expected a model with a density p(x); found {run_dir} holding model "
@@ -79,8 +98,9 @@ def evaluate(
         )
     data = config_dataset(cfg, split, data_dir).subset(num_images)
     n = len(data.float_images())
-    path = run_dir / evaluation_name(split, method, estimator.key(settings), n, seed)
-    stamp = _weights_stamp(run_dir)
+    key = estimator.key(settings)
+    path = run_dir / evaluation_name(split, method, key, n, seed, source.label)
+    stamp = _weights_stamp(run_dir, source)
     row = _reuse(path, stamp)
     if row is not None:
         return row, path, True
@@ -108,6 +128,14 @@ def evaluate(
         "file": path.name,
         "weights": stamp,
     }
+    if source.checkpoint is not None:
+        row["checkpoint"] = {
+            "which": source.checkpoint,
+            "file": source.path.name,
+            "epoch": source.epoch,
+            "weights_epoch": source.weights_epoch,
+            "weights": source.describe(),
+        }
     atomic_write_text(path, json.dumps(row, indent=2) + "\n")
     return row, path, False
 
@@ -136,6 +164,8 @@ def summary_text(row: dict, reused: bool = False) -> str:
         f"  bits/dim   {f(row['bits_per_dim'], '.4f')}",
         *estimator.summary(row),
     ]
+    if isinstance(row.get("checkpoint"), dict):  # a run still training: which weights
+        lines.insert(1, f"  weights    {row['checkpoint'].get('weights')}")
     if row.get("exact"):
         lines.append("  exact      no latent variables: log p(x) is exact (K = 1)")
     lines.append(f"  file       {row['file']}" + (" (reused: same evaluation)" if reused else ""))

@@ -28,6 +28,7 @@ from .atomic_write import atomic_write_bytes, temporary_pattern
 __all__ = [
     "CheckpointError",
     "flatten_optimizer_state",
+    "load_state",
     "load_tensors",
     "load_weights",
     "remove_stale_temporaries",
@@ -158,6 +159,13 @@ def load_weights(path: Path, module: torch.nn.Module) -> dict[str, Any]:
     """Load weights into ``module``; tensors of another dtype than the module's (int8 weights
     would be cast silently) or with non-finite values are refused, naming the file and tensor."""
     tensors, meta = load_tensors(path, device="cpu")
+    load_state(tensors, module, path)
+    return meta
+
+
+def load_state(tensors: dict[str, torch.Tensor], module: torch.nn.Module, path: Path) -> None:
+    """Load a state dict read from ``path`` into ``module``, with :func:`load_weights`'s checks
+    (dtype, finite values, the model's own tensors), naming the file and tensor."""
     own = module.state_dict()
     for name, value in tensors.items():
         if name in own and value.dtype != own[name].dtype:
@@ -175,7 +183,6 @@ def load_weights(path: Path, module: torch.nn.Module) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: expected weights of this model; found others ({found})"
         ) from None
-    return meta
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -20,14 +20,15 @@ from pgm.model_config import recorded_config
 from pgm.run_plugins import check_records, use_plugins
 
 from .callback import Callback
-from .checkpoint import CheckpointError, load_tensors, load_weights
+from .checkpoint import CheckpointError, load_state, load_tensors
 from .config import ConfigError, resolve_config
 from .fingerprint import check_same_plugins, check_weights_config, data_identity
 from .out_path import check_out_path
+from .run_checkpoint import RunWeights, check_checkpoint_choice, read_checkpoint
 from .run_folder import RunFolder, read_json_object, read_run_text
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
 
-__all__ = ["Run", "check_memory", "load_run", "read_metrics", "train"]
+__all__ = ["Run", "check_memory", "load_run", "load_run_weights", "read_metrics", "train"]
 
 
 class Run:
@@ -167,10 +168,30 @@ def check_memory(cfg: dict, data: ImageDataset) -> None:
     )
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeModel, dict]:
+def load_run(
+    run_dir: str | Path, device: str = "cpu", checkpoint: str | None = None
+) -> tuple[pgm.GenerativeModel, dict]:
     """``(model, config)`` of a run written by ``pgm train``; the model is in eval mode.
-    A ``config.json`` that differs from the config ``model.safetensors`` records (but for
-    session keys, and ``epochs``, which a resume may have grown) is refused, naming the keys."""
+
+    The weights are ``model.safetensors`` (written when training ends), or, for a run still
+    training, those of its newest checkpoint: ``checkpoint="best"`` takes the best validation
+    epoch's weights so far (refused when no validation epoch has run yet), ``"last"`` the
+    current ones (:mod:`inference.run_checkpoint`; :func:`load_run_weights` says which).
+
+    A ``config.json`` that differs from the config the weights record (but for session keys,
+    and ``epochs``, which a resume may have grown) is refused, naming the keys; a run trained
+    with a plug-in loads only once that plug-in was named (``--plugin``); nothing in the run
+    folder is imported or unpickled."""
+    model, cfg, _ = load_run_weights(run_dir, device, checkpoint)
+    return model, cfg
+
+
+def load_run_weights(
+    run_dir: str | Path, device: str = "cpu", checkpoint: str | None = None
+) -> tuple[pgm.GenerativeModel, dict, RunWeights]:
+    """:func:`load_run`, and what weights it loaded (:class:`RunWeights`: the file, and for a
+    checkpoint which weights of which epoch)."""
+    check_checkpoint_choice(checkpoint)
     run = Path(run_dir)
     if not run.is_dir():
         found = "a file" if run.exists() else "no such folder"
@@ -185,29 +206,36 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[pgm.GenerativeMo
         )
     # model keys added to pgm since the run was recorded: what the run was trained with
     cfg = recorded_config(read_json_object(config_path, "run"))
-    weights = RunFolder(run).weights
-    if weights.is_dir():
-        raise CheckpointError(f"run: expected {weights} to be a file of weights; found a folder")
-    if not weights.is_file():
-        raise CheckpointError(
-            f"run: expected {weights}; found none (training did not finish: continue it with "
-            f"`pgm train --out {run} --resume`)"
-        )
+    if checkpoint is None:
+        weights = RunFolder(run).weights
+        if weights.is_dir():
+            raise CheckpointError(
+                f"run: expected {weights} to be a file of weights; found a folder"
+            )
+        if not weights.is_file():
+            raise CheckpointError(
+                f"run: expected {weights}; found none (training did not finish: continue it "
+                f"with `pgm train --out {run} --resume`, or evaluate its newest checkpoint with "
+                f"`pgm evaluate {run} --checkpoint best`)"
+            )
+        state, meta = load_tensors(weights)
+        source = RunWeights(weights)
+    else:
+        state, meta, source = read_checkpoint(run, checkpoint)
     # the weights record the config they were trained with: an edited config.json would
     # build another model (another activation, say) and score it with these weights, or name
     # other plug-ins. Plug-in records are checked against what the user named and never
     # imported (pgm.run_plugins); keys the model never reads (pgm 0.1 recorded them) are not
     # compared.
-    _, meta = load_tensors(weights)
     hint = f" (config.json was edited; restore it in {run})"
     if isinstance(meta.get("config"), dict):
-        check_same_plugins(meta["config"], cfg, str(weights), hint)
+        check_same_plugins(meta["config"], cfg, str(source.path), hint)
     check_records(cfg.get("plugins"), "run", f"run {run}")
     if isinstance(meta.get("config"), dict):
-        check_weights_config(meta["config"], cfg, "run", str(weights), hint)
+        check_weights_config(meta["config"], cfg, "run", str(source.path), hint)
     model = pgm.build(cfg)
-    load_weights(weights, model)
-    return model.to(resolve_device(device)).eval(), cfg
+    load_state(state, model, source.path)
+    return model.to(resolve_device(device)).eval(), cfg, source
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -97,13 +97,14 @@ def _refused(argv: list[str], capsys, *needles: str) -> str:
     "command",
     [
         ["evaluate", "{run}", "--num-images", "4", "--no-progress"],
+        ["evaluate", "{run}", "--checkpoint", "best", "--num-images", "4", "--no-progress"],
         ["sample", "{run}", "-n", "4", "--out", "{tmp}/s.png"],
         ["bdmc", "{run}", "--num-images", "2", "--steps", "2", "--chains", "1", "--no-progress"],
         ["compare", "{run}", "{plain}", "--out", "{tmp}/cmp", "-k", "2", "--no-progress"],
         ["suite", "--out", "{tmp}/suite", "--models", "vae", "--add", "{run}", "--no-progress"],
         ["train", "--out", "{run}", "--resume", "--set", "epochs=2", "--no-progress"],
     ],
-    ids=["evaluate", "sample", "bdmc", "compare", "suite-add", "resume"],
+    ids=["evaluate", "evaluate-checkpoint", "sample", "bdmc", "compare", "suite-add", "resume"],
 )
 def test_a_copied_run_never_imports_its_recorded_plugin(trained, tmp_path, capsys, command):
     run = _copy(trained["run"], tmp_path / "copy")

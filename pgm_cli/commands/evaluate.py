@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
         "(exact for models without latents), with AIS, or with another registered estimator "
         "(--method); report mean nats, bits/dim and the ELBO; writes "
         "RUN/evaluation-SPLIT-METHOD-SETTINGS-nN.json and reuses it when the same evaluation is "
-        "asked again.",
+        "asked again. A run still training is evaluated from its newest checkpoint with "
+        "--checkpoint (its file's name ends in -ckpt-best-eEPOCH or -ckpt-last-eEPOCH).",
         epilog="example:\n  pgm evaluate runs/vae --method ais --steps 500 --chains 4",
     )
     o.add_run(p)
@@ -30,6 +31,14 @@ def add_parser(sub) -> None:
     o.add_num_images(p)
     o.add_seed(p, "the estimator")
     o.add_method(p, METHOD_HELP, choices=None)
+    p.add_argument(
+        "--checkpoint",
+        choices=["best", "last"],
+        default=None,
+        help="evaluate a run still training from its newest checkpoint: the best validation "
+        "epoch's weights so far (best) or its current weights (last), instead of "
+        "model.safetensors",
+    )
     o.add_ais_options(p)
     o.add_json(
         p, "print one JSON line (the contents of the evaluation file) instead of the summary"
@@ -58,6 +67,7 @@ def run(args) -> int:
         device=args.device,
         seed=args.seed,
         progress=not args.no_progress,
+        checkpoint=args.checkpoint,
     )
     emit(args, row, lambda r: summary_text(r, reused))
     return 0
