@@ -115,19 +115,10 @@ def test_the_denormals_benchmark_times_a_runs_checkpoint_and_refuses_plugin_runs
 def test_the_denormals_benchmark_refuses_bad_runs_in_one_line(tmp_path, capsys):
     from benchmarks.denormals import main as denormals
     from inference import train
+    from tests.tiny_run import TINY_RUN
 
-    config = {
-        "data": "digits",
-        "model": "vae",
-        "latent_dim": 2,
-        "hidden_dim": 8,
-        "num_train": 40,
-        "batch_size": 20,
-        "epochs": 1,
-        "device": "cpu",
-    }
     run = tmp_path / "run"
-    train(config, run, progress=False)
+    train(TINY_RUN, run, progress=False)
     capsys.readouterr()
     assert denormals([str(run / "config.json")]) == 2  # a file, not a run folder
     assert "run: expected a run folder" in capsys.readouterr().out
