@@ -59,32 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _refuse(message) -> int:
+    """One line on stderr, exit status 2, as the ``pgm`` command refuses bad input."""
+    print(f"python -m benchmarks.denormals: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name in ("steps", "rounds"):
         if getattr(args, name) < 1:
-            print(f"--{name}: expected a positive count; found {getattr(args, name)}")
-            return 2
+            return _refuse(f"--{name}: expected a positive count; found {getattr(args, name)}")
     run = Path(args.run)
     if not run.is_dir():
         found = "a file" if run.exists() else "nothing"
-        print(
+        return _refuse(
             f"run: expected a run folder with config.json and checkpoints/; found {found} at {run}"
         )
-        return 2
     try:
         # a corrupted, absurdly nested or non-object config.json refused in one line
         config = read_json_object(run / "config.json", "run")
     except PgmError as err:
-        print(err)
-        return 2
+        return _refuse(err)
     if config.get("plugins"):
-        print("run: trained with plug-ins; this benchmark builds built-in models only")
-        return 2
+        return _refuse("run: trained with plug-ins; this benchmark builds built-in models only")
     checkpoints = sorted_checkpoints(run / "checkpoints")
     if not checkpoints:
-        print(f"run: expected checkpoints in {run / 'checkpoints'}; found none")
-        return 2
+        return _refuse(f"run: expected checkpoints in {run / 'checkpoints'}; found none")
     torch.set_num_threads(1)
     torch.set_flush_denormal(False)
     config = {**config, "device": "cpu"}
@@ -93,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         trainer = session.trainer
         load_checkpoint(trainer, checkpoints[-1])
     except (PgmError, OSError) as err:  # OSError: a data file that is not there
-        print(err)
-        return 2
+        return _refuse(err)
     trainer.model.train()
     train_x = session.train_x.float()
     size = trainer.training.batch_size

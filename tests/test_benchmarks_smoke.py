@@ -109,7 +109,7 @@ def test_the_denormals_benchmark_times_a_runs_checkpoint_and_refuses_plugin_runs
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     (tmp_path / "run" / "config.json").write_text(json.dumps({**cfg, "plugins": ["x.py"]}))
     assert denormals([str(tmp_path / "run")]) == 2
-    assert "plug-ins" in capsys.readouterr().out
+    assert "plug-ins" in capsys.readouterr().err
 
 
 def test_the_denormals_benchmark_refuses_bad_runs_in_one_line(tmp_path, capsys):
@@ -121,18 +121,20 @@ def test_the_denormals_benchmark_refuses_bad_runs_in_one_line(tmp_path, capsys):
     train(TINY_RUN, run, progress=False)
     capsys.readouterr()
     assert denormals([str(run / "config.json")]) == 2  # a file, not a run folder
-    assert "run: expected a run folder" in capsys.readouterr().out
+    assert "run: expected a run folder" in capsys.readouterr().err
     good = (run / "config.json").read_text()
     (run / "config.json").write_text("[" * 100_000 + "]" * 100_000)  # was a RecursionError
     assert denormals([str(run)]) == 2
-    assert "nested too deeply" in capsys.readouterr().out
+    assert "nested too deeply" in capsys.readouterr().err
     (run / "config.json").write_text(good)
     checkpoint = sorted((run / "checkpoints").iterdir())[-1]
     checkpoint.write_bytes(b"garbage")  # was a CheckpointError traceback
     assert denormals([str(run)]) == 2
-    out = capsys.readouterr().out.strip()
+    out = capsys.readouterr().err.strip()
     assert "\n" not in out and checkpoint.name in out and "corrupted" in out
     mnist = json.loads(good) | {"data": "binarized-mnist"}  # its data file absent
     (run / "config.json").write_text(json.dumps(mnist))
     assert denormals([str(run), "--data-dir", str(tmp_path / "none")]) == 2
-    assert capsys.readouterr().out.startswith("data: expected")
+    assert capsys.readouterr().err.startswith(
+        "python -m benchmarks.denormals: error: data: expected"
+    )
