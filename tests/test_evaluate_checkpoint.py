@@ -289,3 +289,36 @@ def test_a_checkpoint_rotated_away_while_read_gives_way_to_the_newest(
     shutil.copy(folder / CKPT, folder / "epoch-00001.safetensors")
     monkeypatch.setattr(run_checkpoint, "load_tensors", always_gone)
     _refused(["evaluate", str(run), *EVAL, "--checkpoint", "best"], capsys, "no such file")
+
+
+def test_best_weights_reused_from_a_newer_checkpoint_name_the_checkpoint_read(
+    finished, tmp_path, capsys
+):
+    """Training went on without a better epoch: the newest checkpoint holds the same best
+    weights, so their evaluation is reused, and the answer names the checkpoint read now (not
+    the one, since rotated away, that the evaluation was first computed from)."""
+    run = _in_training(finished, tmp_path)
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "best", "--json"]) == 0
+    first = _json_row(capsys)
+    old = run / "checkpoints" / CKPT
+    tensors, meta = load_tensors(old)
+    step = meta["step"] + 1
+    metrics = [*meta["metrics"], {**meta["metrics"][-1], "epoch": 3, "step": step}]
+    newer = run / "checkpoints" / "epoch-00003.safetensors"
+    save_tensors(newer, tensors, {**meta, "epoch": 3, "step": step, "metrics": metrics})
+    old.unlink()
+
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "best", "--json"]) == 0
+    again = _json_row(capsys)
+    assert again["weights"] == first["weights"] and again["file"] == first["file"]
+    epoch = first["checkpoint"]["weights_epoch"]
+    assert again["checkpoint"] == {
+        **first["checkpoint"],
+        "file": newer.name,
+        "epoch": 3,
+        "weights": f"best of {newer.name} (best epoch {epoch})",
+    }
+    assert json.loads((run / first["file"]).read_text()) == again  # --json is the file
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "best"]) == 0
+    text = capsys.readouterr().out
+    assert f"best of {newer.name} (best epoch {epoch})" in text and "(reused" in text
