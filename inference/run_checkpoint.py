@@ -90,8 +90,9 @@ def _newest(run: Path) -> tuple[Path, dict, dict]:
         try:
             tensors, meta = load_tensors(path)
         except CheckpointError as err:
-            if path.exists():
-                raise
+            if path.exists():  # corrupt, not rotated away: as a resume, name the one before
+                hint = f"; move it away to evaluate {found[-2].name}" if found[1:] else ""
+                raise CheckpointError(f"{err}{hint}") from None
             if attempt == 0:
                 continue
             raise CheckpointError(

@@ -322,3 +322,20 @@ def test_best_weights_reused_from_a_newer_checkpoint_name_the_checkpoint_read(
     assert main(["evaluate", str(run), *EVAL, "--checkpoint", "best"]) == 0
     text = capsys.readouterr().out
     assert f"best of {newer.name} (best epoch {epoch})" in text and "(reused" in text
+
+
+def test_a_truncated_newest_checkpoint_names_the_one_before(two_checkpoints, tmp_path, capsys):
+    """A newest checkpoint cut short (a full disk) is refused in one line naming it, and, as
+    `pgm train --resume` does, the good one before it."""
+    run = _in_training(two_checkpoints, tmp_path)
+    path = run / "checkpoints" / CKPT
+    path.write_bytes(path.read_bytes()[:3000])
+    _refused(
+        ["evaluate", str(run), *EVAL, "--checkpoint", "best"],
+        capsys,
+        f"{path}: expected a complete pgm safetensors file",
+        "move it away to evaluate epoch-00001.safetensors",
+    )
+    path.unlink()
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "last", "--json"]) == 0
+    assert _json_row(capsys)["checkpoint"]["file"] == "epoch-00001.safetensors"
