@@ -82,10 +82,13 @@ def _newest(run: Path) -> tuple[Path, dict, dict]:
     for attempt in range(2):
         found = sorted_checkpoints(folder)
         if not found:
-            raise CheckpointError(
-                f"run: expected a checkpoint in {folder}; found none (the run has not finished "
-                "a checkpointed epoch yet)"
+            why = (
+                f"the run has finished: evaluate its {RunFolder(run).weights.name} without "
+                "--checkpoint"
+                if RunFolder(run).weights.is_file()
+                else "the run has not finished a checkpointed epoch yet"
             )
+            raise CheckpointError(f"run: expected a checkpoint in {folder}; found none ({why})")
         path = found[-1]
         try:
             tensors, meta = load_tensors(path)

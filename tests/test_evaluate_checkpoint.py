@@ -139,8 +139,16 @@ def test_a_run_without_checkpoints_is_refused(finished, tmp_path, capsys):
             ["evaluate", str(run), *EVAL, "--checkpoint", which],
             capsys,
             f"expected a checkpoint in {run / 'checkpoints'}; found none",
+            "not finished a checkpointed epoch yet",
         )
     assert not list(run.glob("evaluation-*"))
+    # a finished run whose checkpoints were deleted: it has finished, its final weights remain
+    shutil.copy(finished / "model.safetensors", run / "model.safetensors")
+    _refused(
+        ["evaluate", str(run), *EVAL, "--checkpoint", "best"],
+        capsys,
+        "found none (the run has finished: evaluate its model.safetensors without --checkpoint)",
+    )
 
 
 class _Marker:
