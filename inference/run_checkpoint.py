@@ -59,7 +59,9 @@ class RunWeights:
 
 def check_checkpoint_choice(checkpoint) -> None:
     """Refuse a ``checkpoint`` other than None, ``"best"`` or ``"last"`` in one line."""
-    if checkpoint is not None and checkpoint not in CHECKPOINT_CHOICES:
+    if checkpoint is not None and not (
+        isinstance(checkpoint, str) and checkpoint in CHECKPOINT_CHOICES
+    ):
         raise ConfigError(
             f"checkpoint: expected 'best', 'last' or None (model.safetensors); found {checkpoint!r}"
         )

@@ -347,3 +347,10 @@ def test_a_truncated_newest_checkpoint_names_the_one_before(two_checkpoints, tmp
     path.unlink()
     assert main(["evaluate", str(run), *EVAL, "--checkpoint", "last", "--json"]) == 0
     assert _json_row(capsys)["checkpoint"]["file"] == "epoch-00001.safetensors"
+
+
+@pytest.mark.parametrize("bad", [["best"], {"best": 1}, True, "Best"])
+def test_a_checkpoint_other_than_best_or_last_is_refused_in_one_line(bad, tmp_path):
+    """Checked first, whatever its type (a list is unhashable: no TypeError)."""
+    with pytest.raises(ConfigError, match=r"^checkpoint: expected 'best', 'last' or None"):
+        load_run(tmp_path, checkpoint=bad)
