@@ -19,6 +19,7 @@ weights' evaluation, and is reused while the weights' digest is the same.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from inference.run_folder import read_run_text
@@ -129,7 +130,7 @@ def evaluate(
     ll = result.log_likelihood.double().cpu()
     s = summarise_mean(ll.numpy(), n_resamples=1999, seed=seed)
     row = {
-        "model": run_dir.name,
+        "model": Path(os.path.abspath(run_dir)).name,  # `pgm evaluate .` names the folder
         "architecture": cfg["model"],
         "method": method,
         "split": split,

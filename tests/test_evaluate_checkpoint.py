@@ -354,3 +354,13 @@ def test_a_checkpoint_other_than_best_or_last_is_refused_in_one_line(bad, tmp_pa
     """Checked first, whatever its type (a list is unhashable: no TypeError)."""
     with pytest.raises(ConfigError, match=r"^checkpoint: expected 'best', 'last' or None"):
         load_run(tmp_path, checkpoint=bad)
+
+
+def test_a_run_given_as_dot_is_named_by_its_folder(finished, tmp_path, capsys, monkeypatch):
+    run = _in_training(finished, tmp_path)
+    monkeypatch.chdir(run / "checkpoints")
+    assert main(["evaluate", "..", *EVAL, "--checkpoint", "last", "--json"]) == 0
+    assert _json_row(capsys)["model"] == "run"
+    monkeypatch.chdir(run)
+    assert main(["evaluate", ".", *EVAL, "--checkpoint", "best"]) == 0
+    assert capsys.readouterr().out.startswith("run on the test split")
