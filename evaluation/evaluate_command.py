@@ -19,6 +19,7 @@ weights' evaluation, and is reused while the weights' digest is the same.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from inference.run_folder import read_run_text
@@ -48,6 +49,19 @@ def _weights_stamp(run_dir: Path, source) -> dict:
         }
     stat = (run_dir / "model.safetensors").stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _described(source) -> dict | None:
+    """The row's ``checkpoint``: which weights of which checkpoint file and epoch were read."""
+    if source.checkpoint is None:
+        return None
+    return {
+        "which": source.checkpoint,
+        "file": source.path.name,
+        "epoch": source.epoch,
+        "weights_epoch": source.weights_epoch,
+        "weights": source.describe(),
+    }
 
 
 def _reuse(path: Path, stamp: dict) -> dict | None:
@@ -101,8 +115,13 @@ def evaluate(
     key = estimator.key(settings)
     path = run_dir / evaluation_name(split, method, key, n, seed, source.label)
     stamp = _weights_stamp(run_dir, source)
+    described = _described(source)
     row = _reuse(path, stamp)
     if row is not None:
+        if described is not None and row.get("checkpoint") != described:
+            # the same best weights, read from a newer checkpoint: say which one it was
+            row["checkpoint"] = described
+            atomic_write_text(path, json.dumps(row, indent=2) + "\n")
         return row, path, True
     x = data.float_images()
     pair = prepare_pair(model, None, x, check_guide=estimator.uses_guide)
@@ -111,7 +130,7 @@ def evaluate(
     ll = result.log_likelihood.double().cpu()
     s = summarise_mean(ll.numpy(), n_resamples=1999, seed=seed)
     row = {
-        "model": run_dir.name,
+        "model": Path(os.path.abspath(run_dir)).name,  # `pgm evaluate .` names the folder
         "architecture": cfg["model"],
         "method": method,
         "split": split,
@@ -128,14 +147,8 @@ def evaluate(
         "file": path.name,
         "weights": stamp,
     }
-    if source.checkpoint is not None:
-        row["checkpoint"] = {
-            "which": source.checkpoint,
-            "file": source.path.name,
-            "epoch": source.epoch,
-            "weights_epoch": source.weights_epoch,
-            "weights": source.describe(),
-        }
+    if described is not None:
+        row["checkpoint"] = described
     atomic_write_text(path, json.dumps(row, indent=2) + "\n")
     return row, path, False
 

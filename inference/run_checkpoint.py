@@ -59,7 +59,9 @@ class RunWeights:
 
 def check_checkpoint_choice(checkpoint) -> None:
     """Refuse a ``checkpoint`` other than None, ``"best"`` or ``"last"`` in one line."""
-    if checkpoint is not None and checkpoint not in CHECKPOINT_CHOICES:
+    if checkpoint is not None and not (
+        isinstance(checkpoint, str) and checkpoint in CHECKPOINT_CHOICES
+    ):
         raise ConfigError(
             f"checkpoint: expected 'best', 'last' or None (model.safetensors); found {checkpoint!r}"
         )
@@ -82,16 +84,20 @@ def _newest(run: Path) -> tuple[Path, dict, dict]:
     for attempt in range(2):
         found = sorted_checkpoints(folder)
         if not found:
-            raise CheckpointError(
-                f"run: expected a checkpoint in {folder}; found none (the run has not finished "
-                "a checkpointed epoch yet)"
+            why = (
+                f"the run has finished: evaluate its {RunFolder(run).weights.name} without "
+                "--checkpoint"
+                if RunFolder(run).weights.is_file()
+                else "the run has not finished a checkpointed epoch yet"
             )
+            raise CheckpointError(f"run: expected a checkpoint in {folder}; found none ({why})")
         path = found[-1]
         try:
             tensors, meta = load_tensors(path)
         except CheckpointError as err:
-            if path.exists():
-                raise
+            if path.exists():  # corrupt, not rotated away: as a resume, name the one before
+                hint = f"; move it away to evaluate {found[-2].name}" if found[1:] else ""
+                raise CheckpointError(f"{err}{hint}") from None
             if attempt == 0:
                 continue
             raise CheckpointError(

@@ -139,8 +139,16 @@ def test_a_run_without_checkpoints_is_refused(finished, tmp_path, capsys):
             ["evaluate", str(run), *EVAL, "--checkpoint", which],
             capsys,
             f"expected a checkpoint in {run / 'checkpoints'}; found none",
+            "not finished a checkpointed epoch yet",
         )
     assert not list(run.glob("evaluation-*"))
+    # a finished run whose checkpoints were deleted: it has finished, its final weights remain
+    shutil.copy(finished / "model.safetensors", run / "model.safetensors")
+    _refused(
+        ["evaluate", str(run), *EVAL, "--checkpoint", "best"],
+        capsys,
+        "found none (the run has finished: evaluate its model.safetensors without --checkpoint)",
+    )
 
 
 class _Marker:
@@ -289,3 +297,70 @@ def test_a_checkpoint_rotated_away_while_read_gives_way_to_the_newest(
     shutil.copy(folder / CKPT, folder / "epoch-00001.safetensors")
     monkeypatch.setattr(run_checkpoint, "load_tensors", always_gone)
     _refused(["evaluate", str(run), *EVAL, "--checkpoint", "best"], capsys, "no such file")
+
+
+def test_best_weights_reused_from_a_newer_checkpoint_name_the_checkpoint_read(
+    finished, tmp_path, capsys
+):
+    """Training went on without a better epoch: the newest checkpoint holds the same best
+    weights, so their evaluation is reused, and the answer names the checkpoint read now (not
+    the one, since rotated away, that the evaluation was first computed from)."""
+    run = _in_training(finished, tmp_path)
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "best", "--json"]) == 0
+    first = _json_row(capsys)
+    old = run / "checkpoints" / CKPT
+    tensors, meta = load_tensors(old)
+    step = meta["step"] + 1
+    metrics = [*meta["metrics"], {**meta["metrics"][-1], "epoch": 3, "step": step}]
+    newer = run / "checkpoints" / "epoch-00003.safetensors"
+    save_tensors(newer, tensors, {**meta, "epoch": 3, "step": step, "metrics": metrics})
+    old.unlink()
+
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "best", "--json"]) == 0
+    again = _json_row(capsys)
+    assert again["weights"] == first["weights"] and again["file"] == first["file"]
+    epoch = first["checkpoint"]["weights_epoch"]
+    assert again["checkpoint"] == {
+        **first["checkpoint"],
+        "file": newer.name,
+        "epoch": 3,
+        "weights": f"best of {newer.name} (best epoch {epoch})",
+    }
+    assert json.loads((run / first["file"]).read_text()) == again  # --json is the file
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "best"]) == 0
+    text = capsys.readouterr().out
+    assert f"best of {newer.name} (best epoch {epoch})" in text and "(reused" in text
+
+
+def test_a_truncated_newest_checkpoint_names_the_one_before(two_checkpoints, tmp_path, capsys):
+    """A newest checkpoint cut short (a full disk) is refused in one line naming it, and, as
+    `pgm train --resume` does, the good one before it."""
+    run = _in_training(two_checkpoints, tmp_path)
+    path = run / "checkpoints" / CKPT
+    path.write_bytes(path.read_bytes()[:3000])
+    _refused(
+        ["evaluate", str(run), *EVAL, "--checkpoint", "best"],
+        capsys,
+        f"{path}: expected a complete pgm safetensors file",
+        "move it away to evaluate epoch-00001.safetensors",
+    )
+    path.unlink()
+    assert main(["evaluate", str(run), *EVAL, "--checkpoint", "last", "--json"]) == 0
+    assert _json_row(capsys)["checkpoint"]["file"] == "epoch-00001.safetensors"
+
+
+@pytest.mark.parametrize("bad", [["best"], {"best": 1}, True, "Best"])
+def test_a_checkpoint_other_than_best_or_last_is_refused_in_one_line(bad, tmp_path):
+    """Checked first, whatever its type (a list is unhashable: no TypeError)."""
+    with pytest.raises(ConfigError, match=r"^checkpoint: expected 'best', 'last' or None"):
+        load_run(tmp_path, checkpoint=bad)
+
+
+def test_a_run_given_as_dot_is_named_by_its_folder(finished, tmp_path, capsys, monkeypatch):
+    run = _in_training(finished, tmp_path)
+    monkeypatch.chdir(run / "checkpoints")
+    assert main(["evaluate", "..", *EVAL, "--checkpoint", "last", "--json"]) == 0
+    assert _json_row(capsys)["model"] == "run"
+    monkeypatch.chdir(run)
+    assert main(["evaluate", ".", *EVAL, "--checkpoint", "best"]) == 0
+    assert capsys.readouterr().out.startswith("run on the test split")
