@@ -5,9 +5,9 @@ responsibilities are ``exp(-90)``-small: float32 denormals. x86 matrix kernels t
 path on them (microcode assists), and a step of the ``vamp-1layer`` recipe at epoch 110 ran
 ten times slower for it (0.58 against 0.062 s per step on one thread,
 ``python -m benchmarks.denormals RUN``). Flushing them (FTZ/DAZ, ``torch.set_flush_denormal``)
-changes no number above 1.2e-38 in magnitude. Evaluation, forward passes only, is unaffected
-(the IS estimate of that checkpoint, K = 200 on 200 images: the same value, 2.25 against
-2.23 s), so only training flushes.
+changes no number above 1.2e-38 in magnitude. Evaluation, forward passes only, neither gains
+nor changes (the IS estimate of that checkpoint, K = 200 on 200 images: the same value, 2.25
+against 2.23 s), so the ``pgm`` process flushing throughout is harmless there.
 
 ``torch.set_flush_denormal`` sets the calling thread's state, and torch has no getter: the state
 before is probed (``1e-40 * 1`` is zero only when denormals are flushed) and restored afterwards.
