@@ -3,6 +3,7 @@ subparser, ``pgm_cli/commands/NAME.py``), the dispatch, and the one-line answer 
 
 from __future__ import annotations
 
+import re
 import sys
 
 try:  # Ctrl-C while the command starts: one line, no traceback (heavier imports come later)
@@ -33,7 +34,33 @@ class _Parser(argparse.ArgumentParser):
     bad input; ``--help`` shows the usage."""
 
     def error(self, message: str):
+        # argparse checks required arguments before it looks at unknown ones: `pgm train
+        # --bogus` said "--out is required"; the mistake the user made comes first
+        if message.startswith("the following arguments are required"):
+            unknown = self.unknown_options(_ARGV)
+            if unknown:
+                message = f"unrecognized arguments: {' '.join(unknown)}"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def unknown_options(self, argv: list[str]) -> list[str]:
+        """The tokens of ``argv`` that look like options (``-x``, ``--xy``, ``--xy=v``; not a
+        negative number) and that this parser does not know, even abbreviated."""
+        known = set(self._option_string_actions) | {"--version"}
+        unknown = []
+        for token in argv:
+            if not token.startswith("-") or token in ("-", "--") or _NUMBER.fullmatch(token):
+                continue
+            name = token.split("=", 1)[0]
+            if name.startswith("--"):
+                if not any(k.startswith(name) for k in known if k.startswith("--")):
+                    unknown.append(token)
+            elif name[:2] not in known:  # -k5: a short option with its value
+                unknown.append(token)
+        return unknown
+
+
+_NUMBER = re.compile(r"-\d+(\.\d*)?([eE][-+]?\d+)?|-\.\d+([eE][-+]?\d+)?")
+_ARGV: list[str] = []  # the arguments being parsed, for the error above
 
 
 def version() -> str:
@@ -116,6 +143,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace | int:
     if not (sys.argv[1:] if argv is None else argv):
         parser.print_help()  # `pgm` alone: what it can do, not a usage error
         return 0
+    _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # named by the command's parser: `pgm sample: ... (see pgm sample --help)`

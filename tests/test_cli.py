@@ -458,6 +458,24 @@ def test_an_unknown_option_is_named_with_its_command(capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["train", "--bogus"], "unrecognized arguments: --bogus"),
+        (["train", "x.toml", "--bogus=3"], "unrecognized arguments: --bogus=3"),
+        (["data", "fetch", "--nope"], "unrecognized arguments: --nope"),
+        (["train"], "the following arguments are required: --out"),
+        (["train", "x.toml", "--set", "lr=-1", "-k5"], "unrecognized arguments: -k5"),
+        (["train", "x.toml", "--set", "lr=-1e-3"], "the following arguments are required: --out"),
+    ],
+)
+def test_an_unknown_option_is_named_before_a_missing_required_one(capsys, argv, said):
+    """argparse checks required arguments first: ``pgm train --bogus`` said that --out is
+    required, not that --bogus is unknown; a negative number is a value, not an option."""
+    assert main(argv) == 2
+    assert said in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("scale", ["1e308", "1e300", "0", "nan", "inf"])
 def test_suite_epochs_scale_is_bounded(tmp_path, capsys, scale):
     """--epochs-scale 1e308 overflowed to an infinite epoch count (a traceback after the data
