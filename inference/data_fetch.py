@@ -15,7 +15,8 @@ the data folder as it was. An existing ``.npz`` is kept unless ``force``. ``mirr
 the original server: a URL (``http://``, ``https://``, ``file://``) of a folder holding the
 same file names. A server that sends fewer than :data:`STALL_MIN_BYTES` in any
 :data:`STALL_WINDOW_S` seconds is given up on in one line (a per-read timeout alone let a
-server dripping one byte a minute keep a download going forever).
+server dripping one byte a minute keep a download going forever), and so is one whose status
+line and headers have not arrived :data:`HEADERS_DEADLINE_S` seconds after the request.
 
 A fetch holds an exclusive ``fcntl.flock`` on the data folder itself (no lock file; the kernel
 drops it when the process dies, even by SIGKILL): a second fetch into the same folder at the
@@ -32,13 +33,15 @@ import http.client
 import os
 import re
 import shutil
+import socket
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 try:
@@ -60,6 +63,7 @@ __all__ = [
     "BINARIZED_MNIST_URL",
     "DATASETS",
     "MNIST_SHA256",
+    "HEADERS_DEADLINE_S",
     "STALL_MIN_BYTES",
     "STALL_WINDOW_S",
     "FetchLockedError",
@@ -110,8 +114,73 @@ DATASETS = {
 STALL_MIN_BYTES = 64 * 1024
 STALL_WINDOW_S = 120.0
 
+#: The status line and headers must have arrived this many seconds after the request: the
+#: stall rule reads the body only, and a server dripping its headers byte by byte was waited on
+#: for ever. The socket is shut when the deadline passes.
+HEADERS_DEADLINE_S = 120.0
+
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
+
+
+def _watched(connection: type) -> type:
+    """``connection`` (an ``http.client`` connection class) that files its socket in the
+    request's list, so that :func:`_open` can shut it."""
+
+    class Watched(connection):
+        sockets: list = []
+
+        def connect(self):
+            super().connect()
+            self.sockets.append(self.sock)
+
+    return Watched
+
+
+def _open(url: str):
+    """``urllib.request.urlopen(url)``, with :data:`HEADERS_DEADLINE_S` on the answer's status
+    line and headers (redirects included); a ``file://`` URL opens as it is."""
+    if not url.lower().startswith(("http://", "https://")):
+        return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
+    sockets: list = []
+    http_conn = type("HTTP", (_watched(http.client.HTTPConnection),), {"sockets": sockets})
+    https_conn = type("HTTPS", (_watched(http.client.HTTPSConnection),), {"sockets": sockets})
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(http_conn, req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            options = {"context": self._context}
+            if getattr(self, "_check_hostname", None) is not None:  # Python < 3.12
+                options["check_hostname"] = self._check_hostname
+            return self.do_open(https_conn, req, **options)
+
+    passed = threading.Event()
+
+    def shut() -> None:
+        passed.set()
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(HEADERS_DEADLINE_S, shut)
+    timer.daemon = True
+    timer.start()
+    try:
+        return urllib.request.build_opener(HTTP, HTTPS).open(url, timeout=_TIMEOUT_S)
+    except (OSError, http.client.HTTPException):
+        if passed.is_set():
+            raise PgmError(
+                f"data fetch: expected {url} to answer within {HEADERS_DEADLINE_S:g} s; found "
+                "its status line and headers still arriving (a stalled or throttled server); "
+                "nothing was written (--mirror URL fetches from another server)"
+            ) from None
+        raise
+    finally:
+        timer.cancel()
+
 
 #: The temporaries of a fetch (``download``'s ``.amat`` files, the atomic write of each
 #: ``.npz``) and the ``.mnist.XXXXXXXX`` folder torchvision downloads into: a kill leaves them.
@@ -177,7 +246,7 @@ def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) 
     digest = hashlib.sha256()
     try:
         try:
-            with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response, tmp.open("wb") as f:
+            with _open(url) as response, tmp.open("wb") as f:
                 expected, got = response.headers.get("Content-Length"), 0
                 if max_bytes is not None and expected is not None and expected.isdigit():
                     if int(expected) > max_bytes:

@@ -502,3 +502,46 @@ def test_a_file_url_mirror_still_works(amat):
         load_binarized_mnist("valid", data_dir).images.flatten(1), arrays["valid"]
     )
     assert _names(data_dir) == ["binarized_mnist.npz"]
+
+
+def test_a_server_dripping_its_headers_is_given_up_on(tmp_path, monkeypatch):
+    """The stall rule reads the body: a server sending its status line and headers one byte
+    every 0.3 s was waited on for ever (urllib's timeout bounds each read)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n":
+                if stop.wait(0.3):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    server = threading.Thread(target=drip, daemon=True)
+    server.start()
+    monkeypatch.setattr(data_fetch, "HEADERS_DEADLINE_S", 1.0)
+    url = f"http://127.0.0.1:{port}/"
+    data_dir = tmp_path / "data"
+    start = time.monotonic()
+    try:
+        with pytest.raises(data_fetch.PgmError) as err:
+            data_fetch.fetch("binarized-mnist", data_dir, url, checksums={"train": "0" * 64})
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - start < 5  # the headers alone would take 11 s
+    line = str(err.value)
+    assert line.startswith(
+        f"data fetch: expected {url}binarized_mnist_train.amat to answer within 1 s; found its "
+        "status line and headers still arriving"
+    )
+    assert "\n" not in line and not data_dir.exists()  # the temporary and the folder are gone
