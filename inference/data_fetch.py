@@ -123,16 +123,14 @@ _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 
 
-def _watched(connection: type) -> type:
-    """``connection`` (an ``http.client`` connection class) that files its socket in the
-    request's list, so that :func:`_open` can shut it."""
+def _watched(connection: type, sockets: list) -> type:
+    """``connection`` (an ``http.client`` connection class) that files its socket in
+    ``sockets`` once connected, so that :func:`_open` can shut it."""
 
     class Watched(connection):
-        sockets: list = []
-
         def connect(self):
             super().connect()
-            self.sockets.append(self.sock)
+            sockets.append(self.sock)
 
     return Watched
 
@@ -143,8 +141,8 @@ def _open(url: str):
     if not url.lower().startswith(("http://", "https://")):
         return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
     sockets: list = []
-    http_conn = type("HTTP", (_watched(http.client.HTTPConnection),), {"sockets": sockets})
-    https_conn = type("HTTPS", (_watched(http.client.HTTPSConnection),), {"sockets": sockets})
+    http_conn = _watched(http.client.HTTPConnection, sockets)
+    https_conn = _watched(http.client.HTTPSConnection, sockets)
 
     class HTTP(urllib.request.HTTPHandler):
         def http_open(self, req):
