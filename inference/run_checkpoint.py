@@ -20,12 +20,13 @@ from .checkpoint import CheckpointError, load_tensors
 from .checkpoint_meta import check_checkpoint_meta, sorted_checkpoints
 from .config import ConfigError
 from .run_folder import RunFolder
+from .trainer_state import BEST_PREFIX, MODEL_PREFIX, weights_under
 
 __all__ = ["CHECKPOINT_CHOICES", "RunWeights", "check_checkpoint_choice", "read_checkpoint"]
 
 #: ``load_run(checkpoint=...)`` and ``pgm evaluate --checkpoint``: which weights of the newest
 #: checkpoint, by the prefix :func:`inference.trainer_state.save_checkpoint` stores them under
-CHECKPOINT_CHOICES = {"best": "best.", "last": "model."}
+CHECKPOINT_CHOICES = {"best": BEST_PREFIX, "last": MODEL_PREFIX}
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def read_checkpoint(run: Path, which: str) -> tuple[dict[str, torch.Tensor], dic
     path, tensors, meta = _newest(Path(run))
     check_checkpoint_meta(meta, path)
     prefix = CHECKPOINT_CHOICES[which]
-    state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    state = weights_under(tensors, prefix)
     epoch = meta["epoch"]
     if which == "best" and not state:
         raise CheckpointError(

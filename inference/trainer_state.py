@@ -28,7 +28,23 @@ from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorte
 from .fingerprint import check_same_run, fingerprint
 from .nan_diagnosis import first_line
 
-__all__ = ["identity", "load_checkpoint", "save_checkpoint", "write_metrics"]
+__all__ = [
+    "BEST_PREFIX",
+    "MODEL_PREFIX",
+    "identity",
+    "load_checkpoint",
+    "save_checkpoint",
+    "weights_under",
+    "write_metrics",
+]
+
+#: the prefixes a checkpoint stores the current weights and the best validation epoch's under
+MODEL_PREFIX, BEST_PREFIX = "model.", "best."
+
+
+def weights_under(tensors: dict, prefix: str) -> dict:
+    """The state dict stored under ``prefix`` in a checkpoint's tensors, the prefix removed."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def identity(trainer) -> dict:
@@ -42,11 +58,11 @@ def identity(trainer) -> dict:
 
 def save_checkpoint(trainer) -> None:
     """Write ``checkpoints/epoch-XXXXX.safetensors`` for the trainer's epoch, then rotate."""
-    tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
+    tensors = {MODEL_PREFIX + k: v for k, v in trainer.model.state_dict().items()}
     opt_tensors, opt_meta = flatten_optimizer_state(trainer.optimizer.state_dict())
     tensors.update(opt_tensors)
     if trainer.best_state is not None:
-        tensors.update({f"best.{k}": v for k, v in trainer.best_state.items()})
+        tensors.update({BEST_PREFIX + k: v for k, v in trainer.best_state.items()})
     rng_tensors, rng_meta = rng_state()
     tensors.update(rng_tensors)
     best = trainer.best_valid_loss
@@ -84,13 +100,13 @@ def load_checkpoint(trainer, path: Path) -> None:
     if trainer.data_identity is not None:  # resuming a run: config.json may have been edited
         check_same_run(meta, trainer.config, trainer.data_identity, "--resume", path.name)
     try:
-        state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        state = weights_under(tensors, MODEL_PREFIX)
         trainer.model.load_state_dict(state)
         optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
         check_optimizer_state(optimizer_state, list(trainer.model.parameters()), path)
         trainer.optimizer.load_state_dict(optimizer_state)
         device = trainer.device
-        best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+        best = {k: v.to(device) for k, v in weights_under(tensors, BEST_PREFIX).items()}
         trainer.best_state = best or None
         trainer.epoch, trainer.step = int(meta["epoch"]), int(meta["step"])
         bv = meta["best_valid_loss"]

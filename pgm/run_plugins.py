@@ -30,15 +30,28 @@ def recorded(items: Any, argument: str = "plugins") -> list[dict]:
     if not isinstance(items, list):
         raise PluginError(f"{argument}: expected a list of plug-in records; found {items!r}")
     for item in items:
-        module = item.get("module") if isinstance(item, dict) else None
-        if not (
-            isinstance(module, str) and all(p.isidentifier() for p in module.split("."))
-        ) or not isinstance(item.get("sha256"), str | None):
+        problem = _record_problem(item)
+        if problem:
             raise PluginError(
-                f"{argument}: expected plug-in records with a 'module' (a run records what it "
-                f"was trained with; it cannot name code to run); found {item!r}"
+                f"{argument}: expected plug-in records, each with a 'module' (a run records "
+                f"what it was trained with; it cannot name code to run); {problem}"
             )
     return list(items)
+
+
+def _record_problem(item: Any) -> str | None:
+    """What is wrong with one plug-in record's form, or None."""
+    if not isinstance(item, dict):
+        return f"found {item!r}"
+    module = item.get("module")
+    if module is None:
+        return f"found a record without one: {item!r}"
+    if not (isinstance(module, str) and all(p.isidentifier() for p in module.split("."))):
+        return f"found 'module' {module!r}, which is not a dotted module name like 'my_models'"
+    for key in ("sha256", "file", "plugin", "version", "entry_point", "distribution"):
+        if not isinstance(item.get(key), str | None):
+            return f"found {key!r} {item[key]!r}, expected a string or null"
+    return None
 
 
 def _name(record: dict) -> str:

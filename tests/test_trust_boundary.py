@@ -209,6 +209,23 @@ def test_a_record_alone_imports_nothing():
         check_records(["/abs/evil.py"], "plugins", "run R")
 
 
+@pytest.mark.parametrize(
+    "record, found",
+    [
+        ({"module": "/abs/evil.py"}, "found 'module' '/abs/evil.py', which is not a dotted"),
+        ({"file": "/abs/evil.py"}, "found a record without one"),
+        ({"module": "m", "sha256": 3}, "found 'sha256' 3, expected a string or null"),
+        ({"module": "m", "file": ["/abs/evil.py"]}, "found 'file' ['/abs/evil.py'], expected"),
+    ],
+)
+def test_a_malformed_record_is_refused_saying_what_is_wrong(record, found):
+    """Each malformed record is refused by what is wrong with it, before anything is read."""
+    with pytest.raises(pgm.PluginError) as err:
+        check_records([record], "plugins", "run R")
+    assert "cannot name code to run" in str(err.value) and found in str(err.value)
+    assert "evil" not in sys.modules
+
+
 def test_relative_paths_only_from_a_command_line_or_a_config_file(tmp_path, monkeypatch):
     (tmp_path / "rel_plug.py").write_text("X = 1\n")
     monkeypatch.chdir(tmp_path)
