@@ -27,10 +27,12 @@ from .atomic_write import atomic_write_bytes, temporary_pattern
 
 __all__ = [
     "CheckpointError",
+    "check_state",
     "flatten_optimizer_state",
     "load_state",
     "load_tensors",
     "load_weights",
+    "read_metadata",
     "remove_stale_temporaries",
     "rng_state",
     "save_tensors",
@@ -103,6 +105,17 @@ def load_tensors(
     path: Path, device: str | torch.device = "cpu"
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a file written by :func:`save_tensors`; refuse anything else by name."""
+    meta = read_metadata(path)
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise _unreadable(path, err) from None
+    return tensors, meta
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The metadata :func:`save_tensors` stored in ``path``, without reading its tensors; a
+    file that is not one of pgm's is refused by name (a pickle unread)."""
     path = Path(path)
     if not path.is_file():
         found = "a folder" if path.is_dir() else "no such file"
@@ -116,15 +129,10 @@ def load_tensors(
     try:
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt", device=str(device)) as f:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
-        tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(
-            f"{path}: expected a complete pgm safetensors file; found an unreadable one "
-            f"(truncated or corrupted? {reason})"
-        ) from None
+        raise _unreadable(path, err) from None
     if _META_KEY not in meta:
         raise CheckpointError(
             f"{path}: expected a file written by pgm (metadata format {_FORMAT!r}); found "
@@ -148,7 +156,15 @@ def load_tensors(
         raise CheckpointError(
             f"{path}: expected a JSON object as metadata; found {type(extra).__name__}"
         )
-    return tensors, extra
+    return extra
+
+
+def _unreadable(path: Path, err: Exception) -> CheckpointError:
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return CheckpointError(
+        f"{path}: expected a complete pgm safetensors file; found an unreadable one "
+        f"(truncated or corrupted? {reason})"
+    )
 
 
 def save_weights(path: Path, module: torch.nn.Module, metadata: dict | None = None) -> None:
@@ -163,19 +179,13 @@ def load_weights(path: Path, module: torch.nn.Module) -> dict[str, Any]:
     return meta
 
 
-def load_state(tensors: dict[str, torch.Tensor], module: torch.nn.Module, path: Path) -> None:
+def load_state(
+    tensors: dict[str, torch.Tensor], module: torch.nn.Module, path: Path, prefix: str = ""
+) -> None:
     """Load a state dict read from ``path`` into ``module``, with :func:`load_weights`'s checks
-    (dtype, finite values, the model's own tensors), naming the file and tensor."""
-    own = module.state_dict()
-    for name, value in tensors.items():
-        if name in own and value.dtype != own[name].dtype:
-            raise CheckpointError(
-                f"{path}: expected tensor {name!r} of dtype {own[name].dtype}; found {value.dtype}"
-            )
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(
-                f"{path}: expected finite weights; found non-finite values in {name!r}"
-            )
+    (dtype, finite values, the model's own tensors), naming the file and tensor (as stored:
+    under ``prefix`` in a checkpoint)."""
+    check_state(tensors, module, path, prefix)
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:
@@ -183,6 +193,47 @@ def load_state(tensors: dict[str, torch.Tensor], module: torch.nn.Module, path: 
         raise CheckpointError(
             f"{path}: expected weights of this model; found others ({found})"
         ) from None
+
+
+def check_state(
+    tensors: dict[str, torch.Tensor], module: torch.nn.Module, path: Path, prefix: str = ""
+) -> None:
+    """Refuse, naming the file and tensor, a state dict that is not ``module``'s weights: a
+    tensor missing or left over, of another shape or dtype (int8 weights would be cast
+    silently), or with non-finite values. Loads nothing."""
+    own = module.state_dict()
+    missing = [prefix + k for k in own if k not in tensors]
+    unexpected = [prefix + k for k in tensors if k not in own]
+    if missing or unexpected:
+        found = [
+            f"{len(ks)} {what} ({_names(ks)})"
+            for what, ks in (("missing", missing), ("unexpected", unexpected))
+            if ks
+        ]
+        raise CheckpointError(
+            f"{path}: expected weights of this model; found others ({', '.join(found)})"
+        )
+    for name, value in tensors.items():
+        if value.dtype != own[name].dtype:
+            raise CheckpointError(
+                f"{path}: expected tensor {prefix + name!r} of dtype {own[name].dtype}; found "
+                f"{value.dtype}"
+            )
+        if value.shape != own[name].shape:
+            raise CheckpointError(
+                f"{path}: expected tensor {prefix + name!r} of shape {tuple(own[name].shape)}; "
+                f"found {tuple(value.shape)}"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"{path}: expected finite weights; found non-finite values in {prefix + name!r}"
+            )
+
+
+def _names(keys: list[str], shown: int = 3) -> str:
+    """``'a', 'b', 'c' and 5 more``: a few tensor names, each cut short."""
+    names = ", ".join(repr(k if len(k) <= 60 else k[:59] + "…") for k in keys[:shown])
+    return names + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

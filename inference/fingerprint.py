@@ -12,6 +12,7 @@ import torch
 
 from pgm.data.from_config import DATA_SESSION_KEYS
 from pgm.model_config import inapplicable_keys, recorded_config
+from pgm.validation import short_repr
 
 from .config import ConfigError
 from .training_config import TRAINING_SESSION_KEYS
@@ -82,14 +83,8 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
         if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
             continue
         note = "; it may only grow" if key == "epochs" else ""
-        out.append(f"{key} (run has {_short(old)}, given {_short(new)}{note})")
+        out.append(f"{key} (run has {short_repr(old)}, given {short_repr(new)}{note})")
     return out
-
-
-def _short(value, limit: int = 80) -> str:
-    """``repr(value)``, cut to ``limit`` characters (a 300 MB value was printed whole)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _plugin_code(records) -> object:
@@ -110,7 +105,7 @@ def check_same_plugins(recorded: dict, cfg: dict, where: str, hint: str = "") ->
     if _plugin_code(old) != _plugin_code(new):
         raise ConfigError(
             f"run: expected the plug-ins recorded with {where}; found plugins (run has "
-            f"{_plugin_code(old)!r}, given {_plugin_code(new)!r}){hint}"
+            f"{short_repr(_plugin_code(old))}, given {short_repr(_plugin_code(new))}){hint}"
         )
 
 

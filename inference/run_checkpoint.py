@@ -20,7 +20,7 @@ from .checkpoint import CheckpointError, load_tensors
 from .checkpoint_meta import check_checkpoint_meta, sorted_checkpoints
 from .config import ConfigError
 from .run_folder import RunFolder
-from .trainer_state import BEST_PREFIX, MODEL_PREFIX, weights_under
+from .trainer_state import BEST_PREFIX, MODEL_PREFIX, check_best_weights, weights_under
 
 __all__ = ["CHECKPOINT_CHOICES", "RunWeights", "check_checkpoint_choice", "read_checkpoint"]
 
@@ -120,14 +120,12 @@ def read_checkpoint(run: Path, which: str) -> tuple[dict[str, torch.Tensor], dic
     prefix = CHECKPOINT_CHOICES[which]
     state = weights_under(tensors, prefix)
     epoch = meta["epoch"]
+    if which == "best":
+        check_best_weights(state, meta, path)
     if which == "best" and not state:
         raise CheckpointError(
             f"{path}: expected the best validation epoch's weights; found none (no validation "
             f"epoch by epoch {epoch}; --checkpoint last takes its current weights)"
-        )
-    if which == "best" and meta["best_epoch"] == 0:
-        raise CheckpointError(
-            f"{path}: expected metadata 'best_epoch' >= 1 beside its best weights; found 0"
         )
     if not state:
         raise CheckpointError(f"{path}: expected the model's weights (model.*); found none")

@@ -55,6 +55,26 @@ def _check_weights_config(run: Path, cfg: dict) -> None:
         check_weights_config(meta["config"], recorded_config(cfg), "--from", str(weights), hint)
 
 
+def _check_recorded_plugins(run: Path, cfg: dict) -> None:
+    """Before any advice to pass a plug-in: the plug-ins of ``run``'s ``config.json`` are those
+    its newest checkpoint (or its weights) recorded, read from metadata alone. An edited
+    ``config.json`` would otherwise have the user name (and so run) a module it planted. An
+    unreadable file is left to the resume's own refusal."""
+    from .checkpoint import CheckpointError, read_metadata
+    from .checkpoint_meta import sorted_checkpoints
+    from .fingerprint import check_same_plugins
+
+    folder = RunFolder(run)
+    for path in sorted_checkpoints(folder.checkpoints)[-1:] or [folder.weights]:
+        try:
+            meta = read_metadata(path)
+        except CheckpointError:
+            return
+        if isinstance(meta.get("config"), dict):
+            hint = f" (config.json was edited; restore it in {run})"
+            check_same_plugins(meta["config"], cfg, str(path), hint)
+
+
 def _read_config(config: str) -> dict:
     """A TOML config file, or a JSON one (a run's ``config.json``, say)."""
     if Path(config).suffix.lower() == ".json":
@@ -100,6 +120,7 @@ def train_config(
             )
         cfg = read_json_object(saved, "--resume")
         recorded(cfg.get("plugins"), f"--resume ({saved})")  # records only: they name no code
+        _check_recorded_plugins(Path(out), cfg)
     else:
         raise ConfigError(
             "config: expected a TOML config file (it may be left out only with --resume); "

@@ -17,6 +17,7 @@ from pathlib import Path
 from .atomic_write import atomic_write_text
 from .checkpoint import (
     CheckpointError,
+    check_state,
     flatten_optimizer_state,
     load_tensors,
     rng_state,
@@ -31,6 +32,7 @@ from .nan_diagnosis import first_line
 __all__ = [
     "BEST_PREFIX",
     "MODEL_PREFIX",
+    "check_best_weights",
     "identity",
     "load_checkpoint",
     "save_checkpoint",
@@ -45,6 +47,23 @@ MODEL_PREFIX, BEST_PREFIX = "model.", "best."
 def weights_under(tensors: dict, prefix: str) -> dict:
     """The state dict stored under ``prefix`` in a checkpoint's tensors, the prefix removed."""
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def check_best_weights(best: dict, meta: dict, path: Path) -> None:
+    """Refuse a checkpoint whose best weights (``best``, read from under :data:`BEST_PREFIX`)
+    and its metadata's ``best_epoch`` disagree: best weights without a best epoch, or a best
+    epoch without its weights (a resume would save the current weights as the best)."""
+    recorded = meta["best_epoch"]  # present: checkpoint_meta.check_checkpoint_meta requires it
+    if best and not recorded:
+        raise CheckpointError(
+            f"{path}: expected metadata 'best_epoch' >= 1 beside its best weights; found "
+            f"{recorded!r}"
+        )
+    if recorded and not best:
+        raise CheckpointError(
+            f"{path}: expected the best validation epoch's weights ({BEST_PREFIX}*), as its "
+            f"metadata records best epoch {recorded}; found none"
+        )
 
 
 def identity(trainer) -> dict:
@@ -93,21 +112,25 @@ def load_checkpoint(trainer, path: Path) -> None:
     try:
         tensors, meta = load_tensors(path, device="cpu")
     except CheckpointError as err:
-        older = [p.name for p in sorted_checkpoints(path.parent) if p != path]
-        hint = f"; move it away to resume from {older[-1]}" if older else ""
-        raise CheckpointError(f"{err}{hint}") from None
+        raise _with_older(err, path) from None
     check_checkpoint_meta(meta, path)
     if trainer.data_identity is not None:  # resuming a run: config.json may have been edited
         check_same_run(meta, trainer.config, trainer.data_identity, "--resume", path.name)
     try:
-        state = weights_under(tensors, MODEL_PREFIX)
+        state, best = weights_under(tensors, MODEL_PREFIX), weights_under(tensors, BEST_PREFIX)
+        check_state(state, trainer.model, path, MODEL_PREFIX)
+        check_best_weights(best, meta, path)
+        if best:  # the weights a finished run keeps: as checked as the current ones
+            check_state(best, trainer.model, path, BEST_PREFIX)
+    except CheckpointError as err:
+        raise _with_older(err, path) from None
+    try:
         trainer.model.load_state_dict(state)
         optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
         check_optimizer_state(optimizer_state, list(trainer.model.parameters()), path)
         trainer.optimizer.load_state_dict(optimizer_state)
         device = trainer.device
-        best = {k: v.to(device) for k, v in weights_under(tensors, BEST_PREFIX).items()}
-        trainer.best_state = best or None
+        trainer.best_state = {k: v.to(device) for k, v in best.items()} or None
         trainer.epoch, trainer.step = int(meta["epoch"]), int(meta["step"])
         bv = meta["best_valid_loss"]
         trainer.best_valid_loss = math.inf if bv is None else float(bv)
@@ -123,6 +146,12 @@ def load_checkpoint(trainer, path: Path) -> None:
             f"{path}: expected a pgm training checkpoint of this model; found one that does "
             f"not fit ({found})"
         ) from None
+
+
+def _with_older(err: CheckpointError, path: Path) -> CheckpointError:
+    """``err``, saying which older checkpoint a resume could start from instead, if any."""
+    older = [p.name for p in sorted_checkpoints(path.parent) if p != path]
+    return CheckpointError(f"{err}; move it away to resume from {older[-1]}" if older else str(err))
 
 
 def write_metrics(trainer) -> None:

@@ -18,23 +18,28 @@ from typing import Any
 from . import plugins
 from .plugins import PluginError
 from .registry import all_registries
+from .validation import short_repr
 
 __all__ = ["check_before_import", "check_records", "plugin_records", "recorded", "use_plugins"]
 
 
-def recorded(items: Any, argument: str = "plugins") -> list[dict]:
+def recorded(items: Any, argument: str = "plugins", run: str | None = None) -> list[dict]:
     """A run's ``plugins`` value, checked for form only (records, never names or paths: a
-    run folder cannot name code to run). Imports nothing."""
+    run folder cannot name code to run); ``run`` (``"run R"``) is named in a refusal.
+    Imports nothing."""
     if items is None:
         return []
+    where = f" in 'plugins' of the config.json of {run}" if run and run != "the run" else ""
     if not isinstance(items, list):
-        raise PluginError(f"{argument}: expected a list of plug-in records; found {items!r}")
+        raise PluginError(
+            f"{argument}: expected a list of plug-in records{where}; found {short_repr(items)}"
+        )
     for item in items:
         problem = _record_problem(item)
         if problem:
             raise PluginError(
-                f"{argument}: expected plug-in records, each with a 'module' (a run records "
-                f"what it was trained with; it cannot name code to run); {problem}"
+                f"{argument}: expected plug-in records{where}, each with a 'module' (a run "
+                f"records what it was trained with; it cannot name code to run); {problem}"
             )
     return list(items)
 
@@ -42,15 +47,20 @@ def recorded(items: Any, argument: str = "plugins") -> list[dict]:
 def _record_problem(item: Any) -> str | None:
     """What is wrong with one plug-in record's form, or None."""
     if not isinstance(item, dict):
-        return f"found {item!r}"
+        return f"found {short_repr(item)}"
     module = item.get("module")
     if module is None:
-        return f"found a record without one: {item!r}"
+        return f"found a record without one: {short_repr(item)}"
     if not (isinstance(module, str) and all(p.isidentifier() for p in module.split("."))):
-        return f"found 'module' {module!r}, which is not a dotted module name like 'my_models'"
+        return (
+            f"found 'module' {short_repr(module)}, which is not a dotted module name like "
+            "'my_models'"
+        )
+    if len(module) > 255:
+        return f"found 'module' {short_repr(module)}, a name of {len(module):,} characters"
     for key in ("sha256", "file", "plugin", "version", "entry_point", "distribution"):
         if not isinstance(item.get(key), str | None):
-            return f"found {key!r} {item[key]!r}, expected a string or null"
+            return f"found {key!r} {short_repr(item[key])}, expected a string or null"
     return None
 
 
@@ -106,7 +116,7 @@ def check_before_import(records: Any, argument: str = "plugins", run: str = "the
     """Compare each recorded plug-in with what the user named (its sha256), importing nothing:
     called on every run a command will open before any registry lookup can import the named
     plug-ins, so a changed plug-in is refused before any of its code runs."""
-    for record in recorded(records, argument):
+    for record in recorded(records, argument, run):
         _before_import(record, argument, run)
 
 
@@ -116,7 +126,7 @@ def check_records(
     """Check a run's plug-in records against what the user named; import only that (after its
     sha256 matched). Returns the records of the code now loaded, in order. Refuses, in one
     line saying what to pass, a record with no named plug-in or with other code."""
-    records = recorded(records, argument)
+    records = recorded(records, argument, run)
     check_before_import(records, argument, run)
     plugins.load_named()  # what the user named: each file checked above, if the run needs it
     current = []
@@ -146,7 +156,7 @@ def use_plugins(
     if isinstance(items, (str, dict)) or not isinstance(items, (list, tuple)):
         raise PluginError(
             f'{argument}: expected a list of module names or .py paths (e.g. ["my_models"]); '
-            f"found {items!r}"
+            f"found {short_repr(items)}"
         )
     strings = [i for i in items if isinstance(i, str)]
     specs = plugins.name_plugins(strings, argument, base, cwd=False)

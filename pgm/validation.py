@@ -8,7 +8,21 @@ from typing import Any
 
 from .errors import PgmError
 
-__all__ = ["check_bool", "check_choice", "check_float", "check_int", "check_shape"]
+__all__ = [
+    "check_bool",
+    "check_choice",
+    "check_float",
+    "check_int",
+    "check_shape",
+    "short_repr",
+]
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: what an error message shows of a value it
+    found (a 300 MB value was once printed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def check_int(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -302,8 +302,8 @@ def test_checkpoint_of_another_model_is_refused_by_name(tmp_path):
     path = trainer.latest_checkpoint()
     with pytest.raises(
         CheckpointError,
-        match=rf"^{re.escape(str(path))}: expected a pgm training checkpoint of this model; "
-        r"found one that does not fit",
+        match=rf"^{re.escape(str(path))}: expected tensor 'model\.[\w.]+' of shape \(8,\); "
+        r"found \(16,\)$",
     ):
         other.load_checkpoint(path)
 
@@ -387,3 +387,112 @@ def test_pyro_params_of_pyro_modules_are_trained_and_checkpointed(tmp_path):
     assert torch.equal(
         tensors["model.noise.scale_unconstrained"], model.noise.scale_unconstrained.detach()
     )
+
+
+def _edit_newest(run: Path, edit) -> Path:
+    """Apply ``edit`` to the tensors of ``run``'s newest checkpoint, keeping its metadata."""
+    newest = sorted((run / "checkpoints").glob("epoch-*.safetensors"))[-1]
+    tensors, meta = ckpt.load_tensors(newest)
+    edit(tensors)
+    ckpt.save_tensors(newest, tensors, meta)
+    return newest
+
+
+def _first_best(tensors: dict) -> str:
+    return next(k for k in sorted(tensors) if k.startswith("best.") and "decoder" in k)
+
+
+def _drop_best(tensors: dict) -> None:
+    for key in [k for k in tensors if k.startswith("best.")]:
+        del tensors[key]
+
+
+def _reshape_best(tensors: dict) -> None:
+    tensors[_first_best(tensors)] = torch.zeros(5)
+
+
+def _lose_a_best(tensors: dict) -> None:
+    del tensors[_first_best(tensors)]
+
+
+def _add_a_best(tensors: dict) -> None:
+    tensors["best.extra"] = torch.zeros(2)
+
+
+def _nan_best(tensors: dict) -> None:
+    tensors[_first_best(tensors)] = torch.full_like(tensors[_first_best(tensors)], float("nan"))
+
+
+def _empty_model_key(tensors: dict) -> None:
+    tensors["model."] = torch.zeros(2)
+
+
+@pytest.mark.parametrize(
+    "edit, found",
+    [
+        (
+            _drop_best,
+            r"expected the best validation epoch's weights \(best\.\*\), as its "
+            r"metadata records best epoch \d+; found none",
+        ),
+        (_reshape_best, r"expected tensor 'best\.[\w.]+' of shape \([\d, ]+\); found \(5,\)"),
+        (_lose_a_best, r"found others \(1 missing \('best\.[\w.]+'\)\)"),
+        (_add_a_best, r"found others \(1 unexpected \('best\.extra'\)\)"),
+        (_nan_best, r"expected finite weights; found non-finite values in 'best\.[\w.]+'"),
+        (_empty_model_key, r"found others \(1 unexpected \('model\.'\)\)"),
+    ],
+    ids=["no-best", "best-shape", "best-missing", "best-extra", "best-nan", "model-empty"],
+)
+def test_resume_refuses_best_weights_the_run_would_keep(run, tmp_path, capsys, edit, found):
+    """A resume checks a checkpoint's best weights as it checks the current ones: they become
+    ``model.safetensors`` when training ends, so a checkpoint without them (its metadata naming
+    a best epoch) or with weights of another shape, set or value is refused in one line when it
+    is read, and nothing is written (before, the current weights were saved as the best, exit
+    status 0, or a traceback came after training)."""
+    from pgm_cli.main import main
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    (copy / "model.safetensors").unlink()
+    newest = _edit_newest(copy, edit)
+    before = sorted(p.name for p in copy.rglob("*"))
+    assert main(["train", "--resume", "--out", str(copy), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"error: {newest}: expected " in err and re.search(found, err), err
+    assert "move it away to resume from epoch-00001.safetensors" in err
+    assert sorted(p.name for p in copy.rglob("*")) == before
+
+
+def test_evaluate_best_names_the_best_epoch_its_weights_are_missing_for(run, tmp_path, capsys):
+    from pgm_cli.main import main
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    newest = _edit_newest(copy, _drop_best)
+    argv = ["evaluate", str(copy), "--checkpoint", "best", "--num-images", "4", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{newest}: expected the best validation epoch's weights (best.*), as its " in err
+    assert "metadata records best epoch" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["evaluate", "sample"])
+def test_weights_no_distribution_accepts_are_refused_in_one_line(run, tmp_path, capsys, command):
+    """Finite weights a distribution refuses (the prior's scale set to -1 in the file) are the
+    run's fault: one line naming the run, status 2, no traceback, nothing written."""
+    from pgm_cli.main import main
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    tensors, meta = ckpt.load_tensors(copy / "model.safetensors")
+    tensors["prior.scale"] = -torch.ones_like(tensors["prior.scale"])
+    ckpt.save_tensors(copy / "model.safetensors", tensors, meta)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    out = ["--out", str(tmp_path / "grid.png")] if command == "sample" else []
+    argv = [command, str(copy), *out, "--no-progress"] + (
+        ["-k", "2"] if command == "evaluate" else []
+    )
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"pgm {command}: error: {copy}: expected weights that give valid ")
+    assert "Expected parameter scale" in err and "GreaterThan(lower_bound=0.0)" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -101,3 +101,13 @@ def test_compare_of_a_missing_run_leaves_no_folder(tmp_path, capsys):
     assert cli.main(["compare", str(tmp_path / "missing"), "--out", str(out), "--no-progress"]) == 2
     assert "missing" in capsys.readouterr().err
     assert not out.exists()  # no out/figures/ left behind
+
+
+def test_a_very_long_message_keeps_its_start_and_end():
+    """A message longer than 2,000 characters (a value echoed whole) is cut in the middle,
+    saying how much was left out; a shorter one is shown whole."""
+    text = "start " + "x" * 10_000 + " end"
+    line = cli.one_line(PgmError(text))
+    assert len(line) < 2100 and line.startswith("start xxx") and line.endswith("xxx end")
+    assert f"… ({len(text) - 2000:,} characters left out) …" in line
+    assert cli.one_line(PgmError("short " * 300)) == ("short " * 300).strip()

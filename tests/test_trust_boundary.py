@@ -181,6 +181,63 @@ def test_plugins_added_to_an_ordinary_runs_config_are_refused(trained, tmp_path,
     assert not evil_marker.exists() and "this" not in sys.modules
 
 
+@pytest.mark.parametrize("named", [False, True], ids=["not-named", "named"])
+def test_resume_of_an_edited_config_refuses_before_advising_a_plugin(
+    trained, tmp_path, capsys, named
+):
+    """``train --resume`` with a module planted in config.json's plugins: refused as an edited
+    config.json, never answered with "pass --plugin M" (following that advice ran M), and,
+    when the user does name the planted file, refused before it is imported."""
+    run = _copy(trained["plain"], tmp_path / "copy")
+    (run / "model.safetensors").unlink()  # a run still training: the checkpoint is the record
+    evil_marker = tmp_path / "evil-ran.txt"
+    evil = tmp_path / f"evil_{uuid.uuid4().hex[:6]}.py"
+    evil.write_text(f"open({str(evil_marker)!r}, 'w').write('ran')\n")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["plugins"] = [{"module": evil.stem}]
+    (run / "config.json").write_text(json.dumps(cfg))
+    argv = ["train", "--resume", "--out", str(run), "--no-progress"]
+    err = _refused(
+        argv + (["--plugin", str(evil)] if named else []), capsys, "config.json was edited"
+    )
+    assert "pass --plugin" not in err and str(run / "checkpoints") in err
+    assert not evil_marker.exists() and evil.stem not in sys.modules
+
+
+def test_a_malformed_record_names_the_run_it_is_in(trained, tmp_path, capsys):
+    """Among several runs (``compare``), the refusal names the run whose config.json is bad."""
+    bad = _copy(trained["plain"], tmp_path / "bad")
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["plugins"] = [1]
+    (bad / "config.json").write_text(json.dumps(cfg))
+    argv = ["compare", str(trained["plain"]), str(bad), "--out", str(tmp_path / "cmp")]
+    _refused(argv, capsys, f"in 'plugins' of the config.json of run {bad}", "found 1")
+
+
+@pytest.mark.parametrize(
+    "plugins",
+    [[{"module": "a" * 200_000}], ["a" * 200_000], [{"module": "m", "version": ["v" * 200_000]}]],
+    ids=["long-module", "long-string", "long-version"],
+)
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_huge_record_is_refused_in_a_line_of_reasonable_length(
+    trained, tmp_path, capsys, plugins, command
+):
+    """A 200 KB value planted in config.json's plugins is shown cut short, not echoed whole
+    (it was, in a 200-400 KB line)."""
+    run = _copy(trained["plain"], tmp_path / "copy")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["plugins"] = plugins
+    (run / "config.json").write_text(json.dumps(cfg))
+    argv = (
+        ["evaluate", str(run), "--num-images", "4", "--no-progress"]
+        if command == "evaluate"
+        else ["train", "--resume", "--out", str(run), "--no-progress"]
+    )
+    err = _refused(argv, capsys, "plugins")
+    assert len(err) < 1000, len(err)
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
