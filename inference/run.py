@@ -24,9 +24,15 @@ from .checkpoint import CheckpointError, load_state, load_tensors
 from .config import ConfigError, resolve_config
 from .fingerprint import check_same_plugins, check_weights_config, data_identity
 from .out_path import check_out_path
-from .run_checkpoint import RunWeights, check_checkpoint_choice, read_checkpoint
+from .run_checkpoint import (
+    CHECKPOINT_CHOICES,
+    RunWeights,
+    check_checkpoint_choice,
+    read_checkpoint,
+)
 from .run_folder import RunFolder, read_json_object, read_run_text
 from .trainer import FitResult, Trainer, resolve_device, seed_everything
+from .weights_probe import check_valid_distributions
 
 __all__ = ["Run", "check_memory", "load_run", "load_run_weights", "read_metrics", "train"]
 
@@ -234,7 +240,9 @@ def load_run_weights(
     if isinstance(meta.get("config"), dict):
         check_weights_config(meta["config"], cfg, "run", str(source.path), hint)
     model = pgm.build(cfg)
-    load_state(state, model, source.path)
+    prefix = CHECKPOINT_CHOICES[source.checkpoint] if source.checkpoint else ""
+    load_state(state, model, source.path, prefix)
+    check_valid_distributions(model, source.path, lambda: pgm.build(cfg))
     return model.to(resolve_device(device)).eval(), cfg, source
 
 

@@ -59,17 +59,19 @@ def _check_recorded_plugins(run: Path, cfg: dict) -> None:
     """Before any advice to pass a plug-in: the plug-ins of ``run``'s ``config.json`` are those
     its newest checkpoint (or its weights) recorded, read from metadata alone. An edited
     ``config.json`` would otherwise have the user name (and so run) a module it planted. An
-    unreadable file is left to the resume's own refusal."""
+    unreadable newest checkpoint is refused now, as the resume would refuse it, not skipped."""
     from .checkpoint import CheckpointError, read_metadata
     from .checkpoint_meta import sorted_checkpoints
     from .fingerprint import check_same_plugins
+    from .trainer_state import with_older_checkpoint
 
     folder = RunFolder(run)
-    for path in sorted_checkpoints(folder.checkpoints)[-1:] or [folder.weights]:
+    newest = sorted_checkpoints(folder.checkpoints)[-1:]
+    for path in newest or ([folder.weights] if folder.weights.exists() else []):
         try:
             meta = read_metadata(path)
-        except CheckpointError:
-            return
+        except CheckpointError as err:
+            raise with_older_checkpoint(err, path) from None
         if isinstance(meta.get("config"), dict):
             hint = f" (config.json was edited; restore it in {run})"
             check_same_plugins(meta["config"], cfg, str(path), hint)

@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+import pgm
+
 from .atomic_write import atomic_write_text
 from .checkpoint import (
     CheckpointError,
@@ -28,6 +30,7 @@ from .checkpoint import (
 from .checkpoint_meta import check_checkpoint_meta, check_optimizer_state, sorted_checkpoints
 from .fingerprint import check_same_run, fingerprint
 from .nan_diagnosis import first_line
+from .weights_probe import check_valid_distributions
 
 __all__ = [
     "BEST_PREFIX",
@@ -37,6 +40,7 @@ __all__ = [
     "load_checkpoint",
     "save_checkpoint",
     "weights_under",
+    "with_older_checkpoint",
     "write_metrics",
 ]
 
@@ -112,7 +116,7 @@ def load_checkpoint(trainer, path: Path) -> None:
     try:
         tensors, meta = load_tensors(path, device="cpu")
     except CheckpointError as err:
-        raise _with_older(err, path) from None
+        raise with_older_checkpoint(err, path) from None
     check_checkpoint_meta(meta, path)
     if trainer.data_identity is not None:  # resuming a run: config.json may have been edited
         check_same_run(meta, trainer.config, trainer.data_identity, "--resume", path.name)
@@ -123,7 +127,14 @@ def load_checkpoint(trainer, path: Path) -> None:
         if best:  # the weights a finished run keeps: as checked as the current ones
             check_state(best, trainer.model, path, BEST_PREFIX)
     except CheckpointError as err:
-        raise _with_older(err, path) from None
+        raise with_older_checkpoint(err, path) from None
+    if best:  # kept as the run's model.safetensors when training ends: probed as loaded
+        trainer.model.load_state_dict(best)
+        try:
+            fresh = lambda: pgm.build(trainer.config)  # noqa: E731
+            check_valid_distributions(trainer.model, path, fresh, "best weights")
+        except CheckpointError as err:
+            raise with_older_checkpoint(err, path) from None
     try:
         trainer.model.load_state_dict(state)
         optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
@@ -148,7 +159,7 @@ def load_checkpoint(trainer, path: Path) -> None:
         ) from None
 
 
-def _with_older(err: CheckpointError, path: Path) -> CheckpointError:
+def with_older_checkpoint(err: CheckpointError, path: Path) -> CheckpointError:
     """``err``, saying which older checkpoint a resume could start from instead, if any."""
     older = [p.name for p in sorted_checkpoints(path.parent) if p != path]
     return CheckpointError(f"{err}; move it away to resume from {older[-1]}" if older else str(err))

@@ -224,28 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pgm {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
-    except ValueError as err:
-        runs = _opened_runs(args)
-        if os.environ.get("PGM_DEBUG") or not runs or not _invalid_parameters(err):
-            raise
-        # finite weights that no distribution accepts (a scale of -1): the run's files, not
-        # pgm, are at fault; training refuses such parameters itself (nan_diagnosis)
-        which = runs[0] if len(runs) == 1 else f"one of {', '.join(runs)}"
-        print(
-            f"pgm {args.command}: error: {which}: expected weights that give valid "
-            f"distributions; found {one_line(err)} (weights edited, or a run that diverged; "
-            "PGM_DEBUG=1 shows where)",
-            file=sys.stderr,
-        )
-        return 2
     finally:
         warnings.formatwarning = shown
-
-
-def _invalid_parameters(err: ValueError) -> bool:
-    """Whether ``err`` is torch's argument validation refusing a distribution's parameters."""
-    text = str(err)
-    return text.startswith("Expected parameter") and "invalid values" in text
 
 
 def _opened_runs(args) -> list[str]:

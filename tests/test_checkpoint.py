@@ -493,6 +493,82 @@ def test_weights_no_distribution_accepts_are_refused_in_one_line(run, tmp_path, 
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert err.startswith(f"pgm {command}: error: {copy}: expected weights that give valid ")
+    weights = copy / "model.safetensors"
+    assert err.startswith(f"pgm {command}: error: {weights}: expected weights that give valid ")
     assert "Expected parameter scale" in err and "GreaterThan(lower_bound=0.0)" in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def _negative_best_scale(tensors: dict) -> None:
+    tensors["best.prior.scale"] = -torch.ones_like(tensors["best.prior.scale"])
+
+
+@pytest.mark.parametrize("command", ["resume", "evaluate"])
+def test_best_weights_no_distribution_accepts_are_refused(run, tmp_path, capsys, command):
+    """Finite best weights a distribution refuses: a resume refuses them before keeping them as
+    model.safetensors (exit status 0 before), and --checkpoint best names the checkpoint."""
+    from pgm_cli.main import main
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    (copy / "model.safetensors").unlink()
+    newest = _edit_newest(copy, _negative_best_scale)
+    before = {p: p.stat().st_mtime_ns for p in copy.rglob("*")}
+    argv = (
+        ["train", "--resume", "--out", str(copy), "--no-progress"]
+        if command == "resume"
+        else ["evaluate", str(copy), "--checkpoint", "best", "-k", "2", "--no-progress"]
+    )
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    what = "best weights" if command == "resume" else "weights"
+    assert f"error: {newest}: expected {what} that give valid distributions; found " in err, err
+    assert "Expected parameter scale" in err and len(err.splitlines()) == 1
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*")} == before
+
+
+class _AlwaysInvalid(torch.nn.Module):
+    """A model whose own code builds an invalid distribution, whatever its weights."""
+
+    event_shape, has_density = (1, 2, 2), True
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    @property
+    def device(self):
+        return self.w.device
+
+    def model(self, x):
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("x", dist.Normal(0.0, -torch.ones(4)).to_event(1), obs=x.flatten(1))
+
+    def guide(self, x):
+        pass
+
+
+def test_a_code_bug_is_not_blamed_on_the_weights(tmp_path):
+    """The probe refuses a file only when freshly built weights pass it: a model whose code
+    fails either way is left to fail as the bug it is, and nothing is drawn from torch's
+    generator by the probe."""
+    from inference.weights_probe import check_valid_distributions
+
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    check_valid_distributions(_AlwaysInvalid(), tmp_path / "w.safetensors", _AlwaysInvalid)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_probe_draws_nothing_from_the_callers_generator(run, tmp_path):
+    """Probing a VAE samples its guide: under a forked generator, so a seeded evaluation after
+    loading draws what it drew before the probe existed."""
+    from inference.weights_probe import check_valid_distributions
+
+    model, _ = load_run(run)
+    model.train()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    check_valid_distributions(model, tmp_path / "w.safetensors", lambda: None)
+    assert torch.equal(torch.rand(3), expected) and model.training

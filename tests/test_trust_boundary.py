@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -197,10 +198,15 @@ def test_resume_of_an_edited_config_refuses_before_advising_a_plugin(
     cfg["plugins"] = [{"module": evil.stem}]
     (run / "config.json").write_text(json.dumps(cfg))
     argv = ["train", "--resume", "--out", str(run), "--no-progress"]
-    err = _refused(
-        argv + (["--plugin", str(evil)] if named else []), capsys, "config.json was edited"
-    )
+    argv += ["--plugin", str(evil)] if named else []
+    err = _refused(argv, capsys, "config.json was edited")
     assert "pass --plugin" not in err and str(run / "checkpoints") in err
+    assert not evil_marker.exists() and evil.stem not in sys.modules
+    # the checkpoint unreadable: refused as such, still before any advice or import
+    newest = next((run / "checkpoints").glob("epoch-*.safetensors"))
+    os.truncate(newest, 100)
+    err = _refused(argv, capsys, f"{newest}: expected a complete pgm safetensors file")
+    assert "pass --plugin" not in err
     assert not evil_marker.exists() and evil.stem not in sys.modules
 
 
