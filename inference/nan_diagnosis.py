@@ -62,18 +62,22 @@ def _where(step: int, epoch: int) -> str:
     return f"step {step + 1} (epoch {epoch + 1})"
 
 
-def check_invalid_parameters(err: ValueError, model, xb: torch.Tensor, step: int, epoch: int):
+def check_invalid_parameters(
+    err: ValueError, model, xb: torch.Tensor, step: int, epoch: int, validating: bool = False
+):
     """A distribution refusing its parameters (Pyro/torch validation) mid-training is the same
     failure as a NaN loss, one step earlier: raise it as such, naming the step (``step`` and
-    ``epoch`` are the 0-based counters before the step). Any other error is left to its caller."""
+    ``epoch`` are the 0-based counters before the step), or, ``validating``, the validation
+    pass of epoch ``epoch + 1``. Any other error is left to its caller."""
     text = str(err)
     params_finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
     if "invalid values" not in text and params_finite:
         return  # a different mistake (shapes, support of the data): re-raised as it is
     where = describe_nonfinite(model.model, model.guide, xb)
     weights = "" if params_finite else " (the model's weights are no longer finite)"
+    at = f"validation after epoch {epoch + 1}" if validating else _where(step, epoch)
     raise NonFiniteLossError(
-        f"{_where(step, epoch)}: a distribution's parameters are not finite or outside "
+        f"{at}: a distribution's parameters are not finite or outside "
         f"their constraint{weights}: {first_line(err)}{where}; {_UNTOUCHED} (try a lower lr or "
         "grad_clip)"
     ) from None

@@ -259,13 +259,22 @@ class Trainer:
         across epochs) drawn from a forked RNG, so validation never shifts training's stream."""
         was_training = self.model.training
         self.model.eval()
-        with torch.random.fork_rng(devices=self._cuda_devices()):
-            torch.manual_seed(self.training.seed + 1)
-            total = 0.0
-            for start in range(0, x.shape[0], batch_size):
-                xb = x[start : start + batch_size]
-                total += float(self.batch_loss(xb)) * xb.shape[0]
-        self.model.train(was_training)
+        try:
+            with torch.random.fork_rng(devices=self._cuda_devices()):
+                torch.manual_seed(self.training.seed + 1)
+                total = 0.0
+                for start in range(0, x.shape[0], batch_size):
+                    xb = x[start : start + batch_size]
+                    try:
+                        loss = self.batch_loss(xb)
+                    except ValueError as err:  # a run diverged: as a NaN loss would say
+                        check_invalid_parameters(
+                            err, self.model, xb, self.step, self.epoch, validating=True
+                        )
+                        raise
+                    total += float(loss) * xb.shape[0]
+        finally:
+            self.model.train(was_training)
         return total / x.shape[0]
 
     # -- checkpoints (the state they hold: inference.trainer_state) ------------------------

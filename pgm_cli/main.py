@@ -224,8 +224,36 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pgm {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
+    except ValueError as err:
+        runs = _opened_runs(args)
+        if not runs or not _blame_the_runs(err, args):
+            raise
+        # the loaded weights passed inference.weights_probe on a blank image, but give a
+        # distribution invalid parameters on the real images: the runs', not pgm's, fault
+        which = runs[0] if len(runs) == 1 else f"one of {', '.join(runs)}"
+        print(
+            f"pgm {args.command}: error: {which}: expected weights that give valid "
+            f"distributions on these images; found {one_line(err)} (an edited file, or a run "
+            "that diverged; PGM_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         warnings.formatwarning = shown
+
+
+def _blame_the_runs(err: ValueError, args) -> bool:
+    """Whether a distribution refusing its parameters is the opened runs' weights' doing: no
+    plug-in was named (a plug-in's own bug surfaces as one), the command trains nothing
+    (training reports a divergence itself), and ``PGM_DEBUG`` is not set."""
+    from inference.weights_probe import invalid_parameters
+
+    return (
+        invalid_parameters(err)
+        and not getattr(args, "plugin", None)
+        and args.command not in ("train", "suite", "reproduce")
+        and not os.environ.get("PGM_DEBUG")
+    )
 
 
 def _opened_runs(args) -> list[str]:

@@ -11,6 +11,7 @@ import pickle
 import random
 import re
 import shutil
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -572,3 +573,47 @@ def test_the_probe_draws_nothing_from_the_callers_generator(run, tmp_path):
     torch.manual_seed(0)
     check_valid_distributions(model, tmp_path / "w.safetensors", lambda: None)
     assert torch.equal(torch.rand(3), expected) and model.training
+
+
+def _hidden_from_blank(tensors: dict) -> None:
+    """Encoder weights that cancel on a blank image (every pixel read as -1) and overflow on
+    real ones: the probe passes them, the real images do not."""
+    w = torch.zeros_like(tensors["posterior.encoder.net.0.weight"])
+    signs = torch.ones(w.shape[0])
+    signs[::2] = -1
+    w[:, 27], w[:, 28] = 1e38 * signs, -1e38 * signs
+    tensors["posterior.encoder.net.0.weight"] = w
+    tensors["posterior.encoder.net.0.bias"] = torch.zeros_like(w[:, 0])
+    hidden = tensors["posterior.encoder.net.2.weight"]
+    tensors["posterior.encoder.net.2.weight"] = 1e37 * signs.expand_as(hidden).contiguous()
+
+
+@pytest.mark.parametrize("plugin", [False, True], ids=["no-plugin", "plugin-named"])
+def test_weights_invalid_only_on_real_images_are_the_runs_fault(run, tmp_path, capsys, plugin):
+    """Weights that pass the blank-image probe but give a distribution invalid parameters on
+    the real images: one line naming the run, status 2, when no plug-in was named; with a
+    plug-in named, the plug-in may be at fault, and the error surfaces as it is (a bug)."""
+    from pgm_cli.main import main
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    tensors, meta = ckpt.load_tensors(copy / "model.safetensors")
+    _hidden_from_blank(tensors)
+    ckpt.save_tensors(copy / "model.safetensors", tensors, meta)
+    argv = ["evaluate", str(copy), "-k", "2", "--num-images", "8", "--no-progress"]
+    if plugin:
+        from pgm import plugins
+
+        named = tmp_path / f"probe_plugin_{uuid.uuid4().hex[:8]}.py"
+        named.write_text("X = 1\n")
+        saved = plugins.snapshot()
+        try:
+            with pytest.raises(ValueError, match="^Expected parameter"):
+                main([*argv, "--plugin", str(named)])
+        finally:
+            plugins.restore(saved)
+        return
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"pgm evaluate: error: {copy}: expected weights that give valid ")
+    assert "on these images; found Expected parameter" in err

@@ -172,3 +172,27 @@ def test_the_contract_is_checked_once_per_call_not_per_chunk():
     # the probe's trace, the particle-dimension probe (two particles together, then each alone),
     # and the 2 x 20 chunks
     assert len(calls) == 1 + 3 + 2 * 20
+
+
+def test_a_pair_giving_the_data_no_probability_is_not_called_mixed():
+    """log p(x, z) = -inf for every particle, with particles and alone: the same infinity,
+    not particles mixed with datapoints (weights giving the data no probability were told
+    their model code broke the particle-dimension rule)."""
+    from pgm.contract import check_particles
+
+    def impossible(x):
+        with pyro.plate("data", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("x", dist.Uniform(z + 100.0, z + 101.0, validate_args=False), obs=x)
+
+    with pyro.validation_enabled(False):
+        check_particles(impossible, guide, X, nesting=1)  # no ContractError
+        with pytest.raises(ContractError, match="particles and datapoints are mixed"):
+            check_particles(_mixing, guide, X, nesting=1)  # the rule still bites
+
+
+def _mixing(x):
+    """Reshapes its latent with x.shape[0]: particles mixed with datapoints."""
+    with pyro.plate("data", x.shape[0]):
+        z = pyro.sample("z", dist.Normal(0.0, 1.0))
+        pyro.sample("x", dist.Normal(z.reshape(-1)[: x.shape[0]], 1.0), obs=x)

@@ -95,6 +95,28 @@ def test_nan_loss_stops_within_the_step_naming_step_and_site(elbo, where, site, 
     ]
 
 
+def test_invalid_parameters_in_validation_stop_in_one_line_naming_the_epoch(tmp_path):
+    """A run that diverges so that validation, not a training step, first meets a distribution
+    refusing its parameters (the encoder's output NaN in eval mode only) stops as a NaN loss
+    does: one line naming the validation pass, checkpoints untouched; it was a traceback."""
+    trainer, x, valid = _trainer(tmp_path, elbo="iwae", num_particles=2)
+    seen: dict = {}
+
+    def hook(mod, inputs, output):
+        if not mod.training and trainer.epoch == 2:
+            seen.setdefault("before", _snapshot(tmp_path))
+            return output * math.nan
+        return output
+
+    trainer.model.posterior.encoder.register_forward_hook(hook)
+    with pytest.raises(NonFiniteLossError) as info:
+        trainer.fit(x, valid, progress=False)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("validation after epoch 3: "), message
+    assert "guide site 'z'" in message and "the last checkpoint is untouched" in message
+    assert _snapshot(tmp_path) == seen["before"] and trainer.model.training
+
+
 def test_nan_gradient_stops_within_the_step_naming_the_parameter(tmp_path):
     trainer, x, valid = _trainer(tmp_path)
     weight = trainer.model.likelihood.decoder.net[0].weight
