@@ -128,15 +128,17 @@ def load_checkpoint(trainer, path: Path) -> None:
             check_state(best, trainer.model, path, BEST_PREFIX)
     except CheckpointError as err:
         raise with_older_checkpoint(err, path) from None
-    if best:  # kept as the run's model.safetensors when training ends: probed as loaded
-        trainer.model.load_state_dict(best)
-        try:
-            fresh = lambda: pgm.build(trainer.config)  # noqa: E731
-            check_valid_distributions(trainer.model, path, fresh, "best weights")
-        except CheckpointError as err:
-            raise with_older_checkpoint(err, path) from None
+    # probed as loaded: the best weights become model.safetensors when training ends, and the
+    # current ones train on (a failed step would not name the file)
+    for what, weights in (("best weights", best), ("weights", state)):
+        if weights:
+            trainer.model.load_state_dict(weights)
+            try:
+                fresh = lambda: pgm.build(trainer.config)  # noqa: E731
+                check_valid_distributions(trainer.model, path, fresh, what)
+            except CheckpointError as err:
+                raise with_older_checkpoint(err, path) from None
     try:
-        trainer.model.load_state_dict(state)
         optimizer_state = unflatten_optimizer_state(tensors, meta["optimizer"])
         check_optimizer_state(optimizer_state, list(trainer.model.parameters()), path)
         trainer.optimizer.load_state_dict(optimizer_state)

@@ -500,28 +500,36 @@ def test_weights_no_distribution_accepts_are_refused_in_one_line(run, tmp_path, 
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
-def _negative_best_scale(tensors: dict) -> None:
-    tensors["best.prior.scale"] = -torch.ones_like(tensors["best.prior.scale"])
+def _negative_scale(prefix: str):
+    def edit(tensors: dict) -> None:
+        tensors[f"{prefix}prior.scale"] = -torch.ones_like(tensors[f"{prefix}prior.scale"])
+
+    return edit
 
 
-@pytest.mark.parametrize("command", ["resume", "evaluate"])
-def test_best_weights_no_distribution_accepts_are_refused(run, tmp_path, capsys, command):
-    """Finite best weights a distribution refuses: a resume refuses them before keeping them as
-    model.safetensors (exit status 0 before), and --checkpoint best names the checkpoint."""
+@pytest.mark.parametrize(
+    "command, prefix", [("resume", "best."), ("resume", "model."), ("evaluate", "best.")]
+)
+def test_checkpoint_weights_no_distribution_accepts_are_refused(
+    run, tmp_path, capsys, command, prefix
+):
+    """Finite checkpoint weights a distribution refuses: a resume refuses best ones before
+    keeping them as model.safetensors (exit status 0 before) and current ones before training
+    on (a failed step named no file), and --checkpoint best names the checkpoint."""
     from pgm_cli.main import main
 
     copy = Path(shutil.copytree(run, tmp_path / "run"))
     (copy / "model.safetensors").unlink()
-    newest = _edit_newest(copy, _negative_best_scale)
+    newest = _edit_newest(copy, _negative_scale(prefix))
     before = {p: p.stat().st_mtime_ns for p in copy.rglob("*")}
     argv = (
-        ["train", "--resume", "--out", str(copy), "--no-progress"]
+        ["train", "--resume", "--out", str(copy), "--set", "epochs=3", "--no-progress"]
         if command == "resume"
         else ["evaluate", str(copy), "--checkpoint", "best", "-k", "2", "--no-progress"]
     )
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    what = "best weights" if command == "resume" else "weights"
+    what = "best weights" if (command, prefix) == ("resume", "best.") else "weights"
     assert f"error: {newest}: expected {what} that give valid distributions; found " in err, err
     assert "Expected parameter scale" in err and len(err.splitlines()) == 1
     assert {p: p.stat().st_mtime_ns for p in copy.rglob("*")} == before
