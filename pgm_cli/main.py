@@ -168,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     the project's own :class:`pgm.errors.PgmError`, and a path that does not exist or cannot be
     written) is answered by one line naming the argument, what was expected and what was
     found, exit status 2, no traceback; a run that fails while training (a non-finite loss) or
-    another operating-system failure gets one line and status 1. Any other exception is a bug
-    and surfaces as one, with its traceback. ``PGM_DEBUG=1`` shows the traceback always.
+    another operating-system failure gets one line and status 1. Weights of an opened run that
+    give a distribution invalid parameters on the real images are the run's fault (one line,
+    status 2) when no plug-in was named. Any other exception is a bug and surfaces as one, with
+    its traceback. ``PGM_DEBUG=1`` shows the traceback always.
     """
     try:  # Ctrl-C while the start-up imports run: one line, no traceback
         args = _parse(argv)
