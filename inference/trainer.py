@@ -187,6 +187,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         check_gradients(self.model, xb, self.step, self.epoch)
+        if self.training.normalize_gradients:  # AdamNormGrad (Tomczak & Welling's code)
+            for p in self.model.parameters():
+                if p.grad is not None:
+                    p.grad.div_(p.grad.norm() + 1e-7)
         if self.training.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training.grad_clip)
         self.optimizer.step()

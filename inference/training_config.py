@@ -44,6 +44,9 @@ class TrainingConfig:
     num_particles: int = 1
     kl_warmup_epochs: int = 0  # beta rises linearly over these epochs (Tomczak & Welling 2018)
     grad_clip: float = 0.0  # 0: no clipping
+    # each parameter's gradient divided by its L2 norm (+1e-7) before the optimiser step, as
+    # the VampPrior authors' AdamNormGrad does; recorded only when given (runs before it had none)
+    normalize_gradients: bool | None = field(default=None, metadata={"optional": True})
     # no effect since evaluate, compare and suite share one K (evaluation/defaults.py); kept as a
     # session key so that the runs which record it still load (CHANGELOG)
     eval_particles: int = field(default=1000, metadata=_SESSION)
@@ -96,6 +99,8 @@ class TrainingConfig:
         check_float(self.adam_eps, "adam_eps", minimum=0.0, exclusive_minimum=True)
         check_int(self.early_stopping_patience, "early_stopping_patience", minimum=0)
         check_float(self.grad_clip, "grad_clip", minimum=0.0)
+        if self.normalize_gradients is not None:
+            check_bool(self.normalize_gradients, "normalize_gradients")
         check_int(self.checkpoint_every, "checkpoint_every", minimum=1)
         check_int(self.keep_checkpoints, "keep_checkpoints", minimum=1)
         check_bool(self.flush_denormal, "flush_denormal")

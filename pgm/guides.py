@@ -17,7 +17,7 @@ from .keys import Key
 from .nn.encoders import make_encoder
 from .registry import GUIDES
 
-__all__ = ["DiagonalNormalGuide", "IAFGuide"]
+__all__ = ["ClampedDiagonalNormalGuide", "DiagonalNormalGuide", "IAFGuide"]
 
 
 class DiagonalNormalGuide(nn.Module):
@@ -104,6 +104,37 @@ def _encoder(cfg: dict) -> nn.Module:
 def _diagonal_normal(cfg: dict) -> nn.Module:
     encoder = _encoder(cfg)
     return DiagonalNormalGuide(encoder, encoder.out_features, cfg["latent_dim"])
+
+
+class ClampedDiagonalNormalGuide(DiagonalNormalGuide):
+    """The diagonal Gaussian of the VampPrior authors' code (Tomczak & Welling 2018,
+    github.com/jmtomczak/vae_vampprior): sigma(x)^2 = exp(hardtanh(v(x), -6, 2)), so standard
+    deviations stay in [0.05, 2.7]. Under a VampPrior the prior's components are this guide at
+    the pseudo-inputs, and cannot narrow below 0.05 either. The ``scale`` head is v(x), the
+    log-variance before the clamp."""
+
+    LOG_VARIANCE_RANGE = (-6.0, 2.0)
+
+    def gaussian(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dist.Distribution:
+        h = self.encoder(x) if features is None else features
+        log_variance = F.hardtanh(self.scale(h), *self.LOG_VARIANCE_RANGE)
+        return dist.Normal(self.loc(h), torch.exp(0.5 * log_variance)).to_event(1)
+
+    def describe(self) -> str:
+        low, high = self.LOG_VARIANCE_RANGE
+        return (
+            f"diagonal-Gaussian guide, log-variance in [{low:g}, {high:g}] "
+            f"({_network_name(self.encoder)} encoder)"
+        )
+
+
+@GUIDES.register(
+    "clamped-diagonal-normal",
+    "diagonal Gaussian q(z|x) with its log-variance clamped to [-6, 2] (the VampPrior code's)",
+)
+def _clamped_diagonal_normal(cfg: dict) -> nn.Module:
+    encoder = _encoder(cfg)
+    return ClampedDiagonalNormalGuide(encoder, encoder.out_features, cfg["latent_dim"])
 
 
 @GUIDES.register(

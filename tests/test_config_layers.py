@@ -42,15 +42,22 @@ def test_layers_own_disjoint_keys_and_pgm_names_no_training_key():
 def test_resolved_config_is_the_union_of_the_layers_each_checked_by_its_owner():
     cfg = resolve_config({**TINY_RUN, "num_workers": 2}, **DIGITS)
     assert {k: cfg[k] for k in DATA_KEYS} == DataConfig.from_config(cfg).as_dict()
-    assert TrainingConfig.from_config(cfg).as_dict() == {k: cfg[k] for k in TRAINING_KEYS}
+    assert TrainingConfig.from_config(cfg).as_dict() == {
+        k: cfg[k] for k in TRAINING_KEYS if k != "normalize_gradients"
+    }
     model_part = {k: v for k, v in cfg.items() if k not in DATA_KEYS + TRAINING_KEYS}
     assert set(model_part) <= set(MODEL_DEFAULTS) | PGM_KEYS
     resolved = pgm.resolve_model_config(model_part)
     assert {k: resolved[k] for k in model_part if k != "image_shape"} == {
         k: v for k, v in model_part.items() if k != "image_shape"
     }
-    # an optional key is recorded only when given
+    # an optional key is recorded only when given (runs recorded before it exist without it)
     assert "num_workers" not in resolve_config(TINY_RUN, **DIGITS)
+    assert "normalize_gradients" not in cfg
+    given = resolve_config({**TINY_RUN, "normalize_gradients": True}, **DIGITS)
+    assert given["normalize_gradients"] is True
+    with pytest.raises(ValueError, match="normalize_gradients: expected true or false; found 1"):
+        TrainingConfig(normalize_gradients=1)
     with pytest.raises(ValueError, match="epochs: expected an integer >= 1; found 0"):
         TrainingConfig(epochs=0)
     with pytest.raises(ValueError, match="data_dir: expected a path string; found 3"):

@@ -76,3 +76,85 @@ def test_tensorboard_logger_writes_the_epoch_scalars(tmp_path):
 def test_unknown_logger_is_refused(tmp_path):
     with pytest.raises(ValueError, match="logger: expected one of"):
         train({**TINY, "epochs": 1, "logger": "wandb"}, tmp_path / "run", progress=False)
+
+
+def test_normalize_gradients_hands_the_optimiser_unit_norm_gradients(monkeypatch):
+    """``normalize_gradients = true`` (the VampPrior code's AdamNormGrad): every parameter's
+    gradient reaches the optimiser with L2 norm 1 (tolerance 1e-5); without it, the raw ones."""
+    import torch
+
+    import pgm
+    from inference import Trainer
+    from inference.config import resolve_config
+
+    x = torch.randint(0, 17, (20, 1, 8, 8)).float()
+    seen: dict[bool, list[float]] = {}
+    for normalize in (True, False):
+        cfg = resolve_config(
+            {
+                "model": "vae",
+                "latent_dim": 2,
+                "hidden_dim": 8,
+                "batch_size": 20,
+                "seed": 0,
+                "device": "cpu",
+                "normalize_gradients": normalize,
+            },
+            image_shape=[1, 8, 8],
+            num_levels=17,
+        )
+        torch.manual_seed(0)
+        trainer = Trainer(cfg, pgm.build(cfg), None)
+        trainer.prepare(x, None)
+        norms: list[float] = []
+        step, params = trainer.optimizer.step, list(trainer.model.parameters())
+
+        def record(*args, norms=norms, params=params, step=step):
+            norms.extend(float(p.grad.norm()) for p in params if p.grad is not None)
+            return step(*args)
+
+        monkeypatch.setattr(trainer.optimizer, "step", record)
+        trainer.train_step(x)
+        seen[normalize] = norms
+    assert seen[True] and all(abs(n - 1) < 1e-5 for n in seen[True]), seen[True]
+    assert any(abs(n - 1) > 0.1 for n in seen[False])
+
+
+def test_the_clamped_guide_keeps_its_scale_in_range_under_a_vampprior():
+    """``guide = "clamped-diagonal-normal"``: however large its head's output, q's standard
+    deviations stay in [exp(-3), exp(1)], and the VampPrior's components (the guide at the
+    pseudo-inputs) with them; the plain guide's do not."""
+    import math
+
+    import torch
+
+    import pgm
+
+    cfg = {
+        "model": "vae",
+        "prior": "vamp",
+        "num_components": 3,
+        "latent_dim": 2,
+        "hidden_dim": 8,
+        "image_shape": [1, 8, 8],
+        "num_levels": 2,
+    }
+    for guide, bounded in (("clamped-diagonal-normal", True), ("diagonal-normal", False)):
+        torch.manual_seed(0)
+        model = pgm.build({**cfg, "guide": guide})
+        with torch.no_grad():
+            model.posterior.scale.bias.fill_(50.0)
+            wide = model.posterior.gaussian(torch.ones(4, 1, 8, 8)).stddev
+            components = model.prior().scale
+            model.posterior.scale.bias.fill_(-50.0)
+            narrow = model.posterior.gaussian(torch.ones(4, 1, 8, 8)).stddev
+        if bounded:
+            assert torch.allclose(wide, torch.full_like(wide, math.exp(1.0)))
+            assert torch.allclose(narrow, torch.full_like(narrow, math.exp(-3.0)))
+            assert torch.allclose(components, torch.full_like(components, math.exp(1.0)))
+        else:
+            assert float(wide.min()) > 40 and float(narrow.max()) < 1e-3
+    assert (
+        "log-variance in [-6, 2]"
+        in pgm.build({**cfg, "guide": "clamped-diagonal-normal"}).describe()
+    )
