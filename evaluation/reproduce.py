@@ -123,6 +123,13 @@ def reproduce_row(
     )
     summary = summarise_mean(est.log_likelihood.double().numpy())
     row = _row(recipe, cfg, model, result, est, summary, split, note)
+    # --set changes the recipe: the row says how, for the keys the run took (a key its model
+    # does not read was warned about and left out; --data is told apart by the data's name)
+    row["overrides"] = {
+        k: cfg[k]
+        for k in sorted(overrides or {})
+        if k != "data" and k in cfg and recipe.config.get(k) != cfg[k]
+    }
     row["wall_seconds"] = time.perf_counter() - began
     row["session_train_seconds"] = trained
     atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")

@@ -108,6 +108,16 @@ def _notes(rows: list[dict]) -> list[str]:
             f"Trained on {', '.join(other)}, not the papers' binarized MNIST: those rows' "
             "gaps compare different data and say nothing about the papers."
         )
+    changed = [
+        f"{r['row']} ({', '.join(f'{k} = {json.dumps(v)}' for k, v in r['overrides'].items())})"
+        for r in rows
+        if r.get("overrides")
+    ]
+    if changed:
+        notes.append(
+            f"Trained with --set changes to their recipes: {'; '.join(changed)}. Those rows "
+            "measure a modified recipe, not the recipe the paper row names."
+        )
     notes.append(
         "Gap = measured − published (negative: the reproduction is below the paper). "
         "Measured: mean log p(x) per image by importance sampling with K samples "

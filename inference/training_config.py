@@ -45,7 +45,8 @@ class TrainingConfig:
     kl_warmup_epochs: int = 0  # beta rises linearly over these epochs (Tomczak & Welling 2018)
     grad_clip: float = 0.0  # 0: no clipping
     # each parameter's gradient divided by its L2 norm (+1e-7) before the optimiser step, as
-    # the VampPrior authors' AdamNormGrad does; recorded only when given (runs before it had none)
+    # the VampPrior authors' AdamNormGrad does; recorded only when true (false is what runs
+    # before the key trained with: both resolve to no key, one config and one model group)
     normalize_gradients: bool | None = field(default=None, metadata={"optional": True})
     # no effect since evaluate, compare and suite share one K (evaluation/defaults.py); kept as a
     # session key so that the runs which record it still load (CHANGELOG)
@@ -101,6 +102,8 @@ class TrainingConfig:
         check_float(self.grad_clip, "grad_clip", minimum=0.0)
         if self.normalize_gradients is not None:
             check_bool(self.normalize_gradients, "normalize_gradients")
+            if not self.normalize_gradients:  # false is what a run without the key trained with
+                object.__setattr__(self, "normalize_gradients", None)
         check_int(self.checkpoint_every, "checkpoint_every", minimum=1)
         check_int(self.keep_checkpoints, "keep_checkpoints", minimum=1)
         check_bool(self.flush_denormal, "flush_denormal")

@@ -54,8 +54,11 @@ def test_resolved_config_is_the_union_of_the_layers_each_checked_by_its_owner():
     # an optional key is recorded only when given (runs recorded before it exist without it)
     assert "num_workers" not in resolve_config(TINY_RUN, **DIGITS)
     assert "normalize_gradients" not in cfg
+    cfg_plain = resolve_config(TINY_RUN, **DIGITS)
     given = resolve_config({**TINY_RUN, "normalize_gradients": True}, **DIGITS)
     assert given["normalize_gradients"] is True
+    # false is what a run without the key trained with: the same config, compared or grouped
+    assert resolve_config({**TINY_RUN, "normalize_gradients": False}, **DIGITS) == cfg_plain
     with pytest.raises(ValueError, match="normalize_gradients: expected true or false; found 1"):
         TrainingConfig(normalize_gradients=1)
     with pytest.raises(ValueError, match="epochs: expected an integer >= 1; found 0"):

@@ -146,6 +146,12 @@ def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys):
         and "cut short (max-epochs)" in md
     )
     assert "digits-binary, not the papers' binarized MNIST" in md
+    # the --set changes each row took are named: a modified recipe is not the paper's row
+    assert table[0]["overrides"] == {"hidden_dims": [16], "num_train": 64}
+    assert table[1]["overrides"] == {"num_layers": 2, "num_train": 64}
+    assert (
+        "Trained with --set changes to their recipes: vae-vampprior-paper (hidden_dims = [16]" in md
+    )
     html = (out / "reproduction.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and format_value(-81.30, ".2f") in html
     capsys.readouterr()
