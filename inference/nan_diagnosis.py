@@ -16,6 +16,7 @@ __all__ = [
     "check_loss",
     "describe_nonfinite",
     "first_line",
+    "invalid_parameters",
 ]
 
 _UNTOUCHED = "training stopped, the last checkpoint is untouched"
@@ -62,6 +63,13 @@ def _where(step: int, epoch: int) -> str:
     return f"step {step + 1} (epoch {epoch + 1})"
 
 
+def invalid_parameters(err: BaseException) -> bool:
+    """Whether ``err`` is torch's argument validation refusing a distribution's parameters
+    (anywhere in the message: Pyro may wrap it, naming the site first)."""
+    text = str(err)
+    return isinstance(err, ValueError) and "Expected parameter" in text and "invalid values" in text
+
+
 def check_invalid_parameters(
     err: ValueError, model, xb: torch.Tensor, step: int, epoch: int, validating: bool = False
 ):
@@ -69,9 +77,8 @@ def check_invalid_parameters(
     failure as a NaN loss, one step earlier: raise it as such, naming the step (``step`` and
     ``epoch`` are the 0-based counters before the step), or, ``validating``, the validation
     pass of epoch ``epoch + 1``. Any other error is left to its caller."""
-    text = str(err)
     params_finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-    if "invalid values" not in text and params_finite:
+    if not invalid_parameters(err) and params_finite:
         return  # a different mistake (shapes, support of the data): re-raised as it is
     where = describe_nonfinite(model.model, model.guide, xb)
     weights = "" if params_finite else " (the model's weights are no longer finite)"

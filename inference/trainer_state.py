@@ -128,13 +128,16 @@ def load_checkpoint(trainer, path: Path) -> None:
             check_state(best, trainer.model, path, BEST_PREFIX)
     except CheckpointError as err:
         raise with_older_checkpoint(err, path) from None
+
     # probed as loaded: the best weights become model.safetensors when training ends, and the
     # current ones train on (a failed step would not name the file)
+    def fresh():
+        return pgm.build(trainer.config)
+
     for what, weights in (("best weights", best), ("weights", state)):
         if weights:
             trainer.model.load_state_dict(weights)
             try:
-                fresh = lambda: pgm.build(trainer.config)  # noqa: E731
                 check_valid_distributions(trainer.model, path, fresh, what)
             except CheckpointError as err:
                 raise with_older_checkpoint(err, path) from None

@@ -19,19 +19,9 @@ import torch
 from pgm.contract import trace_pair
 
 from .checkpoint import CheckpointError
-from .nan_diagnosis import first_line
+from .nan_diagnosis import first_line, invalid_parameters
 
-__all__ = ["check_valid_distributions", "invalid_parameters"]
-
-
-def invalid_parameters(err: BaseException) -> bool:
-    """Whether ``err`` is torch's argument validation refusing a distribution's parameters."""
-    text = str(err)
-    return (
-        isinstance(err, ValueError)
-        and text.startswith("Expected parameter")
-        and "invalid values" in text
-    )
+__all__ = ["check_valid_distributions"]
 
 
 def _probe(model) -> ValueError | None:

@@ -39,7 +39,11 @@ class DiagonalNormalGuide(nn.Module):
         """N(mu(x), diag sigma(x)^2), batch ``(N,)``, event ``(L,)`` (``features``: the encoder's
         output for ``x``, when the caller has it already)."""
         h = self.encoder(x) if features is None else features
-        return dist.Normal(self.loc(h), F.softplus(self.scale(h)) + 1e-4).to_event(1)
+        return dist.Normal(self.loc(h), self.stddev(self.scale(h))).to_event(1)
+
+    def stddev(self, v: torch.Tensor) -> torch.Tensor:
+        """sigma from the ``scale`` head's output v: softplus(v) + 1e-4."""
+        return F.softplus(v) + 1e-4
 
     def forward(self, x: torch.Tensor) -> dist.Distribution:
         return self.gaussian(x)
@@ -115,10 +119,9 @@ class ClampedDiagonalNormalGuide(DiagonalNormalGuide):
 
     LOG_VARIANCE_RANGE = (-6.0, 2.0)
 
-    def gaussian(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dist.Distribution:
-        h = self.encoder(x) if features is None else features
-        log_variance = F.hardtanh(self.scale(h), *self.LOG_VARIANCE_RANGE)
-        return dist.Normal(self.loc(h), torch.exp(0.5 * log_variance)).to_event(1)
+    def stddev(self, v: torch.Tensor) -> torch.Tensor:
+        """sigma from the ``scale`` head's output v: exp(hardtanh(v, -6, 2) / 2)."""
+        return torch.exp(0.5 * F.hardtanh(v, *self.LOG_VARIANCE_RANGE))
 
     def describe(self) -> str:
         low, high = self.LOG_VARIANCE_RANGE

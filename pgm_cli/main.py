@@ -248,7 +248,7 @@ def _blame_the_runs(err: ValueError, args) -> bool:
     """Whether a distribution refusing its parameters is the opened runs' weights' doing: no
     plug-in was named (a plug-in's own bug surfaces as one), the command trains nothing
     (training reports a divergence itself), and ``PGM_DEBUG`` is not set."""
-    from inference.weights_probe import invalid_parameters
+    from inference.nan_diagnosis import invalid_parameters
 
     return (
         invalid_parameters(err)
