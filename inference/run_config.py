@@ -37,44 +37,49 @@ def run_template(run: str | Path) -> dict:
 def _check_weights_config(run: Path, cfg: dict) -> None:
     """Refuse a ``config.json`` edited since its weights were written (as loading the run
     does): ``--from`` would train another model than the run's (``encoder_input`` added to a
-    run that predates it, say) under its name. A run without finished weights is not checked."""
+    run that predates it, say) under its name. Checked against the run's newest checkpoint or
+    its weights; a run with neither (killed before its first epoch) is not checked."""
     from pgm.model_config import recorded_config
 
-    from .checkpoint import load_tensors
     from .fingerprint import check_weights_config
 
-    weights = RunFolder(run).weights
-    if not weights.is_file():
-        return
-    try:
-        _, meta = load_tensors(weights)
-    except Exception:  # noqa: BLE001  (unreadable weights: --from reads only config.json)
-        return
-    if isinstance(meta.get("config"), dict):
+    found = _recorded_meta(run)
+    if found is not None and isinstance(found[1].get("config"), dict):
         hint = f" (config.json was edited; restore it in {run})"
-        check_weights_config(meta["config"], recorded_config(cfg), "--from", str(weights), hint)
+        check_weights_config(
+            found[1]["config"], recorded_config(cfg), "--from", str(found[0]), hint
+        )
 
 
-def _check_recorded_plugins(run: Path, cfg: dict) -> None:
-    """Before any advice to pass a plug-in: the plug-ins of ``run``'s ``config.json`` are those
-    its newest checkpoint (or its weights) recorded, read from metadata alone. An edited
-    ``config.json`` would otherwise have the user name (and so run) a module it planted. An
-    unreadable newest checkpoint is refused now, as the resume would refuse it, not skipped."""
+def _recorded_meta(run: Path) -> tuple[Path, dict] | None:
+    """``(file, metadata)`` of what ``run`` recorded with its weights: its newest checkpoint's,
+    else ``model.safetensors``'s, read without the tensors; None when it has neither. An
+    unreadable file is refused (naming an older checkpoint to move to), never skipped: the
+    config it would have checked is then not the run's."""
     from .checkpoint import CheckpointError, read_metadata
     from .checkpoint_meta import sorted_checkpoints
-    from .fingerprint import check_same_plugins
     from .trainer_state import with_older_checkpoint
 
     folder = RunFolder(run)
     newest = sorted_checkpoints(folder.checkpoints)[-1:]
     for path in newest or ([folder.weights] if folder.weights.exists() else []):
         try:
-            meta = read_metadata(path)
+            return path, read_metadata(path)
         except CheckpointError as err:
             raise with_older_checkpoint(err, path) from None
-        if isinstance(meta.get("config"), dict):
-            hint = f" (config.json was edited; restore it in {run})"
-            check_same_plugins(meta["config"], cfg, str(path), hint)
+    return None
+
+
+def _check_recorded_plugins(run: Path, cfg: dict) -> None:
+    """Before any advice to pass a plug-in: the plug-ins of ``run``'s ``config.json`` are those
+    its newest checkpoint (or its weights) recorded, read from metadata alone. An edited
+    ``config.json`` would otherwise have the user name (and so run) a module it planted."""
+    from .fingerprint import check_same_plugins
+
+    found = _recorded_meta(run)
+    if found is not None and isinstance(found[1].get("config"), dict):
+        hint = f" (config.json was edited; restore it in {run})"
+        check_same_plugins(found[1]["config"], cfg, str(found[0]), hint)
 
 
 def _read_config(config: str) -> dict:

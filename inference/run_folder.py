@@ -150,6 +150,12 @@ class RunFolder:
                     f"--out: expected a folder apart from any other run; found {run}, inside the "
                     f"run {host} (its files would mix with that run's own; choose another folder)"
                 )
+        if self.checkpoints.is_symlink():  # training would write and prune another folder
+            raise ConfigError(
+                f"--out: expected {self.checkpoints} to be the run's own folder; found a link to "
+                f"{os.readlink(self.checkpoints)} (training there would write, and delete, "
+                "checkpoints that are not this run's: replace the link by a copy)"
+            )
         has_checkpoints = self.checkpoints.exists()
         if has_checkpoints and not self.checkpoints.is_dir():
             raise ConfigError(

@@ -393,3 +393,38 @@ def test_python_dash_m_does_not_import_from_the_working_folder(tmp_path, module)
     )
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
+
+
+def test_a_linked_checkpoints_folder_is_refused_before_anything_is_written(
+    trained, tmp_path, capsys
+):
+    """A run folder whose checkpoints/ links to another run's: a resume would write there and
+    prune that run's checkpoints (it did: the other run lost its epoch and later resumed from
+    this one's). Refused in one line; both folders stay as they were."""
+    other = _copy(trained["plain"], tmp_path / "other")
+    run = _copy(trained["plain"], tmp_path / "run")
+    shutil.rmtree(run / "checkpoints")
+    (run / "checkpoints").symlink_to(other / "checkpoints")
+    before = sorted(p.name for p in (other / "checkpoints").iterdir())
+    argv = ["train", "--resume", "--out", str(run), "--set", "epochs=3", "--no-progress"]
+    _refused(argv, capsys, f"{run / 'checkpoints'} to be the run's own folder; found a link")
+    assert sorted(p.name for p in (other / "checkpoints").iterdir()) == before
+
+
+def test_from_checks_an_edited_config_against_the_checkpoint_when_the_weights_are_gone(
+    trained, tmp_path, capsys
+):
+    """``--from`` of a run whose model.safetensors is unreadable: the edited config.json is
+    checked against the newest checkpoint (it was accepted unchecked), and with no readable
+    record at all the unreadable file is refused by name."""
+    run = _copy(trained["plain"], tmp_path / "run")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["latent_dim"] += 1
+    (run / "config.json").write_text(json.dumps(cfg))
+    os.truncate(run / "model.safetensors", 100)
+    argv = ["train", "--from", str(run), "--out", str(tmp_path / "new"), "--no-progress"]
+    _refused(argv, capsys, "latent_dim", "config.json was edited")
+    newest = next((run / "checkpoints").glob("epoch-*.safetensors"))
+    os.truncate(newest, 100)
+    _refused(argv, capsys, f"{newest}: expected a complete pgm safetensors file")
+    assert not (tmp_path / "new").exists()
