@@ -9,6 +9,7 @@ from torch import nn
 
 from .generative_model import GenerativeModel
 from .model_config import MODEL_DEFAULTS, inapplicable_keys, resolve_model_config
+from .nn.weight_init import apply_weight_init
 from .parts import (
     Guide,
     Likelihood,
@@ -91,11 +92,16 @@ def build(config: dict | MappingProxyType) -> GenerativeModel:
     The result has ``.model(x)`` and ``.guide(x)`` (Pyro callables keeping the contract of
     DESIGN.md) and ``.sample(n) -> (n, C, H, W)``. A run's whole ``config.json`` is accepted:
     keys another layer declared (data, training) are not the model's and are left alone.
+    ``weight_init = "he"`` then redraws the dense layers' weights (:mod:`pgm.nn.weight_init`).
     A resolved model layer (``inference.ResolvedConfig.model``, a read-only mapping) is built
     as it is: a dict is resolved here, at the public edge, and only then.
     """
     cfg = dict(config) if isinstance(config, MappingProxyType) else resolve_model_config(config)
-    return call_factory("model", cfg["model"], MODELS[cfg["model"]], cfg)
+    model = call_factory("model", cfg["model"], MODELS[cfg["model"]], cfg)
+    scheme = cfg.get("weight_init", "torch")
+    if scheme != "torch" and "weight_init" not in inapplicable_keys(cfg):
+        apply_weight_init(model, scheme)
+    return model
 
 
 @MODELS.register("vae", "VAE: any prior x guide x likelihood")

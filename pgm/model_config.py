@@ -19,7 +19,9 @@ from .config_keys import check_known_keys, declare_keys
 from .data import from_config as _data_keys  # noqa: F401  (declares the data's keys)
 from .errors import PgmError, PgmTypeError
 from .nn.mlp import ACTIVATIONS
+from .nn.weight_init import WEIGHT_INITS
 from .plain_model import MODEL_KEYS
+from .priors import PSEUDO_INPUTS
 from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .run_plugins import plugin_records, use_plugins
 from .validation import check_choice, check_int, check_shape
@@ -64,7 +66,11 @@ class ModelConfig:
     activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
     # built-in encoders' pixels: centred = levels scaled to [-1, 1]; unit = to [0, 1]
     encoder_input: str = "centred"
+    # dense layers' weights: torch = PyTorch's own; he = N(0, 2 / fan_in) (pgm.nn.weight_init)
+    weight_init: str = "torch"
     num_components: int = 10  # mixture components / VampPrior pseudo-inputs
+    # VampPrior pseudo-inputs: sigmoid of logits, or hardtanh-clipped pixels (pgm.priors)
+    pseudo_inputs: str = "sigmoid"
     num_flows: int = 2  # coupling layers of the flow prior, IAF steps of the guide
     num_mixtures: int = 5  # logistics per pixel in discretized-logistic outputs
     num_layers: int = 5  # autoregressive networks' layers
@@ -100,6 +106,8 @@ class ModelConfig:
         DECODERS.check(self.network, "network")
         check_choice(self.activation, "activation", ACTIVATIONS)
         check_choice(self.encoder_input, "encoder_input", ENCODER_INPUTS)
+        check_choice(self.weight_init, "weight_init", WEIGHT_INITS)
+        check_choice(self.pseudo_inputs, "pseudo_inputs", PSEUDO_INPUTS)
         dims = self.hidden_dims
         if dims is not None and not (
             isinstance(dims, (list, tuple))
@@ -219,6 +227,7 @@ _NETWORK_KEYS = {
     "hidden_dims",
     "activation",
     "encoder_input",
+    "weight_init",
 }
 _VAE_KEYS = {"prior", "guide", "likelihood", "latent_dim"} | _NETWORK_KEYS
 _AUTOREGRESSIVE_KEYS = {"likelihood", "num_layers", "hidden_channels"}

@@ -16,8 +16,11 @@ from .errors import PgmError, PgmTypeError
 from .keys import Key
 from .parts import GaussianGuide
 from .registry import PRIORS
+from .validation import check_choice
 
 COMPONENTS = Key("num_components", int, 10, low=1, help="mixture components / pseudo-inputs M")
+#: how a VampPrior holds its pseudo-inputs (:class:`VampPrior`)
+PSEUDO_INPUTS = ("sigmoid", "hardtanh")
 
 __all__ = ["DiagonalNormalPrior", "FlowPrior", "MixturePrior", "StandardNormalPrior", "VampPrior"]
 
@@ -80,16 +83,44 @@ class VampPrior(nn.Module):
     saved once, under the model's guide.
 
     :param event_shape: the data's shape; pseudo-inputs are ``(M, *event_shape)``.
-    :param num_levels: K; pseudo-inputs are squashed into the data's range [0, K-1].
+    :param num_levels: K; pseudo-inputs lie in the data's range [0, K-1].
     :param num_components: M.
+    :param pseudo_inputs: how they are held. ``"sigmoid"`` (the default): as logits squashed
+        into [0, K-1], drawn N(0, 0.5^2), so they start grey with pixel noise. ``"hardtanh"``: as
+        pixel values clipped to [0, K-1], drawn N(0.05, 0.01^2) x (K-1), so they start near
+        black; this is the VampPrior authors' code for static MNIST
+        (github.com/jmtomczak/vae_vampprior, ``models/Model.py`` and ``utils/load_data.py``). A
+        clipped pixel gets no gradient until another pixel's change moves it back.
     """
 
-    def __init__(self, event_shape: tuple[int, ...], num_levels: int, num_components: int):
+    def __init__(
+        self,
+        event_shape: tuple[int, ...],
+        num_levels: int,
+        num_components: int,
+        pseudo_inputs: str = "sigmoid",
+    ):
         super().__init__()
+        check_choice(pseudo_inputs, "pseudo_inputs", PSEUDO_INPUTS)
         self.num_levels = num_levels
-        # pseudo-inputs live in logit space and are squashed into the data's range [0, K-1]
-        self.pseudo_inputs = nn.Parameter(0.5 * torch.randn(num_components, *event_shape))
+        self.squash = pseudo_inputs
+        shape = (num_components, *event_shape)
+        if pseudo_inputs == "sigmoid":
+            self.pseudo_inputs = nn.Parameter(0.5 * torch.randn(shape))
+        else:
+            self.pseudo_inputs = nn.Parameter((0.05 + 0.01 * torch.randn(shape)) * self._top)
         self._gaussian = None  # the guide's gaussian(x), set by attach
+
+    @property
+    def _top(self) -> int:
+        """The data's top level, K - 1 (1 for real-valued data, K = 0)."""
+        return max(self.num_levels - 1, 1)
+
+    def images(self) -> torch.Tensor:
+        """The pseudo-inputs u_m as images in the data's range [0, K-1], ``(M, *event_shape)``."""
+        if self.squash == "sigmoid":
+            return torch.sigmoid(self.pseudo_inputs) * self._top
+        return F.hardtanh(self.pseudo_inputs, 0.0, float(self._top))
 
     def attach(self, guide: nn.Module) -> None:
         """Take q's diagonal Gaussian from ``guide`` (a :class:`pgm.parts.GaussianGuide`)."""
@@ -104,8 +135,7 @@ class VampPrior(nn.Module):
     def forward(self) -> dist.Distribution:
         if self._gaussian is None:
             raise PgmError("prior 'vamp': expected attach(guide) before use; found no guide")
-        u = torch.sigmoid(self.pseudo_inputs) * max(self.num_levels - 1, 1)
-        q = self._gaussian(u)  # N(mu(u), diag sigma(u)^2), batch (M,), event (L,)
+        q = self._gaussian(self.images())  # N(mu(u), diag sigma(u)^2), batch (M,), event (L,)
         # the mixture's density is two matrix products: K importance samples x M components
         # never materialise a (K, N, M, L) tensor (pgm.distributions.diagonal_normal_mixture)
         return DiagonalNormalMixture(q.mean, q.stddev)
@@ -157,10 +187,23 @@ def _mixture(cfg: dict) -> nn.Module:
 
 
 @PRIORS.register(
-    "vamp", "VampPrior: mixture of the guide at learned pseudo-inputs", keys=[COMPONENTS]
+    "vamp",
+    "VampPrior: mixture of the guide at learned pseudo-inputs",
+    keys=[
+        COMPONENTS,
+        Key(
+            "pseudo_inputs",
+            str,
+            "sigmoid",
+            help="sigmoid: logits, N(0, 0.25) init; hardtanh: clipped pixels, near-black init "
+            "(the VampPrior authors' code)",
+        ),
+    ],
 )
 def _vamp(cfg: dict) -> nn.Module:
-    return VampPrior(cfg["image_shape"], cfg["num_levels"], cfg["num_components"])
+    return VampPrior(
+        cfg["image_shape"], cfg["num_levels"], cfg["num_components"], cfg["pseudo_inputs"]
+    )
 
 
 @PRIORS.register(

@@ -1,0 +1,32 @@
+"""How a model's dense layers start: ``weight_init = "torch"`` keeps PyTorch's own
+initialisation (the default, what every earlier run trained with); ``"he"`` redraws the weight of
+every :class:`torch.nn.Linear` from N(0, 2 / fan_in) (He et al. 2015), as the VampPrior authors'
+code does (Tomczak & Welling 2018, github.com/jmtomczak/vae_vampprior, ``utils/nn.py:he_init``).
+Biases, convolutions and parameters outside linear layers (a VampPrior's pseudo-inputs) keep
+their own initialisation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["WEIGHT_INITS", "apply_weight_init"]
+
+#: the choices of the ``weight_init`` key
+WEIGHT_INITS = ("torch", "he")
+
+
+@torch.no_grad()
+def apply_weight_init(module: nn.Module, scheme: str) -> nn.Module:
+    """Redraw ``module``'s linear weights by ``scheme`` (one of :data:`WEIGHT_INITS`), in the
+    order :meth:`torch.nn.Module.modules` visits them, from torch's global generator; returns
+    ``module``."""
+    if scheme not in WEIGHT_INITS:
+        raise ValueError(f"scheme: expected one of {', '.join(WEIGHT_INITS)}; found {scheme!r}")
+    if scheme == "he":
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                layer.weight.normal_(0.0, math.sqrt(2.0 / layer.in_features))
+    return module

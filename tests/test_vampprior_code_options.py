@@ -1,0 +1,145 @@
+"""The VampPrior authors' code as options (Tomczak & Welling 2018,
+github.com/jmtomczak/vae_vampprior): ``weight_init = "he"``, the ``vamp`` prior's
+``pseudo_inputs = "hardtanh"``, and the clamped guide's reach under ``hvae``. Each default must
+build exactly what a run without the key built, so earlier runs read, resume and compare
+unchanged."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import pgm
+from pgm.errors import PgmError
+from pgm.model_config import inapplicable_keys, recorded_config, resolve_model_config
+
+VAMP = {
+    "model": "vae",
+    "prior": "vamp",
+    "num_components": 5,
+    "latent_dim": 4,
+    "network": "gated-mlp",
+    "hidden_dims": [300, 300],
+    "image_shape": [1, 28, 28],
+    "num_levels": 2,
+}
+
+
+def _built(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    return pgm.build(cfg).state_dict()
+
+
+def test_defaults_build_what_a_config_without_the_keys_built():
+    """``weight_init = "torch"`` and ``pseudo_inputs = "sigmoid"`` draw the same tensors, bit for
+    bit, as a config that names neither (seed 0)."""
+    plain = _built(VAMP)
+    named = _built({**VAMP, "weight_init": "torch", "pseudo_inputs": "sigmoid"})
+    assert plain.keys() == named.keys()
+    assert all(torch.equal(plain[k], named[k]) for k in plain)
+
+
+def test_he_init_redraws_linear_weights_at_two_over_fan_in_and_keeps_the_rest():
+    """Every linear weight's sample standard deviation is within 5% of sqrt(2 / fan_in) (layers
+    of at least 4,000 weights, seed 0; the standard error there is under 1.2%); biases and the
+    pseudo-inputs are the tensors PyTorch's initialisation drew."""
+    plain = _built(VAMP)
+    torch.manual_seed(0)
+    model = pgm.build({**VAMP, "weight_init": "he"})
+    he = model.state_dict()
+    linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    assert len(linears) >= 10
+    for name, layer in linears:
+        assert not torch.equal(he[f"{name}.weight"], plain[f"{name}.weight"]), name
+        assert torch.equal(he[f"{name}.bias"], plain[f"{name}.bias"]), name
+        if layer.weight.numel() >= 4000:
+            want = math.sqrt(2.0 / layer.in_features)
+            assert abs(float(he[f"{name}.weight"].std()) / want - 1) < 0.05, name
+    assert torch.equal(he["prior.pseudo_inputs"], plain["prior.pseudo_inputs"])
+
+
+def test_he_init_is_not_applied_where_the_model_does_not_read_it():
+    """A PixelCNN does not read ``weight_init`` (it is listed as inapplicable), and builds the
+    same tensors with it as without (seed 0)."""
+    cfg = {"model": "pixelcnn", "image_shape": [1, 8, 8], "num_levels": 2, "num_layers": 2}
+    assert "weight_init" in inapplicable_keys(resolve_model_config({**cfg, "weight_init": "he"}))
+    plain, he = _built(cfg), _built({**cfg, "weight_init": "he"})
+    assert all(torch.equal(plain[k], he[k]) for k in plain)
+
+
+@pytest.mark.parametrize("levels", [2, 17])
+def test_hardtanh_pseudo_inputs_start_near_black_and_stay_in_range(levels):
+    """``pseudo_inputs = "hardtanh"``: images start at 0.05 (K-1) on average (tolerance 0.005
+    (K-1); 5 x 784 draws of sd 0.01 (K-1), seed 0), lie in [0, K-1] however far a parameter
+    is pushed, and a clipped pixel gets no gradient while one inside the range does."""
+    torch.manual_seed(0)
+    model = pgm.build({**VAMP, "num_levels": levels, "pseudo_inputs": "hardtanh"})
+    prior = model.prior
+    top = levels - 1
+    assert abs(float(prior.images().detach().mean()) - 0.05 * top) < 0.005 * top
+    with torch.no_grad():
+        prior.pseudo_inputs[0, 0, 0, 0] = -3.0
+        prior.pseudo_inputs[0, 0, 0, 1] = 100.0 * top
+    images = prior.images().detach()
+    assert float(images.min()) == 0.0 and float(images.max()) == top
+    z = torch.zeros(3, VAMP["latent_dim"])
+    model.prior().log_prob(z).sum().backward()
+    grad = prior.pseudo_inputs.grad
+    assert float(grad[0, 0, 0, 0]) == 0.0 and float(grad[0, 0, 0, 1]) == 0.0
+    assert float(grad[0, 0, 5:, 5:].abs().sum()) > 0
+
+
+def test_bad_values_are_refused_naming_the_key():
+    with pytest.raises(PgmError, match=r"^weight_init: expected one of he, torch; found 'xavier'"):
+        pgm.build({**VAMP, "weight_init": "xavier"})
+    with pytest.raises(
+        PgmError, match=r"^pseudo_inputs: expected one of hardtanh, sigmoid; found 'tanh'"
+    ):
+        pgm.build({**VAMP, "pseudo_inputs": "tanh"})
+
+
+def test_an_earlier_record_reads_as_the_defaults_it_was_trained_with():
+    """A run's config.json from before the keys gets ``weight_init = "torch"``, and, under a
+    VampPrior only, ``pseudo_inputs = "sigmoid"``."""
+    vamp = recorded_config(dict(VAMP))
+    assert vamp["weight_init"] == "torch" and vamp["pseudo_inputs"] == "sigmoid"
+    normal = recorded_config({**VAMP, "prior": "standard-normal"})
+    assert normal["weight_init"] == "torch" and "pseudo_inputs" not in normal
+
+
+HVAE = {
+    "model": "hvae",
+    "prior": "vamp",
+    "num_components": 3,
+    "latent_dim": 2,
+    "latent_dim_top": 2,
+    "hidden_dim": 8,
+    "image_shape": [1, 8, 8],
+    "num_levels": 2,
+}
+
+
+def test_the_clamped_guide_bounds_all_three_gaussians_of_an_hvae():
+    """Under ``hvae``, q(z1 | x, z2) and p(z1 | z2) take the guide's map to sigma: with the
+    clamped guide, heads pushed to +-50 give exp(1) and exp(-3) (the authors' code clamps all
+    three log-variances to [-6, 2]); with the plain guide they stay softplus + 1e-4."""
+    x, z2 = torch.ones(4, 1, 8, 8), torch.zeros(4, 2)
+    for guide, bounded in (("clamped-diagonal-normal", True), ("diagonal-normal", False)):
+        torch.manual_seed(0)
+        model = pgm.build({**HVAE, "guide": guide})
+        for head in (model.posterior.bottom, model.conditional_prior):
+            inputs = (x, z2) if head is model.posterior.bottom else (z2,)
+            with torch.no_grad():
+                head.scale.bias.fill_(50.0)
+                wide = head(*inputs).stddev
+                head.scale.bias.fill_(-50.0)
+                narrow = head(*inputs).stddev
+            if bounded:
+                assert torch.allclose(wide, torch.full_like(wide, math.exp(1.0)))
+                assert torch.allclose(narrow, torch.full_like(narrow, math.exp(-3.0)))
+            else:
+                assert float(wide.min()) > 40
+                assert torch.allclose(narrow, torch.full_like(narrow, 1e-4))
