@@ -100,6 +100,15 @@ def _table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def _changes(row: dict) -> str:
+    """The row's differences from its recipe (``recipe_differences``), else its ``--set``
+    overrides as recorded; "" when it is the recipe's."""
+    differences = row.get("recipe_differences")
+    if differences is not None:
+        return ", ".join(differences)
+    return ", ".join(f"{k} = {json.dumps(v)}" for k, v in (row.get("overrides") or {}).items())
+
+
 def _notes(rows: list[dict]) -> list[str]:
     notes = sorted({r["split_note"] for r in rows if r["split_note"]})
     other = sorted({r["data"] for r in rows if r["data"] != "binarized-mnist"})
@@ -108,15 +117,12 @@ def _notes(rows: list[dict]) -> list[str]:
             f"Trained on {', '.join(other)}, not the papers' binarized MNIST: those rows' "
             "gaps compare different data and say nothing about the papers."
         )
-    changed = [
-        f"{r['row']} ({', '.join(f'{k} = {json.dumps(v)}' for k, v in r['overrides'].items())})"
-        for r in rows
-        if r.get("overrides")
-    ]
+    changed = [f"{r['row']} ({_changes(r)})" for r in rows if _changes(r)]
     if changed:
         notes.append(
-            f"Trained with --set changes to their recipes: {'; '.join(changed)}. Those rows "
-            "measure a modified recipe, not the recipe the paper row names."
+            f"Trained otherwise than their recipes as they are now (by --set, or before the "
+            f"recipe was changed): {'; '.join(changed)}. Those rows measure a modified recipe, "
+            "not the recipe the paper row names."
         )
     notes.append(
         "Gap = measured − published (negative: the reproduction is below the paper). "
@@ -188,6 +194,34 @@ def render_html(rows: list[dict], figures: list) -> str:
     return "\n".join(out) + "\n"
 
 
+def recipe_differences(run: Path, row: str) -> list[str] | None:
+    """How the run in folder ``run`` differs from the recipe of ``row`` as it is now, one
+    ``key (run has A, recipe B)`` per key (:func:`inference.fingerprint.config_differences`:
+    session keys, a grown ``epochs`` and keys the model does not read aside; the data is noted
+    apart): what ``--set`` changed, and what an edit of the recipe changed since the run
+    trained. None when the run's ``config.json`` or the recipe cannot be read (the row's
+    ``overrides`` then stand alone). Reads files only: no plug-in is imported."""
+    from inference.config import resolve_config
+    from inference.fingerprint import config_differences
+    from inference.run_folder import CONFIG_FILE, read_json_object
+    from pgm.errors import PgmError
+
+    from .recipes import load_recipe
+
+    try:
+        trained = read_json_object(run / CONFIG_FILE, "--out")
+        recipe = load_recipe(row)
+        now = resolve_config(
+            recipe.config,
+            image_shape=trained.get("image_shape"),
+            num_levels=trained.get("num_levels"),
+        )
+        differences = config_differences(trained, now, label="recipe")
+    except (PgmError, OSError, TypeError, ValueError):
+        return None
+    return [d for d in differences if not d.startswith("data ")]
+
+
 def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
     """Every ``out/*/reproduction.json`` with its row, each checked before any is used: JSON
     holding an object whose ``row`` is a known recipe's name and the name of its folder (a row
@@ -228,6 +262,8 @@ def write_table(out: str | Path) -> list[dict]:
     found = {name: path for name, (path, _) in checked.items()}
     order = [r for r in ROWS if r in found] + sorted(r for r in found if r not in ROWS)
     rows = [checked[r][1] for r in order]
+    for r in rows:
+        r["recipe_differences"] = recipe_differences(found[r["row"]].parent, r["row"])
     (out / "figures").mkdir(parents=True, exist_ok=True)
     figures = []
     for r in rows:

@@ -66,8 +66,9 @@ def fingerprint(cfg: dict, data: dict | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def config_differences(recorded: dict, given: dict) -> list[str]:
-    """``key (run has A, given B)`` for every key whose values differ, but
+def config_differences(recorded: dict, given: dict, label: str = "given") -> list[str]:
+    """``key (run has A, given B)`` (``label`` names B's source) for every key whose values
+    differ, but
     :data:`SESSION_KEYS`; ``epochs`` may grow (a resume may extend a run) but not shrink.
     Model keys the recorded model does not read (which pgm 0.1 still wrote into config.json,
     e.g. ``num_layers`` for a VAE) are not compared, and plug-ins are compared by module and
@@ -83,7 +84,7 @@ def config_differences(recorded: dict, given: dict) -> list[str]:
         if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
             continue
         note = "; it may only grow" if key == "epochs" else ""
-        out.append(f"{key} (run has {short_repr(old)}, given {short_repr(new)}{note})")
+        out.append(f"{key} (run has {short_repr(old)}, {label} {short_repr(new)}{note})")
     return out
 
 

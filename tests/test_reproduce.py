@@ -106,7 +106,7 @@ def test_recipe_builds_and_takes_svi_steps_on_real_data(row, shared_data):
     assert torch.isfinite(ll).all() and (ll < 0).all()
 
 
-def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys):
+def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys, monkeypatch):
     out = tmp_path / "repro"
     rows = ["vae-vampprior-paper", "pixelcnn"]
     assert (
@@ -150,8 +150,13 @@ def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys):
     assert table[0]["overrides"] == {"hidden_dims": [16], "num_train": 64}
     assert table[1]["overrides"] == {"num_layers": 2, "num_train": 64}
     assert (
-        "Trained with --set changes to their recipes: vae-vampprior-paper (hidden_dims = [16]" in md
+        "(by --set, or before the recipe was changed): vae-vampprior-paper "
+        "(hidden_dims (run has [16], recipe [300, 300])" in md
     )
+    assert table[1]["recipe_differences"] == [
+        "num_layers (run has 2, recipe 15)",
+        "num_train (run has 64, recipe 0)",
+    ]
     html = (out / "reproduction.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and format_value(-81.30, ".2f") in html
     capsys.readouterr()
@@ -177,6 +182,22 @@ def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys):
         0.01,
         0.02,
     ]  # warm-up over 100 epochs
+
+    # the recipe edited after the row trained (its lr, here): the rewritten table says the row
+    # is not the recipe's any more, though no --set changed that key
+    import shutil
+
+    import evaluation.recipes as recipes
+    from evaluation.reproduction_table import write_table
+
+    edited = tmp_path / "recipes"
+    shutil.copytree(recipes.RECIPE_DIR, edited)
+    toml = edited / "vae-vampprior-paper.toml"
+    toml.write_text(toml.read_text().replace("lr = 5e-4", "lr = 1e-3"))
+    monkeypatch.setattr(recipes, "RECIPE_DIR", edited)
+    first = write_table(out)[0]
+    assert "lr (run has 0.0005, recipe 0.001)" in first["recipe_differences"]
+    assert "lr (run has 0.0005, recipe 0.001)" in (out / "reproduction.md").read_text()
 
 
 def test_reproduce_says_when_it_measures_on_the_validation_split(tmp_path):
