@@ -104,7 +104,8 @@ def test_shipped_configs_are_named_by_name_or_repository_path(tmp_path, monkeypa
     (tmp_path / "vae-digits").write_text('data = "digits"\n')
     assert resolve_config_path("vae-digits") == "vae-digits"
     assert resolve_config_path("../vae-digits") == "../vae-digits"
-    assert resolve_config_path("no-such-config") == "no-such-config"
+    assert resolve_config_path("no/such-config") == "no/such-config"
+    assert resolve_config_path("no-such.toml") == "no-such.toml"
 
 
 def test_pgm_train_refuses_an_unknown_name_in_one_line(tmp_path, capsys):
@@ -112,8 +113,16 @@ def test_pgm_train_refuses_an_unknown_name_in_one_line(tmp_path, capsys):
 
     assert main(["train", "no-such-config", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
-    assert (
-        err == "pgm train: error: config: expected a TOML file; found no such file: no-such-config"
+    assert err.startswith(
+        "pgm train: error: config: expected a TOML file or a shipped example "
+        "(autoencoder-digits, diagonal-bilstm-digits,"
+    )
+    assert err.endswith("found neither: 'no-such-config'") and "\n" not in err
+    assert not (tmp_path / "run").exists()
+    # a path is left to the loader, which names it
+    assert main(["train", "cfgs/no-such.toml", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "pgm train: error: config: expected a TOML file; found no such file: cfgs/no-such.toml"
     )
 
 

@@ -42,9 +42,19 @@ def shipped_config(name: str) -> Path | None:
 
 
 def resolve_config_path(arg: str) -> str:
-    """``arg`` itself when it is a file (the user's own), else the shipped config it names,
-    else ``arg`` unchanged (the loader then refuses it in one line)."""
+    """``arg`` itself when it is a file (the user's own), else the shipped config it names. A
+    bare name (no folder, no suffix) that names neither is refused listing the shipped
+    examples; anything else is returned unchanged (the loader then refuses it in one line)."""
     if Path(arg).exists():
         return arg
     found = shipped_config(arg)
-    return str(found) if found is not None else arg
+    if found is not None:
+        return str(found)
+    if arg and "/" not in arg and "\\" not in arg and not Path(arg).suffix:
+        from ..errors import PgmError
+
+        raise PgmError(
+            f"config: expected a TOML file or a shipped example ({', '.join(example_names())}; "
+            f"paper recipes run with `pgm reproduce ROW`); found neither: {arg!r}"
+        )
+    return arg

@@ -23,8 +23,9 @@ def add_arguments(p) -> None:
     p.add_argument(
         "config",
         nargs="?",
-        help="TOML config file, a run's config.json, or a shipped config by name (vae-digits, "
-        "papers/pixelcnn; see pgm reproduce --list); optional with --resume or --from",
+        help="TOML config file, a run's config.json, or a shipped example by name (e.g. "
+        "vae-digits; a wrong name lists them; paper recipes run with pgm reproduce); optional "
+        "with --resume or --from",
     )
     p.add_argument(
         "--from",
