@@ -104,6 +104,12 @@ class TrainingConfig:
             check_bool(self.normalize_gradients, "normalize_gradients")
             if not self.normalize_gradients:  # false is what a run without the key trained with
                 object.__setattr__(self, "normalize_gradients", None)
+        if self.normalize_gradients and self.grad_clip > 0:
+            logging.getLogger("pgm").warning(
+                "config: 'grad_clip' has almost no effect beside 'normalize_gradients': the "
+                "normalised gradients' total norm is the square root of the number of parameter "
+                "tensors, and clipping it scales every gradient alike, which Adam undoes"
+            )
         check_int(self.checkpoint_every, "checkpoint_every", minimum=1)
         check_int(self.keep_checkpoints, "keep_checkpoints", minimum=1)
         check_bool(self.flush_denormal, "flush_denormal")

@@ -158,3 +158,20 @@ def test_the_clamped_guide_keeps_its_scale_in_range_under_a_vampprior():
         "log-variance in [-6, 2]"
         in pgm.build({**cfg, "guide": "clamped-diagonal-normal"}).describe()
     )
+
+
+def test_grad_clip_beside_normalize_gradients_is_warned_about(caplog):
+    """Normalised gradients have total norm sqrt(number of tensors), and a clip scales them all
+    alike, which Adam undoes: the config says so once; either key alone says nothing."""
+    import logging
+
+    from inference.training_config import TrainingConfig
+
+    with caplog.at_level(logging.WARNING, logger="pgm"):
+        TrainingConfig(grad_clip=1.0)
+        TrainingConfig(normalize_gradients=True)
+        assert not caplog.records
+        TrainingConfig(grad_clip=1.0, normalize_gradients=True)
+    assert [r.getMessage()[:60] for r in caplog.records] == [
+        "config: 'grad_clip' has almost no effect beside 'normalize_g"
+    ]
