@@ -92,15 +92,18 @@ def build(config: dict | MappingProxyType) -> GenerativeModel:
     The result has ``.model(x)`` and ``.guide(x)`` (Pyro callables keeping the contract of
     DESIGN.md) and ``.sample(n) -> (n, C, H, W)``. A run's whole ``config.json`` is accepted:
     keys another layer declared (data, training) are not the model's and are left alone.
-    ``weight_init = "he"`` then redraws the dense layers' weights (:mod:`pgm.nn.weight_init`).
+    ``weight_init = "he"`` then redraws a built-in model's dense layers' weights
+    (:mod:`pgm.nn.weight_init`; a plug-in model initialises itself).
     A resolved model layer (``inference.ResolvedConfig.model``, a read-only mapping) is built
     as it is: a dict is resolved here, at the public edge, and only then.
     """
     cfg = dict(config) if isinstance(config, MappingProxyType) else resolve_model_config(config)
     model = call_factory("model", cfg["model"], MODELS[cfg["model"]], cfg)
     scheme = cfg.get("weight_init", "torch")
-    if scheme != "torch" and "weight_init" not in inapplicable_keys(cfg):
-        apply_weight_init(model, scheme)
+    # a plug-in model initialises itself (it may declare a weight_init key of its own)
+    if scheme != "torch" and MODELS.builtin(cfg["model"]):
+        if "weight_init" not in inapplicable_keys(cfg):
+            apply_weight_init(model, scheme)
     return model
 
 

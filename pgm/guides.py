@@ -9,9 +9,9 @@ from __future__ import annotations
 import pyro.distributions as dist
 import pyro.distributions.transforms as T
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from . import gaussian_scales
 from .build import encoder_centred, encoder_hidden_dims
 from .keys import Key
 from .nn.encoders import make_encoder
@@ -43,7 +43,7 @@ class DiagonalNormalGuide(nn.Module):
 
     def stddev(self, v: torch.Tensor) -> torch.Tensor:
         """sigma from the ``scale`` head's output v: softplus(v) + 1e-4."""
-        return F.softplus(v) + 1e-4
+        return gaussian_scales.softplus(v)
 
     def forward(self, x: torch.Tensor) -> dist.Distribution:
         return self.gaussian(x)
@@ -117,11 +117,11 @@ class ClampedDiagonalNormalGuide(DiagonalNormalGuide):
     the pseudo-inputs, and cannot narrow below 0.05 either. The ``scale`` head is v(x), the
     log-variance before the clamp."""
 
-    LOG_VARIANCE_RANGE = (-6.0, 2.0)
+    LOG_VARIANCE_RANGE = gaussian_scales.LOG_VARIANCE_RANGE
 
     def stddev(self, v: torch.Tensor) -> torch.Tensor:
         """sigma from the ``scale`` head's output v: exp(hardtanh(v, -6, 2) / 2)."""
-        return torch.exp(0.5 * F.hardtanh(v, *self.LOG_VARIANCE_RANGE))
+        return gaussian_scales.clamped_log_variance(v)
 
     def describe(self) -> str:
         low, high = self.LOG_VARIANCE_RANGE

@@ -23,9 +23,9 @@ from collections.abc import Callable
 import pyro
 import pyro.distributions as dist
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from . import gaussian_scales
 from .generative_model import GenerativeModel
 from .nn.encoders import make_encoder
 from .nn.mlp import MLP_NETWORKS, make_mlp
@@ -47,9 +47,10 @@ class ConditionalNormal(nn.Module):
     """A diagonal Gaussian whose parameters are a network of its inputs:
     ``forward(*inputs) -> N(loc(h), diag sigma(h)^2)``, event ``(latent_dim,)``, with
     ``h = body(cat(tower_1(input_1), ..., tower_k(input_k)))`` (inputs' leading dims broadcast)
-    and sigma = ``stddev(scale(h))``: the top guide's own map when the HVAE is built (softplus
-    + 1e-4 for ``diagonal-normal``, the clamped log-variance for ``clamped-diagonal-normal``),
-    so the model's three Gaussians share one parameterisation, as the paper's code has them.
+    and sigma = ``stddev(scale(h))``: the config's ``conditional_scale``
+    (:data:`pgm.gaussian_scales.SCALE_MAPS`; softplus + 1e-4 by default, what every earlier run
+    had; ``"clamped-log-variance"`` with the guide ``clamped-diagonal-normal`` is the authors'
+    code, all three Gaussians clamped).
 
     The paper's p(z1 | z2) is one tower (two layers on z2); its q(z1 | x, z2) has a tower per input
     and a joint layer over both.
@@ -72,7 +73,7 @@ class ConditionalNormal(nn.Module):
         self.body = body
         self.loc = nn.Linear(hidden_dim, latent_dim)
         self.scale = nn.Linear(hidden_dim, latent_dim)
-        self.stddev = _softplus_stddev if stddev is None else stddev
+        self.stddev = gaussian_scales.softplus if stddev is None else stddev
 
     def forward(self, *inputs: torch.Tensor) -> dist.Distribution:
         if len(inputs) != len(self.towers):
@@ -81,19 +82,6 @@ class ConditionalNormal(nn.Module):
         batch = torch.broadcast_shapes(*(f.shape[:-1] for f in features))
         h = self.body(torch.cat([f.expand(*batch, -1) for f in features], dim=-1))
         return dist.Normal(self.loc(h), self.stddev(self.scale(h))).to_event(1)
-
-
-def _softplus_stddev(v: torch.Tensor) -> torch.Tensor:
-    return F.softplus(v) + 1e-4
-
-
-def _stddev_map(guide: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """The map from a Gaussian head's output to sigma that ``guide`` (q(z2 | x)) uses, for the
-    HVAE's other Gaussians: a diagonal guide's ``stddev``, an IAF guide's base's; None
-    (softplus + 1e-4) for a guide without one (a plug-in)."""
-    base = getattr(guide, "diagonal", guide)
-    stddev = getattr(base, "stddev", None)
-    return stddev if callable(stddev) else None
 
 
 class TwoLayerPosterior(nn.Module):
@@ -202,7 +190,7 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
     section 3.2), H the last encoder width (``hidden_dims[-1]``, else ``hidden_dim``):
 
     - q(z2 | x): the registered ``guide`` built for z2 (the encoder ``network``, all its layers);
-      the two conditional Gaussians below take its map to sigma (:class:`ConditionalNormal`);
+      the two below map their scale heads to sigma by ``conditional_scale``;
     - q(z1 | x, z2): one encoder layer on x (for ``conv``: the convolutions and one dense layer),
       one dense layer of H on z2, one joint dense layer of H on both, then the Gaussian heads;
     - p(z1 | z2): two dense layers of H, then the heads;
@@ -233,7 +221,7 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
         activation=activation,
         centred=encoder_centred(cfg),
     )
-    stddev = _stddev_map(top)
+    stddev = gaussian_scales.SCALE_MAPS[cfg.get("conditional_scale", "softplus")]
     bottom = ConditionalNormal(
         [x_tower, make_mlp(dense, l2, [width], activation=activation)],
         make_mlp(dense, x_tower.out_features + width, [width], activation=activation),

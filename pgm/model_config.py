@@ -18,6 +18,7 @@ from typing import Any
 from .config_keys import check_known_keys, declare_keys
 from .data import from_config as _data_keys  # noqa: F401  (declares the data's keys)
 from .errors import PgmError, PgmTypeError
+from .gaussian_scales import SCALE_MAPS
 from .nn.mlp import ACTIVATIONS
 from .nn.weight_init import WEIGHT_INITS
 from .plain_model import MODEL_KEYS
@@ -58,6 +59,8 @@ class ModelConfig:
     num_levels: int | None = None  # K levels per pixel; 0 for real-valued data; required
     latent_dim: int = 16  # size of the latent code z
     latent_dim_top: int | None = None  # hvae: size of the top layer z2 (None: latent_dim)
+    # hvae: sigma of q(z1 | x, z2) and p(z1 | z2) from their heads (pgm.gaussian_scales)
+    conditional_scale: str = "softplus"
     network: str = "mlp"  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
     hidden_dim: int = 256  # width of each hidden layer (and of flows' hidden layers)
     hidden_layers: int = 2  # encoder/decoder hidden layers of width hidden_dim
@@ -106,8 +109,15 @@ class ModelConfig:
         DECODERS.check(self.network, "network")
         check_choice(self.activation, "activation", ACTIVATIONS)
         check_choice(self.encoder_input, "encoder_input", ENCODER_INPUTS)
-        check_choice(self.weight_init, "weight_init", WEIGHT_INITS)
-        check_choice(self.pseudo_inputs, "pseudo_inputs", PSEUDO_INPUTS)
+        # a plug-in model declaring one of these keys itself owns its values
+        own = MODEL_KEYS.get(self.model, {})
+        for key, choices in (
+            ("weight_init", WEIGHT_INITS),
+            ("pseudo_inputs", PSEUDO_INPUTS),
+            ("conditional_scale", SCALE_MAPS),
+        ):
+            if key not in own:
+                check_choice(getattr(self, key), key, choices)
         dims = self.hidden_dims
         if dims is not None and not (
             isinstance(dims, (list, tuple))
@@ -233,7 +243,7 @@ _VAE_KEYS = {"prior", "guide", "likelihood", "latent_dim"} | _NETWORK_KEYS
 _AUTOREGRESSIVE_KEYS = {"likelihood", "num_layers", "hidden_channels"}
 _KEYS_OF_MODEL = {
     "vae": _VAE_KEYS,
-    "hvae": _VAE_KEYS | {"latent_dim_top"},
+    "hvae": _VAE_KEYS | {"latent_dim_top", "conditional_scale"},
     "pixelvae": _VAE_KEYS | {"num_layers", "hidden_channels"},
     "autoencoder": {"latent_dim", "reconstruction"} | _NETWORK_KEYS,
     **{

@@ -90,7 +90,7 @@ class VampPrior(nn.Module):
         pixel values clipped to [0, K-1], drawn N(0.05, 0.01^2) x (K-1), so they start near
         black; this is the VampPrior authors' code for static MNIST
         (github.com/jmtomczak/vae_vampprior, ``models/Model.py`` and ``utils/load_data.py``). A
-        clipped pixel gets no gradient until another pixel's change moves it back.
+        pixel clipped at 0 or K-1 gets no gradient, and stays clipped.
     """
 
     def __init__(
@@ -195,14 +195,17 @@ def _mixture(cfg: dict) -> nn.Module:
             "pseudo_inputs",
             str,
             "sigmoid",
-            help="sigmoid: logits, N(0, 0.25) init; hardtanh: clipped pixels, near-black init "
+            help="sigmoid: logits, N(0, 0.5^2) init; hardtanh: clipped pixels, near-black init "
             "(the VampPrior authors' code)",
         ),
     ],
 )
 def _vamp(cfg: dict) -> nn.Module:
     return VampPrior(
-        cfg["image_shape"], cfg["num_levels"], cfg["num_components"], cfg["pseudo_inputs"]
+        cfg["image_shape"],
+        cfg["num_levels"],
+        cfg["num_components"],
+        cfg.get("pseudo_inputs", "sigmoid"),
     )
 
 

@@ -122,14 +122,20 @@ HVAE = {
 }
 
 
-def test_the_clamped_guide_bounds_all_three_gaussians_of_an_hvae():
-    """Under ``hvae``, q(z1 | x, z2) and p(z1 | z2) take the guide's map to sigma: with the
-    clamped guide, heads pushed to +-50 give exp(1) and exp(-3) (the authors' code clamps all
-    three log-variances to [-6, 2]); with the plain guide they stay softplus + 1e-4."""
+def test_conditional_scale_clamps_the_two_conditional_gaussians_of_an_hvae():
+    """``conditional_scale = "clamped-log-variance"``: q(z1 | x, z2) and p(z1 | z2) with heads
+    pushed to +-50 give exp(1) and exp(-3) (the authors' code clamps every log-variance to
+    [-6, 2]); the default keeps softplus + 1e-4, whatever the guide (an earlier run with the
+    clamped guide had softplus conditionals, and builds them still)."""
     x, z2 = torch.ones(4, 1, 8, 8), torch.zeros(4, 2)
-    for guide, bounded in (("clamped-diagonal-normal", True), ("diagonal-normal", False)):
+    cases = (
+        ({"conditional_scale": "clamped-log-variance"}, True),
+        ({"guide": "clamped-diagonal-normal"}, False),
+        ({}, False),
+    )
+    for keys, bounded in cases:
         torch.manual_seed(0)
-        model = pgm.build({**HVAE, "guide": guide})
+        model = pgm.build({**HVAE, **keys})
         for head in (model.posterior.bottom, model.conditional_prior):
             inputs = (x, z2) if head is model.posterior.bottom else (z2,)
             with torch.no_grad():
@@ -143,3 +149,40 @@ def test_the_clamped_guide_bounds_all_three_gaussians_of_an_hvae():
             else:
                 assert float(wide.min()) > 40
                 assert torch.allclose(narrow, torch.full_like(narrow, 1e-4))
+    assert "conditional_scale" in inapplicable_keys(
+        resolve_model_config({**HVAE, "model": "vae", "conditional_scale": "softplus"})
+    )
+
+
+def test_a_plugin_model_owns_keys_it_declares_and_initialises_itself():
+    """A plug-in model declaring ``weight_init`` itself keeps its value unchecked; one taking the
+    built-in key with ``"he"`` is not redrawn (it initialises itself), seed 0."""
+    from pgm.plain_model import MODEL_KEYS
+    from pgm.registry import MODELS
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(64, 32)
+
+        def model(self, x):
+            pass
+
+        def guide(self, x):
+            pass
+
+    owning, plain_name = "test-owns-weight-init", "test-plain-init"
+    pgm.register_model(owning, "a test model", config={"weight_init": "xavier"})(lambda c: Tiny())
+    pgm.register_model(plain_name, "a test model")(lambda c: Tiny())
+    try:
+        shape = {"image_shape": [1, 8, 8], "num_levels": 2}
+        assert resolve_model_config({"model": owning, **shape})["weight_init"] == "xavier"
+        torch.manual_seed(0)
+        plain = Tiny().state_dict()
+        he = _built({"model": plain_name, "weight_init": "he", **shape})
+        assert he.keys() == {f"network.{k}" for k in plain}
+        assert all(torch.equal(plain[k], he[f"network.{k}"]) for k in plain)
+    finally:
+        for name in (owning, plain_name):
+            MODEL_KEYS.pop(name, None)
+            MODELS.unregister(name)

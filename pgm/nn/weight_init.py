@@ -1,9 +1,10 @@
 """How a model's dense layers start: ``weight_init = "torch"`` keeps PyTorch's own
-initialisation (the default, what every earlier run trained with); ``"he"`` redraws the weight of
-every :class:`torch.nn.Linear` from N(0, 2 / fan_in) (He et al. 2015), as the VampPrior authors'
-code does (Tomczak & Welling 2018, github.com/jmtomczak/vae_vampprior, ``utils/nn.py:he_init``).
-Biases, convolutions and parameters outside linear layers (a VampPrior's pseudo-inputs) keep
-their own initialisation."""
+initialisation (the default, what every earlier run trained with); ``"he"`` redraws the weight
+of every :class:`torch.nn.Linear` of a built-in model from N(0, 2 / fan_in) (He et al. 2015), as
+the VampPrior authors' code does (Tomczak & Welling 2018, github.com/jmtomczak/vae_vampprior,
+``utils/nn.py:he_init``). Biases, convolutions and parameters outside linear layers (a
+VampPrior's pseudo-inputs) keep their own initialisation; a plug-in model initialises itself (it
+may call :func:`apply_weight_init`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import math
 
 import torch
 from torch import nn
+
+from ..errors import PgmError
 
 __all__ = ["WEIGHT_INITS", "apply_weight_init"]
 
@@ -24,7 +27,7 @@ def apply_weight_init(module: nn.Module, scheme: str) -> nn.Module:
     order :meth:`torch.nn.Module.modules` visits them, from torch's global generator; returns
     ``module``."""
     if scheme not in WEIGHT_INITS:
-        raise ValueError(f"scheme: expected one of {', '.join(WEIGHT_INITS)}; found {scheme!r}")
+        raise PgmError(f"weight_init: expected one of {', '.join(WEIGHT_INITS)}; found {scheme!r}")
     if scheme == "he":
         for layer in module.modules():
             if isinstance(layer, nn.Linear):
