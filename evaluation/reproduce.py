@@ -21,7 +21,13 @@ import time
 from pathlib import Path
 
 from .recipes import ROW_FILE, ROWS, Recipe, format_list, list_recipes, load_recipe
-from .reproduction_table import learning_curve_figure, read_rows, render_markdown, write_table
+from .reproduction_table import (
+    learning_curve_figure,
+    read_rows,
+    render_markdown,
+    run_differences,
+    write_table,
+)
 
 __all__ = [
     "ROWS",
@@ -181,6 +187,24 @@ def _row(recipe: Recipe, cfg: dict, model, result, est, summary, split: str, not
     }
 
 
+def _check_resumable(recipes: list[Recipe], out: Path, overrides: dict) -> None:
+    """Refuse ``--resume`` of a row whose run folder was trained otherwise than its recipe with
+    this command's ``--set`` changes (the recipe changed since, or the changes differ)."""
+    from inference.config import ConfigError
+
+    for r in recipes:
+        run = out / r.row
+        if not (run / "config.json").is_file():
+            continue  # a new row, or one the trainer's own checks will refuse
+        differences = run_differences(run, {**r.config, **overrides}, "this command")
+        if differences:
+            raise ConfigError(
+                f"--resume: expected row {r.row} ({run}) to continue as it trained; found "
+                f"differences in {'; '.join(differences)} (its recipe may have changed since: "
+                "--set KEY=VALUE with the run's values continues it, or choose another --out)"
+            )
+
+
 def reproduce(
     rows: list[str], out: str | Path, time_budget_minutes: float | None = None, **settings
 ) -> list[dict]:
@@ -203,6 +227,10 @@ def reproduce(
 
         for r in recipes:
             RunFolder(Path(out) / r.row).check({}, resume=False)
+    else:
+        # each row already begun must continue as it trained: refused here, naming the row,
+        # not after the rows before it have trained for hours
+        _check_resumable(recipes, Path(out), settings.get("overrides") or {})
     for r in recipes:
         model = r.config.get("model", "vae")
         if model not in pgm.MODELS:

@@ -6,9 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pgm.validation import short_repr
+
 from .recipes import ROW_FILE, ROWS, list_recipes
 
-__all__ = ["learning_curve_figure", "read_rows", "render_html", "render_markdown", "write_table"]
+__all__ = [
+    "learning_curve_figure",
+    "read_rows",
+    "recipe_differences",
+    "render_html",
+    "render_markdown",
+    "run_differences",
+    "write_table",
+]
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -106,7 +116,14 @@ def _changes(row: dict) -> str:
     differences = row.get("recipe_differences")
     if differences is not None:
         return ", ".join(differences)
-    return ", ".join(f"{k} = {json.dumps(v)}" for k, v in (row.get("overrides") or {}).items())
+    overrides = row.get("overrides")
+    named = (
+        ", ".join(f"{k} = {short_repr(v)}" for k, v in overrides.items())
+        if isinstance(overrides, dict)
+        else ""
+    )
+    unknown = "its config.json unreadable, so other differences unknown"
+    return f"{named}; {unknown}" if named else unknown
 
 
 def _notes(rows: list[dict]) -> list[str]:
@@ -194,32 +211,52 @@ def render_html(rows: list[dict], figures: list) -> str:
     return "\n".join(out) + "\n"
 
 
-def recipe_differences(run: Path, row: str) -> list[str] | None:
-    """How the run in folder ``run`` differs from the recipe of ``row`` as it is now, one
-    ``key (run has A, recipe B)`` per key (:func:`inference.fingerprint.config_differences`:
-    session keys, a grown ``epochs`` and keys the model does not read aside; the data is noted
-    apart): what ``--set`` changed, and what an edit of the recipe changed since the run
-    trained. None when the run's ``config.json`` or the recipe cannot be read (the row's
-    ``overrides`` then stand alone). Reads files only: no plug-in is imported."""
+def run_differences(run: Path, config: dict, label: str) -> list[str] | None:
+    """How the run in folder ``run`` differs from ``config`` (a recipe, with a command's
+    ``--set`` changes), one ``key (run has A, LABEL B)`` per key
+    (:func:`inference.fingerprint.config_differences`: session keys, a grown ``epochs`` and keys
+    the model does not read aside). None when the run's ``config.json`` or ``config`` cannot be
+    read. Reads files only: no plug-in is imported."""
     from inference.config import resolve_config
     from inference.fingerprint import config_differences
     from inference.run_folder import CONFIG_FILE, read_json_object
     from pgm.errors import PgmError
 
-    from .recipes import load_recipe
-
     try:
         trained = read_json_object(run / CONFIG_FILE, "--out")
-        recipe = load_recipe(row)
         now = resolve_config(
-            recipe.config,
+            config,
             image_shape=trained.get("image_shape"),
             num_levels=trained.get("num_levels"),
         )
-        differences = config_differences(trained, now, label="recipe")
+        differences = config_differences(trained, now, label=label)
     except (PgmError, OSError, TypeError, ValueError):
         return None
-    return [d for d in differences if not d.startswith("data ")]
+    ran, planned = trained.get("epochs"), now.get("epochs")
+    if label == "recipe" and ran != planned:
+        # a resume may grow epochs (so config_differences lets a shorter run pass); a table
+        # says a run was planned shorter than its recipe
+        differences = [d for d in differences if not d.startswith("epochs ")]
+        differences.append(f"epochs (run has {short_repr(ran)}, recipe {short_repr(planned)})")
+    return sorted(differences)
+
+
+def recipe_differences(run: Path, row: str) -> list[str] | None:
+    """How the run in folder ``run`` differs from the recipe of ``row`` as it is now
+    (:func:`run_differences`; the data is noted apart): what ``--set`` changed, and what an edit
+    of the recipe changed since the run trained. None when the run's ``config.json`` or the
+    recipe cannot be read (the row's ``overrides`` then stand, and the table says the rest is
+    unknown)."""
+    from pgm.errors import PgmError
+
+    from .recipes import load_recipe
+
+    try:
+        recipe = load_recipe(row)
+    except (PgmError, OSError):
+        return None
+    differences = run_differences(run, recipe.config, "recipe")
+    return None if differences is None else [d for d in differences if not d.startswith("data ")]
 
 
 def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
@@ -227,13 +264,14 @@ def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
     holding an object whose ``row`` is a known recipe's name and the name of its folder (a row
     names files in ``out/figures``); anything else is refused in one line naming the file."""
     from inference.config import ConfigError
+    from inference.run_folder import read_run_text
 
     known = {r.row for r in list_recipes()} | set(ROWS)
     rows = []
     for path in sorted(Path(out).glob(f"*/{ROW_FILE}")):
         try:
-            row = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            row = json.loads(read_run_text(path, "--out"))  # bounded: not /dev/zero, not a FIFO
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise ConfigError(
                 f"--out: expected {path} to be a row written by pgm reproduce; found it "
                 f"unreadable ({type(err).__name__}: {str(err)[:80]}; remove it or choose another "

@@ -69,7 +69,8 @@ class ModelConfig:
     activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
     # built-in encoders' pixels: centred = levels scaled to [-1, 1]; unit = to [0, 1]
     encoder_input: str = "centred"
-    # dense layers' weights: torch = PyTorch's own; he = N(0, 2 / fan_in) (pgm.nn.weight_init)
+    # dense layers' weights: torch = PyTorch's own; he = N(0, 2 / fan_in), meant with clamped
+    # log-variances as the VampPrior authors' code (pgm.nn.weight_init)
     weight_init: str = "torch"
     num_components: int = 10  # mixture components / VampPrior pseudo-inputs
     # VampPrior pseudo-inputs: sigmoid of logits, or hardtanh-clipped pixels (pgm.priors)

@@ -130,6 +130,8 @@ _INTERRUPTED = {
     "suite": "finished runs are kept and an unfinished one resumes: run the same command again",
     "compare": "the report folder holds the previous report (or none); run the command again",
     "evaluate": "no evaluation file was written",
+    "reproduce": "rows' checkpoints written so far are intact (the same command with --resume "
+    "continues them)",
 }
 
 

@@ -110,6 +110,21 @@ def test_ctrl_c_during_compare_does_not_suggest_resume(tmp_path, monkeypatch, ca
     )
 
 
+def test_ctrl_c_during_reproduce_says_its_checkpoints_are_kept(tmp_path, monkeypatch, capsys):
+    import evaluation.reproduce
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation.reproduce, "reproduce", interrupted)
+    assert main(["reproduce", "pixelcnn", "--out", str(tmp_path / "repro")]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "pgm reproduce: interrupted; rows' checkpoints written so far are intact (the same "
+        "command with --resume continues them)"
+    )
+
+
 def test_resume_touches_only_pgms_own_temporaries(tmp_path):
     run = tmp_path / "run"
     train({**TINY, "epochs": 1}, run, progress=False)

@@ -260,3 +260,35 @@ def test_bad_rows_are_refused(tmp_path, capsys):
         == 2
     )
     assert not (tmp_path / "x").exists()
+
+
+def test_a_resumed_row_trained_otherwise_is_refused_before_any_row_trains(tmp_path, capsys):
+    """``--resume`` of a row whose run differs from its recipe with this command's --set (the
+    recipe changed since it trained) is refused in one line naming the row, before the rows
+    listed ahead of it train; the table notes a run planned shorter than its recipe, and says
+    when a row's config.json cannot be read."""
+    from evaluation.reproduction_table import write_table
+
+    out = tmp_path / "repro"
+    first = ["reproduce", "vae-vampprior-paper", "--out", str(out), "--max-epochs", "1"]
+    assert main([*first, "--set", "epochs=3", *TINY]) == 0
+    row = json.loads((out / "reproduction.json").read_text())["rows"][0]
+    assert "epochs (run has 3, recipe 2000)" in row["recipe_differences"]
+    capsys.readouterr()
+
+    again = ["reproduce", "pixelcnn", "vae-vampprior-paper", "--out", str(out), "--resume"]
+    again += ["--max-epochs", "2", "--set", "epochs=3", "--set", 'encoder_input="centred"']
+    assert main([*again, *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.startswith("pgm reproduce: error: --resume: expected row vae-vampprior-paper (")
+        and "encoder_input (run has 'unit', this command 'centred')" in err
+    )
+    assert "\n" not in err and not (out / "pixelcnn").exists()  # nothing trained first
+
+    (out / "vae-vampprior-paper" / "config.json").unlink()
+    write_table(out)
+    assert (
+        "its config.json unreadable, so other differences unknown"
+        in (out / "reproduction.md").read_text()
+    )

@@ -162,16 +162,20 @@ def test_the_clamped_guide_keeps_its_scale_in_range_under_a_vampprior():
 
 def test_grad_clip_beside_normalize_gradients_is_warned_about(caplog):
     """Normalised gradients have total norm sqrt(number of tensors), and a clip scales them all
-    alike, which Adam undoes: the config says so once; either key alone says nothing."""
+    alike, which Adam undoes: the config says so, once per process (a command resolves its
+    config more than once); either key alone says nothing."""
     import logging
 
+    import inference.training_config as training_config
     from inference.training_config import TrainingConfig
 
+    training_config._WARNED.clear()
     with caplog.at_level(logging.WARNING, logger="pgm"):
         TrainingConfig(grad_clip=1.0)
         TrainingConfig(normalize_gradients=True)
         assert not caplog.records
         TrainingConfig(grad_clip=1.0, normalize_gradients=True)
+        TrainingConfig(grad_clip=2.0, normalize_gradients=True)  # once per process
     assert [r.getMessage()[:60] for r in caplog.records] == [
         "config: 'grad_clip' has almost no effect beside 'normalize_g"
     ]

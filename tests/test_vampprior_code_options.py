@@ -186,3 +186,15 @@ def test_a_plugin_model_owns_keys_it_declares_and_initialises_itself():
         for name in (owning, plain_name):
             MODEL_KEYS.pop(name, None)
             MODELS.unregister(name)
+
+
+@pytest.mark.parametrize("part", [{"prior": "flow"}, {"guide": "iaf"}])
+def test_he_init_leaves_normalising_flows_as_pyro_made_them(part):
+    """A flow's networks keep Pyro's initialisation (near the identity; He-drawn, a flow
+    prior's first loss was 1e11), while the encoder and decoder are redrawn (seed 0)."""
+    cfg = {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17, **part}
+    plain, he = _built(cfg), _built({**cfg, "weight_init": "he"})
+    changed = {k for k in plain if not torch.equal(plain[k], he[k])}
+    flow = {k for k in plain if k.startswith(("prior.couplings", "posterior.flows"))}
+    assert flow and not flow & changed
+    assert any(k.startswith("likelihood.decoder") for k in changed)

@@ -42,15 +42,19 @@ def shipped_config(name: str) -> Path | None:
 
 
 def resolve_config_path(arg: str) -> str:
-    """``arg`` itself when it is a file (the user's own), else the shipped config it names. A
-    bare name (no folder, no suffix) that names neither is refused listing the shipped
-    examples; anything else is returned unchanged (the loader then refuses it in one line)."""
-    if Path(arg).exists():
-        return arg
+    """``arg`` itself when it is a file (the user's own), else the shipped config it names (even
+    where a folder has that name, e.g. a run named after its example). A bare name (no folder,
+    no suffix) or "" that names neither is refused listing the shipped examples; anything else
+    is returned unchanged (the loader then refuses it in one line)."""
+    path = Path(arg)
+    if arg and path.exists() and not path.is_dir():
+        return arg  # the user's own file (a FIFO or device is left to the loader to refuse)
     found = shipped_config(arg)
     if found is not None:
-        return str(found)
-    if arg and "/" not in arg and "\\" not in arg and not Path(arg).suffix:
+        return str(found)  # before a folder of that name (a run named after its example)
+    if arg and path.is_dir():
+        return arg  # the loader says it is a folder
+    if not arg or ("/" not in arg and "\\" not in arg and not path.suffix):
         from ..errors import PgmError
 
         raise PgmError(

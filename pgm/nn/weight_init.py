@@ -2,9 +2,14 @@
 initialisation (the default, what every earlier run trained with); ``"he"`` redraws the weight
 of every :class:`torch.nn.Linear` of a built-in model from N(0, 2 / fan_in) (He et al. 2015), as
 the VampPrior authors' code does (Tomczak & Welling 2018, github.com/jmtomczak/vae_vampprior,
-``utils/nn.py:he_init``). Biases, convolutions and parameters outside linear layers (a
-VampPrior's pseudo-inputs) keep their own initialisation; a plug-in model initialises itself (it
-may call :func:`apply_weight_init`)."""
+``utils/nn.py:he_init``). Biases, convolutions, normalising flows' networks and parameters
+outside linear layers (a VampPrior's pseudo-inputs) keep their own initialisation; a plug-in
+model initialises itself (it may call :func:`apply_weight_init`).
+
+The authors draw every Gaussian head this way with its log-variance clamped to [-6, 2]; with
+pgm's softplus scales an He-drawn scale head can start some standard deviations near 1e-4 (an
+``hvae``'s p(z1 | z2): a first loss of 1e5). Use it with ``guide = "clamped-diagonal-normal"``
+(and ``conditional_scale = "clamped-log-variance"`` under ``hvae``), as their code does."""
 
 from __future__ import annotations
 
@@ -29,7 +34,18 @@ def apply_weight_init(module: nn.Module, scheme: str) -> nn.Module:
     if scheme not in WEIGHT_INITS:
         raise PgmError(f"weight_init: expected one of {', '.join(WEIGHT_INITS)}; found {scheme!r}")
     if scheme == "he":
-        for layer in module.modules():
-            if isinstance(layer, nn.Linear):
-                layer.weight.normal_(0.0, math.sqrt(2.0 / layer.in_features))
+        for layer in _dense_layers(module):
+            layer.weight.normal_(0.0, math.sqrt(2.0 / layer.in_features))
     return module
+
+
+def _dense_layers(module: nn.Module) -> list[nn.Linear]:
+    """The linear layers of ``module`` outside normalising flows: a flow's networks (Pyro's
+    couplings and autoregressive transforms) keep the initialisation Pyro chose, which starts
+    them near the identity (He-drawn, a flow prior's first loss was 1e11)."""
+    from pyro.distributions.conditional import ConditionalTransformModule
+    from pyro.distributions.torch_transform import TransformModule
+
+    flows = (TransformModule, ConditionalTransformModule)
+    inside = {id(m) for flow in module.modules() if isinstance(flow, flows) for m in flow.modules()}
+    return [m for m in module.modules() if isinstance(m, nn.Linear) and id(m) not in inside]
