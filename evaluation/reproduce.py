@@ -165,7 +165,7 @@ def _row(recipe: Recipe, cfg: dict, model, result, est, summary, split: str, not
         "num_images": int(summary.n),
         "num_particles": est.num_particles,
         "epochs_run": len(metrics),
-        "recipe_epochs": int(cfg["epochs"]),
+        "recipe_epochs": int(recipe.config.get("epochs", cfg["epochs"])),
         "best_epoch": max(
             (
                 i + 1
@@ -191,17 +191,22 @@ def _check_resumable(recipes: list[Recipe], out: Path, overrides: dict) -> None:
     """Refuse ``--resume`` of a row whose run folder was trained otherwise than its recipe with
     this command's ``--set`` changes (the recipe changed since, or the changes differ)."""
     from inference.config import ConfigError
+    from pgm.errors import PgmError
 
     for r in recipes:
         run = out / r.row
-        if not (run / "config.json").is_file():
+        if not (run / "config.json").exists() and not (run / "config.json").is_symlink():
             continue  # a new row, or one the trainer's own checks will refuse
-        differences = run_differences(run, {**r.config, **overrides}, "this command")
+        try:
+            differences = run_differences(run, {**r.config, **overrides}, "this command", True)
+        except PgmError as err:
+            raise ConfigError(f"--resume: row {r.row}: {err}") from None
         if differences:
             raise ConfigError(
                 f"--resume: expected row {r.row} ({run}) to continue as it trained; found "
-                f"differences in {'; '.join(differences)} (its recipe may have changed since: "
-                "--set KEY=VALUE with the run's values continues it, or choose another --out)"
+                f"differences in {'; '.join(differences)} (its recipe changed since, or this "
+                "command's --set differs: --set KEY=VALUE with the run's values continues it, or "
+                "choose another --out)"
             )
 
 

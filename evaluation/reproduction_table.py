@@ -112,18 +112,15 @@ def _table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 def _changes(row: dict) -> str:
     """The row's differences from its recipe (``recipe_differences``), else its ``--set``
-    overrides as recorded; "" when it is the recipe's."""
+    overrides as recorded; "" when it is the recipe's, or nothing is known (noted apart)."""
     differences = row.get("recipe_differences")
     if differences is not None:
         return ", ".join(differences)
     overrides = row.get("overrides")
-    named = (
-        ", ".join(f"{k} = {short_repr(v)}" for k, v in overrides.items())
-        if isinstance(overrides, dict)
-        else ""
-    )
-    unknown = "its config.json unreadable, so other differences unknown"
-    return f"{named}; {unknown}" if named else unknown
+    if not isinstance(overrides, dict) or not overrides:
+        return ""  # noted apart: unknown
+    named = ", ".join(f"{k} = {short_repr(v)}" for k, v in overrides.items())
+    return f"{named}; its config.json missing, unreadable or invalid, so other differences unknown"
 
 
 def _notes(rows: list[dict]) -> list[str]:
@@ -133,6 +130,12 @@ def _notes(rows: list[dict]) -> list[str]:
         notes.append(
             f"Trained on {', '.join(other)}, not the papers' binarized MNIST: those rows' "
             "gaps compare different data and say nothing about the papers."
+        )
+    unknown = [r["row"] for r in rows if r.get("recipe_differences") is None and not _changes(r)]
+    if unknown:
+        notes.append(
+            f"Whether {', '.join(unknown)} trained by its recipe is unknown: its config.json is "
+            "missing, unreadable or invalid."
         )
     changed = [f"{r['row']} ({_changes(r)})" for r in rows if _changes(r)]
     if changed:
@@ -211,12 +214,13 @@ def render_html(rows: list[dict], figures: list) -> str:
     return "\n".join(out) + "\n"
 
 
-def run_differences(run: Path, config: dict, label: str) -> list[str] | None:
+def run_differences(run: Path, config: dict, label: str, strict: bool = False) -> list[str] | None:
     """How the run in folder ``run`` differs from ``config`` (a recipe, with a command's
     ``--set`` changes), one ``key (run has A, LABEL B)`` per key
     (:func:`inference.fingerprint.config_differences`: session keys, a grown ``epochs`` and keys
     the model does not read aside). None when the run's ``config.json`` or ``config`` cannot be
-    read. Reads files only: no plug-in is imported."""
+    read (``strict``: its one-line error is raised instead). Reads files only: no plug-in is
+    imported."""
     from inference.config import resolve_config
     from inference.fingerprint import config_differences
     from inference.run_folder import CONFIG_FILE, read_json_object
@@ -230,7 +234,9 @@ def run_differences(run: Path, config: dict, label: str) -> list[str] | None:
             num_levels=trained.get("num_levels"),
         )
         differences = config_differences(trained, now, label=label)
-    except (PgmError, OSError, TypeError, ValueError):
+    except (PgmError, OSError, TypeError, ValueError) as err:
+        if strict:
+            raise PgmError(f"{run / CONFIG_FILE}: {' '.join(str(err).split())[:400]}") from None
         return None
     ran, planned = trained.get("epochs"), now.get("epochs")
     if label == "recipe" and ran != planned:
@@ -259,6 +265,42 @@ def recipe_differences(run: Path, row: str) -> list[str] | None:
     return None if differences is None else [d for d in differences if not d.startswith("data ")]
 
 
+_NUMBER = (int, float)
+#: what the table reads of each row, and its types (None: may be null)
+_ROW_FIELDS = {
+    "model": (str,),
+    "data": (str,),
+    "recipe": (str,),
+    "citation": (str,),
+    "published_nats": _NUMBER,
+    "measured_nats": _NUMBER,
+    "gap_nats": _NUMBER,
+    "ci95": (list,),
+    "split": (str,),
+    "split_note": (str,),
+    "num_particles": (int,),
+    "epochs_run": (int,),
+    "recipe_epochs": (int,),
+    "valid_curve": (list,),
+    "curve_quantity": (str,),
+    "stopped": (str, type(None)),
+    "cut_short": (bool,),
+    "train_seconds": _NUMBER,
+    "device": (str,),
+}
+
+
+def _is(value, kinds: tuple) -> bool:
+    if isinstance(value, bool) and bool not in kinds:
+        return False
+    if not isinstance(value, kinds):
+        return False
+    if isinstance(value, list) and kinds == (list,):
+        # ci95 is [low, high]; valid_curve is [[epoch, nats], ...]
+        return all(isinstance(v, _NUMBER) or (isinstance(v, list) and len(v) == 2) for v in value)
+    return True
+
+
 def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
     """Every ``out/*/reproduction.json`` with its row, each checked before any is used: JSON
     holding an object whose ``row`` is a known recipe's name and the name of its folder (a row
@@ -283,6 +325,13 @@ def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
                 f"--out: expected {path} to hold a known row named like its folder "
                 f"({path.parent.name!r}); found row {str(name)[:60]!r} (remove it or choose "
                 "another --out)"
+            )
+        wrong = [k for k, kinds in _ROW_FIELDS.items() if not _is(row.get(k), kinds)]
+        if wrong:
+            raise ConfigError(
+                f"--out: expected {path} to be a row written by pgm reproduce; found "
+                f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} missing or of the "
+                "wrong type (remove it, or run the row again without --resume in another --out)"
             )
         rows.append((path, row))
     return rows

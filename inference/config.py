@@ -4,7 +4,6 @@ composition from the layers that own its keys (model and data: pgm; training: in
 from __future__ import annotations
 
 import copy
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ else:  # pragma: no cover
 
 from pgm.errors import PgmError
 
-from .training_config import TRAINING_KEYS, TrainingConfig
+from .training_config import TRAINING_KEYS, TrainingConfig, warn_once
 
 __all__ = [
     "ConfigError",
@@ -216,11 +215,12 @@ def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
     unused = inapplicable_keys(cfg)
     named = [k for k in unused if k in config]
     if named:
-        logging.getLogger("pgm").warning(
-            "config: %s not apply to model %r%s; ignored (not recorded in config.json)",
-            ", ".join(repr(k) for k in named) + (" does" if len(named) == 1 else " do"),
-            cfg["model"],
-            _encoder_note(cfg) if "encoder_input" in named else "",
+        warn_once(
+            "config: {} not apply to model {!r}{}; ignored (not recorded in config.json)".format(
+                ", ".join(repr(k) for k in named) + (" does" if len(named) == 1 else " do"),
+                cfg["model"],
+                _encoder_note(cfg) if "encoder_input" in named else "",
+            )
         )
     for key in unused:
         del cfg[key]

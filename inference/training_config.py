@@ -69,7 +69,7 @@ class TrainingConfig:
         check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1)
         if self.num_workers is not None:
             check_int(self.num_workers, "num_workers", minimum=0)
-            _warn_once(
+            warn_once(
                 "config: 'num_workers' has no effect: pgm holds a dataset in memory as one "
                 "tensor and batches it without loader workers; ignored"
             )
@@ -105,7 +105,7 @@ class TrainingConfig:
             if not self.normalize_gradients:  # false is what a run without the key trained with
                 object.__setattr__(self, "normalize_gradients", None)
         if self.normalize_gradients and self.grad_clip > 0:
-            _warn_once(
+            warn_once(
                 "config: 'grad_clip' has almost no effect beside 'normalize_gradients': the "
                 "normalised gradients' total norm is the square root of the number of parameter "
                 "tensors, and clipping it scales every gradient alike, which Adam undoes"
@@ -133,7 +133,7 @@ class TrainingConfig:
 _WARNED: set[str] = set()
 
 
-def _warn_once(message: str) -> None:
+def warn_once(message: str) -> None:
     """Log ``message`` once per process: a config is resolved more than once per command."""
     if message not in _WARNED:
         _WARNED.add(message)

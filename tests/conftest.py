@@ -23,6 +23,9 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _pyro_validation():
+    import inference.training_config
+
+    inference.training_config._WARNED.clear()  # each test sees its own once-per-process warnings
     pyro.enable_validation(True)
     pyro.clear_param_store()
     torch.manual_seed(0)

@@ -105,6 +105,9 @@ def test_shipped_configs_are_named_by_name_or_repository_path(tmp_path, monkeypa
     assert resolve_config_path("vae-digits") == "vae-digits"
     assert resolve_config_path("../vae-digits") == "../vae-digits"
     assert resolve_config_path("no/such-config") == "no/such-config"
+    # a path is the user's, never a shipped config: ./x, a//x and /x are left to the loader
+    for path in ("./vae-vamp-digits", "configs//vae-digits", "/vae-digits"):
+        assert resolve_config_path(path) == path
     assert resolve_config_path("no-such.toml") == "no-such.toml"
 
 

@@ -159,7 +159,9 @@ def test_reproduction_rows_are_checked_before_use(tmp_path):
         read_rows(tmp_path)
     (tmp_path / "evil").rename(tmp_path / "pixelcnn")
     (tmp_path / "pixelcnn" / "reproduction.json").write_text(json.dumps({"row": "pixelcnn"}))
-    assert [row["row"] for _, row in read_rows(tmp_path)] == ["pixelcnn"]
+    # named well but missing what the table reads: refused now, not by a KeyError after training
+    with pytest.raises(ConfigError, match="found model, data, recipe, citation, published_nats"):
+        read_rows(tmp_path)
 
 
 def test_cli_refuses_before_any_work(run, tmp_path, capsys):

@@ -286,9 +286,35 @@ def test_a_resumed_row_trained_otherwise_is_refused_before_any_row_trains(tmp_pa
     )
     assert "\n" not in err and not (out / "pixelcnn").exists()  # nothing trained first
 
-    (out / "vae-vampprior-paper" / "config.json").unlink()
+    assert row["epochs_run"] == 1 and row["recipe_epochs"] == 2000  # the recipe's, not the run's
+
+    # an unreadable config.json is refused up front too, naming the row
+    config = out / "vae-vampprior-paper" / "config.json"
+    saved = config.read_text()
+    config.write_text("{not json")
+    assert main([*again[:-2], *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pgm reproduce: error: --resume: row vae-vampprior-paper: ")
+    assert "\n" not in err and not (out / "pixelcnn").exists()
+    config.write_text(saved)
+
+    # a row file missing what the table reads is refused before anything trains
+    row_file = out / "vae-vampprior-paper" / "reproduction.json"
+    kept = row_file.read_text()
+    row_file.write_text('{"row": "vae-vampprior-paper"}')
+    assert main([*again[:-2], *TINY]) == 2
+    assert "missing or of the wrong type" in capsys.readouterr().err
+    assert not (out / "pixelcnn").exists()
+    row_file.write_text(kept)
+
+    config.unlink()
     write_table(out)
-    assert (
-        "its config.json unreadable, so other differences unknown"
-        in (out / "reproduction.md").read_text()
-    )
+    md = (out / "reproduction.md").read_text()
+    assert "its config.json missing, unreadable or invalid, so other differences unknown" in md
+    row = json.loads(row_file.read_text())
+    row["overrides"] = {}  # and with no --set recorded, nothing is known at all
+    row_file.write_text(json.dumps(row))
+    write_table(out)
+    md = (out / "reproduction.md").read_text()
+    assert "Whether vae-vampprior-paper trained by its recipe is unknown" in md
+    assert "Trained otherwise" not in md

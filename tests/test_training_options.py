@@ -166,10 +166,8 @@ def test_grad_clip_beside_normalize_gradients_is_warned_about(caplog):
     config more than once); either key alone says nothing."""
     import logging
 
-    import inference.training_config as training_config
     from inference.training_config import TrainingConfig
 
-    training_config._WARNED.clear()
     with caplog.at_level(logging.WARNING, logger="pgm"):
         TrainingConfig(grad_clip=1.0)
         TrainingConfig(normalize_gradients=True)

@@ -33,7 +33,8 @@ def example_names() -> list[str]:
 def shipped_config(name: str) -> Path | None:
     """The shipped config ``name`` names (an example first, then a recipe), or None."""
     stem = name.removeprefix("configs/").removesuffix(".toml")
-    if not stem or "\\" in stem or ".." in stem.split("/"):
+    # a name, not a path: ./x, /x, a/../x and a//x name the user's files, never ours
+    if not stem or "\\" in stem or any(part in ("", ".", "..") for part in stem.split("/")):
         return None
     for candidate in (_folder() / f"{stem}.toml", recipe_folder() / f"{stem}.toml"):
         if candidate.is_file():
