@@ -64,8 +64,10 @@ def test_the_shipped_binarized_mnist_configs_read_unit_pixels():
 
     for name in ("vae-binarized-mnist", "iwae-binarized-mnist"):
         assert shipped(name)["encoder_input"] == "unit"
-    # the VampPrior rows, as the authors' code (jmtomczak/vae_vampprior) feeds its encoders
+    # the VampPrior rows and the IWAE row, as their authors' code (jmtomczak/vae_vampprior,
+    # yburda/iwae) feeds its encoders
     rows = ("vae-vampprior-paper", "vamp-1layer", "hvae-vamp", "convhvae-vamp", "pixelhvae-vamp")
+    rows += ("iwae-1layer",)
     for row in rows:
         assert shipped(f"papers/{row}")["encoder_input"] == "unit", row
     assert "encoder_input" not in shipped("vae-digits")  # digits: the default, centred
