@@ -224,5 +224,20 @@ def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
         )
     for key in unused:
         del cfg[key]
+    if (
+        cfg.get("model") == "hvae"
+        and cfg.get("weight_init") == "he"
+        and cfg.get("conditional_scale") == "softplus"
+        and cfg.get("encoder_input") == "centred"
+    ):
+        # measured at build (5 seeds, 500 binarized-MNIST images): first -ELBO 1.3e3 to 4e4,
+        # up to 9e6 on one image, against 545 with torch's initialisation or {0, 1} input
+        warn_once(
+            "weight_init: 'he' with conditional_scale 'softplus' and encoder_input 'centred' "
+            "can start an hvae with p(z1 | z2) standard deviations near 2e-3 and a first loss "
+            "of 1e3 to 1e7; the authors' code pairs He initialisation with encoder_input = "
+            '"unit" and clamped log-variances (conditional_scale = "clamped-log-variance", '
+            'guide = "clamped-diagonal-normal")'
+        )
     model = {k: v for k, v in cfg.items() if k not in DATA_KEYS + TRAINING_KEYS + ("plugins",)}
     return ResolvedConfig(data, training, MappingProxyType(model), tuple(cfg.get("plugins") or ()))

@@ -84,8 +84,15 @@ def config_differences(recorded: dict, given: dict, label: str = "given") -> lis
         if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
             continue
         note = "; it may only grow" if key == "epochs" else ""
-        out.append(f"{key} (run has {short_repr(old)}, {label} {short_repr(new)}{note})")
+        out.append(f"{key} (run has {_shown(key, old)}, {label} {_shown(key, new)}{note})")
     return out
+
+
+def _shown(key: str, value) -> str:
+    """A value as the differences print it; ``num_train = 0`` means every training image."""
+    if key == "num_train" and value == 0 and not isinstance(value, bool):
+        return "0 (all)"
+    return short_repr(value)
 
 
 def _plugin_code(records) -> object:

@@ -186,3 +186,9 @@ def test_plugins_are_compared_by_module_and_content_not_by_path():
     edited = {**moved, "sha256": "2" * 64}
     (diff,) = config_differences({"plugins": [record]}, {"plugins": [edited]})
     assert diff.startswith("plugins (run has [{")
+
+
+def test_differences_say_num_train_zero_means_every_image():
+    base = {"model": "vae", "data": "digits", "epochs": 3}
+    found = config_differences({**base, "num_train": 200}, {**base, "num_train": 0}, "recipe")
+    assert found == ["num_train (run has 200, recipe 0 (all))"]

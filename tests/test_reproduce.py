@@ -155,7 +155,7 @@ def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys, mon
     )
     assert table[1]["recipe_differences"] == [
         "num_layers (run has 2, recipe 15)",
-        "num_train (run has 64, recipe 0)",
+        "num_train (run has 64, recipe 0 (all))",
     ]
     html = (out / "reproduction.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and format_value(-81.30, ".2f") in html

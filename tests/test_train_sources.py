@@ -60,6 +60,8 @@ def test_from_a_run_drops_its_session_keys_and_takes_set(tmp_path, trained):
     "extra, message",
     [
         (["cfg.toml"], "--from: expected a run to train again as a new run (--out); found a "),
+        # a bare name that is no file nor example: the conflict, not the list of examples
+        (["nope"], "--from: expected a run to train again as a new run (--out); found a "),
         (["--resume"], "found --resume too"),
     ],
 )

@@ -6,10 +6,13 @@ the VampPrior authors' code does (Tomczak & Welling 2018, github.com/jmtomczak/v
 outside linear layers (a VampPrior's pseudo-inputs) keep their own initialisation; a plug-in
 model initialises itself (it may call :func:`apply_weight_init`).
 
-The authors draw every Gaussian head this way with its log-variance clamped to [-6, 2]; with
-pgm's softplus scales an He-drawn scale head can start some standard deviations near 1e-4 (an
-``hvae``'s p(z1 | z2): a first loss of 1e5). Use it with ``guide = "clamped-diagonal-normal"``
-(and ``conditional_scale = "clamped-log-variance"`` under ``hvae``), as their code does."""
+The authors draw every Gaussian head this way with its log-variance clamped to [-6, 2], and
+feed their encoders {0, 1}. With pgm's softplus scales and ``encoder_input = "centred"`` an
+He-drawn ``hvae`` starts with some p(z1 | z2) standard deviations near 2e-3 and a first -ELBO of
+1.3e3 to 4e4 (up to 9e6 on one image; 5 seeds, 500 binarized-MNIST images, against 545 with
+PyTorch's initialisation); with ``"unit"`` input it starts near 670. Use it as their code does:
+``encoder_input = "unit"``, ``guide = "clamped-diagonal-normal"`` and, under ``hvae``,
+``conditional_scale = "clamped-log-variance"``."""
 
 from __future__ import annotations
 

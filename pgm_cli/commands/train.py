@@ -66,8 +66,11 @@ def train(args, distributed: bool) -> int:
     from pgm.configs import resolve_config_path  # a shipped config by name, or a file
 
     device = [] if args.device is None else [f"device = {json.dumps(args.device)}"]
+    config = args.config
+    if config is not None and args.from_run is None:  # with --from, the conflict is the error
+        config = resolve_config_path(config)
     summary = train_command(
-        None if args.config is None else resolve_config_path(args.config),
+        config,
         args.out,
         resume=args.resume,
         sets=[*args.set, *device],
