@@ -1,0 +1,204 @@
+"""How far a binarized-MNIST score on the validation split is from the same model's score on
+test images, measured without the held-back test split.
+
+``python -m benchmarks.valid_test_shift RUN [--data-dir D] [--checkpoint best] [-k 1000]
+[--num-images N] [--seed 0] [--threads 1]``
+
+The published binarized-MNIST numbers are on the test split of Larochelle & Murray's static
+binarization; here that split is held back, so the reproduction rows are scored on the
+validation split. Static binarization drew each pixel once, on with probability grey / 255, from
+the MNIST images: the validation split from MNIST training images, the test split from the
+10,000 MNIST test images. ``mnist.npz`` holds the grey images, so the two splits' *process* can
+be rerun:
+
+1. Each validation image is matched to the MNIST training image it was drawn from (the one under
+   whose Bernoulli(grey / 255) pixels it is most likely; the printout gives the margin to the
+   runner-up).
+2. ``proxy-valid``: those grey images, binarized afresh (seeded). ``proxy-test``: the first N
+   MNIST test images, binarized afresh with the same generator.
+3. The run's model scores the official validation images, proxy-valid and proxy-test with the
+   shared importance-sampled estimator (same K, same seed).
+
+``proxy-valid − valid`` (paired over images) checks the proxy: the same digits, another draw of
+their pixels, should score the same on average. ``proxy-test − proxy-valid`` is the shift from
+validation to test images (unpaired; the interval is the normal one from both standard errors).
+A fresh binarization of the test images is not the official test split, but the official split
+holds the same 10,000 MNIST test images drawn by the same process, so its mean score is expected
+to equal proxy-test's up to binarization noise. The last line gives that expectation, with an
+interval from the paired check's per-image spread (two draws of one image) over the test count.
+
+Nothing is written into the run folder: these are not the test split's scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["binarize", "main", "match_sources"]
+
+
+def match_sources(
+    binary: np.ndarray, grey: np.ndarray, block: int = 500
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each binary image ``(N, D)`` in {0, 1}, the index of the grey image ``(M, D)`` in
+    0..255 under whose independent Bernoulli(grey / 255) pixels it is most likely, and the
+    log-likelihood margin (nats) to the runner-up. Probabilities are clipped to [1e-4, 1 − 1e-4]
+    so one stray pixel does not rule a source out."""
+    if binary.ndim != 2 or grey.ndim != 2 or binary.shape[1] != grey.shape[1]:
+        raise ValueError(
+            f"binary, grey: expected (N, D) and (M, D) with the same D; found {binary.shape} "
+            f"and {grey.shape}"
+        )
+    if grey.shape[0] < 2:
+        raise ValueError(f"grey: expected at least 2 candidate images; found {grey.shape[0]}")
+    p = np.clip(grey.astype(np.float32) / 255.0, 1e-4, 1 - 1e-4)
+    log_on, log_off = np.log(p).T.copy(), np.log1p(-p).T.copy()
+    index = np.empty(binary.shape[0], np.int64)
+    margin = np.empty(binary.shape[0])
+    for start in range(0, binary.shape[0], block):
+        b = binary[start : start + block].astype(np.float32)
+        score = b @ log_on + (1 - b) @ log_off
+        top = np.argpartition(-score, 1, axis=1)[:, :2]
+        rows = np.arange(b.shape[0])
+        first, second = score[rows, top[:, 0]], score[rows, top[:, 1]]
+        swap = second > first
+        index[start : start + block] = np.where(swap, top[:, 1], top[:, 0])
+        margin[start : start + block] = np.abs(first - second)
+    return index, margin
+
+
+def binarize(grey: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """One static binarization: each pixel on with probability grey / 255 (uint8 {0, 1})."""
+    return (generator.random(grey.shape) < grey / 255.0).astype(np.uint8)
+
+
+def _score(model, images: np.ndarray, k: int, seed: int) -> np.ndarray:
+    from evaluation.log_likelihood import estimate
+
+    x = torch.from_numpy(images.astype(np.float32)).view(-1, 1, 28, 28)
+    torch.manual_seed(seed)
+    return estimate(model, None, x, k, progress=True).log_likelihood.double().numpy()
+
+
+def _row(name: str, values: np.ndarray) -> str:
+    se = values.std(ddof=1) / math.sqrt(values.size)
+    m = values.mean()
+    return f"| {name} | {values.size} | {m:.2f} | [{m - 1.96 * se:.2f}, {m + 1.96 * se:.2f}] |"
+
+
+def _diff(name: str, mean: float, se: float) -> str:
+    return f"| {name} | {mean:+.2f} | [{mean - 1.96 * se:+.2f}, {mean + 1.96 * se:+.2f}] |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.valid_test_shift", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("run", help="a run folder trained on binarized-mnist (pgm train / reproduce)")
+    p.add_argument("--data-dir", default=None, help="folder with binarized_mnist.npz and mnist.npz")
+    p.add_argument(
+        "--checkpoint",
+        choices=["best", "last"],
+        default=None,
+        help="score a run still training from its newest checkpoint",
+    )
+    p.add_argument("-k", "--num-particles", type=int, default=1000, help="importance samples K")
+    p.add_argument(
+        "--num-images",
+        type=int,
+        default=1000,
+        help="the first N validation images and the first N test images",
+    )
+    p.add_argument("--seed", type=int, default=0, help="binarization and estimator seed")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    a = p.parse_args(argv)
+    if not 2 <= a.num_images <= 10000:
+        p.error(f"--num-images: expected 2..10000; found {a.num_images}")
+    torch.set_num_threads(a.threads)
+
+    from inference import load_run
+    from pgm.data.npz import resolve_data_dir
+
+    data = resolve_data_dir(a.data_dir)
+    try:
+        valid = np.load(data / "binarized_mnist.npz")["valid"][: a.num_images]
+        mnist = np.load(data / "mnist.npz")
+        grey_train = mnist["x_train"].reshape(-1, 784)
+        grey_test = mnist["x_test"].reshape(-1, 784)[: a.num_images]
+    except (OSError, KeyError) as e:
+        print(
+            f"--data-dir: expected binarized_mnist.npz (valid) and mnist.npz in {data}; {e}",
+            file=sys.stderr,
+        )
+        return 2
+    model, cfg = load_run(a.run, checkpoint=a.checkpoint)
+    if cfg.get("data") != "binarized-mnist":
+        print(
+            f"run: expected a run trained on binarized-mnist; found data {cfg.get('data')!r}",
+            file=sys.stderr,
+        )
+        return 2
+
+    index, margin = match_sources(valid, grey_train)
+    sources = grey_train[index]
+    gen = np.random.default_rng(a.seed)
+    proxy_valid, proxy_test = binarize(sources, gen), binarize(grey_test, gen)
+    print(
+        f"matched {valid.shape[0]} validation images to MNIST training images: "
+        f"{np.unique(index).size} distinct, margin to the runner-up min {margin.min():.2f}, "
+        f"median {np.median(margin):.1f} nats; mean pixel on: valid {valid.mean():.4f}, "
+        f"their grey/255 {sources.mean() / 255:.4f}, proxy-valid {proxy_valid.mean():.4f}, "
+        f"test grey/255 {grey_test.mean() / 255:.4f}"
+    )
+    scores = {}
+    for name, images in (
+        ("valid", valid),
+        ("proxy-valid", proxy_valid),
+        ("proxy-test", proxy_test),
+    ):
+        scores[name] = _score(model, images, a.num_particles, a.seed)
+    print(
+        f"\n{Path(a.run).name}, K = {a.num_particles}, seed {a.seed}; mean log p(x) in nats, "
+        "95% normal interval\n"
+    )
+    print("| images | N | mean log p(x) | 95% CI |\n|---|---:|---:|---:|")
+    for name, v in scores.items():
+        print(_row(name, v))
+    check = scores["proxy-valid"] - scores["valid"]
+    se_check = check.std(ddof=1) / math.sqrt(check.size)
+    pv, pt = scores["proxy-valid"], scores["proxy-test"]
+    shift = pt.mean() - pv.mean()
+    se_shift = math.hypot(pv.std(ddof=1) / math.sqrt(pv.size), pt.std(ddof=1) / math.sqrt(pt.size))
+    # the official test split holds these same test images, binarized by another draw: its mean
+    # differs from proxy-test's by binarization (and estimator) noise alone, whose per-image
+    # spread the paired check measures (two draws of one image)
+    se_test = check.std(ddof=1) / math.sqrt(pt.size)
+    where = (
+        "the official test split (its 10,000 images)"
+        if pt.size == 10000
+        else f"these {pt.size} MNIST test images as the official split binarized them"
+    )
+    print("\n| difference | mean | 95% CI |\n|---|---:|---:|")
+    print(
+        _diff(
+            "proxy-valid − valid (same images, paired: the proxy's check)", check.mean(), se_check
+        )
+    )
+    print(_diff("proxy-test − proxy-valid (validation → test images)", shift, se_shift))
+    print(
+        f"\nexpected on {where} (K = "
+        f"{a.num_particles}): {pt.mean():.2f} [{pt.mean() - 1.96 * se_test:.2f}, "
+        f"{pt.mean() + 1.96 * se_test:.2f}] (binarization noise only: the same images, "
+        "another draw of their pixels)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
