@@ -105,7 +105,7 @@ def train_config(
     overrides = parse_overrides(sets)
     if from_run is not None:
         if config is not None or resume:
-            given = "a config file" if config is not None else "--resume"
+            given = f"a config ({config})" if config is not None else "--resume"
             raise ConfigError(
                 f"--from: expected a run to train again as a new run (--out); found {given} too"
             )

@@ -33,3 +33,40 @@ def test_binarize_draws_each_pixel_on_with_probability_grey_over_255():
 def test_match_sources_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="same D"):
         match_sources(np.zeros((2, 5), np.uint8), np.zeros((3, 4), np.uint8))
+
+
+def test_two_draws_of_one_digit_get_two_sources_one_to_one():
+    # seed 2: source 0 is duplicated at index 1 (MNIST has near-duplicates); two draws of it
+    # must take one each, never both the same index
+    gen = np.random.default_rng(2)
+    grey = gen.integers(0, 256, size=(20, 64)).astype(np.uint8)
+    grey[1] = grey[0]
+    binary = binarize(grey[[0, 0, 5]], gen)
+    index, _ = match_sources(binary, grey)
+    assert sorted(index[:2].tolist()) == [0, 1] and index[2] == 5
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-k", "0"], "-k/--num-particles: expected an integer in 1..100000; found 0"),
+        (["--threads", "0"], "--threads: expected an integer in 1..1024; found 0"),
+        (["--seed", "-1"], "--seed: expected an integer in 0..2147483645; found -1"),
+        (["--num-images", "1"], "--num-images: expected an integer in 2..10000; found 1"),
+    ],
+)
+def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, capsys, argv, message):
+    from benchmarks.valid_test_shift import main
+
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path), "--data-dir", str(tmp_path), *argv])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_missing_run_or_data_is_one_line(tmp_path, capsys):
+    from benchmarks.valid_test_shift import main
+
+    assert main([str(tmp_path / "no-run"), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("valid_test_shift: ") and err.count("\n") == 1
+    assert "binarized_mnist.npz" in err
