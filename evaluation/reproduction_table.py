@@ -110,12 +110,18 @@ def _table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def _is_seed(difference: str) -> bool:
+    """A training seed other than the recipe's: another run of the same recipe, noted apart."""
+    return difference.startswith("seed (")
+
+
 def _changes(row: dict) -> str:
-    """The row's differences from its recipe (``recipe_differences``), else its ``--set``
-    overrides as recorded; "" when it is the recipe's, or nothing is known (noted apart)."""
+    """The row's differences from its recipe (``recipe_differences``) but its seed, else its
+    ``--set`` overrides as recorded; "" when it is the recipe's, or nothing is known (noted
+    apart)."""
     differences = row.get("recipe_differences")
     if differences is not None:
-        return ", ".join(differences)
+        return ", ".join(d for d in differences if not _is_seed(d))
     overrides = row.get("overrides")
     if not isinstance(overrides, dict) or not overrides:
         return ""  # noted apart: unknown
@@ -136,6 +142,17 @@ def _notes(rows: list[dict]) -> list[str]:
         notes.append(
             f"Whether {', '.join(unknown)} trained by its recipe is unknown: its config.json is "
             "missing, unreadable or invalid."
+        )
+    seeds = [
+        f"{r['row']} ({d})"
+        for r in rows
+        for d in (r.get("recipe_differences") or [])
+        if _is_seed(d)
+    ]
+    if seeds:
+        notes.append(
+            f"Trained with another seed than their recipe's: {'; '.join(seeds)}. Another "
+            "training run of the recipe; runs of one recipe differ by their seed's spread."
         )
     changed = [f"{r['row']} ({_changes(r)})" for r in rows if _changes(r)]
     if changed:

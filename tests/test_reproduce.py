@@ -318,3 +318,27 @@ def test_a_resumed_row_trained_otherwise_is_refused_before_any_row_trains(tmp_pa
     md = (out / "reproduction.md").read_text()
     assert "Whether vae-vampprior-paper trained by its recipe is unknown" in md
     assert "Trained otherwise" not in md
+
+
+def test_another_seed_is_noted_as_a_run_of_the_recipe_not_a_modified_recipe():
+    from evaluation.reproduction_table import _notes
+
+    def row(name, differences):
+        return {
+            "row": name,
+            "split_note": "",
+            "data": "binarized-mnist",
+            "recipe_differences": differences,
+            "cut_short": False,
+        }
+
+    notes = " ".join(_notes([row("vamp-1layer", ["seed (run has 15, recipe 14)"])]))
+    assert "another seed than their recipe's: vamp-1layer (seed (run has 15, recipe 14))" in notes
+    assert "Trained otherwise" not in notes
+    notes = " ".join(
+        _notes(
+            [row("hvae-vamp", ["lr (run has 0.001, recipe 0.0005)", "seed (run has 2, recipe 14)"])]
+        )
+    )
+    assert "Trained otherwise than their recipes" in notes
+    assert "hvae-vamp (lr (run has 0.001, recipe 0.0005))" in notes
