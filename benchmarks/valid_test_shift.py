@@ -184,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     gen = np.random.default_rng(a.seed)
     proxy_valid, proxy_test = binarize(sources, gen), binarize(grey_test, gen)
     print(
-        f"matched {valid.shape[0]} validation images one-to-one to MNIST training images; "
-        f"margin to the next candidate min {margin.min():.2f}, median {np.median(margin):.1f} "
+        f"matched {valid.shape[0]} validation images one-to-one to MNIST training images "
+        f"({int((margin < 0).sum())} took a later candidate, their best taken by a better fit); "
+        f"margin over the best other candidate median {np.median(margin):.1f} "
         f"nats; mean pixel on: valid {valid.mean():.4f}, their grey/255 "
         f"{sources.mean() / 255:.4f}, proxy-valid {proxy_valid.mean():.4f}, test grey/255 "
         f"{grey_test.mean() / 255:.4f}"
