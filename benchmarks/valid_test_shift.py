@@ -17,9 +17,11 @@ be rerun:
 2. ``proxy-valid``: those grey images, binarized afresh (seeded). ``proxy-test``: the first N
    MNIST test images, binarized afresh with the same generator.
 3. The run's model scores the official validation images, proxy-valid and proxy-test with the
-   shared importance-sampled estimator (same K, same seed).
+   shared importance-sampled estimator (same K; an independent estimator draw per set).
 
-``proxy-valid − valid`` (paired over images) checks the proxy: the same digits, another draw of
+Means and the check carry the bootstrap interval ``pgm evaluate`` gives
+(:func:`evaluation.statistics.summarise_mean`). ``proxy-valid − valid`` (paired over images)
+checks the proxy: the same digits, another draw of
 their pixels, should score the same on average. ``proxy-test − proxy-valid`` is the shift from
 validation to test images (unpaired; the interval is the normal one from both standard errors).
 A fresh binarization of the test images is not the official test split, but the official split
@@ -84,7 +86,8 @@ def match_sources(
         free = [j for j in range(c) if int(top[i, j]) not in taken]
         if not free:
             raise ValueError(
-                f"binary[{i}]: its {c} most likely sources are all taken by better fits"
+                f"binary[{i}]: its {c} most likely sources are all taken by better fits (are the "
+                "binary images drawn from these grey ones?)"
             )
         j = free[0]
         index[i] = top[i, j]
@@ -107,14 +110,16 @@ def _score(model, images: np.ndarray, k: int, seed: int) -> np.ndarray:
     return estimate(model, None, x, k, progress=True).log_likelihood.double().numpy()
 
 
-def _row(name: str, values: np.ndarray) -> str:
-    se = values.std(ddof=1) / math.sqrt(values.size)
-    m = values.mean()
-    return f"| {name} | {values.size} | {m:.2f} | [{m - 1.96 * se:.2f}, {m + 1.96 * se:.2f}] |"
+def _row(name: str, s) -> str:
+    return f"| {name} | {s.n} | {s.mean:.2f} | [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}] |"
 
 
-def _diff(name: str, mean: float, se: float) -> str:
-    return f"| {name} | {mean:+.2f} | [{mean - 1.96 * se:+.2f}, {mean + 1.96 * se:+.2f}] |"
+def _diff(name: str, mean: float, low: float, high: float) -> str:
+    return f"| {name} | {mean:+.2f} | [{low:+.2f}, {high:+.2f}] |"
+
+
+def _mci(s) -> tuple[float, float, float]:
+    return s.mean, s.ci95[0], s.ci95[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{name}: expected an integer in {low}..{high}; found {value}")
     torch.set_num_threads(a.threads)
 
+    from evaluation.statistics import summarise_mean
     from inference import load_run_weights
     from pgm.data.npz import load_binarized_mnist, load_mnist, resolve_data_dir
     from pgm.errors import PgmError
@@ -161,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             .reshape(-1, 784)
             .numpy()
         )  # the 60,000 MNIST training images, in their order
+        if grey_train.shape[0] != 60000:
+            raise PgmError(
+                f"--data-dir: expected mnist.npz with the 60,000 MNIST training images (the "
+                f"sources of the validation split); found {grey_train.shape[0]}"
+            )
         grey_test = load_mnist("test", data).images.reshape(-1, 784).numpy()
         n = min(a.num_images, valid.shape[0], grey_test.shape[0])
         if n < 2:
@@ -199,13 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         scores[name] = _score(model, images, a.num_particles, a.seed + offset)
     print(
         f"\n{Path(a.run).resolve().name} ({weights.describe()}), K = {a.num_particles}, "
-        f"seed {a.seed}; mean log p(x) in nats, 95% normal interval\n"
+        f"seed {a.seed}; mean log p(x) in nats, 95% bootstrap interval\n"
     )
     print("| images | N | mean log p(x) | 95% CI |\n|---|---:|---:|---:|")
     for name, v in scores.items():
-        print(_row(name, v))
+        print(_row(name, summarise_mean(v, seed=a.seed)))
     check = scores["proxy-valid"] - scores["valid"]
-    se_check = check.std(ddof=1) / math.sqrt(check.size)
+    checked = summarise_mean(check, seed=a.seed)
     pv, pt = scores["proxy-valid"], scores["proxy-test"]
     shift = pt.mean() - pv.mean()
     se_shift = math.hypot(pv.std(ddof=1) / math.sqrt(pv.size), pt.std(ddof=1) / math.sqrt(pt.size))
@@ -219,13 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         else f"these {pt.size} MNIST test images as the official split binarized them"
     )
     print("\n| difference | mean | 95% CI |\n|---|---:|---:|")
+    print(_diff("proxy-valid − valid (same images, paired: the proxy's check)", *_mci(checked)))
     print(
         _diff(
-            "proxy-valid − valid (same images, paired: the proxy's check)", check.mean(), se_check
+            "proxy-test − proxy-valid (validation → test images; normal interval)",
+            shift,
+            shift - 1.96 * se_shift,
+            shift + 1.96 * se_shift,
         )
     )
-    print(_diff("proxy-test − proxy-valid (validation → test images)", shift, se_shift))
-    if abs(check.mean()) > 1.96 * se_check:
+    if not checked.ci95[0] <= 0 <= checked.ci95[1]:
         print(
             "\nno estimate for the test split: the proxy's check fails (a fresh binarization of "
             "the validation images does not score as the official one does), so the proxy does "

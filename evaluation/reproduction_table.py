@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pgm.validation import short_repr
@@ -110,9 +111,13 @@ def _table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+_OTHER_SEED = re.compile(r"seed \(run has \d+, recipe \d+\)")
+
+
 def _is_seed(difference: str) -> bool:
-    """A training seed other than the recipe's: another run of the same recipe, noted apart."""
-    return difference.startswith("seed (")
+    """A training seed other than the recipe's, both integers: another run of the same recipe,
+    noted apart (a missing or non-integer seed is a difference like any other)."""
+    return _OTHER_SEED.fullmatch(difference) is not None
 
 
 def _changes(row: dict) -> str:

@@ -342,3 +342,7 @@ def test_another_seed_is_noted_as_a_run_of_the_recipe_not_a_modified_recipe():
     )
     assert "Trained otherwise than their recipes" in notes
     assert "hvae-vamp (lr (run has 0.001, recipe 0.0005))" in notes
+    # a missing or non-integer seed is not "another run of the recipe"
+    for odd in ["seed (run has None, recipe 14)", "seed (run has '14', recipe 14)"]:
+        notes = " ".join(_notes([row("vamp-1layer", [odd])]))
+        assert "another seed" not in notes and f"vamp-1layer ({odd})" in notes

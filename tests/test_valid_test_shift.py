@@ -63,7 +63,7 @@ def test_bad_arguments_are_refused_in_one_line_before_any_work(tmp_path, capsys,
     assert e.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_a_missing_run_or_data_is_one_line(tmp_path, capsys):
+def test_missing_data_is_one_line_naming_the_file(tmp_path, capsys):
     from benchmarks.valid_test_shift import main
 
     assert main([str(tmp_path / "no-run"), "--data-dir", str(tmp_path)]) == 2
