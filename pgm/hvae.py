@@ -26,14 +26,21 @@ import torch
 from torch import nn
 
 from . import gaussian_scales
+from .errors import PgmError
 from .generative_model import GenerativeModel
 from .nn.encoders import make_encoder
 from .nn.mlp import MLP_NETWORKS, make_mlp
-from .parts import mean_of, variance_of
+from .parts import LikelihoodWithMean, describe, mean_of, variance_of
 from .registry import MODELS
 from .vae import VAE, draw
 
-__all__ = ["ConditionalNormal", "HierarchicalVAE", "TwoLayerPosterior", "join_codes"]
+__all__ = [
+    "ConditionalNormal",
+    "HierarchicalVAE",
+    "PerLayerLikelihood",
+    "TwoLayerPosterior",
+    "join_codes",
+]
 
 
 def join_codes(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -82,6 +89,47 @@ class ConditionalNormal(nn.Module):
         batch = torch.broadcast_shapes(*(f.shape[:-1] for f in features))
         h = self.body(torch.cat([f.expand(*batch, -1) for f in features], dim=-1))
         return dist.Normal(self.loc(h), self.stddev(self.scale(h))).to_event(1)
+
+
+class PerLayerLikelihood(nn.Module):
+    """p(x | z1, z2) that reads each stochastic layer through a dense layer of its own first
+    (``decoder_input = "per-layer"``, the VampPrior authors' code):
+    ``forward(code: (..., L1 + L2)) = likelihood(cat(tower_1(z1), tower_2(z2)))``.
+
+    With 40 + 40 units and towers of 300 this is the authors' p(x | z1, z2): gated 40-300 on
+    each layer, then the inner likelihood's decoder, gated 600-300-784. (``joint``, the default,
+    is one decoder on (z1, z2): 80-300-300-784.)
+
+    :param latent_dims: (L1, L2), how the code splits.
+    :param towers: ``z_k (..., L_k) -> (..., F_k)``.
+    :param likelihood: a likelihood with ``mean``, built for codes of ``sum F_k`` features.
+    """
+
+    def __init__(self, latent_dims: tuple[int, int], towers: list[nn.Module], likelihood):
+        super().__init__()
+        self.latent_dims = tuple(int(d) for d in latent_dims)
+        self.towers = nn.ModuleList(towers)
+        self.likelihood = likelihood
+
+    def features(self, code: torch.Tensor) -> torch.Tensor:
+        """``(..., L1 + L2) -> (..., F_1 + F_2)``: each layer's tower, concatenated."""
+        if code.shape[-1] != sum(self.latent_dims):
+            raise ValueError(
+                f"code: expected a last dim of {sum(self.latent_dims)} (z1, z2); "
+                f"found shape {tuple(code.shape)}"
+            )
+        parts = code.split(self.latent_dims, dim=-1)
+        return torch.cat([t(z) for t, z in zip(self.towers, parts, strict=True)], dim=-1)
+
+    def forward(self, code: torch.Tensor) -> dist.Distribution:
+        return self.likelihood(self.features(code))
+
+    def mean(self, code: torch.Tensor) -> torch.Tensor:
+        """E[x | z1, z2], the inner likelihood's mean of the towers' features."""
+        return self.likelihood.mean(self.features(code))
+
+    def describe(self) -> str:
+        return f"{describe(self.likelihood)}, reading a dense layer per stochastic layer"
 
 
 class TwoLayerPosterior(nn.Module):
@@ -196,7 +244,11 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
     - p(z1 | z2): two dense layers of H, then the heads;
     - p(z2): the registered ``prior`` built for z2 (``vamp``: q(z2 | u) at pseudo-inputs u);
     - p(x | z1, z2): the registered ``likelihood`` built for the code (z1, z2), so its decoder's
-      first layer reads both (the paper has a dense layer per input, then a joint one).
+      first layer reads both (``decoder_input = "joint"``, the default); or, with
+      ``"per-layer"`` (the authors' code), one dense layer of H on each of z1 and z2, then the
+      likelihood built for their 2H features with the decoder's remaining layers
+      (:class:`PerLayerLikelihood`; a likelihood with a closed-form mean, and two or more
+      hidden layers).
 
     Dense layers are gated for ``network = "gated-mlp"``, else linear + ``activation``.
     """
@@ -236,13 +288,43 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
         l1,
         stddev,
     )
+    if cfg.get("decoder_input", "joint") == "joint":
+        likelihood = build_likelihood(_level_config(cfg, l1 + l2))
+    else:
+        likelihood = _per_layer_likelihood(cfg, (l1, l2), dims, dense, activation)
     return HierarchicalVAE(
         build_prior(_level_config(cfg, l2)),
         TwoLayerPosterior(top, bottom),
         conditional_prior,
-        build_likelihood(_level_config(cfg, l1 + l2)),
+        likelihood,
         cfg,
     )
+
+
+def _per_layer_likelihood(
+    cfg: dict, latent_dims: tuple[int, int], dims: list[int], dense: str, activation: str
+) -> PerLayerLikelihood:
+    """``decoder_input = "per-layer"``: a dense tower of ``dims[-1]`` (the decoder's first width)
+    on each stochastic layer, then the likelihood built for both towers' features with the
+    decoder's other widths."""
+    from .build import build_likelihood
+
+    if len(dims) < 2:
+        raise PgmError(
+            "decoder_input: 'per-layer' expects two or more hidden layers (one per stochastic "
+            f"layer, then the decoder's); found hidden widths {dims}"
+        )
+    width = dims[-1]
+    part = _level_config(cfg, 2 * width)
+    part["hidden_dims"] = list(dims[:-1])  # the encoder's order: the decoder reads them reversed
+    inner = build_likelihood(part)
+    if not isinstance(inner, LikelihoodWithMean):
+        raise PgmError(
+            "decoder_input: 'per-layer' expects a likelihood with a closed-form mean (a dense "
+            f"decoder: bernoulli, categorical, ...); found likelihood {cfg['likelihood']!r}"
+        )
+    towers = [make_mlp(dense, d, [width], activation=activation) for d in latent_dims]
+    return PerLayerLikelihood(latent_dims, towers, inner)
 
 
 @MODELS.register("hvae", "two stochastic layers: p(z2) p(z1|z2) p(x|z1,z2), q(z2|x) q(z1|x,z2)")

@@ -28,6 +28,7 @@ from .run_plugins import plugin_records, use_plugins
 from .validation import check_choice, check_int, check_shape
 
 __all__ = [
+    "DECODER_INPUTS",
     "ENCODER_INPUTS",
     "MODEL_DEFAULTS",
     "PGM_KEYS",
@@ -42,6 +43,11 @@ __all__ = [
 #: trains better depends on the data (benchmarks/RESULTS.md): "unit" on binarized MNIST (the
 #: shipped binarized-MNIST configs say so), "centred" on digits, the default.
 ENCODER_INPUTS = ("centred", "unit")
+
+#: how an hvae's p(x | z1, z2) reads its code: its decoder's first layer on (z1, z2) together, or
+#: one dense layer per stochastic layer, concatenated, before the decoder's remaining layers (the
+#: VampPrior authors' code; :func:`pgm.hvae.build_hierarchical_vae`).
+DECODER_INPUTS = ("joint", "per-layer")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class ModelConfig:
     latent_dim_top: int | None = None  # hvae: size of the top layer z2 (None: latent_dim)
     # hvae: sigma of q(z1 | x, z2) and p(z1 | z2) from their heads (pgm.gaussian_scales)
     conditional_scale: str = "softplus"
+    # hvae: p(x | z1, z2)'s first layer reads (z1, z2) together, or one dense layer per layer
+    decoder_input: str = "joint"
     network: str = "mlp"  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
     hidden_dim: int = 256  # width of each hidden layer (and of flows' hidden layers)
     hidden_layers: int = 2  # encoder/decoder hidden layers of width hidden_dim
@@ -110,6 +118,7 @@ class ModelConfig:
         DECODERS.check(self.network, "network")
         check_choice(self.activation, "activation", ACTIVATIONS)
         check_choice(self.encoder_input, "encoder_input", ENCODER_INPUTS)
+        check_choice(self.decoder_input, "decoder_input", DECODER_INPUTS)
         # a plug-in model declaring one of these keys itself owns its values
         own = MODEL_KEYS.get(self.model, {})
         for key, choices in (
@@ -244,7 +253,7 @@ _VAE_KEYS = {"prior", "guide", "likelihood", "latent_dim"} | _NETWORK_KEYS
 _AUTOREGRESSIVE_KEYS = {"likelihood", "num_layers", "hidden_channels"}
 _KEYS_OF_MODEL = {
     "vae": _VAE_KEYS,
-    "hvae": _VAE_KEYS | {"latent_dim_top", "conditional_scale"},
+    "hvae": _VAE_KEYS | {"latent_dim_top", "conditional_scale", "decoder_input"},
     "pixelvae": _VAE_KEYS | {"num_layers", "hidden_channels"},
     "autoencoder": {"latent_dim", "reconstruction"} | _NETWORK_KEYS,
     **{
