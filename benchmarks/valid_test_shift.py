@@ -36,6 +36,7 @@ Nothing is written into the run folder: these are not the test split's scores.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -122,6 +123,18 @@ def _mci(s) -> tuple[float, float, float]:
     return s.mean, s.ci95[0], s.ci95[1]
 
 
+def _recorded_plugins(run: str) -> list:
+    """The plug-in records of ``run``'s config.json (none when it cannot be read: loading the
+    run then refuses it in one line)."""
+    from inference.run_folder import read_run_text
+
+    try:
+        cfg = json.loads(read_run_text(Path(run) / "config.json", "run"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return []
+    return (cfg.get("plugins") or []) if isinstance(cfg, dict) else []
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.valid_test_shift", description=__doc__.splitlines()[0]
@@ -143,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seed", type=int, default=0, help="binarization and estimator seed")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    from pgm_cli.options import add_plugin
+
+    add_plugin(p)  # a run trained with a plug-in: the same --plugin it was trained with
     a = p.parse_args(argv)
     for name, value, low, high in (
         ("--num-images", a.num_images, 2, 10000),
@@ -158,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     from inference import load_run_weights
     from pgm.data.npz import load_binarized_mnist, load_mnist, resolve_data_dir
     from pgm.errors import PgmError
+    from pgm.plugins import name_plugins
+    from pgm.run_plugins import check_before_import
 
     try:
         data = resolve_data_dir(a.data_dir)
@@ -182,6 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         if n < a.num_images:
             print(f"note: {n} validation and test images scored (all the data holds)")
         valid, grey_test = valid[:n], grey_test[:n]
+        # the run's recorded plug-ins are checked against those named before any is imported
+        weights_file = Path(a.run) / "model.safetensors"
+        if a.checkpoint is None and Path(a.run).is_dir() and not weights_file.exists():
+            raise PgmError(
+                f"run: expected {weights_file}; found none (training did not finish: score its "
+                "newest checkpoint with --checkpoint best)"
+            )
+        name_plugins(a.plugin, "--plugin")
+        check_before_import(_recorded_plugins(a.run), "run", f"run {a.run}")
         model, cfg, weights = load_run_weights(a.run, checkpoint=a.checkpoint)
         if cfg.get("data") != "binarized-mnist":
             raise PgmError(

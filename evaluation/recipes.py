@@ -74,28 +74,45 @@ def list_recipes(recipe_dir: str | Path | None = None) -> list[Recipe]:
     return [load_recipe(name, folder) for name in ordered]
 
 
-def format_list(recipes: list[Recipe]) -> str:
-    """The ``--list`` table: row, paper, model, published test nats, recipe epochs, cpu/gpu."""
+def format_list(recipes: list[Recipe], done: dict | None = None) -> str:
+    """The ``--list`` table: row, paper, model, published test nats, recipe epochs, cpu/gpu;
+    with ``done`` (``--out``'s rows by name, and ``True`` for a row begun but not scored), what
+    each row reached there."""
     import pgm
 
     header = ("row", "paper", "model", "published test nats", "recipe epochs", "needs", "")
+    if done is not None:
+        header = (*header[:-1], "in --out", "")
     lines = []
     for r in recipes:
         model = r.config.get("model", "vae")
         prior = r.config.get("prior")
         what = f"{model}" + (f" ({prior})" if prior and model != "pixelvae" else "")
         missing = "" if model in pgm.MODELS else f"model {model!r} not registered here"
-        lines.append(
-            (
-                r.row,
-                r.paper.get("title", ""),
-                what,
-                f"{r.published_nats:.2f}",
-                str(r.config.get("epochs", "")),
-                r.device_class,
-                missing,
-            )
+        line = (
+            r.row,
+            r.paper.get("title", ""),
+            what,
+            f"{r.published_nats:.2f}",
+            str(r.config.get("epochs", "")),
+            r.device_class,
         )
+        if done is not None:
+            line = (*line, _reached(done.get(r.row)))
+        lines.append((*line, missing))
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(fmt.format(*line).rstrip() for line in [header, *lines]) + "\n"
+
+
+def _reached(row) -> str:
+    """What a row reached in ``--out``, in a few words (``True``: begun, not scored yet)."""
+    if row is None:
+        return "-"
+    if row is True:
+        return "begun, not scored (--resume continues it)"
+    state = "cut short, --resume continues it" if row.get("cut_short") else "finished"
+    return (
+        f"{row['measured_nats']:.2f} ({row['split']}, K = {row['num_particles']}, "
+        f"{row['epochs_run']} epochs, {state})"
+    )

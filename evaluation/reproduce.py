@@ -210,6 +210,33 @@ def _check_resumable(recipes: list[Recipe], out: Path, overrides: dict) -> None:
             )
 
 
+def _check_rescoring(recipes: list[Recipe], done: dict, settings: dict) -> None:
+    """Refuse ``--resume`` of a row that finished training (early stopping, or its recipe's
+    epochs) when this command would score it on less evidence than its recorded measurement
+    (fewer particles or fewer images): its weights cannot change, so the new number could only
+    replace a better-founded one. A larger K or more images re-score it."""
+    from inference.config import ConfigError
+
+    k = int(settings.get("num_particles", 5000))
+    n = settings.get("num_images")
+    for r in recipes:
+        row = done.get(r.row)
+        if row is None or row.get("cut_short"):
+            continue  # a new row, or one that trains on (then it must be scored again)
+        had_k, had_n = row.get("num_particles"), row.get("num_images")
+        fewer_k = isinstance(had_k, int) and k < had_k
+        fewer_n = isinstance(had_n, int) and n is not None and n < had_n
+        if fewer_k or fewer_n:
+            images = f"{had_n:,}" if isinstance(had_n, int) else "its"
+            raise ConfigError(
+                f"--resume: row {r.row} finished training and was scored with K = {had_k} on "
+                f"{images} images ({row['measured_nats']:.2f} nats); expected --num-particles "
+                f">= {had_k} and --num-images >= {had_n} to score it again; found K = {k} on "
+                f"{'all' if n is None else f'{n:,}'} images (leave its row as it is, or choose "
+                "another --out)"
+            )
+
+
 def reproduce(
     rows: list[str], out: str | Path, time_budget_minutes: float | None = None, **settings
 ) -> list[dict]:
@@ -225,7 +252,7 @@ def reproduce(
     if twice:
         raise ConfigError(f"rows: expected each row once; found {', '.join(twice)} more than once")
     recipes = [load_recipe(r) for r in rows]
-    read_rows(out)  # g-files: rows already in out are checked before anything trains
+    done = {row["row"]: row for _, row in read_rows(out)}  # checked before anything trains
     if not settings.get("resume"):
         # the same check train makes, made for every row before the first one trains
         from inference.run_folder import RunFolder
@@ -236,6 +263,7 @@ def reproduce(
         # each row already begun must continue as it trained: refused here, naming the row,
         # not after the rows before it have trained for hours
         _check_resumable(recipes, Path(out), settings.get("overrides") or {})
+        _check_rescoring(recipes, done, settings)
     for r in recipes:
         model = r.config.get("model", "vae")
         if model not in pgm.MODELS:

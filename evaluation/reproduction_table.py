@@ -149,17 +149,14 @@ def _notes(rows: list[dict]) -> list[str]:
             "missing, unreadable or invalid."
         )
     seeds = [
-        f"{r['row']} ({d})"
-        for r in rows
-        for d in (r.get("recipe_differences") or [])
-        if _is_seed(d)
+        f"{r['row']}: {d}" for r in rows for d in (r.get("recipe_differences") or []) if _is_seed(d)
     ]
     if seeds:
         notes.append(
             f"Trained with another seed than their recipe's: {'; '.join(seeds)}. Another "
             "training run of the recipe; runs of one recipe differ by their seed's spread."
         )
-    changed = [f"{r['row']} ({_changes(r)})" for r in rows if _changes(r)]
+    changed = [f"{r['row']}: {_changes(r)}" for r in rows if _changes(r)]
     if changed:
         notes.append(
             f"Trained otherwise than their recipes as they are now (by --set, or before the "
@@ -248,17 +245,22 @@ def run_differences(run: Path, config: dict, label: str, strict: bool = False) -
     from inference.run_folder import CONFIG_FILE, read_json_object
     from pgm.errors import PgmError
 
+    # a bad value is blamed on where it came from: the run's config.json, or the recipe with
+    # the command's --set (a --set seed='"15"' is not the run's fault)
+    blamed = str(run / CONFIG_FILE)
     try:
         trained = read_json_object(run / CONFIG_FILE, "--out")
+        blamed = f"the recipe with {label}'s --set" if label == "this command" else label
         now = resolve_config(
             config,
             image_shape=trained.get("image_shape"),
             num_levels=trained.get("num_levels"),
         )
+        blamed = str(run / CONFIG_FILE)
         differences = config_differences(trained, now, label=label)
     except (PgmError, OSError, TypeError, ValueError) as err:
         if strict:
-            raise PgmError(f"{run / CONFIG_FILE}: {' '.join(str(err).split())[:400]}") from None
+            raise PgmError(f"{blamed}: {' '.join(str(err).split())[:400]}") from None
         return None
     ran, planned = trained.get("epochs"), now.get("epochs")
     if label == "recipe" and ran != planned:

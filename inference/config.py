@@ -32,6 +32,7 @@ __all__ = [
     "parse_overrides",
     "resolve_config",
     "resolve_run",
+    "warn_initialisation",
 ]
 
 
@@ -224,6 +225,15 @@ def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
         )
     for key in unused:
         del cfg[key]
+    model = {k: v for k, v in cfg.items() if k not in DATA_KEYS + TRAINING_KEYS + ("plugins",)}
+    return ResolvedConfig(data, training, MappingProxyType(model), tuple(cfg.get("plugins") or ()))
+
+
+def warn_initialisation(cfg) -> None:
+    """Warn, once, about a config whose model starts training far out: an ``hvae`` with He
+    weights, softplus scales and {-1, 1} input. Said where a model is first initialised for
+    training (a new run, ``fit_model``), not when a run is resumed or opened."""
+    cfg = dict(cfg.model) if isinstance(cfg, ResolvedConfig) else cfg
     if (
         cfg.get("model") == "hvae"
         and cfg.get("weight_init") == "he"
@@ -239,5 +249,3 @@ def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
             '"unit" and clamped log-variances (conditional_scale = "clamped-log-variance", '
             'guide = "clamped-diagonal-normal")'
         )
-    model = {k: v for k, v in cfg.items() if k not in DATA_KEYS + TRAINING_KEYS + ("plugins",)}
-    return ResolvedConfig(data, training, MappingProxyType(model), tuple(cfg.get("plugins") or ()))

@@ -21,7 +21,7 @@ from pgm.run_plugins import check_records, use_plugins
 
 from .callback import Callback
 from .checkpoint import CheckpointError, load_state, load_tensors
-from .config import ConfigError, resolve_config
+from .config import ConfigError, resolve_config, warn_initialisation
 from .fingerprint import check_same_plugins, check_weights_config, data_identity
 from .out_path import check_out_path
 from .run_checkpoint import (
@@ -71,6 +71,8 @@ class Run:
         if self.folder is not None:
             self.folder.check(self.config, resume)
         check_memory(self.config, train_ds)
+        if not resume:
+            warn_initialisation(self.config)  # a resumed run has long left its start
         seed_everything(self.config["seed"])
         self.trainer = (trainer_class or Trainer)(
             self.config,

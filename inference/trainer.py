@@ -41,7 +41,7 @@ from .callbacks import (
     ProgressBar,
     SessionLimits,
 )
-from .config import ConfigError, resolve_config
+from .config import ConfigError, resolve_config, warn_initialisation
 from .denormals import flush_denormals
 from .elbo import make_elbo
 from .kill_point import KILL_AT_ENV, kill_point
@@ -418,4 +418,5 @@ def fit_model(
     cfg.setdefault("image_shape", list(model.event_shape))
     cfg.setdefault("num_levels", model.num_levels)
     cfg = resolve_config(cfg)
+    warn_initialisation(cfg)
     return Trainer(cfg, model).fit(train_x, valid_x, progress=False)

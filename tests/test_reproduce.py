@@ -150,8 +150,8 @@ def test_reproduce_end_to_end_on_digits_with_a_tiny_budget(tmp_path, capsys, mon
     assert table[0]["overrides"] == {"hidden_dims": [16], "num_train": 64}
     assert table[1]["overrides"] == {"num_layers": 2, "num_train": 64}
     assert (
-        "(by --set, or before the recipe was changed): vae-vampprior-paper "
-        "(hidden_dims (run has [16], recipe [300, 300])" in md
+        "(by --set, or before the recipe was changed): vae-vampprior-paper: "
+        "hidden_dims (run has [16], recipe [300, 300])" in md
     )
     assert table[1]["recipe_differences"] == [
         "num_layers (run has 2, recipe 15)",
@@ -285,6 +285,12 @@ def test_a_resumed_row_trained_otherwise_is_refused_before_any_row_trains(tmp_pa
         and "encoder_input (run has 'unit', this command 'centred')" in err
     )
     assert "\n" not in err and not (out / "pixelcnn").exists()  # nothing trained first
+    # a bad --set value is the command's, not the run's config.json
+    assert main([*again[:-2], "--set", 'seed="15"', *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        "the recipe with this command's --set: seed: expected an integer; found '15'"
+    )
 
     assert row["epochs_run"] == 1 and row["recipe_epochs"] == 2000  # the recipe's, not the run's
 
@@ -333,7 +339,7 @@ def test_another_seed_is_noted_as_a_run_of_the_recipe_not_a_modified_recipe():
         }
 
     notes = " ".join(_notes([row("vamp-1layer", ["seed (run has 15, recipe 14)"])]))
-    assert "another seed than their recipe's: vamp-1layer (seed (run has 15, recipe 14))" in notes
+    assert "another seed than their recipe's: vamp-1layer: seed (run has 15, recipe 14)." in notes
     assert "Trained otherwise" not in notes
     notes = " ".join(
         _notes(
@@ -341,8 +347,64 @@ def test_another_seed_is_noted_as_a_run_of_the_recipe_not_a_modified_recipe():
         )
     )
     assert "Trained otherwise than their recipes" in notes
-    assert "hvae-vamp (lr (run has 0.001, recipe 0.0005))" in notes
+    assert "hvae-vamp: lr (run has 0.001, recipe 0.0005)." in notes
     # a missing or non-integer seed is not "another run of the recipe"
     for odd in ["seed (run has None, recipe 14)", "seed (run has '14', recipe 14)"]:
         notes = " ".join(_notes([row("vamp-1layer", [odd])]))
-        assert "another seed" not in notes and f"vamp-1layer ({odd})" in notes
+        assert "another seed" not in notes and f"vamp-1layer: {odd}" in notes
+
+
+def test_resuming_a_finished_row_never_replaces_its_score_with_a_weaker_one(tmp_path, capsys):
+    """A row that finished training keeps its weights, so ``--resume`` may score it again only
+    on as much evidence (K, images) or more; fewer is refused in one line, the row unchanged.
+    A row cut short trains on, so any K scores it."""
+    out = tmp_path / "repro"
+    first = ["reproduce", "vae-vampprior-paper", "--out", str(out), "--set", "epochs=1"]
+    assert main([*first, *TINY]) == 0
+    row_file = out / "vae-vampprior-paper" / "reproduction.json"
+    before = row_file.read_text()
+    assert json.loads(before)["cut_short"] is False  # its (shortened) recipe's end
+    capsys.readouterr()
+    for weaker in (["--num-particles", "3"], ["--num-images", "10"]):
+        assert main([*first, "--resume", *TINY, *weaker]) == 2
+        err = capsys.readouterr().err.strip()
+        assert (
+            err.startswith(
+                "pgm reproduce: error: --resume: row vae-vampprior-paper finished training and was "
+                "scored with K = 5 on 20 images ("
+            )
+            and "\n" not in err
+        )
+        assert row_file.read_text() == before
+    assert main([*first, "--resume", *TINY, "--num-particles", "9"]) == 0
+    assert json.loads(row_file.read_text())["num_particles"] == 9  # more evidence: re-scored
+
+    # cut short: it trains on when resumed, so its score is replaced whatever K is given
+    short = ["reproduce", "vae-vampprior-paper", "--out", str(tmp_path / "short")]
+    short += ["--set", "epochs=3", "--max-epochs", "1"]
+    assert main([*short, *TINY]) == 0
+    assert main([*short[:-1], "2", "--resume", *TINY, "--num-particles", "2"]) == 0
+    row = json.loads((tmp_path / "short" / "vae-vampprior-paper" / "reproduction.json").read_text())
+    assert row["num_particles"] == 2 and row["epochs_run"] == 2
+
+
+def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
+    out = tmp_path / "repro"
+    argv = ["reproduce", "vae-vampprior-paper", "--out", str(out), "--set", "epochs=3"]
+    assert main([*argv, "--max-epochs", "1", *TINY]) == 0
+    measured = json.loads((out / "vae-vampprior-paper" / "reproduction.json").read_text())
+    (out / "pixelcnn").mkdir()
+    (out / "pixelcnn" / "config.json").write_text("{}")  # begun (killed before its score)
+    capsys.readouterr()
+    assert main(["reproduce", "--list", "--out", str(out)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "in --out" in lines["row"]
+    assert lines["vae-vampprior-paper"].endswith(
+        f"{measured['measured_nats']:.2f} (test, K = 5, 1 epochs, cut short, --resume continues it)"
+    )
+    assert lines["pixelcnn"].endswith("begun, not scored (--resume continues it)")
+    assert lines["iwae-1layer"].endswith(" -")
+    assert main(["reproduce", "--list", "--out", str(tmp_path / "none")]) == 2
+    assert "--out: expected a folder written by pgm reproduce; found no such folder" in (
+        capsys.readouterr().err
+    )

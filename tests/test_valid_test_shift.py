@@ -1,6 +1,8 @@
 """The validation-to-test shift benchmark's two data steps: matching each binarized image to the
 grey image it was drawn from, and drawing a static binarization."""
 
+import uuid
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,55 @@ def test_missing_data_is_one_line_naming_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("valid_test_shift: ") and err.count("\n") == 1
     assert "binarized_mnist.npz" in err
+
+
+def test_a_plugin_run_is_scored_with_the_plugin_named_and_refused_without(
+    tmp_path, capsys, shared_data
+):
+    """A binarized-MNIST run trained with a plug-in prior: without ``--plugin`` it is refused in
+    one line before any code is imported; with it, it is scored. A run without its final
+    weights is pointed at this benchmark's own ``--checkpoint best``."""
+    import shutil
+
+    from benchmarks.valid_test_shift import main
+    from pgm import plugins
+    from pgm_cli.main import main as pgm_main
+
+    tag = f"vts{uuid.uuid4().hex[:8]}"
+    plugin = tmp_path / f"plug_{tag}.py"
+    plugin.write_text(
+        "import pyro.distributions as dist\nimport torch\nfrom torch import nn\nimport pgm\n\n"
+        "class Laplace(nn.Module):\n    def __init__(self, d):\n        super().__init__()\n"
+        "        self.register_buffer('loc', torch.zeros(d))\n\n    def forward(self):\n"
+        "        return dist.Laplace(self.loc, torch.ones_like(self.loc)).to_event(1)\n\n"
+        f"pgm.PRIORS.register('{tag}-laplace')(lambda cfg: Laplace(cfg['latent_dim']))\n"
+    )
+    conf = tmp_path / "c.toml"
+    conf.write_text(
+        f'data = "binarized-mnist"\nprior = "{tag}-laplace"\nlatent_dim = 2\nhidden_dims = [8]\n'
+        'num_train = 64\nepochs = 1\ndevice = "cpu"\n'
+    )
+    run = tmp_path / "run"
+    saved = plugins.snapshot()
+    try:
+        argv = ["train", str(conf), "--out", str(run), "--plugin", str(plugin)]
+        assert pgm_main([*argv, "--data-dir", str(shared_data), "--no-progress"]) == 0
+        plugins.restore(saved)  # as a new process: nothing of the plug-in loaded
+        capsys.readouterr()
+        small = ["--data-dir", str(shared_data), "--num-images", "4", "-k", "2"]
+        assert main([str(run), *small]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("valid_test_shift: ") and err.count("\n") == 1
+        assert "--plugin" in err and tag in err
+        assert main([str(run), *small, "--plugin", str(plugin)]) == 0
+        assert "| proxy-test | 4 |" in capsys.readouterr().out
+    finally:
+        plugins.restore(saved)
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare)
+    (bare / "model.safetensors").unlink()
+    assert main([str(bare), *small]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "found none (training did not finish: score its newest checkpoint with --checkpoint" in err
+    )

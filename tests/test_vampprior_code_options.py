@@ -207,7 +207,7 @@ def test_he_with_softplus_scales_and_centred_input_is_warned_about(caplog):
     import logging
 
     from evaluation.log_likelihood import elbo
-    from inference.config import resolve_config
+    from inference.config import resolve_config, warn_initialisation
 
     hvae = {**VAMP, "model": "hvae", "latent_dim": 8, "latent_dim_top": 8, "weight_init": "he"}
     quiet = [
@@ -217,9 +217,12 @@ def test_he_with_softplus_scales_and_centred_input_is_warned_about(caplog):
     ]
     with caplog.at_level(logging.WARNING, logger="pgm"):
         for cfg in quiet:
-            resolve_config(cfg)
+            warn_initialisation(resolve_config(cfg))
         assert not [r for r in caplog.records if "weight_init" in r.getMessage()]
         loud = resolve_config({**hvae, "encoder_input": "centred"})
+        # resolving a config (evaluating, resuming, opening a run) says nothing: only a start
+        assert not [r for r in caplog.records if "weight_init" in r.getMessage()]
+        warn_initialisation(loud)
     assert [r.getMessage()[:60] for r in caplog.records] == [
         "weight_init: 'he' with conditional_scale 'softplus' and enco"
     ]
@@ -230,3 +233,23 @@ def test_he_with_softplus_scales_and_centred_input_is_warned_about(caplog):
         torch.manual_seed(4)
         losses.append(float(-elbo(pgm.build(cfg), None, x, 1).mean()))
     assert losses[0] > 2 * losses[1], losses
+
+
+def test_the_he_warning_is_said_when_a_run_starts_not_when_it_resumes(tmp_path, caplog):
+    """The far-out start is a property of a fresh initialisation: a new run warns, the same run
+    resumed (its weights from the checkpoint) does not."""
+    import logging
+
+    import inference
+    from inference import train
+
+    cfg = {"model": "hvae", "latent_dim": 2, "hidden_dim": 8, "weight_init": "he"}
+    cfg.update(data="digits-binary", num_train=32, epochs=2, device="cpu")
+    with caplog.at_level(logging.WARNING, logger="pgm"):
+        train(cfg, tmp_path / "run", max_epochs=1, progress=False)
+        started = [r for r in caplog.records if r.getMessage().startswith("weight_init: 'he'")]
+        inference.training_config._WARNED.clear()  # as a new process would
+        caplog.clear()
+        train(cfg, tmp_path / "run", resume=True, progress=False)
+        resumed = [r for r in caplog.records if r.getMessage().startswith("weight_init: 'he'")]
+    assert len(started) == 1 and resumed == []

@@ -70,7 +70,21 @@ def run(args) -> int:
     from inference.out_path import check_folder_out
 
     if args.list:
-        sys.stdout.write(format_list(list_recipes()))
+        done = None
+        if args.out:  # what each row reached there: its row files, read as data
+            from evaluation.reproduction_table import read_rows
+
+            out = Path(args.out)
+            if not out.is_dir():
+                raise ConfigError(
+                    f"--out: expected a folder written by pgm reproduce; found "
+                    f"{'a file' if out.exists() else 'no such folder'}: {out}"
+                )
+            done = {row["row"]: row for _, row in read_rows(out)}
+            for r in list_recipes():
+                if r.row not in done and (out / r.row / "config.json").is_file():
+                    done[r.row] = True
+        sys.stdout.write(format_list(list_recipes(), done))
         return 0
     if not args.out:
         raise ConfigError("--out: expected a folder for the runs and the table; found none")
