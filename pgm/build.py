@@ -93,7 +93,7 @@ def build(config: dict | MappingProxyType) -> GenerativeModel:
     DESIGN.md) and ``.sample(n) -> (n, C, H, W)``. A run's whole ``config.json`` is accepted:
     keys another layer declared (data, training) are not the model's and are left alone.
     ``weight_init = "he"`` then redraws a built-in model's dense layers' weights
-    (:mod:`pgm.nn.weight_init`; a plug-in model initialises itself).
+    (:mod:`pgm.nn.weight_init`; a plug-in model, part or network keeps its own).
     A resolved model layer (``inference.ResolvedConfig.model``, a read-only mapping) is built
     as it is: a dict is resolved here, at the public edge, and only then.
     """

@@ -193,11 +193,14 @@ def call_factory(kind: str, name: str, factory: Callable, cfg: dict):
     """``factory(cfg)``; a plug-in's factory that fails (an exception, ``sys.exit``) is refused
     in one line naming the part, its module and the line (a built-in's failure is pgm's bug and
     keeps its traceback; a :class:`~pgm.errors.PgmError` already is one line)."""
+    from .nn.weight_init import keep_initialisation
+
     module = getattr(factory, "__module__", None) or ""
     if module == "pgm" or module.startswith("pgm."):
         return factory(cfg)
     try:
-        return factory(cfg)
+        # a plug-in's part keeps its author's initialisation under weight_init = "he"
+        return keep_initialisation(factory(cfg))
     except (PgmError, KeyboardInterrupt):
         raise
     except (Exception, SystemExit) as err:

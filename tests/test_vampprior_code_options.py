@@ -253,3 +253,58 @@ def test_the_he_warning_is_said_when_a_run_starts_not_when_it_resumes(tmp_path, 
         train(cfg, tmp_path / "run", resume=True, progress=False)
         resumed = [r for r in caplog.records if r.getMessage().startswith("weight_init: 'he'")]
     assert len(started) == 1 and resumed == []
+
+
+def test_he_leaves_a_plugin_parts_and_networks_layers_as_their_author_drew_them():
+    """Under a built-in model, ``weight_init = "he"`` redraws pgm's own dense layers only: a
+    plug-in prior's and a plug-in network's linear layers keep the draw their factory made
+    (the same tensors as with ``torch``, seed 0), while pgm's decoder is redrawn."""
+    from pgm.nn.decoders import MLPDecoder
+    from pgm.registry import DECODERS, ENCODERS, PRIORS
+
+    class LinearPrior(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.shift = nn.Linear(1, d)
+
+        def forward(self):
+            loc = self.shift(torch.ones(1))
+            return torch.distributions.Independent(
+                torch.distributions.Normal(loc, torch.ones_like(loc)), 1
+            )
+
+    class Encoder(nn.Module):
+        def __init__(self, event_shape, num_levels, hidden_dims, out_features=None, act="relu"):
+            super().__init__()
+            self.out_features = out_features or 12
+            self.linear = nn.Linear(64, self.out_features)
+
+        def forward(self, x):
+            return self.linear(x.reshape(*x.shape[:-3], 64) / 16)
+
+    class Decoder(MLPDecoder):  # pgm's code under a plug-in's class: the plug-in's network
+        pass
+
+    name = "t-he-plugin"
+    factory = lambda cfg: LinearPrior(cfg["latent_dim"])  # noqa: E731
+    factory.__module__ = "a_plugin"  # as a plug-in file's factory is
+    PRIORS.register(name)(factory)
+    ENCODERS.register(name)(Encoder)
+    DECODERS.register(name)(Decoder)
+    try:
+        for cfg in (
+            {**VAMP, "prior": name},
+            {"model": "vae", "image_shape": [1, 8, 8], "num_levels": 17, "network": name},
+        ):
+            plain, he = _built(cfg), _built({**cfg, "weight_init": "he"})
+            changed = {k for k in plain if not torch.equal(plain[k], he[k])}
+            own = {k for k in plain if k.startswith(("prior.shift", "posterior.encoder.linear"))}
+            own |= {k for k in plain if cfg.get("network") == name and "decoder" in k}
+            assert own and not own & changed, sorted(own & changed)
+            if cfg.get("network") != name:
+                assert any(k.startswith("likelihood.decoder") for k in changed)
+            else:
+                assert any(k.startswith("posterior") and k not in own for k in changed)
+    finally:
+        for registry in (PRIORS, ENCODERS, DECODERS):
+            registry.unregister(name)

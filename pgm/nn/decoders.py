@@ -12,6 +12,7 @@ from torch import nn
 from ..registry import DECODERS
 from .encoders import conv_image_shape
 from .mlp import activation_class, make_mlp
+from .weight_init import keep_initialisation
 
 __all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
 
@@ -105,4 +106,6 @@ def make_decoder(
     ``hidden_dims`` are listed from the latent side to the pixels (an int ``h`` means ``[h]``)."""
     dims = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
     factory = DECODERS[DECODERS.check(network, "network")]
-    return factory(latent_dim, dims, tuple(event_shape), params_per_dim, activation)
+    decoder = factory(latent_dim, dims, tuple(event_shape), params_per_dim, activation)
+    # a plug-in's network keeps its author's initialisation under weight_init = "he"
+    return decoder if DECODERS.builtin(network) else keep_initialisation(decoder)

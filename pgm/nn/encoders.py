@@ -11,6 +11,7 @@ from torch import nn
 from ..errors import PgmError
 from ..registry import ENCODERS
 from .mlp import activation_class, make_mlp
+from .weight_init import keep_initialisation
 
 __all__ = ["ConvEncoder", "MLPEncoder", "conv_image_shape", "make_encoder", "scale_pixels"]
 
@@ -149,4 +150,6 @@ def make_encoder(
         return factory(
             tuple(event_shape), num_levels, dims, out_features, activation, centred=False
         )
-    return factory(tuple(event_shape), num_levels, dims, out_features, activation)
+    encoder = factory(tuple(event_shape), num_levels, dims, out_features, activation)
+    # a plug-in's network keeps its author's initialisation under weight_init = "he"
+    return encoder if ENCODERS.builtin(network) else keep_initialisation(encoder)

@@ -4,7 +4,8 @@ of every :class:`torch.nn.Linear` of a built-in model from N(0, 2 / fan_in) (He 
 the VampPrior authors' code does (Tomczak & Welling 2018, github.com/jmtomczak/vae_vampprior,
 ``utils/nn.py:he_init``). Biases, convolutions, normalising flows' networks and parameters
 outside linear layers (a VampPrior's pseudo-inputs) keep their own initialisation; a plug-in
-model initialises itself (it may call :func:`apply_weight_init`).
+model initialises itself (it may call :func:`apply_weight_init`), and a plug-in's part or
+network under a built-in model keeps the initialisation its factory drew.
 
 The authors draw every Gaussian head this way with its log-variance clamped to [-6, 2], and
 feed their encoders {0, 1}. With pgm's softplus scales and ``encoder_input = "centred"`` an
@@ -23,7 +24,7 @@ from torch import nn
 
 from ..errors import PgmError
 
-__all__ = ["WEIGHT_INITS", "apply_weight_init"]
+__all__ = ["WEIGHT_INITS", "apply_weight_init", "keep_initialisation"]
 
 #: the choices of the ``weight_init`` key
 WEIGHT_INITS = ("torch", "he")
@@ -42,13 +43,31 @@ def apply_weight_init(module: nn.Module, scheme: str) -> nn.Module:
     return module
 
 
+#: the attribute marking a module that keeps its own initialisation (a plug-in's part)
+_OWN = "_pgm_keeps_its_initialisation"
+
+
+def keep_initialisation(module):
+    """Mark ``module`` (a part or network a plug-in built) to keep the initialisation its author
+    chose: :func:`apply_weight_init` leaves every layer inside it alone. Returns ``module``."""
+    if isinstance(module, nn.Module):
+        object.__setattr__(module, _OWN, True)
+    return module
+
+
 def _dense_layers(module: nn.Module) -> list[nn.Linear]:
-    """The linear layers of ``module`` outside normalising flows: a flow's networks (Pyro's
-    couplings and autoregressive transforms) keep the initialisation Pyro chose, which starts
-    them near the identity (He-drawn, a flow prior's first loss was 1e11)."""
+    """The linear layers of ``module`` outside normalising flows and plug-ins' parts: a flow's
+    networks (Pyro's couplings and autoregressive transforms) keep the initialisation Pyro chose,
+    which starts them near the identity (He-drawn, a flow prior's first loss was 1e11), and a
+    plug-in's part or network keeps its author's (:func:`keep_initialisation`)."""
     from pyro.distributions.conditional import ConditionalTransformModule
     from pyro.distributions.torch_transform import TransformModule
 
     flows = (TransformModule, ConditionalTransformModule)
-    inside = {id(m) for flow in module.modules() if isinstance(flow, flows) for m in flow.modules()}
+    inside = {
+        id(m)
+        for own in module.modules()
+        if isinstance(own, flows) or getattr(own, _OWN, False)
+        for m in own.modules()
+    }
     return [m for m in module.modules() if isinstance(m, nn.Linear) and id(m) not in inside]
