@@ -196,8 +196,25 @@ def _declared(config: dict) -> list:
     for key, registry in _PART_REGISTRIES.items():
         name = config.get(key, MODEL_DEFAULTS[key])
         if isinstance(name, str) and name in registry:
-            out += registry.keys(name)
+            declared = registry.keys(name)
+            if not registry.builtin(name):
+                _check_own_defaults(key, name, declared)
+            out += declared
     return out
+
+
+def _check_own_defaults(kind: str, name: str, declared) -> None:
+    """A plug-in part may declare one of pgm's own model keys (to read it, or list it), but not
+    give it another default: pgm's field fills and checks that key, so the part's default would
+    be silently replaced. Refused in one line naming the part and the key."""
+    for k in declared:
+        if k.name in MODEL_DEFAULTS and MODEL_DEFAULTS[k.name] is not None:
+            if k.default != MODEL_DEFAULTS[k.name]:
+                raise PgmError(
+                    f"{kind} {name!r}: expected its key {k.name!r} to keep pgm's default "
+                    f"({MODEL_DEFAULTS[k.name]!r}: it is pgm's own model key, filled and checked "
+                    f"by pgm) or to have a name of its own; found default {k.default!r}"
+                )
 
 
 def _model_name(config: dict) -> str | None:

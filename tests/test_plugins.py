@@ -476,3 +476,27 @@ def test_list_keys_shows_each_models_and_parts_keys_from_their_declarations(caps
     assert main(["list", "no-such-model", "--keys", "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "found 'no-such-model'" in captured.err
+
+
+def test_a_plugin_part_cannot_give_pgms_own_key_another_default():
+    """A plug-in prior declaring ``pseudo_inputs`` (pgm's own key) with another default would
+    have it silently replaced by pgm's: refused in one line; the same default is accepted."""
+    from pgm.keys import Key
+    from pgm.registry import PRIORS
+
+    def factory(cfg):  # pragma: no cover - never built
+        raise AssertionError
+
+    factory.__module__ = "a_plugin"
+    clash, same = f"t{uuid.uuid4().hex[:8]}-clash", f"t{uuid.uuid4().hex[:8]}-same"
+    PRIORS.register(clash, keys=[Key("pseudo_inputs", str, "hardtanh")])(factory)
+    PRIORS.register(same, keys=[Key("num_components", int, 10, low=1)])(factory)
+    base = {"image_shape": [1, 8, 8], "num_levels": 2}
+    with pytest.raises(ValueError) as err:
+        pgm.resolve_model_config({**base, "prior": clash})
+    assert str(err.value) == (
+        f"prior {clash!r}: expected its key 'pseudo_inputs' to keep pgm's default ('sigmoid': it "
+        "is pgm's own model key, filled and checked by pgm) or to have a name of its own; found "
+        "default 'hardtanh'"
+    )
+    assert pgm.resolve_model_config({**base, "prior": same})["num_components"] == 10
