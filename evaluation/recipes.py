@@ -110,9 +110,11 @@ def _reached(row) -> str:
     if row is None:
         return "-"
     if row is True:
-        return "begun, not scored (--resume continues it)"
+        return "begun, not scored"
     state = "cut short, --resume continues it" if row.get("cut_short") else "finished"
+    epochs = row["epochs_run"]
+    data = "" if row.get("data") == "binarized-mnist" else f" on {row.get('data')}"
     return (
-        f"{row['measured_nats']:.2f} ({row['split']}, K = {row['num_particles']}, "
-        f"{row['epochs_run']} epochs, {state})"
+        f"{row['measured_nats']:.2f} ({row['split']}{data}, K = {row['num_particles']}, "
+        f"{epochs} epoch{'' if epochs == 1 else 's'}, {state})"
     )

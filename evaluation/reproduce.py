@@ -210,27 +210,41 @@ def _check_resumable(recipes: list[Recipe], out: Path, overrides: dict) -> None:
             )
 
 
+def _no_more_training(row: dict, recipe: Recipe, settings: dict) -> str | None:
+    """Why this command will not train ``row`` any further (its weights stay as scored), or
+    None when it will: early stopping ended it, it has run the epochs this command plans (the
+    recipe's, or ``--set epochs``), or ``--max-epochs``."""
+    if row.get("stopped") == "early-stopping":
+        return "was ended by early stopping"
+    ran = row["epochs_run"]
+    planned = {**recipe.config, **(settings.get("overrides") or {})}.get("epochs")
+    if isinstance(planned, int) and ran >= planned:
+        return f"has run the {planned} epochs this command plans"
+    limit = settings.get("max_epochs")
+    if limit is not None and ran >= limit:
+        return f"has run --max-epochs {limit} epochs"
+    return None
+
+
 def _check_rescoring(recipes: list[Recipe], done: dict, settings: dict) -> None:
-    """Refuse ``--resume`` of a row that finished training (early stopping, or its recipe's
-    epochs) when this command would score it on less evidence than its recorded measurement
-    (fewer particles or fewer images): its weights cannot change, so the new number could only
-    replace a better-founded one. A larger K or more images re-score it."""
+    """Refuse ``--resume`` of a row this command will not train further when it would score it
+    on less evidence than its recorded measurement (fewer particles or fewer images): its
+    weights stay as they are, so the new number could only replace a better-founded one. A
+    larger K or more images re-score it; a row that trains on is scored afresh with any K."""
     from inference.config import ConfigError
 
     k = int(settings.get("num_particles", 5000))
     n = settings.get("num_images")
     for r in recipes:
         row = done.get(r.row)
-        if row is None or row.get("cut_short"):
-            continue  # a new row, or one that trains on (then it must be scored again)
-        had_k, had_n = row.get("num_particles"), row.get("num_images")
-        fewer_k = isinstance(had_k, int) and k < had_k
-        fewer_n = isinstance(had_n, int) and n is not None and n < had_n
-        if fewer_k or fewer_n:
-            images = f"{had_n:,}" if isinstance(had_n, int) else "its"
+        if row is None:
+            continue
+        why = _no_more_training(row, r, settings)
+        had_k, had_n = row["num_particles"], row["num_images"]
+        if why and (k < had_k or (n is not None and n < had_n)):
             raise ConfigError(
-                f"--resume: row {r.row} finished training and was scored with K = {had_k} on "
-                f"{images} images ({row['measured_nats']:.2f} nats); expected --num-particles "
+                f"--resume: row {r.row} {why}, so its weights stay as scored: K = {had_k} on "
+                f"{had_n:,} images ({row['measured_nats']:.2f} nats); expected --num-particles "
                 f">= {had_k} and --num-images >= {had_n} to score it again; found K = {k} on "
                 f"{'all' if n is None else f'{n:,}'} images (leave its row as it is, or choose "
                 "another --out)"

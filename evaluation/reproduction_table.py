@@ -303,6 +303,7 @@ _ROW_FIELDS = {
     "split": (str,),
     "split_note": (str,),
     "num_particles": (int,),
+    "num_images": (int,),
     "epochs_run": (int,),
     "recipe_epochs": (int,),
     "valid_curve": (list,),
@@ -312,6 +313,10 @@ _ROW_FIELDS = {
     "train_seconds": _NUMBER,
     "device": (str,),
 }
+
+
+#: the row's counts, which must be positive integers
+_POSITIVE = ("num_particles", "num_images")
 
 
 def _is(value, kinds: tuple) -> bool:
@@ -351,11 +356,14 @@ def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
                 "another --out)"
             )
         wrong = [k for k, kinds in _ROW_FIELDS.items() if not _is(row.get(k), kinds)]
+        # counts are positive (the --resume guard compares them)
+        wrong += [k for k in _POSITIVE if k not in wrong and row[k] < 1]
         if wrong:
             raise ConfigError(
                 f"--out: expected {path} to be a row written by pgm reproduce; found "
-                f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} missing or of the "
-                "wrong type (remove it, or run the row again without --resume in another --out)"
+                f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} missing, of the "
+                "wrong type or out of range (remove it, or run the row again without --resume in "
+                "another --out)"
             )
         rows.append((path, row))
     return rows

@@ -31,7 +31,12 @@ EPILOG = """examples:
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage mistake reported on one line (exit status 2), like every other
-    bad input; ``--help`` shows the usage."""
+    bad input; ``--help`` shows the usage. Options are never abbreviated: ``--data`` on a
+    command without it was taken as ``--data-dir``, silently."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         # argparse checks required arguments before it looks at unknown ones: `pgm train
@@ -44,7 +49,7 @@ class _Parser(argparse.ArgumentParser):
 
     def unknown_options(self, argv: list[str]) -> list[str]:
         """The tokens of ``argv`` that look like options (``-x``, ``--xy``, ``--xy=v``; not a
-        negative number) and that this parser does not know, even abbreviated."""
+        negative number) and that this parser does not know."""
         known = set(self._option_string_actions) | {"--version"}
         unknown = []
         for token in argv:
@@ -52,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
                 continue
             name = token.split("=", 1)[0]
             if name.startswith("--"):
-                if not any(k.startswith(name) for k in known if k.startswith("--")):
+                if name not in known:
                     unknown.append(token)
             elif name[:2] not in known:  # -k5: a short option with its value
                 unknown.append(token)

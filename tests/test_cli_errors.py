@@ -111,3 +111,19 @@ def test_a_very_long_message_keeps_its_start_and_end():
     assert len(line) < 2100 and line.startswith("start xxx") and line.endswith("xxx end")
     assert f"… ({len(text) - 2000:,} characters left out) …" in line
     assert cli.one_line(PgmError("short " * 300)) == ("short " * 300).strip()
+
+
+def test_options_are_never_abbreviated(tmp_path, capsys):
+    """``--data`` on a command that has only ``--data-dir`` was taken as ``--data-dir``, silently
+    (the run trained on the config's data): a prefix is now an unknown option, and nothing is
+    written."""
+    out = tmp_path / "run"
+    argv = ["train", "vae-digits", "--out", str(out), "--data", "digits-binary", "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "pgm train: error: unrecognized arguments: --data digits-binary (see pgm train --help)\n"
+    )
+    assert not out.exists()
+    assert cli.main(["evaluate", str(out), "--num-part", "5"]) == 2
+    assert "unrecognized arguments: --num-part 5" in capsys.readouterr().err

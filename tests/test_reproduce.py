@@ -309,7 +309,7 @@ def test_a_resumed_row_trained_otherwise_is_refused_before_any_row_trains(tmp_pa
     kept = row_file.read_text()
     row_file.write_text('{"row": "vae-vampprior-paper"}')
     assert main([*again[:-2], *TINY]) == 2
-    assert "missing or of the wrong type" in capsys.readouterr().err
+    assert "missing, of the wrong type or out of range" in capsys.readouterr().err
     assert not (out / "pixelcnn").exists()
     row_file.write_text(kept)
 
@@ -355,9 +355,10 @@ def test_another_seed_is_noted_as_a_run_of_the_recipe_not_a_modified_recipe():
 
 
 def test_resuming_a_finished_row_never_replaces_its_score_with_a_weaker_one(tmp_path, capsys):
-    """A row that finished training keeps its weights, so ``--resume`` may score it again only
-    on as much evidence (K, images) or more; fewer is refused in one line, the row unchanged.
-    A row cut short trains on, so any K scores it."""
+    """A row this command will not train further keeps its weights, so ``--resume`` may score
+    it again only on as much evidence (K, images) or more; fewer is refused in one line, the row
+    unchanged. A row that trains on (cut short, or more epochs planned) is scored with any K;
+    one that --max-epochs keeps where it is is guarded too. Hand-edited counts are refused."""
     out = tmp_path / "repro"
     first = ["reproduce", "vae-vampprior-paper", "--out", str(out), "--set", "epochs=1"]
     assert main([*first, *TINY]) == 0
@@ -368,16 +369,23 @@ def test_resuming_a_finished_row_never_replaces_its_score_with_a_weaker_one(tmp_
     for weaker in (["--num-particles", "3"], ["--num-images", "10"]):
         assert main([*first, "--resume", *TINY, *weaker]) == 2
         err = capsys.readouterr().err.strip()
-        assert (
-            err.startswith(
-                "pgm reproduce: error: --resume: row vae-vampprior-paper finished training and was "
-                "scored with K = 5 on 20 images ("
-            )
-            and "\n" not in err
+        assert err.startswith(
+            "pgm reproduce: error: --resume: row vae-vampprior-paper has run the 1 epochs this "
+            "command plans, so its weights stay as scored: K = 5 on 20 images ("
         )
-        assert row_file.read_text() == before
+        assert "\n" not in err and row_file.read_text() == before
+    # a hand-edited count cannot open the way: refused as a malformed row
+    for odd in ('"360"', "360.0", "null", "true", "-5", "0"):
+        row_file.write_text(before.replace('"num_images": 20', f'"num_images": {odd}'))
+        assert main([*first, "--resume", *TINY, "--num-images", "5"]) == 2
+        assert "num_images missing, of the wrong type or out of range" in capsys.readouterr().err
+    row_file.write_text(before)
     assert main([*first, "--resume", *TINY, "--num-particles", "9"]) == 0
     assert json.loads(row_file.read_text())["num_particles"] == 9  # more evidence: re-scored
+    # more epochs planned: it trains on, so any K scores it afresh
+    assert main([*first[:-1], "epochs=2", "--resume", *TINY, "--num-particles", "2"]) == 0
+    row = json.loads(row_file.read_text())
+    assert row["num_particles"] == 2 and row["epochs_run"] == 2
 
     # cut short: it trains on when resumed, so its score is replaced whatever K is given
     short = ["reproduce", "vae-vampprior-paper", "--out", str(tmp_path / "short")]
@@ -386,6 +394,10 @@ def test_resuming_a_finished_row_never_replaces_its_score_with_a_weaker_one(tmp_
     assert main([*short[:-1], "2", "--resume", *TINY, "--num-particles", "2"]) == 0
     row = json.loads((tmp_path / "short" / "vae-vampprior-paper" / "reproduction.json").read_text())
     assert row["num_particles"] == 2 and row["epochs_run"] == 2
+    # resumed again with the same --max-epochs: no more training, so the guard holds
+    capsys.readouterr()
+    assert main([*short[:-1], "2", "--resume", *TINY, "--num-particles", "1"]) == 2
+    assert "has run --max-epochs 2 epochs, so its weights stay as scored" in capsys.readouterr().err
 
 
 def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
@@ -400,11 +412,13 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "in --out" in lines["row"]
     assert lines["vae-vampprior-paper"].endswith(
-        f"{measured['measured_nats']:.2f} (test, K = 5, 1 epochs, cut short, --resume continues it)"
+        f"{measured['measured_nats']:.2f} (test on digits-binary, K = 5, 1 epoch, cut short, "
+        "--resume continues it)"
     )
-    assert lines["pixelcnn"].endswith("begun, not scored (--resume continues it)")
+    assert lines["pixelcnn"].endswith("begun, not scored")
     assert lines["iwae-1layer"].endswith(" -")
-    assert main(["reproduce", "--list", "--out", str(tmp_path / "none")]) == 2
-    assert "--out: expected a folder written by pgm reproduce; found no such folder" in (
-        capsys.readouterr().err
-    )
+    for bad, found in ((tmp_path / "none", "no such folder"), ("", "an empty path")):
+        assert main(["reproduce", "--list", "--out", str(bad)]) == 2
+        assert f"--out: expected a folder written by pgm reproduce; found {found}" in (
+            capsys.readouterr().err
+        )

@@ -71,14 +71,21 @@ def run(args) -> int:
 
     if args.list:
         done = None
-        if args.out:  # what each row reached there: its row files, read as data
+        if args.out is not None:  # what each row reached there: its row files, read as data
             from evaluation.reproduction_table import read_rows
 
             out = Path(args.out)
-            if not out.is_dir():
+            if not args.out or not out.is_dir():
+                found = (
+                    "an empty path"
+                    if not args.out
+                    else "no such folder"
+                    if not out.exists()
+                    else "something other than a folder"
+                )
                 raise ConfigError(
-                    f"--out: expected a folder written by pgm reproduce; found "
-                    f"{'a file' if out.exists() else 'no such folder'}: {out}"
+                    f"--out: expected a folder written by pgm reproduce; found {found}: "
+                    f"{args.out!r}"
                 )
             done = {row["row"]: row for _, row in read_rows(out)}
             for r in list_recipes():
