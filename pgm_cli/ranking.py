@@ -12,20 +12,31 @@ def print_ranking(results: dict) -> None:
     over seeds, issue 19) and the warnings."""
     rows = results["models"] if isinstance(results, dict) else results
     rows = sorted(rows, key=lambda r: r.get("rank", 0) or -r["log_likelihood_nats"])
-    print(
-        f"{'rank':<6}{'group':<7}{'model':<22}{'log p(x) nats':>14}{'95% CI':>20}"
-        f"{'bits/dim':>10}{'ELBO nats':>11}{'k-hat':>7}"
-    )
+    header = ("rank", "group", "model", "log p(x) nats", "95% CI", "bits/dim", "ELBO nats", "k-hat")
+    lines = []
     for r in rows:
         ci = r.get("ci95")
-        ci_text = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
-        elbo = "" if r.get("elbo_nats") is None else f"{r['elbo_nats']:.2f}"
-        khat = "" if r.get("psis_khat") is None else f"{r['psis_khat']:.2f}"
-        print(
-            f"{r.get('rank', ''):<6}{r.get('group', ''):<7}{r['model']:<22}"
-            f"{r['log_likelihood_nats']:>14.2f}"
-            f"{ci_text:>20}{r['bits_per_dim']:>10.4f}{elbo:>11}{khat:>7}"
+        lines.append(
+            (
+                str(r.get("rank", "")),
+                str(r.get("group", "")),
+                str(r["model"]),
+                f"{r['log_likelihood_nats']:.2f}",
+                f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "",
+                f"{r['bits_per_dim']:.4f}",
+                "" if r.get("elbo_nats") is None else f"{r['elbo_nats']:.2f}",
+                "" if r.get("psis_khat") is None else f"{r['psis_khat']:.2f}",
+            )
         )
+    # each column as wide as its widest cell (wide numbers never run into their neighbours);
+    # names left-aligned, numbers right-aligned
+    widths = [max(len(c) for c in column) for column in zip(header, *lines, strict=True)]
+    for line in (header, *lines):
+        cells = [
+            c.ljust(w) if i < 3 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
     if not isinstance(results, dict):
         return
     comparisons = results.get("comparisons", [])

@@ -127,3 +127,18 @@ def test_options_are_never_abbreviated(tmp_path, capsys):
     assert not out.exists()
     assert cli.main(["evaluate", str(out), "--num-part", "5"]) == 2
     assert "unrecognized arguments: --num-part 5" in capsys.readouterr().err
+
+
+def test_ranking_columns_never_run_together(capsys):
+    """Wide numbers (an unconverged run's -65,759,654 nats ELBO) and long names keep every column
+    apart: each line splits on two spaces into its eight cells."""
+    from pgm_cli.ranking import print_ranking
+
+    row = {"rank": 1, "group": "a", "log_likelihood_nats": -6488.961, "ci95": [-14877.0, -3191.0]}
+    row.update(bits_per_dim=146.2749, elbo_nats=-65759654.47, psis_khat=98.39)
+    print_ranking([{**row, "model": "a-model-name-longer-than-twenty-two"}, {**row, "model": "b"}])
+    import re
+
+    lines = capsys.readouterr().out.splitlines()
+    assert [len(re.split(r"\s{2,}", line.strip())) for line in lines] == [8, 8, 8]
+    assert "-6488.96  [-14877.00, -3191.00]  146.2749  -65759654.47  98.39" in lines[1]
