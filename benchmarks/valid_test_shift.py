@@ -144,6 +144,7 @@ def _recorded_plugins(run: str) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     p = _Parser(
+        allow_abbrev=False,  # --data is not --data-dir
         prog="python -m benchmarks.valid_test_shift",
         description="How far a binarized-MNIST validation score is from the same model's score "
         "on test images, measured without the held-back test split (see the module's docstring).",

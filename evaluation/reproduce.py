@@ -219,11 +219,15 @@ def _no_more_training(row: dict, recipe: Recipe, settings: dict) -> str | None:
     ran = row["epochs_run"]
     planned = {**recipe.config, **(settings.get("overrides") or {})}.get("epochs")
     if isinstance(planned, int) and ran >= planned:
-        return f"has run the {planned} epochs this command plans"
+        return f"has run the {_epochs(planned)} this command plans"
     limit = settings.get("max_epochs")
     if limit is not None and ran >= limit:
-        return f"has run --max-epochs {limit} epochs"
+        return f"has run the {_epochs(limit)} --max-epochs allows"
     return None
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
 
 
 def _check_rescoring(recipes: list[Recipe], done: dict, settings: dict) -> None:

@@ -316,7 +316,7 @@ _ROW_FIELDS = {
 
 
 #: the row's counts, which must be positive integers
-_POSITIVE = ("num_particles", "num_images")
+_POSITIVE = ("num_particles", "num_images", "epochs_run")
 
 
 def _is(value, kinds: tuple) -> bool:

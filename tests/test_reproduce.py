@@ -370,7 +370,7 @@ def test_resuming_a_finished_row_never_replaces_its_score_with_a_weaker_one(tmp_
         assert main([*first, "--resume", *TINY, *weaker]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(
-            "pgm reproduce: error: --resume: row vae-vampprior-paper has run the 1 epochs this "
+            "pgm reproduce: error: --resume: row vae-vampprior-paper has run the 1 epoch this "
             "command plans, so its weights stay as scored: K = 5 on 20 images ("
         )
         assert "\n" not in err and row_file.read_text() == before
@@ -379,6 +379,9 @@ def test_resuming_a_finished_row_never_replaces_its_score_with_a_weaker_one(tmp_
         row_file.write_text(before.replace('"num_images": 20', f'"num_images": {odd}'))
         assert main([*first, "--resume", *TINY, "--num-images", "5"]) == 2
         assert "num_images missing, of the wrong type or out of range" in capsys.readouterr().err
+    row_file.write_text(before.replace('"epochs_run": 1', '"epochs_run": -3'))
+    assert main([*first, "--resume", *TINY, "--num-particles", "3"]) == 2
+    assert "epochs_run missing, of the wrong type or out of range" in capsys.readouterr().err
     row_file.write_text(before)
     assert main([*first, "--resume", *TINY, "--num-particles", "9"]) == 0
     assert json.loads(row_file.read_text())["num_particles"] == 9  # more evidence: re-scored
@@ -397,7 +400,8 @@ def test_resuming_a_finished_row_never_replaces_its_score_with_a_weaker_one(tmp_
     # resumed again with the same --max-epochs: no more training, so the guard holds
     capsys.readouterr()
     assert main([*short[:-1], "2", "--resume", *TINY, "--num-particles", "1"]) == 2
-    assert "has run --max-epochs 2 epochs, so its weights stay as scored" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "has run the 2 epochs --max-epochs allows, so its weights stay" in err
 
 
 def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):

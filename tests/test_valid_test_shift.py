@@ -124,3 +124,14 @@ def test_a_plugin_run_is_scored_with_the_plugin_named_and_refused_without(
     assert (
         "found none (training did not finish: score its newest checkpoint with --checkpoint" in err
     )
+
+
+def test_options_are_never_abbreviated(tmp_path, capsys):
+    """``--data`` is not taken as ``--data-dir`` (nor ``--num-part`` as ``--num-particles``)."""
+    from benchmarks.valid_test_shift import main
+
+    for argv in (["--data", str(tmp_path)], ["--num-part", "5"]):
+        with pytest.raises(SystemExit) as e:
+            main([str(tmp_path), *argv])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and f"unrecognized arguments: {argv[0]}" in err
