@@ -36,7 +36,6 @@ Nothing is written into the run folder: these are not the test split's scores.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -130,18 +129,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _recorded_plugins(run: str) -> list:
-    """The plug-in records of ``run``'s config.json (none when it cannot be read: loading the
-    run then refuses it in one line)."""
-    from inference.run_folder import read_run_text
-
-    try:
-        cfg = json.loads(read_run_text(Path(run) / "config.json", "run"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return []
-    return (cfg.get("plugins") or []) if isinstance(cfg, dict) else []
-
-
 def main(argv: list[str] | None = None) -> int:
     p = _Parser(
         allow_abbrev=False,  # --data is not --data-dir
@@ -187,10 +174,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from evaluation.statistics import summarise_mean
     from inference import load_run_weights
+    from inference.run_folder import RunFolder, check_recorded_plugins
     from pgm.data.npz import load_binarized_mnist, load_mnist, resolve_data_dir
     from pgm.errors import PgmError
     from pgm.plugins import name_plugins
-    from pgm.run_plugins import check_before_import
 
     try:
         data = resolve_data_dir(a.data_dir)
@@ -216,14 +203,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {n} validation and test images scored (all the data holds)")
         valid, grey_test = valid[:n], grey_test[:n]
         # the run's recorded plug-ins are checked against those named before any is imported
-        weights_file = Path(a.run) / "model.safetensors"
+        weights_file = RunFolder(a.run).weights
         if a.checkpoint is None and Path(a.run).is_dir() and not weights_file.exists():
             raise PgmError(
                 f"run: expected {weights_file}; found none (training did not finish: score its "
                 "newest checkpoint with --checkpoint best)"
             )
         name_plugins(a.plugin, "--plugin")
-        check_before_import(_recorded_plugins(a.run), "run", f"run {a.run}")
+        check_recorded_plugins(a.run)  # before any plug-in is imported
         model, cfg, weights = load_run_weights(a.run, checkpoint=a.checkpoint)
         if cfg.get("data") != "binarized-mnist":
             raise PgmError(

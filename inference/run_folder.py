@@ -39,6 +39,7 @@ __all__ = [
     "WEIGHTS_FILE",
     "RunFolder",
     "MAX_RUN_TEXT_BYTES",
+    "check_recorded_plugins",
     "read_json_object",
     "read_run_text",
 ]
@@ -73,6 +74,21 @@ def read_run_text(path: str | Path, flag: str, limit: int = MAX_RUN_TEXT_BYTES) 
             f"{flag}: expected {path} of at most {limit:,} bytes (a run's own file); found more"
         )
     return raw.decode("utf-8")
+
+
+def check_recorded_plugins(run: str | Path) -> None:
+    """Before anything can import a named plug-in, compare the plug-ins ``run``'s config.json
+    records with what the user named (by sha256), reading only that file: a changed plug-in is
+    refused before any of its code runs. A run without a readable config.json is left to the
+    command's own one-line refusal when it opens the run."""
+    from pgm.run_plugins import check_before_import
+
+    try:
+        cfg = json.loads(read_run_text(Path(run) / CONFIG_FILE, "run"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return
+    if isinstance(cfg, dict) and cfg.get("plugins"):
+        check_before_import(cfg["plugins"], "run", f"run {run}")
 
 
 def read_json_object(path: str | Path, flag: str) -> dict:

@@ -278,21 +278,11 @@ def _opened_runs(args) -> list[str]:
 def _check_runs_before_import(args) -> None:
     """Before anything can import a ``--plugin`` (the first registry lookup does), each run the
     command opens has its recorded plug-ins compared with what was named, by sha256, reading
-    only its config.json: a changed plug-in is refused before any of its code runs. A run
-    folder without a readable config.json is left to the command's own one-line refusal."""
-    import json
-    from pathlib import Path
-
-    from inference.run_folder import read_run_text
-    from pgm.run_plugins import check_before_import
+    only its config.json (:func:`inference.run_folder.check_recorded_plugins`)."""
+    from inference.run_folder import check_recorded_plugins
 
     for run in _opened_runs(args):
-        try:
-            cfg = json.loads(read_run_text(Path(run) / "config.json", "run"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-            continue  # the command refuses it in one line when it opens the run
-        if isinstance(cfg, dict) and cfg.get("plugins"):
-            check_before_import(cfg["plugins"], "run", f"run {run}")
+        check_recorded_plugins(run)
 
 
 if __name__ == "__main__":  # pragma: no cover
