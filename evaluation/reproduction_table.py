@@ -120,6 +120,13 @@ def _is_seed(difference: str) -> bool:
     return _OTHER_SEED.fullmatch(difference) is not None
 
 
+#: why a row could not be compared with its recipe (``recipe_differences`` gave None)
+_UNCOMPARED = (
+    "its config.json missing, unreadable or invalid, or the recipe unreadable or not resolvable "
+    "with it"
+)
+
+
 def _changes(row: dict) -> str:
     """The row's differences from its recipe (``recipe_differences``) but its seed, else its
     ``--set`` overrides as recorded; "" when it is the recipe's, or nothing is known (noted
@@ -131,7 +138,7 @@ def _changes(row: dict) -> str:
     if not isinstance(overrides, dict) or not overrides:
         return ""  # noted apart: unknown
     named = ", ".join(f"{k} = {short_repr(v)}" for k, v in overrides.items())
-    return f"{named}; its config.json missing, unreadable or invalid, so other differences unknown"
+    return f"{named}; not compared with its recipe ({_UNCOMPARED}), so other differences unknown"
 
 
 def _notes(rows: list[dict]) -> list[str]:
@@ -145,8 +152,8 @@ def _notes(rows: list[dict]) -> list[str]:
     unknown = [r["row"] for r in rows if r.get("recipe_differences") is None and not _changes(r)]
     if unknown:
         notes.append(
-            f"Whether {', '.join(unknown)} trained by its recipe is unknown: its config.json is "
-            "missing, unreadable or invalid."
+            f"Whether {', '.join(unknown)} trained by its recipe is unknown: it was not compared "
+            f"with its recipe ({_UNCOMPARED})."
         )
     seeds = [
         f"{r['row']}: {d}" for r in rows for d in (r.get("recipe_differences") or []) if _is_seed(d)

@@ -316,7 +316,8 @@ def test_a_resumed_row_trained_otherwise_is_refused_before_any_row_trains(tmp_pa
     config.unlink()
     write_table(out)
     md = (out / "reproduction.md").read_text()
-    assert "its config.json missing, unreadable or invalid, so other differences unknown" in md
+    assert "not compared with its recipe (its config.json missing, unreadable or invalid" in md
+    assert "so other differences unknown" in md
     row = json.loads(row_file.read_text())
     row["overrides"] = {}  # and with no --set recorded, nothing is known at all
     row_file.write_text(json.dumps(row))
