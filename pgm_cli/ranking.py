@@ -3,7 +3,29 @@ comparisons of the trained networks, the summary over seeds and the warnings."""
 
 from __future__ import annotations
 
+import unicodedata
+
 __all__ = ["print_ranking"]
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: East Asian wide and full-width characters take
+    two, combining marks none (``len`` would shift the row after a CJK model name)."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def _number(value: float, spec: str) -> str:
+    """``value`` in ``spec`` (e.g. ``.2f``), or in 4 significant digits with an exponent when
+    fixed point would print more than 14 digits (a diverged run's ELBO, not a 300-digit cell)."""
+    return f"{value:.4g}" if abs(value) >= 1e12 else f"{value:{spec}}"
+
+
+def _pad(text: str, width: int, left: bool) -> str:
+    fill = " " * (width - _width(text))
+    return text + fill if left else fill + text
 
 
 def print_ranking(results: dict) -> None:
@@ -21,21 +43,19 @@ def print_ranking(results: dict) -> None:
                 str(r.get("rank", "")),
                 str(r.get("group", "")),
                 str(r["model"]),
-                f"{r['log_likelihood_nats']:.2f}",
-                f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "",
-                f"{r['bits_per_dim']:.4f}",
-                "" if r.get("elbo_nats") is None else f"{r['elbo_nats']:.2f}",
-                "" if r.get("psis_khat") is None else f"{r['psis_khat']:.2f}",
+                _number(r["log_likelihood_nats"], ".2f"),
+                f"[{_number(ci[0], '.2f')}, {_number(ci[1], '.2f')}]" if ci else "",
+                _number(r["bits_per_dim"], ".4f"),
+                "" if r.get("elbo_nats") is None else _number(r["elbo_nats"], ".2f"),
+                "" if r.get("psis_khat") is None else _number(r["psis_khat"], ".2f"),
             )
         )
     # each column as wide as its widest cell (wide numbers never run into their neighbours);
     # names left-aligned, numbers right-aligned
-    widths = [max(len(c) for c in column) for column in zip(header, *lines, strict=True)]
+    # (in terminal columns: a CJK name is twice its length)
+    widths = [max(_width(c) for c in column) for column in zip(header, *lines, strict=True)]
     for line in (header, *lines):
-        cells = [
-            c.ljust(w) if i < 3 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
+        cells = [_pad(c, w, i < 3) for i, (c, w) in enumerate(zip(line, widths, strict=True))]
         print("  ".join(cells).rstrip())
     if not isinstance(results, dict):
         return

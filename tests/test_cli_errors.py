@@ -142,3 +142,28 @@ def test_ranking_columns_never_run_together(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [len(re.split(r"\s{2,}", line.strip())) for line in lines] == [8, 8, 8]
     assert "-6488.96  [-14877.00, -3191.00]  146.2749  -65759654.47  98.39" in lines[1]
+
+
+def test_ranking_aligns_wide_names_and_absurd_numbers(capsys):
+    """A CJK model name takes two terminal columns a character, so the next column starts at
+    the same terminal column on every line; a diverged run's -1e300 nats prints in 4
+    significant digits, not 300."""
+    import unicodedata
+
+    from pgm_cli.ranking import print_ranking
+
+    row = {"rank": 1, "group": "a", "log_likelihood_nats": -90.0, "ci95": [-91.0, -89.0]}
+    row.update(bits_per_dim=0.1656, elbo_nats=-1e300, psis_khat=0.3)
+    print_ranking([{**row, "model": "变分自编码器"}, {**row, "model": "vae"}])
+    lines = capsys.readouterr().out.splitlines()
+
+    def column_of(line, text):  # the terminal column where text starts
+        before = line[: line.index(text)]
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in before)
+
+    assert (
+        column_of(lines[1], "-90.00")
+        == column_of(lines[2], "-90.00")
+        == (column_of(lines[0], "log p(x) nats") + len("log p(x) nats") - len("-90.00"))
+    )
+    assert "-1e+300" in lines[1] and max(len(line) for line in lines) < 120
