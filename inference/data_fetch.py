@@ -171,7 +171,7 @@ def _open(url: str):
     except (OSError, http.client.HTTPException):
         if passed.is_set():
             raise PgmError(
-                f"data fetch: expected {url} to answer within {HEADERS_DEADLINE_S:g} s; found "
+                f"expected {url} to answer within {HEADERS_DEADLINE_S:g} s; found "
                 "its status line and headers still arriving (a stalled or throttled server); "
                 "nothing was written (--mirror URL fetches from another server)"
             ) from None
@@ -200,7 +200,7 @@ def _temporary(folder: Path, name: str) -> Path:
 
 def _too_large(url: str, max_bytes: int, found: str) -> PgmError:
     return PgmError(
-        f"data fetch: expected at most {max_bytes:,} bytes from {url}; found {found} (not the "
+        f"expected at most {max_bytes:,} bytes from {url}; found {found} (not the "
         "published file); nothing was written (--mirror URL fetches from another server)"
     )
 
@@ -212,10 +212,15 @@ def _size(n: int) -> str:
 def _stalled(url: str, got: int) -> PgmError:
     window = f"{STALL_WINDOW_S:g} s"
     return PgmError(
-        f"data fetch: expected {url} to send at least {_size(STALL_MIN_BYTES)} every {window}; "
+        f"expected {url} to send at least {_size(STALL_MIN_BYTES)} every {window}; "
         f"found {got:,} bytes in the last {window} (a stalled or throttled server); nothing "
         "was written (--mirror URL fetches from another server)"
     )
+
+
+def _http_status(code: int, reason: object) -> str:
+    """``HTTP 404 Not Found`` (a server may send no reason)."""
+    return f"HTTP {code} {reason}".strip() if str(reason).strip() else f"HTTP {code}"
 
 
 def _chunks(response, url: str) -> Iterator[bytes]:
@@ -261,19 +266,19 @@ def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) 
             raise  # too large or stalled: its own line
         except urllib.error.HTTPError as err:
             raise PgmError(
-                f"data fetch: expected {url} to serve {name}; found HTTP {err.code} {err.reason} "
-                "(--mirror URL fetches from another server)"
+                f"expected the file at {url}; found {_http_status(err.code, err.reason)}; "
+                "nothing was written (--mirror URL fetches from another server)"
             ) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
             reason = getattr(err, "reason", None) or err
             raise PgmError(
-                f"data fetch: expected to download {url}; found it cut short or unreachable "
+                f"expected the file at {url}; found it cut short or unreachable "
                 f"({type(err).__name__}: {str(reason) or 'no detail'}); nothing was written "
                 "(--mirror URL fetches from another server)"
             ) from None
         if digest.hexdigest() != sha256:
             raise PgmError(
-                f"data fetch: expected {name} with sha256 {sha256}; found {digest.hexdigest()} "
+                f"expected {name} with sha256 {sha256}; found {digest.hexdigest()} "
                 f"from {url} (a different or damaged file); nothing was written"
             )
     except BaseException:
@@ -294,7 +299,7 @@ def parse_amat(raw: bytes, name: str) -> np.ndarray:
             if (values <= 1).all():
                 return np.ascontiguousarray(values)
     raise PgmError(
-        f"data fetch: expected {name} to hold lines of 784 space-separated 0/1 values; "
+        f"expected {name} to hold lines of 784 space-separated 0/1 values; "
         f"found {len(raw):,} bytes in another layout"
     )
 
@@ -336,10 +341,9 @@ def _fetch_mnist(
             try:
                 ds = cls(root, train=train, download=True)
             except (RuntimeError, OSError) as err:
-                first = str(err).splitlines()[0] if str(err) else type(err).__name__
+                expected, found = _torchvision_failure(err, cls.mirrors)
                 raise PgmError(
-                    f"data fetch: expected torchvision to download MNIST from "
-                    f"{', '.join(cls.mirrors)}; found {first}; nothing was written "
+                    f"expected {expected}; found {found}; nothing was written "
                     "(--mirror URL fetches from another server)"
                 ) from None
             arrays[f"x_{suffix}"] = ds.data.numpy().astype(np.uint8)
@@ -348,10 +352,48 @@ def _fetch_mnist(
         found = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
         if found != checksums[key]:
             raise PgmError(
-                f"data fetch: expected MNIST {key} {array.shape} with sha256 {checksums[key]}; "
+                f"expected MNIST {key} {array.shape} with sha256 {checksums[key]}; "
                 f"found {found} (a different or damaged file); nothing was written"
             )
     _write_npz(target, arrays)
+
+
+def _torchvision_failure(err: BaseException, mirrors: list[str]) -> tuple[str, str]:
+    """What torchvision's MNIST download expected and found, from its error's text: the file at
+    each mirror tried and the HTTP status or connection error each gave (torchvision reports
+    "Error downloading NAME:" and then, for each mirror, "Tried MIRROR, got:" and the error,
+    one line each)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    head = re.fullmatch(r"Error downloading (.+?):?", lines[0]) if lines else None
+    if head is None:  # another failure (a full disk, say): its own text, on one line
+        found = " ".join(lines).rstrip(":;") or type(err).__name__
+        return f"torchvision to download MNIST from {', '.join(mirrors)}", found
+    tried: list[list[str]] = []  # [url, error text...] per mirror
+    for line in lines[1:]:
+        mirror = re.fullmatch(r"Tried (.+), got:", line)
+        if mirror:
+            tried.append([mirror.group(1) + head.group(1)])
+        elif tried:
+            tried[-1].append(line)
+    if not tried:
+        return f"torchvision to download {head.group(1)}", "no detail"
+    expected = f"the file at {' or '.join(t[0] for t in tried)}"
+    if len(tried) == 1:
+        return expected, _download_error(" ".join(tried[0][1:]))
+    return expected, ", ".join(f"{t[0]}: {_download_error(' '.join(t[1:]))}" for t in tried)
+
+
+def _download_error(text: str) -> str:
+    """One download error as urllib words it, read like :func:`download`'s: ``HTTP Error 404:
+    Not Found`` as ``HTTP 404 Not Found``, ``<urlopen error [Errno 111] Connection refused>``
+    as ``no connection ([Errno 111] Connection refused)``."""
+    http_error = re.fullmatch(r"HTTP Error (\d+): ?(.*)", text)
+    if http_error:
+        return _http_status(int(http_error.group(1)), http_error.group(2))
+    unreachable = re.fullmatch(r"<urlopen error (.*)>", text)
+    if unreachable:
+        return f"no connection ({unreachable.group(1) or 'no detail'})"
+    return text.rstrip(".:;") or "no detail"
 
 
 def _write_npz(target: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -376,7 +418,7 @@ def fetch(
     the file was there already and ``force`` is not set. ``checksums`` replaces the published
     table (tests serve small files of the same format); ``say`` receives progress lines."""
     if name not in DATASETS:
-        raise PgmError(f"data fetch: NAME: expected one of {', '.join(DATASETS)}; found {name!r}")
+        raise PgmError(f"NAME: expected one of {', '.join(DATASETS)}; found {name!r}")
     folder = resolve_data_dir(data_dir)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--data-dir: expected a folder; found a file: {folder}")
@@ -446,7 +488,7 @@ def _lock_folder(folder: Path, say: Callable[[str], object], created: list[Path]
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise FetchLockedError(
-                    f"data fetch: expected to be the only fetch writing into {folder}; found "
+                    f"expected to be the only fetch writing into {folder}; found "
                     "another `pgm data fetch` at work there; wait for it to finish"
                 ) from None
             # a file system without flock on folders (NFS wants a file open for writing)
@@ -460,7 +502,7 @@ def _lock_folder(folder: Path, say: Callable[[str], object], created: list[Path]
         os.close(fd)  # locked a folder since removed: lock the one now at that path
         make_folders(folder, created)
     raise PgmError(  # pragma: no cover - a folder removed and made again five times over
-        f"data fetch: expected the folder {folder} to stay; found it removed and made again"
+        f"expected the folder {folder} to stay; found it removed and made again"
     )
 
 

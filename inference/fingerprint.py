@@ -102,19 +102,36 @@ def _plugin_code(records) -> object:
         return []
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         return records
-    return sorted((str(r.get("module")), str(r.get("sha256"))) for r in records)
+    return sorted((str(r.get("module")), str(r.get("sha256") or "no sha256")) for r in records)
+
+
+def _recorded_sha256(records) -> dict[str, object]:
+    """Each plug-in record's module and its sha256 (None where the record has none)."""
+    if not isinstance(records, list):
+        return {}
+    return {str(r.get("module")): r.get("sha256") or None for r in records if isinstance(r, dict)}
 
 
 def check_same_plugins(recorded: dict, cfg: dict, where: str, hint: str = "") -> None:
     """Refuse a config whose plug-in records (module and sha256) are not the ones ``recorded``
     (the config stored with the weights): recorded plug-ins are part of what was trained.
-    Compares data only; imports nothing."""
+    Compares data only; imports nothing. A record of ``cfg`` (the run's config.json) without
+    a sha256, where ``recorded`` has one, is named as such."""
     old, new = recorded.get("plugins"), cfg.get("plugins")
-    if _plugin_code(old) != _plugin_code(new):
-        raise ConfigError(
-            f"run: expected the plug-ins recorded with {where}; found plugins (run has "
-            f"{short_repr(_plugin_code(old))}, given {short_repr(_plugin_code(new))}){hint}"
-        )
+    if _plugin_code(old) == _plugin_code(new):
+        return
+    weights = _recorded_sha256(old)
+    for module, sha in sorted(_recorded_sha256(new).items()):
+        if sha is None and weights.get(module) is not None:
+            raise ConfigError(
+                f"run: expected the plug-ins recorded with {where}; found the record of plug-in "
+                f"{module!r} in config.json with no sha256 (the weights record sha256 "
+                f"{str(weights[module])[:12]}…){hint}"
+            )
+    raise ConfigError(
+        f"run: expected the plug-ins recorded with {where}; found plugins (run has "
+        f"{short_repr(_plugin_code(old))}, given {short_repr(_plugin_code(new))}){hint}"
+    )
 
 
 def check_same_run(

@@ -196,25 +196,28 @@ def _declared(config: dict) -> list:
     for key, registry in _PART_REGISTRIES.items():
         name = config.get(key, MODEL_DEFAULTS[key])
         if isinstance(name, str) and name in registry:
-            declared = registry.keys(name)
-            if not registry.builtin(name):
-                _check_own_defaults(key, name, declared)
-            out += declared
+            clashes = own_key_clashes(key, registry, name)
+            if clashes:
+                raise PgmError(clashes[0])
+            out += registry.keys(name)
     return out
 
 
-def _check_own_defaults(kind: str, name: str, declared) -> None:
+def own_key_clashes(kind: str, registry, name: str) -> list[str]:
     """A plug-in part may declare one of pgm's own model keys (to read it, or list it), but not
     give it another default: pgm's field fills and checks that key, so the part's default would
-    be silently replaced. Refused in one line naming the part and the key."""
-    for k in declared:
-        if k.name in MODEL_DEFAULTS and MODEL_DEFAULTS[k.name] is not None:
-            if k.default != MODEL_DEFAULTS[k.name]:
-                raise PgmError(
-                    f"{kind} {name!r}: expected its key {k.name!r} to keep pgm's default "
-                    f"({MODEL_DEFAULTS[k.name]!r}: it is pgm's own model key, filled and checked "
-                    f"by pgm) or to have a name of its own; found default {k.default!r}"
-                )
+    be silently replaced. One line for each such key of the part ``name`` of ``registry`` (a
+    ``kind``: prior, guide, likelihood), naming the part and the key; none for a built-in part.
+    A config naming the part is refused with the first (``pgm list --keys`` warns of each)."""
+    if registry.builtin(name):
+        return []
+    return [
+        f"{kind} {name!r}: expected its key {k.name!r} to keep pgm's default "
+        f"({MODEL_DEFAULTS[k.name]!r}: it is pgm's own model key, filled and checked "
+        f"by pgm) or to have a name of its own; found default {k.default!r}"
+        for k in registry.keys(name)
+        if MODEL_DEFAULTS.get(k.name) is not None and k.default != MODEL_DEFAULTS[k.name]
+    ]
 
 
 def _model_name(config: dict) -> str | None:
@@ -232,7 +235,11 @@ def part_key_defaults(config: dict) -> dict[str, Any]:
 
 def model_keys(config: dict) -> set[str]:
     """The model keys ``config`` may hold: the built-in ones, its model's own (a plug-in's), and
-    those its parts declared where they were registered."""
+    those its parts declared where they were registered. An unknown model is refused first, in
+    one line naming the models: its keys cannot be known, and a key of its own refused as
+    unknown (with every declared key listed) hid the cause."""
+    if _model_name(config) is not None:
+        MODELS.check(_model_name(config), "model")
     own = MODEL_KEYS.get(_model_name(config), {})
     return set(MODEL_DEFAULTS) | set(own) | PGM_KEYS | set(part_key_defaults(config))
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import warnings
 from typing import Any
 
-from .model_config import _INT_KEYS, _KEYS_OF_MODEL, ModelConfig, model_keys
+from .model_config import _INT_KEYS, _KEYS_OF_MODEL, ModelConfig, model_keys, own_key_clashes
 from .plain_model import MODEL_KEYS
+from .plugins import PluginWarning
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS, all_registries
 
 __all__ = ["describe", "format_keys", "key_rows"]
@@ -47,10 +49,13 @@ def _field_help() -> dict[str, str]:
 
 def key_rows(model: str | None = None) -> list[dict[str, Any]]:
     """``{"owner", "key", "default", "bounds", "help"}`` for every key the model (all models
-    when None) and the parts it can take read. An unknown model is refused (PgmError)."""
+    when None) and the parts it can take read. An unknown model is refused (PgmError). A
+    plug-in part that gives one of pgm's own model keys another default (which a config naming
+    it is refused for) is listed, with a :class:`~pgm.plugins.PluginWarning` line for each such
+    key."""
     if model is not None:
         MODELS.check(model, "model")
-    helps, rows = _field_help(), []
+    helps, rows, clashes = _field_help(), [], {}
     fields = {f.name: f.default for f in dataclasses.fields(ModelConfig) if f.name != "own"}
     for name in [model] if model else sorted(MODELS):
         read = _KEYS_OF_MODEL.get(name) or model_keys({"model": name}) - {"plugins"}
@@ -73,10 +78,13 @@ def key_rows(model: str | None = None) -> list[dict[str, Any]]:
             if name in _KEYS_OF_MODEL and kind not in _KEYS_OF_MODEL[name]:
                 continue
             for part in sorted(registry):
+                clashes.update(dict.fromkeys(own_key_clashes(kind, registry, part)))
                 for k in registry.keys(part):
                     row = {"owner": f"{kind} {part}", "key": k.name, "default": k.default}
                     if row not in [{x: r[x] for x in row} for r in rows]:
                         rows.append({**row, "bounds": k.bounds(), "help": k.help})
+    for clash in clashes:
+        warnings.warn(f"{clash} (pgm train refuses this part)", PluginWarning, stacklevel=2)
     return rows
 
 

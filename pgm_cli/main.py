@@ -151,6 +151,36 @@ def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace):
         command = nested[0].choices[name]
 
 
+def _check_action_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """An option of a command's action put before the action (``pgm data --mirror URL fetch
+    NAME``) is refused in one line naming the option, its action and the order that works;
+    argparse took the option's value for the action (``invalid choice: 'URL'``), or blamed
+    ``pgm data fetch`` for an option it has (``unrecognized arguments: --force``)."""
+    command = next((t for t in argv if not t.startswith("-")), None)
+    outer = parser.commands.get(command)
+    nested = [
+        a for a in getattr(outer, "_actions", []) if isinstance(a, argparse._SubParsersAction)
+    ]
+    if not nested:
+        return
+    for token in argv[argv.index(command) + 1 :]:
+        if token == "--" or token in nested[0].choices:
+            return  # the action comes first: its parser reads the options after it
+        name = token.split("=", 1)[0]
+        if not name.startswith("-") or name in outer._option_string_actions:
+            continue
+        for inner in nested[0].choices.values():
+            option = inner._option_string_actions.get(name)
+            if option is None:
+                continue
+            places = [a.metavar or a.dest.upper() for a in inner._actions if not a.option_strings]
+            value = "" if option.nargs == 0 else f" {option.metavar or option.dest.upper()}"
+            outer.error(
+                f"{name}: expected after the action, as an option of `{inner.prog}` "
+                f"({' '.join([inner.prog, *places, name])}{value}); found it before the action"
+            )
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace | int:
     """The parsed arguments, or the exit status where nothing is to be run (help, a usage
     error, ``pgm`` alone)."""
@@ -160,9 +190,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace | int:
         return 0
     _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
     try:
+        _check_action_options(parser, _ARGV)
         args, extra = parser.parse_known_args(argv)
         if extra:  # named by the command's parser: `pgm sample: ... (see pgm sample --help)`
             _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+        args.prog = _innermost(parser, args).prog  # `pgm data fetch`, to name it in a message
         return args
     except SystemExit as stop:  # argparse: --help, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else 2
@@ -204,9 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     shown = warnings.formatwarning  # a plug-in's warning is one line, like every other message
     warnings.formatwarning = lambda m, c, *a, **k: (
-        f"pgm {args.command}: warning: {m}\n"
-        if issubclass(c, PluginWarning)
-        else shown(m, c, *a, **k)
+        f"{args.prog}: warning: {m}\n" if issubclass(c, PluginWarning) else shown(m, c, *a, **k)
     )
     try:
         # --plugin: named now, imported at the first lookup or after a run's sha256 check
@@ -223,15 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         print(
-            f"pgm {args.command}: interrupted; "
-            f"{_INTERRUPTED.get(args.command, 'nothing was written')}",
+            f"{args.prog}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}",
             file=sys.stderr,
         )
         return 130
     except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
             raise
-        print(f"pgm {args.command}: error: {one_line(err)}", file=sys.stderr)
+        print(f"{args.prog}: error: {one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
     except ValueError as err:
         runs = _opened_runs(args)
@@ -241,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         # distribution invalid parameters on the real images: the runs', not pgm's, fault
         which = runs[0] if len(runs) == 1 else f"one of {', '.join(runs)}"
         print(
-            f"pgm {args.command}: error: {which}: expected weights that give valid "
+            f"{args.prog}: error: {which}: expected weights that give valid "
             f"distributions on these images; found {one_line(err)} (an edited file, or a run "
             "that diverged; PGM_DEBUG=1 shows where)",
             file=sys.stderr,

@@ -220,6 +220,14 @@ CASES = [
         ["expected one of", "vae", "found 'gan'"],
     ),
     Case(
+        # a key of the model meant (a plug-in's, say) was refused as unknown first, with every
+        # declared key listed, before the cause: the model name
+        "unknown-model-with-a-key-of-its-own",
+        lambda t: _train(t, model="evil", evil_depth=3),
+        "model",
+        ["expected one of", "vae", "found 'evil'"],
+    ),
+    Case(
         "unknown-prior",
         lambda t: _train(t, prior="gaussian"),
         "prior",

@@ -459,6 +459,30 @@ def test_an_unknown_option_is_named_with_its_command(capsys):
 
 
 @pytest.mark.parametrize(
+    "before, option",
+    [
+        (["--mirror", "URL"], "--mirror URL"),
+        (["--mirror=URL"], "--mirror URL"),
+        (["--data-dir", "FOLDER"], "--data-dir FOLDER"),
+        (["--force"], "--force"),
+    ],
+)
+@pytest.mark.parametrize("after", [["fetch", "binarized-mnist"], []], ids=["action", "none"])
+def test_an_option_of_data_fetch_before_the_action_is_named_with_the_order(
+    capsys, before, option, after
+):
+    """``pgm data --mirror URL fetch NAME`` said ``argument ACTION: invalid choice: 'URL'
+    (choose from 'fetch')``; ``pgm data --force fetch NAME`` blamed ``pgm data fetch`` for an
+    option it has."""
+    assert main(["data", *before, *after]) == 2
+    name = option.split()[0]
+    assert capsys.readouterr().err.strip() == (
+        f"pgm data: error: {name}: expected after the action, as an option of `pgm data fetch` "
+        f"(pgm data fetch NAME {option}); found it before the action (see pgm data --help)"
+    )
+
+
+@pytest.mark.parametrize(
     "argv, said",
     [
         (["train", "--bogus"], "unrecognized arguments: --bogus"),

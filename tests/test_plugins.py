@@ -11,6 +11,7 @@ import runpy
 import sys
 import textwrap
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -500,3 +501,37 @@ def test_a_plugin_part_cannot_give_pgms_own_key_another_default():
         "default 'hardtanh'"
     )
     assert pgm.resolve_model_config({**base, "prior": same})["num_components"] == 10
+
+
+def test_list_keys_warns_of_a_plugin_part_that_train_refuses(capsys):
+    """``pgm list --keys`` listed a plug-in part giving pgm's own key another default without a
+    word, though ``pgm train`` refuses it: one warning line for each such key, worded as the
+    refusal (the same check), once however many models list the part."""
+    from pgm.keys import Key
+    from pgm.registry import PRIORS
+
+    def factory(cfg):  # pragma: no cover - never built
+        raise AssertionError
+
+    factory.__module__ = "a_plugin"
+    clash, same = f"t{uuid.uuid4().hex[:8]}-clash", f"t{uuid.uuid4().hex[:8]}-same"
+    keys = [Key("pseudo_inputs", str, "hardtanh"), Key("num_components", int, 3, low=1)]
+    PRIORS.register(clash, keys=keys)(factory)
+    PRIORS.register(same, keys=[Key("num_components", int, 10, low=1)])(factory)
+    base = {"image_shape": [1, 8, 8], "num_levels": 2}
+    with pytest.raises(ValueError) as refusal:
+        pgm.resolve_model_config({**base, "prior": clash})
+    for argv in (["list", "--keys"], ["list", "vae", "--keys", "--json"]):
+        with pytest.warns(pgm.PluginWarning) as caught:
+            assert main(argv) == 0
+        said = [str(w.message) for w in caught if issubclass(w.category, pgm.PluginWarning)]
+        assert said == [
+            f"{refusal.value} (pgm train refuses this part)",
+            f"prior {clash!r}: expected its key 'num_components' to keep pgm's default (10: it is "
+            "pgm's own model key, filled and checked by pgm) or to have a name of its own; found "
+            "default 3 (pgm train refuses this part)",
+        ]
+        assert clash in capsys.readouterr().out  # still listed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pgm.PluginWarning)
+        assert main(["list", "pixelcnn", "--keys"]) == 0  # a pixelcnn takes no prior

@@ -160,6 +160,36 @@ def test_a_changed_plugin_is_refused_before_it_is_imported(trained, tmp_path, ca
     assert not trained["marker"].exists()
 
 
+@pytest.mark.parametrize("resume", [False, True], ids=["evaluate", "resume"])
+@pytest.mark.parametrize("edit", ["removed", "null"])
+def test_a_record_without_a_sha256_is_named_as_such(trained, tmp_path, capsys, resume, edit):
+    """config.json's record of the plug-in with its sha256 removed (or null): the refusal said
+    ``given [('markplug_…', 'None')]``, as if 'None' were the recorded sha256."""
+    run = _copy(trained["run"], tmp_path / "copy")
+    cfg = json.loads((run / "config.json").read_text())
+    record = cfg["plugins"][0]
+    if edit == "removed":
+        del record["sha256"]
+    else:
+        record["sha256"] = None
+    (run / "config.json").write_text(json.dumps(cfg))
+    argv = (
+        ["train", "--out", str(run), "--resume", "--set", "epochs=2"]
+        if resume
+        else ["evaluate", str(run), "--num-images", "4"]
+    )
+    argv += ["--plugin", str(trained["plugin"]), "--no-progress"]
+    sha = hashlib.sha256(trained["plugin"].read_bytes()).hexdigest()
+    err = _refused(
+        argv,
+        capsys,
+        f"found the record of plug-in {trained['plugin'].stem!r} in config.json with no sha256 "
+        f"(the weights record sha256 {sha[:12]}…) (config.json was edited; restore it in {run})",
+    )
+    assert "None" not in err
+    trained["marker"].unlink(missing_ok=True)
+
+
 @pytest.mark.parametrize(
     "entry",
     [
