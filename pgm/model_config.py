@@ -191,10 +191,15 @@ _PART_REGISTRIES = {"prior": PRIORS, "guide": GUIDES, "likelihood": LIKELIHOODS}
 
 
 def _declared(config: dict) -> list:
-    """The :class:`pgm.keys.Key` declarations of the parts ``config`` names (registered ones)."""
+    """The :class:`pgm.keys.Key` declarations of the parts ``config`` names. A part name that
+    is a string but not registered is refused first, in one line naming the parts (as an
+    unknown model is): its keys cannot be known, and a key of its own refused as unknown hid
+    the cause."""
     out = []
     for key, registry in _PART_REGISTRIES.items():
         name = config.get(key, MODEL_DEFAULTS[key])
+        if isinstance(name, str) and name != MODEL_DEFAULTS[key]:  # a default ("auto") stands
+            registry.check(name, key)
         if isinstance(name, str) and name in registry:
             clashes = own_key_clashes(key, registry, name)
             if clashes:

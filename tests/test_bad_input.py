@@ -228,6 +228,13 @@ CASES = [
         ["expected one of", "vae", "found 'evil'"],
     ),
     Case(
+        # likewise a part: a key of the prior meant was refused as unknown first
+        "unknown-prior-with-a-key-of-its-own",
+        lambda t: _train(t, prior="flowy", flowy_depth=3),
+        "prior",
+        ["expected one of", "vamp", "found 'flowy'"],
+    ),
+    Case(
         "unknown-prior",
         lambda t: _train(t, prior="gaussian"),
         "prior",
