@@ -156,6 +156,9 @@ def _check_action_options(parser: argparse.ArgumentParser, argv: list[str]) -> N
     NAME``) is refused in one line naming the option, its action and the order that works;
     argparse took the option's value for the action (``invalid choice: 'URL'``), or blamed
     ``pgm data fetch`` for an option it has (``unrecognized arguments: --force``)."""
+    head = argv[: argv.index("--")] if "--" in argv else argv
+    if {"-h", "--help", "--version"} & set(head):
+        return  # help and the version come first, as argparse gives them
     command = next((t for t in argv if not t.startswith("-")), None)
     outer = parser.commands.get(command)
     nested = [

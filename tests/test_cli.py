@@ -485,6 +485,23 @@ def test_an_option_of_data_fetch_before_the_action_is_named_with_the_order(
 @pytest.mark.parametrize(
     "argv, said",
     [
+        (["data", "--help", "--mirror", "x"], "usage: pgm data"),
+        (["data", "--force", "--help"], "usage: pgm data"),
+        (["-h", "data", "--force"], "usage: pgm"),
+        (["--version", "data", "--force", "fetch"], "pgm "),
+    ],
+)
+def test_help_and_version_come_before_the_check_of_option_order(capsys, argv, said):
+    """``pgm data --help --mirror x`` printed help (exit 0) before the check of an option put
+    before the action (which refused it, exit 2); help and the version still come first."""
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith(said) and "expected after the action" not in out.err
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
         (["train", "--bogus"], "unrecognized arguments: --bogus"),
         (["train", "x.toml", "--bogus=3"], "unrecognized arguments: --bogus=3"),
         (["data", "fetch", "--nope"], "unrecognized arguments: --nope"),
