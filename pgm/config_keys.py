@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from .errors import PgmError
 
-__all__ = ["check_known_keys", "declare_keys", "known_keys"]
+__all__ = ["check_known_keys", "declare_keys", "known_keys", "owning_layer"]
 
 #: layer name -> the keys it owns in a given config (a model may bring keys of its own)
 _LAYERS: dict[str, Callable[[dict], Iterable[str]]] = {}
@@ -35,6 +35,15 @@ def declare_keys(layer: str, keys: Iterable[str] | Callable[[dict], Iterable[str
 def known_keys(config: dict) -> set[str]:
     """Every key some layer declared for ``config``."""
     return {key for keys in _LAYERS.values() for key in keys(config)}
+
+
+def owning_layer(key: str, config: dict, besides: str) -> str | None:
+    """The layer other than ``besides`` that declared ``key`` for ``config`` (``"training"``
+    for ``lr``), or None."""
+    return next(
+        (layer for layer, keys in _LAYERS.items() if layer != besides and key in keys(config)),
+        None,
+    )
 
 
 def check_known_keys(config: dict) -> None:

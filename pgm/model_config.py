@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config_keys import check_known_keys, declare_keys
+from .config_keys import check_known_keys, declare_keys, owning_layer
 from .data import from_config as _data_keys  # noqa: F401  (declares the data's keys)
 from .errors import PgmError, PgmTypeError
 from .gaussian_scales import SCALE_MAPS
@@ -192,13 +192,13 @@ _PART_REGISTRIES = {"prior": PRIORS, "guide": GUIDES, "likelihood": LIKELIHOODS}
 
 def _declared(config: dict) -> list:
     """The :class:`pgm.keys.Key` declarations of the parts ``config`` names. A part name that
-    is a string but not registered is refused first, in one line naming the parts (as an
-    unknown model is): its keys cannot be known, and a key of its own refused as unknown hid
-    the cause."""
+    is not registered (or not a string: 5, ["vamp"]) is refused first, in one line naming the
+    parts (as an unknown model is): its keys cannot be known, and a key of its own refused as
+    unknown hid the cause."""
     out = []
     for key, registry in _PART_REGISTRIES.items():
         name = config.get(key, MODEL_DEFAULTS[key])
-        if isinstance(name, str) and name != MODEL_DEFAULTS[key]:  # a default ("auto") stands
+        if name != MODEL_DEFAULTS[key]:  # a default ("auto") stands; 5 or ["vamp"] do not
             registry.check(name, key)
         if isinstance(name, str) and name in registry:
             clashes = own_key_clashes(key, registry, name)
@@ -211,18 +211,29 @@ def _declared(config: dict) -> list:
 def own_key_clashes(kind: str, registry, name: str) -> list[str]:
     """A plug-in part may declare one of pgm's own model keys (to read it, or list it), but not
     give it another default: pgm's field fills and checks that key, so the part's default would
-    be silently replaced. One line for each such key of the part ``name`` of ``registry`` (a
-    ``kind``: prior, guide, likelihood), naming the part and the key; none for a built-in part.
-    A config naming the part is refused with the first (``pgm list --keys`` warns of each)."""
+    be silently replaced. Nor may it declare a key another layer owns (training's ``lr``, the
+    data's ``data``): that layer fills it. One line for each such key of the part ``name`` of
+    ``registry`` (a ``kind``: prior, guide, likelihood), naming the part and the key; none for
+    a built-in part. A config naming the part is refused with the first (``pgm list --keys``
+    warns of each)."""
     if registry.builtin(name):
         return []
-    return [
-        f"{kind} {name!r}: expected its key {k.name!r} to keep pgm's default "
-        f"({MODEL_DEFAULTS[k.name]!r}: it is pgm's own model key, filled and checked "
-        f"by pgm) or to have a name of its own; found default {k.default!r}"
-        for k in registry.keys(name)
-        if MODEL_DEFAULTS.get(k.name) is not None and k.default != MODEL_DEFAULTS[k.name]
-    ]
+    lines = []
+    for k in registry.keys(name):
+        if k.name in MODEL_DEFAULTS:
+            if k.default != MODEL_DEFAULTS[k.name]:
+                lines.append(
+                    f"{kind} {name!r}: expected its key {k.name!r} to keep pgm's default "
+                    f"({MODEL_DEFAULTS[k.name]!r}: it is pgm's own model key, filled and checked "
+                    f"by pgm) or to have a name of its own; found default {k.default!r}"
+                )
+        elif (layer := owning_layer(k.name, {}, besides="model")) is not None:
+            lines.append(
+                f"{kind} {name!r}: expected its keys to be model keys or names of its own; "
+                f"found {k.name!r}, a key of the {layer} layer (filled and checked there: its "
+                f"default {k.default!r} would be replaced silently)"
+            )
+    return lines
 
 
 def _model_name(config: dict) -> str | None:
@@ -243,8 +254,8 @@ def model_keys(config: dict) -> set[str]:
     those its parts declared where they were registered. An unknown model is refused first, in
     one line naming the models: its keys cannot be known, and a key of its own refused as
     unknown (with every declared key listed) hid the cause."""
-    if _model_name(config) is not None:
-        MODELS.check(_model_name(config), "model")
+    if "model" in config:  # a name not registered, 5 or ["vae"]
+        MODELS.check(config["model"], "model")
     own = MODEL_KEYS.get(_model_name(config), {})
     return set(MODEL_DEFAULTS) | set(own) | PGM_KEYS | set(part_key_defaults(config))
 

@@ -235,6 +235,18 @@ CASES = [
         ["expected one of", "vamp", "found 'flowy'"],
     ),
     Case(
+        "prior-not-a-string-with-a-key-of-its-own",
+        lambda t: _train(t, prior=["vamp"], vamp_depth=2),
+        "prior",
+        ["expected one of", "vamp", "found ['vamp']"],
+    ),
+    Case(
+        "model-not-a-string-with-a-key-of-its-own",
+        lambda t: _train(t, model=5, evil_depth=3),
+        "model",
+        ["expected one of", "vae", "found 5"],
+    ),
+    Case(
         "unknown-prior",
         lambda t: _train(t, prior="gaussian"),
         "prior",

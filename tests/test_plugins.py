@@ -503,6 +503,31 @@ def test_a_plugin_part_cannot_give_pgms_own_key_another_default():
     assert pgm.resolve_model_config({**base, "prior": same})["num_components"] == 10
 
 
+def test_a_plugin_part_cannot_declare_a_key_pgm_fills_with_none_or_another_layers_key():
+    """pgm's own key with a None default (``latent_dim_top``) and keys of other layers (the
+    training's ``lr``, the data's ``data``) were passed over: the factory silently got pgm's
+    value (16, 0.002) for the part's declared 4 and 0.5. Each is refused in one line."""
+    import inference  # noqa: F401  (declares the training layer's keys)
+    from pgm.keys import Key
+    from pgm.registry import PRIORS
+
+    def factory(cfg):  # pragma: no cover - never built
+        raise AssertionError
+
+    factory.__module__ = "a_plugin"
+    base = {"image_shape": [1, 8, 8], "num_levels": 2}
+    for key, said in (
+        (Key("latent_dim_top", int, 4), "expected its key 'latent_dim_top' to keep pgm's default"),
+        (Key("lr", float, 0.5), "found 'lr', a key of the training layer"),
+        (Key("data", str, "x"), "found 'data', a key of the data layer"),
+    ):
+        name = f"t{uuid.uuid4().hex[:8]}-{key.name}"
+        PRIORS.register(name, keys=[key])(factory)
+        with pytest.raises(ValueError) as err:
+            pgm.resolve_model_config({**base, "prior": name})
+        assert said in str(err.value) and str(err.value).startswith(f"prior {name!r}: ")
+
+
 def test_list_keys_warns_of_a_plugin_part_that_train_refuses(capsys):
     """``pgm list --keys`` listed a plug-in part giving pgm's own key another default without a
     word, though ``pgm train`` refuses it: one warning line for each such key, worded as the
