@@ -64,8 +64,21 @@ def _record_problem(item: Any) -> str | None:
     return None
 
 
+def _recorded_file(record: dict) -> str | None:
+    """The record's file, only when it is the file of the record's module (``my_models.py``
+    or ``my_models/__init__.py`` for ``my_models``): config.json is the run's text, not the
+    user's word, so its ``file`` never points a hint at other code (the weights record the
+    module, not the file)."""
+    where = record.get("plugin") or record.get("file")
+    if not where:
+        return None
+    path, last = Path(str(where)), record["module"].rsplit(".", 1)[-1]
+    named = path.parent.name if path.name == "__init__.py" else path.stem
+    return str(where) if named == last else None
+
+
 def _name(record: dict) -> str:
-    file = record.get("file") or record.get("plugin")
+    file = _recorded_file(record)
     return Path(file).name if file else record["module"]
 
 
@@ -83,8 +96,8 @@ def _pass(record: dict) -> str:
         return f"install the package providing the entry point {record['entry_point']!r}" + (
             f" ({record['distribution']})" if record.get("distribution") else ""
         )
-    where = record.get("plugin") or record.get("file")
-    if where and plugins.is_path(str(where)):
+    where = _recorded_file(record)
+    if where and plugins.is_path(where):
         return f"pass --plugin {where} (or that file's copy) to load it"
     return f"pass --plugin {record['module']} to load it"
 

@@ -121,6 +121,20 @@ def test_a_copied_run_never_imports_its_recorded_plugin(trained, tmp_path, capsy
     assert not trained["marker"].exists()
 
 
+def test_the_hint_never_names_a_file_config_json_points_at_other_code(trained, tmp_path, capsys):
+    """config.json is the run's text: with its record's ``file`` and ``plugin`` edited to
+    another file (its module and sha256 kept), the refusal told the user to pass that file.
+    The hint names a recorded file only when it is the recorded module's file."""
+    run = _copy(trained["run"], tmp_path / "copy")
+    config = json.loads((run / "config.json").read_text())
+    evil = tmp_path / "evilmod.py"
+    for record in config["plugins"]:
+        record["file"] = record["plugin"] = str(evil)
+    (run / "config.json").write_text(json.dumps(config))
+    err = _refused(["evaluate", str(run), "--no-progress"], capsys, "pass --plugin")
+    assert "evilmod" not in err and f"pass --plugin {trained['plugin'].stem}" in err
+
+
 def test_load_run_in_python_refuses_without_the_plugin(trained, tmp_path):
     run = _copy(trained["run"], tmp_path / "copy")
     with pytest.raises(pgm.PluginError, match="pass --plugin"):
