@@ -10,11 +10,22 @@ __all__ = ["print_ranking"]
 
 def _width(text: str) -> int:
     """Columns ``text`` takes on a terminal: East Asian wide and full-width characters take
-    two, combining marks none (``len`` would shift the row after a CJK model name)."""
+    two; combining marks and invisible format characters (a zero-width space or joiner) none
+    (``len`` would shift the row after a CJK model name)."""
     return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        0
+        if unicodedata.category(c) in ("Mn", "Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(c) in "WF"
+        else 1
         for c in text
     )
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped as Python writes them (a tab, a newline or an
+    escape code in a run folder's name would split or colour the table)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _number(value: float, spec: str) -> str:
@@ -42,7 +53,7 @@ def print_ranking(results: dict) -> None:
             (
                 str(r.get("rank", "")),
                 str(r.get("group", "")),
-                str(r["model"]),
+                _printable(str(r["model"])),
                 _number(r["log_likelihood_nats"], ".2f"),
                 f"[{_number(ci[0], '.2f')}, {_number(ci[1], '.2f')}]" if ci else "",
                 _number(r["bits_per_dim"], ".4f"),
@@ -72,8 +83,10 @@ def print_ranking(results: dict) -> None:
         for c in different:
             same = of.get(c["a"]) is not None and of.get(c["a"]) == of.get(c["b"])
             print(
-                f"  {c['a']} > {c['b']}: {c['mean_difference_nats']:.2f} nats "
-                f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}], p_Holm = {c['p_value_adjusted']:.3g}"
+                f"  {_printable(str(c['a']))} > {_printable(str(c['b']))}: "
+                f"{_number(c['mean_difference_nats'], '.2f')} nats "
+                f"[{_number(c['ci95'][0], '.2f')}, {_number(c['ci95'][1], '.2f')}], "
+                f"p_Holm = {c['p_value_adjusted']:.3g}"
                 # two seeds of one model "beating" each other is training variance (issue 19)
                 + (
                     f" (seeds of one model, {of[c['a']]}: training variance, not a difference "

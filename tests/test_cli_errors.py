@@ -167,3 +167,22 @@ def test_ranking_aligns_wide_names_and_absurd_numbers(capsys):
         == (column_of(lines[0], "log p(x) nats") + len("log p(x) nats") - len("-90.00"))
     )
     assert "-1e+300" in lines[1] and max(len(line) for line in lines) < 120
+
+
+def test_ranking_escapes_control_characters_and_shortens_absurd_differences(capsys):
+    """A run folder's name with a newline, a tab or an escape code split or coloured the table;
+    it prints escaped, one line per model. A comparison of a diverged run printed 300 digits."""
+    from pgm_cli.ranking import print_ranking
+
+    row = {"rank": 1, "group": "a", "log_likelihood_nats": -90.0, "ci95": [-91.0, -89.0]}
+    row.update(bits_per_dim=0.1656, elbo_nats=-91.0, psis_khat=0.3)
+    bad = "two\nlines\tand \x1b[31mred"
+    comparison = {"a": "b", "b": bad, "significant": True, "mean_difference_nats": 1e300}
+    comparison.update(ci95=[1e299, 1e301], p_value_adjusted=0.001)
+    results = {"models": [{**row, "model": bad}, {**row, "model": "b"}]}
+    print_ranking({**results, "comparisons": [comparison]})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("1     a      two\\nlines\\tand \\x1b[31mred")
+    assert "\x1b" not in "".join(lines) and "\t" not in "".join(lines)
+    assert "b > two\\nlines" in lines[4] and "1e+300 nats [1e+299, 1e+301]" in lines[4]
+    assert max(len(line) for line in lines) < 200
