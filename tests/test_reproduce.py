@@ -427,3 +427,16 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
         assert f"--out: expected a folder written by pgm reproduce; found {found}" in (
             capsys.readouterr().err
         )
+
+
+def test_list_with_rows_lists_those_and_refuses_an_unknown_one(capsys):
+    """``pgm reproduce --list nonexistent-row`` listed every row, exit 0: the named rows are
+    listed alone, and an unknown one is refused in one line naming the rows."""
+    from pgm_cli.main import main
+
+    assert main(["reproduce", "--list", "hvae-vamp", "pixelcnn"]) == 0
+    listed = capsys.readouterr().out.splitlines()[1:]  # after the header
+    assert [line.split()[0] for line in listed if line.strip()] == ["hvae-vamp", "pixelcnn"]
+    assert main(["reproduce", "--list", "nonexistent-row"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "expected one of" in err and "'nonexistent-row'" in err

@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--list",
         action="store_true",
-        help="list every row: paper, model, published nats, epochs, cpu/gpu",
+        help="list the rows (every row, or the ROWs named): paper, model, published nats, "
+        "epochs, cpu/gpu",
     )
     o.add_out_folder(p, "the runs (OUT/ROW) and the table", required=False)
     o.add_data_dir(p, ", binarized_mnist.npz for the papers' rows")
@@ -65,7 +66,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from evaluation.reproduce import format_list, list_recipes, reproduce
+    from evaluation.reproduce import format_list, list_recipes, load_recipe, reproduce
     from inference.config import ConfigError, parse_overrides
     from inference.out_path import check_folder_out
 
@@ -91,7 +92,10 @@ def run(args) -> int:
             for r in list_recipes():
                 if r.row not in done and (out / r.row / "config.json").is_file():
                     done[r.row] = True
-        sys.stdout.write(format_list(list_recipes(), done))
+        # `--list ROW ...` lists those rows (each checked: an unknown one is refused, not
+        # passed over for the whole list)
+        listed = [load_recipe(r) for r in args.rows] if args.rows else list_recipes()
+        sys.stdout.write(format_list(listed, done))
         return 0
     if not args.out:
         raise ConfigError("--out: expected a folder for the runs and the table; found none")
