@@ -129,10 +129,18 @@ def add_plugin(p) -> None:
     )
 
 
+def folder_path(text: str) -> str:
+    """A folder's path, not an empty one (``--data-dir=`` silently meant the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a folder; found an empty path")
+    return text
+
+
 def add_data_dir(p, note: str = "") -> None:
     p.add_argument(
         "--data-dir",
         default=None,
+        type=folder_path,
         metavar="FOLDER",
         help=f"folder with .npz / torchvision files{note} (default: $PGM_DATA_DIR or ~/.pgm/data)",
     )

@@ -526,3 +526,20 @@ def test_suite_epochs_scale_is_bounded(tmp_path, capsys, scale):
     err = capsys.readouterr().err.strip()
     assert err.startswith("pgm suite: error: --epochs-scale: expected a number > 0 and <= 1000")
     assert len(err.splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["data", "fetch", "mnist", "--data-dir="],
+        ["train", "--data-dir", "", "--out", "unused"],
+        ["reproduce", "hvae-vamp", "--out", "unused", "--data-dir="],
+    ],
+)
+def test_an_empty_data_dir_is_refused(capsys, argv, tmp_path, monkeypatch):
+    """``--data-dir=`` silently meant the current folder (``pgm data fetch`` began downloading
+    into it): refused as an empty path, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert "argument --data-dir: expected a folder; found an empty path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from ..options import folder_path
+
 #: the names ``pgm data fetch`` accepts (:data:`inference.data_fetch.DATASETS`, read without
 #: importing it, so that ``pgm --help`` stays fast; a test checks that the two agree)
 DATASET_NAMES = ("binarized-mnist", "mnist")
@@ -30,6 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--data-dir",
         default=None,
+        type=folder_path,
         metavar="FOLDER",
         help="where to write the .npz (default: $PGM_DATA_DIR or ~/.pgm/data)",
     )
