@@ -203,7 +203,7 @@ def _declared(config: dict) -> list:
         if isinstance(name, str) and name in registry:
             clashes = own_key_clashes(key, registry, name)
             if clashes:
-                raise PgmError(clashes[0])
+                raise PgmError("; ".join(clashes))  # every clash at once, not one per try
             out += registry.keys(name)
     return out
 
@@ -214,7 +214,7 @@ def own_key_clashes(kind: str, registry, name: str) -> list[str]:
     be silently replaced. Nor may it declare a key another layer owns (training's ``lr``, the
     data's ``data``): that layer fills it. One line for each such key of the part ``name`` of
     ``registry`` (a ``kind``: prior, guide, likelihood), naming the part and the key; none for
-    a built-in part. A config naming the part is refused with the first (``pgm list --keys``
+    a built-in part. A config naming the part is refused with all of them (``pgm list --keys``
     warns of each)."""
     if registry.builtin(name):
         return []

@@ -526,6 +526,12 @@ def test_a_plugin_part_cannot_declare_a_key_pgm_fills_with_none_or_another_layer
         with pytest.raises(ValueError) as err:
             pgm.resolve_model_config({**base, "prior": name})
         assert said in str(err.value) and str(err.value).startswith(f"prior {name!r}: ")
+    name = f"t{uuid.uuid4().hex[:8]}-two"  # two clashes are named at once, not one per try
+    PRIORS.register(name, keys=[Key("lr", float, 0.5), Key("latent_dim_top", int, 4)])(factory)
+    with pytest.raises(ValueError) as err:
+        pgm.resolve_model_config({**base, "prior": name})
+    assert "'lr', a key of the training layer" in str(err.value)
+    assert "its key 'latent_dim_top'" in str(err.value)
 
 
 def test_list_keys_warns_of_a_plugin_part_that_train_refuses(capsys):
