@@ -550,14 +550,16 @@ def test_list_keys_warns_of_a_plugin_part_that_train_refuses(capsys):
     PRIORS.register(clash, keys=keys)(factory)
     PRIORS.register(same, keys=[Key("num_components", int, 10, low=1)])(factory)
     base = {"image_shape": [1, 8, 8], "num_levels": 2}
-    with pytest.raises(ValueError) as refusal:
+    with pytest.raises(ValueError, match="'pseudo_inputs'.*; prior .*'num_components'"):
         pgm.resolve_model_config({**base, "prior": clash})
     for argv in (["list", "--keys"], ["list", "vae", "--keys", "--json"]):
         with pytest.warns(pgm.PluginWarning) as caught:
             assert main(argv) == 0
         said = [str(w.message) for w in caught if issubclass(w.category, pgm.PluginWarning)]
-        assert said == [
-            f"{refusal.value} (pgm train refuses this part)",
+        assert said == [  # the refusal names both clashes at once; the listing one a line
+            f"prior {clash!r}: expected its key 'pseudo_inputs' to keep pgm's default ('sigmoid': "
+            "it is pgm's own model key, filled and checked by pgm) or to have a name of its own; "
+            "found default 'hardtanh' (pgm train refuses this part)",
             f"prior {clash!r}: expected its key 'num_components' to keep pgm's default (10: it is "
             "pgm's own model key, filled and checked by pgm) or to have a name of its own; found "
             "default 3 (pgm train refuses this part)",
