@@ -6,17 +6,25 @@
   converted into ``binarized_mnist.npz`` (uint8 ``train`` (50000, 784), ``valid``, ``test``).
 - ``mnist``: MNIST through torchvision's own :class:`torchvision.datasets.MNIST` (its mirrors
   and its MD5 of each file), the decoded arrays checked against :data:`MNIST_SHA256`, written
-  as ``mnist.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``, keras' layout).
+  as ``mnist.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``, keras' layout). Each file
+  is fetched by torchvision's ``download_and_extract_archive`` (its progress bar not shown) from
+  one URL at a time, so that a failure names its URL and what it gave; from a ``file://`` mirror
+  pgm copies the file into torchvision's raw folder itself (torchvision's download cannot read a
+  file URL), and torchvision, finding it there with its MD5, only checks and extracts it.
 
 Every download goes to a hidden temporary file beside the target and is removed whatever
 happens; the ``.npz`` is written atomically (:func:`inference.atomic_write.atomic_write`), so
 a refused checksum, a server error, an unreachable host, a download cut short or Ctrl-C leave
 the data folder as it was. An existing ``.npz`` is kept unless ``force``. ``mirror`` replaces
-the original server: a URL (``http://``, ``https://``, ``file://``) of a folder holding the
-same file names. A server that sends fewer than :data:`STALL_MIN_BYTES` in any
-:data:`STALL_WINDOW_S` seconds is given up on in one line (a per-read timeout alone let a
-server dripping one byte a minute keep a download going forever), and so is one whose status
-line and headers have not arrived :data:`HEADERS_DEADLINE_S` seconds after the request.
+the original server: a URL (``http://``, ``https://``, ``file:///`` and an absolute path) of a
+folder holding the same file names, without credentials (urllib sends none from a URL). A
+server that sends fewer than :data:`STALL_MIN_BYTES` in any :data:`STALL_WINDOW_S` seconds is
+given up on in one line (a per-read timeout alone let a server dripping one byte a minute keep
+a download going forever), and so is one whose status line and headers have not arrived
+:data:`HEADERS_DEADLINE_S` seconds after the request (binarized-mnist's downloads: torchvision's
+MNIST download sets no timeout). Text a message shows from a server or an exception (a reason
+phrase, an error's text) has its control characters escaped and credentials in any URL in it
+hidden, and is cut at :data:`LONGEST_FOREIGN_TEXT` characters.
 
 A fetch holds an exclusive ``fcntl.flock`` on the data folder itself (no lock file; the kernel
 drops it when the process dies, even by SIGKILL): a second fetch into the same folder at the
@@ -30,6 +38,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import http.client
+import io
 import os
 import re
 import shutil
@@ -41,7 +50,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, redirect_stderr, suppress
 from pathlib import Path
 
 try:
@@ -64,6 +73,7 @@ __all__ = [
     "DATASETS",
     "MNIST_SHA256",
     "HEADERS_DEADLINE_S",
+    "LONGEST_FOREIGN_TEXT",
     "STALL_MIN_BYTES",
     "STALL_WINDOW_S",
     "FetchLockedError",
@@ -119,8 +129,42 @@ STALL_WINDOW_S = 120.0
 #: for ever. The socket is shut when the deadline passes.
 HEADERS_DEADLINE_S = 120.0
 
+#: The most characters of a server's or an exception's text a message shows (past them the
+#: rest is counted): a reason phrase may be any length a status line allows (64 KiB).
+LONGEST_FOREIGN_TEXT = 200
+
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
+
+#: ``scheme://userinfo@`` in a text (the userinfo up to the host's last ``@``).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@")
+
+
+def _redacted(text: str) -> str:
+    """``text`` with the credentials of every URL in it hidden: ``user:***@``, or ``***@`` where
+    there is no password (the user part may be a token)."""
+
+    def hide(match: re.Match) -> str:
+        user, colon, _ = match.group(2).partition(":")
+        return f"{match.group(1)}{user + ':' if colon else ''}***@"
+
+    return _USERINFO.sub(hide, text)
+
+
+def _printable(text: object) -> str:
+    """Text from a server or an exception, fit for a one-line message: stripped, credentials in
+    URLs hidden (:func:`_redacted`), each character that is not printable escaped as ``repr``
+    writes it (``\\x1b``, ``\\t``), and cut at :data:`LONGEST_FOREIGN_TEXT` characters."""
+    shown: list[str] = []
+    chars = _redacted(str(text).strip())
+    length = 0
+    for i, c in enumerate(chars):
+        piece = c if c.isprintable() else repr(c)[1:-1]
+        if length + len(piece) > LONGEST_FOREIGN_TEXT:
+            return "".join(shown) + f"… ({len(chars) - i:,} more characters)"
+        shown.append(piece)
+        length += len(piece)
+    return "".join(shown)
 
 
 def _watched(connection: type, sockets: list) -> type:
@@ -219,8 +263,9 @@ def _stalled(url: str, got: int) -> PgmError:
 
 
 def _http_status(code: int, reason: object) -> str:
-    """``HTTP 404 Not Found`` (a server may send no reason)."""
-    return f"HTTP {code} {reason}".strip() if str(reason).strip() else f"HTTP {code}"
+    """``HTTP 404 Not Found`` (a server may send no reason; the one sent, :func:`_printable`)."""
+    shown = _printable(reason) if reason is not None else ""
+    return f"HTTP {code} {shown}" if shown else f"HTTP {code}"
 
 
 def _chunks(response, url: str) -> Iterator[bytes]:
@@ -270,10 +315,8 @@ def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) 
                 "nothing was written (--mirror URL fetches from another server)"
             ) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-            reason = getattr(err, "reason", None) or err
             raise PgmError(
-                f"expected the file at {url}; found it cut short or unreachable "
-                f"({type(err).__name__}: {str(reason) or 'no detail'}); nothing was written "
+                f"expected the file at {url}; found {_cut_short(err)}; nothing was written "
                 "(--mirror URL fetches from another server)"
             ) from None
         if digest.hexdigest() != sha256:
@@ -285,6 +328,15 @@ def download(url: str, folder: Path, sha256: str, max_bytes: int | None = None) 
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _cut_short(err: BaseException) -> str:
+    """``it cut short or unreachable (RemoteDisconnected: ...)``: a download that failed other
+    than by an HTTP status (the text :func:`_printable`)."""
+    reason = getattr(err, "reason", None) or err
+    return (
+        f"it cut short or unreachable ({type(err).__name__}: {_printable(reason) or 'no detail'})"
+    )
 
 
 def parse_amat(raw: bytes, name: str) -> np.ndarray:
@@ -320,30 +372,157 @@ def _fetch_binarized_mnist(
     _write_npz(target, arrays)
 
 
-def _mnist_class(mirror: str | None):
+def _mnist_class(mirror: str | None, say: Callable[[str], object]):
+    """torchvision's MNIST, fetching from ``mirror`` (None: torchvision's own mirrors) with pgm's
+    ``download``: each file from one URL at a time (:func:`_fetch_mnist_file`)."""
     from torchvision.datasets import MNIST
+    from torchvision.datasets.utils import download_and_extract_archive
 
     if mirror is None:
-        return MNIST
-    base = mirror if mirror.endswith("/") else mirror + "/"
+        mirrors = list(MNIST.mirrors)
+    else:
+        mirrors = [mirror if mirror.endswith("/") else mirror + "/"]
+    local = mirror is not None and mirror.lower().startswith("file:")
+
+    def download(self) -> None:
+        raw = Path(self.raw_folder)
+        if all((raw / os.path.splitext(name)[0]).is_file() for name, _ in self.resources):
+            return  # the training split's download fetched the test split's files too
+        raw.mkdir(parents=True, exist_ok=True)
+        for name, md5 in self.resources:
+            _fetch_mnist_file(name, md5, mirrors, raw, local, say, download_and_extract_archive)
+
     # torchvision names its raw folder after the class: keep the name
-    return type("MNIST", (MNIST,), {"mirrors": [base]})
+    return type("MNIST", (MNIST,), {"mirrors": mirrors, "download": download})
+
+
+def _fetch_mnist_file(
+    name: str,
+    md5: str,
+    mirrors: list[str],
+    raw: Path,
+    local: bool,
+    say: Callable[[str], object],
+    download_and_extract: Callable,
+) -> None:
+    """Fetch MNIST file ``name`` into ``raw`` from the first of ``mirrors`` that has it with MD5
+    ``md5``, extracted beside it by torchvision; refused in one line naming each URL tried and
+    what it gave. From a file mirror the file is copied in first (:func:`_copy_file_url`)."""
+    path = raw / name
+    failures: list[tuple[str, str, str | None]] = []  # url, what happened, md5 found
+    for base in mirrors:
+        url = base + name
+        if local:
+            say(f"copying {url}")
+            _copy_file_url(url, path, md5)
+        else:
+            say(f"downloading {url}")
+        try:
+            with redirect_stderr(io.StringIO()):  # torchvision's progress bar
+                download_and_extract(url, download_root=str(raw), filename=name, md5=md5)
+            return
+        except (RuntimeError, OSError, http.client.HTTPException) as err:
+            found_md5 = None
+            if type(err) is RuntimeError and path.is_file():  # downloaded, and the MD5 differs
+                found_md5 = _md5(path)
+                found_md5 = found_md5 if found_md5 != md5 else None
+            if isinstance(err, urllib.error.HTTPError):
+                err.close()
+                what = _http_status(err.code, err.reason)
+            elif isinstance(err, urllib.error.URLError):
+                what = f"no connection ({_printable(err.reason) or 'no detail'})"
+            else:
+                what = _cut_short(err)
+            failures.append((url, what, found_md5))
+            path.unlink(missing_ok=True)  # neither the next mirror nor the message sees it
+    raise _mnist_failure(name, md5, failures)
+
+
+def _mnist_failure(name: str, md5: str, failures: list[tuple[str, str, str | None]]) -> PgmError:
+    """The one line for MNIST file ``name`` that no mirror gave: a file with another MD5, or
+    the HTTP status or connection error, of each URL tried."""
+    if len(failures) == 1 and failures[0][2] is not None:
+        url, _, found = failures[0]
+        return PgmError(
+            f"expected {name} with md5 {md5}; found {found} from {url} (a different or damaged "
+            "file); nothing was written"
+        )
+    expected = " or ".join(url for url, _, _ in failures)
+    found = [
+        f"md5 {found} instead of {md5} (a different or damaged file)" if found else what
+        for _, what, found in failures
+    ]
+    if len(failures) > 1:
+        found = [f"{url}: {text}" for (url, _, _), text in zip(failures, found, strict=True)]
+    return PgmError(
+        f"expected the file at {expected}; found {', '.join(found)}; nothing was written "
+        "(--mirror URL fetches from another server)"
+    )
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_file_url(url: str, dest: Path, md5: str) -> None:
+    """Copy the file a ``file:///`` ``url`` names to ``dest`` (torchvision's raw folder, where
+    its download finds it and checks its MD5 rather than fetching it); a missing file, one that
+    cannot be read and one whose MD5 is not ``md5`` are refused in one line (``dest`` is in the
+    fetch's temporary folder, removed with it)."""
+    name = dest.name
+    source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+
+    def refused(found: str) -> PgmError:
+        return PgmError(
+            f"expected the file at {url}; found {found}; nothing was written "
+            "(--mirror URL fetches from another server)"
+        )
+
+    if not source.is_file():  # a device or a pipe could be read for ever
+        if not source.exists():
+            raise refused("no such file")
+        raise refused("a folder" if source.is_dir() else "something other than a regular file")
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        f = source.open("rb")
+    except OSError as err:
+        raise refused(f"it unreadable ({type(err).__name__}: {_printable(err)})") from None
+    with f, dest.open("wb") as out:
+        while True:
+            try:
+                chunk = f.read(_CHUNK)
+            except OSError as err:
+                raise refused(f"it unreadable ({type(err).__name__}: {_printable(err)})") from None
+            if not chunk:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != md5:
+        raise PgmError(
+            f"expected {name} with md5 {md5}; found {digest.hexdigest()} from {url} (a different "
+            "or damaged file); nothing was written"
+        )
 
 
 def _fetch_mnist(
     target: Path, mirror: str | None, checksums: dict[str, str], say: Callable[[str], object]
 ) -> None:
-    cls = _mnist_class(mirror)
+    cls = _mnist_class(mirror, say)
     arrays = {}
     with tempfile.TemporaryDirectory(prefix=".mnist.", dir=target.parent) as root:
         for train, suffix in ((True, "train"), (False, "test")):
             say(f"torchvision.datasets.MNIST(train={train}, download=True)")
             try:
                 ds = cls(root, train=train, download=True)
-            except (RuntimeError, OSError) as err:
-                expected, found = _torchvision_failure(err, cls.mirrors)
+            except (RuntimeError, OSError, http.client.HTTPException) as err:
+                # not a download's failure (those are PgmError): extracting or reading the files
                 raise PgmError(
-                    f"expected {expected}; found {found}; nothing was written "
+                    f"expected torchvision to read MNIST downloaded from {', '.join(cls.mirrors)}; "
+                    f"found {_printable(err) or type(err).__name__}; nothing was written "
                     "(--mirror URL fetches from another server)"
                 ) from None
             arrays[f"x_{suffix}"] = ds.data.numpy().astype(np.uint8)
@@ -356,44 +535,6 @@ def _fetch_mnist(
                 f"found {found} (a different or damaged file); nothing was written"
             )
     _write_npz(target, arrays)
-
-
-def _torchvision_failure(err: BaseException, mirrors: list[str]) -> tuple[str, str]:
-    """What torchvision's MNIST download expected and found, from its error's text: the file at
-    each mirror tried and the HTTP status or connection error each gave (torchvision reports
-    "Error downloading NAME:" and then, for each mirror, "Tried MIRROR, got:" and the error,
-    one line each)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    head = re.fullmatch(r"Error downloading (.+?):?", lines[0]) if lines else None
-    if head is None:  # another failure (a full disk, say): its own text, on one line
-        found = " ".join(lines).rstrip(":;") or type(err).__name__
-        return f"torchvision to download MNIST from {', '.join(mirrors)}", found
-    tried: list[list[str]] = []  # [url, error text...] per mirror
-    for line in lines[1:]:
-        mirror = re.fullmatch(r"Tried (.+), got:", line)
-        if mirror:
-            tried.append([mirror.group(1) + head.group(1)])
-        elif tried:
-            tried[-1].append(line)
-    if not tried:
-        return f"torchvision to download {head.group(1)}", "no detail"
-    expected = f"the file at {' or '.join(t[0] for t in tried)}"
-    if len(tried) == 1:
-        return expected, _download_error(" ".join(tried[0][1:]))
-    return expected, ", ".join(f"{t[0]}: {_download_error(' '.join(t[1:]))}" for t in tried)
-
-
-def _download_error(text: str) -> str:
-    """One download error as urllib words it, read like :func:`download`'s: ``HTTP Error 404:
-    Not Found`` as ``HTTP 404 Not Found``, ``<urlopen error [Errno 111] Connection refused>``
-    as ``no connection ([Errno 111] Connection refused)``."""
-    http_error = re.fullmatch(r"HTTP Error (\d+): ?(.*)", text)
-    if http_error:
-        return _http_status(int(http_error.group(1)), http_error.group(2))
-    unreachable = re.fullmatch(r"<urlopen error (.*)>", text)
-    if unreachable:
-        return f"no connection ({unreachable.group(1) or 'no detail'})"
-    return text.rstrip(".:;") or "no detail"
 
 
 def _write_npz(target: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -543,17 +684,19 @@ def _torchvision_folder(folder: Path) -> bool:
 
 
 def _check_mirror(mirror: str | None) -> None:
-    """Refuse a ``--mirror`` that is not an http, https or file folder URL before any work."""
+    """Refuse a ``--mirror`` that is not an http, https or file folder URL before any work: one
+    with credentials (urllib sends none: it took ``user:pass@host`` for the host's name), and a
+    file URL that is not ``file://`` and an absolute path on this machine."""
     if mirror is None:
         return
+    shown = repr(_redacted(mirror))
     try:
         parts = urllib.parse.urlsplit(mirror)
-    except ValueError:  # an unclosed [IPv6 address, a bad port: urlsplit's own ValueError
+    except ValueError:  # an unclosed [IPv6 address: urlsplit's own ValueError
         parts = None
     if (
         parts is None
-        or parts.scheme not in ("http", "https", "file")
-        or not (parts.netloc or parts.path)
+        or not mirror.lower().startswith(("http://", "https://", "file://"))
         # the file names are appended: after a ?query or #fragment they would not name files
         or "?" in mirror
         or "#" in mirror
@@ -561,7 +704,32 @@ def _check_mirror(mirror: str | None) -> None:
     ):
         raise PgmError(
             "--mirror: expected a folder URL starting http://, https:// or file:// (no spaces, "
-            f"?query or #fragment: the file names are appended to it); found {mirror!r}"
+            f"?query or #fragment: the file names are appended to it); found {shown}; nothing "
+            "was written"
+        )
+    if parts.scheme != "file":
+        try:
+            parts.port  # noqa: B018 - reading it checks it
+            port_ok = True
+        except ValueError:  # a port that is no number, or past 65535
+            port_ok = False
+        if not parts.hostname or not port_ok:
+            raise PgmError(
+                "--mirror: expected a host, and a port that is a number if any, after "
+                f"{parts.scheme}://; found {shown}; nothing was written"
+            )
+    if "@" in parts.netloc:
+        raise PgmError(
+            "--mirror: expected a folder URL without user:password@ (pgm sends no credentials; "
+            f"urllib would take them for part of the host name); found {shown}; nothing was "
+            "written"
+        )
+    if parts.scheme == "file" and (
+        parts.netloc.lower() not in ("", "localhost") or not parts.path.startswith("/")
+    ):
+        raise PgmError(
+            "--mirror: expected a file URL of a folder on this machine, file:// and an absolute "
+            f"path (file:///data/mnist/); found {shown}; nothing was written"
         )
 
 

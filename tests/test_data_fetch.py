@@ -4,6 +4,7 @@ whole ``.npz`` pgm reads or leaves the data folder exactly as it was."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gc
 import gzip
@@ -37,12 +38,18 @@ def amat_bytes(images: np.ndarray) -> bytes:
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Serves its folder; under /short/ it promises the whole file and sends half of it; under
     /stall/ it sends half and then nothing until the server's ``release`` event (``sent`` is
-    set once the half is out); under /drip/ it sends 10 bytes, then one byte every 0.3 s."""
+    set once the half is out); under /drip/ it sends 10 bytes, then one byte every 0.3 s; under
+    /reason/ it answers 418 with the server's ``reason`` as the reason phrase."""
 
     def log_message(self, *args):  # keep the test output clean
         pass
 
     def do_GET(self):
+        if self.path.startswith("/reason/"):
+            self.send_response(418, self.server.reason)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path.startswith(("/stall/", "/drip/")):
             body = (Path(self.directory) / self.path.rsplit("/", 1)[-1]).read_bytes()
             self.send_response(200)
@@ -80,7 +87,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture
 def httpd(tmp_path):
     """A loopback HTTP server over ``tmp_path/served`` (its ``url``; ``sent`` and ``release``:
-    the events of /stall/, see :class:`_Handler`)."""
+    the events of /stall/, and ``reason``, /reason/'s; see :class:`_Handler`)."""
     served = tmp_path / "served"
     served.mkdir()
     httpd = http.server.ThreadingHTTPServer(
@@ -89,6 +96,7 @@ def httpd(tmp_path):
     httpd.daemon_threads = True
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.sent, httpd.release = threading.Event(), threading.Event()
+    httpd.reason = "I'm a teapot"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -314,7 +322,20 @@ def _idx(array: np.ndarray) -> bytes:
     return gzip.compress(header + array.tobytes(), mtime=0)
 
 
-def test_mnist_through_torchvision_from_a_mirror(server, monkeypatch, capsys):
+#: torchvision's file of each MNIST array
+MNIST_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+@pytest.fixture
+def mnist(server, monkeypatch):
+    """Four small MNIST files (4 training images, 3 test images; seed 1) served, their md5 put in
+    torchvision's table and their arrays' sha256 in pgm's; yields (url, served folder, data
+    folder, arrays, the sha256 table)."""
     from torchvision.datasets import MNIST
 
     url, served = server
@@ -325,22 +346,27 @@ def test_mnist_through_torchvision_from_a_mirror(server, monkeypatch, capsys):
         "x_test": rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
         "y_test": rng.integers(0, 10, 3, dtype=np.uint8),
     }
-    names = {
-        "x_train": "train-images-idx3-ubyte.gz",
-        "y_train": "train-labels-idx1-ubyte.gz",
-        "x_test": "t10k-images-idx3-ubyte.gz",
-        "y_test": "t10k-labels-idx1-ubyte.gz",
-    }
     resources = []
-    for key, name in names.items():
+    for key, name in MNIST_FILES.items():
         raw = _idx(arrays[key])
         (served / name).write_bytes(raw)
         resources.append((name, hashlib.md5(raw).hexdigest()))
     monkeypatch.setattr(MNIST, "resources", resources)
     table = {k: hashlib.sha256(a.tobytes()).hexdigest() for k, a in arrays.items()}
     monkeypatch.setattr(data_fetch, "MNIST_SHA256", table)
-    data_dir = served.parent / "data"
-    assert main(["data", "fetch", "mnist", "--data-dir", str(data_dir), "--mirror", url]) == 0
+    return url, served, served.parent / "data", arrays, table
+
+
+def _fetch_mnist(mirror: str, data_dir: Path) -> int:
+    return main(["data", "fetch", "mnist", "--data-dir", str(data_dir), "--mirror", mirror])
+
+
+def test_mnist_through_torchvision_from_a_mirror(mnist, monkeypatch, capsys):
+    url, served, data_dir, arrays, table = mnist
+    assert _fetch_mnist(url, data_dir) == 0
+    err = capsys.readouterr().err
+    assert "%|" not in err and "\r" not in err  # torchvision's progress bar is not shown
+    assert f"pgm data fetch: downloading {url}t10k-labels-idx1-ubyte.gz" in err.splitlines()
     test = load_mnist("test", data_dir)
     assert np.array_equal(test.images.squeeze(1).numpy(), arrays["x_test"])
     assert np.array_equal(test.labels.numpy(), arrays["y_test"])
@@ -371,6 +397,14 @@ def test_the_command_line_offers_every_fetchable_dataset():
         "http://host/folder?x=1",
         "http://host/#part",
         "http://host/a\n/",  # an error line broken in two
+        "file:wrong",  # no //: a relative path, though the message asks for file://
+        "file:/abs/folder/",
+        "file://host/folder/",  # another machine (or a relative path taken for a host)
+        "file://",
+        "http:host/",
+        "http:///folder/",  # no host
+        "http://host:port/",  # a port that is no number
+        "http://host:99999/",
     ],
 )
 def test_a_mirror_that_is_no_http_https_or_file_url_is_refused_first(tmp_path, capsys, mirror):
@@ -378,6 +412,7 @@ def test_a_mirror_that_is_no_http_https_or_file_url_is_refused_first(tmp_path, c
     assert _fetch(mirror, data_dir) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--mirror: expected" in err[0] and repr(mirror) in err[0]
+    assert err[0].endswith("; nothing was written")
     assert not (tmp_path / "new").exists()  # refused before any folder is made
 
 
@@ -582,3 +617,205 @@ def test_a_server_dripping_its_headers_is_given_up_on(tmp_path, monkeypatch):
         "status line and headers still arriving"
     )
     assert "\n" not in line and not data_dir.exists()  # the temporary and the folder are gone
+
+
+# -- a hostile tester's mirrors: not HTTP, file:// for mnist, escape codes, credentials ---------
+
+
+@pytest.fixture
+def raw_server():
+    """Starts loopback servers that read a request and answer it with the bytes given (none: the
+    connection closed without a response); yields the function, bytes -> the server's URL."""
+    listeners = []
+
+    def start(answer: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn, contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+    yield start
+    for listener in listeners:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+
+
+def _first_file(dataset: str) -> str:
+    return MNIST_FILES["x_train"] if dataset == "mnist" else "binarized_mnist_train.amat"
+
+
+def _folder_with_notes(data_dir: Path) -> None:
+    """A data folder as a user has it: a failed fetch must leave it so."""
+    data_dir.mkdir()
+    (data_dir / "notes.txt").write_text("mine")
+
+
+@pytest.mark.parametrize("dataset", ["binarized-mnist", "mnist"])
+@pytest.mark.parametrize(
+    ("answer", "found"),
+    [
+        (b"NOT HTTP AT ALL\r\n", "BadStatusLine: NOT HTTP AT ALL"),
+        (b"", "RemoteDisconnected: Remote end closed connection without response"),
+        (b"\x1b[2J\x07NOT\tHTTP\r\n", "BadStatusLine: \\x1b[2J\\x07NOT\\tHTTP"),
+    ],
+)
+def test_a_server_that_does_not_speak_http_is_one_line(
+    raw_server, tmp_path, capsys, dataset, answer, found
+):
+    """mnist: a status line that is no HTTP was a traceback (http.client.BadStatusLine, which
+    torchvision lets through); a dropped connection read ``expected torchvision to download MNIST
+    from URL; found Remote end closed connection without response``. The server's bytes were
+    shown raw (escape codes, a tab)."""
+    url = raw_server(answer)
+    data_dir = tmp_path / "data"
+    _folder_with_notes(data_dir)
+    argv = ["data", "fetch", dataset, "--data-dir", str(data_dir), "--mirror", url]
+    assert main(argv) == 2
+    assert _error_line(capsys) == (
+        f"pgm data fetch: error: expected the file at {url}{_first_file(dataset)}; found it cut "
+        f"short or unreachable ({found}); nothing was written (--mirror URL fetches from another "
+        "server)"
+    )
+    assert _names(data_dir) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("dataset", ["binarized-mnist", "mnist"])
+def test_a_reason_phrase_is_shown_printable_and_cut(httpd, tmp_path, capsys, dataset):
+    """A reason phrase with escape codes and a tab was echoed raw, and 3,000 characters of it
+    were cut only at the command line's 2,000."""
+    start = "I'm a \x1b[31mteapot\x1b[0m\tand\x07"
+    httpd.reason = start + "y" * 3000
+    shown = "I'm a \\x1b[31mteapot\\x1b[0m\\tand\\x07"
+    kept = data_fetch.LONGEST_FOREIGN_TEXT - len(shown)  # of the y's
+    left_out = 3000 - kept
+    data_dir = tmp_path / "data"
+    argv = [
+        "data",
+        "fetch",
+        dataset,
+        "--data-dir",
+        str(data_dir),
+        "--mirror",
+        httpd.url + "reason/",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\t" not in err and "\x07" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"pgm data fetch: error: expected the file at {httpd.url}reason/{_first_file(dataset)}; "
+        f"found HTTP 418 {shown}{'y' * kept}… ({left_out:,} more characters); nothing was written "
+        "(--mirror URL fetches from another server)"
+    )
+    assert _left(data_dir) == []
+
+
+@pytest.mark.parametrize("dataset", ["binarized-mnist", "mnist"])
+@pytest.mark.parametrize(
+    ("userinfo", "shown"), [("user:s3cret@", "user:***@"), ("s3cret@", "***@")]
+)
+def test_credentials_in_a_mirror_are_refused_and_never_shown(
+    server, tmp_path, capsys, dataset, userinfo, shown
+):
+    """``--mirror http://user:pass@host/`` showed the password in the error (urllib sends no
+    credentials from a URL: it looked up ``user:pass@host`` as a host name, or read ``pass@host``
+    as a port)."""
+    url, _ = server
+    mirror = url.replace("http://", f"http://{userinfo}")
+    data_dir = tmp_path / "data"
+    argv = ["data", "fetch", dataset, "--data-dir", str(data_dir), "--mirror", mirror]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "s3cret" not in err
+    assert err.strip().splitlines() == [
+        "pgm data fetch: error: --mirror: expected a folder URL without user:password@ (pgm "
+        "sends no credentials; urllib would take them for part of the host name); found "
+        f"{url.replace('http://', 'http://' + shown)!r}; nothing was written"
+    ]
+    assert not data_dir.exists()
+
+
+def test_text_shown_from_a_server_hides_credentials_in_urls():
+    """A server's or an exception's text naming a URL with credentials (a redirect's, say)."""
+    text = "<urlopen error http://u:p@ss:w@host/x and https://t0ken@host/y, not mail@host>"
+    assert data_fetch._printable(text) == (
+        "<urlopen error http://u:***@host/x and https://***@host/y, not mail@host>"
+    )
+
+
+def test_a_mnist_file_with_another_md5_is_found_and_different_without_a_progress_bar(
+    mnist, monkeypatch, capsys
+):
+    """torchvision's progress bar was printed before the error line, and the error read ``found
+    File not found or corrupted``: the file was found, and it was another."""
+    from torchvision.datasets import MNIST
+
+    url, served, data_dir, _, _ = mnist
+    resources = list(MNIST.resources)
+    name, md5 = resources[1]
+    resources[1] = (name, "0" * 32)
+    monkeypatch.setattr(MNIST, "resources", resources)
+    _folder_with_notes(data_dir)
+    assert _fetch_mnist(url, data_dir) == 2
+    err = capsys.readouterr().err
+    assert "%|" not in err and "\r" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"pgm data fetch: error: expected {name} with md5 {'0' * 32}; found {md5} from "
+        f"{url}{name} (a different or damaged file); nothing was written"
+    )
+    assert _names(data_dir) == ["notes.txt"]
+
+
+def test_mnist_from_a_file_url_mirror(mnist, capsys):
+    """torchvision's download of a file:// URL failed with ``AttributeError: '_io.BufferedReader'
+    object has no attribute 'length'``, a traceback."""
+    url, served, data_dir, arrays, _ = mnist
+    before = {p.name: p.read_bytes() for p in served.iterdir()}
+    assert _fetch_mnist(served.as_uri(), data_dir) == 0
+    test = load_mnist("test", data_dir)
+    assert np.array_equal(test.images.squeeze(1).numpy(), arrays["x_test"])
+    assert np.array_equal(test.labels.numpy(), arrays["y_test"])
+    assert _names(data_dir) == ["mnist.npz"]
+    assert {p.name: p.read_bytes() for p in served.iterdir()} == before  # copied, not moved
+    err = capsys.readouterr().err
+    assert f"pgm data fetch: copying {served.as_uri()}/{MNIST_FILES['y_test']}" in err
+
+
+@pytest.mark.parametrize("damage", ["missing", "folder", "another file"])
+def test_a_file_url_mirror_without_the_right_file_is_refused(mnist, capsys, damage):
+    from torchvision.datasets import MNIST
+
+    url, served, data_dir, _, _ = mnist
+    name = MNIST_FILES["x_test"]  # the third: two files are copied before it
+    path = served / name
+    if damage == "another file":
+        path.write_bytes(b"another file")
+        md5 = dict(MNIST.resources)[name]
+        found = (
+            f"expected {name} with md5 {md5}; found {hashlib.md5(b'another file').hexdigest()} "
+            f"from {served.as_uri()}/{name} (a different or damaged file); nothing was written"
+        )
+    else:
+        path.unlink()
+        if damage == "folder":
+            path.mkdir()
+        found = (
+            f"expected the file at {served.as_uri()}/{name}; found "
+            f"{'no such file' if damage == 'missing' else 'a folder'}; nothing was written "
+            "(--mirror URL fetches from another server)"
+        )
+    _folder_with_notes(data_dir)
+    assert _fetch_mnist(served.as_uri() + "/", data_dir) == 2
+    assert _error_line(capsys) == f"pgm data fetch: error: {found}"
+    assert _names(data_dir) == ["notes.txt"]

@@ -40,8 +40,8 @@ def add_parser(sub) -> None:
         "--mirror",
         default=None,
         metavar="URL",
-        help="a folder URL (http, https or file) holding the same file names, instead of the "
-        "original server",
+        help="a folder URL (http://HOST/..., https://HOST/... or file:///ABSOLUTE/PATH) holding "
+        "the same file names, instead of the original server",
     )
     p.add_argument("--force", action="store_true", help="replace an existing .npz")
     p.set_defaults(func=run)
