@@ -21,10 +21,11 @@ folder holding the same file names, without credentials (urllib sends none from 
 server that sends fewer than :data:`STALL_MIN_BYTES` in any :data:`STALL_WINDOW_S` seconds is
 given up on in one line (a per-read timeout alone let a server dripping one byte a minute keep
 a download going forever), and so is one whose status line and headers have not arrived
-:data:`HEADERS_DEADLINE_S` seconds after the request (binarized-mnist's downloads: torchvision's
-MNIST download sets no timeout). Text a message shows from a server or an exception (a reason
-phrase, an error's text) has its control characters escaped and credentials in any URL in it
-hidden, and is cut at :data:`LONGEST_FOREIGN_TEXT` characters.
+:data:`HEADERS_DEADLINE_S` seconds after the request (binarized-mnist's downloads;
+torchvision's MNIST download, which sets no timeout, gets a read timeout of ``_TIMEOUT_S``
+seconds). Text a message shows from a server or an exception (a reason phrase, an error's text)
+has its control characters escaped and credentials in any URL in it hidden, and is cut at
+:data:`LONGEST_FOREIGN_TEXT` characters.
 
 A fetch holds an exclusive ``fcntl.flock`` on the data folder itself (no lock file; the kernel
 drops it when the process dies, even by SIGKILL): a second fetch into the same folder at the
@@ -418,7 +419,8 @@ def _fetch_mnist_file(
         else:
             say(f"downloading {url}")
         try:
-            with redirect_stderr(io.StringIO()):  # torchvision's progress bar
+            with redirect_stderr(io.StringIO()), _socket_timeout(_TIMEOUT_S):
+                # torchvision's progress bar hidden; its urlopen sets no timeout of its own
                 download_and_extract(url, download_root=str(raw), filename=name, md5=md5)
             return
         except (RuntimeError, OSError, http.client.HTTPException) as err:
@@ -436,6 +438,20 @@ def _fetch_mnist_file(
             failures.append((url, what, found_md5))
             path.unlink(missing_ok=True)  # neither the next mirror nor the message sees it
     raise _mnist_failure(name, md5, failures)
+
+
+@contextmanager
+def _socket_timeout(seconds: float):
+    """Every socket opened meanwhile without a timeout of its own waits at most ``seconds`` to
+    connect and for each read (torchvision's MNIST download opens its URL with none, so a
+    server that accepted and never answered held ``pgm data fetch mnist`` for ever). The
+    process-wide default is put back afterwards."""
+    before = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(before)
 
 
 def _mnist_failure(name: str, md5: str, failures: list[tuple[str, str, str | None]]) -> PgmError:

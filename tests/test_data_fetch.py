@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 
@@ -819,3 +820,36 @@ def test_a_file_url_mirror_without_the_right_file_is_refused(mnist, capsys, dama
     assert _fetch_mnist(served.as_uri() + "/", data_dir) == 2
     assert _error_line(capsys) == f"pgm data fetch: error: {found}"
     assert _names(data_dir) == ["notes.txt"]
+
+
+def test_a_silent_server_does_not_hold_an_mnist_fetch_for_ever(tmp_path, monkeypatch, capsys):
+    """torchvision's MNIST download opens its URL with no timeout: a server that accepted the
+    connection and never answered held ``pgm data fetch mnist`` for ever. With the read timeout
+    set to 1 s it is given up on in about a second, in one line, the folder left as found and
+    the process-wide socket default put back."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def accept() -> None:
+        with suppress(OSError):
+            conn, _ = listener.accept()
+            held.append(conn)  # read nothing, answer nothing
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setattr(data_fetch, "_TIMEOUT_S", 1.0)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    data_dir = tmp_path / "data"
+    start = time.monotonic()
+    try:
+        assert _fetch_mnist(url, data_dir) == 2
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+    assert time.monotonic() - start < 10
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(
+        f"pgm data fetch: error: expected the file at {url}train-images-idx3-ubyte.gz; found "
+    )
+    assert "timed out" in line and line.endswith("(--mirror URL fetches from another server)")
+    assert not data_dir.exists() and socket.getdefaulttimeout() is None
