@@ -7,8 +7,10 @@ nearest-neighbour so that each image is at least :data:`~.images.MIN_IMAGE_PIXEL
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,16 +56,49 @@ class FigureFile:
 def plot_bytes(fig, with_svg: bool = False):
     """A matplotlib figure as 150-dpi PNG bytes, or ``(png, svg)`` with ``with_svg``; the SVG
     carries no creation date and a fixed id salt, so the same figure gives the same file."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
-    if not with_svg:
-        return buffer.getvalue()
     import matplotlib
 
-    vector = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "pgm"}):
-        fig.savefig(vector, format="svg", bbox_inches="tight", metadata={"Date": None})
+    buffer = io.BytesIO()
+    with _glyphs_missing_said_once():
+        fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
+        if not with_svg:
+            return buffer.getvalue()
+        vector = io.BytesIO()
+        with matplotlib.rc_context({"svg.hashsalt": "pgm"}):
+            fig.savefig(vector, format="svg", bbox_inches="tight", metadata={"Date": None})
     return buffer.getvalue(), vector.getvalue()
+
+
+@contextlib.contextmanager
+def _glyphs_missing_said_once():
+    """matplotlib warns once per character and drawing of a label its font cannot draw (a run
+    folder named in CJK gave 140 lines on stderr); they are gathered into one warning naming
+    the characters, which the figure shows as boxes."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            missing, other = [], []
+            for w in caught:
+                found = _MISSING_GLYPH.search(str(w.message))
+                (missing.append(chr(int(found.group(1)))) if found else other.append(w))
+    for w in other:  # every other warning as it was
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        chars = "".join(dict.fromkeys(missing))
+        warnings.warn(
+            f"figures: the font has no glyph for {chars!r} (in a model's or run's name); "
+            "those characters show as boxes in the figures",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+#: matplotlib's "Glyph 21464 (\N{CJK UNIFIED IDEOGRAPH-53D8}) missing from font(s) DejaVu Sans."
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) \(.*?\) missing from (?:current )?font")
 
 
 def plot_figure(width: float, height: float):

@@ -610,3 +610,30 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
     assert of == {"vae": "vae", "vae-seed1": "vae", "vae-mix": "vae-mix"}
     seeds_of = dict(zip(diagnostics["model"].values, diagnostics["seed"].values, strict=True))
     assert seeds_of["vae-seed1"] == 1 and seeds_of["vae"] == TINY.get("seed", 0)
+
+
+def test_glyphs_the_font_lacks_are_one_warning_not_one_per_character():
+    """A run folder named in CJK gave 140 lines of matplotlib's "Glyph N missing from font(s)"
+    on stderr (one per character and drawing): one warning names the characters; the figure
+    is still drawn (boxes in their place), PNG and SVG."""
+    import warnings
+
+    import matplotlib
+
+    from evaluation.figures import plot_bytes, plot_figure
+
+    fig = plot_figure(3, 2)
+    fig.add_subplot().set_title("变分自编码器 vae")
+    # DejaVu Sans (shipped with matplotlib) has no CJK glyphs, whatever fonts the machine has
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        matplotlib.rc_context({"font.family": ["DejaVu Sans"]}),
+    ):
+        warnings.simplefilter("always")
+        png, svg = plot_bytes(fig, with_svg=True)
+    said = [str(w.message) for w in caught]
+    assert said == [
+        "figures: the font has no glyph for '变分自编码器' (in a model's or run's name); those "
+        "characters show as boxes in the figures"
+    ]
+    assert png.startswith(b"\x89PNG") and b"<svg" in svg
