@@ -300,7 +300,7 @@ class Trainer:
         latest = self.latest_checkpoint()
         if latest is not None:
             self.load_checkpoint(latest)
-        trainer_state.write_metrics(self)
+        trainer_state.write_metrics(self, unless_same=True)
 
     # -- the loop -----------------------------------------------------------------------
     def default_callbacks(

@@ -170,7 +170,21 @@ def with_older_checkpoint(err: CheckpointError, path: Path) -> CheckpointError:
     return CheckpointError(f"{err}; move it away to resume from {older[-1]}" if older else str(err))
 
 
-def write_metrics(trainer) -> None:
-    """``metrics.jsonl``: one JSON line per epoch trained so far, written atomically."""
+def write_metrics(trainer, unless_same: bool = False) -> None:
+    """``metrics.jsonl``: one JSON line per epoch trained so far, written atomically. With
+    ``unless_same`` (a resume making the file its checkpoint's) a file already holding those
+    records is left as it is: a resume refused after that point rewrote it with its keys in
+    another order."""
+    path = trainer.folder.metrics
+    if unless_same and path.is_file():
+        from .config import ConfigError
+        from .run_folder import read_run_text
+
+        try:
+            lines = read_run_text(path, "metrics.jsonl").splitlines()
+            if [json.loads(line) for line in lines if line.strip()] == trainer.metrics:
+                return
+        except (OSError, UnicodeDecodeError, ValueError, ConfigError):
+            pass  # not a regular file, too large or unreadable: written afresh
     text = "".join(json.dumps(m) + "\n" for m in trainer.metrics)
-    atomic_write_text(trainer.folder.metrics, text)
+    atomic_write_text(path, text)

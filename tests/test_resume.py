@@ -204,6 +204,17 @@ def test_resume_rewrites_metrics_from_the_checkpoint(tmp_path):
     assert [json.loads(line)["epoch"] for line in path.read_text().splitlines()] == [1, 2, 3]
 
 
+def test_a_resume_leaves_metrics_alone_when_they_are_the_checkpoints(tmp_path):
+    """A resume makes metrics.jsonl its checkpoint's; one with nothing to change (here: the run
+    is already at its epochs) rewrote it anyway, every line's keys in another order."""
+    run = tmp_path / "run"
+    train({**TINY, "epochs": 1}, run, progress=False)
+    path = run / "metrics.jsonl"
+    before = path.read_bytes()
+    train({**TINY, "epochs": 1}, run, resume=True, progress=False)
+    assert path.read_bytes() == before
+
+
 @pytest.mark.parametrize("changes", [{"lr": 0.5}, {"hidden_dim": 8}])
 def test_resume_refuses_another_config_and_leaves_the_run_alone(tmp_path, changes):
     run = tmp_path / "run"
