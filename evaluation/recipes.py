@@ -4,6 +4,7 @@ as package data in ``pgm/configs/papers`` and read with importlib.resources."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,13 +51,19 @@ class Recipe:
         return self.paper.get("device", "cpu")
 
 
+#: a row's name: what a recipe file's stem may be (no path separator, no leading dot)
+_ROW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
 def load_recipe(row: str, recipe_dir: str | Path | None = None) -> Recipe:
     """The recipe of ``row``; an unknown row is refused with the list of known ones."""
     from inference.config import ConfigError, load_config
 
     folder = Path(recipe_dir) if recipe_dir is not None else RECIPE_DIR
     path = folder / f"{row}.toml"
-    if not path.is_file():
+    # a row is a recipe's bare name: a path ("/tmp/evil", "../papers/x") named a file outside
+    # the recipes and trained its run outside --out
+    if not isinstance(row, str) or not _ROW_NAME.fullmatch(row) or not path.is_file():
         known = ", ".join(r.row for r in list_recipes(folder)) or "none"
         raise ConfigError(f"row: expected one of {known}; found {row!r}")
     config = load_config(path)

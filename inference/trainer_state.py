@@ -184,7 +184,7 @@ def write_metrics(trainer, unless_same: bool = False) -> None:
             lines = read_run_text(path, "metrics.jsonl").splitlines()
             if [json.loads(line) for line in lines if line.strip()] == trainer.metrics:
                 return
-        except (OSError, UnicodeDecodeError, ValueError, ConfigError):
-            pass  # not a regular file, too large or unreadable: written afresh
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError, ConfigError):
+            pass  # not a regular file, too large, unreadable or nested deep: written afresh
     text = "".join(json.dumps(m) + "\n" for m in trainer.metrics)
     atomic_write_text(path, text)

@@ -440,3 +440,36 @@ def test_list_with_rows_lists_those_and_refuses_an_unknown_one(capsys):
     assert main(["reproduce", "--list", "nonexistent-row"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "expected one of" in err and "'nonexistent-row'" in err
+
+
+@pytest.mark.parametrize("row", ["/tmp/evil", "../papers/pixelvae", "./pixelvae", ".hidden"])
+def test_a_row_is_a_recipe_name_not_a_path(tmp_path, capsys, row):
+    """``pgm reproduce /tmp/evil --out OUT`` read /tmp/evil.toml as a recipe and trained its run
+    into /tmp/evil, outside OUT: a row is a bare recipe name, else refused naming the rows."""
+    from pgm_cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["reproduce", row, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"found {row!r}") and "expected one of vae-vampprior-paper" in err
+    assert not out.exists()
+    assert main(["reproduce", "--list", row]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["pixelvae", "pixelvae"], "rows: expected each row once; found pixelvae twice"),
+        (["vae", "nope"], "found 'vae', 'nope'"),
+        (["--resume"], "found --resume, which only a run of rows reads"),
+        (["--set", "nope=1", "--data", "x"], "found --set, --data, which only a run"),
+    ],
+)
+def test_list_refuses_what_it_cannot_list(capsys, argv, said):
+    """``--list`` printed a row twice, named the first of several unknown rows, and ignored
+    a run's options (--resume, an unknown --set key) with exit 0."""
+    from pgm_cli.main import main
+
+    assert main(["reproduce", "--list", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and said in err

@@ -266,3 +266,15 @@ def test_resume_is_exact_for_a_score_function_guide(tmp_path, monkeypatch):
     assert (tmp_path / "split" / "model.safetensors").read_bytes() == (
         tmp_path / "straight" / "model.safetensors"
     ).read_bytes()
+
+
+def test_a_resume_rewrites_a_metrics_file_nested_too_deep_to_read(tmp_path):
+    """A hand-made line of 5,000 nested brackets in metrics.jsonl crashed --resume with a
+    RecursionError: the file is unreadable, so it is written afresh from the checkpoint."""
+    run = tmp_path / "run"
+    train({**TINY, "epochs": 1}, run, progress=False)
+    path = run / "metrics.jsonl"
+    with path.open("a") as f:
+        f.write("[" * 5000 + "]" * 5000 + "\n")
+    train({**TINY, "epochs": 2}, run, resume=True, progress=False)
+    assert [json.loads(line)["epoch"] for line in path.read_text().splitlines()] == [1, 2]

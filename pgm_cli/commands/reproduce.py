@@ -71,6 +71,26 @@ def run(args) -> int:
     from inference.out_path import check_folder_out
 
     if args.list:
+        # options of a run have nothing to list: said, not ignored with exit 0
+        ignored = [
+            flag
+            for flag, given in (
+                ("--resume", args.resume),
+                ("--set", args.set),
+                ("--data", args.data is not None),
+                ("--data-dir", args.data_dir is not None),
+                ("--device", args.device is not None),
+                ("--max-epochs", args.max_epochs is not None),
+                ("--time-budget", args.time_budget is not None),
+                ("--num-images", args.num_images is not None),
+            )
+            if given
+        ]
+        if ignored:
+            raise ConfigError(
+                f"--list: expected only ROWs and --out beside it (it lists rows, and what each "
+                f"reached in --out); found {', '.join(ignored)}, which only a run of rows reads"
+            )
         done = None
         if args.out is not None:  # what each row reached there: its row files, read as data
             from evaluation.reproduction_table import read_rows
@@ -94,6 +114,15 @@ def run(args) -> int:
                     done[r.row] = True
         # `--list ROW ...` lists those rows (each checked: an unknown one is refused, not
         # passed over for the whole list)
+        twice = sorted({r for r in args.rows if args.rows.count(r) > 1})
+        if twice:
+            raise ConfigError(f"rows: expected each row once; found {', '.join(twice)} twice")
+        unknown = [r for r in args.rows if r not in {x.row for x in list_recipes()}]
+        if len(unknown) > 1:  # every one named (load_recipe names the first alone)
+            known = ", ".join(x.row for x in list_recipes())
+            raise ConfigError(
+                f"rows: expected each of {known}; found {', '.join(map(repr, unknown))}"
+            )
         listed = [load_recipe(r) for r in args.rows] if args.rows else list_recipes()
         sys.stdout.write(format_list(listed, done))
         return 0
