@@ -25,7 +25,7 @@ from .plain_model import MODEL_KEYS
 from .priors import PSEUDO_INPUTS
 from .registry import DECODERS, ENCODERS, GUIDES, LIKELIHOODS, MODELS, PRIORS
 from .run_plugins import plugin_records, use_plugins
-from .validation import check_choice, check_int, check_shape
+from .validation import check_choice, check_int, check_shape, short_repr
 
 __all__ = [
     "DECODER_INPUTS",
@@ -195,16 +195,26 @@ def _declared(config: dict) -> list:
     is not registered (or not a string: 5, ["vamp"]) is refused first, in one line naming the
     parts (as an unknown model is): its keys cannot be known, and a key of its own refused as
     unknown hid the cause."""
-    out = []
+    out, clashes, first = [], [], {}
     for key, registry in _PART_REGISTRIES.items():
         name = config.get(key, MODEL_DEFAULTS[key])
         if name != MODEL_DEFAULTS[key]:  # a default ("auto") stands; 5 or ["vamp"] do not
             registry.check(name, key)
         if isinstance(name, str) and name in registry:
-            clashes = own_key_clashes(key, registry, name)
-            if clashes:
-                raise PgmError("; ".join(clashes))  # every clash at once, not one per try
+            clashes += own_key_clashes(key, registry, name)
+            for k in registry.keys(name):
+                # two parts reading one new key must agree on it, or one default is lost
+                was = first.setdefault(k.name, (f"{key} {name!r}", k))
+                if was[1] is not k and (was[1].default, was[1].type) != (k.default, k.type):
+                    clashes.append(
+                        f"{was[0]} and {key} {name!r}: expected one default and type for their "
+                        f"key {k.name!r}; found {short_repr(was[1].default)} "
+                        f"({was[1].type.__name__}) and {short_repr(k.default)} "
+                        f"({k.type.__name__}) (one would be replaced silently)"
+                    )
             out += registry.keys(name)
+    if clashes:
+        raise PgmError("; ".join(clashes))  # every clash of every part at once
     return out
 
 
@@ -227,11 +237,31 @@ def own_key_clashes(kind: str, registry, name: str) -> list[str]:
                     f"({MODEL_DEFAULTS[k.name]!r}: it is pgm's own model key, filled and checked "
                     f"by pgm) or to have a name of its own; found default {k.default!r}"
                 )
-        elif (layer := owning_layer(k.name, {}, besides="model")) is not None:
+        elif (
+            layer := "pgm" if k.name in PGM_KEYS else owning_layer(k.name, {}, besides="model")
+        ) is not None:
             lines.append(
                 f"{kind} {name!r}: expected its keys to be model keys or names of its own; "
                 f"found {k.name!r}, a key of the {layer} layer (filled and checked there: its "
                 f"default {k.default!r} would be replaced silently)"
+            )
+    return lines
+
+
+def model_key_clashes(name: str) -> list[str]:
+    """A plug-in model's own settings (``register_model(config=...)``) may give pgm's model keys
+    other defaults, but not declare a key another layer owns (training's ``lr``, the data's
+    ``data``) or pgm's ``plugins``: that layer fills and checks it, so the model's default
+    would be silently replaced. One line for each such key (``pgm list --keys`` warns of each;
+    a config naming the model is refused with all of them)."""
+    lines = []
+    for key, default in MODEL_KEYS.get(name, {}).items():
+        layer = "pgm" if key in PGM_KEYS else owning_layer(key, {}, besides="model")
+        if layer is not None:
+            lines.append(
+                f"model {name!r}: expected its own keys to be model keys or names of its own; "
+                f"found {key!r}, a key of the {layer} layer (filled and checked there: its "
+                f"default {short_repr(default)} would be replaced silently)"
             )
     return lines
 
@@ -272,6 +302,9 @@ def resolve_model_config(config: dict) -> dict:
         raise PgmTypeError(f"config: expected a dict; found {type(config).__name__}")
     named = use_plugins(config.get("plugins"))
     check_known_keys(config)  # every layer's keys, so a whole config.json is accepted
+    clashes = model_key_clashes(_model_name(config) or "")
+    if clashes:
+        raise PgmError("; ".join(clashes))
     cfg = ModelConfig.from_config(config).as_dict()
     records = plugin_records({**config, **cfg}, named)
     if records:

@@ -13,7 +13,14 @@ import re
 import warnings
 from typing import Any
 
-from .model_config import _INT_KEYS, _KEYS_OF_MODEL, ModelConfig, model_keys, own_key_clashes
+from .model_config import (
+    _INT_KEYS,
+    _KEYS_OF_MODEL,
+    ModelConfig,
+    model_key_clashes,
+    model_keys,
+    own_key_clashes,
+)
 from .plain_model import MODEL_KEYS
 from .plugins import PluginWarning
 from .registry import GUIDES, LIKELIHOODS, MODELS, PRIORS, all_registries
@@ -70,6 +77,7 @@ def key_rows(model: str | None = None) -> list[dict[str, Any]]:
                     "help": helps.get(key, ""),
                 }
             )
+        clashes.update(dict.fromkeys(model_key_clashes(name)))
         for key, default in MODEL_KEYS.get(name, {}).items():
             rows.append(
                 {"owner": f"model {name}", "key": key, "default": default, "bounds": "", "help": ""}
@@ -84,7 +92,8 @@ def key_rows(model: str | None = None) -> list[dict[str, Any]]:
                     if row not in [{x: r[x] for x in row} for r in rows]:
                         rows.append({**row, "bounds": k.bounds(), "help": k.help})
     for clash in clashes:
-        warnings.warn(f"{clash} (pgm train refuses this part)", PluginWarning, stacklevel=2)
+        what = "model" if clash.startswith("model ") else "part"
+        warnings.warn(f"{clash} (pgm train refuses this {what})", PluginWarning, stacklevel=2)
     return rows
 
 

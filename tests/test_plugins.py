@@ -534,6 +534,56 @@ def test_a_plugin_part_cannot_declare_a_key_pgm_fills_with_none_or_another_layer
     assert "its key 'latent_dim_top'" in str(err.value)
 
 
+def test_two_parts_must_agree_on_a_key_both_read_and_all_clashes_are_named():
+    """Prior p-k declaring ``shared_k`` (int, 1) and likelihood l-k declaring it (int, 2): both
+    got 2 without a word. Refused, naming both parts, together with every other part's clash
+    (only the first part's clashes were named)."""
+    import inference  # noqa: F401  (declares the training layer's keys)
+    from pgm.keys import Key
+    from pgm.registry import LIKELIHOODS, PRIORS
+
+    def factory(cfg):  # pragma: no cover - never built
+        raise AssertionError
+
+    factory.__module__ = "a_plugin"
+    tag = uuid.uuid4().hex[:8]
+    prior, likelihood = f"t{tag}-p", f"t{tag}-l"
+    PRIORS.register(prior, keys=[Key(f"shared_{tag}", int, 1), Key("plugins", list, [])])(factory)
+    LIKELIHOODS.register(likelihood, keys=[Key(f"shared_{tag}", int, 2), Key("epochs", int, 3)])(
+        factory
+    )
+    base = {"image_shape": [1, 8, 8], "num_levels": 2}
+    with pytest.raises(ValueError) as err:
+        pgm.resolve_model_config({**base, "prior": prior, "likelihood": likelihood})
+    said = str(err.value)
+    assert f"prior {prior!r}: expected its keys to be model keys" in said  # plugins: pgm's
+    assert f"likelihood {likelihood!r}: expected its keys" in said and "'epochs'" in said
+    assert f"prior {prior!r} and likelihood {likelihood!r}: expected one default and type" in said
+
+
+def test_a_plugin_model_cannot_declare_another_layers_key(capsys):
+    """``register_model(config={"lr": 0.5, "data": ...})``: the run trained with the training's
+    lr and recorded it, and ``pgm list --keys`` showed 0.5. Refused in one line naming every
+    such key; the listing warns and still lists the model."""
+    import inference  # noqa: F401
+
+    name = f"t{uuid.uuid4().hex[:8]}-model"
+
+    @pgm.register_model(name, "clashing", config={"lr": 0.5, "data": "x", "my_width": 8})
+    def build(cfg):  # pragma: no cover - never built
+        raise AssertionError
+
+    with pytest.raises(ValueError) as err:
+        pgm.resolve_model_config({"image_shape": [1, 8, 8], "num_levels": 2, "model": name})
+    said = str(err.value)
+    assert said.startswith(f"model {name!r}: expected its own keys to be model keys")
+    assert "'lr', a key of the training layer" in said and "'data', a key of the data layer" in said
+    assert "my_width" not in said
+    with pytest.warns(pgm.PluginWarning, match=f"model {name!r}.*pgm train refuses this model"):
+        assert main(["list", name, "--keys"]) == 0
+    assert "my_width" in capsys.readouterr().out
+
+
 def test_list_keys_warns_of_a_plugin_part_that_train_refuses(capsys):
     """``pgm list --keys`` listed a plug-in part giving pgm's own key another default without a
     word, though ``pgm train`` refuses it: one warning line for each such key, worded as the
