@@ -186,5 +186,28 @@ def write_metrics(trainer, unless_same: bool = False) -> None:
                 return
         except (OSError, UnicodeDecodeError, ValueError, RecursionError, ConfigError):
             pass  # not a regular file, too large, unreadable or nested deep: written afresh
-    text = "".join(json.dumps(m) + "\n" for m in trainer.metrics)
+    text = "".join(json.dumps(_in_order(m)) + "\n" for m in trainer.metrics)
     atomic_write_text(path, text)
+
+
+#: the order of a metrics line's keys as an epoch makes them (a checkpoint keeps its records
+#: with sorted keys, so without it a resumed run's earlier lines came back sorted)
+_METRIC_ORDER = (
+    "epoch",
+    "step",
+    "train_loss",
+    "kl_weight",
+    "lr",
+    "seconds",
+    "images_per_second",
+    "valid_loss",
+    "best_valid_loss",
+)
+
+
+def _in_order(record: dict) -> dict:
+    """``record`` with pgm's keys in :data:`_METRIC_ORDER`, then any others in its own order."""
+    return {
+        **{k: record[k] for k in _METRIC_ORDER if k in record},
+        **{k: v for k, v in record.items() if k not in _METRIC_ORDER},
+    }

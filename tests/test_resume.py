@@ -278,3 +278,13 @@ def test_a_resume_rewrites_a_metrics_file_nested_too_deep_to_read(tmp_path):
         f.write("[" * 5000 + "]" * 5000 + "\n")
     train({**TINY, "epochs": 2}, run, resume=True, progress=False)
     assert [json.loads(line)["epoch"] for line in path.read_text().splitlines()] == [1, 2]
+
+
+def test_a_resumed_run_keeps_one_key_order_in_metrics(tmp_path):
+    """A checkpoint keeps its records with sorted keys: a resume that trained on wrote the
+    earlier lines sorted and the new ones as an epoch makes them, two orders in one file."""
+    run = tmp_path / "run"
+    train({**TINY, "epochs": 1}, run, progress=False)
+    train({**TINY, "epochs": 2}, run, resume=True, progress=False)
+    orders = {tuple(json.loads(line)) for line in (run / "metrics.jsonl").read_text().splitlines()}
+    assert len(orders) == 1 and next(iter(orders))[:3] == ("epoch", "step", "train_loss")
