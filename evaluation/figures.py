@@ -73,7 +73,8 @@ def plot_bytes(fig, with_svg: bool = False):
 def _glyphs_missing_said_once():
     """matplotlib warns once per character and drawing of a label its font cannot draw (a run
     folder named in CJK gave 140 lines on stderr); they are gathered into one warning naming
-    the characters, which the figure shows as boxes."""
+    the characters (those not named before in this process), which the figure shows as
+    boxes."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -87,8 +88,9 @@ def _glyphs_missing_said_once():
                 (missing.append(chr(int(found.group(1)))) if found else other.append(w))
     for w in other:  # every other warning as it was
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if missing:
-        chars = "".join(dict.fromkeys(missing))
+    chars = "".join(c for c in dict.fromkeys(missing) if c not in _GLYPHS_SAID)
+    if chars:  # once per character and process: a compare draws many figures of the names
+        _GLYPHS_SAID.update(chars)
         warnings.warn(
             f"figures: the font has no glyph for {chars!r} (in a model's or run's name); "
             "those characters show as boxes in the figures",
@@ -96,6 +98,9 @@ def _glyphs_missing_said_once():
             stacklevel=3,
         )
 
+
+#: the characters already said to lack a glyph, in this process
+_GLYPHS_SAID: set[str] = set()
 
 #: matplotlib's "Glyph 21464 (\N{CJK UNIFIED IDEOGRAPH-53D8}) missing from font(s) DejaVu Sans."
 _MISSING_GLYPH = re.compile(r"Glyph (\d+) \(.*?\) missing from (?:current )?font")

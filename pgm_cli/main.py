@@ -3,8 +3,10 @@ subparser, ``pgm_cli/commands/NAME.py``), the dispatch, and the one-line answer 
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from pathlib import Path
 
 try:  # Ctrl-C while the command starts: one line, no traceback (heavier imports come later)
     import argparse
@@ -184,6 +186,17 @@ def _check_action_options(parser: argparse.ArgumentParser, argv: list[str]) -> N
             )
 
 
+#: pgm's own packages: a warning raised in their code is a message for the user, one line
+_OWN_PACKAGES = tuple(
+    str(Path(__file__).resolve().parents[1] / package) + os.sep
+    for package in ("pgm", "inference", "evaluation", "pgm_cli")
+)
+
+
+def _ours(filename: str) -> bool:
+    return str(Path(filename).resolve()).startswith(_OWN_PACKAGES)
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace | int:
     """The parsed arguments, or the exit status where nothing is to be run (help, a usage
     error, ``pgm`` alone)."""
@@ -237,9 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         NotADirectoryError,
         IsADirectoryError,
     )
-    shown = warnings.formatwarning  # a plug-in's warning is one line, like every other message
-    warnings.formatwarning = lambda m, c, *a, **k: (
-        f"{args.prog}: warning: {m}\n" if issubclass(c, PluginWarning) else shown(m, c, *a, **k)
+    shown = warnings.formatwarning  # pgm's own warnings are one line, like every other message
+    warnings.formatwarning = lambda m, c, filename, *a, **k: (
+        f"{args.prog}: warning: {m}\n"
+        if issubclass(c, PluginWarning) or _ours(filename)
+        else shown(m, c, filename, *a, **k)
     )
     try:
         # --plugin: named now, imported at the first lookup or after a run's sha256 check

@@ -612,7 +612,7 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
     assert seeds_of["vae-seed1"] == 1 and seeds_of["vae"] == TINY.get("seed", 0)
 
 
-def test_glyphs_the_font_lacks_are_one_warning_not_one_per_character():
+def test_glyphs_the_font_lacks_are_one_warning_not_one_per_character(monkeypatch):
     """A run folder named in CJK gave 140 lines of matplotlib's "Glyph N missing from font(s)"
     on stderr (one per character and drawing): one warning names the characters; the figure
     is still drawn (boxes in their place), PNG and SVG."""
@@ -620,8 +620,10 @@ def test_glyphs_the_font_lacks_are_one_warning_not_one_per_character():
 
     import matplotlib
 
+    from evaluation import figures
     from evaluation.figures import plot_bytes, plot_figure
 
+    monkeypatch.setattr(figures, "_GLYPHS_SAID", set())
     fig = plot_figure(3, 2)
     fig.add_subplot().set_title("变分自编码器 vae")
     # DejaVu Sans (shipped with matplotlib) has no CJK glyphs, whatever fonts the machine has
@@ -637,3 +639,10 @@ def test_glyphs_the_font_lacks_are_one_warning_not_one_per_character():
         "characters show as boxes in the figures"
     ]
     assert png.startswith(b"\x89PNG") and b"<svg" in svg
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        matplotlib.rc_context({"font.family": ["DejaVu Sans"]}),
+    ):
+        warnings.simplefilter("always")
+        plot_bytes(fig)  # the same names in the next figure: said once per process
+    assert caught == []
