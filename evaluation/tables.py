@@ -151,8 +151,15 @@ def md_text(text: str) -> str:
     return text.replace("<", "&lt;")
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped as Python writes them (``\\n``, ``\\t``,
+    ``\\x1b``): a newline, a tab or an escape code in a run folder's name would split a table's
+    row or colour a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _md_escape(text: str) -> str:
-    return md_text(text).replace("|", "\\|")
+    return md_text(printable(text)).replace("|", "\\|")
 
 
 def markdown_table(results: dict, table: Table) -> str:

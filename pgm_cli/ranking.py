@@ -22,12 +22,6 @@ def _width(text: str) -> int:
     )
 
 
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped as Python writes them (a tab, a newline or an
-    escape code in a run folder's name would split or colour the table)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _number(value: float, spec: str) -> str:
     """``value`` in ``spec`` (e.g. ``.2f``), or in 4 significant digits with an exponent when
     fixed point would print more than 14 digits (a diverged run's ELBO, not a 300-digit cell)."""
@@ -43,6 +37,8 @@ def print_ranking(results: dict) -> None:
     """The ranking with intervals and tie groups, the significant comparisons of the trained
     networks (one run each: training variance not included), the page's summary (what holds
     over seeds, issue 19) and the warnings."""
+    from evaluation.tables import printable  # here: `pgm --help` imports no torch
+
     rows = results["models"] if isinstance(results, dict) else results
     rows = sorted(rows, key=lambda r: r.get("rank", 0) or -r["log_likelihood_nats"])
     header = ("rank", "group", "model", "log p(x) nats", "95% CI", "bits/dim", "ELBO nats", "k-hat")
@@ -53,7 +49,7 @@ def print_ranking(results: dict) -> None:
             (
                 str(r.get("rank", "")),
                 str(r.get("group", "")),
-                _printable(str(r["model"])),
+                printable(str(r["model"])),
                 _number(r["log_likelihood_nats"], ".2f"),
                 f"[{_number(ci[0], '.2f')}, {_number(ci[1], '.2f')}]" if ci else "",
                 _number(r["bits_per_dim"], ".4f"),
@@ -83,7 +79,7 @@ def print_ranking(results: dict) -> None:
         for c in different:
             same = of.get(c["a"]) is not None and of.get(c["a"]) == of.get(c["b"])
             print(
-                f"  {_printable(str(c['a']))} > {_printable(str(c['b']))}: "
+                f"  {printable(str(c['a']))} > {printable(str(c['b']))}: "
                 f"{_number(c['mean_difference_nats'], '.2f')} nats "
                 f"[{_number(c['ci95'][0], '.2f')}, {_number(c['ci95'][1], '.2f')}], "
                 f"p_Holm = {c['p_value_adjusted']:.3g}"
@@ -99,7 +95,7 @@ def print_ranking(results: dict) -> None:
     from evaluation.warnings_text import warning_messages  # one warning per kind, as the page
 
     if isinstance(results.get("seeds"), dict):
-        print(f"summary: {summary_sentence(results)}")
+        print(f"summary: {printable(summary_sentence(results))}")
 
-    for w in warning_messages(results):
-        print(f"warning: {w}")
+    for w in warning_messages(results):  # names in them escaped, as in the ranking
+        print(f"warning: {printable(w)}")

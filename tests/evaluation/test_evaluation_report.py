@@ -646,3 +646,12 @@ def test_glyphs_the_font_lacks_are_one_warning_not_one_per_character(monkeypatch
         warnings.simplefilter("always")
         plot_bytes(fig)  # the same names in the next figure: said once per process
     assert caught == []
+
+
+def test_a_markdown_cell_escapes_control_characters():
+    """A run folder named ``new\\nline`` broke its row of report.md's table in two; a tab or an
+    escape code reached the page raw. Cells escape them as Python writes them; ``|`` and ``<``
+    are escaped as before."""
+    from evaluation.tables import _md_escape
+
+    assert _md_escape("new\nline\tand \x1b[31m|<b>") == "new\\nline\\tand \\x1b[31m\\|&lt;b>"
