@@ -428,7 +428,11 @@ def _fetch_mnist_file(
             if type(err) is RuntimeError and path.is_file():  # downloaded, and the MD5 differs
                 found_md5 = _md5(path)
                 found_md5 = found_md5 if found_md5 != md5 else None
-            if isinstance(err, urllib.error.HTTPError):
+            if isinstance(err, TimeoutError) or isinstance(
+                getattr(err, "reason", None), TimeoutError
+            ):
+                what = f"no answer for {_TIMEOUT_S:g} s (a stalled server)"
+            elif isinstance(err, urllib.error.HTTPError):
                 err.close()
                 what = _http_status(err.code, err.reason)
             elif isinstance(err, urllib.error.URLError):
