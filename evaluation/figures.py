@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pgm.errors import PgmWarning
+
 from .diagnostics import ACTIVE_UNIT_THRESHOLD, KHAT_GOOD, KHAT_UNRELIABLE
 from .images import grid_png
 
@@ -94,7 +96,7 @@ def _glyphs_missing_said_once():
         warnings.warn(
             f"figures: the font has no glyph for {chars!r} (in a model's or run's name); "
             "those characters show as boxes in the figures",
-            UserWarning,
+            PgmWarning,
             stacklevel=3,
         )
 

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from pgm.configs import recipe_folder
 
-__all__ = ["RECIPE_DIR", "ROWS", "ROW_FILE", "Recipe", "format_list", "list_recipes", "load_recipe"]
+__all__ = [
+    "RECIPE_DIR",
+    "ROWS",
+    "ROW_FILE",
+    "Recipe",
+    "format_list",
+    "list_recipes",
+    "load_recipe",
+    "load_recipes",
+]
 
 #: Where the recipes live: package data of pgm.configs (``pgm/configs/papers``), read through
 #: importlib.resources so that an installed wheel has them too.
@@ -55,6 +64,15 @@ class Recipe:
 _ROW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
+def _is_row(row, folder: Path) -> bool:
+    """Whether ``row`` is the bare name of a recipe in ``folder``."""
+    return (
+        isinstance(row, str)
+        and bool(_ROW_NAME.fullmatch(row))
+        and (folder / f"{row}.toml").is_file()
+    )
+
+
 def load_recipe(row: str, recipe_dir: str | Path | None = None) -> Recipe:
     """The recipe of ``row``; an unknown row is refused with the list of known ones."""
     from inference.config import ConfigError, load_config
@@ -63,7 +81,7 @@ def load_recipe(row: str, recipe_dir: str | Path | None = None) -> Recipe:
     path = folder / f"{row}.toml"
     # a row is a recipe's bare name: a path ("/tmp/evil", "../papers/x") named a file outside
     # the recipes and trained its run outside --out
-    if not isinstance(row, str) or not _ROW_NAME.fullmatch(row) or not path.is_file():
+    if not _is_row(row, folder):
         known = ", ".join(r.row for r in list_recipes(folder)) or "none"
         raise ConfigError(f"row: expected one of {known}; found {row!r}")
     config = load_config(path)
@@ -71,6 +89,24 @@ def load_recipe(row: str, recipe_dir: str | Path | None = None) -> Recipe:
     if not isinstance(paper, dict) or not isinstance(paper.get("published_nats"), (int, float)):
         raise ConfigError(f"{path}: expected a [paper] table with published_nats; found {paper!r}")
     return Recipe(row, path, config, paper)
+
+
+def load_recipes(rows: list[str], recipe_dir: str | Path | None = None) -> list[Recipe]:
+    """The recipes of ``rows``, in their order. A row named more than once is refused, and so
+    is an unknown one, every unknown row named at once (both ``pgm reproduce ROW ...`` and
+    ``--list ROW ...`` check their rows here)."""
+    from inference.config import ConfigError
+
+    folder = Path(recipe_dir) if recipe_dir is not None else RECIPE_DIR
+    rows = list(rows)
+    twice = sorted({str(r) for r in rows if rows.count(r) > 1})
+    if twice:
+        raise ConfigError(f"rows: expected each row once; found {', '.join(twice)} more than once")
+    unknown = [r for r in rows if not _is_row(r, folder)]
+    if len(unknown) > 1:  # every one named (load_recipe names one alone)
+        known = ", ".join(r.row for r in list_recipes(folder)) or "none"
+        raise ConfigError(f"rows: expected each of {known}; found {', '.join(map(repr, unknown))}")
+    return [load_recipe(r, folder) for r in rows]
 
 
 def list_recipes(recipe_dir: str | Path | None = None) -> list[Recipe]:

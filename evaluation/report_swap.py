@@ -26,7 +26,13 @@ from pathlib import Path
 from inference.atomic_write import atomic_write_text, fsync_folder
 from inference.config import ConfigError
 from inference.kill_point import kill_point
-from inference.out_path import check_out_path, make_folders, os_error_text, remove_created
+from inference.out_path import (
+    check_out_path,
+    make_folders,
+    os_error_text,
+    remove_created,
+    what_is,
+)
 from inference.run_lock import RunLock
 
 __all__ = [
@@ -81,7 +87,9 @@ def check_report_folder(out: Path) -> None:
     """Refuse, before anything is computed or created, an ``--out`` that cannot hold a report."""
     check_out_path(out)
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out: expected a folder for the report; found a file: {out}")
+        raise NotADirectoryError(
+            f"--out: expected a folder for the report; found {what_is(out)}: {out}"
+        )
     parent = out if out.is_dir() else next((p for p in out.parents if p.exists()), Path("."))
     if not parent.is_dir():
         raise NotADirectoryError(

@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from .recipes import ROW_FILE, ROWS, Recipe, format_list, list_recipes, load_recipe
+from .recipes import ROW_FILE, ROWS, Recipe, format_list, list_recipes, load_recipe, load_recipes
 from .reproduction_table import (
     learning_curve_figure,
     read_rows,
@@ -35,6 +35,7 @@ __all__ = [
     "format_list",
     "learning_curve_figure",
     "load_recipe",
+    "load_recipes",
     "list_recipes",
     "render_markdown",
     "reproduce",
@@ -266,10 +267,7 @@ def reproduce(
 
     if not rows:
         raise ConfigError("rows: expected at least one row (see pgm reproduce --list); found none")
-    twice = sorted({r for r in rows if rows.count(r) > 1})
-    if twice:
-        raise ConfigError(f"rows: expected each row once; found {', '.join(twice)} more than once")
-    recipes = [load_recipe(r) for r in rows]
+    recipes = load_recipes(rows)
     done = {row["row"]: row for _, row in read_rows(out)}  # checked before anything trains
     if not settings.get("resume"):
         # the same check train makes, made for every row before the first one trains

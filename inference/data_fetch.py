@@ -65,7 +65,7 @@ from pgm.data import resolve_data_dir
 from pgm.errors import PgmError
 
 from .atomic_write import atomic_write, temporary_pattern
-from .out_path import make_folders, remove_created
+from .out_path import make_folders, os_error_text, remove_created, what_is
 
 __all__ = [
     "AMAT_BYTES",
@@ -582,7 +582,9 @@ def fetch(
         raise PgmError(f"NAME: expected one of {', '.join(DATASETS)}; found {name!r}")
     folder = resolve_data_dir(data_dir)
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"--data-dir: expected a folder; found a file: {folder}")
+        raise NotADirectoryError(
+            f"--data-dir: expected a folder; found {what_is(folder)}: {folder}"
+        )
     _check_mirror(mirror)
     target = folder / DATASETS[name][0]
     if target.exists() and not force:
@@ -608,6 +610,16 @@ def fetch(
                 raise
     except FetchLockedError:
         raise  # the other fetch works in the folders: left as they are
+    except OSError as err:
+        remove_created(created)
+        if err.filename is None or Path(err.filename).parent != folder:
+            raise
+        # the folder itself refuses pgm's temporaries (/proc/1, a read-only mount): said as
+        # --data-dir's fault, not as a bare "[Errno 2] ... '/proc/1/.mnist.vuv_1op2'"
+        raise PgmError(
+            f"--data-dir: expected a folder pgm data fetch can write in; found {folder} "
+            f"refusing a temporary file there ({os_error_text(err)}); nothing was written"
+        ) from None
     except BaseException:
         remove_created(created)
         raise

@@ -23,6 +23,7 @@ __all__ = [
     "make_folders",
     "os_error_text",
     "remove_created",
+    "what_is",
 ]
 
 #: The files ``pgm train`` writes into a run folder (with ``checkpoints/``): no command's
@@ -55,6 +56,25 @@ def check_out_path(path: str | Path, flag: str = "--out") -> Path:
     if len(os.fsencode(str(path.absolute()))) >= path_max:
         raise ConfigError(f"{flag}: expected a path shorter than {path_max} bytes; found {path}")
     return path
+
+
+def what_is(path: str | Path) -> str:
+    """What ``path`` is, in words for a message ("a file", "a FIFO", ...), following links."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a broken link" if os.path.islink(path) else "nothing"
+    for test, words in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return words
+    return "something other than a file or folder"
 
 
 def os_error_text(err: OSError) -> str:

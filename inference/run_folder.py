@@ -28,7 +28,7 @@ from .checkpoint import remove_stale_temporaries
 from .checkpoint_meta import sorted_checkpoints
 from .config import ConfigError
 from .fingerprint import check_same_run
-from .out_path import enclosing_run, make_folders, remove_created
+from .out_path import enclosing_run, make_folders, remove_created, what_is
 from .run_lock import RunLock
 
 __all__ = [
@@ -158,7 +158,7 @@ class RunFolder:
         keys and a grown ``epochs``)."""
         run = self.path
         if run.exists() and not run.is_dir():
-            raise ConfigError(f"--out: expected a folder for the run; found a file: {run}")
+            raise ConfigError(f"--out: expected a folder for the run; found {what_is(run)}: {run}")
         for form in (run.absolute(), run.resolve()):  # as written, and through links
             host = enclosing_run(form.parent)
             if host is not None:
@@ -175,7 +175,8 @@ class RunFolder:
         has_checkpoints = self.checkpoints.exists()
         if has_checkpoints and not self.checkpoints.is_dir():
             raise ConfigError(
-                f"--out: expected {self.checkpoints} to be a folder of checkpoints; found a file"
+                f"--out: expected {self.checkpoints} to be a folder of checkpoints; found "
+                f"{what_is(self.checkpoints)}"
             )
         if not resume and (self.config.exists() or has_checkpoints):
             raise ConfigError(

@@ -172,21 +172,19 @@ def with_older_checkpoint(err: CheckpointError, path: Path) -> CheckpointError:
 
 def write_metrics(trainer, unless_same: bool = False) -> None:
     """``metrics.jsonl``: one JSON line per epoch trained so far, written atomically. With
-    ``unless_same`` (a resume making the file its checkpoint's) a file already holding those
-    records is left as it is: a resume refused after that point rewrote it with its keys in
-    another order."""
+    ``unless_same`` (a resume making the file its checkpoint's) a file already holding exactly
+    that text is left as it is (a resume refused after that point had rewritten it)."""
     path = trainer.folder.metrics
+    text = "".join(json.dumps(_in_order(m)) + "\n" for m in trainer.metrics)
     if unless_same and path.is_file():
         from .config import ConfigError
         from .run_folder import read_run_text
 
-        try:
-            lines = read_run_text(path, "metrics.jsonl").splitlines()
-            if [json.loads(line) for line in lines if line.strip()] == trainer.metrics:
+        try:  # compared as text: `"epoch": true` equals 1 as a number, and was kept
+            if read_run_text(path, "metrics.jsonl") == text:
                 return
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError, ConfigError):
-            pass  # not a regular file, too large, unreadable or nested deep: written afresh
-    text = "".join(json.dumps(_in_order(m)) + "\n" for m in trainer.metrics)
+        except (OSError, UnicodeDecodeError, ValueError, ConfigError):
+            pass  # not a regular file, too large or unreadable: written afresh
     atomic_write_text(path, text)
 
 

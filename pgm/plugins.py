@@ -41,7 +41,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .errors import PgmError
+from .errors import PgmError, PgmWarning
 from .registry import add_lookup_hook, all_registries
 
 __all__ = [
@@ -69,7 +69,7 @@ class PluginError(PgmError):
     """A plug-in that cannot be loaded: the message names it, and what was found instead."""
 
 
-class PluginWarning(UserWarning):
+class PluginWarning(PgmWarning):
     """An installed entry point that fails to load (the rest of pgm keeps working)."""
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-from pathlib import Path
 
 try:  # Ctrl-C while the command starts: one line, no traceback (heavier imports come later)
     import argparse
@@ -186,17 +185,6 @@ def _check_action_options(parser: argparse.ArgumentParser, argv: list[str]) -> N
             )
 
 
-#: pgm's own packages: a warning raised in their code is a message for the user, one line
-_OWN_PACKAGES = tuple(
-    str(Path(__file__).resolve().parents[1] / package) + os.sep
-    for package in ("pgm", "inference", "evaluation", "pgm_cli")
-)
-
-
-def _ours(filename: str) -> bool:
-    return str(Path(filename).resolve()).startswith(_OWN_PACKAGES)
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace | int:
     """The parsed arguments, or the exit status where nothing is to be run (help, a usage
     error, ``pgm`` alone)."""
@@ -237,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         from pgm.errors import PgmError
 
         flush_for_the_process()  # before torch's worker threads start, so they inherit it
-        from pgm.plugins import PluginWarning, name_plugins
+        from pgm.errors import PgmWarning
+        from pgm.plugins import name_plugins
     except KeyboardInterrupt:
         print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
         return 130
@@ -253,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = warnings.formatwarning  # pgm's own warnings are one line, like every other message
     warnings.formatwarning = lambda m, c, filename, *a, **k: (
         f"{args.prog}: warning: {m}\n"
-        if issubclass(c, PluginWarning) or _ours(filename)
+        if issubclass(c, PgmWarning)
         else shown(m, c, filename, *a, **k)
     )
     try:

@@ -543,3 +543,63 @@ def test_an_empty_data_dir_is_refused(capsys, argv, tmp_path, monkeypatch):
     assert main(argv) == 2
     assert "argument --data-dir: expected a folder; found an empty path" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pgms_own_warnings_are_one_line_and_others_keep_their_form(monkeypatch, capsys):
+    """A :class:`~pgm.errors.PgmWarning` (a plug-in that fails to load, a figure's missing
+    glyphs) prints as one ``pgm COMMAND: warning:`` line; another library's warning keeps
+    Python's form (file, line, category), even when it is raised from pgm's code."""
+    import warnings
+
+    import pgm_cli.commands.list as list_command
+    from pgm.errors import PgmWarning
+    from pgm_cli.main import main
+
+    def run(args):
+        warnings.warn("ours, said once", PgmWarning, stacklevel=1)
+        warnings.warn("a library's", DeprecationWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(list_command, "run", run)
+
+    def shown(message, category, filename, lineno, file=None, line=None):  # Python's default,
+        # in place of pytest's recorder: what a user's terminal gets
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = shown
+        assert main(["list"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "pgm list: warning: ours, said once" in err
+    assert any("DeprecationWarning: a library's" in line and "test_cli.py" in line for line in err)
+    assert not any("PgmWarning" in line for line in err)
+
+
+def test_missing_glyphs_are_one_warning_per_character_and_process():
+    """matplotlib warns once per glyph and figure (140 lines for a CJK name): gathered into one
+    PgmWarning naming the characters not named before in this process; other warnings pass."""
+    import warnings
+
+    from evaluation.figures import _glyphs_missing_said_once
+    from pgm.errors import PgmWarning
+
+    def draw(*chars):
+        with _glyphs_missing_said_once():
+            for c in chars:
+                for _ in range(3):
+                    warnings.warn(
+                        f"Glyph {ord(c)} (\\N{{X}}) missing from font(s) DejaVu Sans.",
+                        stacklevel=1,
+                    )
+            warnings.warn("something else", RuntimeWarning, stacklevel=1)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw("\u4e2d", "\u6587")
+        draw("\u4e2d", "\u5b57")  # only the new character is named
+        draw("\u6587")  # nothing new: no glyph warning
+    ours = [str(w.message) for w in caught if issubclass(w.category, PgmWarning)]
+    assert len(ours) == 2
+    assert "'中文'" in ours[0] and "'字'" in ours[1]
+    assert sum(issubclass(w.category, RuntimeWarning) for w in caught) == 3

@@ -853,3 +853,37 @@ def test_a_silent_server_does_not_hold_an_mnist_fetch_for_ever(tmp_path, monkeyp
     )
     assert "found no answer for 1 s (a stalled server); nothing was written" in line
     assert not data_dir.exists() and socket.getdefaulttimeout() is None
+
+
+def test_the_missing_data_hint_is_a_command_that_runs_as_shown(tmp_path):
+    """The hint's ``--data-dir`` is quoted for a shell: a folder with a space ("a b") gave a
+    command that fetched into ``a``."""
+    import shlex
+
+    folder = tmp_path / "a b"
+    folder.mkdir()
+    with pytest.raises(FileNotFoundError) as caught:
+        load_binarized_mnist("train", folder)
+    command = str(caught.value).split("`")[1]
+    assert shlex.split(command) == [
+        "pgm", "data", "fetch", "binarized-mnist", "--data-dir", str(folder)
+    ]  # fmt: skip
+
+
+def test_a_data_dir_that_is_no_folder_is_named_for_what_it_is(tmp_path, capsys):
+    """A FIFO was called "a file"."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["data", "fetch", "mnist", "--data-dir", str(fifo)]) == 2
+    assert _error_line(capsys).endswith(f"--data-dir: expected a folder; found a FIFO: {fifo}")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("name", ["mnist", "binarized-mnist"])
+def test_a_data_dir_that_refuses_files_is_said_for_data_dir(name, capsys):
+    """``--data-dir=/proc/self`` (a folder no file can be made in) gave a bare
+    "[Errno 2] No such file or directory: '/proc/1/.mnist.vuv_1op2'"."""
+    assert main(["data", "fetch", name, "--data-dir", "/proc/self"]) == 2
+    said = _error_line(capsys)
+    assert "--data-dir: expected a folder pgm data fetch can write in; found /proc/self" in said
+    assert "nothing was written" in said and "Errno" not in said

@@ -459,7 +459,7 @@ def test_a_row_is_a_recipe_name_not_a_path(tmp_path, capsys, row):
 @pytest.mark.parametrize(
     "argv, said",
     [
-        (["pixelvae", "pixelvae"], "rows: expected each row once; found pixelvae twice"),
+        (["pixelvae", "pixelvae"], "rows: expected each row once; found pixelvae more than once"),
         (["vae", "nope"], "found 'vae', 'nope'"),
         (["--resume"], "found --resume, which only a run of rows reads"),
         (["--set", "nope=1", "--data", "x"], "found --set, --data, which only a run"),
@@ -473,3 +473,24 @@ def test_list_refuses_what_it_cannot_list(capsys, argv, said):
     assert main(["reproduce", "--list", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and said in err
+
+
+@pytest.mark.parametrize(
+    "rows, said",
+    [
+        (["pixelvae", "pixelvae"], "rows: expected each row once; found pixelvae more than once"),
+        (["vae", "pixelvae", "nope"], "found 'vae', 'nope'"),
+    ],
+)
+def test_a_run_and_the_list_check_rows_alike(tmp_path, capsys, rows, said):
+    """``pgm reproduce ROW ...`` and ``--list ROW ...`` check their rows in one place
+    (``load_recipes``): the same refusal, every unknown row named, before anything trains."""
+    from pgm_cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["reproduce", *rows, "--out", str(out), "--no-progress"]) == 2
+    run_err = capsys.readouterr().err.strip()
+    assert main(["reproduce", "--list", *rows]) == 2
+    list_err = capsys.readouterr().err.strip()
+    assert said in run_err and run_err == list_err
+    assert not out.exists()

@@ -288,3 +288,16 @@ def test_a_resumed_run_keeps_one_key_order_in_metrics(tmp_path):
     train({**TINY, "epochs": 2}, run, resume=True, progress=False)
     orders = {tuple(json.loads(line)) for line in (run / "metrics.jsonl").read_text().splitlines()}
     assert len(orders) == 1 and next(iter(orders))[:3] == ("epoch", "step", "train_loss")
+
+
+def test_a_resume_rewrites_metrics_that_equal_the_checkpoints_only_as_numbers(tmp_path):
+    """``"epoch": true`` equals 1 in Python, so a hand-edited metrics.jsonl was kept by a
+    resume with nothing to train; the file is compared as text and made the checkpoint's."""
+    run = tmp_path / "run"
+    train({**TINY, "epochs": 1}, run, progress=False)
+    path = run / "metrics.jsonl"
+    before = path.read_text()
+    path.write_text(before.replace('"epoch": 1,', '"epoch": true,'))
+    assert path.read_text() != before
+    train({**TINY, "epochs": 1}, run, resume=True, progress=False)
+    assert path.read_text() == before

@@ -155,6 +155,8 @@ def load_image_array(path: str | Path, num_levels: int, what: str = "--input") -
 
 
 def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarray]:
+    import shlex
+
     path = resolve_data_dir(data_dir) / filename
     if path.exists() and not path.is_file():
         raise IsADirectoryError(
@@ -163,7 +165,8 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
     if not path.is_file():
         raise FileNotFoundError(
             f"data: expected {path}, {_HOW_TO_GET[filename]}; found no such file (`pgm data "
-            f"fetch {_FETCH_NAME[filename]} --data-dir {path.parent}` downloads it, or point "
+            f"fetch {_FETCH_NAME[filename]} --data-dir {shlex.quote(str(path.parent))}` "
+            "downloads it, or point "
             "--data-dir / PGM_DATA_DIR at the folder holding it)"
         )
     try:
