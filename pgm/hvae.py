@@ -29,7 +29,8 @@ from . import gaussian_scales
 from .errors import PgmError
 from .generative_model import GenerativeModel
 from .nn.encoders import make_encoder
-from .nn.mlp import MLP_NETWORKS, make_mlp
+from .nn.gated_conv import TOWER_LAYERS, GatedConvEncoder
+from .nn.mlp import make_mlp
 from .parts import LikelihoodWithMean, describe, mean_of, variance_of
 from .registry import MODELS
 from .vae import VAE, draw
@@ -226,6 +227,10 @@ class HierarchicalVAE(VAE):
         return self.posterior.top
 
 
+#: the dense layers beside each encoder network: gated beside gated ones, else linear
+_DENSE = {"gated-mlp": "gated-mlp", "gated-conv": "gated-mlp"}
+
+
 def _level_config(cfg: dict, latent_dim: int) -> dict:
     """``cfg`` with ``latent_dim`` set, for a registered part built for one layer (or the code)."""
     part = copy.deepcopy(cfg)
@@ -239,8 +244,10 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
 
     - q(z2 | x): the registered ``guide`` built for z2 (the encoder ``network``, all its layers);
       the two below map their scale heads to sigma by ``conditional_scale``;
-    - q(z1 | x, z2): one encoder layer on x (for ``conv``: the convolutions and one dense layer),
-      one dense layer of H on z2, one joint dense layer of H on both, then the Gaussian heads;
+    - q(z1 | x, z2): one encoder layer on x (for ``conv``: the convolutions and one dense layer;
+      for ``gated-conv``: the authors' tower, five gated convolutions with 3x3 kernels), one
+      dense layer of H on z2 (for ``gated-conv``: as wide as the x tower's features), one
+      joint dense layer of H on both, then the Gaussian heads;
     - p(z1 | z2): two dense layers of H, then the heads;
     - p(z2): the registered ``prior`` built for z2 (``vamp``: q(z2 | u) at pseudo-inputs u);
     - p(x | z1, z2): the registered ``likelihood`` built for the code (z1, z2), so its decoder's
@@ -250,7 +257,9 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
       (:class:`PerLayerLikelihood`; a likelihood with a closed-form mean, and two or more
       hidden layers).
 
-    Dense layers are gated for ``network = "gated-mlp"``, else linear + ``activation``.
+    Dense layers are gated for ``network = "gated-mlp"`` and ``"gated-conv"``, else linear +
+    ``activation``. ``gated-conv`` with ``decoder_input = "per-layer"`` is the authors'
+    convHVAE (``models/convHVAE_2level.py``) layer for layer.
     """
     from .build import (
         build_guide,
@@ -263,20 +272,32 @@ def build_hierarchical_vae(cfg: dict) -> HierarchicalVAE:
     l1, l2 = int(cfg["latent_dim"]), int(cfg["latent_dim_top"])
     dims = encoder_hidden_dims(cfg)
     width, activation = dims[-1], cfg.get("activation", "relu")
-    dense = cfg["network"] if cfg["network"] in MLP_NETWORKS else "mlp"
+    dense = _DENSE.get(cfg["network"], "mlp")
     top = build_guide(_level_config(cfg, l2))
-    x_tower = make_encoder(
-        cfg["network"],
-        cfg["image_shape"],
-        cfg["num_levels"],
-        [width],
-        activation=activation,
-        centred=encoder_centred(cfg),
-    )
+    if cfg["network"] == "gated-conv":
+        # the authors' q(z1 | x, z2): its own gated convolutions (3x3 kernels) on x, 294
+        # features for 28x28 images, and a gated layer of as many on z2
+        x_tower = GatedConvEncoder(
+            cfg["image_shape"],
+            cfg["num_levels"],
+            centred=encoder_centred(cfg),
+            layers=TOWER_LAYERS,
+        )
+        z2_width = x_tower.out_features
+    else:
+        x_tower = make_encoder(
+            cfg["network"],
+            cfg["image_shape"],
+            cfg["num_levels"],
+            [width],
+            activation=activation,
+            centred=encoder_centred(cfg),
+        )
+        z2_width = width
     stddev = gaussian_scales.SCALE_MAPS[cfg.get("conditional_scale", "softplus")]
     bottom = ConditionalNormal(
-        [x_tower, make_mlp(dense, l2, [width], activation=activation)],
-        make_mlp(dense, x_tower.out_features + width, [width], activation=activation),
+        [x_tower, make_mlp(dense, l2, [z2_width], activation=activation)],
+        make_mlp(dense, x_tower.out_features + z2_width, [width], activation=activation),
         width,
         l1,
         stddev,

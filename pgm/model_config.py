@@ -69,12 +69,13 @@ class ModelConfig:
     conditional_scale: str = "softplus"
     # hvae: p(x | z1, z2)'s first layer reads (z1, z2) together, or one dense layer per layer
     decoder_input: str = "joint"
-    network: str = "mlp"  # encoder/decoder: mlp, gated-mlp, conv (pgm.ENCODERS / pgm.DECODERS)
+    # encoder/decoder: mlp, gated-mlp, conv, gated-conv (pgm.ENCODERS / pgm.DECODERS)
+    network: str = "mlp"
     hidden_dim: int = 256  # width of each hidden layer (and of flows' hidden layers)
     hidden_layers: int = 2  # encoder/decoder hidden layers of width hidden_dim
     # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
     hidden_dims: list[int] | None = None
-    activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated-mlp gates instead)
+    activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated ones gate instead)
     # built-in encoders' pixels: centred = levels scaled to [-1, 1]; unit = to [0, 1]
     encoder_input: str = "centred"
     # dense layers' weights: torch = PyTorch's own; he = N(0, 2 / fan_in), meant with clamped

@@ -1,6 +1,6 @@
-"""Networks only: MLPs (plain and gated), encoders and decoders, masked convolutions, the PixelCNN,
-gated PixelCNN and PixelRNN networks, and their streaming (cached) evaluation. A network never
-knows it is inside a distribution."""
+"""Networks only: MLPs (plain and gated), encoders and decoders (dense, convolutional and gated
+convolutional), masked convolutions, the PixelCNN, gated PixelCNN and PixelRNN networks, and
+their streaming (cached) evaluation. A network never knows it is inside a distribution."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .conditioning import ContextProjection
 from .decoders import make_decoder
 from .diagonal_bilstm import DiagonalBiLSTM, DiagonalLSTM, skew, unskew
 from .encoders import make_encoder
+from .gated_conv import GatedConv2d, GatedConvDecoder, GatedConvEncoder
 from .gated_mlp import GatedDense, GatedMLP
 from .gated_pixelcnn import GatedPixelCNNNetwork
 from .masked_conv import MaskedConv2d, causal_mask, channel_groups
@@ -23,6 +24,9 @@ __all__ = [
     "ContextProjection",
     "DiagonalBiLSTM",
     "DiagonalLSTM",
+    "GatedConv2d",
+    "GatedConvDecoder",
+    "GatedConvEncoder",
     "GatedDense",
     "GatedMLP",
     "GatedPixelCNNNetwork",
