@@ -14,7 +14,17 @@ from .encoders import conv_image_shape
 from .mlp import activation_class, make_mlp
 from .weight_init import keep_initialisation
 
-__all__ = ["ConvDecoder", "MLPDecoder", "make_decoder"]
+__all__ = ["ConvDecoder", "MLPDecoder", "make_decoder", "maps_to_params"]
+
+
+def maps_to_params(
+    out: torch.Tensor, batch: tuple[int, ...], event_shape: tuple[int, ...], params_per_dim: int
+) -> torch.Tensor:
+    """A convolutional decoder's output maps ``(prod(batch), C * P, H, W)`` (channel ``c * P + p``
+    holds parameter ``p`` of colour channel ``c``) as ``(*batch, C, H, W, P)``."""
+    c, h, w = event_shape
+    out = out.reshape(-1, c, params_per_dim, h, w).permute(0, 1, 3, 4, 2)
+    return out.reshape(*batch, c, h, w, params_per_dim)
 
 
 class MLPDecoder(nn.Module):
@@ -76,8 +86,7 @@ class ConvDecoder(nn.Module):
         out = self.deconv(
             self.fc(z.reshape(-1, z.shape[-1])).view(-1, 2 * self.ch, self.hh, self.ww)
         )
-        out = out[..., :h, :w].reshape(-1, c, self.params_per_dim, h, w).permute(0, 1, 3, 4, 2)
-        return out.reshape(*batch, c, h, w, self.params_per_dim)
+        return maps_to_params(out[..., :h, :w], batch, self.event_shape, self.params_per_dim)
 
 
 @DECODERS.register("mlp", "hidden_dims fully connected layers to every pixel's parameters")

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..registry import DECODERS, ENCODERS
+from .decoders import maps_to_params
 from .encoders import conv_image_shape, scale_pixels
 from .gated_mlp import GatedDense
 
@@ -121,11 +122,8 @@ class GatedConvDecoder(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        batch = z.shape[:-1]
-        c, h, w = self.event_shape
-        out = self.conv(self.fc(z.reshape(-1, z.shape[-1])).view(-1, c, h, w))
-        out = out.reshape(-1, c, self.params_per_dim, h, w).permute(0, 1, 3, 4, 2)
-        return out.reshape(*batch, c, h, w, self.params_per_dim)
+        out = self.conv(self.fc(z.reshape(-1, z.shape[-1])).view(-1, *self.event_shape))
+        return maps_to_params(out, z.shape[:-1], self.event_shape, self.params_per_dim)
 
 
 @ENCODERS.register("gated-conv", "five gated convolutions, flattened (Tomczak & Welling 2018)")
