@@ -19,6 +19,7 @@ import torch
 from inference import load_run, read_metrics
 from pgm.errors import PgmError
 from pgm.parts import FullyObservedAutoregressive
+from pgm.validation import check_unique
 
 from .log_likelihood import Estimate
 
@@ -146,7 +147,7 @@ def load_runs(
     run_dirs: list[str | Path], names: list[str | None] | None = None, device: str = "cpu"
 ) -> list[ComparedRun]:
     """Load every run folder, each under its name (``names[i]``, or its folder's name made
-    unique), refusing in one line: no runs, a run folder listed twice, a label given twice or
+    unique), refusing in one line: no runs, a run folder or label given more than once, or
     equal to another run's folder name, runs trained on different data, or no model with a
     density p(x)."""
     if not run_dirs:
@@ -157,16 +158,8 @@ def load_runs(
         raise ValueError(f"names: expected one per run ({len(paths)}); found {len(names)}")
     # the same run twice would be compared with itself (a difference of 0, p = 1) and would
     # enlarge Holm's family, changing every other pair's adjusted p-value
-    resolved = [p.resolve() for p in paths]
-    twice = next((p for p, r in zip(paths, resolved, strict=True) if resolved.count(r) > 1), None)
-    if twice is not None:
-        raise PgmError(f"runs: expected each run folder once; found {twice} listed twice")
-    given = [n for n in names if n]
-    repeated = sorted({n for n in given if given.count(n) > 1})
-    if repeated:
-        raise PgmError(
-            f"--label: expected a different name for each run; found {repeated[0]!r} twice"
-        )
+    check_unique(map(str, paths), "runs", "each run folder", keys=[p.resolve() for p in paths])
+    check_unique([n for n in names if n], "--label", "each label")
     # a labelled run is called by its label; the others by their folder, made unique
     default = unique_names(
         [p if not n else Path(f"\0{i}") for i, (p, n) in enumerate(zip(paths, names, strict=True))]

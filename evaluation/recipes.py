@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pgm.configs import recipe_folder
+from pgm.validation import check_unique, short_repr
 
 __all__ = [
     "RECIPE_DIR",
@@ -92,20 +93,22 @@ def load_recipe(row: str, recipe_dir: str | Path | None = None) -> Recipe:
 
 
 def load_recipes(rows: list[str], recipe_dir: str | Path | None = None) -> list[Recipe]:
-    """The recipes of ``rows``, in their order. A row named more than once is refused, and so
-    is an unknown one, every unknown row named at once (both ``pgm reproduce ROW ...`` and
+    """The recipes of ``rows``, in their order. An unknown row is refused, every unknown row
+    named at once, and so is a row named more than once (both ``pgm reproduce ROW ...`` and
     ``--list ROW ...`` check their rows here)."""
     from inference.config import ConfigError
 
     folder = Path(recipe_dir) if recipe_dir is not None else RECIPE_DIR
     rows = list(rows)
-    twice = sorted({str(r) for r in rows if rows.count(r) > 1})
-    if twice:
-        raise ConfigError(f"rows: expected each row once; found {', '.join(twice)} more than once")
     unknown = [r for r in rows if not _is_row(r, folder)]
-    if len(unknown) > 1:  # every one named (load_recipe names one alone)
+    named = list(dict.fromkeys(short_repr(r, 40) for r in unknown))
+    if len(named) > 1:  # every one named (load_recipe names one alone), up to 20
         known = ", ".join(r.row for r in list_recipes(folder)) or "none"
-        raise ConfigError(f"rows: expected each of {known}; found {', '.join(map(repr, unknown))}")
+        more = f" and {len(named) - 20} more" if len(named) > 20 else ""
+        raise ConfigError(f"rows: expected each of {known}; found {', '.join(named[:20])}{more}")
+    if unknown:
+        load_recipe(unknown[0], folder)  # refused, naming it
+    check_unique(rows, "rows", "each row")
     return [load_recipe(r, folder) for r in rows]
 
 

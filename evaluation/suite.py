@@ -14,6 +14,7 @@ from inference.fingerprint import check_same_run, data_identity
 from inference.run_config import read_json_object
 from pgm.data import load_dataset
 from pgm.errors import PgmError
+from pgm.validation import check_unique
 
 __all__ = ["BUDGETS", "CONVERGE_MAX_EPOCHS", "CONVERGE_PATIENCE", "run_suite", "suite_models"]
 
@@ -154,7 +155,10 @@ def _checked_inputs(budget, epochs_scale, extra_runs, models, data) -> tuple[lis
             f"{epochs_scale!r}"
         )
     table = suite_models()
+    # a model or run named twice was trained, then refused by the comparison
+    check_unique(models or [], "--models", "each model")
     extra = [Path(r) for r in extra_runs or []]
+    check_unique(map(str, extra), "--add", "each run folder", keys=[r.resolve() for r in extra])
     missing = [str(r) for r in extra if not (r / "config.json").is_file()]
     if missing:
         raise PgmError(

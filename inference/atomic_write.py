@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from pgm.validation import what_is
+
 from .kill_point import kill_point
 
 __all__ = [
@@ -64,8 +66,8 @@ def _replace_with(path: Path, fill: Callable[[int, Path], object]) -> Path:
     if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         # the rename would replace the node itself: `--out /dev/null` replaced the device
         raise FileExistsError(
-            f"expected a regular file to replace, or a new one; found {path} is a folder, "
-            "device, FIFO or socket (not replaced)"
+            f"expected a regular file to replace, or a new one; found {what_is(path)}: {path} "
+            "(not replaced)"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

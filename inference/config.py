@@ -15,6 +15,7 @@ from pgm.data.from_config import DATA_KEYS, DataConfig
 from pgm.model_config import inapplicable_keys, resolve_model_config
 from pgm.plugins import normalise_spec
 from pgm.run_plugins import use_plugins
+from pgm.validation import what_is
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,9 +57,7 @@ def load_config(path: str | Path) -> dict:
 
 def _not_a_file(path: Path) -> str:
     """What is at a path that is no regular file (/dev/null was called "no such file")."""
-    if path.is_dir():
-        return "a folder"
-    return "a device, FIFO or socket" if path.exists() else "no such file"
+    return what_is(path) if path.exists() else "no such file"
 
 
 def _read_toml(path: Path) -> dict:

@@ -65,7 +65,7 @@ from pgm.data import resolve_data_dir
 from pgm.errors import PgmError
 
 from .atomic_write import atomic_write, temporary_pattern
-from .out_path import make_folders, os_error_text, remove_created, what_is
+from .out_path import check_out_path, make_folders, os_error_text, remove_created, what_is
 
 __all__ = [
     "AMAT_BYTES",
@@ -580,7 +580,7 @@ def fetch(
     table (tests serve small files of the same format); ``say`` receives progress lines."""
     if name not in DATASETS:
         raise PgmError(f"NAME: expected one of {', '.join(DATASETS)}; found {name!r}")
-    folder = resolve_data_dir(data_dir)
+    folder = check_out_path(resolve_data_dir(data_dir), "--data-dir")
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(
             f"--data-dir: expected a folder; found {what_is(folder)}: {folder}"
@@ -612,13 +612,20 @@ def fetch(
         raise  # the other fetch works in the folders: left as they are
     except OSError as err:
         remove_created(created)
-        if err.filename is None or Path(err.filename).parent != folder:
+        if err.filename is None:
             raise
-        # the folder itself refuses pgm's temporaries (/proc/1, a read-only mount): said as
-        # --data-dir's fault, not as a bare "[Errno 2] ... '/proc/1/.mnist.vuv_1op2'"
+        where, reason = Path(err.filename), os_error_text(err)
+        if where.parent == folder:
+            # the folder refuses pgm's temporaries (/proc/1, a read-only mount): said as
+            # --data-dir's fault, not as a bare "[Errno 2] ... '/proc/1/.mnist.vuv_1op2'"
+            found = f"{folder} refusing a temporary file there ({reason})"
+        elif where in (folder, *folder.parents):  # making it: /proc/1/data, /sys/kernel/x
+            found = f"{where} refused ({reason})"
+        else:
+            raise
         raise PgmError(
-            f"--data-dir: expected a folder pgm data fetch can write in; found {folder} "
-            f"refusing a temporary file there ({os_error_text(err)}); nothing was written"
+            "--data-dir: expected a folder pgm data fetch can create and write in; found "
+            f"{found}; nothing was written"
         ) from None
     except BaseException:
         remove_created(created)

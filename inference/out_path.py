@@ -10,6 +10,8 @@ import re
 import stat
 from pathlib import Path
 
+from pgm.validation import what_is
+
 from .config import ConfigError
 
 __all__ = [
@@ -44,7 +46,7 @@ def _limit(name: str, default: int) -> int:
 
 def check_out_path(path: str | Path, flag: str = "--out") -> Path:
     """``path`` as a Path, or a one-line :class:`ConfigError` naming ``flag`` when one of its
-    names, or the whole path, is longer than the file system allows."""
+    names, or the whole path, is longer than the file system allows, or it is a broken link."""
     path = Path(path)
     name_max, path_max = _limit("PC_NAME_MAX", 255), _limit("PC_PATH_MAX", 4096)
     long = [part for part in path.parts if len(os.fsencode(part)) > name_max]
@@ -55,26 +57,12 @@ def check_out_path(path: str | Path, flag: str = "--out") -> Path:
         )
     if len(os.fsencode(str(path.absolute()))) >= path_max:
         raise ConfigError(f"{flag}: expected a path shorter than {path_max} bytes; found {path}")
+    if path.is_symlink() and not path.exists():  # mkdir said "File exists"; a file replaced it
+        raise ConfigError(
+            f"{flag}: expected a folder or file, or a path to create; found a broken link: "
+            f"{path} -> {os.readlink(path)}"
+        )
     return path
-
-
-def what_is(path: str | Path) -> str:
-    """What ``path`` is, in words for a message ("a file", "a FIFO", ...), following links."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return "a broken link" if os.path.islink(path) else "nothing"
-    for test, words in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISREG, "a file"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return words
-    return "something other than a file or folder"
 
 
 def os_error_text(err: OSError) -> str:
@@ -152,7 +140,7 @@ def check_file_out(path: str | Path, flag: str = "--out") -> Path:
     if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise ConfigError(
             f"{flag}: expected a new file or a regular one to replace (files are written "
-            f"whole, then renamed into place); found {path}, a device, FIFO or socket"
+            f"whole, then renamed into place); found {path}, {what_is(path)}"
         )
     for form in _forms(path):
         run = enclosing_run(form.parent)
@@ -181,6 +169,8 @@ def check_folder_out(
     one line when it is a run folder or lies inside one (its ``checkpoints/`` included), is the
     folder that holds one of ``runs``, or (unless ``holds_runs``) holds run folders itself."""
     out = check_out_path(out, flag)
+    if out.exists() and not out.is_dir():  # said for what it is, not "out/row refused"
+        raise ConfigError(f"{flag}: expected a folder; found {what_is(out)}: {out}")
     for form in _forms(out):
         run = enclosing_run(form)
         if run is not None:

@@ -18,6 +18,7 @@ from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
 from pgm.model_config import recorded_config
 from pgm.run_plugins import check_records, use_plugins
+from pgm.validation import what_is
 
 from .callback import Callback
 from .checkpoint import CheckpointError, load_state, load_tensors
@@ -202,7 +203,7 @@ def load_run_weights(
     check_checkpoint_choice(checkpoint)
     run = Path(run_dir)
     if not run.is_dir():
-        found = "a file" if run.exists() else "no such folder"
+        found = what_is(run) if run.exists() else "no such folder"
         raise ConfigError(
             f"run: expected a run folder written by `pgm train`; found {found}: {run}"
         )

@@ -65,8 +65,7 @@ def read_run_text(path: str | Path, flag: str, limit: int = MAX_RUN_TEXT_BYTES) 
     path = Path(path)
     mode = path.stat().st_mode
     if not stat.S_ISREG(mode):
-        kind = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
-        raise ConfigError(f"{flag}: expected {path} to be a regular file; found {kind}")
+        raise ConfigError(f"{flag}: expected {path} to be a regular file; found {what_is(path)}")
     with path.open("rb") as f:
         raw = f.read(limit + 1)
     if len(raw) > limit:

@@ -3,7 +3,10 @@ was found."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from .errors import PgmError
@@ -14,7 +17,9 @@ __all__ = [
     "check_float",
     "check_int",
     "check_shape",
+    "check_unique",
     "short_repr",
+    "what_is",
 ]
 
 
@@ -72,3 +77,37 @@ def check_shape(value: Any, name: str) -> tuple[int, ...]:
             f"{name}: expected [C, H, W] (or [D] for vectors) of positive integers; found {value!r}"
         )
     return tuple(value)
+
+
+def check_unique(
+    values: Iterable[Any], name: str, what: str = "each", keys: Iterable | None = None
+) -> None:
+    """Refuse ``values`` in which one is given more than once (compared by ``keys``, one per
+    value, when given: a resolved path, say), naming ``name`` and the first repeated value as
+    given: ``NAME: expected each once; found 'x' more than once``. Linear in their number."""
+    values = list(values)
+    seen: set = set()
+    for value, key in zip(values, values if keys is None else list(keys), strict=True):
+        if key in seen:
+            found = short_repr(value)
+            raise PgmError(f"{name}: expected {what} once; found {found} more than once")
+        seen.add(key)
+
+
+def what_is(path: str | Path) -> str:
+    """What ``path`` is, in words for a message ("a file", "a FIFO", ...), following links."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a broken link" if os.path.islink(path) else "nothing"
+    for test, words in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return words
+    return "something other than a file or folder"

@@ -3,6 +3,7 @@ subparser, ``pgm_cli/commands/NAME.py``), the dispatch, and the one-line answer 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -185,6 +186,27 @@ def _check_action_options(parser: argparse.ArgumentParser, argv: list[str]) -> N
             )
 
 
+class _LoggedWarnings(logging.StreamHandler):
+    """The ``pgm`` logger's records on stderr as ``PROG: warning: ...`` lines."""
+
+    def __init__(self, prog: str):
+        super().__init__(sys.stderr)
+        self.prog = prog
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.prog}: {record.levelname.lower()}: {_warning_line(record.getMessage())}"
+
+
+def _warning_line(message) -> str:
+    """A warning's message as one printable line: its lines joined, control characters escaped
+    (a plug-in's metadata may carry a newline or an escape code)."""
+    from evaluation.tables import printable
+
+    if not isinstance(message, BaseException):
+        message = Warning(str(message))
+    return printable(one_line(message))
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace | int:
     """The parsed arguments, or the exit status where nothing is to be run (help, a usage
     error, ``pgm`` alone)."""
@@ -241,10 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     shown = warnings.formatwarning  # pgm's own warnings are one line, like every other message
     warnings.formatwarning = lambda m, c, filename, *a, **k: (
-        f"{args.prog}: warning: {m}\n"
+        f"{args.prog}: warning: {_warning_line(m)}\n"
         if issubclass(c, PgmWarning)
         else shown(m, c, filename, *a, **k)
     )
+    # the warnings pgm logs (a config key that does not apply, ...) in the same form
+    logged = _LoggedWarnings(args.prog)
+    logging.getLogger("pgm").addHandler(logged)
     try:
         # --plugin: named now, imported at the first lookup or after a run's sha256 check
         args.plugin = name_plugins(getattr(args, "plugin", None), "--plugin")
@@ -285,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         warnings.formatwarning = shown
+        logging.getLogger("pgm").removeHandler(logged)
 
 
 def _blame_the_runs(err: ValueError, args) -> bool:

@@ -175,21 +175,29 @@ def add_seed(p, of: str) -> None:
     p.add_argument("--seed", type=seed, default=0, help=f"seed of {of} (default 0)")
 
 
+def particle_count(name: str):
+    """A K of the estimator: an integer >= 1 and at most
+    :data:`evaluation.log_likelihood.MAX_PARTICLES`, read when a value is given (building the
+    parser imports no torch)."""
+
+    def checked(text: str) -> int:
+        from evaluation.log_likelihood import MAX_PARTICLES
+
+        return positive_int(name, MAX_PARTICLES)(text)
+
+    checked.__name__ = name
+    return checked
+
+
 def add_num_particles(p, default: int | None, note: str = "", short: bool = True) -> None:
     """``--num-particles`` (and ``-k`` with ``short``): the estimator's K, at most
     :data:`evaluation.log_likelihood.MAX_PARTICLES` (read when a value is given, so that
     building the parser imports no torch)."""
 
-    def num_particles(text: str) -> int:
-        from evaluation.log_likelihood import MAX_PARTICLES
-
-        return positive_int("--num-particles", MAX_PARTICLES)(text)
-
-    num_particles.__name__ = "--num-particles"
     p.add_argument(
         "--num-particles",
         *(["-k"] if short else []),
-        type=num_particles,
+        type=particle_count("--num-particles"),
         default=default,
         metavar="K",
         help=f"importance samples K per image for latent models (default "

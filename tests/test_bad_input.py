@@ -337,7 +337,7 @@ CASES = [
         "config-a-fifo",  # was: "found no such file"
         lambda t: ["train", str(t / "c.toml"), "--out", str(t / "out")],
         "config",
-        ["expected a TOML file; found a device, FIFO or socket"],
+        ["expected a TOML file; found a FIFO"],
         setup=lambda t, run: os.mkfifo(t / "c.toml"),
     ),
     Case(
@@ -839,7 +839,7 @@ HOSTILE = [
         "compare-out-is-a-file",
         lambda t: ["compare", str(t / "out"), "--out", str(t / "afile")],
         "--out",
-        ["expected a folder for the report", "found a file"],
+        ["expected a folder; found a file"],
         setup=_copy_run_and_file,
         guarded="afile",
     ),
@@ -1178,7 +1178,7 @@ QA2 = [
         "reproduce-a-row-twice",
         lambda t: ["reproduce", "iwae-1layer", "iwae-1layer", "--out", str(t / "out")],
         "rows",
-        ["expected each row once", "found iwae-1layer more than once"],
+        ["expected each row once", "found 'iwae-1layer' more than once"],
     ),
     Case(
         "reproduce-second-row-already-there",
@@ -1224,6 +1224,67 @@ QA2 = [
     ),
 ]
 CASES += QA2
+
+
+def _broken_link(tmp: Path, run: Path) -> None:
+    (tmp / "broken").symlink_to(tmp / "nothere")
+
+
+def _run_and_broken_link(tmp: Path, run: Path) -> None:
+    _copy_run(tmp, run)
+    _broken_link(tmp, run)
+
+
+# the fourth hostile pass (stop 33)
+QA3 = [
+    Case(
+        "train-out-a-broken-link",  # was: "found ... refused (File exists)"
+        lambda t: ["train", _config(t), "--out", str(t / "broken"), "--no-progress"],
+        "--out",
+        ["found a broken link", "broken -> "],
+        setup=_broken_link,
+        guarded="nothere",
+    ),
+    Case(
+        "compare-out-a-broken-link",  # was: a raw "[Errno 20]" after evaluating every run
+        lambda t: ["compare", str(t / "out"), "--out", str(t / "broken"), "-k", "2"],
+        "--out",
+        ["found a broken link"],
+        setup=_run_and_broken_link,
+        guarded="nothere",
+    ),
+    Case(
+        "fetch-data-dir-a-broken-link",  # was: "[Errno 17] File exists"
+        lambda t: [
+            "data",
+            "fetch",
+            "binarized-mnist",
+            "--data-dir",
+            str(t / "broken"),
+            "--mirror",
+            "http://127.0.0.1:9/",
+        ],
+        "--data-dir",
+        ["found a broken link"],
+        setup=_broken_link,
+        guarded="nothere",
+    ),
+    Case(
+        "train-data-dir-a-fifo",  # was: "found no such file", with a fetch hint refused too
+        lambda t: _train(t, "--data-dir", str(t / "fifo"), data="binarized-mnist"),
+        "--data-dir",
+        ["expected a folder; found a FIFO"],
+        setup=lambda t, run: os.mkfifo(t / "fifo"),
+    ),
+    Case(
+        "compare-curve-max-particles-a-billion",  # was: refused after the evaluation, as K
+        lambda t: ["compare", str(t / "out"), "--curve-max-particles", "1000000000"],
+        "argument --curve-max-particles",
+        ["expected a positive integer <= 100,000,000", "found 1,000,000,000"],
+        setup=_copy_run,
+    ),
+]
+CASES += QA3
 
 
 def _write(path: Path, content: str | bytes) -> Path:

@@ -327,10 +327,10 @@ def test_compare_help_and_labels(tmp_path, capsys):
         "vae",
         "vae#2",
     ]
-    with pytest.raises(ValueError, match=r"^runs: expected each run folder once; found .* twice"):
+    with pytest.raises(ValueError, match=r"^runs: expected each run folder once; found '.*' more"):
         load_runs([run, run2, run], ["a", "b", "c"])
     with pytest.raises(
-        ValueError, match="--label: expected a different name for each run; found 'a' twice"
+        ValueError, match="--label: expected each label once; found 'a' more than once"
     ):
         load_runs([run, run2], ["a", "a"])
     with pytest.raises(
@@ -547,8 +547,9 @@ def test_an_empty_data_dir_is_refused(capsys, argv, tmp_path, monkeypatch):
 
 def test_pgms_own_warnings_are_one_line_and_others_keep_their_form(monkeypatch, capsys):
     """A :class:`~pgm.errors.PgmWarning` (a plug-in that fails to load, a figure's missing
-    glyphs) prints as one ``pgm COMMAND: warning:`` line; another library's warning keeps
-    Python's form (file, line, category), even when it is raised from pgm's code."""
+    glyphs) prints as one ``pgm COMMAND: warning:`` line, control characters escaped; another
+    library's warning keeps Python's form (file, line, category), even when raised from pgm's
+    code."""
     import warnings
 
     import pgm_cli.commands.list as list_command
@@ -557,6 +558,7 @@ def test_pgms_own_warnings_are_one_line_and_others_keep_their_form(monkeypatch, 
 
     def run(args):
         warnings.warn("ours, said once", PgmWarning, stacklevel=1)
+        warnings.warn("a plug-in's\nname \x1b[31mred", PgmWarning, stacklevel=1)
         warnings.warn("a library's", DeprecationWarning, stacklevel=1)
         return 0
 
@@ -572,6 +574,7 @@ def test_pgms_own_warnings_are_one_line_and_others_keep_their_form(monkeypatch, 
         assert main(["list"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert "pgm list: warning: ours, said once" in err
+    assert "pgm list: warning: a plug-in's name \\x1b[31mred" in err  # one line, escaped
     assert any("DeprecationWarning: a library's" in line and "test_cli.py" in line for line in err)
     assert not any("PgmWarning" in line for line in err)
 
@@ -603,3 +606,37 @@ def test_missing_glyphs_are_one_warning_per_character_and_process():
     assert len(ours) == 2
     assert "'中文'" in ours[0] and "'字'" in ours[1]
     assert sum(issubclass(w.category, RuntimeWarning) for w in caught) == 3
+
+
+@pytest.mark.parametrize(
+    "extra, said",
+    [
+        (["--models", "vae", "vae"], "--models: expected each model once; found 'vae' more than"),
+        (["--add", "{run}", "{run}/"], "--add: expected each run folder once; found '"),
+    ],
+)
+def test_suite_refuses_a_model_or_run_named_twice_before_training(tmp_path, capsys, extra, said):
+    """``pgm suite --models vae vae`` trained vae, then refused the comparison of one run folder
+    listed twice, leaving the trained run behind: refused first, nothing created."""
+    run = tmp_path / "run"
+    run.mkdir()
+    out = tmp_path / "out"
+    argv = ["suite", "--out", str(out), "--no-progress", *(a.format(run=run) for a in extra)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and said in err
+    assert not out.exists()
+
+
+def test_logged_config_warnings_are_pgm_warning_lines(tmp_path, capsys, monkeypatch):
+    """The warnings pgm logs (a key the model does not read) print as ``pgm train: warning:``
+    lines, as its other messages do; they had no prefix at all."""
+    from inference import training_config
+
+    monkeypatch.setattr(training_config, "_WARNED", set())  # said once per process
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY + "num_components = 2\n")
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    said = [line for line in err if "num_components" in line]
+    assert said and all(line.startswith("pgm train: warning: config: ") for line in said), err

@@ -880,10 +880,15 @@ def test_a_data_dir_that_is_no_folder_is_named_for_what_it_is(tmp_path, capsys):
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 @pytest.mark.parametrize("name", ["mnist", "binarized-mnist"])
-def test_a_data_dir_that_refuses_files_is_said_for_data_dir(name, capsys):
+@pytest.mark.parametrize("folder", ["/proc/self", "/proc/self/data"])
+def test_a_data_dir_that_refuses_files_is_said_for_data_dir(name, folder, capsys):
     """``--data-dir=/proc/self`` (a folder no file can be made in) gave a bare
-    "[Errno 2] No such file or directory: '/proc/1/.mnist.vuv_1op2'"."""
-    assert main(["data", "fetch", name, "--data-dir", "/proc/self"]) == 2
+    "[Errno 2] No such file or directory: '/proc/1/.mnist.vuv_1op2'", and /proc/self/data (one
+    that cannot be made) "[Errno 2] ... '/proc/1/data'"."""
+    assert main(["data", "fetch", name, "--data-dir", folder]) == 2
     said = _error_line(capsys)
-    assert "--data-dir: expected a folder pgm data fetch can write in; found /proc/self" in said
+    assert (
+        "--data-dir: expected a folder pgm data fetch can create and write in; found /proc/self"
+        in said
+    )
     assert "nothing was written" in said and "Errno" not in said

@@ -459,7 +459,7 @@ def test_a_row_is_a_recipe_name_not_a_path(tmp_path, capsys, row):
 @pytest.mark.parametrize(
     "argv, said",
     [
-        (["pixelvae", "pixelvae"], "rows: expected each row once; found pixelvae more than once"),
+        (["pixelvae", "pixelvae"], "rows: expected each row once; found 'pixelvae' more than once"),
         (["vae", "nope"], "found 'vae', 'nope'"),
         (["--resume"], "found --resume, which only a run of rows reads"),
         (["--set", "nope=1", "--data", "x"], "found --set, --data, which only a run"),
@@ -478,8 +478,11 @@ def test_list_refuses_what_it_cannot_list(capsys, argv, said):
 @pytest.mark.parametrize(
     "rows, said",
     [
-        (["pixelvae", "pixelvae"], "rows: expected each row once; found pixelvae more than once"),
+        (["pixelvae", "pixelvae"], "rows: expected each row once; found 'pixelvae' more than once"),
         (["vae", "pixelvae", "nope"], "found 'vae', 'nope'"),
+        (["pixelcnn", "", ""], "row: expected one of vae-vampprior-paper"),  # unknown first
+        (["nosuch", "nosuch"], "found 'nosuch'"),
+        ([f"no{i}" for i in range(25)], "found 'no0', 'no1',"),
     ],
 )
 def test_a_run_and_the_list_check_rows_alike(tmp_path, capsys, rows, said):

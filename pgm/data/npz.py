@@ -10,6 +10,7 @@ import torch
 
 from ..errors import PgmError
 from ..registry import DATASETS
+from ..validation import what_is
 from .dataset import ImageDataset
 
 __all__ = [
@@ -155,9 +156,20 @@ def load_image_array(path: str | Path, num_levels: int, what: str = "--input") -
 
 
 def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarray]:
+    import os
     import shlex
 
-    path = resolve_data_dir(data_dir) / filename
+    folder = resolve_data_dir(data_dir)
+    if folder.exists() and not folder.is_dir():  # else "no such file", with a hint refused too
+        named = (
+            "--data-dir"
+            if data_dir is not None
+            else "PGM_DATA_DIR"
+            if os.environ.get("PGM_DATA_DIR")
+            else "the default data folder"
+        )
+        raise NotADirectoryError(f"{named}: expected a folder; found {what_is(folder)}: {folder}")
+    path = folder / filename
     if path.exists() and not path.is_file():
         raise IsADirectoryError(
             f"data: expected {path} to be a file, {_HOW_TO_GET[filename]}; found a folder"

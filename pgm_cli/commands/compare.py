@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--curve-max-particles",
-        type=o.positive_int("--curve-max-particles"),
+        type=o.particle_count("--curve-max-particles"),
         default=5000,
         help="largest K of those curves (default 5000)",
     )

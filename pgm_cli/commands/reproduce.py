@@ -94,6 +94,7 @@ def run(args) -> int:
         done = None
         if args.out is not None:  # what each row reached there: its row files, read as data
             from evaluation.reproduction_table import read_rows
+            from pgm.validation import what_is
 
             out = Path(args.out)
             if not args.out or not out.is_dir():
@@ -102,7 +103,7 @@ def run(args) -> int:
                     if not args.out
                     else "no such folder"
                     if not out.exists()
-                    else "something other than a folder"
+                    else what_is(out)
                 )
                 raise ConfigError(
                     f"--out: expected a folder written by pgm reproduce; found {found}: "
