@@ -280,9 +280,9 @@ def ais(
 
 
 def _progress_bar(total: int, num_steps: int, num_chains: int):
-    from tqdm.auto import tqdm
+    from inference.progress import progress_bar
 
-    return tqdm(total=total, desc=f"AIS (T={num_steps}, C={num_chains})", unit="step", leave=False)
+    return progress_bar(total=total, desc=f"AIS (T={num_steps}, C={num_chains})", unit="step")
 
 
 def _result(

@@ -60,7 +60,9 @@ _FOLD = 1024  # partial log-sum-exps kept per batch before folding them into one
 
 
 def bits_per_dim(log_likelihood: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
-    """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W."""
+    """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W (an
+    integer >= 1: ``bits_per_dim(x, 0)`` was infinite and a negative D flipped the sign)."""
+    check_count("num_dims", num_dims)
     return -log_likelihood / (num_dims * math.log(2.0))
 
 
@@ -172,16 +174,15 @@ def estimate(
     batches = range(0, x.shape[0], batch_size)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from inference.progress import progress_bar
 
         # advances per chunk of particles (K × images drawn so far), not per batch of images:
-        # at K = 1000 one batch is most of a minute
-        bar = tqdm(
+        # at K = 1000 one batch is most of a minute; off a terminal, a redraw every 30 s
+        bar = progress_bar(
             total=x.shape[0] * k_total,
             desc=f"log-likelihood (K={k_total})",
             unit="sample",
             unit_scale=True,
-            leave=False,
         )
     try:
         with pair.evaluating():

@@ -8,9 +8,10 @@ __all__ = ["progress_bar"]
 
 
 def progress_bar(items: Iterable, desc: str, enabled: bool) -> Iterable:
-    """``items`` with a transient tqdm bar labelled ``desc`` when ``enabled``; else ``items``."""
+    """``items`` with a transient tqdm bar labelled ``desc`` when ``enabled`` (quiet off a
+    terminal: :func:`inference.progress.progress_bar`); else ``items``."""
     if not enabled:
         return items
-    from tqdm.auto import tqdm
+    from inference.progress import progress_bar as bar
 
-    return tqdm(items, desc=desc, leave=False)
+    return bar(items, desc=desc)

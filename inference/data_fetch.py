@@ -184,6 +184,7 @@ def _open(url: str):
     """``urllib.request.urlopen(url)``, with :data:`HEADERS_DEADLINE_S` on the answer's status
     line and headers (redirects included); a ``file://`` URL opens as it is."""
     if not url.lower().startswith(("http://", "https://")):
+        _local_file(url)  # a FIFO would block the open itself
         return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
     sockets: list = []
     http_conn = _watched(http.client.HTTPConnection, sockets)
@@ -488,35 +489,46 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _local_file(url: str) -> Path:
+    """The regular file a ``file:///`` ``url`` names; a missing one, a folder, and a FIFO or
+    device (which could be read for ever: opening a FIFO waits for a writer) are refused in one
+    line."""
+    source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    if not source.is_file():
+        raise _refused(url, what_is(source) if source.exists() else "no such file")
+    return source
+
+
+def _refused(url: str, found: str) -> PgmError:
+    """A ``file:///`` mirror's file refused: what was found at ``url`` instead."""
+    return PgmError(
+        f"expected the file at {url}; found {found}; nothing was written "
+        "(--mirror URL fetches from another server)"
+    )
+
+
 def _copy_file_url(url: str, dest: Path, md5: str) -> None:
     """Copy the file a ``file:///`` ``url`` names to ``dest`` (torchvision's raw folder, where
     its download finds it and checks its MD5 rather than fetching it); a missing file, one that
     cannot be read and one whose MD5 is not ``md5`` are refused in one line (``dest`` is in the
     fetch's temporary folder, removed with it)."""
     name = dest.name
-    source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    source = _local_file(url)
 
-    def refused(found: str) -> PgmError:
-        return PgmError(
-            f"expected the file at {url}; found {found}; nothing was written "
-            "(--mirror URL fetches from another server)"
-        )
+    def unreadable(err: OSError) -> PgmError:
+        return _refused(url, f"it unreadable ({type(err).__name__}: {_printable(err)})")
 
-    if not source.is_file():  # a device or a pipe could be read for ever
-        if not source.exists():
-            raise refused("no such file")
-        raise refused("a folder" if source.is_dir() else "something other than a regular file")
     digest = hashlib.md5(usedforsecurity=False)
     try:
         f = source.open("rb")
     except OSError as err:
-        raise refused(f"it unreadable ({type(err).__name__}: {_printable(err)})") from None
+        raise unreadable(err) from None
     with f, dest.open("wb") as out:
         while True:
             try:
                 chunk = f.read(_CHUNK)
             except OSError as err:
-                raise refused(f"it unreadable ({type(err).__name__}: {_printable(err)})") from None
+                raise unreadable(err) from None
             if not chunk:
                 break
             digest.update(chunk)

@@ -198,13 +198,16 @@ class _LoggedWarnings(logging.StreamHandler):
 
 
 def _warning_line(message) -> str:
-    """A warning's message as one printable line: its lines joined, control characters escaped
-    (a plug-in's metadata may carry a newline or an escape code)."""
-    from evaluation.tables import printable
-
+    """A warning's or error's message as one printable line: its lines joined, control
+    characters escaped (a plug-in's metadata or a path may carry a newline or an escape code)."""
     if not isinstance(message, BaseException):
         message = Warning(str(message))
-    return printable(one_line(message))
+    text = one_line(message)
+    if text.isprintable():  # the usual case: no import of evaluation (and torch) for it
+        return text
+    from evaluation.tables import printable
+
+    return printable(text)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace | int:
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
             raise
-        print(f"{args.prog}: error: {one_line(err)}", file=sys.stderr)
+        print(f"{args.prog}: error: {_warning_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, bad_input) else 1
     except ValueError as err:
         runs = _opened_runs(args)

@@ -20,5 +20,12 @@ def key_values(title: str, row: dict) -> str:
 
 
 def emit(args, row: dict, summary: Callable[[dict], str]) -> None:
-    """Print ``row`` as one JSON line when ``args.json``, else ``summary(row)``."""
-    print(json.dumps(row) if getattr(args, "json", False) else summary(row))
+    """Print ``row`` as one JSON line when ``args.json``, else ``summary(row)`` of its strings
+    with control characters escaped (a newline in a run folder's name split a summary's line;
+    the JSON line keeps them as JSON escapes)."""
+    if getattr(args, "json", False):
+        print(json.dumps(row))
+        return
+    from evaluation.tables import printable
+
+    print(summary({k: printable(v) if isinstance(v, str) else v for k, v in row.items()}))

@@ -640,3 +640,16 @@ def test_logged_config_warnings_are_pgm_warning_lines(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err.splitlines()
     said = [line for line in err if "num_components" in line]
     assert said and all(line.startswith("pgm train: warning: config: ") for line in said), err
+
+
+def test_summaries_escape_control_characters_in_paths(tmp_path, capsys):
+    """A newline in a run folder's name split ``pgm train``'s and ``pgm sample``'s summary
+    lines; ``--json`` keeps the name as it is, as a JSON escape."""
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    run = tmp_path / "new\nline"
+    assert main(["train", str(config), "--out", str(run), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"{tmp_path}/new\\nline: ")
+    assert main(["sample", str(run), "-n", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == str(run / "samples.png")

@@ -892,3 +892,26 @@ def test_a_data_dir_that_refuses_files_is_said_for_data_dir(name, folder, capsys
         in said
     )
     assert "nothing was written" in said and "Errno" not in said
+
+
+@pytest.mark.parametrize("name", ["binarized-mnist", "mnist"])
+def test_a_file_mirror_serving_a_fifo_is_refused_not_waited_on(tmp_path, capsys, name):
+    """A ``file://`` mirror whose file is a FIFO blocked ``pgm data fetch binarized-mnist`` for
+    ever (opening a FIFO waits for a writer): refused in one line, nothing written."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    first = "binarized_mnist_train.amat" if name == "binarized-mnist" else None
+    if first is None:
+        from torchvision.datasets import MNIST
+
+        first = MNIST.resources[0][0]
+    os.mkfifo(mirror / first)
+    data_dir = tmp_path / "data"
+    assert (
+        main(["data", "fetch", name, "--data-dir", str(data_dir), "--mirror", mirror.as_uri()]) == 2
+    )
+    assert _error_line(capsys).endswith(
+        f"expected the file at {(mirror / first).as_uri()}; found a FIFO; nothing was written "
+        "(--mirror URL fetches from another server)"
+    )
+    assert not data_dir.exists()

@@ -121,3 +121,11 @@ def test_built_models_evaluate_and_autoencoder_is_refused():
         evaluation.log_likelihood(ae.model, ae.guide, x)
     with pytest.raises(ValueError, match="num_particles"):
         evaluation.log_likelihood(vae, None, x, num_particles=0)
+
+
+@pytest.mark.parametrize("num_dims", [0, -64, 1.5, True, "64"])
+def test_bits_per_dim_refuses_a_dimension_count_that_is_no_positive_integer(num_dims):
+    """``bits_per_dim(-100.0, 0)`` was inf and ``bits_per_dim(-100.0, -64)`` -2.254."""
+    with pytest.raises(ValueError, match=r"^num_dims: expected an integer >= 1; found "):
+        evaluation.bits_per_dim(-100.0, num_dims)
+    assert evaluation.bits_per_dim(-100.0, 64) == pytest.approx(100 / (64 * math.log(2)))

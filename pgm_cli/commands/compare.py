@@ -95,6 +95,7 @@ def _runs_and_names(args) -> tuple[list[str], list[str | None]]:
 
 def run(args) -> int:
     from evaluation.compare import compare_runs
+    from evaluation.tables import printable
 
     runs, names = _runs_and_names(args)
     ais = {
@@ -121,5 +122,5 @@ def run(args) -> int:
         groups=args.group,
     )
     print_ranking(results)
-    print(f"report: {Path(args.out) / 'report.html'}")
+    print(f"report: {printable(str(Path(args.out) / 'report.html'))}")
     return 0

@@ -15,7 +15,11 @@ def add_parser(sub) -> None:
         "models, priors, guides, likelihoods, datasets, encoder/decoder networks and ELBOs "
         "(plug-ins included).",
     )
-    o.add_json(p, "machine-readable output: one JSON object, kind -> name -> description")
+    o.add_json(
+        p,
+        "machine-readable output: one JSON object, kind -> name -> description (with --keys, "
+        "a JSON list of the key rows)",
+    )
     p.add_argument("model", nargs="?", help="with --keys: only this model's keys")
     p.add_argument(
         "--keys",

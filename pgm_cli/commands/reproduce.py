@@ -67,6 +67,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from evaluation.reproduce import format_list, list_recipes, load_recipes, reproduce
+    from evaluation.tables import printable
     from inference.config import ConfigError, parse_overrides
     from inference.out_path import check_folder_out
 
@@ -162,5 +163,5 @@ def run(args) -> int:
                     }
                 )
             )
-    print(f"table: {Path(args.out) / 'reproduction.md'}", file=sys.stderr)
+    print(f"table: {printable(str(Path(args.out) / 'reproduction.md'))}", file=sys.stderr)
     return 0 if all(math.isfinite(r["measured_nats"]) for r in rows) else 1

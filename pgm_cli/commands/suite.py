@@ -101,6 +101,7 @@ def run(args) -> int:
     import torch
 
     from evaluation.suite import run_suite
+    from evaluation.tables import printable
     from inference.out_path import check_folder_out
 
     check_folder_out(args.out, "--out", holds_runs=True)  # may hold runs, not be inside one
@@ -121,6 +122,6 @@ def run(args) -> int:
         executor=args.executor,
     )
     print_ranking(results)
-    print(f"results: {Path(args.out) / 'results.json'}")
-    print(f"report: {Path(args.out) / 'report.html'}")
+    print(f"results: {printable(str(Path(args.out) / 'results.json'))}")
+    print(f"report: {printable(str(Path(args.out) / 'report.html'))}")
     return 0
