@@ -159,4 +159,11 @@ def check_weights_config(recorded: dict, cfg: dict, flag: str, where: str, hint:
     recorded them) are not compared."""
     unread = set(inapplicable_keys(cfg))
     given = {k: v for k, v in cfg.items() if k not in unread}
-    check_same_run({"config": recorded}, given, None, flag, where, hint)
+    # "run has": what the weights were trained with; the file is named, not "given" (a resume's
+    # word for the command's config), and no resume's rule is quoted
+    differ = config_differences(recorded, given, label="config.json")
+    if differ:
+        raise ConfigError(
+            f"{flag}: expected config.json to be the config its weights were trained with; "
+            f"found differences with {where} in {'; '.join(differ)}{hint}"
+        )

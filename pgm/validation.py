@@ -43,9 +43,9 @@ def check_int(value: Any, name: str, minimum: int | None = None, maximum: int | 
 def check_float(
     value: Any, name: str, minimum: float | None = None, exclusive_minimum: bool = False
 ) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PgmError(f"{name}: expected a number; found {value!r}")
-    if value in (float("inf"), float("-inf")):
+    if value != value or value in (float("inf"), float("-inf")):
         raise PgmError(f"{name}: expected a finite number; found {value!r}")
     if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
         op = ">" if exclusive_minimum else ">="

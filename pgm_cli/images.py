@@ -19,6 +19,8 @@ def png_out(out: str | None, default: Path) -> Path:
     path = check_file_out(out)
     if path.is_dir():
         raise UsageError(f"--out: expected a PNG file path; found a folder: {path}")
+    if path.suffix and path.suffix.lower() != ".png":  # PNG bytes under a .jpg name said nothing
+        raise UsageError(f"--out: expected a PNG file path (.png); found {path.suffix!r}: {path}")
     return path
 
 

@@ -115,7 +115,11 @@ seed = _checked("--seed", int, "an integer seed in [0, 2^63)", lambda v: 0 <= v 
 # -- options -----------------------------------------------------------------------------------
 def add_run(p, of: str = "") -> None:
     """The positional ``run``: a run folder written by ``pgm train`` (``of``: which model)."""
-    p.add_argument("run", help=f"run folder{' of ' + of if of else ''} written by `pgm train`")
+    p.add_argument(
+        "run",
+        type=folder_path,
+        help=f"run folder{' of ' + of if of else ''} written by `pgm train`",
+    )
 
 
 def add_plugin(p) -> None:

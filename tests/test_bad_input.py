@@ -1283,6 +1283,25 @@ QA3 = [
         ["expected a positive integer <= 100,000,000", "found 1,000,000,000"],
         setup=_copy_run,
     ),
+    Case(
+        "sample-out-a-jpg",  # was: PNG bytes written under the .jpg name, exit 0
+        lambda t: ["sample", str(t / "out"), "-n", "2", "--out", str(t / "s.jpg")],
+        "--out",
+        ["expected a PNG file path (.png); found '.jpg'"],
+        setup=_copy_run,
+    ),
+    Case(
+        "evaluate-an-empty-run-path",  # was: the current folder
+        lambda t: ["evaluate", ""],
+        "argument run",
+        ["expected a folder; found an empty path"],
+    ),
+    Case(
+        "lr-nan-said-finite",  # was: "expected a number; found nan", inf "a finite number"
+        lambda t: _train(t, "--set", "lr=nan"),
+        "lr",
+        ["expected a finite number; found nan"],
+    ),
 ]
 CASES += QA3
 

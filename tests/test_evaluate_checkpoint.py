@@ -202,13 +202,13 @@ def test_a_config_json_edited_after_the_checkpoint_is_refused(finished, tmp_path
     run = _in_training(finished, tmp_path)
     saved = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**saved, "latent_dim": 3}))
-    needle = r"latent_dim \(run has 2, given 3\)"
+    needle = r"latent_dim \(run has 2, config.json 3\)"
     with pytest.raises(ConfigError, match=rf"{CKPT} in {needle}.*config.json was edited"):
         load_run(run, checkpoint="best")
     _refused(
         ["evaluate", str(run), *EVAL, "--checkpoint", "last"],
         capsys,
-        "latent_dim (run has 2, given 3)",
+        "latent_dim (run has 2, config.json 3)",
         CKPT,
     )
     # keys a session may change (and epochs grown by a resume in progress) still load

@@ -167,7 +167,7 @@ def test_loading_a_run_refuses_a_config_json_edited_after_training(finished, tmp
     run = _copy(finished, tmp_path)
     saved = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**saved, "activation": "tanh"}))
-    with pytest.raises(ConfigError, match=r"activation \(run has 'relu', given 'tanh'\)"):
+    with pytest.raises(ConfigError, match=r"activation \(run has 'relu', config.json 'tanh'\)"):
         load_run(run)
     # keys a session may change (and epochs grown by a resume in progress) still load
     (run / "config.json").write_text(json.dumps({**saved, "eval_particles": 3, "epochs": 5}))

@@ -16,7 +16,12 @@ def add_parser(sub) -> None:
         "compare them pairwise, write results.json, report.md, report.html and figures into "
         "--out.",
     )
-    p.add_argument("runs", nargs="*", help="run folders (named after the folder; see --label)")
+    p.add_argument(
+        "runs",
+        nargs="*",
+        type=o.folder_path,
+        help="run folders (named after the folder; see --label)",
+    )
     p.add_argument(
         "--label",
         action="append",
