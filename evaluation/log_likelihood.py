@@ -17,6 +17,7 @@ log-probabilities from the traces itself and keeps the data dimension.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -62,8 +63,12 @@ _FOLD = 1024  # partial log-sum-exps kept per batch before folding them into one
 def bits_per_dim(log_likelihood: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
     """Bits per dimension, −log p(x) / (D · ln 2), for discrete data with D = C·H·W (an
     integer >= 1: ``bits_per_dim(x, 0)`` was infinite and a negative D flipped the sign)."""
-    check_count("num_dims", num_dims)
-    return -log_likelihood / (num_dims * math.log(2.0))
+    try:  # an int, or NumPy's or torch's integer (np.prod of a shape); not 64.0 or True
+        dims = operator.index(num_dims) if not isinstance(num_dims, bool) else num_dims
+    except TypeError:
+        dims = num_dims
+    check_count("num_dims", dims)
+    return -log_likelihood / (dims * math.log(2.0))
 
 
 def _site_log_prob(site: dict, name: str, nesting: int) -> torch.Tensor:

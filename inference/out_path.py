@@ -19,6 +19,7 @@ __all__ = [
     "check_file_out",
     "check_folder_out",
     "check_name",
+    "broken_link",
     "check_out_path",
     "enclosing_run",
     "is_run_folder",
@@ -57,12 +58,23 @@ def check_out_path(path: str | Path, flag: str = "--out") -> Path:
         )
     if len(os.fsencode(str(path.absolute()))) >= path_max:
         raise ConfigError(f"{flag}: expected a path shorter than {path_max} bytes; found {path}")
-    if path.is_symlink() and not path.exists():  # mkdir said "File exists"; a file replaced it
+    broken = broken_link(path)
+    if broken is not None:  # mkdir said "File exists"; a file replaced the link
         raise ConfigError(
             f"{flag}: expected a folder or file, or a path to create; found a broken link: "
-            f"{path} -> {os.readlink(path)}"
+            f"{broken} -> {os.readlink(broken)}"
         )
     return path
+
+
+def broken_link(path: Path) -> Path | None:
+    """``path`` or the nearest of its parents that is a link to nothing, else None."""
+    for p in (path, *path.parents):
+        if p.is_symlink() and not p.exists():
+            return p
+        if p.exists():
+            return None  # an existing folder's parents exist
+    return None
 
 
 def os_error_text(err: OSError) -> str:

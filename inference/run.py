@@ -209,17 +209,18 @@ def load_run_weights(
         )
     config_path = RunFolder(run).config
     if not config_path.is_file():
+        found = what_is(config_path) if config_path.exists() else "none"
         raise ConfigError(
             f"run: expected {config_path} (a folder written by `pgm train CONFIG --out {run}`); "
-            "found none"
+            f"found {found}"
         )
     # model keys added to pgm since the run was recorded: what the run was trained with
     cfg = recorded_config(read_json_object(config_path, "run"))
     if checkpoint is None:
         weights = RunFolder(run).weights
-        if weights.is_dir():
+        if weights.exists() and not weights.is_file():  # a folder, a FIFO: not "not finished"
             raise CheckpointError(
-                f"run: expected {weights} to be a file of weights; found a folder"
+                f"run: expected {weights} to be a file of weights; found {what_is(weights)}"
             )
         if not weights.is_file():
             raise CheckpointError(
@@ -252,7 +253,7 @@ def load_run_weights(
 def read_metrics(run_dir: str | Path) -> list[dict]:
     """The run's ``metrics.jsonl``, one dict per epoch; a corrupted file is refused by name."""
     path = RunFolder(run_dir).metrics
-    if not path.is_file():
+    if not path.exists():  # a FIFO or folder is refused by read_run_text, not taken as none
         return []
     rows = []
     try:

@@ -3,6 +3,7 @@ writing refused in one line, and the memory a grid of images needs checked up fr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = ["check_image_memory", "png_out", "write_png"]
@@ -19,8 +20,14 @@ def png_out(out: str | None, default: Path) -> Path:
     path = check_file_out(out)
     if path.is_dir():
         raise UsageError(f"--out: expected a PNG file path; found a folder: {path}")
-    if path.suffix and path.suffix.lower() != ".png":  # PNG bytes under a .jpg name said nothing
-        raise UsageError(f"--out: expected a PNG file path (.png); found {path.suffix!r}: {path}")
+    if path.suffix.lower() != ".png" or str(out).endswith(("/", os.sep)):
+        # PNG bytes under a .jpg name, or a file where "dir/" meant a folder, said nothing
+        found = (
+            "a folder path"
+            if str(out).endswith(("/", os.sep))
+            else repr(path.suffix or "no suffix")
+        )
+        raise UsageError(f"--out: expected a PNG file path (.png); found {found}: {out}")
     return path
 
 

@@ -1291,6 +1291,67 @@ QA3 = [
         setup=_copy_run,
     ),
     Case(
+        "sample-out-without-png-suffix",  # was: written as a PNG named "x"; "dir/" a file
+        lambda t: ["sample", str(t / "out"), "-n", "2", "--out", str(t / "x")],
+        "--out",
+        ["expected a PNG file path (.png); found 'no suffix'"],
+        setup=_copy_run,
+    ),
+    Case(
+        "sample-out-a-folder-path",
+        lambda t: ["sample", str(t / "out"), "-n", "2", "--out", f"{t / 'nosuch'}/"],
+        "--out",
+        ["expected a PNG file path (.png); found a folder path"],
+        setup=_copy_run,
+        guarded="nosuch",
+    ),
+    Case(
+        "train-out-under-a-broken-link",  # was: "found broken/sub refused (File exists)"
+        lambda t: ["train", _config(t), "--out", str(t / "broken" / "sub"), "--no-progress"],
+        "--out",
+        ["found a broken link", "broken -> "],
+        setup=_broken_link,
+        guarded="nothere",
+    ),
+    Case(
+        "train-data-dir-a-broken-link",  # was: "found no such file", with a fetch hint refused
+        lambda t: _train(t, "--data-dir", str(t / "broken"), data="binarized-mnist"),
+        "--data-dir",
+        ["expected a folder; found a broken link to"],
+        setup=_broken_link,
+        guarded="nothere",
+    ),
+    Case(
+        "suite-models-flag-twice",  # was: the second --models replaced the first, then trained
+        lambda t: ["suite", "--out", str(t / "out"), "--models", "vae", "--models", "vae"],
+        "--models",
+        ["expected each model once; found 'vae' more than once"],
+    ),
+    Case(
+        "compare-metrics-a-fifo",  # was: read as no metrics, the run left out of the warnings
+        lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "-k", "2"],
+        "run",
+        ["metrics.jsonl to be a regular file; found a FIFO"],
+        setup=lambda t, run: (
+            _copy_run(t, run),
+            (t / "out" / "metrics.jsonl").unlink(),
+            os.mkfifo(t / "out" / "metrics.jsonl"),
+        ),
+        guarded="rep",
+    ),
+    Case(
+        "evaluate-config-json-a-fifo",  # was: "found none"
+        lambda t: ["evaluate", str(t / "out")],
+        "run",
+        ["config.json (a folder written by", "found a FIFO"],
+        setup=lambda t, run: (
+            _copy_run(t, run),
+            (t / "out" / "config.json").unlink(),
+            os.mkfifo(t / "out" / "config.json"),
+        ),
+        guarded="rep",
+    ),
+    Case(
         "evaluate-an-empty-run-path",  # was: the current folder
         lambda t: ["evaluate", ""],
         "argument run",

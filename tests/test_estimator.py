@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyro
 import pyro.distributions as dist
 import pytest
@@ -128,4 +129,5 @@ def test_bits_per_dim_refuses_a_dimension_count_that_is_no_positive_integer(num_
     """``bits_per_dim(-100.0, 0)`` was inf and ``bits_per_dim(-100.0, -64)`` -2.254."""
     with pytest.raises(ValueError, match=r"^num_dims: expected an integer >= 1; found "):
         evaluation.bits_per_dim(-100.0, num_dims)
-    assert evaluation.bits_per_dim(-100.0, 64) == pytest.approx(100 / (64 * math.log(2)))
+    for dims in (64, np.int64(64), torch.tensor(64)):  # NumPy's and torch's integers too
+        assert evaluation.bits_per_dim(-100.0, dims) == pytest.approx(100 / (64 * math.log(2)))

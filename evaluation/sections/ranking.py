@@ -15,7 +15,7 @@ from ..evaluate_run import summarise
 from ..figures import FigureFile, forest_plot
 from ..log_likelihood import bits_per_dim, estimate
 from ..statistics import compare_all, rank_models, summarise_mean
-from ..tables import Column, Table
+from ..tables import Column, Table, printable
 from .section import Section
 
 __all__ = ["SECTION"]
@@ -124,8 +124,8 @@ def _estimate(c: Comparison) -> None:
     c.dense = [r for r in c.runs if r.has_density]
     for run in c.dense:
         c.say(
-            f"  log-likelihood: {run.name} (K = {o.num_particles if run.has_latents else 1}, "
-            f"{len(x)} images)"
+            f"  log-likelihood: {printable(run.name)} "
+            f"(K = {o.num_particles if run.has_latents else 1}, {len(x)} images)"
         )
         torch.manual_seed(o.seed)
         run.est = estimate(

@@ -42,6 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--models",
         nargs="+",
+        action="extend",  # --models a --models b: both (a second flag replaced the first)
         default=None,
         metavar="NAME",
         help=f"only these suite models, among: {', '.join(suite_model_names())} (default: all)",
@@ -49,6 +50,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--add",
         nargs="+",
+        action="extend",
         default=[],
         metavar="RUN",
         help="already-trained runs (a plug-in model, say) compared alongside the suite's models",
