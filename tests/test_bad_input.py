@@ -1235,6 +1235,17 @@ def _run_and_broken_link(tmp: Path, run: Path) -> None:
     _broken_link(tmp, run)
 
 
+def _run_with_a_fifo(name: str):
+    """A setup: the trained run copied, its file ``name`` replaced by a FIFO."""
+
+    def setup(tmp: Path, run: Path) -> None:
+        _copy_run(tmp, run)
+        (tmp / "out" / name).unlink()
+        os.mkfifo(tmp / "out" / name)
+
+    return setup
+
+
 # the fourth hostile pass (stop 33)
 QA3 = [
     Case(
@@ -1332,11 +1343,7 @@ QA3 = [
         lambda t: ["compare", str(t / "out"), "--out", str(t / "rep"), "-k", "2"],
         "run",
         ["metrics.jsonl to be a regular file; found a FIFO"],
-        setup=lambda t, run: (
-            _copy_run(t, run),
-            (t / "out" / "metrics.jsonl").unlink(),
-            os.mkfifo(t / "out" / "metrics.jsonl"),
-        ),
+        setup=_run_with_a_fifo("metrics.jsonl"),
         guarded="rep",
     ),
     Case(
@@ -1344,11 +1351,7 @@ QA3 = [
         lambda t: ["evaluate", str(t / "out")],
         "run",
         ["config.json (a folder written by", "found a FIFO"],
-        setup=lambda t, run: (
-            _copy_run(t, run),
-            (t / "out" / "config.json").unlink(),
-            os.mkfifo(t / "out" / "config.json"),
-        ),
+        setup=_run_with_a_fifo("config.json"),
         guarded="rep",
     ),
     Case(
