@@ -135,3 +135,29 @@ def test_options_are_never_abbreviated(tmp_path, capsys):
             main([str(tmp_path), *argv])
         err = capsys.readouterr().err
         assert e.value.code == 2 and f"unrecognized arguments: {argv[0]}" in err
+
+
+def test_test_only_scores_the_proxy_test_images_with_a_full_runs_draws(
+    tmp_path, capsys, shared_data
+):
+    """``--test-only`` scores proxy-test alone with the binarization and estimator draws a full
+    run gives it (the same numbers, a third of the work) and says the check was not made."""
+    from benchmarks.valid_test_shift import main
+    from pgm_cli.main import main as pgm_main
+
+    conf = tmp_path / "c.toml"
+    conf.write_text(
+        'data = "binarized-mnist"\nlatent_dim = 2\nhidden_dims = [8]\nnum_train = 64\n'
+        'epochs = 1\ndevice = "cpu"\n'
+    )
+    run = tmp_path / "run"
+    assert pgm_main(["train", str(conf), "--out", str(run), "--data-dir", str(shared_data)]) == 0
+    small = [str(run), "--data-dir", str(shared_data), "--num-images", "6", "-k", "3"]
+    capsys.readouterr()
+    assert main(small) == 0
+    full = capsys.readouterr().out
+    assert main([*small, "--test-only"]) == 0
+    alone = capsys.readouterr().out
+    row = next(line for line in full.splitlines() if line.startswith("| proxy-test |"))
+    assert row in alone.splitlines()
+    assert "| valid |" not in alone and "the proxy's check was not made" in alone
