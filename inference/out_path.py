@@ -10,7 +10,7 @@ import re
 import stat
 from pathlib import Path
 
-from pgm.validation import what_is
+from pgm.validation import broken_link, what_is
 
 from .config import ConfigError
 
@@ -65,16 +65,6 @@ def check_out_path(path: str | Path, flag: str = "--out") -> Path:
             f"{broken} -> {os.readlink(broken)}"
         )
     return path
-
-
-def broken_link(path: Path) -> Path | None:
-    """``path`` or the nearest of its parents that is a link to nothing, else None."""
-    for p in (path, *path.parents):
-        if p.is_symlink() and not p.exists():
-            return p
-        if p.exists():
-            return None  # an existing folder's parents exist
-    return None
 
 
 def os_error_text(err: OSError) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "check_int",
     "check_shape",
     "check_unique",
+    "broken_link",
     "short_repr",
     "what_is",
 ]
@@ -99,7 +100,7 @@ def what_is(path: str | Path) -> str:
     try:
         mode = os.stat(path).st_mode
     except OSError:
-        return "a broken link" if os.path.islink(path) else "nothing"
+        return f"a broken link to {os.readlink(path)}" if os.path.islink(path) else "nothing"
     for test, words in (
         (stat.S_ISDIR, "a folder"),
         (stat.S_ISREG, "a file"),
@@ -111,3 +112,14 @@ def what_is(path: str | Path) -> str:
         if test(mode):
             return words
     return "something other than a file or folder"
+
+
+def broken_link(path: str | Path) -> Path | None:
+    """``path`` or the nearest of its parents that is a link to nothing, else None."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.is_symlink() and not p.exists():
+            return p
+        if p.exists():
+            return None  # an existing folder's parents exist
+    return None

@@ -10,7 +10,7 @@ import torch
 
 from ..errors import PgmError
 from ..registry import DATASETS
-from ..validation import what_is
+from ..validation import broken_link, what_is
 from .dataset import ImageDataset
 
 __all__ = [
@@ -160,9 +160,9 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
     import shlex
 
     folder = resolve_data_dir(data_dir)
-    if (folder.exists() and not folder.is_dir()) or (
-        folder.is_symlink() and not folder.exists()
-    ):  # else "no such file", with a hint refused too
+    broken = broken_link(folder)
+    if broken is not None or (folder.exists() and not folder.is_dir()):
+        # else "no such file", with a fetch hint that is refused too
         named = (
             "--data-dir"
             if data_dir is not None
@@ -170,8 +170,8 @@ def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarra
             if os.environ.get("PGM_DATA_DIR")
             else "the default data folder"
         )
-        found = what_is(folder) if folder.exists() else f"a broken link to {os.readlink(folder)}"
-        raise NotADirectoryError(f"{named}: expected a folder; found {found}: {folder}")
+        bad = folder if broken is None else broken
+        raise NotADirectoryError(f"{named}: expected a folder; found {what_is(bad)}: {bad}")
     path = folder / filename
     if path.exists() and not path.is_file():
         raise IsADirectoryError(
