@@ -193,7 +193,7 @@ def train_pythae(x: torch.Tensor, x_select: torch.Tensor, epochs: int, seed: int
 
 
 def train_pgm(x_train, x_select, epochs: int, elbo: str, seed: int = 0):
-    """``pgm train configs/vae-binarized-mnist.toml --set epochs=N elbo=ELBO`` on these
+    """``pgm train vae-binarized-mnist --set epochs=N elbo=ELBO`` on these
     images, ``x_select`` its validation images (the best of them kept, pgm's rule); returns the
     model and its per-epoch metrics."""
     from inference import load_config, train

@@ -90,7 +90,8 @@ def compare_runs(
     :param ais: also estimate every latent model by AIS and BDMC (:mod:`.ais_agreement`):
         ``{"num_steps": T, "num_chains": C, "bdmc_images": n, ...}`` (other keys go to
         :func:`evaluation.ais.ais`); ``None``: importance sampling only.
-    :param log: where progress lines go (default: ``tqdm.write``); silent unless ``progress``.
+    :param log: where progress lines go (default: stderr, above the progress bars:
+        :func:`inference.progress.log_line`); silent unless ``progress``.
     :param names: the name each run gets in the report (``None``: its folder's name).
     :param device: where the models run (``cpu``, ``cuda``, ``auto``).
     :param groups: ``--group NAME=RUN,RUN,...`` specs: runs compared as seeds of one model (runs
@@ -148,9 +149,9 @@ def _start(options: CompareOptions, runs, out: Path, log) -> Comparison:
     """The comparison before any section: the test images, each run's metrics and convergence
     record (read once, for every section and figure), and the results' keys in their order."""
     if log is None:
-        from tqdm.auto import tqdm
+        from inference.progress import log_line
 
-        log = tqdm.write  # prints above a live progress bar instead of through it
+        log = log_line  # on stderr, above a live progress bar instead of through it
     data = config_dataset(runs[0].cfg, options.split, options.data_dir).subset(options.num_images)
     c = Comparison(
         options, runs, data, data.float_images(), out, log if options.progress else _silent

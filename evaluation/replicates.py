@@ -128,6 +128,11 @@ def group_runs(
     for name, members in manual.items():
         idx = [_find(m, runs) for m in members]
         for i in idx:
+            if taken.get(i) == name:
+                raise PgmError(
+                    f"--group: expected each run once in a group; found {runs[i][0]} twice in "
+                    f"{name}"
+                )
             if i in taken:
                 raise PgmError(
                     f"--group: expected each run in one group; found {runs[i][0]} in "

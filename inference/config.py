@@ -12,7 +12,7 @@ from typing import Any
 
 from pgm.config_keys import check_known_keys
 from pgm.data.from_config import DATA_KEYS, DataConfig
-from pgm.model_config import inapplicable_keys, resolve_model_config
+from pgm.model_config import NETWORK_SETTINGS, inapplicable_keys, resolve_model_config
 from pgm.plugins import normalise_spec
 from pgm.run_plugins import use_plugins
 from pgm.validation import what_is
@@ -215,10 +215,13 @@ def _resolve(config: dict, image_shape, num_levels) -> ResolvedConfig:
     unused = inapplicable_keys(cfg)
     named = [k for k in unused if k in config]
     if named:
+        # a layer setting the model's network does not read (gated-conv's fixed layers)
+        network = NETWORK_SETTINGS.intersection(named) and "network" not in unused
         warn_once(
-            "config: {} not apply to model {!r}{}; ignored (not recorded in config.json)".format(
+            "config: {} not apply to model {!r}{}{}; ignored (not recorded in config.json)".format(
                 ", ".join(repr(k) for k in named) + (" does" if len(named) == 1 else " do"),
                 cfg["model"],
+                f" with network {cfg['network']!r}" if network else "",
                 _encoder_note(cfg) if "encoder_input" in named else "",
             )
         )

@@ -61,7 +61,7 @@ except ImportError:  # pragma: no cover - Windows: no lock, no clean-up of stale
 
 import numpy as np
 
-from pgm.data import resolve_data_dir
+from pgm.data.npz import data_dir_source, resolve_data_dir
 from pgm.errors import PgmError
 
 from .atomic_write import atomic_write, temporary_pattern
@@ -592,11 +592,10 @@ def fetch(
     table (tests serve small files of the same format); ``say`` receives progress lines."""
     if name not in DATASETS:
         raise PgmError(f"NAME: expected one of {', '.join(DATASETS)}; found {name!r}")
-    folder = check_out_path(resolve_data_dir(data_dir), "--data-dir")
+    named = data_dir_source(data_dir)  # --data-dir, or PGM_DATA_DIR when that set it
+    folder = check_out_path(resolve_data_dir(data_dir), named)
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(
-            f"--data-dir: expected a folder; found {what_is(folder)}: {folder}"
-        )
+        raise NotADirectoryError(f"{named}: expected a folder; found {what_is(folder)}: {folder}")
     _check_mirror(mirror)
     target = folder / DATASETS[name][0]
     if target.exists() and not force:
@@ -636,7 +635,7 @@ def fetch(
         else:
             raise
         raise PgmError(
-            "--data-dir: expected a folder pgm data fetch can create and write in; found "
+            f"{named}: expected a folder pgm data fetch can create and write in; found "
             f"{found}; nothing was written"
         ) from None
     except BaseException:

@@ -3,7 +3,7 @@ machine or several, launched by ``torchrun``.
 
 ::
 
-    torchrun --nproc_per_node=4 -m pgm_cli.torchrun configs/vae-binarized-mnist.toml \\
+    torchrun --nproc_per_node=4 -m pgm_cli.torchrun vae-binarized-mnist \\
         --out runs/vae
     torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --master_port=29500 \\
         --nproc_per_node=8 -m pgm_cli.torchrun CONFIG --out RUN        # the same on every node

@@ -73,11 +73,17 @@ def config_differences(recorded: dict, given: dict, label: str = "given") -> lis
     Model keys the recorded model does not read (which pgm 0.1 still wrote into config.json,
     e.g. ``num_layers`` for a VAE) are not compared, and plug-ins are compared by module and
     file content, not by where the file lies. A model key the record predates counts as its
-    default, which is what the run was trained with (:func:`pgm.model_config.recorded_config`)."""
+    default, which is what the run was trained with (:func:`pgm.model_config.recorded_config`).
+    When ``model`` itself differs, keys only one of the two configs has are not listed: they
+    follow from it."""
     recorded = recorded_config(recorded, given)
     recorded = {k: v for k, v in recorded.items() if k not in inapplicable_keys(recorded)}
+    # another model: the keys only one of the two models reads follow from that one difference
+    shared_only = recorded.get("model") != given.get("model")
     out = []
     for key in sorted((set(recorded) | set(given)) - SESSION_KEYS):
+        if shared_only and (key not in recorded or key not in given):
+            continue
         old, new = recorded.get(key), given.get(key)
         if old == new or (key == "plugins" and _plugin_code(old) == _plugin_code(new)):
             continue

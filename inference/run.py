@@ -10,6 +10,7 @@ fails before its first checkpoint, removed again.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pgm
@@ -69,10 +70,15 @@ class Run:
         )
         self.resume = resume
         self.folder = RunFolder(check_out_path(run_dir)) if run_dir is not None else None
+        continues = resume
         if self.folder is not None:
-            self.folder.check(self.config, resume)
+            continues = self.folder.check(self.config, resume)
+            if resume and not continues:  # a requeued job's first start: fine, but said
+                logging.getLogger("pgm").warning(
+                    f"--resume: {self.folder.path} holds no run yet; training it from the start"
+                )
         check_memory(self.config, train_ds)
-        if not resume:
+        if not continues:
             warn_initialisation(self.config)  # a resumed run has long left its start
         seed_everything(self.config["seed"])
         self.trainer = (trainer_class or Trainer)(
@@ -225,8 +231,8 @@ def load_run_weights(
         if not weights.is_file():
             raise CheckpointError(
                 f"run: expected {weights}; found none (training did not finish: continue it "
-                f"with `pgm train --out {run} --resume`, or evaluate its newest checkpoint with "
-                f"`pgm evaluate {run} --checkpoint best`)"
+                f"with `pgm train --out {run} --resume`; `pgm evaluate` and `pgm sample` read its "
+                "best weights so far with --checkpoint best)"
             )
         state, meta = load_tensors(weights)
         source = RunWeights(weights)

@@ -143,7 +143,11 @@ def _clamped_diagonal_normal(cfg: dict) -> nn.Module:
 @GUIDES.register(
     "iaf",
     "inverse autoregressive flow on the diagonal Gaussian (Kingma et al. 2016)",
-    keys=[Key("num_flows", int, 2, low=1, help="IAF steps on the diagonal Gaussian")],
+    keys=[
+        Key("num_flows", int, 2, low=1, help="IAF steps on the diagonal Gaussian"),
+        # pgm's model key (its default kept): each step's MADE reads it, whatever the network
+        Key("hidden_dim", int, 256, low=1, help="width of each IAF step's autoregressive network"),
+    ],
 )
 def _iaf(cfg: dict) -> nn.Module:
     encoder = _encoder(cfg)

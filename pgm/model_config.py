@@ -336,6 +336,12 @@ _KEYS_OF_MODEL = {
     },
 }
 _ALWAYS = {"model", "image_shape", "num_levels"}
+#: the model keys that set a network's layers: a network registered with ``reads``
+#: (``pgm.ENCODERS``/``pgm.DECODERS``) reads only the ones it names
+NETWORK_SETTINGS = frozenset({"hidden_dim", "hidden_layers", "hidden_dims", "activation"})
+#: the settings a built-in model reads itself, whatever its network: an hvae's dense layers
+#: (its z towers) take their widths from them
+_MODEL_READS = {"hvae": frozenset({"hidden_dim", "hidden_layers", "hidden_dims"})}
 
 
 def inapplicable_keys(cfg: dict) -> list[str]:
@@ -346,14 +352,21 @@ def inapplicable_keys(cfg: dict) -> list[str]:
     if used is None:
         return []
     used = set(used) | _ALWAYS
+    brought: set[str] = set()
     for key, registry in _PART_REGISTRIES.items():
         name = cfg.get(key)
         if key not in used or not isinstance(name, str) or name not in registry:
             continue
         if not registry.builtin(name):
             return []  # a plug-in part: it may read any key
-        used |= {k.name for k in registry.keys(name)}  # keys a part brings, as it declared
+        brought |= {k.name for k in registry.keys(name)}  # keys a part brings, as it declared
     network = cfg.get("network")
+    if "network" in used and isinstance(network, str):
+        # a built-in network that declared what it reads (gated-conv: none of the widths)
+        reads = [_network_reads(r, network) for r in (ENCODERS, DECODERS) if network in r]
+        unread = NETWORK_SETTINGS.difference(*reads) if reads else frozenset()
+        used -= unread - _MODEL_READS.get(_model_name(cfg), frozenset())
+    used |= brought
     if (
         isinstance(network, str) and network in ENCODERS and not ENCODERS.builtin(network)
     ) or cfg.get("num_levels") == 0:
@@ -361,6 +374,13 @@ def inapplicable_keys(cfg: dict) -> list[str]:
         # (no levels) reaches every encoder unchanged: encoder_input changes nothing
         used.discard("encoder_input")
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
+
+
+def _network_reads(registry, network: str) -> frozenset[str]:
+    """The layer settings the network ``network`` of ``registry`` reads: what it declared
+    (``reads=``), else all of them (a plug-in network may read any)."""
+    declared = registry.reads(network) if registry.builtin(network) else None
+    return NETWORK_SETTINGS if declared is None else declared
 
 
 def recorded_config(cfg: dict, keys: Iterable[str] | None = None) -> dict:

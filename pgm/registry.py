@@ -54,17 +54,34 @@ class Registry:
         self._docs: dict[str, str] = {}
         self._origins: dict[str, str] = {}
         self._keys: dict[str, tuple[Key, ...]] = {}
+        self._reads: dict[str, frozenset[str] | None] = {}
 
-    def register(self, name: str, doc: str | None = None, keys: Iterable[Key] = ()) -> Callable:
+    def register(
+        self,
+        name: str,
+        doc: str | None = None,
+        keys: Iterable[Key] = (),
+        reads: Iterable[str] | None = None,
+    ) -> Callable:
         """Decorator: ``@PRIORS.register("laplace", "one line for pgm list")`` on a factory
         ``f(cfg) -> part`` (for parts see :mod:`pgm.parts`). Built-ins and plug-ins use the same
         decorator; the factory's module is recorded as the
         entry's origin, so a run can say which plug-in it needs. ``keys``: the config keys the
         part reads besides the model's (:class:`pgm.keys.Key`: name, type, default, bounds,
-        meaning); the model layer fills and checks them, ``pgm list --keys`` shows them."""
+        meaning); the model layer fills and checks them, ``pgm list --keys`` shows them.
+        ``reads`` (networks): which of the layer settings a network is handed
+        (:data:`pgm.model_config.NETWORK_SETTINGS`) it reads, when not all of them; the others
+        then get the "does not apply" warning and are left out of ``config.json``."""
         declared = tuple(keys)
         if not all(isinstance(k, Key) for k in declared):
             raise PgmError(f"{self.kind} {name!r}: expected keys as pgm.keys.Key; found {keys!r}")
+        if reads is not None:
+            names = () if isinstance(reads, str) else tuple(reads)
+            if isinstance(reads, str) or not all(isinstance(k, str) for k in names):
+                raise PgmError(
+                    f"{self.kind} {name!r}: expected reads as a list of key names; found {reads!r}"
+                )
+            reads = frozenset(names)
 
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries:
@@ -72,6 +89,7 @@ class Registry:
             self._entries[name] = factory
             self._origins[name] = getattr(factory, "__module__", None) or ""
             self._keys[name] = declared
+            self._reads[name] = reads
             text = doc or (factory.__doc__ or "").strip().splitlines()[0:1]
             self._docs[name] = text if isinstance(text, str) else (text[0] if text else "")
             return factory
@@ -80,7 +98,7 @@ class Registry:
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` (a plug-in whose import failed half-way takes back what it added)."""
-        for table in (self._entries, self._docs, self._origins, self._keys):
+        for table in (self._entries, self._docs, self._origins, self._keys, self._reads):
             table.pop(name, None)
 
     def origin(self, name: str) -> str:
@@ -127,6 +145,12 @@ class Registry:
         """The config keys ``name`` declared when registered (none for an unknown name)."""
         _before_lookup()
         return self._keys.get(name, ())
+
+    def reads(self, name: str) -> frozenset[str] | None:
+        """The settings ``name`` declared it reads (``reads=``); None when it declared none
+        (it reads all it is handed) or is unknown."""
+        _before_lookup()
+        return self._reads.get(name)
 
     def builtin(self, name: str) -> bool:
         """Whether ``name`` was registered by pgm itself (not by a plug-in)."""

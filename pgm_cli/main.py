@@ -12,6 +12,7 @@ try:  # Ctrl-C while the command starts: one line, no traceback (heavier imports
     import argparse
     import importlib
     import os
+    import signal
     import warnings
 
     from .commands import COMMANDS
@@ -22,12 +23,12 @@ except KeyboardInterrupt:  # pragma: no cover - timing
 __all__ = ["build_parser", "main", "one_line", "version"]
 
 EPILOG = """examples:
-  pgm suite --out results                       # train and compare the standard set on digits
-  pgm train configs/vae-digits.toml --out runs/vae --set prior=vamp
+  pgm suite --out results                        # train and compare the standard set on digits
+  pgm train vae-digits --out runs/vae --set prior=vamp   # a shipped config, by name
   pgm evaluate runs/vae --num-particles 1000
   pgm evaluate runs/vae --method ais --steps 1000 --chains 16
   pgm sample runs/vae -n 64
-  pgm list                                      # every model, prior, guide, likelihood, dataset
+  pgm list                                       # every model, prior, guide, likelihood, dataset
 """
 
 
@@ -111,17 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def one_line(err: BaseException) -> str:
+def one_line(err: BaseException, joined: bool = True) -> str:
     """The error's message on one line. Pyro appends a table of trace shapes to errors raised
-    inside a model; the sentence before it says what went wrong, the table is left out."""
+    inside a model; the sentence before it says what went wrong, the table is left out.
+    ``joined=False`` keeps a message's newlines (pgm's own messages are one line: a newline
+    there is part of a value, escaped later) and trims only its ends."""
     text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-    lines = []
-    for line in str(text).splitlines():
-        if line.strip().startswith("Trace Shapes:"):
-            break
-        if line.strip():
-            lines.append(line.strip())
-    text = " ".join(lines) or type(err).__name__
+    if joined:
+        lines = []
+        for line in str(text).splitlines():
+            if line.strip().startswith("Trace Shapes:"):
+                break
+            if line.strip():
+                lines.append(line.strip())
+        text = " ".join(lines)
+    text = str(text).strip() or type(err).__name__
     if len(text) > _LONGEST_MESSAGE:  # a value echoed whole (a 200 KB name in a config, say)
         cut = _LONGEST_MESSAGE // 2
         text = f"{text[:cut]}… ({len(text) - 2 * cut:,} characters left out) …{text[-cut:]}"
@@ -198,16 +203,37 @@ class _LoggedWarnings(logging.StreamHandler):
 
 
 def _warning_line(message) -> str:
-    """A warning's or error's message as one printable line: its lines joined, control
-    characters escaped (a plug-in's metadata or a path may carry a newline or an escape code)."""
+    """A warning's or error's message as one printable line, control characters escaped (a
+    plug-in's metadata or a path may carry a newline or an escape code). pgm writes each of
+    its messages on one line, so a newline in one is a value's (a path's) and is shown as
+    ``\\n``; another library's message (raised outside pgm) has its lines joined."""
     if not isinstance(message, BaseException):
-        message = Warning(str(message))
-    text = one_line(message)
+        message = Warning(str(message))  # a warning pgm gave, or its logger's record
+    text = one_line(message, joined=not _raised_by_pgm(message))
     if text.isprintable():  # the usual case: no import of evaluation (and torch) for it
         return text
     from evaluation.tables import printable
 
     return printable(text)
+
+
+def _raised_by_pgm(err: BaseException) -> bool:
+    """Whether ``err`` was raised in pgm's own code (or is a message with no traceback, a
+    warning pgm gave): the innermost frame of its traceback lies in one of pgm's packages."""
+    tb = err.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    where = os.path.abspath(tb.tb_frame.f_code.co_filename)
+    return any(where.startswith(root + os.sep) for root in _PGM_PACKAGES)
+
+
+#: the folders of pgm's own packages (the code whose messages are one line by construction)
+_PGM_PACKAGES = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name)
+    for name in ("pgm", "inference", "evaluation", "pgm_cli", "benchmarks")
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace | int:
@@ -273,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     # the warnings pgm logs (a config key that does not apply, ...) in the same form
     logged = _LoggedWarnings(args.prog)
     logging.getLogger("pgm").addHandler(logged)
+    terminate = _terminate_as_interrupt()
     try:
         # --plugin: named now, imported at the first lookup or after a run's sha256 check
         args.plugin = name_plugins(getattr(args, "plugin", None), "--plugin")
@@ -286,12 +313,13 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
         print(
-            f"{args.prog}: interrupted; {_INTERRUPTED.get(args.command, 'nothing was written')}",
+            f"{args.prog}: {how}; {_INTERRUPTED.get(args.command, 'nothing was written')}",
             file=sys.stderr,
         )
-        return 130
+        return 128 + signal.SIGTERM if isinstance(stop, Terminated) else 130
     except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
             raise
@@ -314,6 +342,30 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         warnings.formatwarning = shown
         logging.getLogger("pgm").removeHandler(logged)
+        terminate()  # the handler it replaced, back
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or ``kill``'s stop) while a command runs. It is a
+    :class:`KeyboardInterrupt`, so everything that cleans up after Ctrl-C (an unfinished first
+    checkpoint, a report being written) does so after SIGTERM too, and the command says in one
+    line what was kept; Python's default had ended the process silently."""
+
+
+def _terminate_as_interrupt():
+    """Raise :class:`Terminated` on SIGTERM while the command runs; returns what puts the
+    replaced handler back (nothing is installed off the main thread, where Python allows
+    no handler)."""
+
+    def terminated(signum, frame):
+        raise Terminated
+
+    try:
+        replaced = signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # not the main thread (an embedding application's worker)
+        return lambda: None
+    # None: a handler installed outside Python, which cannot be put back from here
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if replaced is None else replaced)
 
 
 def _blame_the_runs(err: ValueError, args) -> bool:

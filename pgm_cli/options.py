@@ -269,6 +269,19 @@ def add_ais_options(p, steps: int = DEFAULT_STEPS) -> None:
     )
 
 
+def add_checkpoint(p, verb: str) -> None:
+    """``--checkpoint best|last``: a run still training, read from its newest checkpoint
+    (``pgm evaluate``, ``pgm sample``; the hint of an unfinished run names it)."""
+    p.add_argument(
+        "--checkpoint",
+        choices=["best", "last"],
+        default=None,
+        help=f"{verb} a run still training from its newest checkpoint: the best validation "
+        "epoch's weights so far (best) or its current weights (last), instead of "
+        "model.safetensors",
+    )
+
+
 def add_json(p, help: str) -> None:
     p.add_argument("--json", action="store_true", help=help)
 

@@ -6,7 +6,7 @@ writes the run folder and prints the summary ``pgm train`` prints. The same comm
 serves one machine (``--nproc_per_node``) and several (``--nnodes``, ``--node_rank``,
 ``--master_addr``, ``--master_port``: torchrun's own options), e.g.::
 
-    torchrun --nproc_per_node=2 -m pgm_cli.torchrun configs/vae-binarized-mnist.toml \\
+    torchrun --nproc_per_node=2 -m pgm_cli.torchrun vae-binarized-mnist \\
         --out runs/vae-ddp --data-dir ../shared/data --set epochs=5
     torchrun --nproc_per_node=2 -m pgm_cli.torchrun --out runs/vae-ddp --resume --set epochs=10
 """

@@ -110,7 +110,10 @@ def test_train_evaluate_sample(tmp_path, config, capsys):
     out = tmp_path / "grid.png"
     assert main(["sample", str(run), "-n", "9", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert capsys.readouterr().out == f"9 samples of shape [1, 8, 8] in {out}\n"
+    assert (
+        capsys.readouterr().out
+        == f"9 samples of shape [1, 8, 8] in {out} (weights: model.safetensors)\n"
+    )
     assert main(["sample", str(run), "-n", "9", "--out", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["shape"] == [9, 1, 8, 8]
     # 3 x 3 images of 8 pixels, 1-pixel padding: 3 * 9 + 1 = 28 pixels, drawn 7x by default
@@ -574,7 +577,7 @@ def test_pgms_own_warnings_are_one_line_and_others_keep_their_form(monkeypatch, 
         assert main(["list"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert "pgm list: warning: ours, said once" in err
-    assert "pgm list: warning: a plug-in's name \\x1b[31mred" in err  # one line, escaped
+    assert "pgm list: warning: a plug-in's\\nname \\x1b[31mred" in err  # one line, escaped
     assert any("DeprecationWarning: a library's" in line and "test_cli.py" in line for line in err)
     assert not any("PgmWarning" in line for line in err)
 

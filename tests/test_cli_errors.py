@@ -113,6 +113,24 @@ def test_a_very_long_message_keeps_its_start_and_end():
     assert cli.one_line(PgmError("short " * 300)) == ("short " * 300).strip()
 
 
+def test_a_newline_in_a_path_is_shown_escaped_not_as_a_space(tmp_path, capsys):
+    """pgm's messages are one line: a newline in one is the path's, and is shown as ``\\n``
+    (joined with a space, ``a\\nb`` read as a folder ``a b``); another library's multi-line
+    message still has its lines joined."""
+    run = tmp_path / "a\nb"
+    assert cli.main(["evaluate", str(run), "-k", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.rstrip().endswith(str(tmp_path) + "/a\\nb"), err
+
+    def foreign():
+        exec(compile("raise OSError('first line\\n  second line')", "<library>", "exec"))
+
+    try:
+        foreign()
+    except OSError as caught:
+        assert cli._warning_line(caught) == "first line second line"
+
+
 def test_options_are_never_abbreviated(tmp_path, capsys):
     """``--data`` on a command that has only ``--data-dir`` was taken as ``--data-dir``, silently
     (the run trained on the config's data): a prefix is now an unknown option, and nothing is

@@ -878,6 +878,23 @@ def test_a_data_dir_that_is_no_folder_is_named_for_what_it_is(tmp_path, capsys):
     assert _error_line(capsys).endswith(f"--data-dir: expected a folder; found a FIFO: {fifo}")
 
 
+def test_a_bad_data_folder_from_the_environment_is_said_for_pgm_data_dir(
+    tmp_path, capsys, monkeypatch
+):
+    """The folder came from ``PGM_DATA_DIR``, not from a --data-dir the user never typed."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("PGM_DATA_DIR", str(fifo))
+    assert main(["data", "fetch", "mnist"]) == 2
+    assert _error_line(capsys).endswith(f"PGM_DATA_DIR: expected a folder; found a FIFO: {fifo}")
+    if Path("/proc/self").is_dir():
+        monkeypatch.setenv("PGM_DATA_DIR", "/proc/self/data")
+        assert main(["data", "fetch", "mnist"]) == 2
+        assert "PGM_DATA_DIR: expected a folder pgm data fetch can create and write in; found" in (
+            _error_line(capsys)
+        )
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 @pytest.mark.parametrize("name", ["mnist", "binarized-mnist"])
 @pytest.mark.parametrize("folder", ["/proc/self", "/proc/self/data"])

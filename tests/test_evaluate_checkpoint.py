@@ -364,3 +364,31 @@ def test_a_run_given_as_dot_is_named_by_its_folder(finished, tmp_path, capsys, m
     monkeypatch.chdir(run)
     assert main(["evaluate", ".", *EVAL, "--checkpoint", "best"]) == 0
     assert capsys.readouterr().out.startswith("run on the test split")
+
+
+def test_sample_reads_a_run_still_training_from_its_checkpoint(finished, tmp_path, capsys):
+    """``pgm sample`` on a run without model.safetensors names --checkpoint (which it has,
+    as ``pgm evaluate`` does), and with it draws from the best or current weights, saying which;
+    the best weights so far draw what the final weights draw, with the same seed."""
+    whole = Path(shutil.copytree(finished, tmp_path / "whole"))
+    grid = tmp_path / "final.png"
+    assert main(["sample", str(whole), "-n", "4", "--out", str(grid), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weights"] == "model.safetensors"
+    run = _in_training(finished, tmp_path)
+    assert main(["sample", str(run), "-n", "4", "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pgm sample: error: run: expected ") and len(err.splitlines()) == 1
+    assert (
+        "`pgm evaluate` and `pgm sample` read its best weights so far with --checkpoint best"
+        in (err)
+    )
+    assert not (tmp_path / "x.png").exists()
+    best = tmp_path / "best.png"
+    assert main(["sample", str(run), "-n", "4", "--out", str(best), "--checkpoint", "best"]) == 0
+    epoch = _best_epoch(run)
+    assert (
+        capsys.readouterr().out.strip().endswith(f"(weights: best of {CKPT} (best epoch {epoch}))")
+    )
+    assert best.read_bytes() == grid.read_bytes()
+    assert main(["sample", str(run), "-n", "4", "--out", str(best), "--checkpoint", "last"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"(weights: last of {CKPT} (epoch 2))")

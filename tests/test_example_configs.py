@@ -142,3 +142,39 @@ def test_examples_use_the_closed_form_kl_wherever_there_is_one(path):
         return
     closed = cfg["prior"] in CLOSED_FORM_PRIORS and cfg["guide"] == "diagonal-normal"
     assert cfg["elbo"] == ("mean-field" if closed else "trace"), (path.name, cfg["elbo"])
+
+
+def _parameters(cfg: dict) -> int:
+    return sum(p.numel() for p in pgm.build(cfg).parameters())
+
+
+def test_layer_settings_a_network_does_not_read_are_warned_about_and_not_recorded(caplog):
+    """gated-conv's layers are fixed and gated-mlp's gates are its non-linearity: the widths
+    and ``activation`` they are handed change nothing, so naming them is warned about (naming
+    the network) and they are not recorded. What does read them keeps them: an hvae's dense
+    layers, an IAF guide's flows."""
+    base = {"model": "vae", "network": "gated-conv", "latent_dim": 4}
+    with caplog.at_level(logging.WARNING, logger="pgm"):
+        cfg = resolve_config({**base, "hidden_dim": 32, "activation": "tanh"}, **DIGITS)
+    assert [r.getMessage() for r in caplog.records if r.name == "pgm"] == [
+        "config: 'activation', 'hidden_dim' do not apply to model 'vae' with network "
+        "'gated-conv'; ignored (not recorded in config.json)"
+    ]
+    assert not {"hidden_dim", "hidden_layers", "hidden_dims", "activation"} & set(cfg)
+    # what they would have set never reached the model: the same network either way
+    assert _parameters(cfg) == _parameters(resolve_config(base, **DIGITS))
+    # gated-mlp reads its widths, not activation
+    gated = resolve_config({**base, "network": "gated-mlp", "hidden_dim": 32}, **DIGITS)
+    assert gated["hidden_dim"] == 32 and "activation" not in gated
+    assert _parameters(gated) != _parameters({**gated, "hidden_dim": 16})
+    # an hvae's z towers read the widths whatever its network; an IAF guide reads hidden_dim
+    hvae = resolve_config({**base, "model": "hvae", "hidden_dims": [24, 24]}, **DIGITS)
+    assert hvae["hidden_dims"] == [24, 24] and "activation" not in hvae
+    assert _parameters(hvae) != _parameters({**hvae, "hidden_dims": [12, 12]})
+    iaf = resolve_config({**base, "guide": "iaf", "hidden_dim": 32}, **DIGITS)
+    assert iaf["hidden_dim"] == 32
+    assert _parameters(iaf) != _parameters({**iaf, "hidden_dim": 16})
+    # mlp and conv read them all
+    for network in ("mlp", "conv"):
+        kept = resolve_config({**base, "network": network, "activation": "tanh"}, **DIGITS)
+        assert kept["activation"] == "tanh" and kept["hidden_dim"] == 256

@@ -192,3 +192,21 @@ def test_differences_say_num_train_zero_means_every_image():
     base = {"model": "vae", "data": "digits", "epochs": 3}
     found = config_differences({**base, "num_train": 200}, {**base, "num_train": 0}, "recipe")
     assert found == ["num_train (run has 200, recipe 0 (all))"]
+
+
+def test_another_model_is_one_difference_not_every_key_it_reads():
+    """An edited ``model`` is named alone with the keys both models share that differ; the keys
+    only one of the two models reads (a VAE's latent_dim, a PixelCNN's num_layers) follow from
+    it and are not listed as "run has None"."""
+    vae = {"model": "vae", "data": "digits", "latent_dim": 16, "hidden_dim": 256, "lr": 1e-3}
+    pixelcnn = {"model": "pixelcnn", "data": "digits", "num_layers": 5, "lr": 1e-3}
+    assert config_differences(vae, pixelcnn, "config.json") == [
+        "model (run has 'vae', config.json 'pixelcnn')"
+    ]
+    assert config_differences(vae, {**pixelcnn, "lr": 2e-3}, "config.json") == [
+        "lr (run has 0.001, config.json 0.002)",
+        "model (run has 'vae', config.json 'pixelcnn')",
+    ]
+    # the same model: a key dropped from one side is still a difference
+    dropped = {k: v for k, v in vae.items() if k != "latent_dim"}
+    assert "latent_dim" in " ".join(config_differences(vae, dropped))

@@ -170,3 +170,47 @@ def test_estimator_folds_its_partial_sums(monkeypatch):
     torch.manual_seed(0)
     folded = ll.estimate(model, None, x, 64, max_elements=8).log_likelihood
     assert torch.allclose(plain, folded, atol=1e-4), (plain, folded)
+
+
+def test_sigterm_during_training_says_what_was_kept_and_resume_continues(tmp_path):
+    """SIGTERM (a scheduler's stop) gets the Ctrl-C line, as "terminated", and status 143;
+    the checkpoints written so far are whole and ``--resume`` continues from them."""
+    config = _toml(tmp_path / "c.toml", {**TINY, "epochs": 100_000})
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "pgm_cli", "train", "--no-progress", "--out", str(run)]
+    proc = subprocess.Popen(
+        [*command, str(config)], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while (
+        not (run / "metrics.jsonl").is_file()
+        or len((run / "metrics.jsonl").read_text().splitlines()) < 2
+    ):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == (
+        "pgm train: terminated (SIGTERM); checkpoints written so far are intact "
+        "(pgm train --out RUN --resume continues)"
+    ), err
+    assert "Traceback" not in err
+    epochs = len((run / "metrics.jsonl").read_text().splitlines())
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+    # the run continues where it stopped: one more epoch, then stopped again
+    resumed = subprocess.Popen(
+        [*command, "--resume"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while len((run / "metrics.jsonl").read_text().splitlines()) <= epochs:
+        assert resumed.poll() is None and time.monotonic() < deadline, resumed.stderr.read()
+        time.sleep(0.05)
+    resumed.send_signal(signal.SIGTERM)
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 128 + signal.SIGTERM, err
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    import json
+
+    assert [json.loads(line)["epoch"] for line in lines] == list(range(1, len(lines) + 1))

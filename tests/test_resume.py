@@ -186,12 +186,20 @@ def test_resume_extends_epochs_exactly(tmp_path, straight):
     assert (tmp_path / "split" / "model.safetensors").read_bytes() == straight
 
 
-def test_resume_of_a_folder_holding_nothing_starts_the_run(tmp_path, straight):
-    """A kill before config.json was written leaves (at most) an empty folder: --resume starts."""
+def test_resume_of_a_folder_holding_nothing_starts_the_run(tmp_path, straight, caplog):
+    """A kill before config.json was written leaves (at most) an empty folder: --resume starts,
+    and says so (a mistyped --out would otherwise train afresh unnoticed)."""
     (tmp_path / "run").mkdir()
-    result = train(TINY, tmp_path / "run", resume=True, progress=False)
+    with caplog.at_level("WARNING", logger="pgm"):
+        result = train(TINY, tmp_path / "run", resume=True, progress=False)
     assert [m["epoch"] for m in result.metrics] == [1, 2, 3]
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == straight
+    said = [r.getMessage() for r in caplog.records if r.name == "pgm"]
+    assert said == [f"--resume: {tmp_path / 'run'} holds no run yet; training it from the start"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="pgm"):  # a real resume says nothing of the kind
+        train({**TINY, "epochs": 4}, tmp_path / "run", resume=True, progress=False)
+    assert not [r for r in caplog.records if "holds no run" in r.getMessage()]
 
 
 def test_resume_rewrites_metrics_from_the_checkpoint(tmp_path):

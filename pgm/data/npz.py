@@ -46,6 +46,16 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     return Path(data_dir).expanduser()
 
 
+def data_dir_source(data_dir: str | Path | None) -> str:
+    """What set the data folder :func:`resolve_data_dir` gives for ``data_dir``, to name it
+    in a message: ``--data-dir``, ``PGM_DATA_DIR`` or ``the default data folder``."""
+    import os
+
+    if data_dir is not None:
+        return "--data-dir"
+    return "PGM_DATA_DIR" if os.environ.get("PGM_DATA_DIR") else "the default data folder"
+
+
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
@@ -156,22 +166,16 @@ def load_image_array(path: str | Path, num_levels: int, what: str = "--input") -
 
 
 def _open_npz(data_dir: str | Path | None, filename: str) -> dict[str, np.ndarray]:
-    import os
     import shlex
 
     folder = resolve_data_dir(data_dir)
     broken = broken_link(folder)
     if broken is not None or (folder.exists() and not folder.is_dir()):
         # else "no such file", with a fetch hint that is refused too
-        named = (
-            "--data-dir"
-            if data_dir is not None
-            else "PGM_DATA_DIR"
-            if os.environ.get("PGM_DATA_DIR")
-            else "the default data folder"
-        )
         bad = folder if broken is None else broken
-        raise NotADirectoryError(f"{named}: expected a folder; found {what_is(bad)}: {bad}")
+        raise NotADirectoryError(
+            f"{data_dir_source(data_dir)}: expected a folder; found {what_is(bad)}: {bad}"
+        )
     path = folder / filename
     if path.exists() and not path.is_file():
         raise IsADirectoryError(

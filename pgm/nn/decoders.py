@@ -11,7 +11,7 @@ from torch import nn
 
 from ..registry import DECODERS
 from .encoders import conv_image_shape
-from .mlp import activation_class, make_mlp
+from .mlp import GATED_MLP_READS, activation_class, make_mlp
 from .weight_init import keep_initialisation
 
 __all__ = ["ConvDecoder", "MLPDecoder", "make_decoder", "maps_to_params"]
@@ -94,7 +94,9 @@ def _mlp_decoder(latent_dim, hidden_dims, event_shape, params_per_dim, activatio
     return MLPDecoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation, "mlp")
 
 
-@DECODERS.register("gated-mlp", "gated dense layers (Tomczak & Welling 2018)")
+@DECODERS.register(
+    "gated-mlp", "gated dense layers (Tomczak & Welling 2018)", reads=GATED_MLP_READS
+)
 def _gated_mlp_decoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation="relu"):
     return MLPDecoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation, "gated-mlp")
 

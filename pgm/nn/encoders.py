@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import PgmError
 from ..registry import ENCODERS
-from .mlp import activation_class, make_mlp
+from .mlp import GATED_MLP_READS, activation_class, make_mlp
 from .weight_init import keep_initialisation
 
 __all__ = ["ConvEncoder", "MLPEncoder", "conv_image_shape", "make_encoder", "scale_pixels"]
@@ -116,7 +116,9 @@ def _mlp_encoder(
     )
 
 
-@ENCODERS.register("gated-mlp", "gated dense layers (Tomczak & Welling 2018)")
+@ENCODERS.register(
+    "gated-mlp", "gated dense layers (Tomczak & Welling 2018)", reads=GATED_MLP_READS
+)
 def _gated_mlp_encoder(
     event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=True
 ):

@@ -126,7 +126,9 @@ class GatedConvDecoder(nn.Module):
         return maps_to_params(out, z.shape[:-1], self.event_shape, self.params_per_dim)
 
 
-@ENCODERS.register("gated-conv", "five gated convolutions, flattened (Tomczak & Welling 2018)")
+@ENCODERS.register(
+    "gated-conv", "five gated convolutions, flattened (Tomczak & Welling 2018)", reads=()
+)
 def _gated_conv_encoder(
     event_shape, num_levels, hidden_dims, out_features=None, activation="relu", centred=True
 ):
@@ -134,7 +136,9 @@ def _gated_conv_encoder(
 
 
 @DECODERS.register(
-    "gated-conv", "gated dense layer to an image, four gated 3x3 convolutions, 1x1 output"
+    "gated-conv",
+    "gated dense layer to an image, four gated 3x3 convolutions, 1x1 output",
+    reads=(),  # its layers are the authors', fixed; its gates are its non-linearity
 )
 def _gated_conv_decoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation="relu"):
     return GatedConvDecoder(latent_dim, hidden_dims, event_shape, params_per_dim, activation)

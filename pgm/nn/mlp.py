@@ -10,10 +10,22 @@ from ..errors import PgmError
 from ..validation import check_choice
 from .gated_mlp import GatedMLP
 
-__all__ = ["ACTIVATIONS", "MLP", "MLP_NETWORKS", "activation_class", "make_mlp"]
+__all__ = [
+    "ACTIVATIONS",
+    "GATED_MLP_READS",
+    "MLP",
+    "MLP_NETWORKS",
+    "activation_class",
+    "make_mlp",
+]
 
 #: The hidden layers' non-linearity, by the name configs use (IWAE uses tanh).
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+#: the layer settings a gated-mlp network reads: its widths; its gates are its non-linearity,
+#: so ``activation`` does not apply (the ``reads`` of its encoder and decoder registrations)
+GATED_MLP_READS = ("hidden_dim", "hidden_layers", "hidden_dims")
 
 
 def activation_class(name: str) -> type[nn.Module]:

@@ -31,14 +31,7 @@ def add_parser(sub) -> None:
     o.add_num_images(p)
     o.add_seed(p, "the estimator")
     o.add_method(p, METHOD_HELP, choices=None)
-    p.add_argument(
-        "--checkpoint",
-        choices=["best", "last"],
-        default=None,
-        help="evaluate a run still training from its newest checkpoint: the best validation "
-        "epoch's weights so far (best) or its current weights (last), instead of "
-        "model.safetensors",
-    )
+    o.add_checkpoint(p, "evaluate")
     o.add_ais_options(p)
     o.add_json(
         p, "print one JSON line (the contents of the evaluation file) instead of the summary"

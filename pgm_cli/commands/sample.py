@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
         help="draw each pixel as SCALE×SCALE pixels (nearest neighbour; default: each image at "
         "least 56 pixels tall)",
     )
-    o.add_json(p, "print one JSON line (samples, n, shape) instead of the summary")
+    o.add_checkpoint(p, "sample")
+    o.add_json(p, "print one JSON line (samples, n, shape, weights) instead of the summary")
     o.add_common(p, data_dir=False)
     p.set_defaults(func=run)
 
@@ -43,14 +44,21 @@ def run(args) -> int:
     import torch
 
     from evaluation.images import save_grid
-    from inference import load_run
+    from inference.run import load_run_weights
 
     out = png_out(args.out, Path(args.run) / "samples.png")
-    model, cfg = load_run(args.run, device=args.device)
+    model, _, weights = load_run_weights(args.run, args.device, args.checkpoint)
     check_image_memory(args.n, model, "-n", args.n, args.scale)
     torch.manual_seed(args.seed)
     x = model.sample(args.n, cached=not args.naive)
     write_png(lambda: save_grid(x, model.num_levels, out, scale=args.scale), out)
-    row = {"samples": str(out), "n": args.n, "shape": list(x.shape)}
-    emit(args, row, lambda r: f"{r['n']} samples of shape {r['shape'][1:]} in {r['samples']}")
+    row = {"samples": str(out), "n": args.n, "shape": list(x.shape), "weights": weights.describe()}
+    emit(
+        args,
+        row,
+        lambda r: (
+            f"{r['n']} samples of shape {r['shape'][1:]} in {r['samples']} "
+            f"(weights: {r['weights']})"
+        ),
+    )
     return 0
