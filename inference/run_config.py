@@ -31,7 +31,17 @@ def run_template(run: str | Path) -> dict:
         )
     cfg = read_json_object(saved, "--from")
     _check_weights_config(Path(run), cfg)
-    return {k: v for k, v in cfg.items() if k not in SESSION_KEYS}
+    return {k: v for k, v in _read_keys(cfg).items() if k not in SESSION_KEYS}
+
+
+def _read_keys(cfg: dict) -> dict:
+    """A run's recorded config less the keys its model does not read: an older pgm recorded
+    some (``activation`` for a gated-mlp). They are records, not the user's choice, so they
+    are left out here, silently, instead of warned about as "does not apply"."""
+    from pgm.model_config import inapplicable_keys
+
+    unread = set(inapplicable_keys(cfg))
+    return {k: v for k, v in cfg.items() if k not in unread}
 
 
 def _check_weights_config(run: Path, cfg: dict) -> None:
@@ -128,6 +138,7 @@ def train_config(
         cfg = read_json_object(saved, "--resume")
         recorded(cfg.get("plugins"), f"--resume ({saved})")  # records only: they name no code
         _check_recorded_plugins(Path(out), cfg)
+        cfg = _read_keys(cfg)
     else:
         raise ConfigError(
             "config: expected a TOML config file (it may be left out only with --resume); "

@@ -79,3 +79,23 @@ def test_from_a_folder_without_a_config_is_refused(tmp_path, trained, capsys):
     assert "--from: expected a run folder written by `pgm train`" in err and not trained
     assert main(["train", str(tmp_path / "none.json"), "--out", str(tmp_path / "n")]) == 2
     assert "config: expected a JSON config file; found no such file" in capsys.readouterr().err
+
+
+def test_a_key_an_older_pgm_recorded_is_dropped_silently_on_resume_and_from(
+    tmp_path, trained, capsys
+):
+    """A run recorded ``activation`` for its gated-mlp network before pgm knew gated-mlp does
+    not read it: ``--resume`` and ``--from`` take the record as it applies now, with no "does
+    not apply" warning for a key the user never named; ``--set`` naming it still gets one."""
+    run = recorded_run(tmp_path / "old")
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(
+        json.dumps({**cfg, "network": "gated-mlp", "activation": "relu"})
+    )
+    assert main(["train", "--from", str(run), "--out", str(tmp_path / "new")]) == 0
+    assert "activation" not in trained[0] and trained[0]["network"] == "gated-mlp"
+    assert main(["train", "--out", str(run), "--resume"]) == 0
+    assert "activation" not in trained[1] and trained[1]["network"] == "gated-mlp"
+    assert "warning" not in capsys.readouterr().err
+    assert main(["train", "--out", str(run), "--resume", "--set", 'activation="tanh"']) == 0
+    assert trained[2]["activation"] == "tanh"  # the user's: resolving it warns (train's test)
