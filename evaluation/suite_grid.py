@@ -8,7 +8,9 @@ share in turn; on Slurm each run is one element of a job array of at most ``J`` 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,9 @@ __all__ = [
     "MAX_SEEDS",
     "TrainTask",
     "check_grid_options",
+    "job_error",
     "run_dir_name",
+    "stop_local_job",
     "train_grid",
 ]
 
@@ -71,6 +75,48 @@ def train_tasks(tasks: list[TrainTask]) -> list[str]:
     return [str(t.run_dir) for t in tasks]
 
 
+def stop_local_job(job) -> None:
+    """Stop a submitit local job and the task processes it started, at once. submitit's own
+    ``cancel`` sends SIGINT, which a process started in the background ignores (and its children
+    inherit that), and its tasks let SIGTERM pass (Slurm's preemption signal): a job left so
+    trained on after the suite had stopped. SIGKILL is safe for a pgm run (atomic checkpoints,
+    exact resume). Without Linux's ``/proc`` (children unknown) submitit's cancel is used."""
+    process = getattr(job, "_process", None)
+    if process is None or not Path(f"/proc/{process.pid}").is_dir():
+        job.cancel(check=False)
+        return
+    for pid in [*_descendants(process.pid), process.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # ended meanwhile
+    process.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, deepest first (Linux: ``/proc/PID/task/*/children``)."""
+    children: list[int] = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children += [int(c) for c in listing.read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return [d for c in children for d in (*_descendants(c), c)]
+
+
+def job_error(err: Exception) -> str:
+    """A failed job's cause in one line: the last line of the traceback submitit carries (a
+    run's "locked by another process (pid N)"), and its log file; submitit's message itself
+    ends with the paths of the logs, which say nothing of the cause."""
+    text = str(err)
+    parts = text.split("-" * 22)  # submitit frames the job's traceback between such rules
+    trace = parts[1] if len(parts) >= 3 else text
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
+    logs = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("- ")]
+    cause = lines[-1] if lines else type(err).__name__
+    return cause + (f" (log: {logs[-1]})" if logs else "")
+
+
 def train_grid(tasks: list[TrainTask], jobs: int, executor: str, folder: Path, log=print) -> None:
     """Train ``tasks`` with ``jobs`` concurrent jobs through submitit (job logs in ``folder``);
     a failed job is reported by its run names and submitit's error, after the others finish."""
@@ -87,10 +133,19 @@ def train_grid(tasks: list[TrainTask], jobs: int, executor: str, folder: Path, l
     submitted = ex.map_array(train_tasks, chunks)
     log(f"submitted {len(tasks)} run(s) as {len(submitted)} {executor} job(s); logs in {folder}")
     failed = []
-    for job, chunk in zip(submitted, chunks, strict=True):
-        try:
-            job.result()
-        except Exception as e:  # noqa: BLE001 — reported with the runs it concerns
-            failed.append(f"{', '.join(t.name for t in chunk)}: {str(e).strip().splitlines()[-1]}")
+    try:
+        for job, chunk in zip(submitted, chunks, strict=True):
+            try:
+                job.result()
+            except Exception as e:  # noqa: BLE001 — reported with the runs it concerns
+                failed.append(f"{', '.join(t.name for t in chunk)}: {job_error(e)}")
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to this process alone (pgm_cli.main)
+        if executor != "slurm":
+            # local jobs are this machine's processes: stopped with the suite (their
+            # checkpoints are atomic, and the same command resumes them), not left training
+            # into folders the rerun would find locked
+            for job in submitted:
+                stop_local_job(job)
+        raise
     if failed:
         raise PgmError(f"--jobs: expected every run to train; found failures: {'; '.join(failed)}")

@@ -97,7 +97,7 @@ def _newest(run: Path) -> tuple[Path, dict, dict]:
             tensors, meta = load_tensors(path)
         except CheckpointError as err:
             if path.exists():  # corrupt, not rotated away: as a resume, name the one before
-                hint = f"; move it away to evaluate {found[-2].name}" if found[1:] else ""
+                hint = f"; move it away to read {found[-2].name} instead" if found[1:] else ""
                 raise CheckpointError(f"{err}{hint}") from None
             if attempt == 0:
                 continue

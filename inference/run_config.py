@@ -30,7 +30,7 @@ def run_template(run: str | Path) -> dict:
             f"found {'no such folder' if not Path(run).exists() else 'no ' + str(saved)}: {run}"
         )
     cfg = read_json_object(saved, "--from")
-    _check_weights_config(Path(run), cfg)
+    _check_weights_config(Path(run), cfg, "--from")
     return {k: v for k, v in _read_keys(cfg).items() if k not in SESSION_KEYS}
 
 
@@ -44,11 +44,12 @@ def _read_keys(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k not in unread}
 
 
-def _check_weights_config(run: Path, cfg: dict) -> None:
+def _check_weights_config(run: Path, cfg: dict, flag: str) -> None:
     """Refuse a ``config.json`` edited since its weights were written (as loading the run
     does): ``--from`` would train another model than the run's (``encoder_input`` added to a
-    run that predates it, say) under its name. Checked against the run's newest checkpoint or
-    its weights; a run with neither (killed before its first epoch) is not checked."""
+    run that predates it, say) under its name, and ``--resume`` would blame the config given
+    for differing from the edit. Checked against the run's newest checkpoint or its weights; a
+    run with neither (killed before its first epoch) is not checked."""
     from pgm.model_config import recorded_config
 
     from .fingerprint import check_weights_config
@@ -56,9 +57,7 @@ def _check_weights_config(run: Path, cfg: dict) -> None:
     found = _recorded_meta(run)
     if found is not None and isinstance(found[1].get("config"), dict):
         hint = f" (config.json was edited; restore it in {run})"
-        check_weights_config(
-            found[1]["config"], recorded_config(cfg), "--from", str(found[0]), hint
-        )
+        check_weights_config(found[1]["config"], recorded_config(cfg), flag, str(found[0]), hint)
 
 
 def _recorded_meta(run: Path) -> tuple[Path, dict] | None:
@@ -144,6 +143,10 @@ def train_config(
             "config: expected a TOML config file (it may be left out only with --resume); "
             "found none"
         )
+    if resume and RunFolder(out).config.is_file():
+        # config.json against the weights first: an edit is the run's, not the config given
+        saved = read_json_object(RunFolder(out).config, "--resume")
+        _check_weights_config(Path(out), saved, "--resume")
     cfg.update(overrides)
     return cfg
 

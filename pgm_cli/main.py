@@ -9,10 +9,12 @@ import re
 import sys
 
 try:  # Ctrl-C while the command starts: one line, no traceback (heavier imports come later)
+    import _thread
     import argparse
     import importlib
     import os
     import signal
+    import threading
     import warnings
 
     from .commands import COMMANDS
@@ -138,7 +140,8 @@ _LONGEST_MESSAGE = 2000
 
 
 _INTERRUPTED = {
-    "train": "checkpoints written so far are intact (pgm train --out RUN --resume continues)",
+    "train": "checkpoints written so far, if any, are intact (pgm train --out RUN --resume "
+    "continues)",
     "suite": "finished runs are kept and an unfinished one resumes: run the same command again",
     "compare": "the report folder holds the previous report (or none); run the command again",
     "evaluate": "no evaluation file was written",
@@ -265,8 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     another operating-system failure gets one line and status 1. Weights of an opened run that
     give a distribution invalid parameters on the real images are the run's fault (one line,
     status 2) when no plug-in was named. Any other exception is a bug and surfaces as one, with
-    its traceback. ``PGM_DEBUG=1`` shows the traceback always.
+    its traceback. ``PGM_DEBUG=1`` shows the traceback always. Ctrl-C and SIGTERM end it with
+    one line saying what was kept, status 130 and 143.
     """
+    termination = _Termination()
+    try:
+        return _main(argv, termination)
+    finally:
+        termination.restore()
+
+
+def _main(argv: list[str] | None, termination: _Termination) -> int:
     try:  # Ctrl-C while the start-up imports run: one line, no traceback
         args = _parse(argv)
         if isinstance(args, int):
@@ -278,9 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         flush_for_the_process()  # before torch's worker threads start, so they inherit it
         from pgm.errors import PgmWarning
         from pgm.plugins import name_plugins
-    except KeyboardInterrupt:
-        print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        print(f"pgm: {_stopped(stop)} while starting; nothing was run or written", file=sys.stderr)
+        return _stop_status(stop)
 
     bad_input = (
         PgmError,
@@ -299,12 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     # the warnings pgm logs (a config key that does not apply, ...) in the same form
     logged = _LoggedWarnings(args.prog)
     logging.getLogger("pgm").addHandler(logged)
-    terminate = _terminate_as_interrupt()
     try:
         # --plugin: named now, imported at the first lookup or after a run's sha256 check
         args.plugin = name_plugins(getattr(args, "plugin", None), "--plugin")
         _check_runs_before_import(args)
         code = args.func(args)
+        if termination.signalled:  # the signal's exception was swallowed on its way here
+            raise Terminated
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         return code
     except BrokenPipeError:
@@ -314,12 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except KeyboardInterrupt as stop:
-        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-        print(
-            f"{args.prog}: {how}; {_INTERRUPTED.get(args.command, 'nothing was written')}",
-            file=sys.stderr,
-        )
-        return 128 + signal.SIGTERM if isinstance(stop, Terminated) else 130
+        kept = _INTERRUPTED.get(args.command, "nothing was written")
+        print(f"{args.prog}: {_stopped(stop)}; {kept}", file=sys.stderr)
+        return _stop_status(stop)
     except (*bad_input, NonFiniteLossError, OSError, MemoryError) as err:
         if os.environ.get("PGM_DEBUG"):
             raise
@@ -342,7 +352,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         warnings.formatwarning = shown
         logging.getLogger("pgm").removeHandler(logged)
-        terminate()  # the handler it replaced, back
 
 
 class Terminated(KeyboardInterrupt):
@@ -352,20 +361,51 @@ class Terminated(KeyboardInterrupt):
     line what was kept; Python's default had ended the process silently."""
 
 
-def _terminate_as_interrupt():
-    """Raise :class:`Terminated` on SIGTERM while the command runs; returns what puts the
-    replaced handler back (nothing is installed off the main thread, where Python allows
-    no handler)."""
+class _Termination:
+    """SIGTERM raised as :class:`Terminated` while the command runs. Python drops an exception
+    raised inside a finaliser (a ``__del__``, a weak reference's callback: "Exception ignored
+    in ...") and carries on, so a signal landing there is raised again at once, and the
+    command's normal end checks whether one came (then status 143, not 0). Nothing is installed
+    off the main thread, where Python allows no handler."""
 
-    def terminated(signum, frame):
+    def __init__(self) -> None:
+        self.signalled = False
+        self._hook = sys.unraisablehook
+        try:
+            self._replaced = signal.signal(signal.SIGTERM, self._raise)
+        except ValueError:  # not the main thread (an embedding application's worker)
+            self._installed = False
+            return
+        self._installed = True
+        sys.unraisablehook = self._unraisable
+
+    def _raise(self, signum, frame):
+        self.signalled = True
         raise Terminated
 
-    try:
-        replaced = signal.signal(signal.SIGTERM, terminated)
-    except ValueError:  # not the main thread (an embedding application's worker)
-        return lambda: None
-    # None: a handler installed outside Python, which cannot be put back from here
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if replaced is None else replaced)
+    def _unraisable(self, info) -> None:
+        if isinstance(info.exc_value, Terminated):
+            # swallowed by a finaliser: raised again from another thread a moment later, once
+            # the finaliser has returned (raised from here, it would be dropped here too)
+            threading.Timer(0.05, _thread.interrupt_main, (signal.SIGTERM,)).start()
+            return
+        self._hook(info)
+
+    def restore(self) -> None:
+        """The handler and hook it replaced, back (a handler installed outside Python, which
+        cannot be put back from here, becomes the default)."""
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._replaced or signal.SIG_DFL)
+            sys.unraisablehook = self._hook
+
+
+def _stopped(stop: KeyboardInterrupt) -> str:
+    return "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+
+
+def _stop_status(stop: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a process the signal ended."""
+    return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
 
 
 def _blame_the_runs(err: ValueError, args) -> bool:

@@ -342,7 +342,7 @@ def test_a_truncated_newest_checkpoint_names_the_one_before(two_checkpoints, tmp
         ["evaluate", str(run), *EVAL, "--checkpoint", "best"],
         capsys,
         f"{path}: expected a complete pgm safetensors file",
-        "move it away to evaluate epoch-00001.safetensors",
+        "move it away to read epoch-00001.safetensors instead",
     )
     path.unlink()
     assert main(["evaluate", str(run), *EVAL, "--checkpoint", "last", "--json"]) == 0

@@ -52,11 +52,12 @@ def test_resume_refuses_an_edited_config_json(finished, tmp_path, capsys):
     assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err.startswith(
-        "pgm train: error: --resume: expected the run's own config and data (only epochs may "
-        "grow; session keys such as device or keep_checkpoints may change); found differences "
-        "with epoch-00002.safetensors in lr (run has 0.003, given "
-        "0.5); seed (run has 1, given 99)"
+    # the edit is named as config.json's against the weights, not as the config given's
+    ckpt = run / "checkpoints" / "epoch-00002.safetensors"
+    assert err == (
+        "pgm train: error: --resume: expected config.json to be the config its weights were "
+        f"trained with; found differences with {ckpt} in lr (run has 0.003, config.json 0.5); "
+        f"seed (run has 1, config.json 99) (config.json was edited; restore it in {run})"
     ), err
     assert _files(run) == before
 

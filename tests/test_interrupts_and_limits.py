@@ -193,7 +193,7 @@ def test_sigterm_during_training_says_what_was_kept_and_resume_continues(tmp_pat
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err.strip().splitlines()[-1] == (
-        "pgm train: terminated (SIGTERM); checkpoints written so far are intact "
+        "pgm train: terminated (SIGTERM); checkpoints written so far, if any, are intact "
         "(pgm train --out RUN --resume continues)"
     ), err
     assert "Traceback" not in err
@@ -214,3 +214,52 @@ def test_sigterm_during_training_says_what_was_kept_and_resume_continues(tmp_pat
     import json
 
     assert [json.loads(line)["epoch"] for line in lines] == list(range(1, len(lines) + 1))
+
+
+def _command_that(monkeypatch, body):
+    """``pgm list`` replaced by ``body`` (a command's work)."""
+    import pgm_cli.commands.list as list_command
+
+    monkeypatch.setattr(list_command, "run", lambda args: body() or 0)
+
+
+def test_sigterm_landing_in_a_finaliser_still_ends_the_command(monkeypatch, capsys):
+    """Python drops an exception raised in a ``__del__`` or weak-reference callback ("Exception
+    ignored in ..."): a SIGTERM landing there had let the command run on and exit 0. It is
+    raised again at once, outside the finaliser, and the command ends with status 143."""
+    reached = []
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs here, inside the finaliser
+                pass
+
+    def work():
+        Finalised()  # deleted at once
+        for _ in range(200):
+            time.sleep(0.01)
+        reached.append("the end")  # never: the signal ends the work
+
+    _command_that(monkeypatch, work)
+    assert main(["list"]) == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert err.strip() == "pgm list: terminated (SIGTERM); nothing was written", err
+    assert not reached and "Exception ignored" not in err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back after the command
+
+
+def test_sigterm_swallowed_by_the_work_is_still_status_143(monkeypatch, capsys):
+    """Work that catches the interrupt and finishes (a library's own ``except
+    KeyboardInterrupt``) does not turn a SIGTERM into status 0."""
+
+    def work():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+
+    _command_that(monkeypatch, work)
+    assert main(["list"]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.strip() == "pgm list: terminated (SIGTERM); nothing was written"
