@@ -9,6 +9,7 @@ share in turn; on Slurm each run is one element of a job array of at most ``J`` 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 from dataclasses import dataclass
@@ -114,6 +115,8 @@ def job_error(err: Exception) -> str:
     lines = [line.strip() for line in trace.splitlines() if line.strip()]
     logs = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("- ")]
     cause = lines[-1] if lines else type(err).__name__
+    # pgm's own errors say what they are in their message: the class's path is noise
+    cause = re.sub(r"^(?:pgm|inference|evaluation)(?:\.\w+)*\.\w+: ", "", cause)
     return cause + (f" (log: {logs[-1]})" if logs else "")
 
 
@@ -138,7 +141,13 @@ def train_grid(tasks: list[TrainTask], jobs: int, executor: str, folder: Path, l
             try:
                 job.result()
             except Exception as e:  # noqa: BLE001 — reported with the runs it concerns
-                failed.append(f"{', '.join(t.name for t in chunk)}: {job_error(e)}")
+                # a job trains its runs in turn: the first failure ends the job
+                runs = (
+                    chunk[0].name
+                    if len(chunk) == 1
+                    else f"the job of {', '.join(t.name for t in chunk)}"
+                )
+                failed.append(f"{runs}: {job_error(e)}")
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to this process alone (pgm_cli.main)
         if executor != "slurm":
             # local jobs are this machine's processes: stopped with the suite (their

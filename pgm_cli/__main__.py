@@ -2,6 +2,6 @@
 
 import sys
 
-from pgm_cli.main import main
+from pgm_cli.main import console
 
-sys.exit(main())
+sys.exit(console())

@@ -22,7 +22,7 @@ except KeyboardInterrupt:  # pragma: no cover - timing
     print("pgm: interrupted while starting; nothing was run or written", file=sys.stderr)
     raise SystemExit(130) from None
 
-__all__ = ["build_parser", "main", "one_line", "version"]
+__all__ = ["build_parser", "console", "main", "one_line", "version"]
 
 EPILOG = """examples:
   pgm suite --out results                        # train and compare the standard set on digits
@@ -275,7 +275,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv, termination)
     finally:
-        termination.restore()
+        termination.restore(_AFTER_COMMAND)
+
+
+#: SIGTERM's handler once :func:`main` has finished (None: the one it replaced)
+_AFTER_COMMAND = None
+
+
+def console() -> int:
+    """The ``pgm`` console script (and ``python -m pgm_cli``): :func:`main`, with SIGTERM
+    ignored once the command has finished. The interpreter's teardown takes up to a second with
+    torch loaded, and a SIGTERM then had turned a finished command into a killed one (status
+    143, no word); the command's own status stands."""
+    global _AFTER_COMMAND
+    _AFTER_COMMAND = signal.SIG_IGN
+    return main()
 
 
 def _main(argv: list[str] | None, termination: _Termination) -> int:
@@ -370,6 +384,7 @@ class _Termination:
 
     def __init__(self) -> None:
         self.signalled = False
+        self._again = False  # a swallowed Terminated is to be raised again
         self._hook = sys.unraisablehook
         try:
             self._replaced = signal.signal(signal.SIGTERM, self._raise)
@@ -380,22 +395,26 @@ class _Termination:
         sys.unraisablehook = self._unraisable
 
     def _raise(self, signum, frame):
-        self.signalled = True
+        if self.signalled and not self._again:
+            return  # a second SIGTERM of a burst: the first one's exception is on its way
+        self.signalled, self._again = True, False
         raise Terminated
 
     def _unraisable(self, info) -> None:
         if isinstance(info.exc_value, Terminated):
             # swallowed by a finaliser: raised again from another thread a moment later, once
             # the finaliser has returned (raised from here, it would be dropped here too)
+            self._again = True
             threading.Timer(0.05, _thread.interrupt_main, (signal.SIGTERM,)).start()
             return
         self._hook(info)
 
-    def restore(self) -> None:
-        """The handler and hook it replaced, back (a handler installed outside Python, which
-        cannot be put back from here, becomes the default)."""
+    def restore(self, then=None) -> None:
+        """The hook it replaced back, and SIGTERM's handler: ``then``, else the one it
+        replaced (a handler installed outside Python, which cannot be put back from here,
+        becomes the default)."""
         if self._installed:
-            signal.signal(signal.SIGTERM, self._replaced or signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, then or self._replaced or signal.SIG_DFL)
             sys.unraisablehook = self._hook
 
 
