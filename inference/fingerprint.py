@@ -90,7 +90,10 @@ def config_differences(recorded: dict, given: dict, label: str = "given") -> lis
         if key == "epochs" and isinstance(old, int) and isinstance(new, int) and new > old:
             continue
         note = "; it may only grow" if key == "epochs" else ""
-        out.append(f"{key} (run has {_shown(key, old)}, {label} {_shown(key, new)}{note})")
+        # a key one side lacks is said so, not shown as None (a value some keys have)
+        had = f"run has {_shown(key, old)}" if key in recorded else "run has no such key"
+        has = f"{label} {_shown(key, new)}" if key in given else f"{label} has no such key"
+        out.append(f"{key} ({had}, {has}{note})")
     return out
 
 

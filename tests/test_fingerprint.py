@@ -123,7 +123,13 @@ def test_differences_cover_every_key_generically():
     got = config_differences(
         {"a": 1, "epochs": 2, "new_key": "x"}, {"a": 1, "epochs": 5, "other": 3}
     )
-    assert got == ["new_key (run has 'x', given None)", "other (run has None, given 3)"]
+    assert got == [
+        "new_key (run has 'x', given has no such key)",
+        "other (run has no such key, given 3)",
+    ]
+    # a key both have, one as None, shows the None
+    got = config_differences({"hidden_dims": None}, {"hidden_dims": [3]})
+    assert got == ["hidden_dims (run has None, given [3])"]
 
 
 def test_suite_refuses_to_reuse_a_run_of_another_config(tmp_path):
