@@ -414,7 +414,8 @@ class _Termination:
         replaced (a handler installed outside Python, which cannot be put back from here,
         becomes the default)."""
         if self._installed:
-            signal.signal(signal.SIGTERM, then or self._replaced or signal.SIG_DFL)
+            handler = self._replaced if then is None else then
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if handler is None else handler)
             sys.unraisablehook = self._hook
 
 
