@@ -11,6 +11,7 @@ from pathlib import Path
 from pgm.plugins import name_plugins
 from pgm.run_plugins import recorded
 
+from .checkpoint import CheckpointError
 from .config import ConfigError, _not_a_file, load_config, parse_overrides
 from .run_folder import RunFolder, read_json_object
 
@@ -146,7 +147,12 @@ def train_config(
     if resume and RunFolder(out).config.is_file():
         # config.json against the weights first: an edit is the run's, not the config given
         saved = read_json_object(RunFolder(out).config, "--resume")
-        _check_weights_config(Path(out), saved, "--resume")
+        try:
+            _check_weights_config(Path(out), saved, "--resume")
+        except (CheckpointError, OSError):
+            # not readable now: rotated away by a process training the run (whose lock then
+            # refuses this one), or damaged, which the resume itself names under the lock
+            pass
     cfg.update(overrides)
     return cfg
 
