@@ -19,7 +19,7 @@ from pathlib import Path
 from inference.fingerprint import SESSION_KEYS
 from inference.trainer import network_seed
 from pgm.errors import PgmError
-from pgm.model_config import inapplicable_keys
+from pgm.model_config import inapplicable_keys, read_keys
 
 __all__ = [
     "IGNORED_KEYS",
@@ -59,8 +59,7 @@ def replicate_key(cfg: dict) -> str:
     """The resolved config without the seed, session keys and the model keys its model does
     not read (which an earlier pgm recorded, e.g. ``encoder_input`` with a plug-in encoder),
     as canonical JSON."""
-    unread = set(inapplicable_keys(cfg))
-    kept = {k: v for k, v in cfg.items() if k not in IGNORED_KEYS and k not in unread}
+    kept = {k: v for k, v in read_keys(cfg).items() if k not in IGNORED_KEYS}
     return json.dumps(kept, sort_keys=True, default=str)
 
 

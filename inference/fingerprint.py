@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from pgm.data.from_config import DATA_SESSION_KEYS
-from pgm.model_config import inapplicable_keys, recorded_config
+from pgm.model_config import read_keys, recorded_config
 from pgm.validation import short_repr
 
 from .config import ConfigError
@@ -77,7 +77,7 @@ def config_differences(recorded: dict, given: dict, label: str = "given") -> lis
     When ``model`` itself differs, keys only one of the two configs has are not listed: they
     follow from it."""
     recorded = recorded_config(recorded, given)
-    recorded = {k: v for k, v in recorded.items() if k not in inapplicable_keys(recorded)}
+    recorded = read_keys(recorded)
     # another model: the keys only one of the two models reads follow from that one difference
     shared_only = recorded.get("model") != given.get("model")
     out = []
@@ -166,8 +166,7 @@ def check_weights_config(recorded: dict, cfg: dict, flag: str, where: str, hint:
     """Refuse a run's ``config.json`` (``cfg``) that differs from the config stored with its
     weights (``recorded``), in one line naming the keys; keys its model does not read (pgm 0.1
     recorded them) are not compared."""
-    unread = set(inapplicable_keys(cfg))
-    given = {k: v for k, v in cfg.items() if k not in unread}
+    given = read_keys(cfg)
     # "run has": what the weights were trained with; the file is named, not "given" (a resume's
     # word for the command's config), and no resume's rule is quoted
     differ = config_differences(recorded, given, label="config.json")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pgm.model_config import read_keys
 from pgm.plugins import name_plugins
 from pgm.run_plugins import recorded
 
@@ -32,17 +33,9 @@ def run_template(run: str | Path) -> dict:
         )
     cfg = read_json_object(saved, "--from")
     _check_weights_config(Path(run), cfg, "--from")
-    return {k: v for k, v in _read_keys(cfg).items() if k not in SESSION_KEYS}
-
-
-def _read_keys(cfg: dict) -> dict:
-    """A run's recorded config less the keys its model does not read: an older pgm recorded
-    some (``activation`` for a gated-mlp). They are records, not the user's choice, so they
-    are left out here, silently, instead of warned about as "does not apply"."""
-    from pgm.model_config import inapplicable_keys
-
-    unread = set(inapplicable_keys(cfg))
-    return {k: v for k, v in cfg.items() if k not in unread}
+    # keys an older pgm recorded that the model does not read are records, not the user's
+    # choice: left out silently, not warned about as "does not apply"
+    return {k: v for k, v in read_keys(cfg).items() if k not in SESSION_KEYS}
 
 
 def _check_weights_config(run: Path, cfg: dict, flag: str) -> None:
@@ -138,7 +131,7 @@ def train_config(
         cfg = read_json_object(saved, "--resume")
         recorded(cfg.get("plugins"), f"--resume ({saved})")  # records only: they name no code
         _check_recorded_plugins(Path(out), cfg)
-        cfg = _read_keys(cfg)
+        cfg = read_keys(cfg)  # as --from: an older pgm's records, left out silently
     else:
         raise ConfigError(
             "config: expected a TOML config file (it may be left out only with --resume); "

@@ -35,6 +35,7 @@ __all__ = [
     "ModelConfig",
     "inapplicable_keys",
     "model_keys",
+    "read_keys",
     "recorded_config",
     "resolve_model_config",
 ]
@@ -374,6 +375,14 @@ def inapplicable_keys(cfg: dict) -> list[str]:
         # (no levels) reaches every encoder unchanged: encoder_input changes nothing
         used.discard("encoder_input")
     return sorted(k for k in MODEL_DEFAULTS if k in cfg and k not in used)
+
+
+def read_keys(cfg: dict) -> dict:
+    """``cfg`` less the model keys its model does not read (:func:`inapplicable_keys`): what a
+    run's record says of its model, where an older pgm recorded more (``num_layers`` for a VAE,
+    ``activation`` for a gated-mlp)."""
+    unread = set(inapplicable_keys(cfg))
+    return {k: v for k, v in cfg.items() if k not in unread}
 
 
 def _network_reads(registry, network: str) -> frozenset[str]:
