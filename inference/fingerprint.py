@@ -82,7 +82,7 @@ def config_differences(recorded: dict, given: dict, label: str = "given") -> lis
     shared_only = recorded.get("model") != given.get("model")
     out = []
     for key in sorted((set(recorded) | set(given)) - SESSION_KEYS):
-        if shared_only and (key not in recorded or key not in given):
+        if shared_only and key != "model" and (key not in recorded or key not in given):
             continue
         old, new = recorded.get(key), given.get(key)
         if old == new or (key == "plugins" and _plugin_code(old) == _plugin_code(new)):

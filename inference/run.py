@@ -19,7 +19,7 @@ from pgm.errors import PgmTypeError
 from pgm.memory import check_fits, format_bytes, parameter_bytes
 from pgm.model_config import recorded_config
 from pgm.run_plugins import check_records, use_plugins
-from pgm.validation import what_is
+from pgm.validation import short_repr, what_is
 
 from .callback import Callback
 from .checkpoint import CheckpointError, load_state, load_tensors
@@ -157,6 +157,22 @@ def train(
 
 def check_memory(cfg: dict, data: ImageDataset) -> None:
     """Refuse, before anything is allocated, a model or a batch that cannot fit in memory."""
+    # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
+    check_model_memory(cfg, 6)
+    # a lower bound: each of the batch's particles holds an image-sized float tensor or more
+    # (a batch holds at most the whole training split)
+    batch = min(cfg["batch_size"], max(len(data), 1))
+    per_step = 4 * 4 * batch * cfg["num_particles"] * data.num_dims
+    check_fits(
+        per_step,
+        "batch_size/num_particles",
+        f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}",
+    )
+
+
+def check_model_memory(cfg: dict, copies: int) -> None:
+    """Refuse, before it is built, a model whose ``copies`` copies of its parameters cannot fit
+    in memory, naming the sizes the config sets (a run folder's config.json may set any)."""
     params = parameter_bytes(pgm.build, cfg)
     # the sizes the config sets (hidden_dims, when given, replaces hidden_dim)
     keys = [k for k in ("hidden_dims", "hidden_dim", "latent_dim_top", "latent_dim") if k in cfg]
@@ -166,20 +182,10 @@ def check_memory(cfg: dict, data: ImageDataset) -> None:
     sizes = ", ".join(
         f"{k} = {cfg[k]:,}" if isinstance(cfg[k], int) else f"{k} = {cfg[k]}" for k in shown
     )
-    # weights, gradients, Adam's two moments, the best weights so far, a checkpoint's copy
     check_fits(
-        6 * params,
+        copies * params,
         "/".join(shown) or "model",
         f"a model of {format_bytes(params)} of parameters ({sizes})",
-    )
-    # a lower bound: each of the batch's particles holds an image-sized float tensor or more
-    # (a batch holds at most the whole training split)
-    batch = min(cfg["batch_size"], max(len(data), 1))
-    per_step = 4 * 4 * batch * cfg["num_particles"] * data.num_dims
-    check_fits(
-        per_step,
-        "batch_size/num_particles",
-        f"{cfg['num_particles']:,} particles x batch_size {cfg['batch_size']:,}",
     )
 
 
@@ -222,6 +228,11 @@ def load_run_weights(
         )
     # model keys added to pgm since the run was recorded: what the run was trained with
     cfg = recorded_config(read_json_object(config_path, "run"))
+    if not isinstance(cfg.get("model"), str):  # pgm records it always: a hand edit
+        found = "none" if "model" not in cfg else short_repr(cfg["model"])
+        raise ConfigError(
+            f"run: expected {config_path} to name its model (as pgm records it); found {found}"
+        )
     if checkpoint is None:
         weights = RunFolder(run).weights
         if weights.exists() and not weights.is_file():  # a folder, a FIFO: not "not finished"
@@ -249,6 +260,7 @@ def load_run_weights(
     check_records(cfg.get("plugins"), "run", f"run {run}")
     if isinstance(meta.get("config"), dict):
         check_weights_config(meta["config"], cfg, "run", str(source.path), hint)
+    check_model_memory(cfg, 2)  # the model, and a fresh one if the probe below needs it
     model = pgm.build(cfg)
     prefix = CHECKPOINT_CHOICES[source.checkpoint] if source.checkpoint else ""
     load_state(state, model, source.path, prefix)

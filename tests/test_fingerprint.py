@@ -217,3 +217,49 @@ def test_another_model_is_one_difference_not_every_key_it_reads():
     # the same model: a key dropped from one side is still a difference
     dropped = {k: v for k, v in vae.items() if k != "latent_dim"}
     assert "latent_dim" in " ".join(config_differences(vae, dropped))
+
+
+def _tamper(run: Path, change) -> None:
+    """``change`` applied to config.json and to the config every weights file records, as a
+    folder handed over whole might be."""
+    from inference.checkpoint import save_tensors
+
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(change(saved)))
+    for path in [run / "model.safetensors", *sorted((run / "checkpoints").glob("*"))]:
+        state, meta = load_tensors(path)
+        save_tensors(path, state, {**meta, "config": change(meta["config"])})
+
+
+@pytest.mark.parametrize("command", ["evaluate", "sample"])
+def test_a_folder_setting_a_model_too_large_to_build_is_refused_before_building(
+    finished, tmp_path, capsys, command
+):
+    """A run folder whose config and weights both say hidden_dim = 10^12 crashed evaluate and
+    sample with the allocator's traceback (256 TB asked); training refused it in one line."""
+    run = _copy(finished, tmp_path)
+    _tamper(run, lambda c: {**c, "hidden_dim": 10**12})
+    before = _files(run)
+    argv = [command, str(run)] + (["-k", "2", "--no-progress"] if command == "evaluate" else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "expected a request that fits in memory" in err, err
+    assert "hidden_dim = 1,000,000,000,000" in err
+    assert _files(run) == before
+
+
+def test_a_folder_naming_no_model_is_refused_not_a_key_error(finished, tmp_path, capsys):
+    """pgm records ``model`` always: a config.json without it (and weights without it) crashed
+    evaluate with KeyError: 'model'; one edited alone is named against the weights."""
+    run = _copy(finished, tmp_path)
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({k: v for k, v in saved.items() if k != "model"}))
+    assert main(["evaluate", str(run), "-k", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"pgm evaluate: error: run: expected {run / 'config.json'} to name its model (as pgm "
+        "records it); found none"
+    )
+    assert config_differences({"model": "vae", "a": 1}, {"a": 1}, "config.json") == [
+        "model (run has 'vae', config.json has no such key)"
+    ]
