@@ -122,8 +122,8 @@ def list_recipes(recipe_dir: str | Path | None = None) -> list[Recipe]:
 
 def format_list(recipes: list[Recipe], done: dict | None = None) -> str:
     """The ``--list`` table: row, paper, model, published test nats, recipe epochs, cpu/gpu;
-    with ``done`` (``--out``'s rows by name, and ``True`` for a row begun but not scored), what
-    each row reached there."""
+    with ``done`` (``--out``'s rows by name, each ``(scored row or None, run folder's progress or
+    None)``), what each row reached there."""
     import pgm
 
     header = ("row", "paper", "model", "published test nats", "recipe epochs", "needs", "")
@@ -151,16 +151,42 @@ def format_list(recipes: list[Recipe], done: dict | None = None) -> str:
     return "\n".join(fmt.format(*line).rstrip() for line in [header, *lines]) + "\n"
 
 
-def _reached(row) -> str:
-    """What a row reached in ``--out``, in a few words (``True``: begun, not scored yet)."""
-    if row is None:
+def _reached(entry) -> str:
+    """What a row reached in ``--out``, in a few words: ``entry`` is ``None`` (not there) or
+    ``(row, progress)``, its scored row (``None`` when not scored yet) and its run folder's
+    :func:`evaluation.row_progress.row_progress` (``None`` when it has no run folder)."""
+    if entry is None:
         return "-"
-    if row is True:
+    row, progress = entry
+    pid = progress["training_pid"] if progress else None
+    if row is not None:
+        state = "cut short, --resume continues it" if row.get("cut_short") else "finished"
+        epochs = row["epochs_run"]
+        data = "" if row.get("data") == "binarized-mnist" else f" on {row.get('data')}"
+        text = (
+            f"{row['measured_nats']:.2f} ({row['split']}{data}, K = {row['num_particles']}, "
+            f"{epochs} epoch{'' if epochs == 1 else 's'}, {state})"
+        )
+        if pid is not None:  # scored, and being trained further now
+            text += f"; training again now (pid {pid}), {_so_far(progress)}"
+        return text
+    if progress is None:
         return "begun, not scored"
-    state = "cut short, --resume continues it" if row.get("cut_short") else "finished"
-    epochs = row["epochs_run"]
-    data = "" if row.get("data") == "binarized-mnist" else f" on {row.get('data')}"
-    return (
-        f"{row['measured_nats']:.2f} ({row['split']}{data}, K = {row['num_particles']}, "
-        f"{epochs} epoch{'' if epochs == 1 else 's'}, {state})"
-    )
+    if progress["metrics_unreadable"]:
+        so_far = "its metrics.jsonl unreadable"
+    else:
+        so_far = _so_far(progress)
+    if pid is not None:
+        return f"training now (pid {pid}): {so_far}; not scored yet"
+    if progress["trained"]:
+        return f"trained ({so_far}), not scored: --resume scores it"
+    return f"stopped ({so_far}), not scored: --resume continues it"
+
+
+def _so_far(progress: dict) -> str:
+    """A run's epochs so far and its best validation loss, in a few words."""
+    epochs, best = progress["epochs_run"], progress["best_valid_loss"]
+    if epochs == 0:
+        return "no epoch finished yet"
+    text = f"{epochs} epoch{'' if epochs == 1 else 's'}"
+    return text if best is None else f"{text}, best validation loss {best:.2f}"

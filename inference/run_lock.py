@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import ConfigError
 
-__all__ = ["LOCK_FILE", "RunLock", "RunLockedError"]
+__all__ = ["LOCK_FILE", "RunLock", "RunLockedError", "lock_holder"]
 
 #: The lock file's exact name inside a run folder (pgm's own; never a user's file).
 LOCK_FILE = ".pgm-lock"
@@ -69,6 +69,36 @@ def _open_lock_file(path: Path, what: str) -> tuple[bool, int]:
             )
         os.set_blocking(fd, True)
         return False, fd
+
+
+def lock_holder(folder: str | Path, name: str = LOCK_FILE) -> int | None:
+    """The pid of the process holding ``folder``'s lock now (a run being trained), read from
+    the kernel's table of locks (``/proc/locks``) without opening the lock file, so asking
+    never takes the lock, not even for a moment; ``None`` when no process holds it, when there
+    is no lock file, or where the table cannot be read (not Linux)."""
+    try:
+        st = os.lstat(Path(folder) / name)
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    # "1: FLOCK  ADVISORY  WRITE 18106 fe:00:16040355 0 EOF": major and minor in hex, the
+    # inode in decimal; a line with "->" is a process waiting for the lock, not holding it
+    wanted = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[3] != "WRITE":
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            found = (int(major, 16), int(minor, 16), int(inode))
+            pid = int(fields[4])
+        except ValueError:
+            continue
+        if found == wanted:
+            return pid
+    return None
 
 
 class RunLock:

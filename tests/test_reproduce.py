@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -420,8 +421,57 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
         f"{measured['measured_nats']:.2f} (test on digits-binary, K = 5, 1 epoch, cut short, "
         "--resume continues it)"
     )
-    assert lines["pixelcnn"].endswith("begun, not scored")
+    # begun, killed before its first epoch: nothing to show but that --resume continues it
+    assert lines["pixelcnn"].endswith(
+        "stopped (no epoch finished yet), not scored: --resume continues it"
+    )
     assert lines["iwae-1layer"].endswith(" -")
+
+    # a row part-trained: its epochs and best validation loss (a NaN epoch is passed over),
+    # whether a process trains it now (the lock's holder: here this test), and once its final
+    # weights are there, that --resume only scores it
+    from inference.run_lock import RunLock
+
+    begun = out / "iwae-1layer"
+    begun.mkdir()
+    (begun / "config.json").write_text("{}")
+    epochs = [{"epoch": 1, "valid_loss": 101.5}, {"epoch": 2, "valid_loss": float("nan")}]
+    epochs.append({"epoch": 3, "valid_loss": 99.25})
+    (begun / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in epochs))
+    files = {p: p.read_bytes() for p in begun.iterdir()}
+
+    def reached(row):
+        assert main(["reproduce", "--list", "--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        return {line.split()[0]: line for line in text.splitlines()}[row]
+
+    so_far = "3 epochs, best validation loss 99.25"
+    assert reached("iwae-1layer").endswith(f"stopped ({so_far}), not scored: --resume continues it")
+    lock = RunLock(begun)
+    try:
+        if os.access("/proc/locks", os.R_OK):  # Linux: the holder is named
+            assert reached("iwae-1layer").endswith(
+                f"training now (pid {os.getpid()}): {so_far}; not scored yet"
+            )
+    finally:
+        lock.release(remove=True)
+    assert {p: p.read_bytes() for p in begun.iterdir()} == files  # listing changed nothing
+    (begun / "model.safetensors").write_bytes(b"")
+    assert reached("iwae-1layer").endswith(f"trained ({so_far}), not scored: --resume scores it")
+    (begun / "metrics.jsonl").write_text("{not json\n")
+    assert reached("iwae-1layer").endswith(
+        "trained (its metrics.jsonl unreadable), not scored: --resume scores it"
+    )
+    # a scored row trained further now says so
+    lock = RunLock(out / "vae-vampprior-paper")
+    try:
+        if os.access("/proc/locks", os.R_OK):
+            assert reached("vae-vampprior-paper").endswith(
+                f"--resume continues it); training again now (pid {os.getpid()}), 1 epoch, "
+                f"best validation loss {measured['valid_curve'][-1][1] * -1:.2f}"
+            )
+    finally:
+        lock.release()
     for bad, found in ((tmp_path / "none", "no such folder"), ("", "an empty path")):
         assert main(["reproduce", "--list", "--out", str(bad)]) == 2
         assert f"--out: expected a folder written by pgm reproduce; found {found}" in (

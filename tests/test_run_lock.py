@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.run_lock import LOCK_FILE, RunLock, RunLockedError
+from inference.run_lock import LOCK_FILE, RunLock, RunLockedError, lock_holder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,6 +28,32 @@ epochs = 100000
 seed = {seed}
 device = "cpu"
 """
+
+
+#: whether this kernel shows its lock table (Linux), which ``lock_holder`` reads
+PROC_LOCKS = os.access("/proc/locks", os.R_OK)
+
+
+@pytest.mark.skipif(not PROC_LOCKS, reason="no /proc/locks (not Linux)")
+def test_lock_holder_names_the_process_holding_the_lock_and_none_otherwise(tmp_path):
+    """``pgm reproduce --list --out`` says which row is being trained now: the holder's pid,
+    read from /proc/locks without opening the lock file; no holder, no lock file, a lock file
+    left by a dead process, or a link in its place: None."""
+    assert lock_holder(tmp_path) is None  # no lock file
+    lock = RunLock(tmp_path)
+    before = (tmp_path / LOCK_FILE).read_bytes()
+    assert lock_holder(tmp_path) == os.getpid()
+    assert (tmp_path / LOCK_FILE).read_bytes() == before  # asking wrote nothing
+    assert lock_holder(tmp_path, name="other-lock") is None
+    lock.release()
+    assert (tmp_path / LOCK_FILE).exists() and lock_holder(tmp_path) is None  # left, not held
+    other = tmp_path / "other"
+    other.mkdir()
+    held = RunLock(other)
+    (tmp_path / LOCK_FILE).unlink()
+    (tmp_path / LOCK_FILE).symlink_to(other / LOCK_FILE)  # a link is never followed
+    assert lock_holder(tmp_path) is None and lock_holder(other) == os.getpid()
+    held.release()
 
 
 def _env() -> dict[str, str]:
@@ -124,10 +150,13 @@ def test_lock_is_exclusive_between_processes_and_named(tmp_path):
             rf"found .* locked by another process \(pid {child.pid};",
         ):
             RunLock(tmp_path)
+        if PROC_LOCKS:  # read from the kernel's table, without touching the lock
+            assert lock_holder(tmp_path) == child.pid
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         child.stdout.close()
+    assert lock_holder(tmp_path) is None
     lock = RunLock(tmp_path)
     assert (tmp_path / LOCK_FILE).read_text() == f"{os.getpid()}\n"
     lock.release()

@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
         "--list",
         action="store_true",
         help="list the rows (every row, or the ROWs named): paper, model, published nats, "
-        "epochs, cpu/gpu",
+        "epochs, cpu/gpu; with --out, what each reached there (its score, or its epochs so far, "
+        "best validation loss and the pid training it now)",
     )
     o.add_out_folder(p, "the runs (OUT/ROW) and the table", required=False)
     o.add_data_dir(p, ", binarized_mnist.npz for the papers' rows")
@@ -110,10 +111,16 @@ def run(args) -> int:
                     f"--out: expected a folder written by pgm reproduce; found {found}: "
                     f"{args.out!r}"
                 )
-            done = {row["row"]: row for _, row in read_rows(out)}
+            # each row's score, and how far its run folder has got (epochs, best validation
+            # loss, a process training it now): read as data, nothing in the folder is run
+            from evaluation.row_progress import row_progress
+
+            scored = {row["row"]: row for _, row in read_rows(out)}
+            done = {}
             for r in list_recipes():
-                if r.row not in done and (out / r.row / "config.json").is_file():
-                    done[r.row] = True
+                begun = (out / r.row / "config.json").is_file()
+                if r.row in scored or begun:
+                    done[r.row] = (scored.get(r.row), row_progress(out / r.row) if begun else None)
         # `--list ROW ...` lists those rows (each checked as a run checks it: an unknown one is
         # refused, not passed over for the whole list)
         listed = load_recipes(args.rows) if args.rows else list_recipes()
