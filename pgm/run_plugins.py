@@ -98,7 +98,11 @@ def _pass(record: dict) -> str:
         )
     where = _recorded_file(record)
     if where and plugins.is_path(where):
-        return f"pass --plugin {where} (or that file's copy) to load it"
+        # the path is the run folder's word, not the user's: said so, for a shared folder
+        return (
+            f"pass --plugin {where} (the file the run records; or your copy of it, once you "
+            "trust its code) to load it"
+        )
     return f"pass --plugin {record['module']} to load it"
 
 

@@ -116,7 +116,8 @@ def test_a_copied_run_never_imports_its_recorded_plugin(trained, tmp_path, capsy
         capsys,
         f"was trained with plug-in {trained['plugin'].name}",
         f"sha256 {sha[:12]}",
-        f"pass --plugin {trained['plugin']}",
+        f"pass --plugin {trained['plugin']} (the file the run records; or your copy of it, "
+        "once you trust its code)",
     )
     assert not trained["marker"].exists()
 
