@@ -57,6 +57,9 @@ class Comparison:
     convergences: dict[str, dict] = field(default_factory=dict)
     #: the density models, best first once the ranking section has run
     dense: list[ComparedRun] = field(default_factory=list)
+    #: the density runs grouped into models (:class:`~.replicates.ModelGroup`: the seeds of one
+    #: config, or a ``--group``), by the ranking section
+    model_groups: list = field(default_factory=list)
     results: dict = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=dict)
 

@@ -226,6 +226,45 @@ def forest_plot(rows: list[dict], with_svg: bool = False):
     return plot_bytes(fig, with_svg)
 
 
+def seed_forest_plot(models: list[dict], with_svg: bool = False):
+    """Each model over its seeds (``results["seeds"]["models"]``, best first): the mean over
+    seeds with its two-level 95% interval, and each seed's own mean as a grey dot, so the
+    spread between training runs is seen beside the interval (a model of one seed: a hollow
+    dot, no interval over seeds)."""
+    from matplotlib.lines import Line2D
+
+    fig = plot_figure(6.4, 0.45 * len(models) + 1.5)
+    ax = fig.subplots()
+    y = np.arange(len(models))[::-1]
+    for m, yy in zip(models, y, strict=True):
+        # a model of one seed has no interval over seeds: its mean alone, hollow
+        if m.get("ci95") is None:
+            ax.plot(m["mean"], yy, "o", color="C0", mfc="none")
+        else:
+            lo, hi = m["ci95"]
+            err = [[m["mean"] - lo], [hi - m["mean"]]]
+            ax.errorbar(m["mean"], yy, xerr=err, fmt="o", color="C0", capsize=3)
+        seeds = m.get("seed_means") or []
+        ax.plot(seeds, [yy - 0.18] * len(seeds), "o", ms=4, color="0.45", alpha=0.8)
+    handles = [
+        Line2D([], [], color="C0", marker="o", lw=1.5, label="mean over seeds, 95% CI"),
+        Line2D([], [], color="0.45", marker="o", ms=4, ls="none", label="one seed's mean"),
+    ]
+    labels = [
+        f"{m['model']} ({m.get('group') or '–'}) · {m['num_seeds']} seed"
+        + ("" if m["num_seeds"] == 1 else "s")
+        for m in models
+    ]
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("mean test log-likelihood (nats per image; higher is better)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.margins(y=0.5 / max(len(models), 1))
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=2, fontsize="small", frameon=False
+    )
+    return plot_bytes(fig, with_svg)
+
+
 def k_curve_plot(curves: dict[str, dict], with_svg: bool = False):
     """The K-particle estimate against K (log axis), ±1 sd across disjoint blocks, per model."""
     fig = plot_figure(6.4, 4.0)

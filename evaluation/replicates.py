@@ -12,6 +12,7 @@ its own model) when grouping by config.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "IGNORED_KEYS",
     "ModelGroup",
     "group_runs",
+    "model_name",
     "parse_groups",
     "replicate_key",
 ]
@@ -61,6 +63,21 @@ def replicate_key(cfg: dict) -> str:
     as canonical JSON."""
     kept = {k: v for k, v in read_keys(cfg).items() if k not in IGNORED_KEYS}
     return json.dumps(kept, sort_keys=True, default=str)
+
+
+def model_name(runs: list[str]) -> str:
+    """The name of a model grouped by config from its runs' names, whatever their order (the
+    report's is best first, and a model is not named after its best seed): a run's own name
+    alone; their common name without ``-seedN`` (the suite's ``vae-seed0``, ``vae-seed1``:
+    ``vae``); else their longest common prefix and ``*`` (``vamp-s0``, ``vamp-s1``: ``vamp-s*``);
+    else the names joined by ``+``."""
+    if len(runs) == 1:
+        return runs[0]
+    stripped = {_SEED_SUFFIX.sub("", r) for r in runs}
+    if len(stripped) == 1:
+        return stripped.pop()
+    prefix = os.path.commonprefix(sorted(runs))
+    return f"{prefix}*" if prefix else "+".join(sorted(runs))
 
 
 def parse_groups(specs: list[str] | None) -> dict[str, list[str]]:
@@ -120,7 +137,7 @@ def group_runs(
 ) -> list[ModelGroup]:
     """Group ``runs`` (``(name, folder, resolved config)``, in report order) into models:
     the hand-made groups first as given, then the other runs by :func:`replicate_key`, each
-    group named after its first run without a ``-seedN`` suffix (made unique)."""
+    group named by :func:`model_name` (made unique)."""
     manual = manual or {}
     taken: dict[int, str] = {}
     groups: list[ModelGroup] = []
@@ -167,7 +184,7 @@ def group_runs(
     used = set(manual)
     run_names = {r[0] for r in runs}
     for idx in (g for subgroups in by_key.values() for g in subgroups):
-        base = _SEED_SUFFIX.sub("", runs[idx[0]][0]) if len(idx) > 1 else runs[idx[0]][0]
+        base = model_name([runs[i][0] for i in idx])
         name, n = base, 1
         # a model is not named after a run outside it (runs a-seed0, a-seed1 and another
         # model's run a: the seeds' model is a#2, so replicate_of = "a" means run a's model)

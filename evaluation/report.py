@@ -1,10 +1,10 @@
 """Rendering ``results.json`` and the figures as ``report.html`` (one self-contained page, every
 figure embedded as a base64 data URI, readable offline), ``report.md`` and ``tables.tex`` (the
-ranking and paired comparisons as LaTeX booktabs tables, for a paper).
+models over seeds, the ranking and paired comparisons as LaTeX booktabs tables, for a paper).
 
-The page is drawn from :data:`~.sections.SECTIONS`: each section's heading, navigation entry,
-tables (all through the one renderer of :mod:`.tables`), figures and text. The warnings are
-one item per kind (:func:`~.warnings_text.warning_messages`).
+The page is drawn from :data:`~.sections.SECTIONS` in :func:`~.sections.page_order`: each
+section's heading, navigation entry, tables (all through the one renderer of :mod:`.tables`),
+figures and text. The warnings are one item per kind (:func:`~.warnings_text.warning_messages`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 
 from .figures import FigureFile
-from .sections import SECTIONS, TABLES, Section
+from .sections import TABLES, Section, page_order
 from .tables import (
     Column,
     Table,
@@ -177,7 +177,7 @@ def _html_section(section: Section, results: dict, figures: Sequence[FigureFile]
 def render_html(results: dict, figures: Sequence[FigureFile]) -> str:
     """The whole report as one self-contained HTML page."""
     out = _html_head(results)
-    present = [s for s in SECTIONS if s.shown(results, figures)]
+    present = [s for s in page_order(results) if s.shown(results, figures)]
     out.append(
         "<nav>"
         + " · ".join(f'<a href="#{s.id}">{html.escape(s.title)}</a>' for s in present)
@@ -217,7 +217,7 @@ def render_markdown(
         out += ["**Warnings**\n", *[f"- {md_text(w)}" for w in warning_messages(results)], ""]
     if results.get("notes"):
         out += ["**Notes**\n", *[f"- {md_text(n)}" for n in results["notes"]], ""]
-    for section in SECTIONS:
+    for section in page_order(results):
         if not section.shown(results, figures):
             continue
         out.append(f"## {section.title}\n")
@@ -240,7 +240,7 @@ def render_latex(results: dict) -> str:
         "% pgm comparison tables; needs \\usepackage{booktabs}\n"
         f"% {results['method']['dataset']} ({results['method']['split']} split)\n"
     ]
-    for section in SECTIONS:
+    for section in page_order(results):
         for table, label in zip(section.tables, section.latex, strict=False):
             if label:
                 parts.append(latex_table(results, table, label))

@@ -16,6 +16,14 @@ __all__ = [
 ]
 
 MODEL_COLUMNS = [
+    Column("rank", "rank", "d"),
+    Column(
+        "rank range",
+        "rank_range",
+        "d",
+        "1 + #models significantly better over seeds … M − #models significantly worse",
+    ),
+    Column("group", "group"),
     Column("model", "model"),
     Column("seeds", "num_seeds", "d"),
     Column("log p(x) nats", "mean", ".2f", "mean over seeds and test images"),
@@ -47,8 +55,10 @@ COMPARISON_COLUMNS = [
 ]
 
 _MODEL_CAPTION = (
-    "Models over seeds: runs whose configs differ only in their seed (or grouped with --group) "
-    "are one model. Interval: two-level bootstrap (seeds, then test images); shares: where one "
+    "Models over seeds, best first: runs whose configs differ only in their seed (or grouped "
+    "with --group) are one model. Rank, rank range and group letters from the pairwise tests "
+    "over seeds below (models sharing a letter are not distinguishable; a model of one seed is "
+    "not ranked). Interval: two-level bootstrap (seeds, then test images); shares: where one "
     "run's score varies (seeds, test images, Monte Carlo); resolvable: the smallest difference "
     "to a model of equal spread these seeds find with 80% power."
 )

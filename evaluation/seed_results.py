@@ -25,6 +25,7 @@ from .seed_statistics import (
     summarise_model,
     variance_shares,
 )
+from .statistics import rank_models
 
 __all__ = ["DIFFERENCES", "check_groups", "seed_results"]
 
@@ -65,16 +66,14 @@ def _model_entry(group, runs, n_resamples: int, seed: int, alpha: float) -> dict
 
 def seed_results(
     dense: list,
-    groups: list[str] | dict | None,
+    model_groups: list,
     alpha: float,
     n_resamples: int,
     seed: int,
 ) -> dict:
-    """Group the density runs (:class:`.compared_run.ComparedRun` with ``est`` and ``row``) into
-    models and compute the seed-level statistics; ``groups``: ``--group`` specs or a parsed
-    ``{name: [run, ...]}``. Returns the ``seeds`` dict of ``results.json``."""
-    manual = groups if isinstance(groups, dict) else parse_groups(groups)
-    model_groups = group_runs([(r.name, r.path, r.cfg) for r in dense], manual)
+    """The seed-level statistics of the density runs (:class:`.compared_run.ComparedRun` with
+    ``est`` and ``row``) grouped into models (``model_groups``: :func:`.replicates.group_runs`'
+    :class:`~.replicates.ModelGroup` list). Returns the ``seeds`` dict of ``results.json``."""
     by_name = {r.name: r for r in dense}
     for r in dense:
         metrics = read_metrics(r.path)
@@ -94,7 +93,16 @@ def seed_results(
         )
         for m in replicated
     }
-    comparisons = [c.as_dict() for c in compare_all_models(per_seed, alpha)]
+    tested = compare_all_models(per_seed, alpha)
+    # the models' ranking: ranks, rank ranges and letters from the tests over seeds (a model
+    # of one seed is not compared over seeds: no rank)
+    ranked = {
+        r["model"]: r for r in rank_models(list(per_seed), [m["mean"] for m in replicated], tested)
+    }
+    for m in models:
+        r = ranked.get(m["model"], {})
+        m.update({k: r.get(k) for k in ("rank", "rank_range", "group")})
+    comparisons = [c.as_dict() for c in tested]
     unit = (
         "training run"
         if len(replicated) == len(models)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -224,15 +225,19 @@ def compare_all(
     alpha: float = 0.05,
     n_resamples: int = 9999,
     seed: int = 0,
+    skip: Callable[[str, str], bool] | None = None,
 ) -> list[PairedComparison]:
     """Every pair of models (in the given order; put the best first so that ``a`` is the
-    better one), with Holm-adjusted p-values and ``significant = p_adjusted <= alpha``."""
+    better one), with Holm-adjusted p-values and ``significant = p_adjusted <= alpha``.
+    ``skip(a, b)``: pairs left out of the tests and of Holm's family (two seeds of one model:
+    their difference is training variance, not a hypothesis about models)."""
     if not 0 < alpha < 1:
         raise PgmError(f"alpha: expected a level in (0, 1); found {alpha}")
     names = list(log_likelihoods)
     pairs = [
         compare_paired(a, b, log_likelihoods[a], log_likelihoods[b], n_resamples, seed)
         for a, b in itertools.combinations(names, 2)
+        if skip is None or not skip(a, b)
     ]
     for c, adj in zip(pairs, holm([c.p_value for c in pairs]), strict=True):
         c.p_value_adjusted = float(adj)

@@ -89,10 +89,13 @@ def run_suite(
     out = Path(out)
     train_ds = load_dataset(data, "train", data_dir)
     valid_ds = load_dataset(data, "valid", data_dir)
+    grid = [(name, s) for name in chosen for s in range(seeds)]
     runs = []
+    # with several seeds every run is named by its seed in the report (seed 0's folder keeps
+    # its name from before seeds): "vae" is then the model over its seeds, not one network
+    names: list[str | None] = [f"{m}-seed{s}" if seeds > 1 else None for m, s in grid]
     pending: list = []  # the runs of the models x seeds grid still to train
     started = time.perf_counter()
-    grid = [(name, s) for name in chosen for s in range(seeds)]
     for i, (name, seed) in enumerate(grid, 1):
         cfg = _run_config(table[name], data, device, seed, budget, epochs_scale)
         label = run_dir_name(name, seed)
@@ -133,7 +136,12 @@ def run_suite(
         "evaluating on the test split"
     )
     return compare_runs(
-        [*runs, *extra], out, num_particles=num_particles, data_dir=data_dir, progress=progress
+        [*runs, *extra],
+        out,
+        num_particles=num_particles,
+        data_dir=data_dir,
+        progress=progress,
+        names=[*names, *[None] * len(extra)],
     )
 
 

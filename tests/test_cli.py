@@ -415,12 +415,14 @@ def test_seed_grid_and_group_options(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and not (out / "runs").exists()
 
 
-def test_ranking_labels_a_difference_between_seeds_of_one_model(capsys):
-    """``pgm compare vae vae-seed1`` printed "vae-seed1 > vae ... significant" as if between
-    models: two seeds of one model differ by training variance."""
+def test_ranking_leads_with_the_models_over_seeds_and_tests_no_pair_of_seeds(capsys):
+    """``pgm compare vae vae-seed1 pc`` printed "vae-seed1 > vae ... significant" as if between
+    models, and ranked networks first: with a model of two seeds, the models over seeds come
+    first, and the pair of seeds is said to be untested (training variance)."""
     from pgm_cli.ranking import print_ranking
 
     row = {"bits_per_dim": 2.1, "ci95": [-96.0, -94.0], "replicate_of": "vae"}
+    terms = {"parameters": 1234, "all_converged": True}
     results = {
         "models": [
             {**row, "model": "vae-seed1", "rank": 1, "log_likelihood_nats": -95.2},
@@ -436,15 +438,47 @@ def test_ranking_labels_a_difference_between_seeds_of_one_model(capsys):
                 "ci95": [0.1, 0.9],
                 "p_value_adjusted": 0.01,
             }
-            for a, b, d in (("vae-seed1", "vae", 0.5), ("vae", "pc", 3.3))
+            for a, b, d in (("vae-seed1", "pc", 3.8), ("vae", "pc", 3.3))
         ],
+        "seed_pairs_not_compared": 1,
+        "seeds": {
+            "unit": "mixed",
+            "models": [
+                {
+                    "model": "vae",
+                    "num_seeds": 2,
+                    "mean": -95.45,
+                    "ci95": [-96.5, -94.4],
+                    "seed_sd": 0.354,
+                    "rank": 1,
+                    "group": "a",
+                    "equal_terms": terms,
+                },
+                {
+                    "model": "pc",
+                    "num_seeds": 1,
+                    "mean": -99.0,
+                    "ci95": None,
+                    "seed_sd": None,
+                    "rank": None,
+                    "group": None,
+                    "equal_terms": terms,
+                },
+            ],
+            "comparisons": [],
+            "single_seed_models": ["pc"],
+        },
         "warnings": [],
     }
     print_ranking(results)
     lines = capsys.readouterr().out.splitlines()
-    seeds = next(line for line in lines if line.startswith("  vae-seed1 > vae"))
-    assert "seeds of one model, vae: training variance" in seeds
-    assert "seeds of one model" not in next(line for line in lines if line.startswith("  vae > pc"))
+    assert lines[0].startswith("models over seeds")
+    vae = next(line for line in lines if line.split()[2:3] == ["vae"])
+    assert vae.split()[:4] == ["1", "a", "vae", "2"] and "0.354" in vae and "1234" in vae
+    assert lines.index("trained networks (one run each):") > lines.index(vae)
+    said = next(line for line in lines if "pairwise differences" in line)
+    assert "the 1 pair(s) of seeds of one model not tested" in said
+    assert not any(line.startswith("  vae-seed1 > vae:") for line in lines)
 
 
 def test_an_unknown_option_is_named_with_its_command(capsys):

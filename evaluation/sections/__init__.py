@@ -1,4 +1,5 @@
-"""The sections of a comparison report, in the order the page shows them and computes them.
+"""The sections of a comparison report, in the order they compute and (but for one that leads:
+:func:`page_order`) the page shows them.
 
 A section is a :class:`~.section.Section`: its id and title, its tables (drawn by the one
 renderer of :mod:`evaluation.tables` for HTML, Markdown and LaTeX), its ``compute`` (writes its
@@ -29,10 +30,11 @@ from . import (
 )
 from .section import Section
 
-__all__ = ["SECTIONS", "Section", "TABLES"]
+__all__ = ["SECTIONS", "Section", "TABLES", "page_order"]
 
 SECTIONS: list[Section] = [
     ranking.SECTION,
+    seeds.SECTION,
     models.MODELS,
     models.NO_DENSITY,
     comparisons.SECTION,
@@ -46,9 +48,17 @@ SECTIONS: list[Section] = [
     grids.COMPLETIONS,
     training.SECTION,
     ais.SECTION,
-    seeds.SECTION,
     method.SECTION,
 ]
+
+
+def page_order(results: dict) -> list[Section]:
+    """The sections in the order the page (and ``tables.tex``) shows them: those that lead for
+    these results (:attr:`Section.leads`: the models over seeds, when some model has seeds)
+    first, then the others in the order of :data:`SECTIONS`."""
+    lead = [s for s in SECTIONS if s.leads is not None and s.leads(results)]
+    return lead + [s for s in SECTIONS if s not in lead]
+
 
 #: section id -> its (first) table, for tests and tools that read one table by name
 TABLES = {s.id: s.tables[0] for s in SECTIONS if s.tables}

@@ -11,7 +11,8 @@ __all__ = ["SECTION"]
 TABLE = Table(
     (
         "Paired comparisons of the trained networks (one run each: training variance not "
-        "included; models over seeds: see below) on the same test images: mean of "
+        "included; models over seeds: see Models over seeds; two seeds of one model are not "
+        "tested, their difference being training variance) on the same test images: mean of "
         "log p_a(x) − log p_b(x) (a is "
         "the better mean), its BCa 95% interval, the sign-flip randomisation test p-value "
         "(a Monte Carlo p-value: never below 1/(R+1) for R resamples), Holm-adjusted, and "

@@ -14,6 +14,7 @@ from ..comparison import Comparison
 from ..evaluate_run import summarise
 from ..figures import FigureFile, forest_plot
 from ..log_likelihood import bits_per_dim, estimate
+from ..replicates import group_runs, parse_groups
 from ..statistics import compare_all, rank_models, summarise_mean
 from ..tables import Column, Table, printable
 from .section import Section
@@ -26,9 +27,10 @@ _DETAIL_KEYS = ("prior", "guide", "likelihood", "elbo", "num_particles", "latent
 
 TABLE = Table(
     (
-        "Test log-likelihood per model, best first. Group letters: models sharing a letter "
-        "are not distinguishable (Holm-adjusted paired tests); rank range: the ranks the "
-        "data leave possible."
+        "Test log-likelihood per trained network (one run; a model's seeds are its networks: "
+        "see Models over seeds), best first. Group letters: networks sharing a letter are not "
+        "distinguishable (Holm-adjusted paired tests; two seeds of one model are not tested "
+        "against each other); rank range: the ranks the data leave possible."
     ),
     "models",
     "",
@@ -135,11 +137,25 @@ def _estimate(c: Comparison) -> None:
 
 
 def _rank(c: Comparison) -> None:
-    """Best first, so that each comparison's a is the better model; then the tests and ranks."""
+    """Best first, so that each comparison's a is the better model; then the runs grouped into
+    models (:mod:`..replicates`), and the tests and ranks of the networks: two seeds of one
+    model are not tested against each other (their difference is training variance, which the
+    seeds section measures), so no pair of them is called different."""
     o = c.options
     c.dense.sort(key=lambda r: -r.row["log_likelihood_nats"])
+    manual = parse_groups(list(o.groups) if o.groups else None)
+    c.model_groups = group_runs([(r.name, r.path, r.cfg) for r in c.dense], manual)
+    model_of = {name: g.model for g in c.model_groups for name in g.runs}
     lls = {r.name: r.est.log_likelihood.double().numpy() for r in c.dense}
-    comparisons = compare_all(lls, alpha=o.alpha, n_resamples=o.n_resamples, seed=o.seed)
+    comparisons = compare_all(
+        lls,
+        alpha=o.alpha,
+        n_resamples=o.n_resamples,
+        seed=o.seed,
+        skip=lambda a, b: model_of[a] == model_of[b],
+    )
+    m = len(c.dense)
+    c.results["seed_pairs_not_compared"] = m * (m - 1) // 2 - len(comparisons)
     ranking = rank_models(
         [r.name for r in c.dense], [r.row["log_likelihood_nats"] for r in c.dense], comparisons
     )
@@ -171,7 +187,7 @@ def figures(c: Comparison) -> list[FigureFile]:
 
 SECTION = Section(
     "ranking",
-    "Log-likelihood and ranking",
+    "Trained networks: log-likelihood and ranking",
     tables=[TABLE],
     compute=compute,
     figures=figures,

@@ -32,6 +32,8 @@ class Section:
     :param text: ``text(results)``: paragraphs shown after the tables (from ``results.json``
         alone, so a report can be drawn again from its results).
     :param latex: the label of each table exported to ``tables.tex`` (``None``: not exported).
+    :param leads: ``leads(results)``: whether the section leads the page (and ``tables.tex``)
+        instead of taking its place in the list (the models over seeds, when there are seeds).
     """
 
     id: str
@@ -41,6 +43,7 @@ class Section:
     figures: Callable[[Comparison], list[FigureFile]] | None = None
     text: Callable[[dict], list[str]] | None = None
     latex: Sequence[str | None] = field(default=())
+    leads: Callable[[dict], bool] | None = None
 
     def shown(self, results: dict, figures: Sequence[FigureFile]) -> bool:
         """Whether the section has anything to show: a figure, text, or a table that is shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .. import warnings_text as text
 from ..comparison import Comparison
+from ..figures import FigureFile, seed_forest_plot
 from ..seed_report import COMPARISONS_TABLE, MODELS_TABLE, seed_paragraphs
 from ..warning_record import warning_record
 from .section import Section
@@ -30,7 +31,9 @@ def compute(c: Comparison) -> None:
 
     o = c.options
     with c.timed("seeds"):
-        seeds = seed_results(c.dense, o.groups, o.alpha, min(o.n_resamples, MAX_RESAMPLES), o.seed)
+        seeds = seed_results(
+            c.dense, c.model_groups, o.alpha, min(o.n_resamples, MAX_RESAMPLES), o.seed
+        )
     c.results["seeds"] = seeds
     c.warnings.extend(mixed_group_warnings(seeds))
     single = seeds["single_seed_models"]
@@ -92,10 +95,35 @@ def same_network_warnings(runs: list[tuple[str, dict]]) -> list[dict]:
     ]
 
 
+def figures(c: Comparison) -> list[FigureFile]:
+    """The models over their seeds (with some model of two seeds or more)."""
+    if not leads(c.results):
+        return []
+    return [
+        FigureFile(
+            "forest-seeds.png",
+            "Mean test log-likelihood of each model over its seeds with its two-level 95% "
+            "interval (seeds, then test images; group letters over seeds in brackets); grey "
+            "dots: each seed's mean.",
+            "seeds",
+            *seed_forest_plot(c.results["seeds"]["models"], with_svg=True),
+        )
+    ]
+
+
+def leads(results: dict) -> bool:
+    """Some model has two seeds or more: then the models, not the networks, head the page."""
+    seeds = results.get("seeds")
+    return isinstance(seeds, dict) and seeds.get("unit") != "network"
+
+
 SECTION = Section(
     "seeds",
     "Models over seeds and equal terms",
     tables=[MODELS_TABLE, COMPARISONS_TABLE],
     compute=compute,
+    figures=figures,
     text=seed_paragraphs,
+    latex=["seed-models", "seed-comparisons"],
+    leads=leads,
 )

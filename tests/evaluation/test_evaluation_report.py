@@ -602,6 +602,18 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
     page = (out / "report.html").read_text()
     assert 'data-path="seeds/models/0/num_seeds"' in page
     assert "(over seeds: see Models over seeds)" in page
+    # the two seeds of vae are not tested against each other (training variance, not a claim:
+    # they were called "different: yes"); only pairs across models are, in Holm's family of 2
+    pairs = [{c["a"], c["b"]} for c in results["comparisons"]]
+    assert {"vae", "vae-seed1"} not in pairs and len(pairs) == 2
+    assert results["seed_pairs_not_compared"] == 1
+    # with a model of two seeds the models over seeds lead the page, the figure over seeds and
+    # tables.tex, before the networks one by one
+    assert page.index('<h2 id="seeds">') < page.index('<h2 id="ranking">')
+    assert "forest-seeds.png" in page and "figures/forest-seeds.png" in results["figures"]
+    assert vae["rank"] == 1 and vae["group"] == "a"  # the one model of two seeds: ranked alone
+    latex = (out / "tables.tex").read_text()
+    assert latex.index("tab:seed-models") < latex.index("tab:ranking")
     # idata.nc keeps every seed's run and says which model each is a seed of
     import arviz as az
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from evaluation import report
+from evaluation import report, sections
 from evaluation.sections import SECTIONS, Section
 from evaluation.sections.latent import collapse_record
 from evaluation.tables import Column, Table
@@ -115,7 +115,7 @@ def test_a_new_section_is_one_unit(monkeypatch):
     extra = Section(
         "spread", "Spread", tables=[table], compute=compute, text=lambda r: ["Spread."], latex=["s"]
     )
-    monkeypatch.setattr(report, "SECTIONS", [*SECTIONS[:-1], extra, SECTIONS[-1]])
+    monkeypatch.setattr(sections, "SECTIONS", [*SECTIONS[:-1], extra, SECTIONS[-1]])
 
     class _C:
         pass

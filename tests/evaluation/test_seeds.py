@@ -240,3 +240,18 @@ def test_seeds_equal_in_their_low_32_bits_are_one_network_not_two_seeds():
     cfg = {"model": "vae", "latent_dim": 2}
     (warning,) = same_network_warnings([("a", {**cfg, "seed": 0}), ("b", {**cfg, "seed": 2**32})])
     assert "differ only above their low 32 bits" in warning["message"]
+
+
+def test_a_model_is_named_by_its_runs_whatever_their_order():
+    """Runs vamp-s0..2 of one config made a model named after its best seed (``vamp-s1``), as
+    if one network: the name is their common one, and the report's order does not change it."""
+    from evaluation.replicates import model_name
+
+    assert model_name(["vamp-s1", "vamp-s2", "vamp-s0"]) == "vamp-s*"
+    assert model_name(["vae-seed2", "vae", "vae-seed1"]) == "vae"  # the suite's seeds
+    assert model_name(["alpha", "beta"]) == "alpha+beta"
+    assert model_name(["one"]) == "one"
+    specs = [(f"vamp-s{i}", {"seed": i, "prior": "vamp"}) for i in (1, 2, 0)]
+    for order in (specs, specs[::-1]):
+        (group,) = group_runs(_runs(*order))
+        assert group.model == "vamp-s*" and len(group.runs) == 3

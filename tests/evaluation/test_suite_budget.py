@@ -49,3 +49,22 @@ def test_unknown_budget_is_refused(tmp_path, capsys):
         suite.run_suite(tmp_path, budget="forever")
     assert main(["suite", "--out", str(tmp_path), "--budget", "forever"]) == 2
     assert "--budget" in capsys.readouterr().err
+
+
+def test_with_seeds_every_run_is_named_by_its_seed_in_the_report(tmp_path, monkeypatch):
+    """``--seeds 3`` named seed 0's run "vae" (its folder, from before seeds) beside the model
+    "vae" over its three seeds: with seeds each run is ``MODEL-seedS`` in the report, its folder
+    unchanged; with one seed the folder's name stands."""
+    monkeypatch.setattr(suite, "train", lambda *_, **__: None)
+    asked = {}
+
+    def compare(runs, out, names=None, **_):
+        asked["runs"], asked["names"] = [r.name for r in runs], names
+        return {"models": []}
+
+    monkeypatch.setattr(evaluation.compare, "compare_runs", compare)
+    suite.run_suite(tmp_path, models=["vae"], seeds=3, progress=False, log=lambda *_: None)
+    assert asked["runs"] == ["vae", "vae-seed1", "vae-seed2"]
+    assert asked["names"] == ["vae-seed0", "vae-seed1", "vae-seed2"]
+    suite.run_suite(tmp_path / "one", models=["vae"], progress=False, log=lambda *_: None)
+    assert asked["names"] == [None]
