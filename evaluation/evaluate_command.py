@@ -124,8 +124,10 @@ def evaluate(
             atomic_write_text(path, json.dumps(row, indent=2) + "\n")
         return row, path, True
     x = data.float_images()
-    pair = prepare_pair(model, None, x, check_guide=estimator.uses_guide)
+    # seeded before the pair's probe, as `pgm compare` seeds the estimator (whose probe comes
+    # first): one run, K and seed give the same draws, so the same number, in both commands
     torch.manual_seed(seed)
+    pair = prepare_pair(model, None, x, check_guide=estimator.uses_guide)
     result = estimator.estimate(pair, settings, progress=progress)
     ll = result.log_likelihood.double().cpu()
     s = summarise_mean(ll.numpy(), n_resamples=1999, seed=seed)

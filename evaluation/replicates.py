@@ -155,6 +155,12 @@ def group_runs(
                     f"{taken[i]} and {name}"
                 )
             taken[i] = name
+        if len(idx) < 2:  # a group of one run is no model over seeds, and hid the run's own
+            raise PgmError(  # seeds from the grouping by config
+                f"--group: expected two runs or more in a group (the seeds of one model); found "
+                f"{runs[idx[0]][0]} alone in {name} (a run left out of --group is grouped with "
+                "the runs of its config; --label renames a run)"
+            )
         cfgs = [runs[i][2] for i in idx]
         groups.append(
             ModelGroup(

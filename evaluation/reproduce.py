@@ -57,7 +57,8 @@ def _evaluation_split(cfg: dict, data_dir: str | None):
             raise
     note = (
         f"{cfg['data']} holds no test split here (held back): measured on the validation "
-        "split, not on the papers' test split"
+        "split, not on the papers' test split; that split also chose the weights kept (the best "
+        "validation epoch) and the early stop, so its number leans optimistic"
     )
     return config_dataset(cfg, "valid", data_dir), "valid", note
 

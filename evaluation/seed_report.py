@@ -36,7 +36,7 @@ MODEL_COLUMNS = [
     Column("resolvable nats", "minimal_detectable_difference", ".2f", "80% power, α"),
     Column("parameters", "equal_terms/parameters", "d"),
     Column("epochs", "equal_terms/epochs", "d"),
-    Column("train s", "equal_terms/train_seconds_mean", ".0f", "mean over seeds"),
+    Column("train s", "equal_terms/train_seconds_mean", ".1f", "mean over seeds"),
     Column("converged", "equal_terms/convergence"),
 ]
 

@@ -74,13 +74,13 @@ class ModelConfig:
     network: str = "mlp"
     hidden_dim: int = 256  # width of each hidden layer (and of flows' hidden layers)
     hidden_layers: int = 2  # encoder/decoder hidden layers of width hidden_dim
-    # or the encoder's widths from the pixels, e.g. [300, 300]; wins over the two above
+    # the encoder's widths from the pixels, e.g. [300, 300]; wins over hidden_dim, hidden_layers
     hidden_dims: list[int] | None = None
     activation: str = "relu"  # mlp/conv hidden layers: relu or tanh (gated ones gate instead)
     # built-in encoders' pixels: centred = levels scaled to [-1, 1]; unit = to [0, 1]
     encoder_input: str = "centred"
-    # dense layers' weights: torch = PyTorch's own; he = N(0, 2 / fan_in), meant with clamped
-    # log-variances as the VampPrior authors' code (pgm.nn.weight_init)
+    # (he is the VampPrior authors' choice, with clamped log-variances; pgm.nn.weight_init)
+    # dense layers' weights: torch = PyTorch's own; he = N(0, 2 / fan_in)
     weight_init: str = "torch"
     num_components: int = 10  # mixture components / VampPrior pseudo-inputs
     # VampPrior pseudo-inputs: sigmoid of logits, or hardtanh-clipped pixels (pgm.priors)

@@ -411,6 +411,26 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
     argv = ["reproduce", "vae-vampprior-paper", "--out", str(out), "--set", "epochs=3"]
     assert main([*argv, "--max-epochs", "1", *TINY]) == 0
     measured = json.loads((out / "vae-vampprior-paper" / "reproduction.json").read_text())
+    # the run's summary in words (a JSON line with --json)
+    (said,) = capsys.readouterr().out.splitlines()
+    nats, gap = (
+        format_value(measured["measured_nats"], ".2f"),
+        format_value(measured["gap_nats"], "+.2f"),
+    )
+    lo, hi = (format_value(v, ".2f") for v in measured["ci95"])
+    assert said == (
+        f"vae-vampprior-paper: {nats} nats [{lo}, {hi}] on test (K = 5, "
+        f"{measured['num_images']} images); published −88.56 (test), gap {gap}; 1 of 2000 "
+        "epochs, stopped by max-epochs (cut short: --resume continues it)"
+    )
+    assert (
+        main([*argv[:3], str(tmp_path / "json"), *argv[4:], "--max-epochs", "1", "--json", *TINY])
+        == 0
+    )
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["row"] == "vae-vampprior-paper" and json.loads(line)["epochs_run"] == 1
+    assert main(["reproduce", "--list", "--json"]) == 2  # a run's option, said, not ignored
+    assert "found --json, which only a run of rows reads" in capsys.readouterr().err
     (out / "pixelcnn").mkdir()
     (out / "pixelcnn" / "config.json").write_text("{}")  # begun (killed before its score)
     capsys.readouterr()

@@ -35,7 +35,7 @@ MODELS = Section(
                 Column("seed of", "replicate_of", "", "the model this run is a seed of"),
                 Column("description", "description"),
                 Column("parameters", "equal_terms/parameters", "d"),
-                Column("train s", "equal_terms/train_seconds", ".0f", "training time, seconds"),
+                Column("train s", "equal_terms/train_seconds", ".1f", "training time, seconds"),
                 *_TRAINING,
                 Column("slope", "convergence/slope_per_epoch", ".3f"),
                 Column("training", "training"),

@@ -35,9 +35,9 @@ def add_parser(sub) -> None:
         action="append",
         default=None,
         metavar="NAME=RUN,RUN,...",
-        help="compare these runs (their names in the report, or their folders) as seeds of one "
-        "model called NAME (repeatable); runs whose configs differ only in seed are grouped "
-        "without it",
+        help="compare these runs (two or more: their names in the report, or their folders) as "
+        "seeds of one model called NAME (repeatable); runs whose configs differ only in seed "
+        "are grouped without it",
     )
     o.add_out_folder(p, "the report: results.json, idata.nc, report.md, report.html, figures/")
     o.add_num_particles(p, o.DEFAULT_NUM_PARTICLES, ", as pgm suite")

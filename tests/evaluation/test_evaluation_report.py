@@ -597,6 +597,16 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
     assert vae["num_seeds"] == 2 and sorted(vae["runs"]) == ["vae", "vae-seed1"]
     assert {r["model"]: r["replicate_of"] for r in results["models"]}["vae-seed1"] == "vae"
     assert vae["ci95"][0] <= vae["mean"] <= vae["ci95"][1]
+    # `pgm evaluate` and `pgm compare` of one run with one K and seed draw the same samples
+    # (they differed in the second decimal: the evaluate side seeded after the pair's probe)
+    import shutil
+
+    from evaluation.evaluate_command import evaluate
+
+    copy = shutil.copytree(runs["vae"], tmp_path / "vae-copy")  # its evaluation file goes here
+    row, _, _ = evaluate(copy, settings={"num_particles": 5}, num_images=8, seed=0)
+    (compared,) = [m for m in results["models"] if m["model"] == "vae"]
+    assert row["log_likelihood_nats"] == pytest.approx(compared["log_likelihood_nats"], abs=1e-9)
     (single,) = [w for w in results["warnings"] if w["code"] == "training-variance-not-included"]
     assert "One trained network only for vae-mix" in single["message"]
     page = (out / "report.html").read_text()

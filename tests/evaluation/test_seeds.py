@@ -144,7 +144,7 @@ def test_a_hand_group_of_different_configs_is_warned():
     from evaluation.sections.seeds import mixed_group_warnings
 
     runs = _runs(("v", {"seed": 0}), ("p", {"seed": 0, "model": "pixelcnn"}), ("w", {"seed": 1}))
-    groups = group_runs(runs, parse_groups(["a=v,p", "b=w"]))
+    groups = group_runs(runs, parse_groups(["a=v,p"]))
     seeds = {"models": [g.as_dict() for g in groups]}
     (warning,) = mixed_group_warnings(seeds)
     assert warning["code"] == "group-mixes-configs" and warning["model"] == "a"
@@ -255,3 +255,16 @@ def test_a_model_is_named_by_its_runs_whatever_their_order():
     for order in (specs, specs[::-1]):
         (group,) = group_runs(_runs(*order))
         assert group.model == "vamp-s*" and len(group.runs) == 3
+
+
+def test_a_group_of_one_run_is_refused_naming_it():
+    """``--group a=vae-s0`` was taken silently: one run is no model over seeds, and it kept
+    vae-s0 out of the grouping by config, away from its own seed vae-s1."""
+    runs = _runs(("vae-s0", {"seed": 0}), ("vae-s1", {"seed": 1}))
+    with pytest.raises(PgmError) as caught:
+        group_runs(runs, parse_groups(["a=vae-s0"]))
+    assert str(caught.value).startswith(
+        "--group: expected two runs or more in a group (the seeds of one model); found vae-s0 "
+        "alone in a"
+    )
+    assert [g.runs for g in group_runs(runs)] == [["vae-s0", "vae-s1"]]
