@@ -34,7 +34,6 @@ __all__ = ["SECTIONS", "Section", "TABLES", "page_order"]
 
 SECTIONS: list[Section] = [
     ranking.SECTION,
-    seeds.SECTION,
     models.MODELS,
     models.NO_DENSITY,
     comparisons.SECTION,
@@ -48,6 +47,7 @@ SECTIONS: list[Section] = [
     grids.COMPLETIONS,
     training.SECTION,
     ais.SECTION,
+    seeds.SECTION,
     method.SECTION,
 ]
 
