@@ -8,6 +8,7 @@ import io
 
 import torch
 
+from .figures import plain
 from .images import grid_scale, to_unit
 
 __all__ = ["completion_png"]
@@ -60,7 +61,7 @@ def completion_png(
     ax.set_xticks([width * (i + 0.5) for i in range(s + 2)], labels, rotation=45, ha="right")
     ax.set_yticks([])
     ax.tick_params(length=0, labelsize="small")
-    ax.set_title(title, fontsize="small")
+    ax.set_title(plain(title), fontsize="small")
     for spine in ax.spines.values():
         spine.set_visible(False)
     buffer = io.BytesIO()

@@ -22,6 +22,7 @@ from .diagnostics import ACTIVE_UNIT_THRESHOLD, KHAT_GOOD, KHAT_UNRELIABLE
 from .images import grid_png
 
 __all__ = [
+    "plain",
     "FigureFile",
     "activity_plot",
     "completion_figure",
@@ -106,6 +107,13 @@ _GLYPHS_SAID: set[str] = set()
 
 #: matplotlib's "Glyph 21464 (\N{CJK UNIFIED IDEOGRAPH-53D8}) missing from font(s) DejaVu Sans."
 _MISSING_GLYPH = re.compile(r"Glyph (\d+) \(.*?\) missing from (?:current )?font")
+
+
+def plain(name: str) -> str:
+    """A model's or run's name as matplotlib draws it, literally: each ``$`` escaped (a pair
+    of them starts mathtext: a run named ``p$\\frac$q`` raised in its parser, ``a$x$`` was
+    drawn as a formula)."""
+    return str(name).replace("$", r"\$")
 
 
 def plot_figure(width: float, height: float):
@@ -216,7 +224,7 @@ def forest_plot(rows: list[dict], with_svg: bool = False):
     if elbo:
         ax.plot(*zip(*elbo, strict=True), "x", color="C1")
         handles.append(Line2D([], [], color="C1", marker="x", ls="none", label="ELBO"))
-    ax.set_yticks(y, [f"{r['model']} ({r.get('group', '')})" for r in rows])
+    ax.set_yticks(y, [f"{plain(r['model'])} ({r.get('group', '')})" for r in rows])
     ax.set_xlabel("mean test log-likelihood (nats per image; higher is better)")
     ax.grid(axis="x", alpha=0.3)
     ax.margins(y=0.5 / max(len(rows), 1))
@@ -251,7 +259,7 @@ def seed_forest_plot(models: list[dict], with_svg: bool = False):
         Line2D([], [], color="0.45", marker="o", ms=4, ls="none", label="one seed's mean"),
     ]
     labels = [
-        f"{m['model']} ({m.get('group') or '–'}) · {m['num_seeds']} seed"
+        f"{plain(m['model'])} ({m.get('group') or '–'}) · {m['num_seeds']} seed"
         + ("" if m["num_seeds"] == 1 else "s")
         for m in models
     ]
@@ -271,7 +279,7 @@ def k_curve_plot(curves: dict[str, dict], with_svg: bool = False):
     ax = fig.subplots()
     for i, (name, c) in enumerate(curves.items()):
         k, m, s = np.array(c["num_particles"]), np.array(c["mean"]), np.array(c["std"])
-        ax.plot(k, m, "o-", ms=3, color=f"C{i % 10}", label=name)
+        ax.plot(k, m, "o-", ms=3, color=f"C{i % 10}", label=plain(name))
         ax.fill_between(k, m - s, m + s, color=f"C{i % 10}", alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("number of importance samples K")
@@ -320,7 +328,7 @@ def khat_plot(khats: dict[str, np.ndarray], with_svg: bool = False):
             )
     ax.axvline(KHAT_GOOD, color=OKABE_ITO["orange"], ls="--", lw=1)
     ax.axvline(KHAT_UNRELIABLE, color=OKABE_ITO["vermillion"], ls="--", lw=1)
-    ax.set_yticks(np.arange(len(khats))[::-1], list(khats))
+    ax.set_yticks(np.arange(len(khats))[::-1], [plain(n) for n in khats])
     ax.set_xlabel("PSIS k-hat per test image (> 0.7: unreliable)")
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=3, fontsize="x-small", frameon=False)
@@ -339,7 +347,7 @@ def activity_plot(activities: dict[str, np.ndarray], with_svg: bool = False):
             "o-",
             ms=3,
             color=f"C{i % 10}",
-            label=name,
+            label=plain(name),
         )
     ax.axhline(ACTIVE_UNIT_THRESHOLD, color="k", ls="--", lw=1, label="active threshold 0.01")
     ax.set_yscale("log")
@@ -373,7 +381,7 @@ def training_curves_plot(
         if valid:
             ax.plot(*zip(*valid, strict=True), label="valid")
         conv = convergences[name]
-        title = name
+        title = plain(name)
         if conv["best_epoch"] is not None:
             ax.axvline(conv["best_epoch"], color="k", ls=":", lw=1)
             ax.plot(

@@ -167,8 +167,10 @@ def _reached(entry) -> str:
             f"{row['measured_nats']:.2f} ({row['split']}{data}, K = {row['num_particles']}, "
             f"{epochs} epoch{'' if epochs == 1 else 's'}, {state})"
         )
-        if pid is not None:  # scored, and being trained further now
-            text += f"; training again now (pid {pid}), {_so_far(progress)}"
+        if pid is not None:  # scored, and being trained further (or scored again) now
+            text += f"; being trained or scored again now (pid {pid}), {_so_far(progress)}"
+        elif progress and progress["epochs_run"] > epochs:  # trained on, then stopped
+            text += f"; trained on since ({_so_far(progress)}), not scored again"
         return text
     if progress is None:
         return "begun, not scored"
@@ -177,8 +179,8 @@ def _reached(entry) -> str:
     else:
         so_far = _so_far(progress)
     if pid is not None:
-        return f"training now (pid {pid}): {so_far}; not scored yet"
-    if progress["trained"]:
+        return f"being trained or scored now (pid {pid}): {so_far}; not scored yet"
+    if progress["ended"]:
         return f"trained ({so_far}), not scored: --resume scores it"
     return f"stopped ({so_far}), not scored: --resume continues it"
 
@@ -189,4 +191,8 @@ def _so_far(progress: dict) -> str:
     if epochs == 0:
         return "no epoch finished yet"
     text = f"{epochs} epoch{'' if epochs == 1 else 's'}"
-    return text if best is None else f"{text}, best validation loss {best:.2f}"
+    if best is None:
+        return text
+    # a tampered 1e308 in four significant digits, not a 309-digit cell
+    shown = f"{best:.4g}" if abs(best) >= 1e6 else f"{best:.2f}"
+    return f"{text}, best validation loss {shown}"

@@ -141,8 +141,14 @@ def group_runs(
     manual = manual or {}
     taken: dict[int, str] = {}
     groups: list[ModelGroup] = []
+    run_names = {r[0] for r in runs}
     for name, members in manual.items():
         idx = [_find(m, runs) for m in members]
+        if name in run_names - {runs[i][0] for i in idx}:  # "vae-s1" would mean two things
+            raise PgmError(
+                f"--group: expected a NAME unlike the names of runs outside the group; found "
+                f"{name}, the name of a run not in it"
+            )
         for i in idx:
             if taken.get(i) == name:
                 raise PgmError(
@@ -188,7 +194,6 @@ def group_runs(
         else:
             home.append(i)
     used = set(manual)
-    run_names = {r[0] for r in runs}
     for idx in (g for subgroups in by_key.values() for g in subgroups):
         base = model_name([runs[i][0] for i in idx])
         name, n = base, 1

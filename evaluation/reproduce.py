@@ -98,6 +98,7 @@ def reproduce_row(
 
     from inference import train
     from inference.atomic_write import atomic_write_text
+    from inference.run_lock import RunLock
     from inference.trainer import resolve_device
 
     from .log_likelihood import estimate
@@ -118,29 +119,35 @@ def reproduce_row(
         time_budget=time_budget,
     )
     trained = time.perf_counter() - began
-    model, cfg = result.model, result.config
-    data, split, note = _evaluation_split(cfg, data_dir)
-    data = data.subset(num_images)
-    torch.manual_seed(0)
-    est = estimate(
-        model,
-        None,
-        data.float_images().to(resolve_device(cfg["device"])),
-        num_particles,
-        progress=progress,
-    )
-    summary = summarise_mean(est.log_likelihood.double().numpy())
-    row = _row(recipe, cfg, model, result, est, summary, split, note)
-    # --set changes the recipe: the row says how, for the keys the run took (a key its model
-    # does not read was warned about and left out; --data is told apart by the data's name)
-    row["overrides"] = {
-        k: cfg[k]
-        for k in sorted(overrides or {})
-        if k != "data" and k in cfg and recipe.config.get(k) != cfg[k]
-    }
-    row["wall_seconds"] = time.perf_counter() - began
-    row["session_train_seconds"] = trained
-    atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")
+    # the run's lock again while it is scored and its row written (training released it): a
+    # second `--resume` of this row is refused meanwhile, and `--list --out` names this process
+    lock = RunLock(run, "--out")
+    try:
+        model, cfg = result.model, result.config
+        data, split, note = _evaluation_split(cfg, data_dir)
+        data = data.subset(num_images)
+        torch.manual_seed(0)
+        est = estimate(
+            model,
+            None,
+            data.float_images().to(resolve_device(cfg["device"])),
+            num_particles,
+            progress=progress,
+        )
+        summary = summarise_mean(est.log_likelihood.double().numpy())
+        row = _row(recipe, cfg, model, result, est, summary, split, note)
+        # --set changes the recipe: the row says how, for the keys the run took (a key its
+        # model does not read was warned about and left out; --data is told apart by name)
+        row["overrides"] = {
+            k: cfg[k]
+            for k in sorted(overrides or {})
+            if k != "data" and k in cfg and recipe.config.get(k) != cfg[k]
+        }
+        row["wall_seconds"] = time.perf_counter() - began
+        row["session_train_seconds"] = trained
+        atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")
+    finally:
+        lock.release(remove=lock.created)
     return row
 
 

@@ -1,14 +1,15 @@
 """How far a row of ``pgm reproduce --out`` has got before its score is written: the epochs its
-run folder has finished, its best validation loss so far, whether a process is training it now
-(and which), and whether its training has ended. Read from the folder's files as data
-(``metrics.jsonl``, the kernel's lock table); nothing in the folder is run or changed.
+run folder has finished, its best validation loss so far, whether a process is training or
+scoring it now (and which), and whether its training has ended. Read from the folder's files as
+data (``metrics.jsonl``, the newest checkpoint's metadata, the kernel's lock table); nothing in
+the folder is run or changed.
 
 ::
 
     from evaluation.row_progress import row_progress
 
     row_progress(Path("runs/repro/hvae-vamp"))
-    # {'epochs_run': 12, 'best_valid_loss': 170.2, 'training_pid': 18106, 'trained': False,
+    # {'epochs_run': 12, 'best_valid_loss': 170.2, 'training_pid': 18106, 'ended': False,
     #  'metrics_unreadable': False}
 """
 
@@ -25,12 +26,13 @@ def row_progress(run: str | Path) -> dict:
 
     ``epochs_run``: epochs finished (``metrics.jsonl``'s lines); ``best_valid_loss``: the least
     finite validation loss among them, or ``None``; ``training_pid``: the process holding the
-    folder's lock now, or ``None``; ``trained``: whether the final weights are written (training
-    ended; the score is what is missing); ``metrics_unreadable``: ``metrics.jsonl`` is damaged
-    (the two numbers are then 0 and ``None``)."""
+    folder's lock now (training the row, or scoring it), or ``None``; ``ended``: whether its
+    training has ended by its own rule (its epochs, or early stopping), read from the newest
+    checkpoint's metadata (``None`` when there is none to read), so that only the score is
+    missing; ``metrics_unreadable``: ``metrics.jsonl`` is damaged (the two numbers are then 0
+    and ``None``)."""
     from inference.config import ConfigError
     from inference.run import read_metrics
-    from inference.run_folder import WEIGHTS_FILE
     from inference.run_lock import lock_holder
 
     run = Path(run)
@@ -38,16 +40,47 @@ def row_progress(run: str | Path) -> dict:
         metrics, unreadable = read_metrics(run), False
     except ConfigError:
         metrics, unreadable = [], True
-    losses = [m.get("valid_loss") for m in metrics]
-    finite = [
-        float(v)
-        for v in losses
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    ]
     return {
         "epochs_run": len(metrics),
-        "best_valid_loss": min(finite, default=None),
+        "best_valid_loss": min((v for v in map(_finite, metrics) if v is not None), default=None),
         "training_pid": lock_holder(run),
-        "trained": (run / WEIGHTS_FILE).is_file(),
+        "ended": _ended(run),
         "metrics_unreadable": unreadable,
     }
+
+
+def _finite(record: dict) -> float | None:
+    """An epoch's validation loss as a finite float, else ``None`` (a string, a bool, NaN, or
+    an integer of 400 digits, which ``float`` overflows)."""
+    v = record.get("valid_loss")
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        v = float(v)
+    except OverflowError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _ended(run: Path) -> bool | None:
+    """Whether the newest checkpoint says training ended (early stopping, or its ``epochs``
+    reached): its metadata only is read (JSON in the file's header, no tensors, no pickle).
+    ``None`` when no checkpoint can be read (none yet, or rotated away while read)."""
+    from inference.checkpoint import CheckpointError, read_metadata
+    from inference.checkpoint_meta import sorted_checkpoints
+    from inference.run_folder import CHECKPOINT_DIR
+
+    try:
+        newest = sorted_checkpoints(run / CHECKPOINT_DIR)[-1:]
+        meta = read_metadata(newest[0]) if newest else None
+    except (CheckpointError, OSError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    epoch, epochs = meta.get("epoch"), config.get("epochs")
+    if meta.get("stopped_early") is True:
+        return True
+    if isinstance(epoch, int) and isinstance(epochs, int):
+        return epoch >= epochs
+    return None

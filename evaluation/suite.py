@@ -141,8 +141,28 @@ def run_suite(
         num_particles=num_particles,
         data_dir=data_dir,
         progress=progress,
-        names=[*names, *[None] * len(extra)],
+        names=[*names, *_added_names(extra, names)],
     )
+
+
+def _added_names(extra: list[Path], names: list[str | None]) -> list[str | None]:
+    """The ``--add`` runs' names in the report: their folders' (``None``), unless the suite
+    names its own runs by seed and a folder is named like one of them (``--add old/vae-seed0``
+    beside the suite's ``vae-seed0``): that run becomes ``vae-seed0#2``, not a refusal after
+    the training."""
+    if not any(names):
+        return [None] * len(extra)
+    taken = set(names)
+    out: list[str | None] = []
+    for run in extra:
+        base = run.name or str(run)
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}#{n}"
+        taken.add(name)
+        out.append(name)
+    return out
 
 
 #: the largest --epochs-scale (a 500-epoch budget becomes 500,000 epochs)

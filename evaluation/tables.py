@@ -187,6 +187,11 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    # OT1, LaTeX's default font encoding, prints these three as ¡ ¿ — and a backtick as ‘
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "`": r"\textasciigrave{}",
     "−": "$-$",
     "—": "---",
     "…": r"\ldots{}",

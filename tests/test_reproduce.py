@@ -455,9 +455,11 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
     begun = out / "iwae-1layer"
     begun.mkdir()
     (begun / "config.json").write_text("{}")
+    # a NaN, a string and an integer of 400 digits (float() overflows) are passed over
     epochs = [{"epoch": 1, "valid_loss": 101.5}, {"epoch": 2, "valid_loss": float("nan")}]
-    epochs.append({"epoch": 3, "valid_loss": 99.25})
-    (begun / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in epochs))
+    epochs += [{"epoch": 3, "valid_loss": "x"}, {"epoch": 4, "valid_loss": 99.25}]
+    text = "".join(json.dumps(m) + "\n" for m in epochs) + '{"valid_loss": 1' + "0" * 400 + "}\n"
+    (begun / "metrics.jsonl").write_text(text)
     files = {p: p.read_bytes() for p in begun.iterdir()}
 
     def reached(row):
@@ -465,33 +467,62 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
         text = capsys.readouterr().out
         return {line.split()[0]: line for line in text.splitlines()}[row]
 
-    so_far = "3 epochs, best validation loss 99.25"
+    so_far = "5 epochs, best validation loss 99.25"
     assert reached("iwae-1layer").endswith(f"stopped ({so_far}), not scored: --resume continues it")
     lock = RunLock(begun)
     try:
         if os.access("/proc/locks", os.R_OK):  # Linux: the holder is named
             assert reached("iwae-1layer").endswith(
-                f"training now (pid {os.getpid()}): {so_far}; not scored yet"
+                f"being trained or scored now (pid {os.getpid()}): {so_far}; not scored yet"
             )
     finally:
         lock.release(remove=True)
     assert {p: p.read_bytes() for p in begun.iterdir()} == files  # listing changed nothing
+    # whether training ended is the newest checkpoint's word (its metadata alone is read): its
+    # epochs reached, or early stopping; weights alone are no sign (a cut-short run has them)
+    from inference.checkpoint import save_tensors
+
     (begun / "model.safetensors").write_bytes(b"")
-    assert reached("iwae-1layer").endswith(f"trained ({so_far}), not scored: --resume scores it")
-    (begun / "metrics.jsonl").write_text("{not json\n")
+    (begun / "checkpoints").mkdir()
+    newest = begun / "checkpoints" / "epoch-00005.safetensors"
+    for meta, ended in (
+        ({"epoch": 5, "config": {"epochs": 3000}}, False),
+        ({"epoch": 5, "config": {"epochs": 3000}, "stopped_early": True}, True),
+        ({"epoch": 5, "config": {"epochs": 5}}, True),
+    ):
+        save_tensors(newest, {}, meta)
+        said = (
+            f"trained ({so_far}), not scored: --resume scores it"
+            if ended
+            else f"stopped ({so_far}), not scored: --resume continues it"
+        )
+        assert reached("iwae-1layer").endswith(said)
+    (begun / "metrics.jsonl").write_text('{"valid_loss": -1e308}\n{not json\n')
     assert reached("iwae-1layer").endswith(
         "trained (its metrics.jsonl unreadable), not scored: --resume scores it"
     )
-    # a scored row trained further now says so
-    lock = RunLock(out / "vae-vampprior-paper")
+    (begun / "metrics.jsonl").write_text('{"valid_loss": -1e308}\n')
+    assert reached("iwae-1layer").endswith(
+        "best validation loss -1e+308), not scored: --resume scores it"
+    )
+    # a scored row being trained further now says so; trained on and stopped, too
+    scored = out / "vae-vampprior-paper"
+    best = f"best validation loss {measured['valid_curve'][-1][1] * -1:.2f}"
+    lock = RunLock(scored)
     try:
         if os.access("/proc/locks", os.R_OK):
             assert reached("vae-vampprior-paper").endswith(
-                f"--resume continues it); training again now (pid {os.getpid()}), 1 epoch, "
-                f"best validation loss {measured['valid_curve'][-1][1] * -1:.2f}"
+                f"--resume continues it); being trained or scored again now (pid {os.getpid()}), "
+                f"1 epoch, {best}"
             )
     finally:
         lock.release()
+    record = (scored / "metrics.jsonl").read_text()
+    (scored / "metrics.jsonl").write_text(record + record.replace('"epoch": 1', '"epoch": 2'))
+    assert reached("vae-vampprior-paper").endswith(
+        f"--resume continues it); trained on since (2 epochs, {best}), not scored again"
+    )
+    (scored / "metrics.jsonl").write_text(record)
     for bad, found in ((tmp_path / "none", "no such folder"), ("", "an empty path")):
         assert main(["reproduce", "--list", "--out", str(bad)]) == 2
         assert f"--out: expected a folder written by pgm reproduce; found {found}" in (
@@ -567,3 +598,33 @@ def test_a_run_and_the_list_check_rows_alike(tmp_path, capsys, rows, said):
     list_err = capsys.readouterr().err.strip()
     assert said in run_err and run_err == list_err
     assert not out.exists()
+
+
+def test_a_row_is_scored_under_its_run_lock(tmp_path, monkeypatch):
+    """Training released the run's lock before the row was scored: meanwhile a second
+    `--resume` of the row scored it too (the first then overwrote its row), and `--list --out`
+    told the user to `--resume` it. The lock is held again through the scoring and the row's
+    writing, and left as it was found."""
+    import importlib
+
+    from inference.run_lock import RunLock, RunLockedError, lock_holder
+
+    # the module (evaluation's package namespace has a function of its name)
+    log_likelihood = importlib.import_module("evaluation.log_likelihood")
+
+    out = tmp_path / "repro"
+    run = out / "vae-vampprior-paper"
+    real, seen = log_likelihood.estimate, {}
+
+    def estimate(*args, **kwargs):
+        seen["holder"] = lock_holder(run)
+        with pytest.raises(RunLockedError):  # another process would be refused here
+            RunLock(run)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(log_likelihood, "estimate", estimate)
+    argv = ["reproduce", "vae-vampprior-paper", "--out", str(out), "--set", "epochs=1"]
+    assert main([*argv, *TINY]) == 0
+    if os.access("/proc/locks", os.R_OK):
+        assert seen["holder"] == os.getpid()
+    assert not (run / ".pgm-lock").exists() and (run / "reproduction.json").is_file()

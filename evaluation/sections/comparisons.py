@@ -38,4 +38,18 @@ TABLE = Table(
     ],
 )
 
-SECTION = Section("comparisons", "Paired comparisons", tables=[TABLE], latex=["comparisons"])
+
+def text(results: dict) -> list[str]:
+    """Says which pairs are not in the table: two seeds of one model are not tested."""
+    untested = results.get("seed_pairs_not_compared") or 0
+    if not untested:
+        return []
+    return [
+        f"{untested} pair(s) of seeds of one model are not tested here: their difference is "
+        "training variance, which Models over seeds measures (seed sd, variance shares)."
+    ]
+
+
+SECTION = Section(
+    "comparisons", "Paired comparisons", tables=[TABLE], text=text, latex=["comparisons"]
+)

@@ -617,6 +617,7 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
     pairs = [{c["a"], c["b"]} for c in results["comparisons"]]
     assert {"vae", "vae-seed1"} not in pairs and len(pairs) == 2
     assert results["seed_pairs_not_compared"] == 1
+    assert "1 pair(s) of seeds of one model are not tested here" in page
     # with a model of two seeds the models over seeds lead the page, the figure over seeds and
     # tables.tex, before the networks one by one
     assert page.index('<h2 id="seeds">') < page.index('<h2 id="ranking">')

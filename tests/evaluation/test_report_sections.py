@@ -228,3 +228,40 @@ def test_markdown_never_turns_a_run_name_into_html():
     md = report.render_markdown(results, [])
     assert "<img" not in md and "&lt;img src=x onerror=alert(1)>" in md
     assert "<img" not in report.render_html(results, [])
+
+
+def test_latex_escapes_what_its_default_font_would_misprint():
+    """``<``, ``>``, ``|`` and a backtick in a run's name (and ``P(a > b)``) printed as ¡ ¿ —
+    ‘ with LaTeX's default OT1 encoding: they are text commands now."""
+    results = _results()
+    results["models"][0]["model"] = "a<b>|`c"
+    tex = report.render_latex(results)
+    assert r"a\textless{}b\textgreater{}\textbar{}\textasciigrave{}c" in tex
+    body = "\n".join(line for line in tex.splitlines() if line.endswith(r"\\"))
+    assert not {"<", ">", "|", "`"} & set(body)
+
+
+def test_a_dollar_in_a_name_is_drawn_literally():
+    """Runs named ``p$\\frac$q`` crashed the forest plot in matplotlib's mathtext parser (and
+    ``a$x$`` was drawn as a formula): names are drawn as text."""
+    from evaluation.figures import forest_plot, plain, seed_forest_plot
+
+    assert plain("a$x$") == r"a\$x\$"
+    names = ["p$\\frac$q", "m$^{$"]
+    rows = [
+        {"model": n, "group": "a", "log_likelihood_nats": -90.0 - i, "ci95": [-91.0 - i, -89.0 - i]}
+        for i, n in enumerate(names)
+    ]
+    png = forest_plot(rows)
+    models = [
+        {
+            "model": n,
+            "num_seeds": 2,
+            "mean": -90.0,
+            "ci95": [-91.0, -89.0],
+            "seed_means": [-90.2, -89.8],
+        }
+        for n in names
+    ]
+    png2 = seed_forest_plot(models)
+    assert png.startswith(b"\x89PNG") and png2.startswith(b"\x89PNG")

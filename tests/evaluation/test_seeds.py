@@ -268,3 +268,12 @@ def test_a_group_of_one_run_is_refused_naming_it():
         "alone in a"
     )
     assert [g.runs for g in group_runs(runs)] == [["vae-s0", "vae-s1"]]
+
+
+def test_a_group_named_like_a_run_outside_it_is_refused():
+    """``--group vae-s1=vamp-s0,vamp-s1`` beside a run vae-s1: "vae-s1" meant a model in one
+    table and a run in another. A group may take the name of one of its own runs."""
+    runs = _runs(("vamp-s0", {"seed": 0}), ("vamp-s1", {"seed": 1}), ("vae-s1", {"seed": 1}))
+    with pytest.raises(PgmError, match="found vae-s1, the name of a run not in it"):
+        group_runs(runs, {"vae-s1": ["vamp-s0", "vamp-s1"]})
+    assert group_runs(runs, {"vamp-s0": ["vamp-s0", "vamp-s1"]})[0].model == "vamp-s0"

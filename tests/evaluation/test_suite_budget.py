@@ -68,3 +68,15 @@ def test_with_seeds_every_run_is_named_by_its_seed_in_the_report(tmp_path, monke
     assert asked["names"] == ["vae-seed0", "vae-seed1", "vae-seed2"]
     suite.run_suite(tmp_path / "one", models=["vae"], progress=False, log=lambda *_: None)
     assert asked["names"] == [None]
+
+
+def test_an_added_run_named_like_a_seed_of_the_suite_is_renamed_not_refused():
+    """``pgm suite --seeds 2 --add old/vae-seed0`` trained both seeds, then was refused
+    ("--label: ... found 'vae-seed0' for two runs", a flag not given): the added run is
+    ``vae-seed0#2``. Without seeds the folders' names stand (made unique by the comparison)."""
+    from pathlib import Path
+
+    names = ["vae-seed0", "vae-seed1"]
+    added = [Path("old/vae-seed0"), Path("x/vae-seed0"), Path("y/other")]
+    assert suite._added_names(added, names) == ["vae-seed0#2", "vae-seed0#3", "other"]
+    assert suite._added_names(added, [None, None]) == [None, None, None]
