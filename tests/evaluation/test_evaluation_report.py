@@ -618,6 +618,13 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
     assert {"vae", "vae-seed1"} not in pairs and len(pairs) == 2
     assert results["seed_pairs_not_compared"] == 1
     assert "1 pair(s) of seeds of one model are not tested here" in page
+    # idata.nc: the model of two seeds over its seeds (two-level draws), beside the networks
+    import arviz as az
+
+    idata = az.from_netcdf(str(out / "idata.nc"), engine="h5netcdf")
+    draws = idata.seed_posterior["mean_log_likelihood"]
+    assert list(draws.model.values) == ["vae"] and draws.shape == (4, 1000, 1)
+    assert abs(float(draws.mean()) - vae["mean"]) < 0.05 * (vae["ci95"][1] - vae["ci95"][0])
     # with a model of two seeds the models over seeds lead the page, the figure over seeds and
     # tables.tex, before the networks one by one
     assert page.index('<h2 id="seeds">') < page.index('<h2 id="ranking">')
