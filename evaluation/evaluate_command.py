@@ -130,7 +130,8 @@ def evaluate(
     pair = prepare_pair(model, None, x, check_guide=estimator.uses_guide)
     result = estimator.estimate(pair, settings, progress=progress)
     ll = result.log_likelihood.double().cpu()
-    s = summarise_mean(ll.numpy(), n_resamples=1999, seed=seed)
+    # the bootstrap `pgm compare` draws by default (9999 resamples, this seed): one interval
+    s = summarise_mean(ll.numpy(), seed=seed)
     row = {
         "model": Path(os.path.abspath(run_dir)).name,  # `pgm evaluate .` names the folder
         "architecture": cfg["model"],

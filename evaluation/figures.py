@@ -112,8 +112,11 @@ _MISSING_GLYPH = re.compile(r"Glyph (\d+) \(.*?\) missing from (?:current )?font
 def plain(name: str) -> str:
     """A model's or run's name as matplotlib draws it, literally: each ``$`` escaped (a pair
     of them starts mathtext: a run named ``p$\\frac$q`` raised in its parser, ``a$x$`` was
-    drawn as a formula)."""
-    return str(name).replace("$", r"\$")
+    drawn as a formula), control characters as Python writes them (a newline drew two
+    lines)."""
+    from .tables import printable  # a newline as \n, as in the tables
+
+    return printable(str(name)).replace("$", r"\$")
 
 
 def plot_figure(width: float, height: float):

@@ -159,6 +159,8 @@ def _reached(entry) -> str:
         return "-"
     row, progress = entry
     pid = progress["training_pid"] if progress else None
+    if row == "unreadable":  # read_row's refusal, said on its row
+        return f"its {ROW_FILE} unreadable or not pgm's (remove it; --resume scores the row)"
     if row is not None:
         state = "cut short, --resume continues it" if row.get("cut_short") else "finished"
         epochs = row["epochs_run"]
@@ -180,6 +182,11 @@ def _reached(entry) -> str:
         so_far = _so_far(progress)
     if pid is not None:
         return f"being trained or scored now (pid {pid}): {so_far}; not scored yet"
+    if progress["ended"] == "unreadable":
+        return (
+            f"stopped ({so_far}), not scored; its newest checkpoint is unreadable (--resume "
+            "names which to move away)"
+        )
     if progress["ended"]:
         return f"trained ({so_far}), not scored: --resume scores it"
     return f"stopped ({so_far}), not scored: --resume continues it"

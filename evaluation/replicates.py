@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from inference.fingerprint import SESSION_KEYS
+from inference.out_path import check_name
 from inference.trainer import network_seed
 from pgm.errors import PgmError
 from pgm.model_config import inapplicable_keys, read_keys
@@ -90,6 +91,8 @@ def parse_groups(specs: list[str] | None) -> dict[str, list[str]]:
             raise PgmError(f"--group: expected NAME=RUN,RUN,...; found {spec!r}")
         if name.strip() in groups:
             raise PgmError(f"--group: expected each NAME once; found {name.strip()!r} twice")
+        # a model's name goes into tables, figures and idata.nc: the rule of --label
+        check_name(name.strip(), "--group", "a model NAME")
         groups[name.strip()] = members
     return groups
 

@@ -98,7 +98,6 @@ def reproduce_row(
 
     from inference import train
     from inference.atomic_write import atomic_write_text
-    from inference.run_lock import RunLock
     from inference.trainer import resolve_device
 
     from .log_likelihood import estimate
@@ -109,7 +108,38 @@ def reproduce_row(
         cfg["device"] = device
     run = Path(out) / recipe.row
     began = time.perf_counter()
-    result = train(
+    scored: dict = {}
+
+    def score(result) -> None:
+        """The row scored and written while training still holds the run's lock: a second
+        `--resume` of this row is refused meanwhile, and `--list --out` names this process."""
+        trained = time.perf_counter() - began
+        model, resolved = result.model, result.config
+        data, split, note = _evaluation_split(resolved, data_dir)
+        data = data.subset(num_images)
+        torch.manual_seed(0)
+        est = estimate(
+            model,
+            None,
+            data.float_images().to(resolve_device(resolved["device"])),
+            num_particles,
+            progress=progress,
+        )
+        summary = summarise_mean(est.log_likelihood.double().numpy())
+        row = _row(recipe, resolved, model, result, est, summary, split, note)
+        # --set changes the recipe: the row says how, for the keys the run took (a key its
+        # model does not read was warned about and left out; --data is told apart by name)
+        row["overrides"] = {
+            k: resolved[k]
+            for k in sorted(overrides or {})
+            if k != "data" and k in resolved and recipe.config.get(k) != resolved[k]
+        }
+        row["wall_seconds"] = time.perf_counter() - began
+        row["session_train_seconds"] = trained
+        atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")
+        scored.update(row)
+
+    train(
         cfg,
         run,
         resume=resume,
@@ -117,37 +147,9 @@ def reproduce_row(
         progress=progress,
         max_epochs=max_epochs,
         time_budget=time_budget,
+        then=score,
     )
-    trained = time.perf_counter() - began
-    # the run's lock again while it is scored and its row written (training released it): a
-    # second `--resume` of this row is refused meanwhile, and `--list --out` names this process
-    lock = RunLock(run, "--out")
-    try:
-        model, cfg = result.model, result.config
-        data, split, note = _evaluation_split(cfg, data_dir)
-        data = data.subset(num_images)
-        torch.manual_seed(0)
-        est = estimate(
-            model,
-            None,
-            data.float_images().to(resolve_device(cfg["device"])),
-            num_particles,
-            progress=progress,
-        )
-        summary = summarise_mean(est.log_likelihood.double().numpy())
-        row = _row(recipe, cfg, model, result, est, summary, split, note)
-        # --set changes the recipe: the row says how, for the keys the run took (a key its
-        # model does not read was warned about and left out; --data is told apart by name)
-        row["overrides"] = {
-            k: cfg[k]
-            for k in sorted(overrides or {})
-            if k != "data" and k in cfg and recipe.config.get(k) != cfg[k]
-        }
-        row["wall_seconds"] = time.perf_counter() - began
-        row["session_train_seconds"] = trained
-        atomic_write_text(run / ROW_FILE, json.dumps(row, indent=2) + "\n")
-    finally:
-        lock.release(remove=lock.created)
+    row = scored
     return row
 
 

@@ -338,42 +338,46 @@ def _is(value, kinds: tuple) -> bool:
 
 
 def read_rows(out: str | Path) -> list[tuple[Path, dict]]:
-    """Every ``out/*/reproduction.json`` with its row, each checked before any is used: JSON
-    holding an object whose ``row`` is a known recipe's name and the name of its folder (a row
-    names files in ``out/figures``); anything else is refused in one line naming the file."""
+    """Every ``out/*/reproduction.json`` with its row, each checked before any is used
+    (:func:`read_row`); anything else is refused in one line naming the file."""
+    return [(path, read_row(path)) for path in sorted(Path(out).glob(f"*/{ROW_FILE}"))]
+
+
+def read_row(path: str | Path) -> dict:
+    """The row in ``path`` (``OUT/ROW/reproduction.json``), checked: JSON holding an object
+    whose ``row`` is a known recipe's name and the name of its folder (a row names files in
+    ``out/figures``), with the fields the table reads; else refused in one line naming it."""
     from inference.config import ConfigError
     from inference.run_folder import read_run_text
 
+    path = Path(path)
     known = {r.row for r in list_recipes()} | set(ROWS)
-    rows = []
-    for path in sorted(Path(out).glob(f"*/{ROW_FILE}")):
-        try:
-            row = json.loads(read_run_text(path, "--out"))  # bounded: not /dev/zero, not a FIFO
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-            raise ConfigError(
-                f"--out: expected {path} to be a row written by pgm reproduce; found it "
-                f"unreadable ({type(err).__name__}: {str(err)[:80]}; remove it or choose another "
-                "--out)"
-            ) from None
-        name = row.get("row") if isinstance(row, dict) else None
-        if name not in known or name != path.parent.name:
-            raise ConfigError(
-                f"--out: expected {path} to hold a known row named like its folder "
-                f"({path.parent.name!r}); found row {str(name)[:60]!r} (remove it or choose "
-                "another --out)"
-            )
-        wrong = [k for k, kinds in _ROW_FIELDS.items() if not _is(row.get(k), kinds)]
-        # counts are positive (the --resume guard compares them)
-        wrong += [k for k in _POSITIVE if k not in wrong and row[k] < 1]
-        if wrong:
-            raise ConfigError(
-                f"--out: expected {path} to be a row written by pgm reproduce; found "
-                f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} missing, of the "
-                "wrong type or out of range (remove it, or run the row again without --resume in "
-                "another --out)"
-            )
-        rows.append((path, row))
-    return rows
+    try:
+        row = json.loads(read_run_text(path, "--out"))  # bounded: not /dev/zero, not a FIFO
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ConfigError(
+            f"--out: expected {path} to be a row written by pgm reproduce; found it "
+            f"unreadable ({type(err).__name__}: {str(err)[:80]}; remove it or choose another "
+            "--out)"
+        ) from None
+    name = row.get("row") if isinstance(row, dict) else None
+    if name not in known or name != path.parent.name:
+        raise ConfigError(
+            f"--out: expected {path} to hold a known row named like its folder "
+            f"({path.parent.name!r}); found row {str(name)[:60]!r} (remove it or choose "
+            "another --out)"
+        )
+    wrong = [k for k, kinds in _ROW_FIELDS.items() if not _is(row.get(k), kinds)]
+    # counts are positive (the --resume guard compares them)
+    wrong += [k for k in _POSITIVE if k not in wrong and row[k] < 1]
+    if wrong:
+        raise ConfigError(
+            f"--out: expected {path} to be a row written by pgm reproduce; found "
+            f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} missing, of the "
+            "wrong type or out of range (remove it, or run the row again without --resume in "
+            "another --out)"
+        )
+    return row
 
 
 def write_table(out: str | Path) -> list[dict]:

@@ -28,9 +28,9 @@ def row_progress(run: str | Path) -> dict:
     finite validation loss among them, or ``None``; ``training_pid``: the process holding the
     folder's lock now (training the row, or scoring it), or ``None``; ``ended``: whether its
     training has ended by its own rule (its epochs, or early stopping), read from the newest
-    checkpoint's metadata (``None`` when there is none to read), so that only the score is
-    missing; ``metrics_unreadable``: ``metrics.jsonl`` is damaged (the two numbers are then 0
-    and ``None``)."""
+    checkpoint's metadata (``None`` when there is none, ``"unreadable"`` when it is damaged),
+    so that only the score is missing; ``metrics_unreadable``: ``metrics.jsonl`` is damaged
+    (the two numbers are then 0 and ``None``)."""
     from inference.config import ConfigError
     from inference.run import read_metrics
     from inference.run_lock import lock_holder
@@ -62,21 +62,22 @@ def _finite(record: dict) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _ended(run: Path) -> bool | None:
+def _ended(run: Path) -> bool | str | None:
     """Whether the newest checkpoint says training ended (early stopping, or its ``epochs``
     reached): its metadata only is read (JSON in the file's header, no tensors, no pickle).
-    ``None`` when no checkpoint can be read (none yet, or rotated away while read)."""
+    ``None`` when there is no checkpoint (or it was rotated away while read); ``"unreadable"``
+    when the newest one is damaged or not pgm's (``--resume`` then names what to move)."""
     from inference.checkpoint import CheckpointError, read_metadata
     from inference.checkpoint_meta import sorted_checkpoints
     from inference.run_folder import CHECKPOINT_DIR
 
+    newest = sorted_checkpoints(run / CHECKPOINT_DIR)[-1:]
+    if not newest:
+        return None
     try:
-        newest = sorted_checkpoints(run / CHECKPOINT_DIR)[-1:]
-        meta = read_metadata(newest[0]) if newest else None
+        meta = read_metadata(newest[0])
     except (CheckpointError, OSError):
-        return None
-    if not isinstance(meta, dict):
-        return None
+        return "unreadable" if newest[0].exists() else None
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     epoch, epochs = meta.get("epoch"), config.get("epochs")
     if meta.get("stopped_early") is True:

@@ -147,12 +147,14 @@ def run_suite(
 
 def _added_names(extra: list[Path], names: list[str | None]) -> list[str | None]:
     """The ``--add`` runs' names in the report: their folders' (``None``), unless the suite
-    names its own runs by seed and a folder is named like one of them (``--add old/vae-seed0``
-    beside the suite's ``vae-seed0``): that run becomes ``vae-seed0#2``, not a refusal after
-    the training."""
+    names its own runs by seed and a folder is named like one of them or their model
+    (``--add old/vae-seed0`` beside the suite's ``vae-seed0``; ``--add old/vae`` beside the
+    model ``vae``): that run becomes ``vae-seed0#2`` (``vae#2``), not a refusal after the
+    training, nor the suite's model renamed."""
     if not any(names):
         return [None] * len(extra)
-    taken = set(names)
+    # the suite's runs, and its models over their seeds (vae-seed0, vae-seed1: vae)
+    taken = set(names) | {n.rsplit("-seed", 1)[0] for n in names}
     out: list[str | None] = []
     for run in extra:
         base = run.name or str(run)

@@ -200,7 +200,9 @@ _LATEX_SPECIAL = {
 
 
 def _latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    # control characters as Python writes them first (a newline in a run's name split its
+    # table cell), then LaTeX's special characters (the backslash of \n among them)
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in printable(text))
 
 
 def latex_table(results: dict, table: Table, label: str) -> str:

@@ -140,7 +140,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
         )
     try:
         header = json.loads(meta[_META_KEY])
-    except (json.JSONDecodeError, RecursionError) as err:
+    except (ValueError, RecursionError) as err:  # ValueError: a 5000-digit integer too
         reason = "nested too deeply" if isinstance(err, RecursionError) else err
         raise CheckpointError(
             f"{path}: expected JSON metadata; found corrupted metadata ({reason})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pgm
@@ -96,16 +97,23 @@ class Run:
         progress: bool = True,
         max_epochs: int | None = None,
         time_budget: float | None = None,
+        then: Callable[[FitResult], None] | None = None,
     ) -> FitResult:
         """Train (or continue) the run; see :func:`train`."""
         limits = {"max_epochs": max_epochs, "time_budget": time_budget, "progress": progress}
         if self.folder is None:
-            return self.trainer.fit(self.train_x, self.valid_x, **limits)
+            result = self.trainer.fit(self.train_x, self.valid_x, **limits)
+            if then is not None:
+                then(result)
+            return result
         with self.folder.open(self.config, self.resume) as resuming:
             if resuming:
                 self.trainer.restore()
                 self.folder.write_config(self.config)  # epochs grew: say so
-            return self.trainer.fit(self.train_x, self.valid_x, **limits)
+            result = self.trainer.fit(self.train_x, self.valid_x, **limits)
+            if then is not None:  # still the folder's one writer
+                then(result)
+            return result
 
 
 def _datasets(config: dict, data_dir: str | None, data) -> tuple[ImageDataset, ImageDataset]:
@@ -135,6 +143,7 @@ def train(
     max_epochs: int | None = None,
     time_budget: float | None = None,
     callbacks: list[Callback] | None = None,
+    then: Callable[[FitResult], None] | None = None,
 ) -> FitResult:
     """Train the model a config describes on its data; write the run into ``run_dir``.
 
@@ -150,9 +159,12 @@ def train(
 
     Everything is checked (config, data, run folder, the model/guide pair on a batch) before
     the folder is created; a run that fails before its first checkpoint removes what it wrote.
+
+    ``then(result)`` is called once training stops, while the run folder is still locked (no
+    other process can resume or score it in between): ``pgm reproduce`` scores the row there.
     """
     run = Run(config, run_dir, resume, data_dir, data, trainer_class, callbacks)
-    return run.train(progress=progress, max_epochs=max_epochs, time_budget=time_budget)
+    return run.train(progress=progress, max_epochs=max_epochs, time_budget=time_budget, then=then)
 
 
 def check_memory(cfg: dict, data: ImageDataset) -> None:

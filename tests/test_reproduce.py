@@ -420,7 +420,7 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
     lo, hi = (format_value(v, ".2f") for v in measured["ci95"])
     assert said == (
         f"vae-vampprior-paper: {nats} nats [{lo}, {hi}] on test (K = 5, "
-        f"{measured['num_images']} images); published −88.56 (test), gap {gap}; 1 of 2000 "
+        f"{measured['num_images']} images); published −88.56 (test), gap {gap}; 1 of 3 "
         "epochs, stopped by max-epochs (cut short: --resume continues it)"
     )
     assert (
@@ -497,6 +497,28 @@ def test_list_with_out_says_what_each_row_reached_there(tmp_path, capsys):
             else f"stopped ({so_far}), not scored: --resume continues it"
         )
         assert reached("iwae-1layer").endswith(said)
+    # a checkpoint whose metadata holds a 5000-digit integer (Python's int parser refuses it):
+    # said on the row, and refused by --resume in one line, not a traceback
+    from safetensors.torch import save_file
+
+    from inference.checkpoint import CheckpointError, read_metadata
+
+    header = '{"format": "pgm-checkpoint-1", "metadata": {"epoch": 1' + "0" * 5000 + "}}"
+    save_file({}, str(newest), metadata={"pgm": header})
+    assert reached("iwae-1layer").endswith(
+        f"stopped ({so_far}), not scored; its newest checkpoint is unreadable (--resume names "
+        "which to move away)"
+    )
+    with pytest.raises(CheckpointError, match="expected JSON metadata; found corrupted metadata"):
+        read_metadata(newest)
+    save_tensors(newest, {}, {"epoch": 5, "config": {"epochs": 5}})  # ended, as before
+    # a row file that is no row (here a link to /dev/zero) is said on its row; the others list
+    (begun / "reproduction.json").symlink_to("/dev/zero")
+    assert reached("iwae-1layer").endswith(
+        "its reproduction.json unreadable or not pgm's (remove it; --resume scores the row)"
+    )
+    assert reached("vae-vampprior-paper").endswith("--resume continues it)")
+    (begun / "reproduction.json").unlink()
     (begun / "metrics.jsonl").write_text('{"valid_loss": -1e308}\n{not json\n')
     assert reached("iwae-1layer").endswith(
         "trained (its metrics.jsonl unreadable), not scored: --resume scores it"

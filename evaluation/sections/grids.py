@@ -20,13 +20,37 @@ from ..figures import (
 )
 from .section import Section
 
-__all__ = ["COMPLETIONS", "INTERPOLATIONS", "RECONSTRUCTIONS", "SAMPLES", "TRAVERSALS"]
+__all__ = [
+    "COMPLETIONS",
+    "INTERPOLATIONS",
+    "RECONSTRUCTIONS",
+    "SAMPLES",
+    "TRAVERSALS",
+    "figure_file",
+]
 
 _AUTOREGRESSIVE_NOTE = (
     " The decoder is autoregressive (a conditional PixelCNN): each image is a fresh sample given "
     "z, so neighbouring images differ in their local detail even where z barely moves; what z "
     "controls is what stays common along a row."
 )
+
+
+#: the most bytes of a run's name a figure's file name takes (a file name is at most 255 bytes
+#: on most file systems: a 250-character folder name failed the report at its last step)
+_NAME_BYTES = 150
+
+
+def figure_file(kind: str, name: str) -> str:
+    """``KIND-NAME.png``; a name too long for a file name is cut (on a character boundary) and
+    told apart from its siblings by the first 8 hex digits of its sha256."""
+    raw = name.encode("utf-8", "surrogatepass")
+    if len(raw) <= _NAME_BYTES:
+        return f"{kind}-{name}.png"
+    import hashlib
+
+    cut = raw[:_NAME_BYTES].decode("utf-8", "ignore")
+    return f"{kind}-{cut}-{hashlib.sha256(raw).hexdigest()[:8]}.png"
 
 
 def _decoding(run: ComparedRun) -> tuple[str, str, str]:
@@ -51,7 +75,10 @@ def _samples(c: Comparison) -> list[FigureFile]:
                 continue
             figs.append(
                 FigureFile(
-                    f"samples-{run.name}.png", f"{run.name}: 64 samples x ~ p(x).", "samples", png
+                    figure_file("samples", run.name),
+                    f"{run.name}: 64 samples x ~ p(x).",
+                    "samples",
+                    png,
                 )
             )
         elif run.has_density:
@@ -66,7 +93,7 @@ def _reconstructions(c: Comparison) -> list[FigureFile]:
         torch.manual_seed(c.options.seed)
         figs.append(
             FigureFile(
-                f"reconstructions-{run.name}.png",
+                figure_file("reconstructions", run.name),
                 f"{run.name}: test images (top) and reconstructions {recon} (bottom).{note}",
                 "reconstructions",
                 reconstruction_figure(run.model, c.x[:16]),
@@ -85,7 +112,7 @@ def _traversals(c: Comparison) -> list[FigureFile]:
         torch.manual_seed(c.options.seed)
         figs.append(
             FigureFile(
-                f"traversals-{run.name}.png",
+                figure_file("traversals", run.name),
                 f"{run.name}: one row per latent unit (the {len(dims)} most variable), swept over "
                 "its 2%–98% range on the test codes, the others fixed at the first test "
                 f"image's code; {decode}.{note}",
@@ -104,7 +131,7 @@ def _interpolations(c: Comparison) -> list[FigureFile]:
         torch.manual_seed(c.options.seed)
         figs.append(
             FigureFile(
-                f"interpolations-{run.name}.png",
+                figure_file("interpolations", run.name),
                 f"{run.name}: linear interpolation between two test images' codes "
                 f"({decode}; ends: the images).{note}",
                 "interpolations",
@@ -117,7 +144,7 @@ def _interpolations(c: Comparison) -> list[FigureFile]:
 def _completions(c: Comparison) -> list[FigureFile]:
     return [
         FigureFile(
-            f"completions-{run.name}.png",
+            figure_file("completions", run.name),
             f"{run.name}: top half observed (left), four completions, the original (right).",
             "completions",
             completion_figure(run.model, c.x[:8], num_samples=4, seed=c.options.seed),

@@ -88,18 +88,20 @@ SUMMARY_KEYS = (
 
 def _summary(r: dict) -> str:
     """One row in words: ``hvae-vamp: -85.15 nats [-86.55, -83.78] on valid (K = 5000, 1000
-    images); published -83.19 (test), gap -1.96; 338 of 2000 epochs, early-stopping``."""
+    images); published -83.19 (test), gap -1.96; 338 of 2000 epochs, stopped by
+    early-stopping``; the epochs planned are the run's (a ``--set epochs=N`` changes them)."""
     from evaluation.tables import format_value, printable
 
     lo, hi = r["ci95"]
-    stopped = r.get("stopped") or "its last epoch"
+    overrides = r.get("overrides") if isinstance(r.get("overrides"), dict) else {}
+    planned = overrides.get("epochs", r["recipe_epochs"])
+    how = f"stopped by {r['stopped']}" if r.get("stopped") else "all its epochs run"
     return printable(
         f"{r['row']}: {format_value(r['measured_nats'], '.2f')} nats "
         f"[{format_value(lo, '.2f')}, {format_value(hi, '.2f')}] on {r['split']} "
         f"(K = {r['num_particles']}, {r['num_images']} images); published "
         f"{format_value(r['published_nats'], '.2f')} (test), gap "
-        f"{format_value(r['gap_nats'], '+.2f')}; {r['epochs_run']} of {r['recipe_epochs']} "
-        f"epochs, stopped by {stopped}"
+        f"{format_value(r['gap_nats'], '+.2f')}; {r['epochs_run']} of {planned} epochs, {how}"
         + (" (cut short: --resume continues it)" if r.get("cut_short") else "")
     )
 
@@ -134,7 +136,7 @@ def run(args) -> int:
             )
         done = None
         if args.out is not None:  # what each row reached there: its row files, read as data
-            from evaluation.reproduction_table import read_rows
+            from evaluation.reproduction_table import read_row
             from pgm.validation import what_is
 
             out = Path(args.out)
@@ -151,15 +153,23 @@ def run(args) -> int:
                     f"{args.out!r}"
                 )
             # each row's score, and how far its run folder has got (epochs, best validation
-            # loss, a process training it now): read as data, nothing in the folder is run
+            # loss, a process training it now): read as data, nothing in the folder is run; a
+            # row file that cannot be read is said on its row, not a refusal of the listing
+            from evaluation.recipes import ROW_FILE
             from evaluation.row_progress import row_progress
 
-            scored = {row["row"]: row for _, row in read_rows(out)}
             done = {}
             for r in list_recipes():
-                begun = (out / r.row / "config.json").is_file()
-                if r.row in scored or begun:
-                    done[r.row] = (scored.get(r.row), row_progress(out / r.row) if begun else None)
+                folder, path = out / r.row, out / r.row / ROW_FILE
+                scored = None
+                if path.exists() or path.is_symlink():
+                    try:
+                        scored = read_row(path)
+                    except ConfigError:
+                        scored = "unreadable"
+                begun = (folder / "config.json").is_file()
+                if scored is not None or begun:
+                    done[r.row] = (scored, row_progress(folder) if begun else None)
         # `--list ROW ...` lists those rows (each checked as a run checks it: an unknown one is
         # refused, not passed over for the whole list)
         listed = load_recipes(args.rows) if args.rows else list_recipes()

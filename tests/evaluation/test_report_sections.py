@@ -265,3 +265,23 @@ def test_a_dollar_in_a_name_is_drawn_literally():
     ]
     png2 = seed_forest_plot(models)
     assert png.startswith(b"\x89PNG") and png2.startswith(b"\x89PNG")
+
+
+def test_a_long_name_gets_a_figure_file_name_the_file_system_takes():
+    """A 250-character run folder name failed `pgm compare` at its last step ("File name too
+    long" for figures/samples-NAME.png): long names are cut and told apart by a hash."""
+    from evaluation.sections.grids import figure_file
+
+    assert figure_file("samples", "vae") == "samples-vae.png"
+    long_a, long_b = "é" * 200 + "a", "é" * 200 + "b"
+    a, b = figure_file("samples", long_a), figure_file("samples", long_b)
+    assert a != b and len(a.encode()) <= 200 and a.startswith("samples-éé")
+
+
+def test_a_newline_in_a_name_stays_in_its_latex_cell():
+    """A run folder named ``line1\\nline2`` put a real newline inside a cell of tables.tex:
+    control characters are written as Python writes them, as in Markdown and the console."""
+    results = _results()
+    results["models"][0]["model"] = "line1\nline2"
+    tex = report.render_latex(results)
+    assert r"line1\textbackslash{}nline2" in tex and "line1\nline2" not in tex

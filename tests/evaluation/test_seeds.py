@@ -298,3 +298,13 @@ def test_seed_posterior_draws_resample_seeds_per_model_and_images_for_all():
     flat = np.zeros((4, 50)) + np.array([[0.0], [0.0], [4.0], [4.0]])
     spread = seed_posterior({"c": flat}, seed=2)["mean_log_likelihood"].values.ravel()
     assert abs(spread.mean() - 2.0) < 0.1 and abs(spread.std() - 1.0) < 0.1
+
+
+def test_a_group_name_follows_the_label_rule():
+    """``--group`` NAME was taken as given (300 characters, ``$``, newlines) into every table
+    and figure: it follows --label's rule."""
+    with pytest.raises(PgmError, match="--group: expected a model NAME of letters, digits"):
+        parse_groups(["a\nb=x,y"])
+    with pytest.raises(PgmError, match="--group: expected a model NAME"):
+        parse_groups(["x" * 300 + "=x,y"])
+    assert parse_groups(["vae.v2=x,y"]) == {"vae.v2": ["x", "y"]}

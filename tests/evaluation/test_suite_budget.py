@@ -79,4 +79,6 @@ def test_an_added_run_named_like_a_seed_of_the_suite_is_renamed_not_refused():
     names = ["vae-seed0", "vae-seed1"]
     added = [Path("old/vae-seed0"), Path("x/vae-seed0"), Path("y/other")]
     assert suite._added_names(added, names) == ["vae-seed0#2", "vae-seed0#3", "other"]
+    # named like the suite's model over its seeds: the added run, not the model, is renamed
+    assert suite._added_names([Path("old/vae")], names) == ["vae#2"]
     assert suite._added_names(added, [None, None]) == [None, None, None]
