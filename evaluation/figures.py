@@ -227,10 +227,17 @@ def forest_plot(rows: list[dict], with_svg: bool = False):
     if elbo:
         ax.plot(*zip(*elbo, strict=True), "x", color="C1")
         handles.append(Line2D([], [], color="C1", marker="x", ls="none", label="ELBO"))
-    ax.set_yticks(y, [f"{plain(r['model'])} ({r.get('group', '')})" for r in rows])
+    labels = [f"{plain(r['model'])} ({r.get('group', '')})" for r in rows]
+    return _forest_finish(fig, ax, y, labels, handles, with_svg)
+
+
+def _forest_finish(fig, ax, y, labels: list[str], handles: list, with_svg: bool):
+    """A forest plot's rows labelled, its axis, grid and legend below, as bytes: one look
+    for the networks' forest and the models' over their seeds."""
+    ax.set_yticks(y, labels)
     ax.set_xlabel("mean test log-likelihood (nats per image; higher is better)")
     ax.grid(axis="x", alpha=0.3)
-    ax.margins(y=0.5 / max(len(rows), 1))
+    ax.margins(y=0.5 / max(len(labels), 1))
     fig.legend(
         handles=handles, loc="outside lower center", ncols=2, fontsize="small", frameon=False
     )
@@ -266,14 +273,7 @@ def seed_forest_plot(models: list[dict], with_svg: bool = False):
         + ("" if m["num_seeds"] == 1 else "s")
         for m in models
     ]
-    ax.set_yticks(y, labels)
-    ax.set_xlabel("mean test log-likelihood (nats per image; higher is better)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.margins(y=0.5 / max(len(models), 1))
-    fig.legend(
-        handles=handles, loc="outside lower center", ncols=2, fontsize="small", frameon=False
-    )
-    return plot_bytes(fig, with_svg)
+    return _forest_finish(fig, ax, y, labels, handles, with_svg)
 
 
 def k_curve_plot(curves: dict[str, dict], with_svg: bool = False):
