@@ -11,7 +11,9 @@ which a caller that knows its own file names can clear it.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -81,10 +83,35 @@ def _replace_with(path: Path, fill: Callable[[int, Path], object]) -> Path:
             os.close(fd)
         os.replace(tmp, path)
         fsync_folder(path.parent)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno in _NO_SPACE:  # "[Errno 28] No space left on device", naming nothing
+            raise _no_space(path, err) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+#: a full device, or a user's disk quota spent
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _no_space(path: Path, err: OSError) -> OSError:
+    """The same error, saying which file could not be written, how much room is left where it
+    goes, and that the file it would have replaced (if any) is kept whole."""
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 1e6:,.1f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    what = "no space left on the device" if err.errno == errno.ENOSPC else "disk quota exceeded"
+    return OSError(
+        err.errno,
+        f"{what} to write {path} ({free}); nothing was replaced (the previous file, if any, is "
+        "kept whole): free some space and run the command again (a run continues with "
+        "--resume)",
+    )
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:

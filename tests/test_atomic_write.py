@@ -86,3 +86,25 @@ def test_sample_out_naming_a_device_or_fifo_is_refused_first(tmp_path):
         with pytest.raises(ConfigError, match=r"^--out: expected a new file or a regular one"):
             check_file_out(out)
     assert check_file_out(tmp_path / "new.png") == tmp_path / "new.png"
+
+
+def test_a_full_disk_is_named_with_its_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    """A full disk during a checkpoint ended `pgm train` with "[Errno 28] No space left on
+    device", naming no file: the error names the file, the room left where it goes, and that
+    the file it would replace is kept whole (no temporary left behind)."""
+    import errno
+
+    path = tmp_path / "epoch-00002.safetensors"
+    path.write_bytes(b"old")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(aw, "_write_all", full)
+    with pytest.raises(OSError) as caught:
+        aw.atomic_write_bytes(path, b"new" * 1000)
+    assert caught.value.errno == errno.ENOSPC
+    message = str(caught.value)
+    assert f"no space left on the device to write {path} (" in message
+    assert "MB free there); nothing was replaced" in message and "--resume" in message
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [path.name]
