@@ -13,8 +13,11 @@ def add_parser(sub) -> None:
         "compare",
         help="evaluate several runs on the same images and write a report",
         description="Evaluate every run on the SAME test images with the shared estimator, "
-        "compare them pairwise, write results.json, report.md, report.html and figures into "
-        "--out.",
+        "compare them pairwise, write results.json, report.md, report.html, tables.tex, "
+        "idata.nc and figures into --out. Runs whose configs differ only in their seed (or "
+        "grouped with --group) are one model: with a model of two seeds or more, the report "
+        "leads with the models over their seeds (tests with the training run as the unit), "
+        "and no two seeds of one model are tested against each other.",
     )
     p.add_argument(
         "runs",
