@@ -98,8 +98,9 @@ def run_suite(
     started = time.perf_counter()
     for i, (name, seed) in enumerate(grid, 1):
         cfg = _run_config(table[name], data, device, seed, budget, epochs_scale)
-        label = run_dir_name(name, seed)
-        run_dir = out / "runs" / label
+        folder = run_dir_name(name, seed)
+        label = names[i - 1] or folder  # as the report names it (vae-seed0 with seeds)
+        run_dir = out / "runs" / folder
         resume = (run_dir / "config.json").exists()
         runs.append(run_dir)
         if (
