@@ -685,3 +685,49 @@ def test_a_markdown_cell_escapes_control_characters():
     from evaluation.tables import _md_escape
 
     assert _md_escape("new\nline\tand \x1b[31m|<b>") == "new\\nline\\tand \\x1b[31m\\|&lt;b>"
+
+
+# -- the README's seed_posterior example, run as printed there ---------------------------------
+SEED_ARVIZ_EXAMPLE = """\
+sp = idata.seed_posterior["mean_log_likelihood"]  # dims (chain, draw, model), best mean first
+a, b = sp.model.values[:2]
+print(a, "-", b, az.hdi((sp.sel(model=a) - sp.sel(model=b)).values.ravel(), hdi_prob=0.95))
+"""
+
+
+def test_seed_posterior_example_is_the_readmes_and_compares_two_models(runs, tmp_path):
+    """Two models of two seeds each: the README's seed_posterior lines run verbatim and give
+    the difference of the two models over their seeds, centred where the seeds table puts it."""
+    import arviz as az
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert SEED_ARVIZ_EXAMPLE in re.findall(r"```python\n(.*?)```", readme, re.S)
+    seeds = []
+    for name, extra in (("vae", {}), ("vae-mix", {"prior": "mixture", "num_components": 3})):
+        seeds.append(tmp_path / f"{name}-seed1")
+        train({**TINY, "model": "vae", **extra, "seed": 1}, seeds[-1], progress=False)
+    out = tmp_path / "cmp"
+    results = compare_runs(
+        [runs["vae"], seeds[0], runs["vae-mix"], seeds[1]],
+        out,
+        num_particles=5,
+        num_images=8,
+        progress=False,
+        n_resamples=99,
+        curve_images=0,
+        representation_train_images=64,
+    )
+    scope = {"az": az, "idata": az.from_netcdf(str(out / "idata.nc"), engine="h5netcdf")}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(SEED_ARVIZ_EXAMPLE, "README-seed-example", "exec"), scope)
+    models = results["seeds"]["models"]
+    assert [scope["a"], scope["b"]] == [m["model"] for m in models]  # best mean first
+    (test,) = results["seeds"]["comparisons"]
+    diff = (scope["sp"].sel(model=scope["a"]) - scope["sp"].sel(model=scope["b"])).values
+    # the draws' mean is the difference of the models' means (bootstrap noise: 4000 draws,
+    # within a tenth of the Welch interval's width)
+    assert abs(diff.mean() - test["mean_difference_nats"]) < 0.1 * (
+        test["ci95"][1] - test["ci95"][0]
+    )
+    assert printed.getvalue().startswith(f"{scope['a']} - {scope['b']}")
