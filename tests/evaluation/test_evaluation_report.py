@@ -575,14 +575,10 @@ def test_bad_group_is_refused_before_any_evaluation(runs, tmp_path):
     assert not (out / "results.json").exists()
 
 
-def test_seeds_of_one_config_are_one_model(runs, tmp_path):
-    """issue 19: a second seed of the vae config is a replicate of vae (grouped without
-    --group), vae-mix alone is one network; the page draws the seeds tables from results.json."""
-    seed1 = tmp_path / "vae-seed1"
-    train({**TINY, "model": "vae", "seed": 1}, seed1, progress=False)
-    out = tmp_path / "cmp"
-    results = compare_runs(
-        [runs["vae"], seed1, runs["vae-mix"]],
+def _quick_compare(run_dirs: list, out: Path) -> dict:
+    """A comparison of tiny runs that takes seconds: 8 images, K = 5, few resamples."""
+    return compare_runs(
+        run_dirs,
         out,
         num_particles=5,
         num_images=8,
@@ -591,6 +587,15 @@ def test_seeds_of_one_config_are_one_model(runs, tmp_path):
         curve_images=0,
         representation_train_images=64,
     )
+
+
+def test_seeds_of_one_config_are_one_model(runs, tmp_path):
+    """issue 19: a second seed of the vae config is a replicate of vae (grouped without
+    --group), vae-mix alone is one network; the page draws the seeds tables from results.json."""
+    seed1 = tmp_path / "vae-seed1"
+    train({**TINY, "model": "vae", "seed": 1}, seed1, progress=False)
+    out = tmp_path / "cmp"
+    results = _quick_compare([runs["vae"], seed1, runs["vae-mix"]], out)
     seeds = results["seeds"]
     assert seeds["unit"] == "mixed" and seeds["single_seed_models"] == ["vae-mix"]
     (vae,) = [m for m in seeds["models"] if m["model"] == "vae"]
@@ -707,16 +712,7 @@ def test_seed_posterior_example_is_the_readmes_and_compares_two_models(runs, tmp
         seeds.append(tmp_path / f"{name}-seed1")
         train({**TINY, "model": "vae", **extra, "seed": 1}, seeds[-1], progress=False)
     out = tmp_path / "cmp"
-    results = compare_runs(
-        [runs["vae"], seeds[0], runs["vae-mix"], seeds[1]],
-        out,
-        num_particles=5,
-        num_images=8,
-        progress=False,
-        n_resamples=99,
-        curve_images=0,
-        representation_train_images=64,
-    )
+    results = _quick_compare([runs["vae"], seeds[0], runs["vae-mix"], seeds[1]], out)
     scope = {"az": az, "idata": az.from_netcdf(str(out / "idata.nc"), engine="h5netcdf")}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
