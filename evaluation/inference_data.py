@@ -136,6 +136,15 @@ def _seed(run: ComparedRun) -> int:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else -1
 
 
+def _resampled_images(rng, n: int, total: int):
+    """``total`` resamples of the N images, each as its counts (a multinomial), yielded a block
+    at a time as ``(start, counts (B, N))``, so memory stays O(block · N); lazily, so that a
+    caller's own draws between blocks keep their place in ``rng``'s stream."""
+    block = max(1, min(total, 2**22 // max(n, 1)))
+    for start in range(0, total, block):
+        yield start, rng.multinomial(n, np.full(n, 1.0 / n), size=min(block, total - start))
+
+
 def bootstrap_posterior(dense: list[ComparedRun], seed: int, chains: int = 4, draws: int = 1000):
     """Paired bootstrap draws of each model's mean log-likelihood, ``(chain, draw, model)``,
     the models in rank order (best first, as in the ranking table and the forest plot)."""
@@ -146,11 +155,7 @@ def bootstrap_posterior(dense: list[ComparedRun], seed: int, chains: int = 4, dr
     n = ll.shape[0]
     rng = np.random.default_rng(seed)
     means = np.empty((chains * draws, ll.shape[1]))
-    # each draw as the counts of a resample of the N images (a multinomial), a block at a time:
-    # memory stays O(block · N) whatever the number of models
-    block = max(1, min(chains * draws, 2**22 // max(n, 1)))
-    for start in range(0, chains * draws, block):
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=min(block, chains * draws - start))
+    for start, counts in _resampled_images(rng, n, chains * draws):
         means[start : start + counts.shape[0]] = counts @ ll / n
     means = means.reshape(chains, draws, -1)
     return xr.Dataset(
@@ -184,10 +189,8 @@ def seed_posterior(per_seed: dict[str, np.ndarray], seed: int, chains: int = 4, 
     total = chains * draws
     rng = np.random.default_rng(seed)
     means = np.empty((total, len(names)))
-    block = max(1, min(total, 2**22 // max(n, 1)))
-    for start in range(0, total, block):
-        size = min(block, total - start)
-        images = rng.multinomial(n, np.full(n, 1.0 / n), size=size)  # (B, N), shared
+    for start, images in _resampled_images(rng, n, total):  # (B, N), shared by the models
+        size = images.shape[0]
         for j, m in enumerate(names):
             v = per_seed[m]  # (S, N)
             s = v.shape[0]

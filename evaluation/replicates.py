@@ -30,6 +30,7 @@ __all__ = [
     "model_name",
     "parse_groups",
     "replicate_key",
+    "unique_name",
 ]
 
 #: keys that do not make two runs different models
@@ -79,6 +80,15 @@ def model_name(runs: list[str]) -> str:
         return stripped.pop()
     prefix = os.path.commonprefix(sorted(runs))
     return f"{prefix}*" if prefix else "+".join(sorted(runs))
+
+
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base#2``, ``base#3``, ... : the first not in ``taken``."""
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}#{n}"
+    return name
 
 
 def parse_groups(specs: list[str] | None) -> dict[str, list[str]]:
@@ -199,13 +209,9 @@ def group_runs(
     used = set(manual)
     for idx in (g for subgroups in by_key.values() for g in subgroups):
         base = model_name([runs[i][0] for i in idx])
-        name, n = base, 1
         # a model is not named after a run outside it (runs a-seed0, a-seed1 and another
         # model's run a: the seeds' model is a#2, so replicate_of = "a" means run a's model)
-        others = run_names - {runs[i][0] for i in idx}
-        while name in used or name in others:
-            n += 1
-            name = f"{base}#{n}"
+        name = unique_name(base, used | (run_names - {runs[i][0] for i in idx}))
         used.add(name)
         groups.append(
             ModelGroup(name, [runs[i][0] for i in idx], [runs[i][2].get("seed") for i in idx])

@@ -149,8 +149,7 @@ def reproduce_row(
         time_budget=time_budget,
         then=score,
     )
-    row = scored
-    return row
+    return scored
 
 
 def _row(recipe: Recipe, cfg: dict, model, result, est, summary, split: str, note: str) -> dict:

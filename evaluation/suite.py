@@ -16,6 +16,8 @@ from pgm.data import load_dataset
 from pgm.errors import PgmError
 from pgm.validation import check_unique
 
+from .replicates import unique_name
+
 __all__ = ["BUDGETS", "CONVERGE_MAX_EPOCHS", "CONVERGE_PATIENCE", "run_suite", "suite_models"]
 
 #: ``fixed``: each model's epochs from suite.toml (the whole suite in minutes, not converged);
@@ -158,11 +160,7 @@ def _added_names(extra: list[Path], names: list[str | None]) -> list[str | None]
     taken = set(names) | {n.rsplit("-seed", 1)[0] for n in names}
     out: list[str | None] = []
     for run in extra:
-        base = run.name or str(run)
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}#{n}"
+        name = unique_name(run.name or str(run), taken)
         taken.add(name)
         out.append(name)
     return out
